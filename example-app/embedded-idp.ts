@@ -1,0 +1,239 @@
+/**
+ * A real OpenID Provider (oidc-provider) running in-process on 127.0.0.1: the example app's
+ * default IdP and the IdP every test talks to. It issues RFC 9068 JWT access tokens through
+ * client_credentials with resource indicators, and has working revocation and introspection.
+ *
+ * Signing keys are generated at start-up (nothing secret is checked in) and exposed, so tests can
+ * also sign hand-crafted tokens with the IdP's genuine key.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
+import Provider from 'oidc-provider';
+
+export interface EmbeddedIdpOptions {
+  /** Port to listen on (127.0.0.1). Default: a free one. */
+  port?: number;
+  /** Audience (resource indicator) of the API. Default `<issuer>/notes-api`. */
+  audience?: string;
+  /** Scopes the API accepts. */
+  scopes?: string[];
+  /** Access token lifetime in seconds. Default 600. */
+  accessTokenTTL?: number;
+  /** Signing algorithm of access tokens. Default RS256. */
+  alg?: SigningAlg;
+  /** Extra clients besides the default confidential one. */
+  clients?: ClientMetadata[];
+  /** Existing signing keys (private JWKs), e.g. to keep keys across a restart. */
+  keys?: SigningKey[];
+}
+
+export type SigningAlg = 'RS256' | 'PS256' | 'ES256' | 'ES384' | 'EdDSA';
+
+export interface SigningKey {
+  alg: SigningAlg;
+  kid: string;
+  privateJwk: JWK;
+  /** The CryptoKey to sign hand-made tokens with. */
+  privateKey: CryptoKeyLike;
+}
+
+type CryptoKeyLike = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
+
+export interface ClientMetadata {
+  client_id: string;
+  client_secret?: string;
+  token_endpoint_auth_method?: 'client_secret_basic' | 'client_secret_post' | 'none';
+  grant_types?: string[];
+  [member: string]: unknown;
+}
+
+export interface EmbeddedIdp {
+  readonly issuer: string;
+  readonly audience: string;
+  readonly provider: Provider;
+  readonly client: { clientId: string; clientSecret: string };
+  /** Current signing keys, the active one first. */
+  readonly keys: readonly SigningKey[];
+  /** Number of requests the JWKS endpoint has served. */
+  readonly jwksRequests: number;
+  /** Issues a JWT access token via client_credentials (a real HTTP call to the token endpoint). */
+  issueAccessToken(options?: { scope?: string; clientId?: string; clientSecret?: string }): Promise<string>;
+  /** Mints a refresh token through the provider's own models (no browser needed). */
+  issueRefreshToken(options?: { accountId?: string; clientId?: string }): Promise<string>;
+  /** Asks the IdP's introspection endpoint whether a token is active. */
+  introspect(token: string): Promise<Record<string, unknown>>;
+  /**
+   * Rotates signing keys the way a real IdP does: a new key signs from now on; the old one stays
+   * published unless `dropOld`. The provider restarts on the same port and issuer.
+   */
+  rotateKeys(options?: { dropOld?: boolean; alg?: SigningAlg }): Promise<SigningKey>;
+  /** Stops answering (connections refused) until `resume()`; for outage tests. */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_CLIENT = { clientId: 'notes-api', clientSecret: 'notes-api-secret-that-is-long-enough' };
+
+let kidCounter = 0;
+
+export async function generateSigningKey(alg: SigningAlg = 'RS256'): Promise<SigningKey> {
+  const { privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}) });
+  const kid = `key-${alg.toLowerCase()}-${Date.now().toString(36)}-${++kidCounter}`;
+  const privateJwk = { ...(await exportJWK(privateKey)), kid, alg, use: 'sig' };
+  return { alg, kid, privateJwk, privateKey };
+}
+
+export async function startEmbeddedIdp(options: EmbeddedIdpOptions = {}): Promise<EmbeddedIdp> {
+  const server = createServer();
+  await listen(server, options.port ?? 0);
+  const port = (server.address() as AddressInfo).port;
+  const issuer = `http://127.0.0.1:${port}`;
+  const audience = options.audience ?? `http://127.0.0.1:${port}/notes-api`;
+  const scopes = options.scopes ?? ['notes:read', 'notes:write'];
+  let keys: SigningKey[] = options.keys ? [...options.keys] : [await generateSigningKey(options.alg ?? 'RS256')];
+  let jwksRequests = 0;
+  let paused = false;
+
+  const build = (): Provider => {
+    const provider = new Provider(issuer, {
+      clients: [
+        {
+          client_id: DEFAULT_CLIENT.clientId,
+          client_secret: DEFAULT_CLIENT.clientSecret,
+          grant_types: ['client_credentials', 'refresh_token', 'authorization_code'],
+          redirect_uris: ['http://127.0.0.1/callback'],
+          token_endpoint_auth_method: 'client_secret_basic',
+        },
+        ...((options.clients ?? []) as never[]),
+      ],
+      jwks: { keys: keys.map((k) => k.privateJwk) as never[] },
+      scopes: ['openid', 'offline_access', ...scopes],
+      // Explicit lifetimes and policies keep oidc-provider from printing a notice per default used.
+      ttl: {
+        ClientCredentials: options.accessTokenTTL ?? 600,
+        AccessToken: options.accessTokenTTL ?? 600,
+        Grant: 14 * 24 * 3600,
+        RefreshToken: 14 * 24 * 3600,
+        Session: 3600,
+        Interaction: 600,
+        IdToken: 3600,
+        AuthorizationCode: 60,
+      },
+      clientDefaults: { id_token_signed_response_alg: keys[0]!.alg },
+      features: {
+        devInteractions: { enabled: false },
+        clientCredentials: { enabled: true },
+        introspection: { enabled: true, allowedPolicy: () => true },
+        revocation: { enabled: true },
+        resourceIndicators: {
+          enabled: true,
+          defaultResource: () => audience,
+          useGrantedResource: () => true,
+          getResourceServerInfo: () => ({
+            audience,
+            scope: scopes.join(' '),
+            accessTokenFormat: 'jwt',
+            accessTokenTTL: options.accessTokenTTL ?? 600,
+            jwt: { sign: { alg: keys[0]!.alg } },
+          }),
+        },
+      },
+    } as never);
+    return provider;
+  };
+
+  let provider = build();
+  let callback = provider.callback();
+  server.on('request', (req, res) => {
+    if (paused) {
+      req.socket.destroy();
+      return;
+    }
+    if (req.url?.startsWith('/jwks')) jwksRequests++;
+    callback(req, res);
+  });
+
+  const tokenRequest = async (body: Record<string, string>, clientId: string, clientSecret: string) => {
+    const response = await fetch(`${issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(clientId, clientSecret) },
+      body: new URLSearchParams(body),
+    });
+    const json = (await response.json()) as Record<string, unknown>;
+    if (!response.ok) throw new Error(`token endpoint answered ${response.status}: ${JSON.stringify(json)}`);
+    return json;
+  };
+
+  const idp: EmbeddedIdp = {
+    issuer,
+    audience,
+    get provider() {
+      return provider;
+    },
+    client: DEFAULT_CLIENT,
+    get keys() {
+      return keys;
+    },
+    get jwksRequests() {
+      return jwksRequests;
+    },
+    async issueAccessToken({ scope = scopes.join(' '), clientId = DEFAULT_CLIENT.clientId, clientSecret = DEFAULT_CLIENT.clientSecret } = {}) {
+      const json = await tokenRequest({ grant_type: 'client_credentials', scope, resource: audience }, clientId, clientSecret);
+      return json.access_token as string;
+    },
+    async issueRefreshToken({ accountId = 'alice', clientId = DEFAULT_CLIENT.clientId } = {}) {
+      const client = await provider.Client.find(clientId);
+      if (!client) throw new Error(`unknown client ${clientId}`);
+      const grant = new provider.Grant({ accountId, clientId });
+      grant.addOIDCScope('openid offline_access');
+      const grantId = await grant.save();
+      const refreshToken = new provider.RefreshToken({ client, accountId, grantId, scope: 'openid offline_access', gty: 'authorization_code' } as never);
+      return refreshToken.save();
+    },
+    async introspect(token: string) {
+      const response = await fetch(`${issuer}/token/introspection`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(DEFAULT_CLIENT.clientId, DEFAULT_CLIENT.clientSecret) },
+        body: new URLSearchParams({ token }),
+      });
+      return (await response.json()) as Record<string, unknown>;
+    },
+    async rotateKeys({ dropOld = false, alg } = {}) {
+      const fresh = await generateSigningKey(alg ?? keys[0]!.alg);
+      keys = dropOld ? [fresh] : [fresh, ...keys];
+      provider = build();
+      callback = provider.callback();
+      return fresh;
+    },
+    async pause() {
+      paused = true;
+      server.closeIdleConnections();
+    },
+    async resume() {
+      paused = false;
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+  return idp;
+}
+
+/** RFC 6749 §2.3.1: form-encode id and secret before base64, or special characters break. */
+export function basicAuth(clientId: string, clientSecret: string): string {
+  const encode = (value: string) => encodeURIComponent(value).replace(/%20/g, '+');
+  return `Basic ${Buffer.from(`${encode(clientId)}:${encode(clientSecret)}`).toString('base64')}`;
+}
+
+function listen(server: Server, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,153 @@
+/**
+ * Errors a request can end in. Each one knows its HTTP status and its RFC 6750 challenge, so any
+ * framework's default error handler (Express's included) renders the right response from
+ * `status` and `headers` alone.
+ */
+
+/** The RFC 6750 §3.1 error code, or `undefined` when the request carried no bearer credentials. */
+export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope';
+
+/**
+ * Why a token or request was refused, finer than the RFC 6750 code. Stable strings, meant for
+ * metrics and logs; never contains the token.
+ */
+export type RejectionReason =
+  | 'missing_token'
+  | 'malformed_request'
+  | 'multiple_tokens'
+  | 'query_token_not_allowed'
+  | 'malformed_token'
+  | 'token_too_long'
+  | 'encrypted_token'
+  | 'algorithm_not_allowed'
+  | 'unsupported_token'
+  | 'key_not_found'
+  | 'signature_invalid'
+  | 'issuer_mismatch'
+  | 'audience_mismatch'
+  | 'type_mismatch'
+  | 'token_expired'
+  | 'token_not_yet_valid'
+  | 'issued_in_future'
+  | 'claim_missing'
+  | 'claim_invalid'
+  | 'revoked'
+  | 'insufficient_scope'
+  | 'idp_unavailable';
+
+const DEFAULT_REALM = 'api';
+
+/** Base class of every error this library passes to `next(err)` or throws from `verify()`. */
+export abstract class AuthError extends Error {
+  /** HTTP status to answer with. */
+  abstract readonly status: number;
+  /** RFC 6750 error code (absent for a request without credentials). */
+  abstract readonly code: BearerErrorCode | 'temporarily_unavailable' | undefined;
+  readonly reason: RejectionReason;
+  /** Human-readable, safe to show to the client: never the token, never internals. */
+  readonly description: string;
+  /** Realm for the `WWW-Authenticate` challenge; the guard sets its own. */
+  realm = DEFAULT_REALM;
+  /** Tells http-errors-style handlers the message is safe to send to the client. */
+  readonly expose = true;
+
+  constructor(reason: RejectionReason, description: string, options?: { cause?: unknown }) {
+    super(description, options);
+    this.reason = reason;
+    this.description = description;
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+
+  /** Alias for frameworks that read `statusCode`. */
+  get statusCode(): number {
+    return this.status;
+  }
+
+  /** Response headers: the RFC 6750 challenge, plus `Retry-After` where it applies. */
+  get headers(): Record<string, string> {
+    return { 'WWW-Authenticate': formatChallenge(this.realm, this.challengeParams()) };
+  }
+
+  /** The JSON body the library's own handlers send; also handy for custom error handlers. */
+  toJSON(): { error: string; error_description: string } {
+    return { error: this.code ?? 'unauthorized', error_description: this.description };
+  }
+
+  protected challengeParams(): Array<[string, string]> {
+    return this.code ? [['error', this.code], ['error_description', this.description]] : [];
+  }
+}
+
+/** 401 without an error code: the request carried no bearer token at all (RFC 6750 §3.1). */
+export class UnauthorizedError extends AuthError {
+  readonly status = 401;
+  readonly code = undefined;
+  constructor(description = 'Bearer token required') {
+    super('missing_token', description);
+  }
+}
+
+/** 400 `invalid_request`: the request itself is malformed (RFC 6750 §3.1). */
+export class InvalidRequestError extends AuthError {
+  readonly status = 400;
+  readonly code = 'invalid_request';
+  constructor(reason: RejectionReason, description: string, options?: { cause?: unknown }) {
+    super(reason, description, options);
+  }
+}
+
+/** 401 `invalid_token`: expired, revoked, malformed, or not signed by a trusted key. */
+export class InvalidTokenError extends AuthError {
+  readonly status = 401;
+  readonly code = 'invalid_token';
+  constructor(reason: RejectionReason, description: string, options?: { cause?: unknown }) {
+    super(reason, description, options);
+  }
+}
+
+/** 403 `insufficient_scope`, naming the scopes the resource needs. */
+export class InsufficientScopeError extends AuthError {
+  readonly status = 403;
+  readonly code = 'insufficient_scope';
+  readonly scopes: readonly string[];
+  constructor(requiredScopes: readonly string[]) {
+    super('insufficient_scope', 'The access token lacks a required scope');
+    this.scopes = requiredScopes;
+  }
+  protected override challengeParams(): Array<[string, string]> {
+    return [...super.challengeParams(), ['scope', this.scopes.join(' ')]];
+  }
+}
+
+/**
+ * 503: the token may well be valid but the key it needs cannot be fetched because the IdP
+ * (discovery or JWKS endpoint) is unreachable. Not the client's fault, so not a 401.
+ */
+export class IdpUnavailableError extends AuthError {
+  readonly status = 503;
+  readonly code = 'temporarily_unavailable';
+  /** Seconds after which a retry makes sense. */
+  readonly retryAfter: number;
+  constructor(description: string, retryAfter: number, options?: { cause?: unknown }) {
+    super('idp_unavailable', description, options);
+    this.retryAfter = Math.max(1, Math.ceil(retryAfter));
+  }
+  override get headers(): Record<string, string> {
+    return { 'Retry-After': String(this.retryAfter) };
+  }
+}
+
+/** Builds an RFC 6750 §3 challenge, escaping what RFC 7230 quoted-strings cannot hold. */
+export function formatChallenge(realm: string, params: ReadonlyArray<[string, string]>): string {
+  const parts = [`realm="${quote(realm)}"`, ...params.map(([k, v]) => `${k}="${quote(v)}"`)];
+  return `Bearer ${parts.join(', ')}`;
+}
+
+function quote(value: string): string {
+  // RFC 6750 limits error_description to %x20-21 / %x23-5B / %x5D-7E; drop anything else
+  // rather than escape it, and escape the two characters quoted-string reserves.
+  return value.replace(/[^\x20-\x7e]/g, '').replace(/(["\\])/g, '\\$1');
+}

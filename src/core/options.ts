@@ -1,0 +1,127 @@
+/**
+ * Validates `createVerifier` options once, at construction, with messages that say how to fix
+ * them. Misuse is a TypeError, kept apart from bad tokens at run time.
+ */
+import type { FetchLike } from './http-client.js';
+import type { VerifierOptions } from './types.js';
+import { parseTrustedUrl } from './url-policy.js';
+
+export const ASYMMETRIC_ALGORITHMS = [
+  'RS256', 'RS384', 'RS512',
+  'PS256', 'PS384', 'PS512',
+  'ES256', 'ES384', 'ES512',
+  'EdDSA', 'Ed25519',
+] as const;
+export const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
+
+export interface ResolvedOptions {
+  issuer: string;
+  audience: string[];
+  jwksUri: URL | undefined;
+  algorithms: string[];
+  secret: Uint8Array | undefined;
+  clockTolerance: number;
+  requiredClaims: string[];
+  typ: string | undefined;
+  cache: { max: number; maxTtlMs: number } | false;
+  jwksCooldownMs: number;
+  jwksMaxAgeMs: number;
+  timeout: number;
+  allowHttp: boolean;
+  fetch: FetchLike;
+  clock: () => number;
+  maxTokenLength: number;
+}
+
+const fail = (message: string): never => {
+  throw new TypeError(`revocable-jwt: ${message}`);
+};
+
+export function resolveVerifierOptions(options: VerifierOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) fail('createVerifier needs an options object: { issuer, audience }');
+  const allowHttp = options.allowHttp === true;
+
+  if (options.issuer === undefined || options.issuer === '') fail("`issuer` is required, e.g. issuer: 'https://idp.example.com/'");
+  if (typeof options.issuer !== 'string') fail('`issuer` must be a string (the exact `iss` value your IdP puts in tokens)');
+  parseTrustedUrl(options.issuer, 'issuer', allowHttp);
+
+  const audience = typeof options.audience === 'string' ? [options.audience] : options.audience;
+  if (!Array.isArray(audience) || audience.length === 0 || audience.some((a) => typeof a !== 'string' || a === '')) {
+    fail("`audience` is required: a non-empty string or array of strings, e.g. audience: 'https://api.example.com'");
+  }
+
+  const jwksUri = options.jwksUri === undefined ? undefined : parseTrustedUrl(options.jwksUri, 'jwksUri', allowHttp);
+
+  const algorithms = options.algorithms ?? [...ASYMMETRIC_ALGORITHMS];
+  if (!Array.isArray(algorithms) || algorithms.length === 0) fail('`algorithms` must be a non-empty array, e.g. [\'RS256\']');
+  let wantsHmac = false;
+  for (const alg of algorithms) {
+    if (typeof alg !== 'string') fail('`algorithms` must contain strings');
+    if (alg.toLowerCase() === 'none') fail("`algorithms` must not contain 'none': unsigned tokens are never accepted");
+    if ((HMAC_ALGORITHMS as readonly string[]).includes(alg)) wantsHmac = true;
+    else if (!(ASYMMETRIC_ALGORITHMS as readonly string[]).includes(alg)) {
+      fail(`unsupported algorithm ${JSON.stringify(alg)}; use some of ${[...ASYMMETRIC_ALGORITHMS, ...HMAC_ALGORITHMS].join(', ')}`);
+    }
+  }
+  let secret: Uint8Array | undefined;
+  if (wantsHmac) {
+    if (options.secret === undefined) {
+      fail('HMAC algorithms (HS256/384/512) need the shared `secret` as an explicit opt-in; JWKS keys are never used as HMAC secrets');
+    }
+    secret = typeof options.secret === 'string' ? new TextEncoder().encode(options.secret) : options.secret;
+    if (!(secret instanceof Uint8Array) || secret.byteLength < 32) fail('`secret` must be at least 32 bytes (RFC 7518 §3.2)');
+  } else if (options.secret !== undefined) {
+    fail('`secret` is only used with HMAC algorithms; add e.g. \'HS256\' to `algorithms` or drop `secret`');
+  }
+
+  const clockTolerance = nonNegative(options.clockTolerance, 5, 'clockTolerance', 'seconds');
+  const requiredClaims = options.requiredClaims ?? ['exp'];
+  if (!Array.isArray(requiredClaims) || requiredClaims.some((c) => typeof c !== 'string')) fail('`requiredClaims` must be an array of claim names');
+  if (options.typ !== undefined && (typeof options.typ !== 'string' || options.typ === '')) fail("`typ` must be a string such as 'at+jwt'");
+
+  let cache: ResolvedOptions['cache'];
+  if (options.cache === false) cache = false;
+  else {
+    const c = options.cache ?? {};
+    if (typeof c !== 'object' || c === null) fail('`cache` must be { max, maxTtl } or false');
+    const max = c.max ?? 10_000;
+    if (!Number.isInteger(max) || max < 1) fail('`cache.max` must be a positive integer (entries); use `cache: false` to disable caching');
+    cache = { max, maxTtlMs: positive(c.maxTtl, 600, 'cache.maxTtl', 'seconds') * 1000 };
+  }
+
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  if (typeof fetchImpl !== 'function') fail('`fetch` must be a function (Node >= 20.19 has a global fetch)');
+  const clock = options.clock ?? Date.now;
+  if (typeof clock !== 'function') fail('`clock` must be a function returning epoch milliseconds');
+
+  return {
+    issuer: options.issuer,
+    audience: [...audience],
+    jwksUri,
+    algorithms: [...algorithms],
+    secret,
+    clockTolerance,
+    requiredClaims: [...requiredClaims],
+    typ: options.typ,
+    cache,
+    jwksCooldownMs: nonNegative(options.jwksCooldown, 30, 'jwksCooldown', 'seconds') * 1000,
+    jwksMaxAgeMs: positive(options.jwksMaxAge, 600, 'jwksMaxAge', 'seconds') * 1000,
+    timeout: positive(options.timeout, 5_000, 'timeout', 'milliseconds'),
+    allowHttp,
+    fetch: fetchImpl,
+    clock,
+    maxTokenLength: positive(options.maxTokenLength, 16_384, 'maxTokenLength', 'characters'),
+  };
+}
+
+function nonNegative(value: unknown, fallback: number, name: string, unit: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(`\`${name}\` must be a number of ${unit} >= 0`);
+  return value as number;
+}
+
+function positive(value: unknown, fallback: number, name: string, unit: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) fail(`\`${name}\` must be a number of ${unit} > 0`);
+  return value as number;
+}

@@ -1,0 +1,84 @@
+/**
+ * Verified tokens, so a token seen before costs a map lookup instead of a signature check.
+ *
+ * Keyed by the whole token string: header, payload and signature. Keying by signature, `kid` or
+ * `jti` alone would let a tampered payload ride on a genuine token's cache entry. The hit path
+ * does no crypto, no hashing of our own and no I/O; it re-checks expiry with the injected clock.
+ */
+import { LRUCache } from 'lru-cache';
+import type { VerifiedToken } from './types.js';
+
+interface Entry {
+  result: VerifiedToken;
+  /** Epoch ms after which the entry must not be served: min(exp + tolerance, insertion + maxTtl). */
+  validUntil: number;
+  kid: string | undefined;
+}
+
+export interface TokenCacheOptions {
+  max: number;
+  maxTtlMs: number;
+}
+
+export interface TokenCacheStats {
+  hits: number;
+  misses: number;
+  size: number;
+  max: number;
+}
+
+export class TokenCache {
+  private readonly lru: LRUCache<string, Entry> | undefined;
+  private hits = 0;
+  private misses = 0;
+
+  /** `options === false` disables caching: every call misses, nothing is stored. */
+  constructor(private readonly options: TokenCacheOptions | false) {
+    this.lru = options ? new LRUCache<string, Entry>({ max: options.max }) : undefined;
+  }
+
+  get(token: string, now: number): VerifiedToken | undefined {
+    const entry = this.lru?.get(token);
+    if (entry === undefined) {
+      this.misses += 1;
+      return undefined;
+    }
+    if (now >= entry.validUntil) {
+      this.lru!.delete(token);
+      this.misses += 1;
+      return undefined;
+    }
+    this.hits += 1;
+    return entry.result;
+  }
+
+  /** Stores a verified result; `expiresAt` is the token's own deadline in epoch ms (undefined: none). */
+  set(result: VerifiedToken, now: number, expiresAt: number | undefined): void {
+    if (!this.lru || !this.options) return;
+    const ttlBound = now + this.options.maxTtlMs;
+    const validUntil = expiresAt === undefined ? ttlBound : Math.min(expiresAt, ttlBound);
+    if (validUntil <= now) return;
+    this.lru.set(result.token, { result, validUntil, kid: result.header.kid });
+  }
+
+  delete(token: string): boolean {
+    return this.lru?.delete(token) ?? false;
+  }
+
+  /** Evicts every entry matching `predicate`; returns how many went. O(size), meant for rare events. */
+  evictWhere(predicate: (result: VerifiedToken, kid: string | undefined) => boolean): number {
+    if (!this.lru) return 0;
+    const doomed: string[] = [];
+    for (const [token, entry] of this.lru.entries()) if (predicate(entry.result, entry.kid)) doomed.push(token);
+    for (const token of doomed) this.lru.delete(token);
+    return doomed.length;
+  }
+
+  clear(): void {
+    this.lru?.clear();
+  }
+
+  stats(): TokenCacheStats {
+    return { hits: this.hits, misses: this.misses, size: this.lru?.size ?? 0, max: this.options ? this.options.max : 0 };
+  }
+}

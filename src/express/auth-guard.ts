@@ -1,0 +1,88 @@
+/**
+ * `authGuard()`: Express/Connect middleware. Glue only: extract the bearer token, ask the
+ * verifier, check scopes, set `req.auth`, and hand any failure to `next(err)` as an `AuthError`
+ * whose `status` and `headers` tell the framework what to answer. Uses nothing Express-specific,
+ * so it runs under Connect or a bare `node:http` server with a hand-written `next`.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { extractBearerToken, type RequestLike } from '../core/bearer.js';
+import { AuthError } from '../core/errors.js';
+import { toAuthError } from '../core/rejections.js';
+import { requireScopes } from '../core/scopes.js';
+import type { VerifiedToken, Verifier, VerifierOptions } from '../core/types.js';
+import { createVerifier } from '../core/verifier.js';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** Set by `authGuard` once the bearer token is verified. */
+      auth?: VerifiedToken;
+    }
+  }
+}
+
+export interface GuardSettings {
+  /** Scopes the route needs; all must be granted. */
+  scopes?: string[];
+  /** Realm in `WWW-Authenticate` challenges. Default `'api'`. */
+  realm?: string;
+}
+
+export type AuthGuardOptions = GuardSettings & ({ verifier: Verifier } | VerifierOptions);
+
+export type NextFunction = (err?: unknown) => void;
+export type GuardRequest = IncomingMessage & { auth?: VerifiedToken; body?: unknown };
+
+export interface AuthGuardMiddleware {
+  (req: GuardRequest, res: ServerResponse, next: NextFunction): void;
+  /** The verifier this guard uses (built by the guard for the `{ issuer, audience }` shorthand). */
+  readonly verifier: Verifier;
+}
+
+export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('revocable-jwt: authGuard needs options: { verifier } or { issuer, audience }');
+  }
+  const { scopes = [], realm = 'api' } = options;
+  if (!Array.isArray(scopes) || scopes.some((s) => typeof s !== 'string' || s === '' || s.includes(' '))) {
+    throw new TypeError("revocable-jwt: `scopes` must be an array of scope names without spaces, e.g. ['notes:read']");
+  }
+  if (typeof realm !== 'string' || realm === '') throw new TypeError('revocable-jwt: `realm` must be a non-empty string');
+  const verifier = 'verifier' in options && options.verifier ? options.verifier : createVerifier(options as VerifierOptions);
+  if (typeof verifier.verify !== 'function') throw new TypeError('revocable-jwt: `verifier` must come from createVerifier()');
+  const required = Object.freeze([...scopes]);
+
+  const fail = (next: NextFunction, error: unknown): void => {
+    const authError: AuthError = toAuthError(error);
+    authError.realm = realm;
+    next(authError);
+  };
+
+  const admit = (req: GuardRequest, next: NextFunction, result: VerifiedToken): void => {
+    try {
+      requireScopes(result, required);
+    } catch (error) {
+      return fail(next, error);
+    }
+    req.auth = result;
+    next();
+  };
+
+  const guard = (req: GuardRequest, _res: ServerResponse, next: NextFunction): void => {
+    let token: string;
+    try {
+      token = extractBearerToken(req as unknown as RequestLike);
+    } catch (error) {
+      return fail(next, error);
+    }
+    // Cache hit: answer synchronously, no promise, no microtask.
+    const cached = verifier.peek(token);
+    if (cached !== undefined) return admit(req, next, cached);
+    verifier.verify(token).then(
+      (result) => admit(req, next, result),
+      (error: unknown) => fail(next, error),
+    );
+  };
+  return Object.defineProperty(guard, 'verifier', { value: verifier, enumerable: true }) as AuthGuardMiddleware;
+}

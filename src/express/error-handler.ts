@@ -1,0 +1,26 @@
+/**
+ * Optional renderer for `AuthError`s: the right status, `WWW-Authenticate` / `Retry-After`, and a
+ * small JSON body, instead of the framework's default HTML page. Other errors pass through.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AuthError } from '../core/errors.js';
+import type { NextFunction } from './auth-guard.js';
+
+/** Writes `error` to `res` if it is an AuthError; returns false (and writes nothing) otherwise. */
+export function writeAuthError(res: ServerResponse, error: unknown): boolean {
+  if (!(error instanceof AuthError) || res.headersSent) return false;
+  const body = JSON.stringify(error.toJSON());
+  res.statusCode = error.status;
+  for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Cache-Control', 'no-store');
+  res.end(body);
+  return true;
+}
+
+/** Express/Connect error middleware: `app.use(authErrorHandler())` after your routes. */
+export function authErrorHandler() {
+  return (error: unknown, _req: IncomingMessage, res: ServerResponse, next: NextFunction): void => {
+    if (!writeAuthError(res, error)) next(error);
+  };
+}
