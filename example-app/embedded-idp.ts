@@ -9,7 +9,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
-import Provider from 'oidc-provider';
+import type Provider from 'oidc-provider';
 
 export interface EmbeddedIdpOptions {
   /** Port to listen on (127.0.0.1). Default: a free one. */
@@ -85,7 +85,34 @@ export async function generateSigningKey(alg: SigningAlg = 'RS256'): Promise<Sig
   return { alg, kid, privateJwk, privateKey };
 }
 
+/**
+ * oidc-provider warns that Node 20 is not its preferred runtime (it works; see FACTS) and that its
+ * in-memory adapter is for development. Both are true and expected for an embedded test IdP, so we
+ * drop exactly those lines while it loads and starts; any other warning still gets through.
+ */
+function quietly<T>(action: () => T): T {
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (typeof args[0] === 'string' && /^oidc-provider (WARNING|NOTICE):/.test(args[0])) return;
+    warn(...args);
+  };
+  let result: T;
+  try {
+    result = action();
+  } catch (error) {
+    console.warn = warn;
+    throw error;
+  }
+  if (result instanceof Promise) return result.finally(() => (console.warn = warn)) as T;
+  console.warn = warn;
+  return result;
+}
+
+let providerClass: Promise<typeof Provider> | undefined;
+const loadProvider = () => (providerClass ??= quietly(() => import('oidc-provider').then((m) => m.default)));
+
 export async function startEmbeddedIdp(options: EmbeddedIdpOptions = {}): Promise<EmbeddedIdp> {
+  const ProviderClass = await loadProvider();
   const server = createServer();
   await listen(server, options.port ?? 0);
   const port = (server.address() as AddressInfo).port;
@@ -97,7 +124,7 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions = {}): Promis
   let paused = false;
 
   const build = (): Provider => {
-    const provider = new Provider(issuer, {
+    const provider = quietly(() => new ProviderClass(issuer, {
       clients: [
         {
           client_id: DEFAULT_CLIENT.clientId,
@@ -140,7 +167,7 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions = {}): Promis
           }),
         },
       },
-    } as never);
+    } as never));
     return provider;
   };
 

@@ -37,15 +37,19 @@ export class TokenCache {
     this.lru = options ? new LRUCache<string, Entry>({ max: options.max }) : undefined;
   }
 
-  get(token: string, now: number): VerifiedToken | undefined {
+  /**
+   * The cached result, if still valid. `countMiss: false` is for a look-ahead (the guard's
+   * synchronous peek) that a full verification, which counts the miss, follows.
+   */
+  get(token: string, now: number, countMiss = true): VerifiedToken | undefined {
     const entry = this.lru?.get(token);
     if (entry === undefined) {
-      this.misses += 1;
+      if (countMiss) this.misses += 1;
       return undefined;
     }
     if (now >= entry.validUntil) {
       this.lru!.delete(token);
-      this.misses += 1;
+      if (countMiss) this.misses += 1;
       return undefined;
     }
     this.hits += 1;

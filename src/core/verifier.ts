@@ -62,7 +62,7 @@ class JwtVerifier implements Verifier {
   }
 
   peek(token: string): VerifiedToken | undefined {
-    return this.cache.get(token, this.options.clock());
+    return this.cache.get(token, this.options.clock(), false);
   }
 
   verify(token: string): Promise<VerifiedToken> {

@@ -1,0 +1,42 @@
+/**
+ * The example API: a tiny notes service protected by authGuard. Everything auth-related is the
+ * two lines that mount the guard and the error handler; the rest is an ordinary Express app.
+ */
+import express, { type Express } from 'express';
+import { authErrorHandler, authGuard, type Verifier } from 'revocable-jwt';
+
+export interface Note {
+  id: number;
+  owner: string;
+  text: string;
+}
+
+export function createNotesApp({ verifier }: { verifier: Verifier }): Express {
+  const notes: Note[] = [];
+  const app = express();
+  app.use(express.json({ limit: '10kb' }));
+
+  app.get('/health', (_req, res) => {
+    res.json({ ok: true });
+  });
+
+  app.get('/notes', authGuard({ verifier, scopes: ['notes:read'] }), (req, res) => {
+    const owner = req.auth!.payload.sub;
+    res.json(notes.filter((n) => n.owner === owner));
+  });
+
+  app.post('/notes', authGuard({ verifier, scopes: ['notes:write'] }), (req, res) => {
+    const text = typeof req.body?.text === 'string' ? req.body.text.slice(0, 1000) : '';
+    if (!text) {
+      res.status(400).json({ error: 'invalid_request', error_description: 'body needs { "text": "..." }' });
+      return;
+    }
+    const note = { id: notes.length + 1, owner: req.auth!.payload.sub ?? 'unknown', text };
+    notes.push(note);
+    res.status(201).json(note);
+  });
+
+  // Auth failures become RFC 6750 JSON answers with WWW-Authenticate / Retry-After headers.
+  app.use(authErrorHandler());
+  return app;
+}

@@ -1,0 +1,160 @@
+/**
+ * `npm start`: a walkthrough of revocable-jwt against a real IdP.
+ *
+ * By default it embeds oidc-provider (no setup, no accounts). To use your own IdP instead:
+ *   ISSUER=https://idp.example.com/ AUDIENCE=https://api.example.com \
+ *   CLIENT_ID=... CLIENT_SECRET=... [SCOPE="notes:read notes:write"] npm start
+ * or pass ACCESS_TOKEN=... instead of the client credentials.
+ *
+ * Flags: --serve keeps the API (and embedded IdP) running after the walkthrough; PORT sets its port.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SignJWT, decodeJwt } from 'jose';
+import { createVerifier } from 'revocable-jwt';
+import { createNotesApp } from './app.js';
+import { startEmbeddedIdp, type EmbeddedIdp } from './embedded-idp.js';
+
+const serve = process.argv.includes('--serve');
+const step = (n: number, text: string) => console.log(`\n[${n}] ${text}`);
+const show = (label: string, value: string) => console.log(`    ${label.padEnd(18)} ${value}`);
+const short = (token: string) => `${token.slice(0, 16)}…${token.slice(-8)} (${token.length} chars)`;
+
+let failures = 0;
+function expectStatus(actual: number, expected: number, what: string): void {
+  const ok = actual === expected;
+  if (!ok) failures++;
+  show(ok ? 'ok' : 'UNEXPECTED', `${what}: HTTP ${actual}${ok ? '' : ` (expected ${expected})`}`);
+}
+
+async function call(base: string, method: string, path: string, token?: string, body?: unknown) {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body ? { 'content-type': 'application/json' } : {}),
+    },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await response.text();
+  return { status: response.status, challenge: response.headers.get('www-authenticate') ?? '', body: text };
+}
+
+async function obtainToken(idp: EmbeddedIdp | undefined, issuer: string): Promise<string> {
+  if (idp) return idp.issueAccessToken({ scope: 'notes:read notes:write' });
+  if (process.env.ACCESS_TOKEN) return process.env.ACCESS_TOKEN;
+  const { CLIENT_ID, CLIENT_SECRET, SCOPE } = process.env;
+  if (!CLIENT_ID || !CLIENT_SECRET) throw new Error('with ISSUER set, pass ACCESS_TOKEN or CLIENT_ID and CLIENT_SECRET');
+  const metadata = (await (await fetch(new URL('.well-known/openid-configuration', issuer.endsWith('/') ? issuer : `${issuer}/`))).json()) as {
+    token_endpoint: string;
+  };
+  const response = await fetch(metadata.token_endpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: CLIENT_ID,
+      client_secret: CLIENT_SECRET,
+      audience: process.env.AUDIENCE!,
+      ...(SCOPE ? { scope: SCOPE } : {}),
+    }),
+  });
+  const json = (await response.json()) as { access_token?: string };
+  if (!json.access_token) throw new Error(`token endpoint answered ${response.status}`);
+  return json.access_token;
+}
+
+async function main(): Promise<void> {
+  const external = process.env.ISSUER;
+  const idp = external ? undefined : await startEmbeddedIdp();
+  const issuer = external ?? idp!.issuer;
+  const audience = process.env.AUDIENCE ?? idp?.audience;
+  if (!audience) throw new Error('with ISSUER set, AUDIENCE is required too');
+
+  step(1, idp ? 'Embedded IdP (oidc-provider) is up' : 'Using your IdP');
+  show('issuer', issuer);
+  show('audience', audience);
+
+  const verifier = createVerifier({ issuer, audience });
+  const app = createNotesApp({ verifier });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => resolve(s));
+  });
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  show('notes API', base);
+
+  step(2, 'An access token is issued (client_credentials)');
+  const token = await obtainToken(idp, issuer);
+  const claims = decodeJwt(token);
+  show('token', short(token));
+  show('claims', JSON.stringify({ sub: claims.sub, scope: claims.scope, exp: claims.exp }));
+
+  step(3, 'The API accepts it, verifying locally against the IdP JWKS');
+  expectStatus((await call(base, 'POST', '/notes', token, { text: 'hello' })).status, 201, 'POST /notes');
+  const listed = await call(base, 'GET', '/notes', token);
+  expectStatus(listed.status, 200, 'GET /notes');
+  show('body', listed.body);
+  const stats = verifier.stats();
+  show('verifier stats', `cache hits ${stats.cache.hits}, misses ${stats.cache.misses}, JWKS fetches ${stats.jwks.fetches}`);
+
+  step(4, 'No token: 401 with a bare challenge (RFC 6750 §3.1)');
+  const missing = await call(base, 'GET', '/notes');
+  expectStatus(missing.status, 401, 'GET /notes without token');
+  show('WWW-Authenticate', missing.challenge);
+
+  step(5, 'A forged token (payload changed to grant more scope) is refused');
+  const [h, p, s] = token.split('.');
+  const forgedPayload = Buffer.from(JSON.stringify({ ...claims, scope: 'notes:read notes:write admin' })).toString('base64url');
+  const forged = await call(base, 'GET', '/notes', `${h}.${forgedPayload}.${s}`);
+  expectStatus(forged.status, 401, 'GET /notes with forged token');
+  show('WWW-Authenticate', forged.challenge);
+
+  step(6, 'An expired token is refused');
+  if (idp) {
+    const key = idp.keys[0]!;
+    const now = Math.floor(Date.now() / 1000);
+    const expiredToken = await new SignJWT({ ...claims, iat: now - 3600, exp: now - 60 })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
+      .sign(key.privateKey);
+    show('note', 'signed with the IdP\'s own key, exp one minute ago');
+    const expired = await call(base, 'GET', '/notes', expiredToken);
+    expectStatus(expired.status, 401, 'GET /notes with expired token');
+    show('WWW-Authenticate', expired.challenge);
+  } else {
+    show('skipped', 'needs the embedded IdP (its key signs an already-expired token)');
+  }
+
+  step(7, 'A token without the needed scope gets 403 insufficient_scope');
+  if (idp) {
+    const readOnly = await idp.issueAccessToken({ scope: 'notes:read' });
+    const denied = await call(base, 'POST', '/notes', readOnly, { text: 'nope' });
+    expectStatus(denied.status, 403, 'POST /notes with a notes:read token');
+    show('WWW-Authenticate', denied.challenge);
+  } else {
+    show('skipped', 'needs the embedded IdP to issue a narrower token');
+  }
+
+  console.log(`\n${failures === 0 ? 'Walkthrough complete: every step behaved as expected.' : `Walkthrough FAILED: ${failures} unexpected answer(s).`}`);
+  if (serve && failures === 0) {
+    console.log(`\nServing until Ctrl-C: notes API ${base}${idp ? `, IdP ${idp.issuer}` : ''}`);
+    const stop = async () => {
+      server.close();
+      await verifier.close();
+      await idp?.close();
+      process.exit(0);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    return;
+  }
+  server.closeAllConnections();
+  server.close();
+  await verifier.close();
+  await idp?.close();
+  process.exitCode = failures === 0 ? 0 : 1;
+}
+
+main().catch((error: unknown) => {
+  console.error('walkthrough failed:', error instanceof Error ? error.message : error);
+  process.exit(1);
+});
