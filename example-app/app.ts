@@ -26,7 +26,8 @@ export function createNotesApp({ verifier }: { verifier: Verifier }): Express {
   });
 
   app.post('/notes', authGuard({ verifier, scopes: ['notes:write'] }), (req, res) => {
-    const text = typeof req.body?.text === 'string' ? req.body.text.slice(0, 1000) : '';
+    const body = req.body as { text?: unknown } | undefined;
+    const text = typeof body?.text === 'string' ? body.text.slice(0, 1000) : '';
     if (!text) {
       res.status(400).json({ error: 'invalid_request', error_description: 'body needs { "text": "..." }' });
       return;

@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import connect from 'connect';
 import express, { type Express } from 'express';
 import request from 'supertest';
-import { authErrorHandler, authGuard, createVerifier, writeAuthError, type Verifier } from '../../src/index.js';
+import { authErrorHandler, authGuard, createVerifier, writeAuthError, type GuardRequest, type Verifier } from '../../src/index.js';
 import { rawToken, signToken, standardClaims, startIdp, testClock, type EmbeddedIdp } from '../support/idp.js';
 
 let idp: EmbeddedIdp;
@@ -175,8 +175,8 @@ describe('authGuard without Express', () => {
   it('works as Connect middleware', async () => {
     const app = connect();
     app.use(authGuard({ verifier, scopes: ['notes:read'] }) as never);
-    app.use((req: { auth?: { payload: { sub?: string } } }, res: import('node:http').ServerResponse) => {
-      res.end(`hello ${req.auth?.payload.sub}`);
+    app.use((req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
+      res.end(`hello ${(req as GuardRequest).auth?.payload.sub}`);
     });
     const ok = await request(app).get('/').set('Authorization', `Bearer ${readToken}`);
     expect(ok.text).toBe(`hello ${idp.client.clientId}`);
