@@ -2,6 +2,24 @@ export { createVerifier } from './core/verifier.js';
 export { authGuard } from './express/auth-guard.js';
 export type { AuthGuardOptions, AuthGuardMiddleware, GuardSettings, GuardRequest, NextFunction } from './express/auth-guard.js';
 export { authErrorHandler, writeAuthError } from './express/error-handler.js';
+export { revokeRoute, type RevokeRouteOptions } from './express/revoke-route.js';
+export { createMemoryStore, type MemoryStoreOptions } from './stores/memory-store.js';
+export type {
+  PendingRevocation,
+  Revocation,
+  RevocationListener,
+  RevocationOutbox,
+  RevocationStore,
+} from './stores/revocation-store.js';
+export {
+  RevocationError,
+  buildRevocationRequest,
+  processRevocationResponse,
+  type ClientAuthMethod,
+  type IdpRevocationResult,
+  type RevocationBodyFormat,
+} from './core/revocation-client.js';
+export type { OutboxRunResult, OutboxStats } from './core/outbox-worker.js';
 export { extractBearerToken, type RequestLike } from './core/bearer.js';
 export { grantedScopes, requireScopes } from './core/scopes.js';
 export {
@@ -18,6 +36,9 @@ export { HttpRequestError, type FetchLike, type HttpFailureKind } from './core/h
 export type {
   AccessTokenClaims,
   CacheOptions,
+  RevocationOptions,
+  RevocationOutcome,
+  RevokeOptions,
   VerifiedToken,
   Verifier,
   VerifierOptions,

@@ -26,6 +26,8 @@ export interface MetadataSourceOptions {
 export interface MetadataSource {
   /** Resolves the metadata, or rejects with {@link IdpUnavailableError} (cause says why). */
   get(): Promise<IssuerMetadata>;
+  /** Forgets the cached document (it proved unusable); the next `get()` discovers again, backed off. */
+  invalidate(): void;
   readonly fetches: number;
 }
 
@@ -80,6 +82,11 @@ export function createMetadataSource(options: MetadataSourceOptions): MetadataSo
   return {
     get fetches() {
       return fetches;
+    },
+    invalidate(): void {
+      if (!cached) return;
+      cached = undefined;
+      backoff.recordFailure();
     },
     get(): Promise<IssuerMetadata> {
       if (cached) return Promise.resolve(cached);

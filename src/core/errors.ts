@@ -31,6 +31,7 @@ export type RejectionReason =
   | 'issued_in_future'
   | 'claim_missing'
   | 'claim_invalid'
+  | 'lifetime_too_long'
   | 'revoked'
   | 'insufficient_scope'
   | 'idp_unavailable';

@@ -149,7 +149,9 @@ export class JwksSource {
   private install(body: Record<string, unknown>): void {
     if (!Array.isArray(body.keys)) throw new HttpRequestError('invalid_body', 'the JWKS document has no "keys" array');
     // Symmetric keys have no business in a public key set: never let one be selected.
-    const keys = body.keys.filter((key): key is JWK => typeof key === 'object' && key !== null && (key as JWK).kty !== 'oct');
+    const keys = body.keys.filter(
+      (key): key is JWK => typeof key === 'object' && key !== null && !Array.isArray(key) && (key as JWK).kty !== 'oct',
+    );
     const selector = createLocalJWKSet({ keys } as JSONWebKeySet);
 
     const fingerprints = new Map<string, string>();

@@ -2,7 +2,10 @@
  * Validates `createVerifier` options once, at construction, with messages that say how to fix
  * them. Misuse is a TypeError, kept apart from bad tokens at run time.
  */
+import { createMemoryStore } from '../stores/memory-store.js';
+import type { RevocationStore } from '../stores/revocation-store.js';
 import type { FetchLike } from './http-client.js';
+import type { RevocationClientConfig } from './revocation-client.js';
 import type { VerifierOptions } from './types.js';
 import { parseTrustedUrl } from './url-policy.js';
 
@@ -31,6 +34,16 @@ export interface ResolvedOptions {
   fetch: FetchLike;
   clock: () => number;
   maxTokenLength: number;
+  maxTokenLifetimeMs: number;
+  revocation: ResolvedRevocationOptions | undefined;
+  store: RevocationStore;
+}
+
+export interface ResolvedRevocationOptions {
+  client: RevocationClientConfig;
+  endpoint: URL | undefined;
+  retryForMs: number;
+  retryIntervalMs: number;
 }
 
 const fail = (message: string): never => {
@@ -82,7 +95,7 @@ export function resolveVerifierOptions(options: VerifierOptions): ResolvedOption
   let cache: ResolvedOptions['cache'];
   if (options.cache === false) cache = false;
   else {
-    const c = options.cache ?? {};
+    const c = options.cache === undefined ? {} : options.cache;
     if (typeof c !== 'object' || c === null) fail('`cache` must be { max, maxTtl } or false');
     const max = c.max ?? 10_000;
     if (!Number.isInteger(max) || max < 1) fail('`cache.max` must be a positive integer (entries); use `cache: false` to disable caching');
@@ -111,7 +124,50 @@ export function resolveVerifierOptions(options: VerifierOptions): ResolvedOption
     fetch: fetchImpl,
     clock,
     maxTokenLength: positive(options.maxTokenLength, 16_384, 'maxTokenLength', 'characters'),
+    maxTokenLifetimeMs: positive(options.maxTokenLifetime, 86_400, 'maxTokenLifetime', 'seconds') * 1000,
+    revocation: resolveRevocation(options.revocation, allowHttp),
+    store: resolveStore(options.store, clock),
   };
+}
+
+const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
+
+function resolveRevocation(revocation: VerifierOptions['revocation'], allowHttp: boolean): ResolvedRevocationOptions | undefined {
+  if (revocation === undefined) return undefined;
+  if (typeof revocation !== 'object' || revocation === null) fail('`revocation` must be an object: { clientId, clientSecret, authMethod, endpoint }');
+  const { clientId, clientSecret } = revocation;
+  if (clientId !== undefined && (typeof clientId !== 'string' || clientId === '')) fail('`revocation.clientId` must be a non-empty string');
+  if (clientSecret !== undefined && (typeof clientSecret !== 'string' || clientSecret === '')) fail('`revocation.clientSecret` must be a non-empty string');
+  const authMethod = revocation.authMethod ?? (clientSecret ? 'client_secret_basic' : 'none');
+  if (!(AUTH_METHODS as readonly string[]).includes(authMethod)) fail(`\`revocation.authMethod\` must be one of ${AUTH_METHODS.join(', ')}`);
+  if (authMethod !== 'none' && !clientId) fail(`\`revocation.clientId\` is required for ${authMethod}`);
+  if (authMethod !== 'none' && !clientSecret) {
+    fail(`\`revocation.clientSecret\` is required for ${authMethod}; use authMethod: 'none' for a public client`);
+  }
+  if (authMethod === 'none' && clientSecret) fail("`revocation.clientSecret` is set but authMethod is 'none'; pick client_secret_basic or client_secret_post");
+  const bodyFormat = revocation.bodyFormat ?? 'form';
+  if (bodyFormat !== 'form' && bodyFormat !== 'json') fail("`revocation.bodyFormat` must be 'form' or 'json'");
+  return {
+    client: {
+      clientId,
+      clientSecret,
+      authMethod,
+      bodyFormat,
+      timeout: positive(revocation.timeout, 5_000, 'revocation.timeout', 'milliseconds'),
+    },
+    endpoint: revocation.endpoint === undefined ? undefined : parseTrustedUrl(revocation.endpoint, 'revocation.endpoint', allowHttp),
+    retryForMs: positive(revocation.retryFor, 7 * 86_400, 'revocation.retryFor', 'seconds') * 1000,
+    retryIntervalMs: positive(revocation.retryInterval, 5, 'revocation.retryInterval', 'seconds') * 1000,
+  };
+}
+
+function resolveStore(store: RevocationStore | undefined, clock: () => number): RevocationStore {
+  if (store === undefined) return createMemoryStore({ clock });
+  const methods = ['publish', 'snapshot', 'subscribe', 'close'] as const;
+  if (typeof store !== 'object' || store === null || methods.some((m) => typeof store[m] !== 'function') || typeof store.outbox !== 'object') {
+    fail('`store` must implement RevocationStore (publish, snapshot, subscribe, outbox, close), e.g. createMemoryStore()');
+  }
+  return store;
 }
 
 function nonNegative(value: unknown, fallback: number, name: string, unit: string): number {

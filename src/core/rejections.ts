@@ -22,6 +22,7 @@ const DESCRIPTIONS: Partial<Record<RejectionReason, string>> = {
   issued_in_future: 'The access token is issued in the future',
   claim_missing: 'The access token lacks a required claim',
   claim_invalid: 'The access token has an invalid claim',
+  lifetime_too_long: 'The access token lifetime exceeds what this resource accepts',
   revoked: 'The access token has been revoked',
 };
 

@@ -8,12 +8,17 @@
 import { LRUCache } from 'lru-cache';
 import type { VerifiedToken } from './types.js';
 
-interface Entry {
-  result: VerifiedToken;
+export interface CachedToken {
+  readonly result: VerifiedToken;
   /** Epoch ms after which the entry must not be served: min(exp + tolerance, insertion + maxTtl). */
-  validUntil: number;
-  kid: string | undefined;
+  readonly validUntil: number;
+  /** Epoch ms when the token itself expires (exp + tolerance), if it has `exp`. */
+  readonly expiresAt: number | undefined;
+  readonly kid: string | undefined;
+  /** Precomputed at verification so a hit can consult the denylist without hashing. */
+  readonly denylistKey: string;
 }
+type Entry = CachedToken;
 
 export interface TokenCacheOptions {
   max: number;
@@ -41,7 +46,7 @@ export class TokenCache {
    * The cached result, if still valid. `countMiss: false` is for a look-ahead (the guard's
    * synchronous peek) that a full verification, which counts the miss, follows.
    */
-  get(token: string, now: number, countMiss = true): VerifiedToken | undefined {
+  get(token: string, now: number, countMiss = true): CachedToken | undefined {
     const entry = this.lru?.get(token);
     if (entry === undefined) {
       if (countMiss) this.misses += 1;
@@ -53,16 +58,21 @@ export class TokenCache {
       return undefined;
     }
     this.hits += 1;
-    return entry.result;
+    return entry;
+  }
+
+  /** The entry regardless of validity, without touching LRU order or counters. */
+  inspect(token: string): CachedToken | undefined {
+    return this.lru?.peek(token);
   }
 
   /** Stores a verified result; `expiresAt` is the token's own deadline in epoch ms (undefined: none). */
-  set(result: VerifiedToken, now: number, expiresAt: number | undefined): void {
+  set(result: VerifiedToken, now: number, expiresAt: number | undefined, denylistKey: string): void {
     if (!this.lru || !this.options) return;
     const ttlBound = now + this.options.maxTtlMs;
     const validUntil = expiresAt === undefined ? ttlBound : Math.min(expiresAt, ttlBound);
     if (validUntil <= now) return;
-    this.lru.set(result.token, { result, validUntil, kid: result.header.kid });
+    this.lru.set(result.token, { result, validUntil, expiresAt, kid: result.header.kid, denylistKey });
   }
 
   delete(token: string): boolean {

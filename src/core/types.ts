@@ -1,6 +1,9 @@
 import type { JWTHeaderParameters, JWTPayload } from 'jose';
+import type { RevocationStore } from '../stores/revocation-store.js';
 import type { FetchLike } from './http-client.js';
 import type { JwksStats } from './jwks.js';
+import type { OutboxStats } from './outbox-worker.js';
+import type { ClientAuthMethod, RevocationBodyFormat, RevocationError } from './revocation-client.js';
 import type { TokenCacheStats } from './token-cache.js';
 
 /** Claims of an OAuth 2.0 access token (RFC 9068) beyond the registered JWT claims. */
@@ -64,12 +67,71 @@ export interface VerifierOptions {
   clock?: () => number;
   /** Longest token (characters) worth looking at. Default 16 384. */
   maxTokenLength?: number;
+  /**
+   * Longest access-token lifetime (`exp - iat`, seconds) accepted. Subject and global cutoffs are
+   * kept this long, so a longer-lived token could outlive the cutoff that revoked it: such tokens
+   * are refused. Default 86 400 (24 h).
+   */
+  maxTokenLifetime?: number;
+  /** How to reach the IdP's RFC 7009 revocation endpoint. Without it, `revoke()` is local only. */
+  revocation?: RevocationOptions;
+  /** Where revocations are shared and IdP retries wait. Default: `createMemoryStore()`. */
+  store?: RevocationStore;
+}
+
+export interface RevocationOptions {
+  /** Our client at the IdP. Required unless `authMethod: 'none'` (then the token's own `client_id`/`azp` may stand in). */
+  clientId?: string;
+  /** Required for `client_secret_basic` and `client_secret_post`. */
+  clientSecret?: string;
+  /** Default: `client_secret_basic` with a secret, `none` without. */
+  authMethod?: ClientAuthMethod;
+  /** Default: `revocation_endpoint` from discovery. */
+  endpoint?: string | URL;
+  /** `form` (RFC 7009, default) or `json` (Auth0 accepts it). */
+  bodyFormat?: RevocationBodyFormat;
+  /** Per request, ms. Default 5000. */
+  timeout?: number;
+  /** How long to keep retrying an opaque token (whose expiry we cannot read), seconds. Default 7 days. */
+  retryFor?: number;
+  /** Seconds between outbox polls. Default 5. */
+  retryInterval?: number;
+}
+
+export interface RevokeOptions {
+  /** RFC 7009 `token_type_hint`: `access_token` or `refresh_token` (or an IdP-specific value). */
+  tokenTypeHint?: string;
+}
+
+/**
+ * What `revoke()` did.
+ * - `local`: `denylisted` (verified as ours, refused from now until it expires), `expired` (ours
+ *   and already dead), `not_ours` (opaque, foreign or forged: nothing local to do, only forwarded),
+ *   `unverifiable` (looks like a JWT but the keys to check it cannot be fetched right now).
+ * - `idp`: `revoked`, `not_revocable` (the IdP cannot revoke this token type — the local denylist
+ *   is the revocation), `queued` (IdP unreachable: kept in the outbox and retried), `rejected`
+ *   (the IdP refused our request: see `error`), `not_configured` (no `revocation` options).
+ */
+export interface RevocationOutcome {
+  local: 'denylisted' | 'expired' | 'not_ours' | 'unverifiable';
+  idp: 'revoked' | 'not_revocable' | 'queued' | 'rejected' | 'not_configured';
+  /** Seconds until the next delivery attempt, when `idp` is `queued`. */
+  retryAfter?: number;
+  error?: RevocationError;
 }
 
 export interface VerifierStats {
   cache: TokenCacheStats;
   jwks: JwksStats;
   discovery: { fetches: number };
+  revocation: {
+    /** Entries in this instance's mirror of the store. */
+    denylisted: number;
+    subjectCutoffs: number;
+    globalCutoff: boolean;
+    /** IdP revocations waiting in the outbox, and totals since start. */
+    outbox: OutboxStats;
+  };
 }
 
 export interface Verifier {
@@ -80,6 +142,20 @@ export interface Verifier {
   /** Synchronous cache lookup: the verified result when the token is cached and still valid, else undefined. */
   peek(token: string): VerifiedToken | undefined;
   stats(): VerifierStats;
+  /**
+   * Revokes a token at the IdP (RFC 7009) and locally. Local invalidation comes first and does not
+   * depend on the IdP: once this resolves, `verify()` refuses the token. Never rejects because the
+   * IdP is down (the outcome says `queued`); rejects only for a non-string token.
+   */
+  revoke(token: string, options?: RevokeOptions): Promise<RevocationOutcome>;
+  /** Local only: evicts the token and denylists it until it expires. Rejects with InvalidTokenError for a token that is not verifiably ours. */
+  invalidate(token: string): Promise<void>;
+  /** Refuses every token of `subject` issued at or before now (same second included). */
+  invalidateSubject(subject: string): Promise<void>;
+  /** Refuses every token issued at or before now (incident response). */
+  invalidateAll(): Promise<void>;
+  /** Attempts every due IdP revocation in the outbox now (the worker also does this on a timer). */
+  retryPending(): Promise<import('./outbox-worker.js').OutboxRunResult>;
   /** Aborts in-flight IdP requests and releases timers so the process can exit. */
   close(): Promise<void>;
 }

@@ -2,16 +2,31 @@
  * `createVerifier()`: local verification of JWT access tokens against the issuer's JWKS, with a
  * cache of verified results. Framework-agnostic: no HTTP request objects in here.
  */
-import { jwtVerify, type FlattenedJWSInput, type JWSHeaderParameters, type JWTVerifyOptions } from 'jose';
+import { compactVerify, errors as joseErrors, jwtVerify, type FlattenedJWSInput, type JWSHeaderParameters, type JWTVerifyOptions } from 'jose';
+import type { Revocation } from '../stores/revocation-store.js';
 import { createMetadataSource, type MetadataSource } from './discovery.js';
+import { IdpUnavailableError } from './errors.js';
 import { JwksSource, type KeyRemoval, type VerificationKey } from './jwks.js';
+import type { OutboxRunResult } from './outbox-worker.js';
 import { resolveVerifierOptions, HMAC_ALGORITHMS, type ResolvedOptions } from './options.js';
 import { invalidToken, toAuthError } from './rejections.js';
+import { RevocationError } from './revocation-client.js';
+import { RevocationList } from './revocation-list.js';
+import { denylistKeyFor, Revoker, type IdentifiedToken } from './revoker.js';
 import { TokenCache } from './token-cache.js';
-import type { AccessTokenClaims, VerifiedToken, Verifier, VerifierOptions, VerifierStats } from './types.js';
+import type {
+  AccessTokenClaims,
+  RevocationOutcome,
+  RevokeOptions,
+  VerifiedToken,
+  Verifier,
+  VerifierOptions,
+  VerifierStats,
+} from './types.js';
 import { parseTrustedUrl } from './url-policy.js';
 
 const MAX_JWKS_BYTES = 512 * 1024;
+const SWEEP_INTERVAL_MS = 60_000;
 
 export function createVerifier(options: VerifierOptions): Verifier {
   return new JwtVerifier(resolveVerifierOptions(options));
@@ -27,6 +42,12 @@ class JwtVerifier implements Verifier {
   /** Concurrent verifications of the same token share one signature check. */
   private readonly inflight = new Map<string, Promise<VerifiedToken>>();
   private readonly lifetime = new AbortController();
+  private readonly revocations = new RevocationList();
+  private readonly revoker: Revoker;
+  private readonly unsubscribe: () => void;
+  private readonly sweepTimer: NodeJS.Timeout;
+  /** Resolves once the mirror holds the store's snapshot; verifications wait for it. */
+  private synced: Promise<void>;
   private closed = false;
 
   constructor(private readonly options: ResolvedOptions) {
@@ -59,17 +80,56 @@ class JwtVerifier implements Verifier {
       requiredClaims: options.requiredClaims,
       ...(options.typ !== undefined ? { typ: options.typ } : {}),
     };
+    this.revoker = new Revoker({
+      identify: (token) => this.identify(token),
+      cache: this.cache,
+      list: this.revocations,
+      store: options.store,
+      clock: options.clock,
+      maxTokenLifetimeMs: options.maxTokenLifetimeMs,
+      revocation: options.revocation,
+      resolveEndpoint: () => this.resolveRevocationEndpoint(),
+      fetch: options.fetch,
+      signal: this.lifetime.signal,
+    });
+    // Subscribe before taking the snapshot, and replay what arrives meanwhile, so nothing
+    // published during the sync is lost.
+    let buffered: Revocation[] | undefined = [];
+    this.unsubscribe = options.store.subscribe((revocation) => {
+      buffered?.push(revocation);
+      this.revoker.applyLocally(revocation);
+    });
+    this.synced = options.store.snapshot(options.clock()).then((snapshot) => {
+      this.revocations.replace(snapshot);
+      for (const revocation of buffered ?? []) this.revocations.apply(revocation);
+      buffered = undefined;
+    });
+    this.synced.catch(() => undefined);
+    this.sweepTimer = setInterval(() => this.revocations.sweep(options.clock()), SWEEP_INTERVAL_MS);
+    this.sweepTimer.unref();
   }
 
   peek(token: string): VerifiedToken | undefined {
-    return this.cache.get(token, this.options.clock(), false);
+    const now = this.options.clock();
+    const entry = this.cache.get(token, now, false);
+    if (entry === undefined) return undefined;
+    if (this.revocations.isRevoked(entry.denylistKey, entry.result.payload, now)) {
+      this.cache.delete(token);
+      return undefined;
+    }
+    return entry.result;
   }
 
   verify(token: string): Promise<VerifiedToken> {
     if (this.closed) return Promise.reject(new Error('revocable-jwt: verify() called after close()'));
     if (typeof token !== 'string') return Promise.reject(invalidToken('malformed_token'));
-    const hit = this.cache.get(token, this.options.clock());
-    if (hit !== undefined) return Promise.resolve(hit);
+    const now = this.options.clock();
+    const hit = this.cache.get(token, now);
+    if (hit !== undefined) {
+      if (!this.revocations.isRevoked(hit.denylistKey, hit.result.payload, now)) return Promise.resolve(hit.result);
+      this.cache.delete(token);
+      return Promise.reject(invalidToken('revoked'));
+    }
     const running = this.inflight.get(token);
     if (running) return running;
     const verification = this.verifyUncached(token).finally(() => this.inflight.delete(token));
@@ -78,30 +138,126 @@ class JwtVerifier implements Verifier {
   }
 
   stats(): VerifierStats {
-    return { cache: this.cache.stats(), jwks: this.jwks.stats(), discovery: { fetches: this.metadata.fetches } };
+    const mirror = this.revocations.size;
+    return {
+      cache: this.cache.stats(),
+      jwks: this.jwks.stats(),
+      discovery: { fetches: this.metadata.fetches },
+      revocation: { denylisted: mirror.tokens, subjectCutoffs: mirror.subjects, globalCutoff: mirror.all, outbox: this.revoker.stats() },
+    };
+  }
+
+  revoke(token: string, options?: RevokeOptions): Promise<RevocationOutcome> {
+    return this.revoker.revoke(token, options);
+  }
+
+  invalidate(token: string): Promise<void> {
+    return this.revoker.invalidate(token);
+  }
+
+  invalidateSubject(subject: string): Promise<void> {
+    return this.revoker.invalidateSubject(subject);
+  }
+
+  invalidateAll(): Promise<void> {
+    return this.revoker.invalidateAll();
+  }
+
+  retryPending(): Promise<OutboxRunResult> {
+    return this.revoker.retryPending();
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
     this.lifetime.abort();
+    this.revoker.close();
+    clearInterval(this.sweepTimer);
+    this.unsubscribe();
     this.cache.clear();
   }
 
   private async verifyUncached(token: string): Promise<VerifiedToken> {
     checkShape(token, this.options.maxTokenLength);
+    await this.synced;
     const now = this.options.clock();
+    const options: JWTVerifyOptions = { ...this.joseOptions, currentDate: new Date(now) };
     let verified;
     try {
-      verified = await jwtVerify<AccessTokenClaims>(token, this.keyFor, { ...this.joseOptions, currentDate: new Date(now) });
+      verified = await jwtVerify<AccessTokenClaims>(token, this.keyFor, options);
     } catch (error) {
-      throw toAuthError(error);
+      if (!(error instanceof joseErrors.JWKSMultipleMatchingKeys)) throw toAuthError(error);
+      verified = await verifyWithCandidates(token, error, options);
     }
     const payload = verified.payload;
     checkClaimTypes(payload, now, this.options.clockTolerance);
+    this.checkLifetime(payload, now);
+    const denylistKey = denylistKeyFor(token, payload);
+    if (this.revocations.isRevoked(denylistKey, payload, now)) throw invalidToken('revoked');
     const result: VerifiedToken = deepFreeze({ token, header: verified.protectedHeader, payload });
-    const expiresAt = typeof payload.exp === 'number' ? (payload.exp + this.options.clockTolerance) * 1000 : undefined;
-    this.cache.set(result, now, expiresAt);
+    this.cache.set(result, now, this.expiresAt(payload), denylistKey);
     return result;
+  }
+
+  /** Cutoffs are kept for maxTokenLifetime; a token living longer could outlive its revocation. */
+  private checkLifetime(payload: AccessTokenClaims, now: number): void {
+    if (typeof payload.exp !== 'number') return;
+    const issuedAt = typeof payload.iat === 'number' ? payload.iat : now / 1000;
+    if ((payload.exp - issuedAt) * 1000 > this.options.maxTokenLifetimeMs + this.options.clockTolerance * 1000) {
+      throw invalidToken('lifetime_too_long');
+    }
+  }
+
+  private expiresAt(payload: AccessTokenClaims): number | undefined {
+    return typeof payload.exp === 'number' ? (payload.exp + this.options.clockTolerance) * 1000 : undefined;
+  }
+
+  /**
+   * Is this token ours? Signature against the issuer's keys, our `iss` and `aud`; expiry ignored
+   * (an expired token is still ours to evict). Undefined for anything else, so forged or foreign
+   * tokens never produce a denylist entry.
+   */
+  private async identify(token: string): Promise<IdentifiedToken | undefined> {
+    const cached = this.cache.inspect(token);
+    if (cached) {
+      const expiresAt = cached.expiresAt ?? this.options.clock() + this.options.maxTokenLifetimeMs;
+      return { payload: cached.result.payload, denylistKey: cached.denylistKey, expiresAt };
+    }
+    if (typeof token !== 'string' || token.length > this.options.maxTokenLength || token.split('.').length !== 3) return undefined;
+    let payload: AccessTokenClaims;
+    try {
+      let verified;
+      try {
+        verified = await compactVerify(token, this.keyFor, { algorithms: this.options.algorithms });
+      } catch (error) {
+        if (!(error instanceof joseErrors.JWKSMultipleMatchingKeys)) throw error;
+        verified = await firstVerifying(error, (key) => compactVerify(token, key, { algorithms: this.options.algorithms }));
+      }
+      payload = JSON.parse(new TextDecoder().decode(verified.payload)) as AccessTokenClaims;
+    } catch (error) {
+      if (error instanceof IdpUnavailableError) throw error;
+      return undefined;
+    }
+    if (typeof payload !== 'object' || payload === null || payload.iss !== this.issuer) return undefined;
+    const aud = typeof payload.aud === 'string' ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : [];
+    if (!aud.some((a) => this.audience.includes(a))) return undefined;
+    if (payload.jti !== undefined && typeof payload.jti !== 'string') return undefined;
+    const expiresAt = this.expiresAt(payload) ?? this.options.clock() + this.options.maxTokenLifetimeMs;
+    return { payload, denylistKey: denylistKeyFor(token, payload), expiresAt };
+  }
+
+  private async resolveRevocationEndpoint(): Promise<URL> {
+    const configured = this.options.revocation?.endpoint;
+    if (configured) return configured;
+    const metadata = await this.metadata.get();
+    if (typeof metadata.revocation_endpoint !== 'string') {
+      throw new RevocationError('the issuer metadata has no revocation_endpoint; set `revocation.endpoint`', { transient: false });
+    }
+    try {
+      return parseTrustedUrl(metadata.revocation_endpoint, 'revocation_endpoint (from discovery)', this.options.allowHttp);
+    } catch (error) {
+      throw new RevocationError((error as Error).message, { transient: false });
+    }
   }
 
   /** jose key resolver: HMAC only from the configured secret, everything else only from the JWKS. */
@@ -116,12 +272,42 @@ class JwtVerifier implements Verifier {
   private async resolveJwksUri(): Promise<URL> {
     if (this.options.jwksUri) return this.options.jwksUri;
     const metadata = await this.metadata.get();
-    return parseTrustedUrl(metadata.jwks_uri, 'jwks_uri (from discovery)', this.options.allowHttp);
+    try {
+      return parseTrustedUrl(metadata.jwks_uri, 'jwks_uri (from discovery)', this.options.allowHttp);
+    } catch (error) {
+      // A document without a usable jwks_uri (a bad deploy at the IdP) must not stick forever.
+      this.metadata.invalidate();
+      throw error;
+    }
   }
 
   /** A key left the JWKS (rotation or compromise): results verified with it must not be served. */
   private evictRemovedKeys(change: KeyRemoval): void {
     this.cache.evictWhere((_result, kid) => (kid === undefined ? change.kidless : change.kids.has(kid)));
+  }
+}
+
+/**
+ * A token without `kid` can match several keys of one type (rotation at IdPs that omit `kid`):
+ * jose hands back the candidates and leaves trying them to us.
+ */
+async function firstVerifying<T>(candidates: joseErrors.JWKSMultipleMatchingKeys, attempt: (key: VerificationKey) => Promise<T>): Promise<T> {
+  for await (const key of candidates as unknown as AsyncIterable<VerificationKey>) {
+    try {
+      return await attempt(key);
+    } catch (error) {
+      if (error instanceof joseErrors.JWSSignatureVerificationFailed) continue;
+      throw error;
+    }
+  }
+  throw new joseErrors.JWSSignatureVerificationFailed();
+}
+
+async function verifyWithCandidates(token: string, candidates: joseErrors.JWKSMultipleMatchingKeys, options: JWTVerifyOptions) {
+  try {
+    return await firstVerifying(candidates, (key) => jwtVerify<AccessTokenClaims>(token, key, options));
+  } catch (error) {
+    throw toAuthError(error);
   }
 }
 

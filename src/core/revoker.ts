@@ -1,0 +1,176 @@
+/**
+ * Revocation as the seeds' warning asks for it: tell the IdP (RFC 7009) *and* stop accepting the
+ * token locally. Local invalidation always comes first and never waits on the IdP; delivery to an
+ * unreachable IdP is kept in the store's outbox and retried.
+ *
+ * Only a token whose signature verifies against the issuer's keys (and whose `iss`/`aud` are
+ * ours) ever creates a denylist entry: a forged token must not be able to log someone else out.
+ */
+import { createHash } from 'node:crypto';
+import type { PendingRevocation, Revocation, RevocationStore } from '../stores/revocation-store.js';
+import { IdpUnavailableError } from './errors.js';
+import type { FetchLike } from './http-client.js';
+import type { ResolvedRevocationOptions } from './options.js';
+import { OutboxWorker, type OutboxRunResult } from './outbox-worker.js';
+import { invalidToken } from './rejections.js';
+import { revokeAtIdp, RevocationError } from './revocation-client.js';
+import type { RevocationList } from './revocation-list.js';
+import type { TokenCache } from './token-cache.js';
+import type { AccessTokenClaims, RevocationOutcome, RevokeOptions } from './types.js';
+
+/** A token proven to be ours, with what revocation needs to know about it. */
+export interface IdentifiedToken {
+  payload: AccessTokenClaims;
+  denylistKey: string;
+  /** Epoch ms after which the token is refused anyway (exp + tolerance). */
+  expiresAt: number;
+}
+
+export interface RevokerOptions {
+  /** Proves a token is ours, ignoring expiry; undefined for foreign/forged/opaque tokens. May throw IdpUnavailableError. */
+  identify: (token: string) => Promise<IdentifiedToken | undefined>;
+  cache: TokenCache;
+  list: RevocationList;
+  store: RevocationStore;
+  clock: () => number;
+  maxTokenLifetimeMs: number;
+  revocation: ResolvedRevocationOptions | undefined;
+  resolveEndpoint: () => Promise<URL>;
+  fetch: FetchLike;
+  signal: AbortSignal;
+}
+
+/** The denylist key: `jti` when present (scoped by issuer), else a SHA-256 of the whole token. */
+export function denylistKeyFor(token: string, payload: AccessTokenClaims): string {
+  if (typeof payload.jti === 'string') return `jti:${payload.iss ?? ''}:${payload.jti}`;
+  return `sha256:${createHash('sha256').update(token).digest('base64url')}`;
+}
+
+export class Revoker {
+  private readonly worker: OutboxWorker | undefined;
+
+  constructor(private readonly options: RevokerOptions) {
+    const { revocation } = options;
+    if (revocation) {
+      this.worker = new OutboxWorker({
+        outbox: options.store.outbox,
+        send: (item) => this.sendToIdp(item.token, item.tokenTypeHint, item.clientIdHint),
+        now: options.clock,
+        pollInterval: revocation.retryIntervalMs,
+        leaseMs: revocation.client.timeout * 2,
+        maxBackoffMs: 5 * 60_000,
+      });
+      this.worker.start();
+    }
+  }
+
+  async revoke(token: string, options: RevokeOptions = {}): Promise<RevocationOutcome> {
+    if (typeof token !== 'string' || token === '') throw new TypeError('revocable-jwt: revoke() needs the token string');
+    let identified: IdentifiedToken | undefined;
+    let local: RevocationOutcome['local'];
+    try {
+      identified = await this.options.identify(token);
+      local = identified ? await this.invalidateIdentified(token, identified) : 'not_ours';
+    } catch (error) {
+      if (!(error instanceof IdpUnavailableError)) throw error;
+      local = 'unverifiable';
+    }
+    if (!this.options.revocation || !this.worker) return { local, idp: 'not_configured' };
+
+    const clientIdHint = identified?.payload.client_id ?? identified?.payload.azp;
+    try {
+      const result = await this.sendToIdp(token, options.tokenTypeHint, clientIdHint);
+      return { local, idp: result };
+    } catch (error) {
+      const failure =
+        error instanceof RevocationError ? error : new RevocationError('the revocation request failed', { transient: true, cause: error });
+      if (!failure.transient) return { local, idp: 'rejected', error: failure };
+      const now = this.options.clock();
+      const expiresAt = identified ? identified.expiresAt : now + this.options.revocation.retryForMs;
+      if (expiresAt <= now) return { local, idp: 'revoked' }; // already dead: nothing left to revoke
+      const retryIn = this.worker.backoff(1, failure.retryAfter);
+      const item: PendingRevocation = {
+        id: createHash('sha256').update(token).digest('base64url'),
+        token,
+        tokenTypeHint: options.tokenTypeHint,
+        clientIdHint,
+        expiresAt,
+        attempts: 1,
+        nextAttemptAt: now + retryIn,
+        lastError: failure.message,
+      };
+      await this.worker.enqueue(item);
+      return { local, idp: 'queued', retryAfter: Math.ceil(retryIn / 1000), error: failure };
+    }
+  }
+
+  async invalidate(token: string): Promise<void> {
+    if (typeof token !== 'string' || token === '') throw new TypeError('revocable-jwt: invalidate() needs the token string');
+    const identified = await this.options.identify(token);
+    if (!identified) throw invalidToken('signature_invalid');
+    await this.invalidateIdentified(token, identified);
+  }
+
+  async invalidateSubject(subject: string): Promise<void> {
+    if (typeof subject !== 'string' || subject === '') throw new TypeError('revocable-jwt: invalidateSubject() needs a non-empty subject');
+    const now = this.options.clock();
+    await this.apply({ type: 'subject', subject, cutoff: Math.floor(now / 1000), expiresAt: now + this.options.maxTokenLifetimeMs });
+  }
+
+  async invalidateAll(): Promise<void> {
+    const now = this.options.clock();
+    await this.apply({ type: 'all', cutoff: Math.floor(now / 1000), expiresAt: now + this.options.maxTokenLifetimeMs });
+  }
+
+  /** Applies a revocation from any source (ours or the store's broadcast) to the mirror and cache. */
+  applyLocally(revocation: Revocation): void {
+    this.options.list.apply(revocation);
+    const { cache } = this.options;
+    if (revocation.type === 'all') cache.clear();
+    else if (revocation.type === 'subject') cache.evictWhere((result) => result.payload.sub === revocation.subject);
+    // Token entries need no scan: every cache hit consults the denylist.
+  }
+
+  retryPending(): Promise<OutboxRunResult> {
+    if (!this.worker) return Promise.resolve({ attempted: 0, revoked: 0, rescheduled: 0, dropped: 0 });
+    return this.worker.run();
+  }
+
+  stats() {
+    return this.worker?.stats() ?? { pending: 0, revoked: 0, dropped: 0, lastError: undefined };
+  }
+
+  close(): void {
+    this.worker?.stop();
+  }
+
+  private async invalidateIdentified(token: string, identified: IdentifiedToken): Promise<'denylisted' | 'expired'> {
+    this.options.cache.delete(token);
+    if (identified.expiresAt <= this.options.clock()) return 'expired';
+    await this.apply({ type: 'token', key: identified.denylistKey, expiresAt: identified.expiresAt });
+    return 'denylisted';
+  }
+
+  /** Local first (synchronously), then the store, which persists and tells other instances. */
+  private async apply(revocation: Revocation): Promise<void> {
+    this.applyLocally(revocation);
+    await this.options.store.publish(revocation);
+  }
+
+  private async sendToIdp(token: string, tokenTypeHint: string | undefined, clientIdHint: string | undefined) {
+    const revocation = this.options.revocation!;
+    let endpoint: URL;
+    try {
+      endpoint = await this.options.resolveEndpoint();
+    } catch (error) {
+      if (error instanceof RevocationError) throw error;
+      throw new RevocationError('the revocation endpoint cannot be discovered right now', { transient: true, cause: error });
+    }
+    return revokeAtIdp(
+      endpoint,
+      revocation.client,
+      { token, tokenTypeHint, fallbackClientId: clientIdHint },
+      { fetch: this.options.fetch, signal: this.options.signal },
+    );
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * `revokeRoute()`: a logout / revoke endpoint. Revokes the body's `token` (RFC 7009 style, e.g. a
+ * refresh token) and/or the request's own bearer token, at the IdP and locally, then answers:
+ *   200 done · 400 invalid_request · 401 forged bearer-only logout · 405 not POST ·
+ *   502 IdP refused our client (token already dead locally) · 503 IdP unreachable (dead locally,
+ *   queued for retry, `Retry-After`).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { extractBearerToken, type RequestLike } from '../core/bearer.js';
+import { AuthError, InvalidRequestError, InvalidTokenError, UnauthorizedError } from '../core/errors.js';
+import type { RevocationOutcome, Verifier } from '../core/types.js';
+import type { NextFunction } from './auth-guard.js';
+import { writeAuthError } from './error-handler.js';
+import { readRequestBody } from './request-body.js';
+
+export interface RevokeRouteOptions {
+  verifier: Verifier;
+  /** Realm for `WWW-Authenticate` on 400/401 answers. Default `'api'`. */
+  realm?: string;
+}
+
+const HINT = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+export function revokeRoute(options: RevokeRouteOptions) {
+  if (typeof options !== 'object' || options === null || typeof options.verifier?.revoke !== 'function') {
+    throw new TypeError('revocable-jwt: revokeRoute needs { verifier } from createVerifier()');
+  }
+  const { verifier, realm = 'api' } = options;
+
+  return (req: IncomingMessage & { body?: unknown }, res: ServerResponse, next?: NextFunction): void => {
+    handle(req, res).catch((error: unknown) => {
+      if (error instanceof AuthError) {
+        error.realm = realm;
+        writeAuthError(res, error);
+      } else if (next) next(error);
+      else if (!res.headersSent) sendJson(res, 500, { error: 'server_error', error_description: 'Revocation failed' });
+    });
+  };
+
+  async function handle(req: IncomingMessage & { body?: unknown }, res: ServerResponse): Promise<void> {
+    if (req.method !== 'POST') {
+      res.setHeader('Allow', 'POST');
+      sendJson(res, 405, { error: 'invalid_request', error_description: 'Use POST to revoke a token' });
+      return;
+    }
+    const body = await readRequestBody(req);
+    const bodyToken = optionalString(body.token, 'token', 16_384);
+    const hint = optionalString(body.token_type_hint, 'token_type_hint', 64);
+    if (hint !== undefined && !HINT.test(hint)) throw new InvalidRequestError('malformed_request', 'Invalid token_type_hint');
+
+    let bearer: string | undefined;
+    if (req.headers.authorization !== undefined) {
+      try {
+        bearer = extractBearerToken({ headers: req.headers, rawHeaders: req.rawHeaders } as RequestLike);
+      } catch (error) {
+        // Another scheme (e.g. client authentication) is fine when the body names the token.
+        if (!(error instanceof UnauthorizedError && bodyToken)) throw error;
+      }
+    }
+    if (bodyToken === undefined && bearer === undefined) {
+      throw new InvalidRequestError('missing_token', 'No token to revoke: send `token` in the body or a Bearer token');
+    }
+
+    const jobs: Array<Promise<RevocationOutcome>> = [];
+    if (bodyToken !== undefined) jobs.push(verifier.revoke(bodyToken, hint ? { tokenTypeHint: hint } : {}));
+    if (bearer !== undefined && bearer !== bodyToken) jobs.push(verifier.revoke(bearer, { tokenTypeHint: 'access_token' }));
+    const outcomes = await Promise.all(jobs);
+
+    // A bearer-only logout with a token that is not ours (forged, foreign) is an unauthenticated
+    // request: nothing changed locally, and the client deserves to know its token is bad.
+    if (bodyToken === undefined && outcomes[0]!.local === 'not_ours') {
+      throw new InvalidTokenError('signature_invalid', 'The access token is invalid');
+    }
+    const rejected = outcomes.find((o) => o.idp === 'rejected');
+    if (rejected) {
+      sendJson(res, 502, {
+        error: 'idp_error',
+        error_description: 'The identity provider refused the revocation request; the token is revoked locally',
+      });
+      return;
+    }
+    const queued = outcomes.filter((o) => o.idp === 'queued');
+    if (queued.length > 0) {
+      res.setHeader('Retry-After', String(Math.max(1, Math.min(...queued.map((o) => o.retryAfter ?? 1)))));
+      sendJson(res, 503, {
+        error: 'temporarily_unavailable',
+        error_description: 'The token is revoked locally; the identity provider will be told once it is reachable',
+      });
+      return;
+    }
+    sendJson(res, 200, { revoked: true });
+  }
+}
+
+function optionalString(value: unknown, name: string, maxLength: number): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string') throw new InvalidRequestError('malformed_request', `\`${name}\` must be a single string`);
+  if (value.length > maxLength) throw new InvalidRequestError('malformed_request', `\`${name}\` is too long`);
+  return value;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Cache-Control', 'no-store');
+  res.end(JSON.stringify(body));
+}

@@ -1,0 +1,80 @@
+/**
+ * The default store: everything in this process. Verifiers that share one memory store agree
+ * with each other; separate processes need a shared store (Redis).
+ */
+import {
+  mergeRevocation,
+  type PendingRevocation,
+  type Revocation,
+  type RevocationListener,
+  type RevocationOutbox,
+  type RevocationStore,
+} from './revocation-store.js';
+
+export interface MemoryStoreOptions {
+  /** Current time in epoch ms, for expiring entries. Default `Date.now`. */
+  clock?: () => number;
+}
+
+export function createMemoryStore(options: MemoryStoreOptions = {}): RevocationStore {
+  const clock = options.clock ?? Date.now;
+  const revocations = new Map<string, Revocation>();
+  const listeners = new Set<RevocationListener>();
+  const pending = new Map<string, PendingRevocation & { leasedUntil: number }>();
+
+  const identity = (r: Revocation) => (r.type === 'token' ? `t:${r.key}` : r.type === 'subject' ? `s:${r.subject}` : 'all');
+  const sweep = (now: number) => {
+    for (const [id, r] of revocations) if (r.expiresAt <= now) revocations.delete(id);
+  };
+  let writes = 0;
+
+  const outbox: RevocationOutbox = {
+    async enqueue(item) {
+      if (!pending.has(item.id)) pending.set(item.id, { ...item, leasedUntil: 0 });
+    },
+    async claimDue(now, limit, leaseMs) {
+      const due: PendingRevocation[] = [];
+      for (const item of pending.values()) {
+        if (due.length >= limit) break;
+        if (item.nextAttemptAt <= now && item.leasedUntil <= now) {
+          item.leasedUntil = now + leaseMs;
+          const { leasedUntil: _leased, ...copy } = item;
+          due.push(copy);
+        }
+      }
+      return due;
+    },
+    async complete(id) {
+      pending.delete(id);
+    },
+    async reschedule(id, update) {
+      const item = pending.get(id);
+      if (item) Object.assign(item, update, { leasedUntil: 0 });
+    },
+    async size() {
+      return pending.size;
+    },
+  };
+
+  return {
+    async publish(revocation) {
+      const id = identity(revocation);
+      revocations.set(id, mergeRevocation(revocations.get(id), revocation));
+      // Sweep now and then so memory stays bounded by live tokens without a timer.
+      if (++writes % 256 === 0) sweep(clock());
+      for (const listener of listeners) listener(revocation);
+    },
+    async snapshot(now) {
+      sweep(now);
+      return [...revocations.values()];
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    outbox,
+    async close() {
+      listeners.clear();
+    },
+  };
+}

@@ -1,0 +1,76 @@
+/**
+ * `RevocationStore`: where revocations live so every verifier that shares the store agrees, and
+ * where IdP revocations wait while the IdP is unreachable.
+ *
+ * Verifiers never query the store on the request path. Each keeps an in-process mirror
+ * (see `RevocationList`) that it fills from `snapshot()` and keeps current through `subscribe()`;
+ * `publish()` writes a revocation and tells every subscriber, in this process or (for shared
+ * stores such as Redis) in others.
+ *
+ * To implement a store: make `publish` idempotent (the same revocation may be published by many
+ * instances at once), make entries expire at `expiresAt` on their own (memory must stay bounded
+ * by live tokens), deliver every published revocation to every subscriber, including ones in the
+ * publishing process, and let `claimDue` hand each outbox item to one caller at a time.
+ * The shared contract tests in `test/stores/` run against every implementation.
+ */
+
+/** One revocation. Times are epoch milliseconds except `cutoff`, which compares with `iat` (seconds). */
+export type Revocation =
+  /** One token, by its denylist key (`jti`-based, or a SHA-256 of the token), until it expires. */
+  | { type: 'token'; key: string; expiresAt: number }
+  /** Every token of `subject` with `iat <= cutoff`. */
+  | { type: 'subject'; subject: string; cutoff: number; expiresAt: number }
+  /** Every token with `iat <= cutoff` (incident response). */
+  | { type: 'all'; cutoff: number; expiresAt: number };
+
+/** A revocation the IdP has not confirmed yet. Holds the raw token: the IdP needs it. */
+export interface PendingRevocation {
+  id: string;
+  token: string;
+  tokenTypeHint?: string | undefined;
+  /** The token's `client_id`/`azp` when known, for public clients. */
+  clientIdHint?: string | undefined;
+  /** Give up after this (epoch ms): the token's expiry, or the retry horizon for opaque tokens. */
+  expiresAt: number;
+  attempts: number;
+  nextAttemptAt: number;
+  lastError?: string | undefined;
+}
+
+export interface RevocationOutbox {
+  /** Adds an item (an existing item with the same `id` is kept: enqueueing is idempotent). */
+  enqueue(item: PendingRevocation): Promise<void>;
+  /**
+   * Items due at `now`, at most `limit`, each leased to this caller for `leaseMs` so concurrent
+   * workers (other instances) do not send the same revocation at the same time.
+   */
+  claimDue(now: number, limit: number, leaseMs: number): Promise<PendingRevocation[]>;
+  /** Removes an item: the IdP accepted it, refused it for good, or it expired. */
+  complete(id: string): Promise<void>;
+  /** Puts a claimed item back for another attempt at `nextAttemptAt`. */
+  reschedule(id: string, update: { nextAttemptAt: number; attempts: number; lastError: string }): Promise<void>;
+  size(): Promise<number>;
+}
+
+export type RevocationListener = (revocation: Revocation) => void;
+
+export interface RevocationStore {
+  /** Persists `revocation` and delivers it to every subscriber. Idempotent. */
+  publish(revocation: Revocation): Promise<void>;
+  /** Every revocation still in force at `now`, for (re)building a mirror. */
+  snapshot(now: number): Promise<Revocation[]>;
+  /** Registers a listener for published revocations; returns the function that removes it. */
+  subscribe(listener: RevocationListener): () => void;
+  readonly outbox: RevocationOutbox;
+  /** Releases connections and timers. */
+  close(): Promise<void>;
+}
+
+/** Merges two revocations of the same target: the later cutoff and the later expiry win. */
+export function mergeRevocation(existing: Revocation | undefined, incoming: Revocation): Revocation {
+  if (!existing || existing.type !== incoming.type) return incoming;
+  const expiresAt = Math.max(existing.expiresAt, incoming.expiresAt);
+  if (incoming.type === 'token') return { ...incoming, expiresAt };
+  const cutoff = Math.max((existing as { cutoff: number }).cutoff, incoming.cutoff);
+  return { ...incoming, cutoff, expiresAt };
+}
