@@ -1,0 +1,144 @@
+/**
+ * The contract every RevocationStore must keep, as one suite that each store's test file runs
+ * against its own implementation (memory now, Redis too).
+ */
+import { describe, expect, it } from '@jest/globals';
+import type { PendingRevocation, Revocation, RevocationStore } from '../../src/index.js';
+
+export interface StoreHarness {
+  /** A fresh, empty store (isolated from other tests), using `clock` where it needs time. */
+  create(clock: () => number): Promise<RevocationStore>;
+  /** Waits until a published revocation has reached subscribers (0 for synchronous stores). */
+  settle?: () => Promise<void>;
+}
+
+const pending = (id: string, now: number, overrides: Partial<PendingRevocation> = {}): PendingRevocation => ({
+  id,
+  token: `token-${id}`,
+  tokenTypeHint: 'refresh_token',
+  expiresAt: now + 3_600_000,
+  attempts: 1,
+  nextAttemptAt: now,
+  lastError: 'down',
+  ...overrides,
+});
+
+export function revocationStoreContract(name: string, harness: StoreHarness): void {
+  const settle = harness.settle ?? (async () => undefined);
+
+  describe(`${name}: RevocationStore contract`, () => {
+    it('delivers every publish to every subscriber, the publisher included', async () => {
+      const now = Date.now();
+      const store = await harness.create(() => now);
+      try {
+        const seenA: Revocation[] = [];
+        const seenB: Revocation[] = [];
+        store.subscribe((r) => seenA.push(r));
+        const unsubscribe = store.subscribe((r) => seenB.push(r));
+        const revocation: Revocation = { type: 'token', key: 'jti:iss:1', expiresAt: now + 60_000 };
+        await store.publish(revocation);
+        await settle();
+        expect(seenA).toEqual([revocation]);
+        expect(seenB).toEqual([revocation]);
+        unsubscribe();
+        await store.publish({ type: 'all', cutoff: 10, expiresAt: now + 60_000 });
+        await settle();
+        expect(seenA).toHaveLength(2);
+        expect(seenB).toHaveLength(1);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('snapshots what is in force, merged per target, and forgets what expired', async () => {
+      let now = Date.now();
+      const store = await harness.create(() => now);
+      try {
+        await store.publish({ type: 'token', key: 'k1', expiresAt: now + 1_000 });
+        await store.publish({ type: 'token', key: 'k2', expiresAt: now + 60_000 });
+        await store.publish({ type: 'subject', subject: 'alice', cutoff: 100, expiresAt: now + 60_000 });
+        await store.publish({ type: 'subject', subject: 'alice', cutoff: 200, expiresAt: now + 30_000 });
+        await store.publish({ type: 'subject', subject: 'alice', cutoff: 150, expiresAt: now + 30_000 }); // older: no effect
+        await store.publish({ type: 'all', cutoff: 50, expiresAt: now + 60_000 });
+        const snapshot = await store.snapshot(now);
+        const byTarget = Object.fromEntries(snapshot.map((r) => [r.type === 'token' ? r.key : r.type === 'subject' ? r.subject : 'all', r]));
+        expect(Object.keys(byTarget).sort()).toEqual(['alice', 'all', 'k1', 'k2']);
+        expect(byTarget.alice).toMatchObject({ type: 'subject', cutoff: 200 });
+        expect((byTarget.alice as { expiresAt: number }).expiresAt).toBeGreaterThanOrEqual(now + 59_000);
+        now += 2_000;
+        const later = await store.snapshot(now);
+        expect(later.map((r) => (r.type === 'token' ? r.key : r.type))).not.toContain('k1');
+        expect(later).toHaveLength(3);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('is idempotent: the same revocation published many times at once is one entry', async () => {
+      const now = Date.now();
+      const store = await harness.create(() => now);
+      try {
+        const revocation: Revocation = { type: 'token', key: 'same', expiresAt: now + 60_000 };
+        await Promise.all(Array.from({ length: 20 }, () => store.publish(revocation)));
+        expect(await store.snapshot(now)).toEqual([revocation]);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('outbox: enqueue is idempotent, claims lease items to one caller, reschedule and complete', async () => {
+      let now = Date.now();
+      const store = await harness.create(() => now);
+      try {
+        const { outbox } = store;
+        await outbox.enqueue(pending('a', now));
+        await outbox.enqueue(pending('a', now, { token: 'other' }));
+        await outbox.enqueue(pending('b', now + 10_000));
+        expect(await outbox.size()).toBe(2);
+
+        const [first, second] = await Promise.all([outbox.claimDue(now, 10, 5_000), outbox.claimDue(now, 10, 5_000)]);
+        const claimed = [...first!, ...second!];
+        expect(claimed.map((i) => i.id)).toEqual(['a']); // b not due; a leased once
+        expect(claimed[0]).toMatchObject({ token: 'token-a', tokenTypeHint: 'refresh_token', attempts: 1 });
+
+        expect(await outbox.claimDue(now + 1_000, 10, 5_000)).toEqual([]); // still leased
+        await outbox.reschedule('a', { nextAttemptAt: now + 2_000, attempts: 2, lastError: 'still down' });
+        expect(await outbox.claimDue(now + 1_000, 10, 5_000)).toEqual([]); // not due yet
+        now += 10_000;
+        const due = await outbox.claimDue(now, 10, 5_000);
+        expect(due.map((i) => i.id).sort()).toEqual(['a', 'b']);
+        expect(due.find((i) => i.id === 'a')).toMatchObject({ attempts: 2, lastError: 'still down' });
+        await outbox.complete('a');
+        await outbox.complete('b');
+        expect(await outbox.size()).toBe(0);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('outbox: a lease that lapses (a crashed worker) makes the item claimable again', async () => {
+      let now = Date.now();
+      const store = await harness.create(() => now);
+      try {
+        await store.outbox.enqueue(pending('c', now));
+        expect(await store.outbox.claimDue(now, 10, 1_000)).toHaveLength(1);
+        now += 1_500;
+        expect(await store.outbox.claimDue(now, 10, 1_000)).toHaveLength(1);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('outbox: respects the claim limit', async () => {
+      const now = Date.now();
+      const store = await harness.create(() => now);
+      try {
+        for (let i = 0; i < 5; i++) await store.outbox.enqueue(pending(`n${i}`, now));
+        expect(await store.outbox.claimDue(now, 3, 1_000)).toHaveLength(3);
+        expect(await store.outbox.claimDue(now, 3, 1_000)).toHaveLength(2);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+}
