@@ -3,7 +3,7 @@
  * two lines that mount the guard and the error handler; the rest is an ordinary Express app.
  */
 import express, { type Express } from 'express';
-import { authErrorHandler, authGuard, type Verifier } from 'revocable-jwt';
+import { authErrorHandler, authGuard, revokeRoute, type Verifier } from 'revocable-jwt';
 
 export interface Note {
   id: number;
@@ -15,6 +15,7 @@ export function createNotesApp({ verifier }: { verifier: Verifier }): Express {
   const notes: Note[] = [];
   const app = express();
   app.use(express.json({ limit: '10kb' }));
+  app.use(express.urlencoded({ extended: false, limit: '10kb' }));
 
   app.get('/health', (_req, res) => {
     res.json({ ok: true });
@@ -36,6 +37,10 @@ export function createNotesApp({ verifier }: { verifier: Verifier }): Express {
     notes.push(note);
     res.status(201).json(note);
   });
+
+  // Logout: revokes the bearer token (and a refresh token in the body, if sent) at the IdP and
+  // locally; from the moment it answers, this API refuses the token.
+  app.post('/logout', revokeRoute({ verifier }));
 
   // Auth failures become RFC 6750 JSON answers with WWW-Authenticate / Retry-After headers.
   app.use(authErrorHandler());

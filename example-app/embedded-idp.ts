@@ -109,7 +109,14 @@ function quietly<T>(action: () => T): T {
 }
 
 let providerClass: Promise<typeof Provider> | undefined;
-const loadProvider = () => (providerClass ??= quietly(() => import('oidc-provider').then((m) => m.default)));
+let InvalidRequestError: new (description: string) => Error;
+const loadProvider = () =>
+  (providerClass ??= quietly(() =>
+    import('oidc-provider').then((m) => {
+      InvalidRequestError = m.errors.InvalidRequest as never;
+      return m.default;
+    }),
+  ));
 
 export async function startEmbeddedIdp(options: EmbeddedIdpOptions = {}): Promise<EmbeddedIdp> {
   const ProviderClass = await loadProvider();
@@ -153,7 +160,15 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions = {}): Promis
         devInteractions: { enabled: false },
         clientCredentials: { enabled: true },
         introspection: { enabled: true, allowedPolicy: () => true },
-        revocation: { enabled: true },
+        // The default policy, spelt out: a client may revoke only its own tokens (400 otherwise).
+        revocation: {
+          enabled: true,
+          allowedPolicy: (_ctx: unknown, client: { clientId: string; clientAuthMethod: string }, token: { clientId?: string }) => {
+            if (token.clientId === client.clientId) return true;
+            if (client.clientAuthMethod === 'none') return false;
+            throw new InvalidRequestError('client is not authorized to revoke the presented token');
+          },
+        },
         resourceIndicators: {
           enabled: true,
           defaultResource: () => audience,

@@ -10,7 +10,7 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SignJWT, decodeJwt } from 'jose';
+import { SignJWT, createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { createVerifier } from 'revocable-jwt';
 import { createNotesApp } from './app.js';
 import { startEmbeddedIdp, type EmbeddedIdp } from './embedded-idp.js';
@@ -64,6 +64,11 @@ async function obtainToken(idp: EmbeddedIdp | undefined, issuer: string): Promis
   return json.access_token;
 }
 
+async function jwksUriOf(issuer: string): Promise<string> {
+  const url = new URL('.well-known/openid-configuration', issuer.endsWith('/') ? issuer : `${issuer}/`);
+  return ((await (await fetch(url)).json()) as { jwks_uri: string }).jwks_uri;
+}
+
 async function main(): Promise<void> {
   const external = process.env.ISSUER;
   const idp = external ? undefined : await startEmbeddedIdp();
@@ -75,7 +80,16 @@ async function main(): Promise<void> {
   show('issuer', issuer);
   show('audience', audience);
 
-  const verifier = createVerifier({ issuer, audience });
+  const verifier = createVerifier({
+    issuer,
+    audience,
+    // Where logout forwards revocations (RFC 7009); the endpoint comes from discovery.
+    ...(idp
+      ? { revocation: { clientId: idp.client.clientId, clientSecret: idp.client.clientSecret } }
+      : process.env.CLIENT_ID
+        ? { revocation: { clientId: process.env.CLIENT_ID, ...(process.env.CLIENT_SECRET ? { clientSecret: process.env.CLIENT_SECRET } : {}) } }
+        : {}),
+  });
   const app = createNotesApp({ verifier });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => resolve(s));
@@ -132,6 +146,50 @@ async function main(): Promise<void> {
     show('WWW-Authenticate', denied.challenge);
   } else {
     show('skipped', 'needs the embedded IdP to issue a narrower token');
+  }
+
+  step(8, 'Logout: POST /logout with the token (revokeRoute)');
+  // What most APIs do today: verify locally with plain jose and nothing else.
+  const naiveKeys = createRemoteJWKSet(new URL(await jwksUriOf(issuer)));
+  const naive = async (t: string) =>
+    jwtVerify(t, naiveKeys, { issuer, audience }).then(
+      () => 'ACCEPTED',
+      (e: Error) => `refused (${e.message})`,
+    );
+  show('naive, before', `plain jose jwtVerify says: ${await naive(token)}`);
+  const logout = await call(base, 'POST', '/logout', token);
+  expectStatus(logout.status, 200, 'POST /logout');
+  show('body', logout.body);
+  if (idp) show('IdP said', 'oidc-provider cannot revoke JWT access tokens (400 unsupported_token_type): the local denylist is the revocation');
+
+  step(9, 'The same token, right after logout');
+  const after = await call(base, 'GET', '/notes', token);
+  expectStatus(after.status, 401, 'GET /notes with the revoked token');
+  show('WWW-Authenticate', after.challenge);
+  const naiveAfter = await naive(token);
+  show('naive verifier', `plain jose jwtVerify on the same token: ${naiveAfter}`);
+  show('', naiveAfter === 'ACCEPTED' ? 'the seeds\' warning, demonstrated: local verification alone keeps a revoked token alive until exp' : '');
+  const revStats = verifier.stats().revocation;
+  show('verifier stats', `denylisted ${revStats.denylisted}, IdP retries pending ${revStats.outbox.pending}`);
+
+  if (idp) {
+    step(10, 'A refresh token revoked through /logout is dead at the IdP too');
+    const refresh = await idp.issueRefreshToken();
+    show('introspection', JSON.stringify(await idp.introspect(refresh)));
+    const fresh = await idp.issueAccessToken({ scope: 'notes:read' });
+    const both = await fetch(`${base}/logout`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${fresh}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: refresh, token_type_hint: 'refresh_token' }),
+    });
+    expectStatus(both.status, 200, 'POST /logout (refresh token in body, access token in header)');
+    const introspection = await idp.introspect(refresh);
+    show('introspection', JSON.stringify(introspection));
+    if (introspection.active !== false) {
+      failures++;
+      show('UNEXPECTED', 'the IdP still reports the refresh token active');
+    }
+    expectStatus((await call(base, 'GET', '/notes', fresh)).status, 401, 'GET /notes with the access token from that logout');
   }
 
   console.log(`\n${failures === 0 ? 'Walkthrough complete: every step behaved as expected.' : `Walkthrough FAILED: ${failures} unexpected answer(s).`}`);

@@ -20,5 +20,11 @@ describe('example-app walkthrough', () => {
     expect(stdout).toMatch(/forged token: HTTP 401/);
     expect(stdout).toMatch(/expired token: HTTP 401/);
     expect(stdout).toContain('error="invalid_token"');
+    // Logout, then the same token: refused by us, still accepted by a plain local verifier.
+    expect(stdout).toMatch(/POST \/logout: HTTP 200/);
+    expect(stdout).toMatch(/GET \/notes with the revoked token: HTTP 401/);
+    expect(stdout).toContain('error_description="The access token has been revoked"');
+    expect(stdout).toMatch(/plain jose jwtVerify on the same token: ACCEPTED/);
+    expect(stdout).toContain('{"active":false}');
   }, 60_000);
 });
