@@ -34,7 +34,8 @@ export type RejectionReason =
   | 'lifetime_too_long'
   | 'revoked'
   | 'insufficient_scope'
-  | 'idp_unavailable';
+  | 'idp_unavailable'
+  | 'store_unavailable';
 
 const DEFAULT_REALM = 'api';
 
@@ -134,6 +135,23 @@ export class IdpUnavailableError extends AuthError {
   readonly retryAfter: number;
   constructor(description: string, retryAfter: number, options?: { cause?: unknown }) {
     super('idp_unavailable', description, options);
+    this.retryAfter = Math.max(1, Math.ceil(retryAfter));
+  }
+  override get headers(): Record<string, string> {
+    return { 'Retry-After': String(this.retryAfter) };
+  }
+}
+
+/**
+ * 503: the shared revocation store has been unreachable for longer than the staleness bound and
+ * the policy is `fail-closed`, so no token can be shown not to be revoked.
+ */
+export class StoreUnavailableError extends AuthError {
+  readonly status = 503;
+  readonly code = 'temporarily_unavailable';
+  readonly retryAfter: number;
+  constructor(retryAfter: number, options?: { cause?: unknown }) {
+    super('store_unavailable', 'Token revocation status cannot be checked right now', options);
     this.retryAfter = Math.max(1, Math.ceil(retryAfter));
   }
   override get headers(): Record<string, string> {

@@ -29,12 +29,13 @@ export class RevocationList {
     }
   }
 
-  /** Replaces the whole mirror (resync from the store). */
-  replace(revocations: Iterable<Revocation>): void {
-    this.tokens.clear();
-    this.subjects.clear();
-    this.all = undefined;
-    for (const revocation of revocations) this.apply(revocation);
+  /** Everything in force at `now`, as revocations (to compare with, or heal, a store). */
+  entries(now: number): Revocation[] {
+    const out: Revocation[] = [];
+    for (const [key, expiresAt] of this.tokens) if (expiresAt > now) out.push({ type: 'token', key, expiresAt });
+    for (const [subject, c] of this.subjects) if (c.expiresAt > now) out.push({ type: 'subject', subject, ...c });
+    if (this.all && this.all.expiresAt > now) out.push({ type: 'all', ...this.all });
+    return out;
   }
 
   /**

@@ -14,7 +14,7 @@ import type { ResolvedRevocationOptions } from './options.js';
 import { OutboxWorker, type OutboxRunResult } from './outbox-worker.js';
 import { invalidToken } from './rejections.js';
 import { revokeAtIdp, RevocationError } from './revocation-client.js';
-import type { RevocationList } from './revocation-list.js';
+import type { StoreMirror } from './store-mirror.js';
 import type { TokenCache } from './token-cache.js';
 import type { AccessTokenClaims, RevocationOutcome, RevokeOptions } from './types.js';
 
@@ -30,7 +30,7 @@ export interface RevokerOptions {
   /** Proves a token is ours, ignoring expiry; undefined for foreign/forged/opaque tokens. May throw IdpUnavailableError. */
   identify: (token: string) => Promise<IdentifiedToken | undefined>;
   cache: TokenCache;
-  list: RevocationList;
+  mirror: StoreMirror;
   store: RevocationStore;
   clock: () => number;
   maxTokenLifetimeMs: number;
@@ -122,14 +122,6 @@ export class Revoker {
     await this.apply({ type: 'all', cutoff: Math.floor(now / 1000), expiresAt: now + this.options.maxTokenLifetimeMs });
   }
 
-  /** Applies a revocation from any source (ours or the store's broadcast) to the mirror and cache. */
-  applyLocally(revocation: Revocation): void {
-    this.options.list.apply(revocation);
-    const { cache } = this.options;
-    if (revocation.type === 'all') cache.clear();
-    else if (revocation.type === 'subject') cache.evictWhere((result) => result.payload.sub === revocation.subject);
-    // Token entries need no scan: every cache hit consults the denylist.
-  }
 
   retryPending(): Promise<OutboxRunResult> {
     if (!this.worker) return Promise.resolve({ attempted: 0, revoked: 0, rescheduled: 0, dropped: 0 });
@@ -152,9 +144,8 @@ export class Revoker {
   }
 
   /** Local first (synchronously), then the store, which persists and tells other instances. */
-  private async apply(revocation: Revocation): Promise<void> {
-    this.applyLocally(revocation);
-    await this.options.store.publish(revocation);
+  private apply(revocation: Revocation): Promise<void> {
+    return this.options.mirror.publish(revocation);
   }
 
   private async sendToIdp(token: string, tokenTypeHint: string | undefined, clientIdHint: string | undefined) {

@@ -4,6 +4,7 @@ import type { FetchLike } from './http-client.js';
 import type { JwksStats } from './jwks.js';
 import type { OutboxStats } from './outbox-worker.js';
 import type { ClientAuthMethod, RevocationBodyFormat, RevocationError } from './revocation-client.js';
+import type { StoreMirrorStats } from './store-mirror.js';
 import type { TokenCacheStats } from './token-cache.js';
 
 /** Claims of an OAuth 2.0 access token (RFC 9068) beyond the registered JWT claims. */
@@ -131,6 +132,8 @@ export interface VerifierStats {
     globalCutoff: boolean;
     /** IdP revocations waiting in the outbox, and totals since start. */
     outbox: OutboxStats;
+    /** Sync state of this instance's mirror with the store. */
+    store: StoreMirrorStats;
   };
 }
 

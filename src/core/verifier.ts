@@ -11,8 +11,8 @@ import type { OutboxRunResult } from './outbox-worker.js';
 import { resolveVerifierOptions, HMAC_ALGORITHMS, type ResolvedOptions } from './options.js';
 import { invalidToken, toAuthError } from './rejections.js';
 import { RevocationError } from './revocation-client.js';
-import { RevocationList } from './revocation-list.js';
 import { denylistKeyFor, Revoker, type IdentifiedToken } from './revoker.js';
+import { StoreMirror } from './store-mirror.js';
 import { TokenCache } from './token-cache.js';
 import type {
   AccessTokenClaims,
@@ -42,12 +42,9 @@ class JwtVerifier implements Verifier {
   /** Concurrent verifications of the same token share one signature check. */
   private readonly inflight = new Map<string, Promise<VerifiedToken>>();
   private readonly lifetime = new AbortController();
-  private readonly revocations = new RevocationList();
+  private readonly mirror: StoreMirror;
   private readonly revoker: Revoker;
-  private readonly unsubscribe: () => void;
   private readonly sweepTimer: NodeJS.Timeout;
-  /** Resolves once the mirror holds the store's snapshot; verifications wait for it. */
-  private synced: Promise<void>;
   private closed = false;
 
   constructor(private readonly options: ResolvedOptions) {
@@ -80,10 +77,11 @@ class JwtVerifier implements Verifier {
       requiredClaims: options.requiredClaims,
       ...(options.typ !== undefined ? { typ: options.typ } : {}),
     };
+    this.mirror = new StoreMirror(options.store, options.clock, (revocation) => this.evictRevoked(revocation));
     this.revoker = new Revoker({
       identify: (token) => this.identify(token),
       cache: this.cache,
-      list: this.revocations,
+      mirror: this.mirror,
       store: options.store,
       clock: options.clock,
       maxTokenLifetimeMs: options.maxTokenLifetimeMs,
@@ -92,20 +90,7 @@ class JwtVerifier implements Verifier {
       fetch: options.fetch,
       signal: this.lifetime.signal,
     });
-    // Subscribe before taking the snapshot, and replay what arrives meanwhile, so nothing
-    // published during the sync is lost.
-    let buffered: Revocation[] | undefined = [];
-    this.unsubscribe = options.store.subscribe((revocation) => {
-      buffered?.push(revocation);
-      this.revoker.applyLocally(revocation);
-    });
-    this.synced = options.store.snapshot(options.clock()).then((snapshot) => {
-      this.revocations.replace(snapshot);
-      for (const revocation of buffered ?? []) this.revocations.apply(revocation);
-      buffered = undefined;
-    });
-    this.synced.catch(() => undefined);
-    this.sweepTimer = setInterval(() => this.revocations.sweep(options.clock()), SWEEP_INTERVAL_MS);
+    this.sweepTimer = setInterval(() => this.mirror.list.sweep(options.clock()), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
   }
 
@@ -113,7 +98,8 @@ class JwtVerifier implements Verifier {
     const now = this.options.clock();
     const entry = this.cache.get(token, now, false);
     if (entry === undefined) return undefined;
-    if (this.revocations.isRevoked(entry.denylistKey, entry.result.payload, now)) {
+    if (this.mirror.unavailableError(now) !== undefined) return undefined; // let verify() report it
+    if (this.mirror.list.isRevoked(entry.denylistKey, entry.result.payload, now)) {
       this.cache.delete(token);
       return undefined;
     }
@@ -124,9 +110,11 @@ class JwtVerifier implements Verifier {
     if (this.closed) return Promise.reject(new Error('revocable-jwt: verify() called after close()'));
     if (typeof token !== 'string') return Promise.reject(invalidToken('malformed_token'));
     const now = this.options.clock();
+    const unavailable = this.mirror.unavailableError(now);
+    if (unavailable !== undefined) return Promise.reject(unavailable);
     const hit = this.cache.get(token, now);
     if (hit !== undefined) {
-      if (!this.revocations.isRevoked(hit.denylistKey, hit.result.payload, now)) return Promise.resolve(hit.result);
+      if (!this.mirror.list.isRevoked(hit.denylistKey, hit.result.payload, now)) return Promise.resolve(hit.result);
       this.cache.delete(token);
       return Promise.reject(invalidToken('revoked'));
     }
@@ -138,12 +126,18 @@ class JwtVerifier implements Verifier {
   }
 
   stats(): VerifierStats {
-    const mirror = this.revocations.size;
+    const size = this.mirror.list.size;
     return {
       cache: this.cache.stats(),
       jwks: this.jwks.stats(),
       discovery: { fetches: this.metadata.fetches },
-      revocation: { denylisted: mirror.tokens, subjectCutoffs: mirror.subjects, globalCutoff: mirror.all, outbox: this.revoker.stats() },
+      revocation: {
+        denylisted: size.tokens,
+        subjectCutoffs: size.subjects,
+        globalCutoff: size.all,
+        outbox: this.revoker.stats(),
+        store: this.mirror.stats(),
+      },
     };
   }
 
@@ -172,14 +166,20 @@ class JwtVerifier implements Verifier {
     this.closed = true;
     this.lifetime.abort();
     this.revoker.close();
+    this.mirror.close();
     clearInterval(this.sweepTimer);
-    this.unsubscribe();
     this.cache.clear();
   }
 
   private async verifyUncached(token: string): Promise<VerifiedToken> {
     checkShape(token, this.options.maxTokenLength);
-    await this.synced;
+    if (!this.mirror.isSynced) {
+      // A new instance must not accept a token before it knows the revocations; how long it
+      // waits, and what it does if the store stays away, is the store's availability policy.
+      await this.mirror.waitForFirstSync(this.options.timeout);
+      const unavailable = this.mirror.unavailableError(this.options.clock());
+      if (unavailable) throw unavailable;
+    }
     const now = this.options.clock();
     const options: JWTVerifyOptions = { ...this.joseOptions, currentDate: new Date(now) };
     let verified;
@@ -193,10 +193,17 @@ class JwtVerifier implements Verifier {
     checkClaimTypes(payload, now, this.options.clockTolerance);
     this.checkLifetime(payload, now);
     const denylistKey = denylistKeyFor(token, payload);
-    if (this.revocations.isRevoked(denylistKey, payload, now)) throw invalidToken('revoked');
+    if (this.mirror.list.isRevoked(denylistKey, payload, now)) throw invalidToken('revoked');
     const result: VerifiedToken = deepFreeze({ token, header: verified.protectedHeader, payload });
     this.cache.set(result, now, this.expiresAt(payload), denylistKey);
     return result;
+  }
+
+  /** A revocation arrived (ours or broadcast): drop cache entries it covers that a scan can find. */
+  private evictRevoked(revocation: Revocation): void {
+    if (revocation.type === 'all') this.cache.clear();
+    else if (revocation.type === 'subject') this.cache.evictWhere((result) => result.payload.sub === revocation.subject);
+    // Token entries need no scan: every cache hit consults the denylist.
   }
 
   /** Cutoffs are kept for maxTokenLifetime; a token living longer could outlive its revocation. */

@@ -4,6 +4,7 @@
  */
 import {
   mergeRevocation,
+  revocationTarget,
   type PendingRevocation,
   type Revocation,
   type RevocationListener,
@@ -22,7 +23,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): RevocationS
   const listeners = new Set<RevocationListener>();
   const pending = new Map<string, PendingRevocation & { leasedUntil: number }>();
 
-  const identity = (r: Revocation) => (r.type === 'token' ? `t:${r.key}` : r.type === 'subject' ? `s:${r.subject}` : 'all');
+  const identity = revocationTarget;
   const sweep = (now: number) => {
     for (const [id, r] of revocations) if (r.expiresAt <= now) revocations.delete(id);
   };

@@ -54,6 +54,19 @@ export interface RevocationOutbox {
 
 export type RevocationListener = (revocation: Revocation) => void;
 
+/** Connection changes of a shared store. After `connected`, a mirror may have missed publishes. */
+export type StoreStatus = 'connected' | 'disconnected';
+
+/**
+ * What verifiers do once the store has been unreachable for longer than `maxStalenessMs`:
+ * `fail-closed` refuses every token (503) until the mirror is resynced; `fail-open` keeps
+ * accepting tokens the stale mirror does not know to be revoked.
+ */
+export interface AvailabilityPolicy {
+  onUnavailable: 'fail-closed' | 'fail-open';
+  maxStalenessMs: number;
+}
+
 export interface RevocationStore {
   /** Persists `revocation` and delivers it to every subscriber. Idempotent. */
   publish(revocation: Revocation): Promise<void>;
@@ -62,8 +75,21 @@ export interface RevocationStore {
   /** Registers a listener for published revocations; returns the function that removes it. */
   subscribe(listener: RevocationListener): () => void;
   readonly outbox: RevocationOutbox;
+  /**
+   * Shared stores only: reports connection changes. On `connected` (first connect and every
+   * reconnect) verifiers resync their mirror from `snapshot()`; on `disconnected` they start the
+   * staleness clock of `availability`.
+   */
+  watch?(listener: (status: StoreStatus) => void): () => void;
+  /** Shared stores only: the policy while unreachable. Absent: the store is always available. */
+  readonly availability?: AvailabilityPolicy;
   /** Releases connections and timers. */
   close(): Promise<void>;
+}
+
+/** A stable identity per revocation target, for merging and comparing. */
+export function revocationTarget(revocation: Revocation): string {
+  return revocation.type === 'token' ? `token:${revocation.key}` : revocation.type === 'subject' ? `subject:${revocation.subject}` : 'all';
 }
 
 /** Merges two revocations of the same target: the later cutoff and the later expiry win. */

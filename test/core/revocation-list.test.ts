@@ -41,11 +41,14 @@ describe('RevocationList', () => {
     expect(list.isRevoked('k', payload('zed', 280), now)).toBe(true);
   });
 
-  it('replace() swaps the whole mirror', () => {
+  it('entries() lists what is in force, and only that', () => {
     const list = new RevocationList();
-    list.apply({ type: 'token', key: 'old', expiresAt: now + 1000 });
-    list.replace([{ type: 'token', key: 'new', expiresAt: now + 1000 }]);
-    expect(list.isRevoked('old', payload('a', 1), now)).toBe(false);
-    expect(list.isRevoked('new', payload('a', 1), now)).toBe(true);
+    list.apply({ type: 'token', key: 'old', expiresAt: now + 10 });
+    list.apply({ type: 'token', key: 'new', expiresAt: now + 1000 });
+    list.apply({ type: 'subject', subject: 'alice', cutoff: 5, expiresAt: now + 1000 });
+    expect(list.entries(now + 100)).toEqual([
+      { type: 'token', key: 'new', expiresAt: now + 1000 },
+      { type: 'subject', subject: 'alice', cutoff: 5, expiresAt: now + 1000 },
+    ]);
   });
 });
