@@ -4,9 +4,18 @@ export type { AuthGuardOptions, AuthGuardMiddleware, GuardSettings, GuardRequest
 export { authErrorHandler, writeAuthError } from './express/error-handler.js';
 export { revokeRoute, type RevokeRouteOptions } from './express/revoke-route.js';
 export { createMemoryStore, type MemoryStoreOptions } from './stores/memory-store.js';
+export {
+  createRedisStore,
+  type RedisClientLike,
+  type RedisRevocationStore,
+  type RedisStoreOptions,
+  type RedisSubscriberLike,
+} from './stores/redis-store.js';
 export type {
+  AvailabilityPolicy,
   PendingRevocation,
   Revocation,
+  StoreStatus,
   RevocationListener,
   RevocationOutbox,
   RevocationStore,
@@ -29,6 +38,7 @@ export {
   InvalidTokenError,
   InsufficientScopeError,
   IdpUnavailableError,
+  StoreUnavailableError,
   type BearerErrorCode,
   type RejectionReason,
 } from './core/errors.js';

@@ -4,12 +4,11 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import type { PendingRevocation, Revocation, RevocationStore } from '../../src/index.js';
+import { waitFor } from '../support/wait-for.js';
 
 export interface StoreHarness {
-  /** A fresh, empty store (isolated from other tests), using `clock` where it needs time. */
+  /** A fresh, empty, ready store (isolated from other tests), using `clock` where it needs time. */
   create(clock: () => number): Promise<RevocationStore>;
-  /** Waits until a published revocation has reached subscribers (0 for synchronous stores). */
-  settle?: () => Promise<void>;
 }
 
 const pending = (id: string, now: number, overrides: Partial<PendingRevocation> = {}): PendingRevocation => ({
@@ -24,8 +23,6 @@ const pending = (id: string, now: number, overrides: Partial<PendingRevocation> 
 });
 
 export function revocationStoreContract(name: string, harness: StoreHarness): void {
-  const settle = harness.settle ?? (async () => undefined);
-
   describe(`${name}: RevocationStore contract`, () => {
     it('delivers every publish to every subscriber, the publisher included', async () => {
       const now = Date.now();
@@ -37,13 +34,13 @@ export function revocationStoreContract(name: string, harness: StoreHarness): vo
         const unsubscribe = store.subscribe((r) => seenB.push(r));
         const revocation: Revocation = { type: 'token', key: 'jti:iss:1', expiresAt: now + 60_000 };
         await store.publish(revocation);
-        await settle();
+        await waitFor(() => seenA.length === 1 && seenB.length === 1, 'delivery to both subscribers');
         expect(seenA).toEqual([revocation]);
         expect(seenB).toEqual([revocation]);
         unsubscribe();
         await store.publish({ type: 'all', cutoff: 10, expiresAt: now + 60_000 });
-        await settle();
-        expect(seenA).toHaveLength(2);
+        // Deliveries are ordered: once A has the second message, B would have it too.
+        await waitFor(() => seenA.length === 2, 'the second delivery');
         expect(seenB).toHaveLength(1);
       } finally {
         await store.close();

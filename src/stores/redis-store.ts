@@ -1,0 +1,311 @@
+/**
+ * `createRedisStore()`: revocations shared by every instance through Redis.
+ *
+ * - Denylist entries and cutoffs are plain keys that expire on their own (`PX`): a denylist key
+ *   lives until its token's `exp`, a cutoff for `maxTokenLifetime`. Value `cutoff|expiresAt`
+ *   (cutoff 0 for tokens), merged by a Lua script so concurrent writers keep the later cutoff and
+ *   expiry; the same script PUBLISHes the revocation, so a write and its broadcast are atomic.
+ * - Broadcast is pub/sub on `<prefix>events`. Pub/sub drops messages while a subscriber is
+ *   disconnected; instead of relying on delivery, every (re)connect triggers a resync of each
+ *   verifier's mirror from a SCAN of the keys (see StoreMirror). Streams would add replay, but the
+ *   resync is needed anyway (Redis may restart empty), and pub/sub keeps the hot path to one
+ *   PUBLISH.
+ * - The IdP outbox is a hash of items plus a sorted set of due times; `claimDue` moves claimed
+ *   items' due time forward by the lease in one script, so one instance gets each item.
+ *
+ * ioredis is an optional peer dependency, loaded only here. Any ioredis client works (single,
+ * Sentinel, Cluster): pass `{ client }`; keys of one script share a hash tag where needed.
+ */
+import { createRequire } from 'node:module';
+import {
+  revocationTarget,
+  type AvailabilityPolicy,
+  type PendingRevocation,
+  type Revocation,
+  type RevocationListener,
+  type RevocationOutbox,
+  type RevocationStore,
+  type StoreStatus,
+} from './revocation-store.js';
+
+/** The part of an ioredis client (Redis or Cluster) this store uses. */
+export interface RedisClientLike {
+  eval(script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
+  hget(key: string, field: string): Promise<string | null>;
+  hlen(key: string): Promise<number>;
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  scan(cursor: string | number, ...args: Array<string | number>): Promise<[string, string[]]>;
+  pipeline(commands?: Array<Array<string | number>>): { exec(): Promise<Array<[Error | null, unknown]> | null> };
+  duplicate(): RedisSubscriberLike;
+  quit(): Promise<unknown>;
+  status?: string;
+  nodes?: (role?: 'master' | 'slave' | 'all') => RedisClientLike[];
+}
+
+export interface RedisSubscriberLike {
+  subscribe(channel: string): Promise<unknown>;
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  quit(): Promise<unknown>;
+  disconnect(): void;
+  status?: string;
+}
+
+export interface RedisStoreOptions {
+  /** `redis://…` URL; the store creates (and on close, quits) its own client. */
+  url?: string;
+  /** An ioredis client (Redis, Sentinel or Cluster) you own; the store does not quit it. */
+  client?: RedisClientLike;
+  /** Prefix of every key and of the channel. Default `'revocable-jwt:'`. */
+  keyPrefix?: string;
+  /** Policy once Redis has been unreachable longer than `maxStaleness`. Default `'fail-closed'`. */
+  onStoreUnavailable?: 'fail-closed' | 'fail-open';
+  /** Seconds the local mirror is trusted after losing Redis. Default 10. */
+  maxStaleness?: number;
+  /** Per-command timeout, ms. Default 2000. */
+  commandTimeout?: number;
+  /** Current time in epoch ms (TTLs are computed from it). Default `Date.now`. */
+  clock?: () => number;
+}
+
+export type RedisRevocationStore = RevocationStore & { readonly availability: AvailabilityPolicy; readonly keyPrefix: string };
+
+const PUBLISH_SCRIPT = `
+local cutoff = tonumber(ARGV[1])
+local expires = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
+local current = redis.call('GET', KEYS[1])
+if current then
+  local sep = string.find(current, '|', 1, true)
+  if sep then
+    local c = tonumber(string.sub(current, 1, sep - 1))
+    local e = tonumber(string.sub(current, sep + 1))
+    if c and c > cutoff then cutoff = c end
+    if e and e > expires then ttl = ttl + (e - expires); expires = e end
+  end
+end
+redis.call('SET', KEYS[1], string.format('%.0f|%.0f', cutoff, expires), 'PX', string.format('%.0f', ttl))
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 1`;
+
+const ENQUEUE_SCRIPT = `
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+end
+return 1`;
+
+const CLAIM_SCRIPT = `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+for _, id in ipairs(ids) do
+  local item = redis.call('HGET', KEYS[1], id)
+  if item then
+    redis.call('ZADD', KEYS[2], ARGV[3], id)
+    table.insert(out, item)
+  else
+    redis.call('ZREM', KEYS[2], id)
+  end
+end
+return out`;
+
+const RESCHEDULE_SCRIPT = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+end
+return 1`;
+
+const COMPLETE_SCRIPT = `
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1`;
+
+const fail = (message: string): never => {
+  throw new TypeError(`revocable-jwt: createRedisStore: ${message}`);
+};
+
+export function createRedisStore(options: RedisStoreOptions): RedisRevocationStore {
+  if (typeof options !== 'object' || options === null) fail('needs options: { url } or { client }');
+  if (options.url !== undefined && options.client !== undefined) fail('pass either `url` or `client`, not both');
+  if (options.url === undefined && options.client === undefined) {
+    fail("pass { url: 'redis://127.0.0.1:6379' } or { client } (an ioredis client); `url` was undefined (is REDIS_URL set?)");
+  }
+  const keyPrefix = options.keyPrefix ?? 'revocable-jwt:';
+  if (typeof keyPrefix !== 'string') fail('`keyPrefix` must be a string');
+  const onUnavailable = options.onStoreUnavailable ?? 'fail-closed';
+  if (onUnavailable !== 'fail-closed' && onUnavailable !== 'fail-open') fail("`onStoreUnavailable` must be 'fail-closed' or 'fail-open'");
+  const maxStaleness = options.maxStaleness ?? 10;
+  if (typeof maxStaleness !== 'number' || !(maxStaleness >= 0)) fail('`maxStaleness` must be a number of seconds >= 0');
+  const commandTimeout = options.commandTimeout ?? 2_000;
+  if (typeof commandTimeout !== 'number' || !(commandTimeout > 0)) fail('`commandTimeout` must be a number of ms > 0');
+  const clock = options.clock ?? Date.now;
+
+  const owned = options.client === undefined;
+  const client = options.client ?? connect(options.url!);
+  if (owned) client.on('error', () => undefined); // outages surface as timeouts and status changes
+  const subscriber = client.duplicate();
+  const channel = `${keyPrefix}events`;
+  const outboxItems = `${keyPrefix}{outbox}:items`;
+  const outboxDue = `${keyPrefix}{outbox}:due`;
+  const listeners = new Set<RevocationListener>();
+  const watchers = new Set<(status: StoreStatus) => void>();
+  let connected = false;
+  let closed = false;
+
+  const timed = <T>(promise: Promise<T>, what: string): Promise<T> => {
+    let timer: NodeJS.Timeout;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`redis ${what} timed out after ${commandTimeout} ms`)), commandTimeout);
+    });
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  };
+
+  // Every `connected` is announced (each reconnect means a resync); `disconnected` only once.
+  const setStatus = (status: StoreStatus) => {
+    if (status === 'disconnected' && !connected) return;
+    connected = status === 'connected';
+    for (const watcher of watchers) watcher(status);
+  };
+
+  // The subscriber connection is what keeps mirrors fresh, so its state is the store's state.
+  subscriber.on('ready', () => {
+    subscriber.subscribe(channel).then(
+      () => setStatus('connected'),
+      () => setStatus('disconnected'),
+    );
+  });
+  for (const event of ['close', 'end', 'reconnecting']) subscriber.on(event, () => setStatus('disconnected'));
+  subscriber.on('error', () => undefined); // reported through status; ioredis reconnects by itself
+  subscriber.on('message', (from: string, message: string) => {
+    if (from !== channel) return;
+    const revocation = parseRevocation(message);
+    if (revocation) for (const listener of listeners) listener(revocation);
+  });
+  if (subscriber.status === 'ready') subscriber.subscribe(channel).then(() => setStatus('connected'), () => undefined);
+
+  const keyOf = (revocation: Revocation) =>
+    revocation.type === 'token' ? `${keyPrefix}deny:${revocation.key}` : revocation.type === 'subject' ? `${keyPrefix}subject:${revocation.subject}` : `${keyPrefix}all`;
+
+  const outbox: RevocationOutbox = {
+    async enqueue(item) {
+      await timed(client.eval(ENQUEUE_SCRIPT, 2, outboxItems, outboxDue, item.id, JSON.stringify(item), item.nextAttemptAt), 'enqueue');
+    },
+    async claimDue(now, limit, leaseMs) {
+      const raw = (await timed(client.eval(CLAIM_SCRIPT, 2, outboxItems, outboxDue, now, limit, now + leaseMs), 'claim')) as string[];
+      return raw.map((json) => JSON.parse(json) as PendingRevocation);
+    },
+    async complete(id) {
+      await timed(client.eval(COMPLETE_SCRIPT, 2, outboxItems, outboxDue, id), 'complete');
+    },
+    async reschedule(id, update) {
+      const current = await timed(client.hget(outboxItems, id), 'read');
+      if (!current) return;
+      const item = { ...(JSON.parse(current) as PendingRevocation), ...update };
+      await timed(client.eval(RESCHEDULE_SCRIPT, 2, outboxItems, outboxDue, id, JSON.stringify(item), update.nextAttemptAt), 'reschedule');
+    },
+    async size() {
+      return timed(client.hlen(outboxItems), 'size');
+    },
+  };
+
+  return {
+    keyPrefix,
+    availability: { onUnavailable, maxStalenessMs: maxStaleness * 1000 },
+    outbox,
+    async publish(revocation) {
+      const ttl = Math.ceil(revocation.expiresAt - clock());
+      if (ttl <= 0) return; // already over: nothing to keep or announce
+      const cutoff = revocation.type === 'token' ? 0 : revocation.cutoff;
+      await timed(
+        client.eval(PUBLISH_SCRIPT, 1, keyOf(revocation), cutoff, revocation.expiresAt, ttl, channel, JSON.stringify(revocation)),
+        'publish',
+      );
+    },
+    async snapshot(now) {
+      const found = new Map<string, Revocation>();
+      const nodes = typeof client.nodes === 'function' ? client.nodes('master') : [client];
+      for (const node of nodes) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await timed(node.scan(cursor, 'MATCH', `${escapeGlob(keyPrefix)}*`, 'COUNT', 1000), 'scan');
+          cursor = next;
+          const wanted = keys.filter((k) => !k.startsWith(`${keyPrefix}{outbox}`) && k !== channel);
+          if (wanted.length === 0) continue;
+          const values = (await timed(node.pipeline(wanted.map((k) => ['get', k])).exec(), 'read')) ?? [];
+          wanted.forEach((key, i) => {
+            const [error, value] = values[i] ?? [new Error('missing'), null];
+            const revocation = error ? undefined : fromKey(key.slice(keyPrefix.length), value as string | null);
+            if (revocation && revocation.expiresAt > now) found.set(revocationTarget(revocation), revocation);
+          });
+        } while (cursor !== '0');
+      }
+      return [...found.values()];
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    watch(listener) {
+      watchers.add(listener);
+      if (connected) queueMicrotask(() => watchers.has(listener) && listener('connected'));
+      return () => watchers.delete(listener);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      listeners.clear();
+      watchers.clear();
+      await subscriber.quit().catch(() => subscriber.disconnect());
+      if (owned) await client.quit().catch(() => undefined);
+    },
+  };
+}
+
+function connect(url: string): RedisClientLike {
+  let Redis: new (url: string, options: object) => RedisClientLike;
+  try {
+    const loaded = createRequire(import.meta.url)('ioredis') as { default?: unknown; Redis?: unknown };
+    Redis = (loaded.Redis ?? loaded.default ?? loaded) as typeof Redis;
+  } catch (cause) {
+    throw new Error('revocable-jwt: createRedisStore needs the optional peer dependency ioredis: npm install ioredis', { cause });
+  }
+  return new Redis(url, {
+    // Fail commands fast while disconnected; the verifier's policy decides what that means.
+    maxRetriesPerRequest: 1,
+    retryStrategy: (times: number) => Math.min(50 * 2 ** times, 2_000),
+  });
+}
+
+function fromKey(name: string, value: string | null): Revocation | undefined {
+  if (!value) return undefined;
+  const [cutoffText, expiresText] = value.split('|');
+  const cutoff = Number(cutoffText);
+  const expiresAt = Number(expiresText);
+  if (!Number.isFinite(cutoff) || !Number.isFinite(expiresAt)) return undefined;
+  if (name.startsWith('deny:')) return { type: 'token', key: name.slice(5), expiresAt };
+  if (name.startsWith('subject:')) return { type: 'subject', subject: name.slice(8), cutoff, expiresAt };
+  if (name === 'all') return { type: 'all', cutoff, expiresAt };
+  return undefined;
+}
+
+/** Accepts only well-formed revocations from the channel. */
+function parseRevocation(message: string): Revocation | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(message);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const r = value as Record<string, unknown>;
+  if (typeof r.expiresAt !== 'number') return undefined;
+  if (r.type === 'token' && typeof r.key === 'string') return { type: 'token', key: r.key, expiresAt: r.expiresAt };
+  if (r.type === 'subject' && typeof r.subject === 'string' && typeof r.cutoff === 'number') {
+    return { type: 'subject', subject: r.subject, cutoff: r.cutoff, expiresAt: r.expiresAt };
+  }
+  if (r.type === 'all' && typeof r.cutoff === 'number') return { type: 'all', cutoff: r.cutoff, expiresAt: r.expiresAt };
+  return undefined;
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}

@@ -1,0 +1,109 @@
+/**
+ * The Redis store against a real Redis (REDIS_URL, default redis://127.0.0.1:6379). These tests
+ * never skip: CI starts Redis (see .ci/run), and a missing Redis must fail the run.
+ */
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { createRedisStore, type RedisRevocationStore, type RevocationStore, type StoreStatus } from '../../src/index.js';
+import { REDIS_URL } from '../support/redis-server.js';
+import { waitFor } from '../support/wait-for.js';
+import { revocationStoreContract } from './store-contract.js';
+
+const admin = new Redis(REDIS_URL);
+const prefixes: string[] = [];
+afterAll(async () => {
+  for (const prefix of prefixes) {
+    const keys = await admin.keys(`${prefix}*`);
+    if (keys.length) await admin.del(...keys);
+  }
+  admin.disconnect();
+});
+
+async function connectedStore(clock: () => number, prefix = `rjwt-test:${randomUUID()}:`): Promise<RedisRevocationStore> {
+  prefixes.push(prefix);
+  const store = createRedisStore({ url: REDIS_URL, keyPrefix: prefix, clock });
+  let status: StoreStatus | undefined;
+  const stop = store.watch!((s) => (status = s));
+  await waitFor(() => status === 'connected', 'the Redis store to connect');
+  stop();
+  return store;
+}
+
+revocationStoreContract('redis store', { create: (clock) => connectedStore(clock) as Promise<RevocationStore> });
+
+describe('redis store specifics', () => {
+  it('keeps denylist entries as keys that expire with the token (PX)', async () => {
+    const now = Date.now();
+    const store = await connectedStore(() => now);
+    try {
+      await store.publish({ type: 'token', key: 'jti:iss:abc', expiresAt: now + 30_000 });
+      const ttl = await admin.pttl(`${store.keyPrefix}deny:jti:iss:abc`);
+      expect(ttl).toBeGreaterThan(25_000);
+      expect(ttl).toBeLessThanOrEqual(30_000);
+      await store.publish({ type: 'subject', subject: 'alice', cutoff: 100, expiresAt: now + 86_400_000 });
+      expect(await admin.pttl(`${store.keyPrefix}subject:alice`)).toBeGreaterThan(86_000_000);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('does not write revocations that are already over', async () => {
+    const now = Date.now();
+    const store = await connectedStore(() => now);
+    try {
+      await store.publish({ type: 'token', key: 'old', expiresAt: now - 1 });
+      expect(await admin.exists(`${store.keyPrefix}deny:old`)).toBe(0);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('merges concurrent cutoffs from many writers to the latest one', async () => {
+    const now = Date.now();
+    const prefix = `rjwt-test:${randomUUID()}:`;
+    const writers = await Promise.all([1, 2, 3].map(() => connectedStore(() => now, prefix)));
+    try {
+      await Promise.all(
+        writers.flatMap((w, i) => [10, 30, 20].map((c) => w.publish({ type: 'subject', subject: 'bob', cutoff: c + i, expiresAt: now + 60_000 + i }))),
+      );
+      expect(await admin.get(`${prefix}subject:bob`)).toBe(`32|${now + 60_002}`);
+    } finally {
+      await Promise.all(writers.map((s) => s.close()));
+    }
+  });
+
+  it('ignores malformed messages on its channel', async () => {
+    const now = Date.now();
+    const store = await connectedStore(() => now);
+    const seen: unknown[] = [];
+    store.subscribe((r) => seen.push(r));
+    try {
+      await admin.publish(`${store.keyPrefix}events`, 'not json');
+      await admin.publish(`${store.keyPrefix}events`, JSON.stringify({ type: 'token', key: 5 }));
+      await admin.publish(`${store.keyPrefix}events`, JSON.stringify({ type: 'all', cutoff: 1, expiresAt: now + 1000 }));
+      await waitFor(() => seen.length === 1, 'the one valid message');
+      expect(seen).toEqual([{ type: 'all', cutoff: 1, expiresAt: now + 1000 }]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('fails fast with a message that says how to fix misconfiguration', () => {
+    expect(() => createRedisStore({ url: undefined })).toThrow(/REDIS_URL/);
+    expect(() => createRedisStore({ url: REDIS_URL, client: admin as never })).toThrow(/either/);
+    expect(() => createRedisStore({ url: REDIS_URL, onStoreUnavailable: 'maybe' as never })).toThrow(/fail-closed/);
+    expect(() => createRedisStore({ url: REDIS_URL, maxStaleness: -1 })).toThrow(/maxStaleness/);
+  });
+
+  it('works with a client you own and leaves it open on close', async () => {
+    const client = new Redis(REDIS_URL);
+    const prefix = `rjwt-test:${randomUUID()}:`;
+    prefixes.push(prefix);
+    const store = createRedisStore({ client: client as never, keyPrefix: prefix });
+    await store.publish({ type: 'all', cutoff: 1, expiresAt: Date.now() + 10_000 });
+    await store.close();
+    expect(await client.ping()).toBe('PONG');
+    client.disconnect();
+  });
+});
