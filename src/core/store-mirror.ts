@@ -33,6 +33,7 @@ export class StoreMirror {
   private buffered: Revocation[] | undefined;
   private syncing: Promise<void> | undefined;
   private synced = false;
+  private everSynced = false;
   private firstSync: Promise<void>;
   private resolveFirstSync!: () => void;
   private unavailableSince: number | undefined;
@@ -91,14 +92,15 @@ export class StoreMirror {
 
   /** Waits (at most `timeoutMs`) for the first successful sync. */
   async waitForFirstSync(timeoutMs: number): Promise<void> {
-    if (this.synced) return;
+    if (this.everSynced) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.firstSync, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
     clearTimeout(timer);
   }
 
-  get isSynced(): boolean {
-    return this.synced;
+  /** True once the mirror has synced at least once (later outages are the policy's business). */
+  get hasSynced(): boolean {
+    return this.everSynced;
   }
 
   stats(): StoreMirrorStats {
@@ -133,6 +135,7 @@ export class StoreMirror {
       for (const revocation of missing) await this.store.publish(revocation);
       this.unpublished.clear();
       this.synced = true;
+      this.everSynced = true;
       this.unavailableSince = undefined;
       this.resyncs++;
       this.resolveFirstSync();

@@ -173,7 +173,7 @@ class JwtVerifier implements Verifier {
 
   private async verifyUncached(token: string): Promise<VerifiedToken> {
     checkShape(token, this.options.maxTokenLength);
-    if (!this.mirror.isSynced) {
+    if (!this.mirror.hasSynced) {
       // A new instance must not accept a token before it knows the revocations; how long it
       // waits, and what it does if the store stays away, is the store's availability policy.
       await this.mirror.waitForFirstSync(this.options.timeout);
