@@ -44,6 +44,7 @@ export interface ResolvedRevocationOptions {
   endpoint: URL | undefined;
   retryForMs: number;
   retryIntervalMs: number;
+  maxPending: number;
 }
 
 const fail = (message: string): never => {
@@ -158,6 +159,7 @@ function resolveRevocation(revocation: VerifierOptions['revocation'], allowHttp:
     endpoint: revocation.endpoint === undefined ? undefined : parseTrustedUrl(revocation.endpoint, 'revocation.endpoint', allowHttp),
     retryForMs: positive(revocation.retryFor, 7 * 86_400, 'revocation.retryFor', 'seconds') * 1000,
     retryIntervalMs: positive(revocation.retryInterval, 5, 'revocation.retryInterval', 'seconds') * 1000,
+    maxPending: positive(revocation.maxPending, 10_000, 'revocation.maxPending', 'items'),
   };
 }
 

@@ -78,10 +78,14 @@ export function buildRevocationRequest(config: RevocationClientConfig, input: Re
   return { method: 'POST', headers, body: new URLSearchParams(params).toString() };
 }
 
-/** Interprets the IdP's answer (RFC 7009 §2.2, §2.2.1). */
-export function processRevocationResponse(result: HttpResult): IdpRevocationResult {
+/**
+ * Interprets the IdP's answer (RFC 7009 §2.2, §2.2.1). `token`, when given, is cut out of any
+ * text the IdP sent back (some echo parameters in `error_description`), so it never reaches
+ * messages, logs or the outbox's `lastError`.
+ */
+export function processRevocationResponse(result: HttpResult, token?: string): IdpRevocationResult {
   if (result.status >= 200 && result.status < 300) return 'revoked'; // any or no body
-  const body = parseErrorBody(result.text);
+  const body = parseErrorBody(result.text, token);
   const retryAfter = parseRetryAfter(result.headers.get('retry-after'));
   // Structured (JWT) tokens often cannot be revoked at the IdP (oidc-provider, Auth0 for access
   // tokens). RFC 7009 allows that answer; for such tokens our local denylist is the revocation.
@@ -116,13 +120,18 @@ export async function revokeAtIdp(
   try {
     result = await sendRequest(endpoint, { fetch: transport.fetch, timeout: config.timeout, maxBytes: 64 * 1024, signal: transport.signal, init });
   } catch (error) {
+    // An oversized body still came with a status, and the status is what counts (a 200's body
+    // is ignored anyway): judge by it rather than calling the IdP unreachable.
+    if (error instanceof HttpRequestError && error.kind === 'too_large' && error.status !== undefined) {
+      return processRevocationResponse({ status: error.status, headers: new Headers(), text: '' });
+    }
     const permanent = error instanceof HttpRequestError && error.kind === 'redirect';
     throw new RevocationError(error instanceof Error ? error.message : 'the revocation request failed', {
       transient: !permanent,
       cause: error,
     });
   }
-  return processRevocationResponse(result);
+  return processRevocationResponse(result, input.token);
 }
 
 /** RFC 6749 §2.3.1: form-urlencode id and secret, then base64 `id:secret`. */
@@ -131,14 +140,22 @@ export function basicCredentials(clientId: string, clientSecret: string): string
   return `Basic ${Buffer.from(`${encode(clientId)}:${encode(clientSecret)}`).toString('base64')}`;
 }
 
-function parseErrorBody(text: string): { error?: string; error_description?: string } {
+function parseErrorBody(text: string, token: string | undefined): { error?: string; error_description?: string } {
+  const clean = (value: string, max: number) => {
+    let out = value;
+    if (token) {
+      // The whole token, and any of its segments long enough to matter, go.
+      for (const part of [token, ...token.split('.').filter((p) => p.length >= 16)]) out = out.split(part).join('[token]');
+    }
+    return out.slice(0, max);
+  };
   try {
     const body: unknown = JSON.parse(text);
     if (typeof body !== 'object' || body === null) return {};
     const { error, error_description } = body as Record<string, unknown>;
     return {
-      ...(typeof error === 'string' ? { error: error.slice(0, 100) } : {}),
-      ...(typeof error_description === 'string' ? { error_description: error_description.slice(0, 300) } : {}),
+      ...(typeof error === 'string' ? { error: clean(error, 100) } : {}),
+      ...(typeof error_description === 'string' ? { error_description: clean(error_description, 300) } : {}),
     };
   } catch {
     return {};

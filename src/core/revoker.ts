@@ -75,6 +75,7 @@ export class Revoker {
       if (!(error instanceof IdpUnavailableError)) throw error;
       local = 'unverifiable';
     }
+    if (options.onlyIfOurs && local === 'not_ours') return { local, idp: 'skipped' };
     if (!this.options.revocation || !this.worker) return { local, idp: 'not_configured' };
 
     const clientIdHint = identified?.payload.client_id ?? identified?.payload.azp;
@@ -88,6 +89,10 @@ export class Revoker {
       const now = this.options.clock();
       const expiresAt = identified ? identified.expiresAt : now + this.options.revocation.retryForMs;
       if (expiresAt <= now) return { local, idp: 'revoked' }; // already dead: nothing left to revoke
+      if (!identified && (await this.options.store.outbox.size()) >= this.options.revocation.maxPending) {
+        const full = new RevocationError('the IdP is unreachable and the retry queue is full', { transient: true, cause: failure });
+        return { local, idp: 'rejected', error: full };
+      }
       const retryIn = this.worker.backoff(1, failure.retryAfter);
       const item: PendingRevocation = {
         id: createHash('sha256').update(token).digest('base64url'),

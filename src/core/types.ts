@@ -97,11 +97,22 @@ export interface RevocationOptions {
   retryFor?: number;
   /** Seconds between outbox polls. Default 5. */
   retryInterval?: number;
+  /**
+   * Most queued IdP revocations. Past it, tokens not verified as ours (opaque, or anyone's
+   * garbage) are no longer queued while the IdP is down, so an outage cannot grow the queue
+   * without bound; our own verified tokens are always queued. Default 10 000.
+   */
+  maxPending?: number;
 }
 
 export interface RevokeOptions {
   /** RFC 7009 `token_type_hint`: `access_token` or `refresh_token` (or an IdP-specific value). */
   tokenTypeHint?: string;
+  /**
+   * Act only on a token that verifies as ours: anything else is neither forwarded nor queued
+   * (`idp: 'skipped'`). For tokens that can only be JWT access tokens, such as a bearer header.
+   */
+  onlyIfOurs?: boolean;
 }
 
 /**
@@ -111,11 +122,12 @@ export interface RevokeOptions {
  *   `unverifiable` (looks like a JWT but the keys to check it cannot be fetched right now).
  * - `idp`: `revoked`, `not_revocable` (the IdP cannot revoke this token type — the local denylist
  *   is the revocation), `queued` (IdP unreachable: kept in the outbox and retried), `rejected`
- *   (the IdP refused our request: see `error`), `not_configured` (no `revocation` options).
+ *   (the IdP refused our request, or it is unreachable and the retry queue is full: see `error`),
+ *   `not_configured` (no `revocation` options), `skipped` (`onlyIfOurs` and the token is not ours).
  */
 export interface RevocationOutcome {
   local: 'denylisted' | 'expired' | 'not_ours' | 'unverifiable';
-  idp: 'revoked' | 'not_revocable' | 'queued' | 'rejected' | 'not_configured';
+  idp: 'revoked' | 'not_revocable' | 'queued' | 'rejected' | 'not_configured' | 'skipped';
   /** Seconds until the next delivery attempt, when `idp` is `queued`. */
   retryAfter?: number;
   error?: RevocationError;

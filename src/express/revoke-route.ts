@@ -63,13 +63,20 @@ export function revokeRoute(options: RevokeRouteOptions) {
 
     const jobs: Array<Promise<RevocationOutcome>> = [];
     if (bodyToken !== undefined) jobs.push(verifier.revoke(bodyToken, hint ? { tokenTypeHint: hint } : {}));
-    if (bearer !== undefined && bearer !== bodyToken) jobs.push(verifier.revoke(bearer, { tokenTypeHint: 'access_token' }));
+    // A bearer header only ever holds our JWT access token: anything else is not forwarded.
+    if (bearer !== undefined && bearer !== bodyToken) jobs.push(verifier.revoke(bearer, { tokenTypeHint: 'access_token', onlyIfOurs: true }));
     const outcomes = await Promise.all(jobs);
 
     // A bearer-only logout with a token that is not ours (forged, foreign) is an unauthenticated
     // request: nothing changed locally, and the client deserves to know its token is bad.
     if (bodyToken === undefined && outcomes[0]!.local === 'not_ours') {
       throw new InvalidTokenError('signature_invalid', 'The access token is invalid');
+    }
+    const full = outcomes.find((o) => o.idp === 'rejected' && o.error?.transient);
+    if (full) {
+      res.setHeader('Retry-After', '30');
+      sendJson(res, 503, { error: 'temporarily_unavailable', error_description: 'The identity provider is unreachable; try again later' });
+      return;
     }
     const rejected = outcomes.find((o) => o.idp === 'rejected');
     if (rejected) {

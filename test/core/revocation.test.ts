@@ -156,6 +156,25 @@ describe('revoke()', () => {
     }
   });
 
+  it('caps the queue for tokens it cannot verify, never for its own', async () => {
+    const verifier = verifierFor({
+      revocation: { clientId: 'c', clientSecret: 's', endpoint: 'http://127.0.0.1:9/revoke', maxPending: 2 },
+    });
+    expect((await verifier.revoke('opaque-1')).idp).toBe('queued');
+    expect((await verifier.revoke('opaque-2')).idp).toBe('queued');
+    const third = await verifier.revoke('opaque-3');
+    expect(third).toMatchObject({ local: 'not_ours', idp: 'rejected' });
+    expect(third.error?.message).toMatch(/queue is full/);
+    expect((await verifier.revoke(await idp.issueAccessToken())).idp).toBe('queued');
+    expect(verifier.stats().revocation.outbox.pending).toBe(3);
+  });
+
+  it('onlyIfOurs: a token that is not ours is neither forwarded nor queued', async () => {
+    const verifier = verifierFor({ revocation: { clientId: 'c', clientSecret: 's', endpoint: 'http://127.0.0.1:9/revoke' } });
+    expect(await verifier.revoke('garbage', { onlyIfOurs: true })).toEqual({ local: 'not_ours', idp: 'skipped' });
+    expect(verifier.stats().revocation.outbox.pending).toBe(0);
+  });
+
   it('drops queued revocations of tokens that expired meanwhile', async () => {
     const store = createMemoryStore();
     const clock = testClock();
