@@ -1,0 +1,42 @@
+/** Small statistics helpers for benchmark output. */
+import { readFileSync } from 'node:fs';
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index]!;
+}
+
+export function summarize(samples: number[]) {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const mean = sorted.reduce((s, v) => s + v, 0) / (sorted.length || 1);
+  return { n: sorted.length, mean, p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? NaN };
+}
+
+export const round = (value: number, digits = 2) => Number(value.toFixed(digits));
+
+/** CPU time counters from /proc/stat, to record steal and load around a measurement. */
+export function cpuSnapshot(): Record<string, number[]> {
+  try {
+    const lines = readFileSync('/proc/stat', 'utf8').split('\n');
+    return Object.fromEntries(lines.filter((l) => l.startsWith('cpu')).map((l) => {
+      const [name, ...values] = l.trim().split(/\s+/);
+      return [name!, values.map(Number)];
+    }));
+  } catch {
+    return {};
+  }
+}
+
+/** Steal and busy fractions per CPU between two snapshots. */
+export function cpuDelta(before: Record<string, number[]>, after: Record<string, number[]>) {
+  const out: Record<string, { busy: number; steal: number }> = {};
+  for (const [name, a] of Object.entries(after)) {
+    const b = before[name];
+    if (!b) continue;
+    const d = a.map((v, i) => v - (b[i] ?? 0));
+    const total = d.reduce((s, v) => s + v, 0) || 1;
+    const idle = (d[3] ?? 0) + (d[4] ?? 0);
+    out[name] = { busy: round(1 - idle / total, 3), steal: round((d[7] ?? 0) / total, 3) };
+  }
+  return out;
+}
