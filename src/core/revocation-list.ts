@@ -1,40 +1,70 @@
 /**
  * The in-process mirror of the revocation store that every verification consults. Synchronous
- * and allocation-free on the check: the request path never waits on the store.
+ * and allocation-free on the check: the lookup keys of a token are computed once, when it is
+ * verified, and kept with its cache entry.
  */
-import { mergeRevocation, type Revocation } from '../stores/revocation-store.js';
+import { createHash } from 'node:crypto';
+import { mergeRevocation, type CutoffRevocation, type Revocation } from '../stores/revocation-store.js';
 import type { AccessTokenClaims } from './types.js';
+
+/** Where to look a verified token up; strings built once per token, reused on every hit. */
+export interface RevocationKeys {
+  denylist: string;
+  all: string;
+  subject: string | undefined;
+  session: string | undefined;
+}
+
+/** The denylist key: `jti` when present (scoped by issuer), else a SHA-256 of the whole token. */
+export function denylistKeyFor(token: string, payload: AccessTokenClaims): string {
+  if (typeof payload.jti === 'string') return `jti:${payload.iss ?? ''}:${payload.jti}`;
+  return `sha256:${createHash('sha256').update(token).digest('base64url')}`;
+}
+
+export function revocationKeysFor(token: string, payload: AccessTokenClaims): RevocationKeys {
+  const iss = payload.iss ?? '';
+  const sid = (payload as { sid?: unknown }).sid;
+  return {
+    denylist: denylistKeyFor(token, payload),
+    all: cutoffKey('all', iss, ''),
+    subject: typeof payload.sub === 'string' ? cutoffKey('subject', iss, payload.sub) : undefined,
+    session: typeof sid === 'string' ? cutoffKey('session', iss, sid) : undefined,
+  };
+}
+
+function cutoffKey(type: CutoffRevocation['type'], issuer: string, id: string): string {
+  return `${type}\n${issuer}\n${id}`;
+}
+
+function keyOf(revocation: CutoffRevocation): string {
+  switch (revocation.type) {
+    case 'subject':
+      return cutoffKey('subject', revocation.issuer, revocation.subject);
+    case 'session':
+      return cutoffKey('session', revocation.issuer, revocation.session);
+    case 'all':
+      return cutoffKey('all', revocation.issuer, '');
+  }
+}
 
 export class RevocationList {
   private readonly tokens = new Map<string, number>();
-  private readonly subjects = new Map<string, { cutoff: number; expiresAt: number }>();
-  private all: { cutoff: number; expiresAt: number } | undefined;
+  private readonly cutoffs = new Map<string, CutoffRevocation>();
 
   apply(revocation: Revocation): void {
-    switch (revocation.type) {
-      case 'token':
-        this.tokens.set(revocation.key, Math.max(this.tokens.get(revocation.key) ?? 0, revocation.expiresAt));
-        break;
-      case 'subject': {
-        const existing = this.subjects.get(revocation.subject);
-        const merged = mergeRevocation(existing && { type: 'subject', subject: revocation.subject, ...existing }, revocation) as typeof revocation;
-        this.subjects.set(revocation.subject, { cutoff: merged.cutoff, expiresAt: merged.expiresAt });
-        break;
-      }
-      case 'all': {
-        const merged = mergeRevocation(this.all && { type: 'all', ...this.all }, revocation) as typeof revocation;
-        this.all = { cutoff: merged.cutoff, expiresAt: merged.expiresAt };
-        break;
-      }
+    if (revocation.type === 'token') {
+      this.tokens.set(revocation.key, Math.max(this.tokens.get(revocation.key) ?? 0, revocation.expiresAt));
+      return;
     }
+    const key = keyOf(revocation);
+    this.cutoffs.set(key, mergeRevocation(this.cutoffs.get(key), revocation) as CutoffRevocation);
   }
 
   /** Everything in force at `now`, as revocations (to compare with, or heal, a store). */
   entries(now: number): Revocation[] {
     const out: Revocation[] = [];
     for (const [key, expiresAt] of this.tokens) if (expiresAt > now) out.push({ type: 'token', key, expiresAt });
-    for (const [subject, c] of this.subjects) if (c.expiresAt > now) out.push({ type: 'subject', subject, ...c });
-    if (this.all && this.all.expiresAt > now) out.push({ type: 'all', ...this.all });
+    for (const cutoff of this.cutoffs.values()) if (cutoff.expiresAt > now) out.push(cutoff);
     return out;
   }
 
@@ -43,14 +73,14 @@ export class RevocationList {
    * token issued in the cutoff's own second counts as before it; a token without `iat` cannot
    * prove it is newer, so any cutoff that could apply to it does.
    */
-  isRevoked(denylistKey: string, payload: AccessTokenClaims, now: number): boolean {
-    if (this.all !== undefined && this.all.expiresAt > now && !(typeof payload.iat === 'number' && payload.iat > this.all.cutoff)) return true;
-    if (this.subjects.size !== 0 && payload.sub !== undefined) {
-      const cutoff = this.subjects.get(payload.sub);
-      if (cutoff !== undefined && cutoff.expiresAt > now && !(typeof payload.iat === 'number' && payload.iat > cutoff.cutoff)) return true;
+  isRevoked(keys: RevocationKeys, iat: unknown, now: number): boolean {
+    if (this.cutoffs.size !== 0) {
+      if (this.cutoffApplies(keys.all, iat, now)) return true;
+      if (keys.subject !== undefined && this.cutoffApplies(keys.subject, iat, now)) return true;
+      if (keys.session !== undefined && this.cutoffApplies(keys.session, iat, now)) return true;
     }
     if (this.tokens.size !== 0) {
-      const until = this.tokens.get(denylistKey);
+      const until = this.tokens.get(keys.denylist);
       if (until !== undefined && until > now) return true;
     }
     return false;
@@ -60,15 +90,24 @@ export class RevocationList {
   sweep(now: number): number {
     let dropped = 0;
     for (const [key, until] of this.tokens) if (until <= now && this.tokens.delete(key)) dropped++;
-    for (const [subject, cutoff] of this.subjects) if (cutoff.expiresAt <= now && this.subjects.delete(subject)) dropped++;
-    if (this.all !== undefined && this.all.expiresAt <= now) {
-      this.all = undefined;
-      dropped++;
-    }
+    for (const [key, cutoff] of this.cutoffs) if (cutoff.expiresAt <= now && this.cutoffs.delete(key)) dropped++;
     return dropped;
   }
 
-  get size(): { tokens: number; subjects: number; all: boolean } {
-    return { tokens: this.tokens.size, subjects: this.subjects.size, all: this.all !== undefined };
+  get size(): { tokens: number; subjects: number; sessions: number; all: number } {
+    let subjects = 0;
+    let sessions = 0;
+    let all = 0;
+    for (const c of this.cutoffs.values()) {
+      if (c.type === 'subject') subjects++;
+      else if (c.type === 'session') sessions++;
+      else all++;
+    }
+    return { tokens: this.tokens.size, subjects, sessions, all };
+  }
+
+  private cutoffApplies(key: string, iat: unknown, now: number): boolean {
+    const cutoff = this.cutoffs.get(key);
+    return cutoff !== undefined && cutoff.expiresAt > now && !(typeof iat === 'number' && iat > cutoff.cutoff);
   }
 }

@@ -14,6 +14,7 @@ import type { ResolvedRevocationOptions } from './options.js';
 import { OutboxWorker, type OutboxRunResult } from './outbox-worker.js';
 import { invalidToken } from './rejections.js';
 import { revokeAtIdp, RevocationError } from './revocation-client.js';
+import type { RevocationKeys } from './revocation-list.js';
 import type { StoreMirror } from './store-mirror.js';
 import type { TokenCache } from './token-cache.js';
 import type { AccessTokenClaims, RevocationOutcome, RevokeOptions } from './types.js';
@@ -21,7 +22,7 @@ import type { AccessTokenClaims, RevocationOutcome, RevokeOptions } from './type
 /** A token proven to be ours, with what revocation needs to know about it. */
 export interface IdentifiedToken {
   payload: AccessTokenClaims;
-  denylistKey: string;
+  keys: RevocationKeys;
   /** Epoch ms after which the token is refused anyway (exp + tolerance). */
   expiresAt: number;
 }
@@ -34,17 +35,13 @@ export interface RevokerOptions {
   store: RevocationStore;
   clock: () => number;
   maxTokenLifetimeMs: number;
+  issuer: string;
   revocation: ResolvedRevocationOptions | undefined;
   resolveEndpoint: () => Promise<URL>;
   fetch: FetchLike;
   signal: AbortSignal;
 }
 
-/** The denylist key: `jti` when present (scoped by issuer), else a SHA-256 of the whole token. */
-export function denylistKeyFor(token: string, payload: AccessTokenClaims): string {
-  if (typeof payload.jti === 'string') return `jti:${payload.iss ?? ''}:${payload.jti}`;
-  return `sha256:${createHash('sha256').update(token).digest('base64url')}`;
-}
 
 export class Revoker {
   private readonly worker: OutboxWorker | undefined;
@@ -118,13 +115,22 @@ export class Revoker {
 
   async invalidateSubject(subject: string): Promise<void> {
     if (typeof subject !== 'string' || subject === '') throw new TypeError('revocable-jwt: invalidateSubject() needs a non-empty subject');
-    const now = this.options.clock();
-    await this.apply({ type: 'subject', subject, cutoff: Math.floor(now / 1000), expiresAt: now + this.options.maxTokenLifetimeMs });
+    await this.apply({ type: 'subject', issuer: this.options.issuer, subject, ...this.cutoffNow() });
+  }
+
+  async invalidateSession(session: string): Promise<void> {
+    if (typeof session !== 'string' || session === '') throw new TypeError('revocable-jwt: invalidateSession() needs a non-empty session id (sid)');
+    await this.apply({ type: 'session', issuer: this.options.issuer, session, ...this.cutoffNow() });
   }
 
   async invalidateAll(): Promise<void> {
+    await this.apply({ type: 'all', issuer: this.options.issuer, ...this.cutoffNow() });
+  }
+
+  /** Tokens issued at or before this second; kept as long as any token may live. */
+  private cutoffNow(): { cutoff: number; expiresAt: number } {
     const now = this.options.clock();
-    await this.apply({ type: 'all', cutoff: Math.floor(now / 1000), expiresAt: now + this.options.maxTokenLifetimeMs });
+    return { cutoff: Math.floor(now / 1000), expiresAt: now + this.options.maxTokenLifetimeMs };
   }
 
 
@@ -144,7 +150,7 @@ export class Revoker {
   private async invalidateIdentified(token: string, identified: IdentifiedToken): Promise<'denylisted' | 'expired'> {
     this.options.cache.delete(token);
     if (identified.expiresAt <= this.options.clock()) return 'expired';
-    await this.apply({ type: 'token', key: identified.denylistKey, expiresAt: identified.expiresAt });
+    await this.apply({ type: 'token', key: identified.keys.denylist, expiresAt: identified.expiresAt });
     return 'denylisted';
   }
 

@@ -6,6 +6,7 @@
  * does no crypto, no hashing of our own and no I/O; it re-checks expiry with the injected clock.
  */
 import { LRUCache } from 'lru-cache';
+import type { RevocationKeys } from './revocation-list.js';
 import type { VerifiedToken } from './types.js';
 
 export interface CachedToken {
@@ -15,8 +16,8 @@ export interface CachedToken {
   /** Epoch ms when the token itself expires (exp + tolerance), if it has `exp`. */
   readonly expiresAt: number | undefined;
   readonly kid: string | undefined;
-  /** Precomputed at verification so a hit can consult the denylist without hashing. */
-  readonly denylistKey: string;
+  /** Precomputed at verification so a hit consults the revocation list without hashing or building strings. */
+  readonly keys: RevocationKeys;
 }
 type Entry = CachedToken;
 
@@ -67,12 +68,12 @@ export class TokenCache {
   }
 
   /** Stores a verified result; `expiresAt` is the token's own deadline in epoch ms (undefined: none). */
-  set(result: VerifiedToken, now: number, expiresAt: number | undefined, denylistKey: string): void {
+  set(result: VerifiedToken, now: number, expiresAt: number | undefined, keys: RevocationKeys): void {
     if (!this.lru || !this.options) return;
     const ttlBound = now + this.options.maxTtlMs;
     const validUntil = expiresAt === undefined ? ttlBound : Math.min(expiresAt, ttlBound);
     if (validUntil <= now) return;
-    this.lru.set(result.token, { result, validUntil, expiresAt, kid: result.header.kid, denylistKey });
+    this.lru.set(result.token, { result, validUntil, expiresAt, kid: result.header.kid, keys });
   }
 
   delete(token: string): boolean {

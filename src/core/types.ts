@@ -141,6 +141,7 @@ export interface VerifierStats {
     /** Entries in this instance's mirror of the store. */
     denylisted: number;
     subjectCutoffs: number;
+    sessionCutoffs: number;
     globalCutoff: boolean;
     /** IdP revocations waiting in the outbox, and totals since start. */
     outbox: OutboxStats;
@@ -167,6 +168,8 @@ export interface Verifier {
   invalidate(token: string): Promise<void>;
   /** Refuses every token of `subject` issued at or before now (same second included). */
   invalidateSubject(subject: string): Promise<void>;
+  /** Refuses every token carrying `sid: session` issued at or before now (back-channel logout). */
+  invalidateSession(session: string): Promise<void>;
   /** Refuses every token issued at or before now (incident response). */
   invalidateAll(): Promise<void>;
   /** Attempts every due IdP revocation in the outbox now (the worker also does this on a timer). */

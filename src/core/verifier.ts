@@ -11,7 +11,8 @@ import type { OutboxRunResult } from './outbox-worker.js';
 import { resolveVerifierOptions, HMAC_ALGORITHMS, type ResolvedOptions } from './options.js';
 import { invalidToken, toAuthError } from './rejections.js';
 import { RevocationError } from './revocation-client.js';
-import { denylistKeyFor, Revoker, type IdentifiedToken } from './revoker.js';
+import { revocationKeysFor } from './revocation-list.js';
+import { Revoker, type IdentifiedToken } from './revoker.js';
 import { StoreMirror } from './store-mirror.js';
 import { TokenCache } from './token-cache.js';
 import type {
@@ -85,6 +86,7 @@ class JwtVerifier implements Verifier {
       store: options.store,
       clock: options.clock,
       maxTokenLifetimeMs: options.maxTokenLifetimeMs,
+      issuer: options.issuer,
       revocation: options.revocation,
       resolveEndpoint: () => this.resolveRevocationEndpoint(),
       fetch: options.fetch,
@@ -99,7 +101,7 @@ class JwtVerifier implements Verifier {
     const entry = this.cache.get(token, now, false);
     if (entry === undefined) return undefined;
     if (this.mirror.unavailableError(now) !== undefined) return undefined; // let verify() report it
-    if (this.mirror.list.isRevoked(entry.denylistKey, entry.result.payload, now)) {
+    if (this.mirror.list.isRevoked(entry.keys, entry.result.payload.iat, now)) {
       this.cache.delete(token);
       return undefined;
     }
@@ -114,7 +116,7 @@ class JwtVerifier implements Verifier {
     if (unavailable !== undefined) return Promise.reject(unavailable);
     const hit = this.cache.get(token, now);
     if (hit !== undefined) {
-      if (!this.mirror.list.isRevoked(hit.denylistKey, hit.result.payload, now)) return Promise.resolve(hit.result);
+      if (!this.mirror.list.isRevoked(hit.keys, hit.result.payload.iat, now)) return Promise.resolve(hit.result);
       this.cache.delete(token);
       return Promise.reject(invalidToken('revoked'));
     }
@@ -134,7 +136,8 @@ class JwtVerifier implements Verifier {
       revocation: {
         denylisted: size.tokens,
         subjectCutoffs: size.subjects,
-        globalCutoff: size.all,
+        sessionCutoffs: size.sessions,
+        globalCutoff: size.all > 0,
         outbox: this.revoker.stats(),
         store: this.mirror.stats(),
       },
@@ -151,6 +154,10 @@ class JwtVerifier implements Verifier {
 
   invalidateSubject(subject: string): Promise<void> {
     return this.revoker.invalidateSubject(subject);
+  }
+
+  invalidateSession(session: string): Promise<void> {
+    return this.revoker.invalidateSession(session);
   }
 
   invalidateAll(): Promise<void> {
@@ -192,17 +199,19 @@ class JwtVerifier implements Verifier {
     const payload = verified.payload;
     checkClaimTypes(payload, now, this.options.clockTolerance);
     this.checkLifetime(payload, now);
-    const denylistKey = denylistKeyFor(token, payload);
-    if (this.mirror.list.isRevoked(denylistKey, payload, now)) throw invalidToken('revoked');
+    const keys = revocationKeysFor(token, payload);
+    if (this.mirror.list.isRevoked(keys, payload.iat, now)) throw invalidToken('revoked');
     const result: VerifiedToken = deepFreeze({ token, header: verified.protectedHeader, payload });
-    this.cache.set(result, now, this.expiresAt(payload), denylistKey);
+    this.cache.set(result, now, this.expiresAt(payload), keys);
     return result;
   }
 
   /** A revocation arrived (ours or broadcast): drop cache entries it covers that a scan can find. */
   private evictRevoked(revocation: Revocation): void {
+    if (revocation.type === 'token' || revocation.issuer !== this.issuer) return;
     if (revocation.type === 'all') this.cache.clear();
     else if (revocation.type === 'subject') this.cache.evictWhere((result) => result.payload.sub === revocation.subject);
+    else this.cache.evictWhere((result) => (result.payload as { sid?: unknown }).sid === revocation.session);
     // Token entries need no scan: every cache hit consults the denylist.
   }
 
@@ -228,7 +237,7 @@ class JwtVerifier implements Verifier {
     const cached = this.cache.inspect(token);
     if (cached) {
       const expiresAt = cached.expiresAt ?? this.options.clock() + this.options.maxTokenLifetimeMs;
-      return { payload: cached.result.payload, denylistKey: cached.denylistKey, expiresAt };
+      return { payload: cached.result.payload, keys: cached.keys, expiresAt };
     }
     if (typeof token !== 'string' || token.length > this.options.maxTokenLength || token.split('.').length !== 3) return undefined;
     let payload: AccessTokenClaims;
@@ -250,7 +259,7 @@ class JwtVerifier implements Verifier {
     if (!aud.some((a) => this.audience.includes(a))) return undefined;
     if (payload.jti !== undefined && typeof payload.jti !== 'string') return undefined;
     const expiresAt = this.expiresAt(payload) ?? this.options.clock() + this.options.maxTokenLifetimeMs;
-    return { payload, denylistKey: denylistKeyFor(token, payload), expiresAt };
+    return { payload, keys: revocationKeysFor(token, payload), expiresAt };
   }
 
   private async resolveRevocationEndpoint(): Promise<URL> {

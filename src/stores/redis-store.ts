@@ -18,6 +18,8 @@
  */
 import { createRequire } from 'node:module';
 import {
+  parseRevocation,
+  revocationFromTarget,
   revocationTarget,
   type AvailabilityPolicy,
   type PendingRevocation,
@@ -177,13 +179,18 @@ export function createRedisStore(options: RedisStoreOptions): RedisRevocationSto
   subscriber.on('error', () => undefined); // reported through status; ioredis reconnects by itself
   subscriber.on('message', (from: string, message: string) => {
     if (from !== channel) return;
-    const revocation = parseRevocation(message);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(message);
+    } catch {
+      return;
+    }
+    const revocation = parseRevocation(parsed);
     if (revocation) for (const listener of listeners) listener(revocation);
   });
   if (subscriber.status === 'ready') subscriber.subscribe(channel).then(() => setStatus('connected'), () => undefined);
 
-  const keyOf = (revocation: Revocation) =>
-    revocation.type === 'token' ? `${keyPrefix}deny:${revocation.key}` : revocation.type === 'subject' ? `${keyPrefix}subject:${revocation.subject}` : `${keyPrefix}all`;
+  const keyOf = (revocation: Revocation) => `${keyPrefix}${revocationTarget(revocation)}`;
 
   const outbox: RevocationOutbox = {
     async enqueue(item) {
@@ -281,29 +288,7 @@ function fromKey(name: string, value: string | null): Revocation | undefined {
   const cutoff = Number(cutoffText);
   const expiresAt = Number(expiresText);
   if (!Number.isFinite(cutoff) || !Number.isFinite(expiresAt)) return undefined;
-  if (name.startsWith('deny:')) return { type: 'token', key: name.slice(5), expiresAt };
-  if (name.startsWith('subject:')) return { type: 'subject', subject: name.slice(8), cutoff, expiresAt };
-  if (name === 'all') return { type: 'all', cutoff, expiresAt };
-  return undefined;
-}
-
-/** Accepts only well-formed revocations from the channel. */
-function parseRevocation(message: string): Revocation | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(message);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const r = value as Record<string, unknown>;
-  if (typeof r.expiresAt !== 'number') return undefined;
-  if (r.type === 'token' && typeof r.key === 'string') return { type: 'token', key: r.key, expiresAt: r.expiresAt };
-  if (r.type === 'subject' && typeof r.subject === 'string' && typeof r.cutoff === 'number') {
-    return { type: 'subject', subject: r.subject, cutoff: r.cutoff, expiresAt: r.expiresAt };
-  }
-  if (r.type === 'all' && typeof r.cutoff === 'number') return { type: 'all', cutoff: r.cutoff, expiresAt: r.expiresAt };
-  return undefined;
+  return revocationFromTarget(name, cutoff, expiresAt);
 }
 
 function escapeGlob(text: string): string {

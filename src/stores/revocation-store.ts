@@ -14,14 +14,22 @@
  * The shared contract tests in `test/stores/` run against every implementation.
  */
 
-/** One revocation. Times are epoch milliseconds except `cutoff`, which compares with `iat` (seconds). */
+/**
+ * One revocation. Times are epoch milliseconds except `cutoff`, which compares with `iat`
+ * (seconds). Cutoffs are scoped by `issuer`: a subject or session id means nothing across IdPs,
+ * and verifiers of different issuers may share one store.
+ */
 export type Revocation =
   /** One token, by its denylist key (`jti`-based, or a SHA-256 of the token), until it expires. */
   | { type: 'token'; key: string; expiresAt: number }
-  /** Every token of `subject` with `iat <= cutoff`. */
-  | { type: 'subject'; subject: string; cutoff: number; expiresAt: number }
-  /** Every token with `iat <= cutoff` (incident response). */
-  | { type: 'all'; cutoff: number; expiresAt: number };
+  /** Every token of `subject` (its `sub`) from `issuer` with `iat <= cutoff`. */
+  | { type: 'subject'; issuer: string; subject: string; cutoff: number; expiresAt: number }
+  /** Every token of session `session` (its `sid`) from `issuer` with `iat <= cutoff` (back-channel logout). */
+  | { type: 'session'; issuer: string; session: string; cutoff: number; expiresAt: number }
+  /** Every token from `issuer` with `iat <= cutoff` (incident response). */
+  | { type: 'all'; issuer: string; cutoff: number; expiresAt: number };
+
+export type CutoffRevocation = Exclude<Revocation, { type: 'token' }>;
 
 /** A revocation the IdP has not confirmed yet. Holds the raw token: the IdP needs it. */
 export interface PendingRevocation {
@@ -87,9 +95,56 @@ export interface RevocationStore {
   close(): Promise<void>;
 }
 
-/** A stable identity per revocation target, for merging and comparing. */
+/**
+ * A stable identity per revocation target, for merging, comparing and naming keys:
+ * `token:<key>`, `subject:<issuer>:<sub>`, `session:<issuer>:<sid>`, `all:<issuer>`, with the
+ * issuer URI-encoded so the first `:` after it is unambiguous.
+ */
 export function revocationTarget(revocation: Revocation): string {
-  return revocation.type === 'token' ? `token:${revocation.key}` : revocation.type === 'subject' ? `subject:${revocation.subject}` : 'all';
+  switch (revocation.type) {
+    case 'token':
+      return `token:${revocation.key}`;
+    case 'subject':
+      return `subject:${encodeURIComponent(revocation.issuer)}:${revocation.subject}`;
+    case 'session':
+      return `session:${encodeURIComponent(revocation.issuer)}:${revocation.session}`;
+    case 'all':
+      return `all:${encodeURIComponent(revocation.issuer)}`;
+  }
+}
+
+/** The inverse of {@link revocationTarget}, given the value fields; undefined if malformed. */
+export function revocationFromTarget(target: string, cutoff: number, expiresAt: number): Revocation | undefined {
+  const colon = target.indexOf(':');
+  const kind = target.slice(0, colon);
+  const rest = target.slice(colon + 1);
+  if (kind === 'token') return { type: 'token', key: rest, expiresAt };
+  const split = rest.indexOf(':');
+  let issuer: string;
+  try {
+    issuer = decodeURIComponent(split === -1 ? rest : rest.slice(0, split));
+  } catch {
+    return undefined;
+  }
+  const id = split === -1 ? '' : rest.slice(split + 1);
+  if (kind === 'all' && split === -1) return { type: 'all', issuer, cutoff, expiresAt };
+  if (kind === 'subject' && split !== -1) return { type: 'subject', issuer, subject: id, cutoff, expiresAt };
+  if (kind === 'session' && split !== -1) return { type: 'session', issuer, session: id, cutoff, expiresAt };
+  return undefined;
+}
+
+/** Accepts only a well-formed revocation (e.g. from a broadcast channel). */
+export function parseRevocation(value: unknown): Revocation | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const r = value as Record<string, unknown>;
+  if (typeof r.expiresAt !== 'number' || !Number.isFinite(r.expiresAt)) return undefined;
+  if (r.type === 'token') return typeof r.key === 'string' ? { type: 'token', key: r.key, expiresAt: r.expiresAt } : undefined;
+  if (typeof r.issuer !== 'string' || typeof r.cutoff !== 'number' || !Number.isFinite(r.cutoff)) return undefined;
+  const base = { issuer: r.issuer, cutoff: r.cutoff, expiresAt: r.expiresAt };
+  if (r.type === 'all') return { type: 'all', ...base };
+  if (r.type === 'subject' && typeof r.subject === 'string') return { type: 'subject', subject: r.subject, ...base };
+  if (r.type === 'session' && typeof r.session === 'string') return { type: 'session', session: r.session, ...base };
+  return undefined;
 }
 
 /** Merges two revocations of the same target: the later cutoff and the later expiry win. */

@@ -1,54 +1,74 @@
 import { describe, expect, it } from '@jest/globals';
-import { RevocationList } from '../../src/core/revocation-list.js';
+import { RevocationList, revocationKeysFor } from '../../src/core/revocation-list.js';
 
 const now = 1_800_000_000_000;
-const payload = (sub: string, iat?: number) => ({ sub, ...(iat === undefined ? {} : { iat }) });
+const ISS = 'https://idp.example';
+const keysOf = (claims: { sub?: string; sid?: string; jti?: string; iss?: string }) =>
+  revocationKeysFor('token-string', { iss: ISS, jti: 'j', ...claims });
 
 describe('RevocationList', () => {
   it('is empty and accepts everything at first', () => {
-    const list = new RevocationList();
-    expect(list.isRevoked('k', payload('a', 1), now)).toBe(false);
+    expect(new RevocationList().isRevoked(keysOf({ sub: 'a' }), 1, now)).toBe(false);
   });
 
   it('denylists by key until expiresAt, then forgets on sweep', () => {
     const list = new RevocationList();
-    list.apply({ type: 'token', key: 'k', expiresAt: now + 1000 });
-    expect(list.isRevoked('k', payload('a', 1), now)).toBe(true);
-    expect(list.isRevoked('other', payload('a', 1), now)).toBe(false);
-    expect(list.isRevoked('k', payload('a', 1), now + 1000)).toBe(false);
+    const keys = keysOf({ sub: 'a', jti: 'k' });
+    list.apply({ type: 'token', key: keys.denylist, expiresAt: now + 1000 });
+    expect(list.isRevoked(keys, 1, now)).toBe(true);
+    expect(list.isRevoked(keysOf({ sub: 'a', jti: 'other' }), 1, now)).toBe(false);
+    expect(list.isRevoked(keys, 1, now + 1000)).toBe(false);
     expect(list.sweep(now + 1000)).toBe(1);
     expect(list.size.tokens).toBe(0);
   });
 
-  it('subject cutoff: iat <= cutoff revoked, later accepted, other subjects untouched', () => {
+  it('subject cutoff: iat <= cutoff revoked, later accepted, other subjects and issuers untouched', () => {
     const list = new RevocationList();
-    list.apply({ type: 'subject', subject: 'alice', cutoff: 100, expiresAt: now + 1000 });
-    expect(list.isRevoked('k', payload('alice', 99), now)).toBe(true);
-    expect(list.isRevoked('k', payload('alice', 100), now)).toBe(true);
-    expect(list.isRevoked('k', payload('alice', 101), now)).toBe(false);
-    expect(list.isRevoked('k', payload('alice'), now)).toBe(true);
-    expect(list.isRevoked('k', payload('bob', 1), now)).toBe(false);
-    expect(list.isRevoked('k', payload('alice', 1), now + 1000)).toBe(false);
+    list.apply({ type: 'subject', issuer: ISS, subject: 'alice', cutoff: 100, expiresAt: now + 1000 });
+    const alice = keysOf({ sub: 'alice' });
+    expect(list.isRevoked(alice, 99, now)).toBe(true);
+    expect(list.isRevoked(alice, 100, now)).toBe(true);
+    expect(list.isRevoked(alice, 101, now)).toBe(false);
+    expect(list.isRevoked(alice, undefined, now)).toBe(true);
+    expect(list.isRevoked(keysOf({ sub: 'bob' }), 1, now)).toBe(false);
+    expect(list.isRevoked(keysOf({ sub: 'alice', iss: 'https://other.example' }), 1, now)).toBe(false);
+    expect(list.isRevoked(alice, 1, now + 1000)).toBe(false);
   });
 
-  it('keeps the later cutoff when two arrive out of order', () => {
+  it('session cutoff applies to tokens carrying that sid only', () => {
     const list = new RevocationList();
-    list.apply({ type: 'subject', subject: 'alice', cutoff: 200, expiresAt: now + 1000 });
-    list.apply({ type: 'subject', subject: 'alice', cutoff: 100, expiresAt: now + 500 });
-    expect(list.isRevoked('k', payload('alice', 150), now + 600)).toBe(true);
-    list.apply({ type: 'all', cutoff: 300, expiresAt: now + 1000 });
-    list.apply({ type: 'all', cutoff: 250, expiresAt: now + 1000 });
-    expect(list.isRevoked('k', payload('zed', 280), now)).toBe(true);
+    list.apply({ type: 'session', issuer: ISS, session: 's1', cutoff: 100, expiresAt: now + 1000 });
+    expect(list.isRevoked(keysOf({ sub: 'a', sid: 's1' }), 50, now)).toBe(true);
+    expect(list.isRevoked(keysOf({ sub: 'a', sid: 's2' }), 50, now)).toBe(false);
+    expect(list.isRevoked(keysOf({ sub: 'a' }), 50, now)).toBe(false);
+  });
+
+  it('keeps the later cutoff when two arrive out of order; the global cutoff is per issuer', () => {
+    const list = new RevocationList();
+    list.apply({ type: 'subject', issuer: ISS, subject: 'alice', cutoff: 200, expiresAt: now + 1000 });
+    list.apply({ type: 'subject', issuer: ISS, subject: 'alice', cutoff: 100, expiresAt: now + 500 });
+    expect(list.isRevoked(keysOf({ sub: 'alice' }), 150, now + 600)).toBe(true);
+    list.apply({ type: 'all', issuer: ISS, cutoff: 300, expiresAt: now + 1000 });
+    list.apply({ type: 'all', issuer: ISS, cutoff: 250, expiresAt: now + 1000 });
+    expect(list.isRevoked(keysOf({ sub: 'zed' }), 280, now)).toBe(true);
+    expect(list.isRevoked(keysOf({ sub: 'zed', iss: 'https://other.example' }), 280, now)).toBe(false);
   });
 
   it('entries() lists what is in force, and only that', () => {
     const list = new RevocationList();
     list.apply({ type: 'token', key: 'old', expiresAt: now + 10 });
     list.apply({ type: 'token', key: 'new', expiresAt: now + 1000 });
-    list.apply({ type: 'subject', subject: 'alice', cutoff: 5, expiresAt: now + 1000 });
+    list.apply({ type: 'subject', issuer: ISS, subject: 'alice', cutoff: 5, expiresAt: now + 1000 });
     expect(list.entries(now + 100)).toEqual([
       { type: 'token', key: 'new', expiresAt: now + 1000 },
-      { type: 'subject', subject: 'alice', cutoff: 5, expiresAt: now + 1000 },
+      { type: 'subject', issuer: ISS, subject: 'alice', cutoff: 5, expiresAt: now + 1000 },
     ]);
+  });
+
+  it('keys a token without jti by a hash of the whole token', () => {
+    const a = revocationKeysFor('token-a', { iss: ISS });
+    const b = revocationKeysFor('token-b', { iss: ISS });
+    expect(a.denylist).toMatch(/^sha256:/);
+    expect(a.denylist).not.toBe(b.denylist);
   });
 });

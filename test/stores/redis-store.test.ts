@@ -38,11 +38,11 @@ describe('redis store specifics', () => {
     const store = await connectedStore(() => now);
     try {
       await store.publish({ type: 'token', key: 'jti:iss:abc', expiresAt: now + 30_000 });
-      const ttl = await admin.pttl(`${store.keyPrefix}deny:jti:iss:abc`);
+      const ttl = await admin.pttl(`${store.keyPrefix}token:jti:iss:abc`);
       expect(ttl).toBeGreaterThan(25_000);
       expect(ttl).toBeLessThanOrEqual(30_000);
-      await store.publish({ type: 'subject', subject: 'alice', cutoff: 100, expiresAt: now + 86_400_000 });
-      expect(await admin.pttl(`${store.keyPrefix}subject:alice`)).toBeGreaterThan(86_000_000);
+      await store.publish({ type: 'subject', issuer: 'https://idp.example', subject: 'alice', cutoff: 100, expiresAt: now + 86_400_000 });
+      expect(await admin.pttl(`${store.keyPrefix}subject:https%3A%2F%2Fidp.example:alice`)).toBeGreaterThan(86_000_000);
     } finally {
       await store.close();
     }
@@ -53,7 +53,7 @@ describe('redis store specifics', () => {
     const store = await connectedStore(() => now);
     try {
       await store.publish({ type: 'token', key: 'old', expiresAt: now - 1 });
-      expect(await admin.exists(`${store.keyPrefix}deny:old`)).toBe(0);
+      expect(await admin.exists(`${store.keyPrefix}token:old`)).toBe(0);
     } finally {
       await store.close();
     }
@@ -65,9 +65,9 @@ describe('redis store specifics', () => {
     const writers = await Promise.all([1, 2, 3].map(() => connectedStore(() => now, prefix)));
     try {
       await Promise.all(
-        writers.flatMap((w, i) => [10, 30, 20].map((c) => w.publish({ type: 'subject', subject: 'bob', cutoff: c + i, expiresAt: now + 60_000 + i }))),
+        writers.flatMap((w, i) => [10, 30, 20].map((c) => w.publish({ type: 'subject', issuer: 'i', subject: 'bob', cutoff: c + i, expiresAt: now + 60_000 + i }))),
       );
-      expect(await admin.get(`${prefix}subject:bob`)).toBe(`32|${now + 60_002}`);
+      expect(await admin.get(`${prefix}subject:i:bob`)).toBe(`32|${now + 60_002}`);
     } finally {
       await Promise.all(writers.map((s) => s.close()));
     }
@@ -81,9 +81,10 @@ describe('redis store specifics', () => {
     try {
       await admin.publish(`${store.keyPrefix}events`, 'not json');
       await admin.publish(`${store.keyPrefix}events`, JSON.stringify({ type: 'token', key: 5 }));
-      await admin.publish(`${store.keyPrefix}events`, JSON.stringify({ type: 'all', cutoff: 1, expiresAt: now + 1000 }));
+      await admin.publish(`${store.keyPrefix}events`, JSON.stringify({ type: 'all', cutoff: 1, expiresAt: now + 1000 })); // no issuer
+      await admin.publish(`${store.keyPrefix}events`, JSON.stringify({ type: 'all', issuer: 'i', cutoff: 1, expiresAt: now + 1000 }));
       await waitFor(() => seen.length === 1, 'the one valid message');
-      expect(seen).toEqual([{ type: 'all', cutoff: 1, expiresAt: now + 1000 }]);
+      expect(seen).toEqual([{ type: 'all', issuer: 'i', cutoff: 1, expiresAt: now + 1000 }]);
     } finally {
       await store.close();
     }
@@ -101,7 +102,7 @@ describe('redis store specifics', () => {
     const prefix = `rjwt-test:${randomUUID()}:`;
     prefixes.push(prefix);
     const store = createRedisStore({ client: client as never, keyPrefix: prefix });
-    await store.publish({ type: 'all', cutoff: 1, expiresAt: Date.now() + 10_000 });
+    await store.publish({ type: 'all', issuer: 'i', cutoff: 1, expiresAt: Date.now() + 10_000 });
     await store.close();
     expect(await client.ping()).toBe('PONG');
     client.disconnect();

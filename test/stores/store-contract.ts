@@ -4,6 +4,8 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import type { PendingRevocation, Revocation, RevocationStore } from '../../src/index.js';
+
+const ISS = 'https://idp.example/tenant:1';
 import { waitFor } from '../support/wait-for.js';
 
 export interface StoreHarness {
@@ -38,7 +40,7 @@ export function revocationStoreContract(name: string, harness: StoreHarness): vo
         expect(seenA).toEqual([revocation]);
         expect(seenB).toEqual([revocation]);
         unsubscribe();
-        await store.publish({ type: 'all', cutoff: 10, expiresAt: now + 60_000 });
+        await store.publish({ type: 'all', issuer: ISS, cutoff: 10, expiresAt: now + 60_000 });
         // Deliveries are ordered: once A has the second message, B would have it too.
         await waitFor(() => seenA.length === 2, 'the second delivery');
         expect(seenB).toHaveLength(1);
@@ -53,19 +55,28 @@ export function revocationStoreContract(name: string, harness: StoreHarness): vo
       try {
         await store.publish({ type: 'token', key: 'k1', expiresAt: now + 1_000 });
         await store.publish({ type: 'token', key: 'k2', expiresAt: now + 60_000 });
-        await store.publish({ type: 'subject', subject: 'alice', cutoff: 100, expiresAt: now + 60_000 });
-        await store.publish({ type: 'subject', subject: 'alice', cutoff: 200, expiresAt: now + 30_000 });
-        await store.publish({ type: 'subject', subject: 'alice', cutoff: 150, expiresAt: now + 30_000 }); // older: no effect
-        await store.publish({ type: 'all', cutoff: 50, expiresAt: now + 60_000 });
+        await store.publish({ type: 'subject', issuer: ISS, subject: 'alice', cutoff: 100, expiresAt: now + 60_000 });
+        await store.publish({ type: 'subject', issuer: ISS, subject: 'alice', cutoff: 200, expiresAt: now + 30_000 });
+        await store.publish({ type: 'subject', issuer: ISS, subject: 'alice', cutoff: 150, expiresAt: now + 30_000 }); // older: no effect
+        await store.publish({ type: 'subject', issuer: 'https://other.example', subject: 'alice', cutoff: 7, expiresAt: now + 60_000 });
+        await store.publish({ type: 'session', issuer: ISS, session: 'sid:with:colons', cutoff: 9, expiresAt: now + 60_000 });
+        await store.publish({ type: 'all', issuer: ISS, cutoff: 50, expiresAt: now + 60_000 });
         const snapshot = await store.snapshot(now);
-        const byTarget = Object.fromEntries(snapshot.map((r) => [r.type === 'token' ? r.key : r.type === 'subject' ? r.subject : 'all', r]));
-        expect(Object.keys(byTarget).sort()).toEqual(['alice', 'all', 'k1', 'k2']);
-        expect(byTarget.alice).toMatchObject({ type: 'subject', cutoff: 200 });
-        expect((byTarget.alice as { expiresAt: number }).expiresAt).toBeGreaterThanOrEqual(now + 59_000);
+        const name = (r: Revocation) =>
+          r.type === 'token' ? r.key : r.type === 'subject' ? `${r.issuer} ${r.subject}` : r.type === 'session' ? `sid ${r.session}` : `all ${r.issuer}`;
+        const byTarget = Object.fromEntries(snapshot.map((r) => [name(r), r]));
+        expect(Object.keys(byTarget).sort()).toEqual(
+          [`${ISS} alice`, `all ${ISS}`, 'https://other.example alice', 'k1', 'k2', 'sid sid:with:colons'].sort(),
+        );
+        const alice = byTarget[`${ISS} alice`];
+        expect(alice).toMatchObject({ type: 'subject', issuer: ISS, cutoff: 200 });
+        expect(byTarget['https://other.example alice']).toMatchObject({ cutoff: 7 });
+        expect(byTarget['sid sid:with:colons']).toEqual({ type: 'session', issuer: ISS, session: 'sid:with:colons', cutoff: 9, expiresAt: now + 60_000 });
+        expect((alice as { expiresAt: number }).expiresAt).toBeGreaterThanOrEqual(now + 59_000);
         now += 2_000;
         const later = await store.snapshot(now);
         expect(later.map((r) => (r.type === 'token' ? r.key : r.type))).not.toContain('k1');
-        expect(later).toHaveLength(3);
+        expect(later).toHaveLength(5);
       } finally {
         await store.close();
       }
