@@ -13,6 +13,7 @@ export {
 } from './stores/redis-store.js';
 export type {
   AvailabilityPolicy,
+  DeliveryMeta,
   PendingRevocation,
   Revocation,
   StoreStatus,
@@ -29,6 +30,7 @@ export {
   type RevocationBodyFormat,
 } from './core/revocation-client.js';
 export type { OutboxRunResult, OutboxStats } from './core/outbox-worker.js';
+export type { VerifierEventMap, VerifierEventName, VerifierListener } from './core/events.js';
 export { extractBearerToken, type RequestLike } from './core/bearer.js';
 export { grantedScopes, requireScopes } from './core/scopes.js';
 export {

@@ -27,6 +27,8 @@ export interface JwksSourceOptions {
   signal: AbortSignal;
   /** Called when a fetched set drops or changes keys that the previous set had. */
   onKeysRemoved: (change: KeyRemoval) => void;
+  /** Called after every successful fetch. */
+  onRefreshed?: (keys: number, removedKids: string[]) => void;
 }
 
 /** Keys that left the set: by `kid`, and whether any key without a `kid` left. */
@@ -172,6 +174,7 @@ export class JwksSource {
     this.keyCount = keys.length;
     this.fetchedAt = this.options.now();
     if (removedKids.size > 0 || kidlessRemoved) this.options.onKeysRemoved({ kids: removedKids, kidless: kidlessRemoved });
+    this.options.onRefreshed?.(keys.length, [...removedKids]);
   }
 
   private unavailable(description: string, waitMs = this.backoff.waitMs): IdpUnavailableError {

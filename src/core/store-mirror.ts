@@ -9,6 +9,7 @@
  * It also tracks whether the store is reachable, for the availability policy, and keeps
  * revocations it could not publish to retry once the store is back.
  */
+import { randomUUID } from 'node:crypto';
 import { revocationTarget, type AvailabilityPolicy, type Revocation, type RevocationStore } from '../stores/revocation-store.js';
 import { StoreUnavailableError } from './errors.js';
 import { RevocationList } from './revocation-list.js';
@@ -25,6 +26,15 @@ export interface StoreMirrorStats {
 
 const ALWAYS_AVAILABLE: AvailabilityPolicy = { onUnavailable: 'fail-open', maxStalenessMs: Infinity };
 
+export interface StoreMirrorHooks {
+  /** Every revocation applied, from anywhere: evict cache entries it covers. */
+  onApply(revocation: Revocation): void;
+  /** A revocation took effect here; `lagMs` for ones that came from another instance. */
+  onRevoked?(revocation: Revocation, source: 'local' | 'store', lagMs: number | undefined): void;
+  onUnavailable?(since: number): void;
+  onResynced?(entries: number, healed: number): void;
+}
+
 export class StoreMirror {
   readonly list = new RevocationList();
   private readonly policy: AvailabilityPolicy;
@@ -39,20 +49,25 @@ export class StoreMirror {
   private unavailableSince: number | undefined;
   private resyncs = 0;
   private closed = false;
+  /** Tags our publishes so their echo from the store is not counted as news. */
+  private readonly origin = randomUUID();
 
   constructor(
     private readonly store: RevocationStore,
     private readonly clock: () => number,
-    /** Called for every revocation applied (from anywhere), to evict cache entries. */
-    private readonly onApply: (revocation: Revocation) => void,
+    private readonly hooks: StoreMirrorHooks,
   ) {
     this.policy = store.availability ?? ALWAYS_AVAILABLE;
     this.firstSync = new Promise((resolve) => (this.resolveFirstSync = resolve));
     this.unavailableSince = store.watch ? clock() : undefined; // a shared store is unknown until it connects
     this.cleanups.push(
-      store.subscribe((revocation) => {
+      store.subscribe((revocation, meta) => {
         this.buffered?.push(revocation);
         this.applyLocally(revocation);
+        if (meta.origin !== this.origin) {
+          const lag = meta.publishedAt !== undefined ? Math.max(0, this.clock() - meta.publishedAt) : undefined;
+          this.hooks.onRevoked?.(revocation, 'store', lag);
+        }
       }),
     );
     if (store.watch) {
@@ -61,7 +76,7 @@ export class StoreMirror {
           if (status === 'connected') void this.resync();
           else {
             this.synced = false;
-            this.unavailableSince ??= this.clock();
+            this.markUnavailable();
           }
         }),
       );
@@ -72,11 +87,12 @@ export class StoreMirror {
   /** Applies locally now, then writes to the store; a failed write is kept and retried on reconnect. */
   async publish(revocation: Revocation): Promise<void> {
     this.applyLocally(revocation);
+    this.hooks.onRevoked?.(revocation, 'local', undefined);
     try {
-      await this.store.publish(revocation);
+      await this.store.publish(revocation, this.origin);
     } catch {
       this.unpublished.set(revocationTarget(revocation), revocation);
-      this.unavailableSince ??= this.clock();
+      this.markUnavailable();
     }
   }
 
@@ -132,16 +148,17 @@ export class StoreMirror {
       const missing = [...this.list.entries(now), ...this.unpublished.values()].filter((r) => !inStore.has(revocationTarget(r)));
       for (const revocation of snapshot) this.applyLocally(revocation);
       for (const revocation of this.buffered) this.applyLocally(revocation);
-      for (const revocation of missing) await this.store.publish(revocation);
+      for (const revocation of missing) await this.store.publish(revocation, this.origin);
       this.unpublished.clear();
       this.synced = true;
       this.everSynced = true;
       this.unavailableSince = undefined;
       this.resyncs++;
       this.resolveFirstSync();
+      this.hooks.onResynced?.(snapshot.length, missing.length);
     } catch {
       this.synced = false;
-      this.unavailableSince ??= this.clock();
+      this.markUnavailable();
     } finally {
       this.buffered = undefined;
     }
@@ -149,6 +166,12 @@ export class StoreMirror {
 
   private applyLocally(revocation: Revocation): void {
     this.list.apply(revocation);
-    this.onApply(revocation);
+    this.hooks.onApply(revocation);
+  }
+
+  private markUnavailable(): void {
+    if (this.unavailableSince !== undefined) return;
+    this.unavailableSince = this.clock();
+    this.hooks.onUnavailable?.(this.unavailableSince);
   }
 }

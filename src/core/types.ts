@@ -1,6 +1,7 @@
 import type { JWTHeaderParameters, JWTPayload } from 'jose';
 import type { RevocationStore } from '../stores/revocation-store.js';
 import type { FetchLike } from './http-client.js';
+import type { VerifierEventName, VerifierListener } from './events.js';
 import type { JwksStats } from './jwks.js';
 import type { OutboxStats } from './outbox-worker.js';
 import type { ClientAuthMethod, RevocationBodyFormat, RevocationError } from './revocation-client.js';
@@ -174,6 +175,9 @@ export interface Verifier {
   invalidateAll(): Promise<void>;
   /** Attempts every due IdP revocation in the outbox now (the worker also does this on a timer). */
   retryPending(): Promise<import('./outbox-worker.js').OutboxRunResult>;
+  /** Subscribes to what the verifier does (see `VerifierEventMap`). */
+  on<E extends VerifierEventName>(event: E, listener: VerifierListener<E>): this;
+  off<E extends VerifierEventName>(event: E, listener: VerifierListener<E>): this;
   /** Aborts in-flight IdP requests and releases timers so the process can exit. */
   close(): Promise<void>;
 }

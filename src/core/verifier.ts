@@ -5,7 +5,8 @@
 import { compactVerify, errors as joseErrors, jwtVerify, type FlattenedJWSInput, type JWSHeaderParameters, type JWTVerifyOptions } from 'jose';
 import type { Revocation } from '../stores/revocation-store.js';
 import { createMetadataSource, type MetadataSource } from './discovery.js';
-import { IdpUnavailableError } from './errors.js';
+import { AuthError, IdpUnavailableError } from './errors.js';
+import { reportRejection, VerifierEvents, type VerifierEventName, type VerifierListener } from './events.js';
 import { JwksSource, type KeyRemoval, type VerificationKey } from './jwks.js';
 import type { OutboxRunResult } from './outbox-worker.js';
 import { resolveVerifierOptions, HMAC_ALGORITHMS, type ResolvedOptions } from './options.js';
@@ -43,6 +44,7 @@ class JwtVerifier implements Verifier {
   /** Concurrent verifications of the same token share one signature check. */
   private readonly inflight = new Map<string, Promise<VerifiedToken>>();
   private readonly lifetime = new AbortController();
+  private readonly events = new VerifierEvents();
   private readonly mirror: StoreMirror;
   private readonly revoker: Revoker;
   private readonly sweepTimer: NodeJS.Timeout;
@@ -69,6 +71,7 @@ class JwtVerifier implements Verifier {
       now: options.clock,
       signal: this.lifetime.signal,
       onKeysRemoved: (change) => this.evictRemovedKeys(change),
+      onRefreshed: (keys, removedKids) => this.events.emit('jwks-refreshed', { keys, removedKids }),
     });
     this.joseOptions = {
       issuer: options.issuer,
@@ -78,7 +81,12 @@ class JwtVerifier implements Verifier {
       requiredClaims: options.requiredClaims,
       ...(options.typ !== undefined ? { typ: options.typ } : {}),
     };
-    this.mirror = new StoreMirror(options.store, options.clock, (revocation) => this.evictRevoked(revocation));
+    this.mirror = new StoreMirror(options.store, options.clock, {
+      onApply: (revocation) => this.evictRevoked(revocation),
+      onRevoked: (revocation, source, lagMs) => this.events.emit('revoked', { type: revocation.type, source, lagMs }),
+      onUnavailable: (since) => this.events.emit('store-unavailable', { since }),
+      onResynced: (entries, healed) => this.events.emit('store-resynced', { entries, healed }),
+    });
     this.revoker = new Revoker({
       identify: (token) => this.identify(token),
       cache: this.cache,
@@ -105,7 +113,23 @@ class JwtVerifier implements Verifier {
       this.cache.delete(token);
       return undefined;
     }
+    if (this.events.listeningForVerified) this.emitVerified(entry.result, true);
     return entry.result;
+  }
+
+  on<E extends VerifierEventName>(event: E, listener: VerifierListener<E>): this {
+    this.events.on(event, listener);
+    return this;
+  }
+
+  off<E extends VerifierEventName>(event: E, listener: VerifierListener<E>): this {
+    this.events.off(event, listener);
+    return this;
+  }
+
+  /** For adapters: request-level rejections (no token, malformed header) reach the same listeners. */
+  [reportRejection](error: AuthError): void {
+    this.events.emit('rejected', { reason: error.reason, code: error.code, status: error.status });
   }
 
   verify(token: string): Promise<VerifiedToken> {
@@ -113,18 +137,39 @@ class JwtVerifier implements Verifier {
     if (typeof token !== 'string') return Promise.reject(invalidToken('malformed_token'));
     const now = this.options.clock();
     const unavailable = this.mirror.unavailableError(now);
-    if (unavailable !== undefined) return Promise.reject(unavailable);
+    if (unavailable !== undefined) return this.reject(unavailable);
     const hit = this.cache.get(token, now);
     if (hit !== undefined) {
-      if (!this.mirror.list.isRevoked(hit.keys, hit.result.payload.iat, now)) return Promise.resolve(hit.result);
+      if (!this.mirror.list.isRevoked(hit.keys, hit.result.payload.iat, now)) {
+        if (this.events.listeningForVerified) this.emitVerified(hit.result, true);
+        return Promise.resolve(hit.result);
+      }
       this.cache.delete(token);
-      return Promise.reject(invalidToken('revoked'));
+      return this.reject(invalidToken('revoked'));
     }
     const running = this.inflight.get(token);
     if (running) return running;
-    const verification = this.verifyUncached(token).finally(() => this.inflight.delete(token));
+    const verification = this.verifyUncached(token)
+      .then(
+        (result) => {
+          if (this.events.listeningForVerified) this.emitVerified(result, false);
+          return result;
+        },
+        (error: unknown) => this.reject(error),
+      )
+      .finally(() => this.inflight.delete(token));
     this.inflight.set(token, verification);
     return verification;
+  }
+
+  private reject(error: unknown): Promise<never> {
+    if (error instanceof AuthError) this[reportRejection](error);
+    return Promise.reject(error);
+  }
+
+  private emitVerified(result: VerifiedToken, cached: boolean): void {
+    const { sub, client_id: clientId } = result.payload;
+    this.events.emit('verified', { cached, subject: sub, clientId });
   }
 
   stats(): VerifierStats {
@@ -174,6 +219,7 @@ class JwtVerifier implements Verifier {
     this.lifetime.abort();
     this.revoker.close();
     this.mirror.close();
+    this.events.removeAll();
     clearInterval(this.sweepTimer);
     this.cache.clear();
   }

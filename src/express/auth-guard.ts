@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extractBearerToken, type RequestLike } from '../core/bearer.js';
 import { AuthError } from '../core/errors.js';
+import { reportRejection } from '../core/events.js';
 import { toAuthError } from '../core/rejections.js';
 import { requireScopes } from '../core/scopes.js';
 import type { VerifiedToken, Verifier, VerifierOptions } from '../core/types.js';
@@ -53,9 +54,13 @@ export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
   if (typeof verifier.verify !== 'function') throw new TypeError('revocable-jwt: `verifier` must come from createVerifier()');
   const required = Object.freeze([...scopes]);
 
-  const fail = (next: NextFunction, error: unknown): void => {
+  // Token rejections are reported by the verifier itself; request-level ones (no token, bad
+  // header, missing scope) only the guard sees.
+  const report = (verifier as unknown as { [reportRejection]?: (e: AuthError) => void })[reportRejection]?.bind(verifier);
+  const fail = (next: NextFunction, error: unknown, reportIt = false): void => {
     const authError: AuthError = toAuthError(error);
     authError.realm = realm;
+    if (reportIt) report?.(authError);
     next(authError);
   };
 
@@ -63,7 +68,7 @@ export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
     try {
       requireScopes(result, required);
     } catch (error) {
-      return fail(next, error);
+      return fail(next, error, true);
     }
     req.auth = result;
     next();
@@ -74,7 +79,7 @@ export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
     try {
       token = extractBearerToken(req as unknown as RequestLike);
     } catch (error) {
-      return fail(next, error);
+      return fail(next, error, true);
     }
     // Cache hit: answer synchronously, no promise, no microtask.
     const cached = verifier.peek(token);

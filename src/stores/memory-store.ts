@@ -58,12 +58,13 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): RevocationS
   };
 
   return {
-    async publish(revocation) {
+    async publish(revocation, origin) {
       const id = identity(revocation);
       revocations.set(id, mergeRevocation(revocations.get(id), revocation));
       // Sweep now and then so memory stays bounded by live tokens without a timer.
       if (++writes % 256 === 0) sweep(clock());
-      for (const listener of listeners) listener(revocation);
+      const meta = { publishedAt: clock(), ...(origin !== undefined ? { origin } : {}) };
+      for (const listener of listeners) listener(revocation, meta);
     },
     async snapshot(now) {
       sweep(now);

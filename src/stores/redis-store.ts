@@ -186,7 +186,13 @@ export function createRedisStore(options: RedisStoreOptions): RedisRevocationSto
       return;
     }
     const revocation = parseRevocation(parsed);
-    if (revocation) for (const listener of listeners) listener(revocation);
+    if (!revocation) return;
+    const { publishedAt, origin } = parsed as { publishedAt?: unknown; origin?: unknown };
+    const meta = {
+      ...(typeof publishedAt === 'number' ? { publishedAt } : {}),
+      ...(typeof origin === 'string' ? { origin } : {}),
+    };
+    for (const listener of listeners) listener(revocation, meta);
   });
   if (subscriber.status === 'ready') subscriber.subscribe(channel).then(() => setStatus('connected'), () => undefined);
 
@@ -218,12 +224,21 @@ export function createRedisStore(options: RedisStoreOptions): RedisRevocationSto
     keyPrefix,
     availability: { onUnavailable, maxStalenessMs: maxStaleness * 1000 },
     outbox,
-    async publish(revocation) {
+    async publish(revocation, origin) {
       const ttl = Math.ceil(revocation.expiresAt - clock());
       if (ttl <= 0) return; // already over: nothing to keep or announce
       const cutoff = revocation.type === 'token' ? 0 : revocation.cutoff;
       await timed(
-        client.eval(PUBLISH_SCRIPT, 1, keyOf(revocation), cutoff, revocation.expiresAt, ttl, channel, JSON.stringify(revocation)),
+        client.eval(
+          PUBLISH_SCRIPT,
+          1,
+          keyOf(revocation),
+          cutoff,
+          revocation.expiresAt,
+          ttl,
+          channel,
+          JSON.stringify({ ...revocation, publishedAt: clock(), ...(origin !== undefined ? { origin } : {}) }),
+        ),
         'publish',
       );
     },

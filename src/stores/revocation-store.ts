@@ -60,7 +60,15 @@ export interface RevocationOutbox {
   size(): Promise<number>;
 }
 
-export type RevocationListener = (revocation: Revocation) => void;
+/** Where a delivered revocation came from: lets a mirror skip its own echo and measure lag. */
+export interface DeliveryMeta {
+  /** Epoch ms when the publisher published it. */
+  publishedAt?: number;
+  /** The publisher's opaque id (see `publish`). */
+  origin?: string;
+}
+
+export type RevocationListener = (revocation: Revocation, meta: DeliveryMeta) => void;
 
 /** Connection changes of a shared store. After `connected`, a mirror may have missed publishes. */
 export type StoreStatus = 'connected' | 'disconnected';
@@ -76,8 +84,8 @@ export interface AvailabilityPolicy {
 }
 
 export interface RevocationStore {
-  /** Persists `revocation` and delivers it to every subscriber. Idempotent. */
-  publish(revocation: Revocation): Promise<void>;
+  /** Persists `revocation` and delivers it to every subscriber, with `origin` in its meta. Idempotent. */
+  publish(revocation: Revocation, origin?: string): Promise<void>;
   /** Every revocation still in force at `now`, for (re)building a mirror. */
   snapshot(now: number): Promise<Revocation[]>;
   /** Registers a listener for published revocations; returns the function that removes it. */

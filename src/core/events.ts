@@ -1,0 +1,61 @@
+/**
+ * What a verifier reports to `verifier.on(...)`: for logs, metrics and alerts. Listeners run
+ * synchronously; keep them cheap. `verified` fires on every accepted request (cache hits too),
+ * so the verifier only builds that event while someone listens.
+ */
+import { EventEmitter } from 'node:events';
+import type { RejectionReason } from './errors.js';
+
+export interface VerifierEventMap {
+  /** A token was accepted; `cached` tells whether the signature check was skipped. */
+  verified: { cached: boolean; subject: string | undefined; clientId: string | undefined };
+  /** A request or token was refused. */
+  rejected: { reason: RejectionReason; code: string | undefined; status: number };
+  /**
+   * A revocation took effect on this instance: `local` when made here, `store` when it arrived
+   * from another instance (`lagMs`: from its publication to now, when the store reports it).
+   */
+  revoked: { type: 'token' | 'subject' | 'session' | 'all'; source: 'local' | 'store'; lagMs: number | undefined };
+  /** A JWKS fetch succeeded. */
+  'jwks-refreshed': { keys: number; removedKids: string[] };
+  /** The shared store became unreachable (the staleness clock starts). */
+  'store-unavailable': { since: number };
+  /** The mirror resynced with the store (on start and after every reconnect). */
+  'store-resynced': { entries: number; healed: number };
+}
+
+export type VerifierEventName = keyof VerifierEventMap;
+export type VerifierListener<E extends VerifierEventName> = (event: VerifierEventMap[E]) => void;
+
+export class VerifierEvents {
+  private readonly emitter = new EventEmitter();
+  /** Checked on the hot path instead of asking the emitter. */
+  listeningForVerified = false;
+
+  on<E extends VerifierEventName>(event: E, listener: VerifierListener<E>): void {
+    this.emitter.on(event, listener);
+    this.listeningForVerified = this.emitter.listenerCount('verified') > 0;
+  }
+
+  off<E extends VerifierEventName>(event: E, listener: VerifierListener<E>): void {
+    this.emitter.off(event, listener);
+    this.listeningForVerified = this.emitter.listenerCount('verified') > 0;
+  }
+
+  emit<E extends VerifierEventName>(event: E, payload: VerifierEventMap[E]): void {
+    if (this.emitter.listenerCount(event) === 0) return;
+    try {
+      this.emitter.emit(event, payload);
+    } catch {
+      // A throwing listener must never turn into a rejected request or a crash.
+    }
+  }
+
+  removeAll(): void {
+    this.emitter.removeAllListeners();
+    this.listeningForVerified = false;
+  }
+}
+
+/** Lets adapters (authGuard, routes) report request-level rejections through the verifier. */
+export const reportRejection = Symbol.for('revocable-jwt.reportRejection');
