@@ -26,6 +26,8 @@ export interface EmbeddedIdpOptions {
   clients?: ClientMetadata[];
   /** Existing signing keys (private JWKs), e.g. to keep keys across a restart. */
   keys?: SigningKey[];
+  /** Where the IdP POSTs back-channel logout tokens for the default client. */
+  backchannelLogoutUri?: string;
 }
 
 export type SigningAlg = 'RS256' | 'PS256' | 'ES256' | 'ES384' | 'EdDSA';
@@ -68,6 +70,13 @@ export interface EmbeddedIdp {
    * published unless `dropOld`. The provider restarts on the same port and issuer.
    */
   rotateKeys(options?: { dropOld?: boolean; alg?: SigningAlg }): Promise<SigningKey>;
+  /** Points the default client's back-channel logout at `uri` (the provider restarts, keys kept). */
+  setBackchannelLogoutUri(uri: string): Promise<void>;
+  /**
+   * Ends `sub`'s session the way the IdP does on logout: signs a logout token (with `sid`) and
+   * POSTs it to the client's back-channel logout URI, through oidc-provider's own feature.
+   */
+  backchannelLogout(sub: string, sid?: string): Promise<void>;
   /** Stops answering (connections refused) until `resume()`; for outage tests. */
   pause(): Promise<void>;
   resume(): Promise<void>;
@@ -129,6 +138,7 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions = {}): Promis
   let keys: SigningKey[] = options.keys ? [...options.keys] : [await generateSigningKey(options.alg ?? 'RS256')];
   let jwksRequests = 0;
   let paused = false;
+  let backchannelLogoutUri = options.backchannelLogoutUri;
 
   const build = (): Provider => {
     const provider = quietly(() => new ProviderClass(issuer, {
@@ -139,6 +149,7 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions = {}): Promis
           grant_types: ['client_credentials', 'refresh_token', 'authorization_code'],
           redirect_uris: ['http://127.0.0.1/callback'],
           token_endpoint_auth_method: 'client_secret_basic',
+          ...(backchannelLogoutUri ? { backchannel_logout_uri: backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
         },
         ...((options.clients ?? []) as never[]),
       ],
@@ -156,7 +167,13 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions = {}): Promis
         AuthorizationCode: 60,
       },
       clientDefaults: { id_token_signed_response_alg: keys[0]!.alg },
+      // Its SSRF guard refuses loopback receivers; ours are loopback by design (tests, example).
+      fetch: (url: string, init: RequestInit & { dispatcher?: unknown }) => {
+        delete init.dispatcher;
+        return fetch(url, init);
+      },
       features: {
+        backchannelLogout: { enabled: true },
         devInteractions: { enabled: false },
         clientCredentials: { enabled: true },
         introspection: { enabled: true, allowedPolicy: () => true },
@@ -248,6 +265,16 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions = {}): Promis
       provider = build();
       callback = provider.callback();
       return fresh;
+    },
+    async setBackchannelLogoutUri(uri: string) {
+      backchannelLogoutUri = uri;
+      provider = build();
+      callback = provider.callback();
+    },
+    async backchannelLogout(sub: string, sid = `sid-${Math.random().toString(36).slice(2)}`) {
+      const client = await provider.Client.find(DEFAULT_CLIENT.clientId);
+      if (!client) throw new Error('default client missing');
+      await quietly(() => (client as unknown as { backchannelLogout(sub: string, sid: string): Promise<void> }).backchannelLogout(sub, sid));
     },
     async pause() {
       paused = true;

@@ -3,6 +3,18 @@ export { authGuard } from './express/auth-guard.js';
 export type { AuthGuardOptions, AuthGuardMiddleware, GuardSettings, GuardRequest, NextFunction } from './express/auth-guard.js';
 export { authErrorHandler, writeAuthError } from './express/error-handler.js';
 export { revokeRoute, type RevokeRouteOptions } from './express/revoke-route.js';
+export { backchannelLogoutRoute, type BackchannelLogoutRouteOptions } from './express/backchannel-logout-route.js';
+export { securityEventRoute, type SecurityEventRouteOptions } from './express/security-event-route.js';
+export { processLogoutToken, BACKCHANNEL_LOGOUT_EVENT, type LogoutTokenOptions, type LogoutResult } from './core/logout-token.js';
+export {
+  processSecurityEvent,
+  SecurityEventError,
+  SESSION_REVOKED,
+  CREDENTIAL_CHANGE,
+  type SecurityEventOptions,
+  type SecurityEventResult,
+  type SetErrorCode,
+} from './core/security-event.js';
 export { createMemoryStore, type MemoryStoreOptions } from './stores/memory-store.js';
 export {
   createRedisStore,

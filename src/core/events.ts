@@ -59,3 +59,7 @@ export class VerifierEvents {
 
 /** Lets adapters (authGuard, routes) report request-level rejections through the verifier. */
 export const reportRejection = Symbol.for('revocable-jwt.reportRejection');
+/** For receivers of IdP-signed notifications (logout tokens, security events): see verifier.ts. */
+export const verifyIssuerJwt = Symbol.for('revocable-jwt.verifyIssuerJwt');
+/** Replay protection through the verifier's store (shared across instances). */
+export const claimOnce = Symbol.for('revocable-jwt.claimOnce');

@@ -6,7 +6,7 @@ import { compactVerify, errors as joseErrors, jwtVerify, type FlattenedJWSInput,
 import type { Revocation } from '../stores/revocation-store.js';
 import { createMetadataSource, type MetadataSource } from './discovery.js';
 import { AuthError, IdpUnavailableError } from './errors.js';
-import { reportRejection, VerifierEvents, type VerifierEventName, type VerifierListener } from './events.js';
+import { claimOnce, reportRejection, verifyIssuerJwt, VerifierEvents, type VerifierEventName, type VerifierListener } from './events.js';
 import { JwksSource, type KeyRemoval, type VerificationKey } from './jwks.js';
 import type { OutboxRunResult } from './outbox-worker.js';
 import { resolveVerifierOptions, HMAC_ALGORITHMS, type ResolvedOptions } from './options.js';
@@ -160,6 +160,41 @@ class JwtVerifier implements Verifier {
       .finally(() => this.inflight.delete(token));
     this.inflight.set(token, verification);
     return verification;
+  }
+
+  /**
+   * Verifies another kind of JWT signed by our issuer (a logout token, a security event): same
+   * keys, algorithms and `iss`, its own audience, type and claims. Rejects with an AuthError.
+   */
+  async [verifyIssuerJwt](
+    jwt: string,
+    options: { audience: string | string[]; types: ReadonlyArray<string | undefined>; requiredClaims: string[]; maxTokenAge: number },
+  ): Promise<{ header: JWSHeaderParameters; payload: AccessTokenClaims }> {
+    checkShape(jwt, this.options.maxTokenLength);
+    const verifyOptions: JWTVerifyOptions = {
+      issuer: this.issuer,
+      audience: options.audience,
+      algorithms: this.options.algorithms,
+      clockTolerance: this.options.clockTolerance,
+      requiredClaims: options.requiredClaims,
+      maxTokenAge: options.maxTokenAge,
+      currentDate: new Date(this.options.clock()),
+    };
+    let verified;
+    try {
+      verified = await jwtVerify<AccessTokenClaims>(jwt, this.keyFor, verifyOptions);
+    } catch (error) {
+      if (!(error instanceof joseErrors.JWKSMultipleMatchingKeys)) throw toAuthError(error);
+      verified = await verifyWithCandidates(jwt, error, verifyOptions);
+    }
+    const typ = typeof verified.protectedHeader.typ === 'string' ? verified.protectedHeader.typ.toLowerCase().replace(/^application\//, '') : undefined;
+    if (!options.types.includes(typ)) throw invalidToken('type_mismatch');
+    checkClaimTypes(verified.payload, this.options.clock(), this.options.clockTolerance);
+    return { header: verified.protectedHeader, payload: verified.payload };
+  }
+
+  [claimOnce](key: string, ttlMs: number): Promise<boolean> {
+    return this.options.store.claimOnce(key, ttlMs);
   }
 
   private reject(error: unknown): Promise<never> {

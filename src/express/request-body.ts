@@ -12,7 +12,7 @@ export async function readRequestBody(req: IncomingMessage & { body?: unknown })
   if (req.body !== undefined && req.body !== null && typeof req.body === 'object' && !Buffer.isBuffer(req.body)) {
     return req.body as Record<string, unknown>;
   }
-  const raw = typeof req.body === 'string' ? req.body : Buffer.isBuffer(req.body) ? req.body.toString('utf8') : await readStream(req);
+  const raw = await readRawBody(req);
   if (raw.trim() === '') return {};
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type === 'application/json') {
@@ -37,6 +37,13 @@ export async function readRequestBody(req: IncomingMessage & { body?: unknown })
     return fields;
   }
   throw new InvalidRequestError('malformed_request', 'Send the body as application/x-www-form-urlencoded or application/json');
+}
+
+/** The body as text: what a parser left as a string/Buffer, or the stream itself (size-limited). */
+export async function readRawBody(req: IncomingMessage & { body?: unknown }): Promise<string> {
+  if (typeof req.body === 'string') return req.body;
+  if (Buffer.isBuffer(req.body)) return req.body.toString('utf8');
+  return readStream(req);
 }
 
 function readStream(req: IncomingMessage): Promise<string> {

@@ -12,6 +12,7 @@ import type { RevocationOutcome, Verifier } from '../core/types.js';
 import type { NextFunction } from './auth-guard.js';
 import { writeAuthError } from './error-handler.js';
 import { readRequestBody } from './request-body.js';
+import { sendJson } from './send-json.js';
 
 export interface RevokeRouteOptions {
   verifier: Verifier;
@@ -104,11 +105,4 @@ function optionalString(value: unknown, name: string, maxLength: number): string
   if (typeof value !== 'string') throw new InvalidRequestError('malformed_request', `\`${name}\` must be a single string`);
   if (value.length > maxLength) throw new InvalidRequestError('malformed_request', `\`${name}\` is too long`);
   return value;
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.statusCode = status;
-  res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('Cache-Control', 'no-store');
-  res.end(JSON.stringify(body));
 }

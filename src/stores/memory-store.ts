@@ -2,6 +2,7 @@
  * The default store: everything in this process. Verifiers that share one memory store agree
  * with each other; separate processes need a shared store (Redis).
  */
+import { LRUCache } from 'lru-cache';
 import {
   mergeRevocation,
   revocationTarget,
@@ -22,6 +23,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): RevocationS
   const revocations = new Map<string, Revocation>();
   const listeners = new Set<RevocationListener>();
   const pending = new Map<string, PendingRevocation & { leasedUntil: number }>();
+  // Bounded: entries expire, and past the cap the oldest claims go first.
+  const claimed = new LRUCache<string, true>({ max: 100_000, ttl: 60_000, ttlResolution: 0, perf: { now: clock } });
 
   const identity = revocationTarget;
   const sweep = (now: number) => {
@@ -65,6 +68,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): RevocationS
       if (++writes % 256 === 0) sweep(clock());
       const meta = { publishedAt: clock(), ...(origin !== undefined ? { origin } : {}) };
       for (const listener of listeners) listener(revocation, meta);
+    },
+    async claimOnce(key, ttlMs) {
+      if (claimed.has(key)) return false;
+      claimed.set(key, true, { ttl: Math.max(1, ttlMs) });
+      return true;
     },
     async snapshot(now) {
       sweep(now);

@@ -242,6 +242,13 @@ export function createRedisStore(options: RedisStoreOptions): RedisRevocationSto
         'publish',
       );
     },
+    async claimOnce(key, ttlMs) {
+      const result = await timed(
+        client.eval(`return redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1])`, 1, `${keyPrefix}seen:${key}`, Math.max(1, Math.ceil(ttlMs))),
+        'claim',
+      );
+      return result !== null;
+    },
     async snapshot(now) {
       const found = new Map<string, Revocation>();
       const nodes = typeof client.nodes === 'function' ? client.nodes('master') : [client];
@@ -250,7 +257,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisRevocationSto
         do {
           const [next, keys] = await timed(node.scan(cursor, 'MATCH', `${escapeGlob(keyPrefix)}*`, 'COUNT', 1000), 'scan');
           cursor = next;
-          const wanted = keys.filter((k) => !k.startsWith(`${keyPrefix}{outbox}`) && k !== channel);
+          const wanted = keys.filter((k) => !k.startsWith(`${keyPrefix}{outbox}`) && !k.startsWith(`${keyPrefix}seen:`) && k !== channel);
           if (wanted.length === 0) continue;
           const values = (await timed(node.pipeline(wanted.map((k) => ['get', k])).exec(), 'read')) ?? [];
           wanted.forEach((key, i) => {

@@ -97,6 +97,11 @@ export interface RevocationStore {
    * staleness clock of `availability`.
    */
   watch?(listener: (status: StoreStatus) => void): () => void;
+  /**
+   * Records `key` for `ttlMs` and resolves true the first time, false if it was already there:
+   * replay protection for logout tokens and security events (`jti`) across every instance.
+   */
+  claimOnce(key: string, ttlMs: number): Promise<boolean>;
   /** Shared stores only: the policy while unreachable. Absent: the store is always available. */
   readonly availability?: AvailabilityPolicy;
   /** Releases connections and timers. */

@@ -1,0 +1,64 @@
+/**
+ * OpenID Connect Back-Channel Logout 1.0: validating a logout token and acting on it. The IdP
+ * POSTs one when a session ends at the IdP; we refuse the tokens of that session (`sid`) and, by
+ * default, of that subject (`sub`) on every instance, since access tokens rarely carry `sid`.
+ *
+ * Validation per §2.6: signature with the issuer's keys and algorithms, `iss`, `aud` = our client,
+ * `iat` (recent), `jti` (replays refused), `events` with the back-channel-logout member (an object),
+ * `sub` and/or `sid`, no `nonce`; `typ` `logout+jwt` (or absent / `JWT`, as older IdPs send).
+ */
+import { InvalidRequestError } from './errors.js';
+import { claimOnce, verifyIssuerJwt } from './events.js';
+import type { Verifier } from './types.js';
+
+export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
+
+export interface LogoutTokenOptions {
+  /** Our client id at the IdP: the logout token's audience. */
+  clientId: string;
+  /** Oldest acceptable `iat`, seconds. Default 300. */
+  maxAge?: number;
+  /**
+   * Only refuse tokens of the ended session (`sid`), not every token of the subject. Default
+   * false: access tokens seldom carry `sid`, so a session-only logout would leave them valid.
+   */
+  sessionOnly?: boolean;
+}
+
+export interface LogoutResult {
+  subject: string | undefined;
+  session: string | undefined;
+  /** False when this `jti` was seen before (nothing done again). */
+  applied: boolean;
+}
+
+interface InternalVerifier extends Verifier {
+  [verifyIssuerJwt](jwt: string, options: object): Promise<{ payload: Record<string, unknown> }>;
+  [claimOnce](key: string, ttlMs: number): Promise<boolean>;
+}
+
+export async function processLogoutToken(verifier: Verifier, logoutToken: string, options: LogoutTokenOptions): Promise<LogoutResult> {
+  const internal = verifier as InternalVerifier;
+  const maxAge = options.maxAge ?? 300;
+  const { payload } = await internal[verifyIssuerJwt](logoutToken, {
+    audience: options.clientId,
+    types: ['logout+jwt', 'jwt', undefined],
+    requiredClaims: ['iat', 'jti', 'events'],
+    maxTokenAge: maxAge,
+  });
+  const events = payload.events as Record<string, unknown> | undefined;
+  const event = events?.[BACKCHANNEL_LOGOUT_EVENT];
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+    throw new InvalidRequestError('claim_invalid', 'The logout token lacks the back-channel logout event');
+  }
+  if ('nonce' in payload) throw new InvalidRequestError('claim_invalid', 'A logout token must not contain a nonce');
+  const subject = typeof payload.sub === 'string' && payload.sub !== '' ? payload.sub : undefined;
+  const session = typeof payload.sid === 'string' && payload.sid !== '' ? payload.sid : undefined;
+  if (!subject && !session) throw new InvalidRequestError('claim_missing', 'The logout token needs sub or sid');
+
+  const fresh = await internal[claimOnce](`bcl:${verifier.issuer}:${String(payload.jti)}`, (maxAge + 60) * 1000);
+  if (!fresh) return { subject, session, applied: false };
+  if (session) await verifier.invalidateSession(session);
+  if (subject && !(options.sessionOnly && session)) await verifier.invalidateSubject(subject);
+  return { subject, session, applied: true };
+}

@@ -1,0 +1,57 @@
+/**
+ * `backchannelLogoutRoute()`: the RP endpoint of OpenID Connect Back-Channel Logout 1.0.
+ * The IdP POSTs `logout_token` (form); we validate it (see core/logout-token.ts) and refuse that
+ * session's / subject's tokens on every instance sharing the store. Answers per §2.8: 200 on
+ * success, 400 `{ error, error_description }` otherwise, always `Cache-Control: no-store`.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AuthError, IdpUnavailableError } from '../core/errors.js';
+import { processLogoutToken, type LogoutTokenOptions } from '../core/logout-token.js';
+import type { Verifier } from '../core/types.js';
+import type { NextFunction } from './auth-guard.js';
+import { readRequestBody } from './request-body.js';
+import { sendJson } from './send-json.js';
+
+export interface BackchannelLogoutRouteOptions extends LogoutTokenOptions {
+  verifier: Verifier;
+}
+
+export function backchannelLogoutRoute(options: BackchannelLogoutRouteOptions) {
+  if (typeof options !== 'object' || options === null || typeof options.verifier?.invalidateSubject !== 'function') {
+    throw new TypeError('revocable-jwt: backchannelLogoutRoute needs { verifier, clientId }');
+  }
+  if (typeof options.clientId !== 'string' || options.clientId === '') {
+    throw new TypeError('revocable-jwt: backchannelLogoutRoute needs `clientId`: our client id at the IdP (the logout token audience)');
+  }
+  const { verifier, ...logoutOptions } = options;
+
+  return (req: IncomingMessage & { body?: unknown }, res: ServerResponse, next?: NextFunction): void => {
+    handle(req, res).catch((error: unknown) => {
+      if (error instanceof IdpUnavailableError) {
+        res.setHeader('Retry-After', String(error.retryAfter));
+        sendJson(res, 503, { error: 'temporarily_unavailable', error_description: error.description });
+      } else if (error instanceof AuthError) {
+        sendJson(res, 400, { error: 'invalid_request', error_description: error.description });
+      } else if (next) next(error);
+      else sendJson(res, 500, { error: 'server_error', error_description: 'Logout could not be processed' });
+    });
+  };
+
+  async function handle(req: IncomingMessage & { body?: unknown }, res: ServerResponse): Promise<void> {
+    if (req.method !== 'POST') {
+      res.setHeader('Allow', 'POST');
+      sendJson(res, 405, { error: 'invalid_request', error_description: 'Use POST' });
+      return;
+    }
+    const body = await readRequestBody(req);
+    const logoutToken = body.logout_token;
+    if (typeof logoutToken !== 'string' || logoutToken === '') {
+      sendJson(res, 400, { error: 'invalid_request', error_description: 'Missing logout_token' });
+      return;
+    }
+    await processLogoutToken(verifier, logoutToken, logoutOptions);
+    res.statusCode = 200;
+    res.setHeader('Cache-Control', 'no-store');
+    res.end();
+  }
+}
