@@ -53,6 +53,8 @@ export interface ClientMetadata {
 export interface EmbeddedIdp {
   readonly issuer: string;
   readonly audience: string;
+  /** A second resource whose access tokens are opaque (for introspection). */
+  readonly opaqueAudience: string;
   readonly provider: Provider;
   readonly client: { clientId: string; clientSecret: string };
   /** Current signing keys, the active one first. */
@@ -60,7 +62,7 @@ export interface EmbeddedIdp {
   /** Number of requests the JWKS endpoint has served. */
   readonly jwksRequests: number;
   /** Issues a JWT access token via client_credentials (a real HTTP call to the token endpoint). */
-  issueAccessToken(options?: { scope?: string; clientId?: string; clientSecret?: string }): Promise<string>;
+  issueAccessToken(options?: { scope?: string; clientId?: string; clientSecret?: string; resource?: string }): Promise<string>;
   /** Mints a refresh token through the provider's own models (no browser needed). */
   issueRefreshToken(options?: { accountId?: string; clientId?: string }): Promise<string>;
   /** Asks the IdP's introspection endpoint whether a token is active. */
@@ -134,6 +136,7 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions = {}): Promis
   const port = (server.address() as AddressInfo).port;
   const issuer = `http://127.0.0.1:${port}`;
   const audience = options.audience ?? `http://127.0.0.1:${port}/notes-api`;
+  const opaqueAudience = `http://127.0.0.1:${port}/opaque-api`;
   const scopes = options.scopes ?? ['notes:read', 'notes:write'];
   let keys: SigningKey[] = options.keys ? [...options.keys] : [await generateSigningKey(options.alg ?? 'RS256')];
   let jwksRequests = 0;
@@ -190,10 +193,10 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions = {}): Promis
           enabled: true,
           defaultResource: () => audience,
           useGrantedResource: () => true,
-          getResourceServerInfo: () => ({
-            audience,
+          getResourceServerInfo: (_ctx: unknown, resource: string) => ({
+            audience: resource === opaqueAudience ? opaqueAudience : audience,
             scope: scopes.join(' '),
-            accessTokenFormat: 'jwt',
+            accessTokenFormat: resource === opaqueAudience ? 'opaque' : 'jwt',
             accessTokenTTL: options.accessTokenTTL ?? 600,
             jwt: { sign: { alg: keys[0]!.alg } },
           }),
@@ -228,6 +231,7 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions = {}): Promis
   const idp: EmbeddedIdp = {
     issuer,
     audience,
+    opaqueAudience,
     get provider() {
       return provider;
     },
@@ -238,8 +242,13 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions = {}): Promis
     get jwksRequests() {
       return jwksRequests;
     },
-    async issueAccessToken({ scope = scopes.join(' '), clientId = DEFAULT_CLIENT.clientId, clientSecret = DEFAULT_CLIENT.clientSecret } = {}) {
-      const json = await tokenRequest({ grant_type: 'client_credentials', scope, resource: audience }, clientId, clientSecret);
+    async issueAccessToken({
+      scope = scopes.join(' '),
+      clientId = DEFAULT_CLIENT.clientId,
+      clientSecret = DEFAULT_CLIENT.clientSecret,
+      resource = audience,
+    } = {}) {
+      const json = await tokenRequest({ grant_type: 'client_credentials', scope, resource }, clientId, clientSecret);
       return json.access_token as string;
     },
     async issueRefreshToken({ accountId = 'alice', clientId = DEFAULT_CLIENT.clientId } = {}) {

@@ -33,6 +33,7 @@ export type RejectionReason =
   | 'claim_invalid'
   | 'lifetime_too_long'
   | 'revoked'
+  | 'token_inactive'
   | 'insufficient_scope'
   | 'idp_unavailable'
   | 'store_unavailable';

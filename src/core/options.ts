@@ -5,6 +5,7 @@
 import { createMemoryStore } from '../stores/memory-store.js';
 import type { RevocationStore } from '../stores/revocation-store.js';
 import type { FetchLike } from './http-client.js';
+import type { ResolvedIntrospectionOptions } from './introspection.js';
 import type { RevocationClientConfig } from './revocation-client.js';
 import type { VerifierOptions } from './types.js';
 import { parseTrustedUrl } from './url-policy.js';
@@ -36,6 +37,7 @@ export interface ResolvedOptions {
   maxTokenLength: number;
   maxTokenLifetimeMs: number;
   revocation: ResolvedRevocationOptions | undefined;
+  introspection: ResolvedIntrospectionOptions | undefined;
   store: RevocationStore;
 }
 
@@ -127,6 +129,7 @@ export function resolveVerifierOptions(options: VerifierOptions): ResolvedOption
     maxTokenLength: positive(options.maxTokenLength, 16_384, 'maxTokenLength', 'characters'),
     maxTokenLifetimeMs: positive(options.maxTokenLifetime, 86_400, 'maxTokenLifetime', 'seconds') * 1000,
     revocation: resolveRevocation(options.revocation, allowHttp),
+    introspection: resolveIntrospection(options.introspection, allowHttp),
     store: resolveStore(options.store, clock),
   };
 }
@@ -160,6 +163,26 @@ function resolveRevocation(revocation: VerifierOptions['revocation'], allowHttp:
     retryForMs: positive(revocation.retryFor, 7 * 86_400, 'revocation.retryFor', 'seconds') * 1000,
     retryIntervalMs: positive(revocation.retryInterval, 5, 'revocation.retryInterval', 'seconds') * 1000,
     maxPending: positive(revocation.maxPending, 10_000, 'revocation.maxPending', 'items'),
+  };
+}
+
+function resolveIntrospection(introspection: VerifierOptions['introspection'], allowHttp: boolean): ResolvedIntrospectionOptions | undefined {
+  if (introspection === undefined) return undefined;
+  if (typeof introspection !== 'object' || introspection === null) fail('`introspection` must be an object: { clientId, clientSecret, endpoint }');
+  const { clientId, clientSecret } = introspection;
+  if (typeof clientId !== 'string' || clientId === '') fail('`introspection.clientId` is required: introspection needs client authentication');
+  if (clientSecret !== undefined && (typeof clientSecret !== 'string' || clientSecret === '')) fail('`introspection.clientSecret` must be a non-empty string');
+  const authMethod = introspection.authMethod ?? (clientSecret ? 'client_secret_basic' : 'none');
+  if (!(AUTH_METHODS as readonly string[]).includes(authMethod)) fail(`\`introspection.authMethod\` must be one of ${AUTH_METHODS.join(', ')}`);
+  if (authMethod !== 'none' && !clientSecret) fail(`\`introspection.clientSecret\` is required for ${authMethod}`);
+  const mode = introspection.mode ?? 'opaque';
+  if (mode !== 'opaque' && mode !== 'always') fail("`introspection.mode` must be 'opaque' or 'always'");
+  return {
+    client: { clientId, clientSecret, authMethod, bodyFormat: 'form', timeout: positive(introspection.timeout, 5_000, 'introspection.timeout', 'milliseconds') },
+    endpoint: introspection.endpoint === undefined ? undefined : parseTrustedUrl(introspection.endpoint, 'introspection.endpoint', allowHttp),
+    mode,
+    maxAgeMs: positive(introspection.maxAge, 60, 'introspection.maxAge', 'seconds') * 1000,
+    allowMissingAudience: introspection.allowMissingAudience === true,
   };
 }
 

@@ -24,6 +24,7 @@ const DESCRIPTIONS: Partial<Record<RejectionReason, string>> = {
   claim_invalid: 'The access token has an invalid claim',
   lifetime_too_long: 'The access token lifetime exceeds what this resource accepts',
   revoked: 'The access token has been revoked',
+  token_inactive: 'The access token is not active',
 };
 
 export function invalidToken(reason: RejectionReason, cause?: unknown): InvalidTokenError {

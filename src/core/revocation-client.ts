@@ -10,18 +10,13 @@
  * Does not validate: that the endpoint belongs to the token's issuer (the caller configures or
  * discovers it), or anything about the token (opaque tokens are forwarded as they are).
  */
+import { clientAuthenticatedRequest, type ClientAuthConfig } from './client-auth.js';
 import { HttpRequestError, parseRetryAfter, sendRequest, type FetchLike, type HttpResult } from './http-client.js';
 
-export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
-export type RevocationBodyFormat = 'form' | 'json';
+export type { ClientAuthMethod, RequestBodyFormat as RevocationBodyFormat } from './client-auth.js';
+export { basicCredentials } from './client-auth.js';
 
-export interface RevocationClientConfig {
-  clientId: string | undefined;
-  clientSecret: string | undefined;
-  authMethod: ClientAuthMethod;
-  bodyFormat: RevocationBodyFormat;
-  timeout: number;
-}
+export type RevocationClientConfig = ClientAuthConfig;
 
 export interface RevocationRequestInput {
   token: string;
@@ -57,25 +52,13 @@ export type IdpRevocationResult = 'revoked' | 'not_revocable';
 
 /** Builds the HTTP request for one revocation. Throws RevocationError when no client id is known. */
 export function buildRevocationRequest(config: RevocationClientConfig, input: RevocationRequestInput): RequestInit {
-  const clientId = config.clientId ?? input.fallbackClientId;
-  if (!clientId) {
-    throw new RevocationError('no client_id to authenticate the revocation request with; set `revocation.clientId`', { transient: false });
-  }
   const params: Record<string, string> = { token: input.token };
   if (input.tokenTypeHint) params.token_type_hint = input.tokenTypeHint;
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (config.authMethod === 'client_secret_basic') {
-    headers.authorization = basicCredentials(clientId, config.clientSecret ?? '');
-  } else {
-    params.client_id = clientId;
-    if (config.authMethod === 'client_secret_post') params.client_secret = config.clientSecret ?? '';
+  try {
+    return clientAuthenticatedRequest(config, params, input.fallbackClientId);
+  } catch (error) {
+    throw new RevocationError(`${(error as Error).message} (revocation.clientId)`, { transient: false });
   }
-  if (config.bodyFormat === 'json') {
-    headers['content-type'] = 'application/json';
-    return { method: 'POST', headers, body: JSON.stringify(params) };
-  }
-  headers['content-type'] = 'application/x-www-form-urlencoded';
-  return { method: 'POST', headers, body: new URLSearchParams(params).toString() };
 }
 
 /**
@@ -132,12 +115,6 @@ export async function revokeAtIdp(
     });
   }
   return processRevocationResponse(result, input.token);
-}
-
-/** RFC 6749 §2.3.1: form-urlencode id and secret, then base64 `id:secret`. */
-export function basicCredentials(clientId: string, clientSecret: string): string {
-  const encode = (value: string) => encodeURIComponent(value).replace(/%20/g, '+');
-  return `Basic ${Buffer.from(`${encode(clientId)}:${encode(clientSecret)}`).toString('base64')}`;
 }
 
 function parseErrorBody(text: string, token: string | undefined): { error?: string; error_description?: string } {

@@ -68,9 +68,9 @@ export class TokenCache {
   }
 
   /** Stores a verified result; `expiresAt` is the token's own deadline in epoch ms (undefined: none). */
-  set(result: VerifiedToken, now: number, expiresAt: number | undefined, keys: RevocationKeys): void {
+  set(result: VerifiedToken, now: number, expiresAt: number | undefined, keys: RevocationKeys, maxAgeMs = Infinity): void {
     if (!this.lru || !this.options) return;
-    const ttlBound = now + this.options.maxTtlMs;
+    const ttlBound = now + Math.min(this.options.maxTtlMs, maxAgeMs);
     const validUntil = expiresAt === undefined ? ttlBound : Math.min(expiresAt, ttlBound);
     if (validUntil <= now) return;
     this.lru.set(result.token, { result, validUntil, expiresAt, kid: result.header.kid, keys });

@@ -22,8 +22,12 @@ export interface AccessTokenClaims extends JWTPayload {
  */
 export interface VerifiedToken {
   readonly token: string;
-  readonly header: Readonly<JWTHeaderParameters>;
+  /** The JWS protected header; empty for a token accepted through introspection. */
+  readonly header: Readonly<Partial<JWTHeaderParameters>>;
+  /** The JWT claims, or the introspection answer's claims (without `active`). */
   readonly payload: Readonly<AccessTokenClaims>;
+  /** How the token was checked: a local signature (`jwt`) or the IdP's word (`introspection`). */
+  readonly source: 'jwt' | 'introspection';
 }
 
 export interface CacheOptions {
@@ -79,6 +83,26 @@ export interface VerifierOptions {
   revocation?: RevocationOptions;
   /** Where revocations are shared and IdP retries wait. Default: `createMemoryStore()`. */
   store?: RevocationStore;
+  /** RFC 7662 introspection, for opaque tokens (or every token with `mode: 'always'`). */
+  introspection?: IntrospectionOptions;
+}
+
+export interface IntrospectionOptions {
+  /** Our client at the IdP (introspection always needs client authentication). */
+  clientId: string;
+  clientSecret?: string;
+  /** Default: `client_secret_basic` with a secret, `none` without. */
+  authMethod?: ClientAuthMethod;
+  /** Default: `introspection_endpoint` from discovery. */
+  endpoint?: string | URL;
+  /** `opaque` (default): only tokens that are not JWS; `always`: every token, JWTs too. */
+  mode?: 'opaque' | 'always';
+  /** Longest an `active: true` answer is reused, seconds (bounded by `exp` too). Default 60. */
+  maxAge?: number;
+  /** Per request, ms. Default 5000. */
+  timeout?: number;
+  /** Accept answers without `aud` (some IdPs omit it). Default false: the audience must match. */
+  allowMissingAudience?: boolean;
 }
 
 export interface RevocationOptions {

@@ -3,10 +3,12 @@
  * cache of verified results. Framework-agnostic: no HTTP request objects in here.
  */
 import { compactVerify, errors as joseErrors, jwtVerify, type FlattenedJWSInput, type JWSHeaderParameters, type JWTVerifyOptions } from 'jose';
+import { LRUCache } from 'lru-cache';
 import type { Revocation } from '../stores/revocation-store.js';
 import { createMetadataSource, type MetadataSource } from './discovery.js';
 import { AuthError, IdpUnavailableError } from './errors.js';
 import { claimOnce, reportRejection, verifyIssuerJwt, VerifierEvents, type VerifierEventName, type VerifierListener } from './events.js';
+import { introspectToken, validateIntrospection } from './introspection.js';
 import { JwksSource, type KeyRemoval, type VerificationKey } from './jwks.js';
 import type { OutboxRunResult } from './outbox-worker.js';
 import { resolveVerifierOptions, HMAC_ALGORITHMS, type ResolvedOptions } from './options.js';
@@ -45,6 +47,8 @@ class JwtVerifier implements Verifier {
   private readonly inflight = new Map<string, Promise<VerifiedToken>>();
   private readonly lifetime = new AbortController();
   private readonly events = new VerifierEvents();
+  /** Tokens the IdP called inactive: a small, short-lived negative cache for introspection. */
+  private readonly inactive = new LRUCache<string, true>({ max: 10_000, ttl: 30_000, ttlResolution: 0 });
   private readonly mirror: StoreMirror;
   private readonly revoker: Revoker;
   private readonly sweepTimer: NodeJS.Timeout;
@@ -260,7 +264,10 @@ class JwtVerifier implements Verifier {
   }
 
   private async verifyUncached(token: string): Promise<VerifiedToken> {
-    checkShape(token, this.options.maxTokenLength);
+    const introspection = this.options.introspection;
+    const introspect = introspection !== undefined && (introspection.mode === 'always' || !looksLikeJws(token));
+    if (introspect) checkOpaqueShape(token, this.options.maxTokenLength);
+    else checkShape(token, this.options.maxTokenLength);
     if (!this.mirror.hasSynced) {
       // A new instance must not accept a token before it knows the revocations; how long it
       // waits, and what it does if the store stays away, is the store's availability policy.
@@ -268,6 +275,7 @@ class JwtVerifier implements Verifier {
       const unavailable = this.mirror.unavailableError(this.options.clock());
       if (unavailable) throw unavailable;
     }
+    if (introspect) return this.verifyByIntrospection(token);
     const now = this.options.clock();
     const options: JWTVerifyOptions = { ...this.joseOptions, currentDate: new Date(now) };
     let verified;
@@ -282,9 +290,50 @@ class JwtVerifier implements Verifier {
     this.checkLifetime(payload, now);
     const keys = revocationKeysFor(token, payload);
     if (this.mirror.list.isRevoked(keys, payload.iat, now)) throw invalidToken('revoked');
-    const result: VerifiedToken = deepFreeze({ token, header: verified.protectedHeader, payload });
+    const result: VerifiedToken = deepFreeze({ token, header: verified.protectedHeader, payload, source: 'jwt' });
     this.cache.set(result, now, this.expiresAt(payload), keys);
     return result;
+  }
+
+  /** RFC 7662: the IdP's word instead of a signature, cached (bounded by exp and maxAge) like one. */
+  private async verifyByIntrospection(token: string): Promise<VerifiedToken> {
+    const settings = this.options.introspection!;
+    if (this.inactive.get(token)) throw invalidToken('token_inactive');
+    const endpoint = await this.resolveIntrospectionEndpoint();
+    const answer = await introspectToken(endpoint, settings, token, { fetch: this.options.fetch, signal: this.lifetime.signal });
+    const now = this.options.clock();
+    let payload: AccessTokenClaims;
+    try {
+      payload = validateIntrospection(answer, {
+        issuer: this.issuer,
+        audience: this.audience,
+        now,
+        clockTolerance: this.options.clockTolerance,
+        allowMissingAudience: settings.allowMissingAudience,
+      });
+    } catch (error) {
+      // Inactive tokens never come back to life: remember briefly, so a replayed one costs no IdP call.
+      if (answer.active !== true) this.inactive.set(token, true);
+      throw error;
+    }
+    checkClaimTypes(payload, now, this.options.clockTolerance);
+    this.checkLifetime(payload, now);
+    const keys = revocationKeysFor(token, payload);
+    if (this.mirror.list.isRevoked(keys, payload.iat, now)) throw invalidToken('revoked');
+    const result: VerifiedToken = deepFreeze({ token, header: {}, payload, source: 'introspection' });
+    this.cache.set(result, now, this.expiresAt(payload), keys, settings.maxAgeMs);
+    return result;
+  }
+
+  private async resolveIntrospectionEndpoint(): Promise<URL> {
+    const configured = this.options.introspection?.endpoint;
+    if (configured) return configured;
+    const metadata = await this.metadata.get();
+    try {
+      return parseTrustedUrl(metadata.introspection_endpoint, 'introspection_endpoint (from discovery)', this.options.allowHttp);
+    } catch (cause) {
+      throw new IdpUnavailableError('Token introspection is not configured correctly', 30, { cause });
+    }
   }
 
   /** A revocation arrived (ours or broadcast): drop cache entries it covers that a scan can find. */
@@ -406,6 +455,17 @@ async function verifyWithCandidates(token: string, candidates: joseErrors.JWKSMu
   } catch (error) {
     throw toAuthError(error);
   }
+}
+
+function looksLikeJws(token: string): boolean {
+  const first = token.indexOf('.');
+  return first > 0 && token.indexOf('.', first + 1) > first && token.split('.').length === 3;
+}
+
+/** Opaque tokens: bounded, and only characters a bearer token may have (RFC 6750 b64token). */
+function checkOpaqueShape(token: string, maxLength: number): void {
+  if (token.length === 0 || !/^[A-Za-z0-9\-._~+/]+=*$/.test(token)) throw invalidToken('malformed_token');
+  if (token.length > maxLength) throw invalidToken('token_too_long');
 }
 
 /** Cheap structural checks before any parsing or crypto. */
