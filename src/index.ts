@@ -1,4 +1,4 @@
-export { createVerifier } from './core/verifier.js';
+export { createVerifier, type MultiIssuerOptions, type MultiIssuerStats } from './core/create-verifier.js';
 export { authGuard } from './express/auth-guard.js';
 export type { AuthGuardOptions, AuthGuardMiddleware, GuardSettings, GuardRequest, NextFunction } from './express/auth-guard.js';
 export { authErrorHandler, writeAuthError } from './express/error-handler.js';
@@ -60,6 +60,8 @@ export { HttpRequestError, type FetchLike, type HttpFailureKind } from './core/h
 export type {
   AccessTokenClaims,
   CacheOptions,
+  IntrospectionOptions,
+  IssuerScope,
   RevocationOptions,
   RevocationOutcome,
   RevokeOptions,

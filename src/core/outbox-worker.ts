@@ -9,6 +9,8 @@ import { RevocationError, type IdpRevocationResult } from './revocation-client.j
 export interface OutboxWorkerOptions {
   outbox: RevocationOutbox;
   send: (item: PendingRevocation) => Promise<IdpRevocationResult>;
+  /** Items of other issuers are released at once for their own verifier's worker. */
+  issuer: string;
   now: () => number;
   /** How often to look for due items (ms); timers are unref'd so they never keep a process alive. */
   pollInterval: number;
@@ -87,6 +89,10 @@ export class OutboxWorker {
     const now = this.options.now();
     const due = await outbox.claimDue(now, BATCH, this.options.leaseMs);
     for (const item of due) {
+      if (item.issuer !== undefined && item.issuer !== this.options.issuer) {
+        await outbox.reschedule(item.id, { nextAttemptAt: item.nextAttemptAt, attempts: item.attempts, lastError: item.lastError ?? '' });
+        continue;
+      }
       if (item.expiresAt <= now) {
         // The token is dead everywhere by now; telling the IdP no longer matters.
         await outbox.complete(item.id);

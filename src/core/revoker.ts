@@ -52,6 +52,7 @@ export class Revoker {
       this.worker = new OutboxWorker({
         outbox: options.store.outbox,
         send: (item) => this.sendToIdp(item.token, item.tokenTypeHint, item.clientIdHint),
+        issuer: options.issuer,
         now: options.clock,
         pollInterval: revocation.retryIntervalMs,
         leaseMs: revocation.client.timeout * 2,
@@ -92,8 +93,9 @@ export class Revoker {
       }
       const retryIn = this.worker.backoff(1, failure.retryAfter);
       const item: PendingRevocation = {
-        id: createHash('sha256').update(token).digest('base64url'),
+        id: createHash('sha256').update(`${this.options.issuer}\n${token}`).digest('base64url'),
         token,
+        issuer: this.options.issuer,
         tokenTypeHint: options.tokenTypeHint,
         clientIdHint,
         expiresAt,

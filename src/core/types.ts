@@ -138,6 +138,8 @@ export interface RevokeOptions {
    * (`idp: 'skipped'`). For tokens that can only be JWT access tokens, such as a bearer header.
    */
   onlyIfOurs?: boolean;
+  /** Multi-issuer verifiers: which IdP to send an opaque token (e.g. a refresh token) to. */
+  issuer?: string;
 }
 
 /**
@@ -175,8 +177,16 @@ export interface VerifierStats {
   };
 }
 
+/** Limits a cutoff to one issuer of a multi-issuer verifier. */
+export interface IssuerScope {
+  issuer?: string;
+}
+
 export interface Verifier {
+  /** The issuer (the first one, for a multi-issuer verifier). */
   readonly issuer: string;
+  /** Every issuer this verifier trusts. */
+  readonly issuers: readonly string[];
   readonly audience: readonly string[];
   /** Verifies a JWT access token, resolving to its header and claims or rejecting with an `AuthError`. */
   verify(token: string): Promise<VerifiedToken>;
@@ -191,12 +201,15 @@ export interface Verifier {
   revoke(token: string, options?: RevokeOptions): Promise<RevocationOutcome>;
   /** Local only: evicts the token and denylists it until it expires. Rejects with InvalidTokenError for a token that is not verifiably ours. */
   invalidate(token: string): Promise<void>;
-  /** Refuses every token of `subject` issued at or before now (same second included). */
-  invalidateSubject(subject: string): Promise<void>;
+  /**
+   * Refuses every token of `subject` issued at or before now (same second included). With several
+   * issuers, every issuer's unless `options.issuer` names one.
+   */
+  invalidateSubject(subject: string, options?: IssuerScope): Promise<void>;
   /** Refuses every token carrying `sid: session` issued at or before now (back-channel logout). */
-  invalidateSession(session: string): Promise<void>;
+  invalidateSession(session: string, options?: IssuerScope): Promise<void>;
   /** Refuses every token issued at or before now (incident response). */
-  invalidateAll(): Promise<void>;
+  invalidateAll(options?: IssuerScope): Promise<void>;
   /** Attempts every due IdP revocation in the outbox now (the worker also does this on a timer). */
   retryPending(): Promise<import('./outbox-worker.js').OutboxRunResult>;
   /** Subscribes to what the verifier does (see `VerifierEventMap`). */

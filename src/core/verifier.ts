@@ -1,5 +1,5 @@
 /**
- * `createVerifier()`: local verification of JWT access tokens against the issuer's JWKS, with a
+ * The single-issuer verifier: local verification of JWT access tokens against the issuer's JWKS, with a
  * cache of verified results. Framework-agnostic: no HTTP request objects in here.
  */
 import { compactVerify, errors as joseErrors, jwtVerify, type FlattenedJWSInput, type JWSHeaderParameters, type JWTVerifyOptions } from 'jose';
@@ -20,6 +20,7 @@ import { StoreMirror } from './store-mirror.js';
 import { TokenCache } from './token-cache.js';
 import type {
   AccessTokenClaims,
+  IssuerScope,
   RevocationOutcome,
   RevokeOptions,
   VerifiedToken,
@@ -32,12 +33,14 @@ import { parseTrustedUrl } from './url-policy.js';
 const MAX_JWKS_BYTES = 512 * 1024;
 const SWEEP_INTERVAL_MS = 60_000;
 
-export function createVerifier(options: VerifierOptions): Verifier {
+/** A verifier for one issuer: see `createVerifier` in multi-issuer.ts for the public entry. */
+export function createSingleIssuerVerifier(options: VerifierOptions): Verifier {
   return new JwtVerifier(resolveVerifierOptions(options));
 }
 
 class JwtVerifier implements Verifier {
   readonly issuer: string;
+  readonly issuers: readonly string[];
   readonly audience: readonly string[];
   private readonly cache: TokenCache;
   private readonly metadata: MetadataSource;
@@ -56,6 +59,7 @@ class JwtVerifier implements Verifier {
 
   constructor(private readonly options: ResolvedOptions) {
     this.issuer = options.issuer;
+    this.issuers = Object.freeze([options.issuer]);
     this.audience = Object.freeze([...options.audience]);
     this.cache = new TokenCache(options.cache);
     this.metadata = createMetadataSource({
@@ -236,16 +240,23 @@ class JwtVerifier implements Verifier {
     return this.revoker.invalidate(token);
   }
 
-  invalidateSubject(subject: string): Promise<void> {
-    return this.revoker.invalidateSubject(subject);
+  invalidateSubject(subject: string, scope?: IssuerScope): Promise<void> {
+    return this.inScope(scope, () => this.revoker.invalidateSubject(subject));
   }
 
-  invalidateSession(session: string): Promise<void> {
-    return this.revoker.invalidateSession(session);
+  invalidateSession(session: string, scope?: IssuerScope): Promise<void> {
+    return this.inScope(scope, () => this.revoker.invalidateSession(session));
   }
 
-  invalidateAll(): Promise<void> {
-    return this.revoker.invalidateAll();
+  invalidateAll(scope?: IssuerScope): Promise<void> {
+    return this.inScope(scope, () => this.revoker.invalidateAll());
+  }
+
+  private inScope(scope: IssuerScope | undefined, action: () => Promise<void>): Promise<void> {
+    if (scope?.issuer !== undefined && scope.issuer !== this.issuer) {
+      return Promise.reject(new TypeError(`revocable-jwt: this verifier trusts ${this.issuer}, not ${scope.issuer}`));
+    }
+    return action();
   }
 
   retryPending(): Promise<OutboxRunResult> {

@@ -11,7 +11,7 @@ import { reportRejection } from '../core/events.js';
 import { toAuthError } from '../core/rejections.js';
 import { requireScopes } from '../core/scopes.js';
 import type { VerifiedToken, Verifier, VerifierOptions } from '../core/types.js';
-import { createVerifier } from '../core/verifier.js';
+import { createVerifier } from '../core/create-verifier.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace

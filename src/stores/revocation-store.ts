@@ -35,6 +35,8 @@ export type CutoffRevocation = Exclude<Revocation, { type: 'token' }>;
 export interface PendingRevocation {
   id: string;
   token: string;
+  /** The issuer whose IdP must hear about it (verifiers of other issuers may share the store). */
+  issuer?: string;
   tokenTypeHint?: string | undefined;
   /** The token's `client_id`/`azp` when known, for public clients. */
   clientIdHint?: string | undefined;
