@@ -22,15 +22,16 @@ export interface MultiIssuerOptions extends Partial<Omit<VerifierOptions, 'issue
 }
 
 export type MultiIssuerStats = VerifierStats & { issuers: Record<string, VerifierStats> };
+export type MultiIssuerVerifierApi = Omit<Verifier, 'stats'> & { stats(): MultiIssuerStats };
 
+export function createVerifier(options: MultiIssuerOptions): MultiIssuerVerifierApi;
 export function createVerifier(options: VerifierOptions): Verifier;
-export function createVerifier(options: MultiIssuerOptions): Verifier & { stats(): MultiIssuerStats };
-export function createVerifier(options: VerifierOptions | MultiIssuerOptions): Verifier {
+export function createVerifier(options: VerifierOptions | MultiIssuerOptions): Verifier | MultiIssuerVerifierApi {
   if (typeof options === 'object' && options !== null && 'issuers' in options) return createMultiIssuerVerifier(options);
   return createSingleIssuerVerifier(options);
 }
 
-function createMultiIssuerVerifier(options: MultiIssuerOptions): Verifier & { stats(): MultiIssuerStats } {
+function createMultiIssuerVerifier(options: MultiIssuerOptions): MultiIssuerVerifierApi {
   const { issuers: entries, ...defaults } = options;
   if (!Array.isArray(entries) || entries.length === 0) {
     throw new TypeError("revocable-jwt: `issuers` must be a non-empty array of { issuer, audience, ... }");
