@@ -1,0 +1,134 @@
+/**
+ * Optional Prometheus metrics for a verifier (prom-client is an optional peer dependency, loaded
+ * only here). Counters come from the verifier's events; cache, JWKS, denylist and outbox figures
+ * are read from `verifier.stats()` at scrape time, so nothing is counted twice.
+ *
+ *   revocable_jwt_requests_total{result, reason, cached}    accepted / rejected, by reason
+ *   revocable_jwt_cache_hits_total, _cache_misses_total, _cache_entries, _cache_hit_ratio
+ *   revocable_jwt_jwks_fetches_total, _jwks_fetch_failures_total
+ *   revocable_jwt_revocations_total{type, source}           local, or arrived from another instance
+ *   revocable_jwt_revocation_propagation_seconds            publish → applied here (from the store)
+ *   revocable_jwt_denylist_entries, _outbox_pending, _store_up
+ */
+import { createRequire } from 'node:module';
+import type { VerifierEventMap } from '../core/events.js';
+import type { Verifier } from '../core/types.js';
+
+export interface PrometheusMetricsOptions {
+  verifier: Verifier;
+  /** A prom-client Registry; default: a new one (not the global default registry). */
+  registry?: unknown;
+  /** Metric name prefix. Default `'revocable_jwt_'`. */
+  prefix?: string;
+}
+
+export interface PrometheusMetrics {
+  /** The prom-client Registry holding the metrics. */
+  readonly registry: { metrics(): Promise<string>; contentType: string };
+  /** The exposition text, for a `/metrics` handler. */
+  metrics(): Promise<string>;
+  readonly contentType: string;
+  /** Stops listening to the verifier and removes the metrics from the registry. */
+  close(): void;
+}
+
+type PromClient = typeof import('prom-client');
+
+function loadPromClient(): PromClient {
+  try {
+    return createRequire(import.meta.url)('prom-client') as PromClient;
+  } catch (cause) {
+    throw new Error('revocable-jwt: createPrometheusMetrics needs the optional peer dependency prom-client: npm install prom-client', { cause });
+  }
+}
+
+export function createPrometheusMetrics(options: PrometheusMetricsOptions): PrometheusMetrics {
+  if (typeof options !== 'object' || options === null || typeof options.verifier?.stats !== 'function') {
+    throw new TypeError('revocable-jwt: createPrometheusMetrics needs { verifier }');
+  }
+  const prom = loadPromClient();
+  const { verifier } = options;
+  const prefix = options.prefix ?? 'revocable_jwt_';
+  const registry = (options.registry as InstanceType<PromClient['Registry']> | undefined) ?? new prom.Registry();
+  const registers = [registry];
+  const stats = () => verifier.stats();
+
+  // Cumulative figures the verifier already counts: report them as counters at scrape time.
+  const fromStats = (name: string, help: string, read: () => number) =>
+    new prom.Counter({
+      name: prefix + name,
+      help,
+      registers,
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  const gauge = (name: string, help: string, read: () => number) =>
+    new prom.Gauge({
+      name: prefix + name,
+      help,
+      registers,
+      collect() {
+        this.set(read());
+      },
+    });
+
+  const requests = new prom.Counter({
+    name: `${prefix}requests_total`,
+    help: 'Verifications by result, rejection reason and whether the cache answered',
+    labelNames: ['result', 'reason', 'cached'],
+    registers,
+  });
+  const revocations = new prom.Counter({
+    name: `${prefix}revocations_total`,
+    help: 'Revocations that took effect on this instance, by type and source (local or store)',
+    labelNames: ['type', 'source'],
+    registers,
+  });
+  const propagation = new prom.Histogram({
+    name: `${prefix}revocation_propagation_seconds`,
+    help: 'Time from a revocation being published by another instance to it taking effect here',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+    registers,
+  });
+  const metrics = [
+    requests,
+    revocations,
+    propagation,
+    fromStats('cache_hits_total', 'Verified-token cache hits', () => stats().cache.hits),
+    fromStats('cache_misses_total', 'Verified-token cache misses (signature checks)', () => stats().cache.misses),
+    gauge('cache_entries', 'Entries in the verified-token cache', () => stats().cache.size),
+    gauge('cache_hit_ratio', 'Cache hits / (hits + misses) since start', () => {
+      const { hits, misses } = stats().cache;
+      return hits + misses === 0 ? 0 : hits / (hits + misses);
+    }),
+    fromStats('jwks_fetches_total', 'JWKS fetches', () => stats().jwks.fetches),
+    fromStats('jwks_fetch_failures_total', 'Failed JWKS fetches', () => stats().jwks.failures),
+    gauge('denylist_entries', 'Denylisted tokens in this instance\'s mirror', () => stats().revocation.denylisted),
+    gauge('outbox_pending', 'IdP revocations waiting for retry', () => stats().revocation.outbox.pending),
+    gauge('store_up', '1 when the revocation store is reachable and synced', () => (stats().revocation.store.unavailableSince === undefined ? 1 : 0)),
+  ];
+
+  const onVerified = (e: VerifierEventMap['verified']) => requests.inc({ result: 'accepted', reason: '', cached: String(e.cached) });
+  const onRejected = (e: VerifierEventMap['rejected']) => requests.inc({ result: 'rejected', reason: e.reason, cached: '' });
+  const onRevoked = (e: VerifierEventMap['revoked']) => {
+    revocations.inc({ type: e.type, source: e.source });
+    if (e.lagMs !== undefined) propagation.observe(e.lagMs / 1000);
+  };
+  verifier.on('verified', onVerified);
+  verifier.on('rejected', onRejected);
+  verifier.on('revoked', onRevoked);
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    metrics: () => registry.metrics(),
+    close() {
+      verifier.off('verified', onVerified);
+      verifier.off('rejected', onRejected);
+      verifier.off('revoked', onRevoked);
+      for (const metric of metrics) registry.removeSingleMetric((metric as unknown as { name: string }).name);
+    },
+  };
+}
