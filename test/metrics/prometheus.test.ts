@@ -51,7 +51,7 @@ describe('createPrometheusMetrics', () => {
     expect(value(text, 'revocable_jwt_store_up')).toBe(1);
 
     metrics.close();
-    expect(await metrics.metrics()).toBe('');
+    expect((await metrics.metrics()).trim()).toBe('');
     await verifier.close();
     await peer.close();
   });
