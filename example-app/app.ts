@@ -3,7 +3,7 @@
  * two lines that mount the guard and the error handler; the rest is an ordinary Express app.
  */
 import express, { type Express } from 'express';
-import { authErrorHandler, authGuard, revokeRoute, type Verifier } from 'revocable-jwt';
+import { authErrorHandler, authGuard, backchannelLogoutRoute, createPrometheusMetrics, revokeRoute, type Verifier } from 'revocable-jwt';
 
 export interface Note {
   id: number;
@@ -11,14 +11,19 @@ export interface Note {
   text: string;
 }
 
-export function createNotesApp({ verifier }: { verifier: Verifier }): Express {
+export function createNotesApp({ verifier, clientId }: { verifier: Verifier; clientId?: string }): Express {
   const notes: Note[] = [];
   const app = express();
+  const metrics = createPrometheusMetrics({ verifier });
   app.use(express.json({ limit: '10kb' }));
   app.use(express.urlencoded({ extended: false, limit: '10kb' }));
 
   app.get('/health', (_req, res) => {
     res.json({ ok: true });
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.contentType).send(await metrics.metrics());
   });
 
   app.get('/notes', authGuard({ verifier, scopes: ['notes:read'] }), (req, res) => {
@@ -41,6 +46,9 @@ export function createNotesApp({ verifier }: { verifier: Verifier }): Express {
   // Logout: revokes the bearer token (and a refresh token in the body, if sent) at the IdP and
   // locally; from the moment it answers, this API refuses the token.
   app.post('/logout', revokeRoute({ verifier }));
+
+  // IdP-initiated logout (OpenID Connect Back-Channel Logout): our client id is the audience.
+  if (clientId) app.post('/backchannel-logout', backchannelLogoutRoute({ verifier, clientId }));
 
   // Auth failures become RFC 6750 JSON answers with WWW-Authenticate / Retry-After headers.
   app.use(authErrorHandler());

@@ -8,7 +8,7 @@
  *
  * Flags: --serve keeps the API (and embedded IdP) running after the walkthrough; PORT sets its port.
  */
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignJWT, createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { createVerifier } from 'revocable-jwt';
@@ -71,7 +71,11 @@ async function jwksUriOf(issuer: string): Promise<string> {
 
 async function main(): Promise<void> {
   const external = process.env.ISSUER;
-  const idp = external ? undefined : await startEmbeddedIdp();
+  // The API's port comes first: the embedded IdP must know where to send back-channel logouts.
+  const server: Server = createServer();
+  await new Promise<void>((resolve) => server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const idp = external ? undefined : await startEmbeddedIdp({ backchannelLogoutUri: `${base}/backchannel-logout` });
   const issuer = external ?? idp!.issuer;
   const audience = process.env.AUDIENCE ?? idp?.audience;
   if (!audience) throw new Error('with ISSUER set, AUDIENCE is required too');
@@ -90,11 +94,9 @@ async function main(): Promise<void> {
         ? { revocation: { clientId: process.env.CLIENT_ID, ...(process.env.CLIENT_SECRET ? { clientSecret: process.env.CLIENT_SECRET } : {}) } }
         : {}),
   });
-  const app = createNotesApp({ verifier });
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => resolve(s));
-  });
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const clientId = idp?.client.clientId ?? process.env.CLIENT_ID;
+  const app = createNotesApp({ verifier, ...(clientId ? { clientId } : {}) });
+  server.on('request', app);
   show('notes API', base);
 
   step(2, 'An access token is issued (client_credentials)');
@@ -190,6 +192,30 @@ async function main(): Promise<void> {
       show('UNEXPECTED', 'the IdP still reports the refresh token active');
     }
     expectStatus((await call(base, 'GET', '/notes', fresh)).status, 401, 'GET /notes with the access token from that logout');
+
+    step(11, 'The IdP ends a user\'s session: back-channel logout (OpenID Connect)');
+    const key = idp.keys[0]!;
+    const now = Math.floor(Date.now() / 1000);
+    const aliceToken = await new SignJWT({ sub: 'alice', scope: 'notes:read', client_id: idp.client.clientId, jti: `alice-${now}` })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
+      .setIssuer(issuer)
+      .setAudience(audience)
+      .setIssuedAt(now - 5)
+      .setExpirationTime(now + 600)
+      .sign(key.privateKey);
+    show('note', 'alice\'s access token is signed with the IdP\'s key (a browser login would issue the same)');
+    expectStatus((await call(base, 'GET', '/notes', aliceToken)).status, 200, 'GET /notes as alice');
+    await idp.backchannelLogout('alice');
+    show('IdP', 'oidc-provider signed a logout token and POSTed it to /backchannel-logout');
+    const afterLogout = await call(base, 'GET', '/notes', aliceToken);
+    expectStatus(afterLogout.status, 401, 'GET /notes as alice after the IdP ended her session');
+    show('WWW-Authenticate', afterLogout.challenge);
+  }
+
+  step(12, 'Metrics (Prometheus) at GET /metrics');
+  const metricsText = await (await fetch(`${base}/metrics`)).text();
+  for (const line of metricsText.split('\n')) {
+    if (/^revocable_jwt_(requests_total|revocations_total|cache_hit_ratio|jwks_fetches_total)/.test(line)) show('', line);
   }
 
   console.log(`\n${failures === 0 ? 'Walkthrough complete: every step behaved as expected.' : `Walkthrough FAILED: ${failures} unexpected answer(s).`}`);

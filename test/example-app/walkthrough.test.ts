@@ -26,5 +26,8 @@ describe('example-app walkthrough', () => {
     expect(stdout).toContain('error_description="The access token has been revoked"');
     expect(stdout).toMatch(/plain jose jwtVerify on the same token: ACCEPTED/);
     expect(stdout).toContain('{"active":false}');
+    // The IdP ends alice's session; her token is refused. Metrics are exposed.
+    expect(stdout).toMatch(/as alice after the IdP ended her session: HTTP 401/);
+    expect(stdout).toMatch(/revocable_jwt_requests_total\{result="accepted"/);
   }, 60_000);
 });
