@@ -151,9 +151,9 @@ export class JwksSource {
   private install(body: Record<string, unknown>): void {
     if (!Array.isArray(body.keys)) throw new HttpRequestError('invalid_body', 'the JWKS document has no "keys" array');
     // Symmetric keys have no business in a public key set: never let one be selected.
-    const keys = body.keys.filter(
-      (key): key is JWK => typeof key === 'object' && key !== null && !Array.isArray(key) && (key as JWK).kty !== 'oct',
-    );
+    const keys = body.keys
+      .filter((key): key is JWK => typeof key === 'object' && key !== null && !Array.isArray(key) && (key as JWK).kty !== 'oct')
+      .map(flatJwk);
     const selector = createLocalJWKSet({ keys } as JSONWebKeySet);
 
     const fingerprints = new Map<string, string>();
@@ -180,6 +180,20 @@ export class JwksSource {
   private unavailable(description: string, waitMs = this.backoff.waitMs): IdpUnavailableError {
     return new IdpUnavailableError(description, Math.max(1, waitMs / 1000), { cause: this.lastError });
   }
+}
+
+/**
+ * A JWK's members are strings, booleans or arrays of strings; anything else (a deeply nested
+ * object, say) is dropped here, so one odd member can neither blow the stack of jose's copy nor
+ * invalidate the rest of the set.
+ */
+function flatJwk(key: JWK): JWK {
+  const flat: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(key)) {
+    if (typeof value === 'string' || typeof value === 'boolean') flat[name] = value;
+    else if (Array.isArray(value) && value.length <= 64 && value.every((v) => typeof v === 'string')) flat[name] = [...value];
+  }
+  return flat as JWK;
 }
 
 /** What identifies a key's material; a kid whose material changes counts as removed. */

@@ -40,6 +40,7 @@ function reasonFor(error: unknown): RejectionReason {
   if (error instanceof jose.JWTExpired) return 'token_expired';
   if (error instanceof jose.JWTClaimValidationFailed) {
     if (error.reason === 'missing') return 'claim_missing';
+    if (error.reason === 'invalid') return 'claim_invalid'; // wrong type, e.g. a string nbf
     switch (error.claim) {
       case 'iss':
         return 'issuer_mismatch';

@@ -15,10 +15,17 @@ export interface RevocationKeys {
   session: string | undefined;
 }
 
-/** The denylist key: `jti` when present (scoped by issuer), else a SHA-256 of the whole token. */
+/**
+ * The denylist key: `jti` when present (scoped by issuer), else a SHA-256 of the signing input
+ * (`header.payload`). Not of the whole token: one signed content can carry more than one valid
+ * signature (ECDSA's (r, n − s) twin), and revoking one must revoke both. Opaque tokens (no dots
+ * to split on) are hashed whole.
+ */
 export function denylistKeyFor(token: string, payload: AccessTokenClaims): string {
   if (typeof payload.jti === 'string') return `jti:${payload.iss ?? ''}:${payload.jti}`;
-  return `sha256:${createHash('sha256').update(token).digest('base64url')}`;
+  const lastDot = token.lastIndexOf('.');
+  const signed = lastDot > 0 && token.indexOf('.') < lastDot ? token.slice(0, lastDot) : token;
+  return `sha256:${createHash('sha256').update(signed).digest('base64url')}`;
 }
 
 export function revocationKeysFor(token: string, payload: AccessTokenClaims): RevocationKeys {

@@ -438,9 +438,13 @@ class JwtVerifier implements Verifier {
     }
   }
 
-  /** A key left the JWKS (rotation or compromise): results verified with it must not be served. */
+  /**
+   * A key left the JWKS (rotation or compromise): results verified with it must not be served.
+   * A token without `kid` may have been verified by any key of its type, so on any removal those
+   * entries go too (they are rare, and re-verifying them is cheap).
+   */
   private evictRemovedKeys(change: KeyRemoval): void {
-    this.cache.evictWhere((_result, kid) => (kid === undefined ? change.kidless : change.kids.has(kid)));
+    this.cache.evictWhere((_result, kid) => kid === undefined || change.kids.has(kid));
   }
 }
 
@@ -479,7 +483,12 @@ function checkOpaqueShape(token: string, maxLength: number): void {
   if (token.length > maxLength) throw invalidToken('token_too_long');
 }
 
-/** Cheap structural checks before any parsing or crypto. */
+/**
+ * Cheap structural checks before any parsing or crypto. Each segment must be canonical base64url
+ * (RFC 7515 §2: no padding, no whitespace, unused bits zero): jose decodes leniently, and without
+ * this several strings would verify as one token, e.g. "<sig>==" or a last character with spare
+ * bits set. One token, one spelling.
+ */
 function checkShape(token: string, maxLength: number): void {
   if (token.length === 0) throw invalidToken('malformed_token');
   if (token.length > maxLength) throw invalidToken('token_too_long');
@@ -488,6 +497,33 @@ function checkShape(token: string, maxLength: number): void {
   // Five segments is JWE: refuse before anything tries to decrypt it.
   if (dots === 4) throw invalidToken('encrypted_token');
   if (dots !== 2) throw invalidToken('malformed_token');
+  let start = 0;
+  for (let i = 0; i <= token.length; i++) {
+    if (i === token.length || token.charCodeAt(i) === 46) {
+      if (!isCanonicalBase64url(token, start, i)) throw invalidToken('malformed_token');
+      start = i + 1;
+    }
+  }
+}
+
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+function isCanonicalBase64url(text: string, from: number, to: number): boolean {
+  const length = to - from;
+  if (length % 4 === 1) return false;
+  let last = 0;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    const ok = (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 45 || c === 95;
+    if (!ok) return false;
+    last = c;
+  }
+  if (length === 0) return true;
+  const value = BASE64URL.indexOf(String.fromCharCode(last));
+  // 2 trailing chars encode 1 byte (4 spare bits), 3 encode 2 bytes (2 spare bits).
+  if (length % 4 === 2) return (value & 0x0f) === 0;
+  if (length % 4 === 3) return (value & 0x03) === 0;
+  return true;
 }
 
 /** RFC 7519 says these are StringOrURI / NumericDate; jose checks iss, aud, exp, nbf but not these. */
