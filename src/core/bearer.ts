@@ -1,6 +1,10 @@
 /**
  * RFC 6750 token extraction from a request-like object (anything with Node-style `headers`),
  * so the same rules serve Express, Connect, plain `node:http` and other adapters.
+ *
+ * Split in two so the hot path stays cheap: `readBearerToken` does the structural work (one
+ * header, the Bearer scheme, no second method) without scanning the token; `assertB64Token`
+ * scans its characters, and adapters may skip it for a token that equals one already verified.
  */
 import { InvalidRequestError, UnauthorizedError } from './errors.js';
 
@@ -14,7 +18,7 @@ export interface RequestLike {
 
 /** b64token (RFC 6750 §2.1): the only characters a bearer token may contain. */
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
-const CREDENTIALS = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+)(?: +(.*))?$/s;
+const SCHEME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /**
  * Returns the bearer token of `req`, or throws:
@@ -22,11 +26,18 @@ const CREDENTIALS = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+)(?: +(.*))?$/s;
  *  - {@link InvalidRequestError} (400) when it is malformed or uses more than one method.
  */
 export function extractBearerToken(req: RequestLike): string {
+  const token = readBearerToken(req);
+  assertB64Token(token);
+  return token;
+}
+
+/** The structural part of {@link extractBearerToken}; the token's characters are not checked. */
+export function readBearerToken(req: RequestLike): string {
   const header = req.headers.authorization;
-  if (Array.isArray(header) || countAuthorizationHeaders(req.rawHeaders) > 1) {
+  if (Array.isArray(header) || (req.rawHeaders !== undefined && countAuthorizationHeaders(req.rawHeaders) > 1)) {
     throw new InvalidRequestError('multiple_tokens', 'Send exactly one Authorization header');
   }
-  const inQuery = hasQueryToken(req.url);
+  const inQuery = req.url !== undefined && req.url.indexOf('?') !== -1 && hasQueryToken(req.url);
   const inBody = typeof req.body === 'object' && req.body !== null && 'access_token' in req.body;
   if (header === undefined || header === '') {
     // RFC 6750 §2.3 lets URI query tokens leak into logs and Referer headers; we don't take them.
@@ -34,18 +45,33 @@ export function extractBearerToken(req: RequestLike): string {
     if (inBody) throw new InvalidRequestError('query_token_not_allowed', 'Send the access token in the Authorization header, not the body');
     throw new UnauthorizedError();
   }
-  const match = CREDENTIALS.exec(header);
-  if (!match) throw new InvalidRequestError('malformed_request', 'Malformed Authorization header');
-  if (match[1]!.toLowerCase() !== 'bearer') throw new UnauthorizedError('Bearer token required');
+  const space = header.indexOf(' ');
+  const scheme = space === -1 ? header : header.slice(0, space);
+  if (!isBearer(scheme)) {
+    if (!SCHEME.test(scheme)) throw new InvalidRequestError('malformed_request', 'Malformed Authorization header');
+    throw new UnauthorizedError('Bearer token required');
+  }
   if (inQuery || inBody) throw new InvalidRequestError('multiple_tokens', 'Send the access token by one method only');
-  const token = match[2]?.replace(/^ +/, '');
-  if (!token) throw new InvalidRequestError('malformed_request', 'The Bearer scheme needs a token');
-  if (!B64TOKEN.test(token)) throw new InvalidRequestError('malformed_request', 'Malformed Bearer token');
-  return token;
+  let start = space + 1;
+  while (space !== -1 && start < header.length && header.charCodeAt(start) === 32) start++;
+  if (space === -1 || start >= header.length) throw new InvalidRequestError('malformed_request', 'The Bearer scheme needs a token');
+  return start === 7 ? header.slice(7) : header.slice(start);
 }
 
-function countAuthorizationHeaders(rawHeaders: string[] | undefined): number {
-  if (!rawHeaders) return 0;
+/** Throws InvalidRequestError unless `token` is a b64token (RFC 6750 §2.1). */
+export function assertB64Token(token: string): void {
+  if (!B64TOKEN.test(token)) throw new InvalidRequestError('malformed_request', 'Malformed Bearer token');
+}
+
+/** "Bearer", case-insensitively, without allocating a lower-cased copy. */
+function isBearer(scheme: string): boolean {
+  if (scheme.length !== 6) return false;
+  const expected = 'bearer';
+  for (let i = 0; i < 6; i++) if ((scheme.charCodeAt(i) | 0x20) !== expected.charCodeAt(i)) return false;
+  return true;
+}
+
+function countAuthorizationHeaders(rawHeaders: string[]): number {
   let count = 0;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
@@ -54,8 +80,6 @@ function countAuthorizationHeaders(rawHeaders: string[] | undefined): number {
   return count;
 }
 
-function hasQueryToken(url: string | undefined): boolean {
-  if (!url) return false;
-  const q = url.indexOf('?');
-  return q !== -1 && new URLSearchParams(url.slice(q + 1)).has('access_token');
+function hasQueryToken(url: string): boolean {
+  return new URLSearchParams(url.slice(url.indexOf('?') + 1)).has('access_token');
 }

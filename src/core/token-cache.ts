@@ -49,7 +49,7 @@ export interface TokenCacheStats {
  * V8 small integer, so a lookup allocates nothing and hashes nothing long). Collisions are
  * harmless (see above): the whole-string comparison decides.
  */
-function indexOf(token: string): number {
+export function tokenIndex(token: string): number {
   let index = token.length;
   const from = Math.max(0, token.length - 6);
   for (let i = from; i < token.length; i++) index = (index * 31 + token.charCodeAt(i)) | 0;
@@ -71,13 +71,13 @@ export class TokenCache {
    * synchronous peek) that a full verification, which counts the miss, follows.
    */
   get(token: string, now: number, countMiss = true): CachedToken | undefined {
-    const entry = this.lru?.get(indexOf(token));
+    const entry = this.lru?.get(tokenIndex(token));
     if (entry === undefined || entry.result.token !== token) {
       if (countMiss) this.misses += 1;
       return undefined;
     }
     if (now >= entry.validUntil) {
-      this.lru!.delete(indexOf(token));
+      this.lru!.delete(tokenIndex(token));
       if (countMiss) this.misses += 1;
       return undefined;
     }
@@ -87,7 +87,7 @@ export class TokenCache {
 
   /** The entry regardless of validity, without touching LRU order or counters. */
   inspect(token: string): CachedToken | undefined {
-    const entry = this.lru?.peek(indexOf(token));
+    const entry = this.lru?.peek(tokenIndex(token));
     return entry !== undefined && entry.result.token === token ? entry : undefined;
   }
 
@@ -97,11 +97,11 @@ export class TokenCache {
     const ttlBound = now + Math.min(this.options.maxTtlMs, maxAgeMs);
     const validUntil = expiresAt === undefined ? ttlBound : Math.min(expiresAt, ttlBound);
     if (validUntil <= now) return;
-    this.lru.set(indexOf(result.token), { result, validUntil, expiresAt, kid: result.header.kid, keys });
+    this.lru.set(tokenIndex(result.token), { result, validUntil, expiresAt, kid: result.header.kid, keys });
   }
 
   delete(token: string): boolean {
-    return this.inspect(token) !== undefined && this.lru!.delete(indexOf(token));
+    return this.inspect(token) !== undefined && this.lru!.delete(tokenIndex(token));
   }
 
   /** Evicts every entry matching `predicate`; returns how many went. O(size), meant for rare events. */

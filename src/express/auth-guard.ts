@@ -5,7 +5,7 @@
  * so it runs under Connect or a bare `node:http` server with a hand-written `next`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { extractBearerToken, type RequestLike } from '../core/bearer.js';
+import { assertB64Token, readBearerToken, type RequestLike } from '../core/bearer.js';
 import { AuthError } from '../core/errors.js';
 import { reportRejection } from '../core/events.js';
 import { toAuthError } from '../core/rejections.js';
@@ -77,13 +77,19 @@ export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
   const guard = (req: GuardRequest, _res: ServerResponse, next: NextFunction): void => {
     let token: string;
     try {
-      token = extractBearerToken(req as unknown as RequestLike);
+      token = readBearerToken(req as unknown as RequestLike);
     } catch (error) {
       return fail(next, error, true);
     }
-    // Cache hit: answer synchronously, no promise, no microtask.
+    // Cache hit: answer synchronously, no promise, no microtask. A token identical to one already
+    // verified is well-formed by construction, so its characters are only scanned on a miss.
     const cached = verifier.peek(token);
     if (cached !== undefined) return admit(req, next, cached);
+    try {
+      assertB64Token(token);
+    } catch (error) {
+      return fail(next, error, true);
+    }
     verifier.verify(token).then(
       (result) => admit(req, next, result),
       (error: unknown) => fail(next, error),
