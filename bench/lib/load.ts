@@ -1,10 +1,12 @@
 /**
  * One HTTP load measurement with autocannon: warm-up, then a fixed window, with per-response
  * times collected (autocannon's own histogram rounds to whole milliseconds) and CPU steal/load
- * recorded from /proc/stat around the window.
+ * recorded from /proc/stat around the window. Given the server's pid, it also estimates how much
+ * CPU *other* processes took during the window (all busy time minus ours and the server's): the
+ * other half of "was this measurement disturbed?".
  */
 import autocannon from 'autocannon';
-import { cpuDelta, cpuSnapshot, summarize } from './stats.js';
+import { busySeconds, cpuDelta, cpuSnapshot, processCpuSeconds, summarize } from './stats.js';
 
 export interface LoadOptions {
   url: string;
@@ -13,6 +15,8 @@ export interface LoadOptions {
   seconds: number;
   /** Authorization header per request: a fixed token, or a function for a different one each time. */
   token?: string | (() => string);
+  /** The server's pid, to tell its CPU time apart from other processes'. */
+  pid?: number;
 }
 
 export interface LoadResult {
@@ -22,6 +26,10 @@ export interface LoadResult {
   non2xx: number;
   errors: number;
   cpu: Record<string, { busy: number; steal: number }>;
+  /** Highest steal fraction of any CPU during the window. */
+  steal: number;
+  /** Cores' worth of CPU used by processes other than this one and the server (needs `pid`); approximate. */
+  otherCores: number | undefined;
 }
 
 function run(options: LoadOptions, seconds: number, onLatency?: (ms: number) => void): Promise<autocannon.Result> {
@@ -48,9 +56,17 @@ function run(options: LoadOptions, seconds: number, onLatency?: (ms: number) => 
 export async function measure(options: LoadOptions): Promise<LoadResult> {
   if (options.warmupSeconds > 0) await run(options, options.warmupSeconds);
   const latencies: number[] = [];
+  const serverBefore = options.pid === undefined ? NaN : processCpuSeconds(options.pid);
+  const selfBefore = process.cpuUsage();
   const before = cpuSnapshot();
+  const started = performance.now();
   const result = await run(options, options.seconds, (ms) => latencies.push(ms));
-  const cpu = cpuDelta(before, cpuSnapshot());
+  const elapsed = (performance.now() - started) / 1000;
+  const after = cpuSnapshot();
+  const self = process.cpuUsage(selfBefore);
+  const server = options.pid === undefined ? NaN : processCpuSeconds(options.pid) - serverBefore;
+  const cpu = cpuDelta(before, after);
+  const others = busySeconds(after) - busySeconds(before) - server - (self.user + self.system) / 1e6;
   const summary = summarize(latencies);
   return {
     rps: result.requests.total / options.seconds,
@@ -59,5 +75,7 @@ export async function measure(options: LoadOptions): Promise<LoadResult> {
     non2xx: result.non2xx,
     errors: result.errors,
     cpu,
+    steal: Math.max(0, ...Object.values(cpu).map((c) => c.steal)),
+    otherCores: Number.isFinite(others) ? Math.max(0, others / elapsed) : undefined,
   };
 }

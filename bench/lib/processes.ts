@@ -47,3 +47,23 @@ export async function spawnServer(script: string, env: Record<string, string>, c
     },
   };
 }
+
+/**
+ * Runs a one-shot script to completion (optionally pinned to a core list such as 0 or '0,1': a child
+ * otherwise inherits this process's affinity; with extra node flags such as --expose-gc) and returns
+ * the JSON object it prints as its last stdout line.
+ */
+export async function runScript<T>(script: string, options: { env?: Record<string, string>; args?: string[]; core?: number | string; nodeFlags?: string[] } = {}): Promise<T> {
+  const args = [...(options.nodeFlags ?? []), '--import', 'tsx', script, ...(options.args ?? [])];
+  const command = options.core === undefined ? process.execPath : 'taskset';
+  const argv = options.core === undefined ? args : ['-c', String(options.core), process.execPath, ...args];
+  const child = spawn(command, argv, { cwd: root, env: { PATH: process.env.PATH, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk) => (stdout += String(chunk)));
+  child.stderr!.on('data', (chunk) => (stderr += String(chunk)));
+  const code = await new Promise<number | null>((resolveExit) => child.once('exit', resolveExit));
+  const last = stdout.trim().split('\n').pop() ?? '';
+  if (code !== 0) throw new Error(`${script} exited with ${code}: ${stderr || last}`);
+  return JSON.parse(last) as T;
+}

@@ -14,6 +14,33 @@ export function summarize(samples: number[]) {
 
 export const round = (value: number, digits = 2) => Number(value.toFixed(digits));
 
+/** Median of a few values (per-round ratios); the upper middle for an even count. */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length === 0 ? NaN : sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; NaN if unreadable. */
+export function processCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+
+/** USER_HZ: /proc counts CPU time in these ticks; 100 on every Linux we run on. */
+const CLOCK_TICKS = 100;
+
+/** Non-idle, non-interrupt CPU seconds of all cores together (user + nice + system), from a snapshot. */
+export function busySeconds(snapshot: Record<string, number[]>): number {
+  const all = snapshot.cpu;
+  return all ? ((all[0] ?? 0) + (all[1] ?? 0) + (all[2] ?? 0)) / CLOCK_TICKS : NaN;
+}
+
 /** CPU time counters from /proc/stat, to record steal and load around a measurement. */
 export function cpuSnapshot(): Record<string, number[]> {
   try {
