@@ -62,7 +62,9 @@ async function perEntry(entries: number) {
   const after = settled();
   const size = verifier.stats().cache.size;
   await verifier.close();
-  if (size !== entries) throw new Error(`expected ${entries} cached entries, found ${size}`);
+  // The cache index is 30 bits: a few index collisions among 100k entries are expected (each one
+  // replaces an entry); anything more would mean the index is broken.
+  if (size < entries * 0.999) throw new Error(`expected about ${entries} cached entries, found ${size}`);
   return {
     entries,
     heapBytesPerEntry: Math.round((after.heapUsed - one.heapUsed) / (entries - 1)),
