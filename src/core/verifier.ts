@@ -194,13 +194,7 @@ class JwtVerifier implements Verifier {
       maxTokenAge: options.maxTokenAge,
       currentDate: new Date(this.options.clock()),
     };
-    let verified;
-    try {
-      verified = await jwtVerify<AccessTokenClaims>(jwt, this.keyFor, verifyOptions);
-    } catch (error) {
-      if (!(error instanceof joseErrors.JWKSMultipleMatchingKeys)) throw toAuthError(error);
-      verified = await verifyWithCandidates(jwt, error, verifyOptions);
-    }
+    const verified = await this.verifyJws(jwt, verifyOptions);
     const typ = typeof verified.protectedHeader.typ === 'string' ? verified.protectedHeader.typ.toLowerCase().replace(/^application\//, '') : undefined;
     if (!options.types.includes(typ)) throw invalidToken('type_mismatch');
     checkClaimTypes(verified.payload, this.options.clock(), this.options.clockTolerance);
@@ -296,13 +290,7 @@ class JwtVerifier implements Verifier {
     const now = this.options.clock();
     // With the real clock jose reads the time itself; only an injected clock costs an options copy.
     const options: JWTVerifyOptions = this.options.clock === Date.now ? this.joseOptions : { ...this.joseOptions, currentDate: new Date(now) };
-    let verified;
-    try {
-      verified = await jwtVerify<AccessTokenClaims>(token, this.keyFor, options);
-    } catch (error) {
-      if (!(error instanceof joseErrors.JWKSMultipleMatchingKeys)) throw toAuthError(error);
-      verified = await verifyWithCandidates(token, error, options);
-    }
+    const verified = await this.verifyJws(token, options);
     const payload = verified.payload;
     checkClaimTypes(payload, now, this.options.clockTolerance);
     this.checkLifetime(payload, now);
@@ -311,6 +299,16 @@ class JwtVerifier implements Verifier {
     const result: VerifiedToken = deepFreeze({ token, header: verified.protectedHeader, payload, source: 'jwt' });
     this.cache.set(result, now, this.expiresAt(payload), keys);
     return result;
+  }
+
+  /** jose's jwtVerify with our key resolver; AuthErrors out. */
+  private async verifyJws(token: string, options: JWTVerifyOptions) {
+    try {
+      return await jwtVerify<AccessTokenClaims>(token, this.keyFor, options);
+    } catch (error) {
+      if (!(error instanceof joseErrors.JWKSMultipleMatchingKeys)) throw toAuthError(error);
+      return verifyWithCandidates(token, error, options);
+    }
   }
 
   /** RFC 7662: the IdP's word instead of a signature, cached (bounded by exp and maxAge) like one. */
