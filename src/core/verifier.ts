@@ -53,8 +53,11 @@ class JwtVerifier implements Verifier {
   private readonly inflight = new Map<number, { token: string; promise: Promise<VerifiedToken> }>();
   private readonly lifetime = new AbortController();
   private readonly events = new VerifierEvents();
-  /** Tokens the IdP called inactive: a small, short-lived negative cache for introspection. */
-  private readonly inactive = new LRUCache<string, true>({ max: 10_000, ttl: 30_000, ttlResolution: 0 });
+  /** Tokens the IdP called inactive: a small, short-lived negative cache for introspection (made on first use). */
+  private inactiveCache: LRUCache<string, true> | undefined;
+  private get inactive(): LRUCache<string, true> {
+    return (this.inactiveCache ??= new LRUCache<string, true>({ max: 10_000, ttl: 30_000, ttlResolution: 0 }));
+  }
   private readonly mirror: StoreMirror;
   private readonly revoker: Revoker;
   private readonly sweepTimer: NodeJS.Timeout;

@@ -23,8 +23,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): RevocationS
   const revocations = new Map<string, Revocation>();
   const listeners = new Set<RevocationListener>();
   const pending = new Map<string, PendingRevocation & { leasedUntil: number }>();
-  // Bounded: entries expire, and past the cap the oldest claims go first.
-  const claimed = new LRUCache<string, true>({ max: 100_000, ttl: 60_000, ttlResolution: 0, perf: { now: clock } });
+  // Bounded: entries expire, and past the cap the oldest claims go first. Made on first use:
+  // lru-cache allocates its arrays up front (~3 MB at this size).
+  let claimed: LRUCache<string, true> | undefined;
 
   const identity = revocationTarget;
   const sweep = (now: number) => {
@@ -70,6 +71,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): RevocationS
       for (const listener of listeners) listener(revocation, meta);
     },
     async claimOnce(key, ttlMs) {
+      claimed ??= new LRUCache<string, true>({ max: 100_000, ttl: 60_000, ttlResolution: 0, perf: { now: clock } });
       if (claimed.has(key)) return false;
       claimed.set(key, true, { ttl: Math.max(1, ttlMs) });
       return true;
