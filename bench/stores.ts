@@ -173,6 +173,22 @@ async function hotPath(idp: EmbeddedIdp) {
   };
 }
 
+/** The bench's keys expire on their own within the hour; remove them now anyway. */
+async function cleanUp(): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(REDIS_URL);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', 'rjwt-bench:*', 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
 async function main() {
   const idp = await startEmbeddedIdp();
   try {
@@ -195,6 +211,7 @@ async function main() {
     console.log(`| peek() hit ns/op, memory vs Redis store | ${hot.peekNsPerOp.map((p) => `${p.memory} vs ${p.redis}`).join('; ')} |`);
   } finally {
     await idp.close();
+    await cleanUp();
   }
 }
 
