@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { startApiProcess, type ApiProcess } from '../support/api-processes.js';
 import { sendJson, startStubServer, type StubServer } from '../support/http.js';
-import { startIdp, type EmbeddedIdp } from '../support/idp.js';
+import { signToken, standardClaims, startIdp, type EmbeddedIdp } from '../support/idp.js';
 import { REDIS_URL, startPrivateRedis, type PrivateRedis } from '../support/redis-server.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { waitFor } from '../support/wait-for.js';
@@ -92,6 +92,21 @@ describe('instances sharing the Redis store', () => {
     await waitFor(async () => (await a.get('/notes', token)).status === 401, 'A to apply the cutoff made on B', 2_000);
     // (That a token issued after a cutoff still works is tested in-process with an injected clock.)
   });
+});
+
+describe('the IdP ends a session (back-channel logout)', () => {
+  it('the logout token reaches instance A; instance B refuses the user\'s token too', async () => {
+    const prefix = newPrefix();
+    const [a, b] = await Promise.all([instance(baseEnv({ KEY_PREFIX: prefix })), instance(baseEnv({ KEY_PREFIX: prefix }))]);
+    await idp.setBackchannelLogoutUri(`${a.url}/backchannel-logout`);
+    const alice = await signToken(standardClaims(idp, { sub: 'alice', iat: Math.floor(Date.now() / 1000) - 5 }), idp.keys[0]!);
+    expect((await b.get('/notes', alice)).status).toBe(200);
+    await idp.backchannelLogout('alice'); // oidc-provider signs the logout token and POSTs it to A
+    await waitFor(async () => (await b.get('/notes', alice)).status === 401, 'B to refuse alice after the IdP logged her out', 2_000);
+    expect((await a.get('/notes', alice)).status).toBe(401);
+    const bob = await signToken(standardClaims(idp, { sub: 'bob' }), idp.keys[0]!);
+    expect((await b.get('/notes', bob)).status).toBe(200);
+  }, 30_000);
 });
 
 describe('an instance cut off from Redis', () => {
