@@ -97,12 +97,20 @@ export class StoreMirror {
   }
 
   /**
-   * The error every verification must fail with right now, if any: only under `fail-closed`, once
-   * the store has been unreachable (or never synced) for longer than the staleness bound.
+   * Whether every verification must fail right now: only under `fail-closed`, once the store has
+   * been unreachable (or never synced) for longer than the staleness bound. Allocation-free, as
+   * it sits on the cache-hit path.
    */
-  unavailableError(now: number): StoreUnavailableError | undefined {
-    if (this.unavailableSince === undefined || this.policy.onUnavailable === 'fail-open') return undefined;
-    if (now - this.unavailableSince <= this.policy.maxStalenessMs) return undefined;
+  refusesAll(now: number): boolean {
+    return (
+      this.unavailableSince !== undefined &&
+      this.policy.onUnavailable === 'fail-closed' &&
+      now - this.unavailableSince > this.policy.maxStalenessMs
+    );
+  }
+
+  /** The error to refuse with while {@link refusesAll} holds. */
+  unavailableError(): StoreUnavailableError {
     return new StoreUnavailableError(5);
   }
 

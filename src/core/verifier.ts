@@ -31,9 +31,11 @@ import type {
 import { parseTrustedUrl } from './url-policy.js';
 
 const MAX_JWKS_BYTES = 512 * 1024;
+/** What the hit path returns for a cached token that has been revoked since. */
+const REVOKED = Symbol('revoked');
 const SWEEP_INTERVAL_MS = 60_000;
 
-/** A verifier for one issuer: see `createVerifier` in multi-issuer.ts for the public entry. */
+/** A verifier for one issuer: see `createVerifier` in create-verifier.ts for the public entry. */
 export function createSingleIssuerVerifier(options: VerifierOptions): Verifier {
   return new JwtVerifier(resolveVerifierOptions(options));
 }
@@ -120,12 +122,22 @@ class JwtVerifier implements Verifier {
 
   peek(token: string): VerifiedToken | undefined {
     const now = this.options.clock();
-    const entry = this.cache.get(token, now, false);
+    if (this.mirror.refusesAll(now)) return undefined; // let verify() report it
+    const hit = this.lookup(token, now, false);
+    return hit === REVOKED ? undefined : hit;
+  }
+
+  /**
+   * The cache-hit path shared by `peek()` and `verify()`: a cached, unexpired, unrevoked result,
+   * REVOKED for a cached token that has since been revoked (its entry is dropped), else undefined.
+   * No crypto, no I/O, nothing allocated but the event while someone listens.
+   */
+  private lookup(token: string, now: number, countMiss: boolean): VerifiedToken | typeof REVOKED | undefined {
+    const entry = this.cache.get(token, now, countMiss);
     if (entry === undefined) return undefined;
-    if (this.mirror.unavailableError(now) !== undefined) return undefined; // let verify() report it
     if (this.mirror.list.isRevoked(entry.keys, entry.result.payload.iat, now)) {
       this.cache.delete(token);
-      return undefined;
+      return REVOKED;
     }
     if (this.events.listeningForVerified) this.emitVerified(entry.result, true);
     return entry.result;
@@ -150,17 +162,10 @@ class JwtVerifier implements Verifier {
     if (this.closed) return Promise.reject(new Error('revocable-jwt: verify() called after close()'));
     if (typeof token !== 'string') return Promise.reject(invalidToken('malformed_token'));
     const now = this.options.clock();
-    const unavailable = this.mirror.unavailableError(now);
-    if (unavailable !== undefined) return this.reject(unavailable);
-    const hit = this.cache.get(token, now);
-    if (hit !== undefined) {
-      if (!this.mirror.list.isRevoked(hit.keys, hit.result.payload.iat, now)) {
-        if (this.events.listeningForVerified) this.emitVerified(hit.result, true);
-        return Promise.resolve(hit.result);
-      }
-      this.cache.delete(token);
-      return this.reject(invalidToken('revoked'));
-    }
+    if (this.mirror.refusesAll(now)) return this.reject(this.mirror.unavailableError());
+    const hit = this.lookup(token, now, true);
+    if (hit === REVOKED) return this.reject(invalidToken('revoked'));
+    if (hit !== undefined) return Promise.resolve(hit);
     const index = tokenIndex(token);
     const running = this.inflight.get(index);
     if (running !== undefined && running.token === token) return running.promise;
@@ -286,21 +291,29 @@ class JwtVerifier implements Verifier {
       // A new instance must not accept a token before it knows the revocations; how long it
       // waits, and what it does if the store stays away, is the store's availability policy.
       await this.mirror.waitForFirstSync(this.options.timeout);
-      const unavailable = this.mirror.unavailableError(this.options.clock());
-      if (unavailable) throw unavailable;
+      if (this.mirror.refusesAll(this.options.clock())) throw this.mirror.unavailableError();
     }
     if (introspect) return this.verifyByIntrospection(token);
     const now = this.options.clock();
     // With the real clock jose reads the time itself; only an injected clock costs an options copy.
     const options: JWTVerifyOptions = this.options.clock === Date.now ? this.joseOptions : { ...this.joseOptions, currentDate: new Date(now) };
     const verified = await this.verifyJws(token, options);
-    const payload = verified.payload;
+    return this.admit({ token, header: verified.protectedHeader, payload: verified.payload, source: 'jwt' }, now);
+  }
+
+  /**
+   * The checks every freshly verified token passes, however it was verified (signature or
+   * introspection), then into the cache: claim types, lifetime, revocation; the result is frozen
+   * because every request presenting the token will share it.
+   */
+  private admit(result: VerifiedToken, now: number, maxAgeMs?: number): VerifiedToken {
+    const { token, payload } = result;
     checkClaimTypes(payload, now, this.options.clockTolerance);
     this.checkLifetime(payload, now);
     const keys = revocationKeysFor(token, payload);
     if (this.mirror.list.isRevoked(keys, payload.iat, now)) throw invalidToken('revoked');
-    const result: VerifiedToken = deepFreeze({ token, header: verified.protectedHeader, payload, source: 'jwt' });
-    this.cache.set(result, now, this.expiresAt(payload), keys);
+    deepFreeze(result);
+    this.cache.set(result, now, this.expiresAt(payload), keys, maxAgeMs);
     return result;
   }
 
@@ -335,13 +348,7 @@ class JwtVerifier implements Verifier {
       if (answer.active !== true) this.inactive.set(token, true);
       throw error;
     }
-    checkClaimTypes(payload, now, this.options.clockTolerance);
-    this.checkLifetime(payload, now);
-    const keys = revocationKeysFor(token, payload);
-    if (this.mirror.list.isRevoked(keys, payload.iat, now)) throw invalidToken('revoked');
-    const result: VerifiedToken = deepFreeze({ token, header: {}, payload, source: 'introspection' });
-    this.cache.set(result, now, this.expiresAt(payload), keys, settings.maxAgeMs);
-    return result;
+    return this.admit({ token, header: {}, payload, source: 'introspection' }, now, settings.maxAgeMs);
   }
 
   private async resolveIntrospectionEndpoint(): Promise<URL> {
@@ -383,11 +390,10 @@ class JwtVerifier implements Verifier {
    * tokens never produce a denylist entry.
    */
   private async identify(token: string): Promise<IdentifiedToken | undefined> {
+    // Without `exp`, a token is assumed to live as long as any token may.
+    const lastingUntil = (expiresAt: number | undefined) => expiresAt ?? this.options.clock() + this.options.maxTokenLifetimeMs;
     const cached = this.cache.inspect(token);
-    if (cached) {
-      const expiresAt = cached.expiresAt ?? this.options.clock() + this.options.maxTokenLifetimeMs;
-      return { payload: cached.result.payload, keys: cached.keys, expiresAt };
-    }
+    if (cached) return { payload: cached.result.payload, keys: cached.keys, expiresAt: lastingUntil(cached.expiresAt) };
     if (typeof token !== 'string' || token.length > this.options.maxTokenLength || token.split('.').length !== 3) return undefined;
     let payload: AccessTokenClaims;
     try {
@@ -407,8 +413,7 @@ class JwtVerifier implements Verifier {
     const aud = typeof payload.aud === 'string' ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : [];
     if (!aud.some((a) => this.audience.includes(a))) return undefined;
     if (payload.jti !== undefined && typeof payload.jti !== 'string') return undefined;
-    const expiresAt = this.expiresAt(payload) ?? this.options.clock() + this.options.maxTokenLifetimeMs;
-    return { payload, keys: revocationKeysFor(token, payload), expiresAt };
+    return { payload, keys: revocationKeysFor(token, payload), expiresAt: lastingUntil(this.expiresAt(payload)) };
   }
 
   private async resolveRevocationEndpoint(): Promise<URL> {
