@@ -4,11 +4,10 @@
  * session's / subject's tokens on every instance sharing the store. Answers per §2.8: 200 on
  * success, 400 `{ error, error_description }` otherwise, always `Cache-Control: no-store`.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AuthError, IdpUnavailableError } from '../core/errors.js';
 import { processLogoutToken, type LogoutTokenOptions } from '../core/logout-token.js';
 import type { Verifier } from '../core/types.js';
-import type { NextFunction } from './auth-guard.js';
+import { oauthErrorBody, postRoute } from './post-route.js';
 import { readRequestBody } from './request-body.js';
 import { sendJson } from './send-json.js';
 
@@ -25,33 +24,28 @@ export function backchannelLogoutRoute(options: BackchannelLogoutRouteOptions) {
   }
   const { verifier, ...logoutOptions } = options;
 
-  return (req: IncomingMessage & { body?: unknown }, res: ServerResponse, next?: NextFunction): void => {
-    handle(req, res).catch((error: unknown) => {
+  return postRoute({
+    errorBody: oauthErrorBody,
+    renderError(res, error) {
       if (error instanceof IdpUnavailableError) {
         res.setHeader('Retry-After', String(error.retryAfter));
-        sendJson(res, 503, { error: 'temporarily_unavailable', error_description: error.description });
+        sendJson(res, 503, oauthErrorBody('temporarily_unavailable', error.description));
       } else if (error instanceof AuthError) {
-        sendJson(res, 400, { error: 'invalid_request', error_description: error.description });
-      } else if (next) next(error);
-      else sendJson(res, 500, { error: 'server_error', error_description: 'Logout could not be processed' });
-    });
-  };
-
-  async function handle(req: IncomingMessage & { body?: unknown }, res: ServerResponse): Promise<void> {
-    if (req.method !== 'POST') {
-      res.setHeader('Allow', 'POST');
-      sendJson(res, 405, { error: 'invalid_request', error_description: 'Use POST' });
-      return;
-    }
-    const body = await readRequestBody(req);
-    const logoutToken = body.logout_token;
-    if (typeof logoutToken !== 'string' || logoutToken === '') {
-      sendJson(res, 400, { error: 'invalid_request', error_description: 'Missing logout_token' });
-      return;
-    }
-    await processLogoutToken(verifier, logoutToken, logoutOptions);
-    res.statusCode = 200;
-    res.setHeader('Cache-Control', 'no-store');
-    res.end();
-  }
+        sendJson(res, 400, oauthErrorBody('invalid_request', error.description));
+      } else return false;
+      return true;
+    },
+    async handle(req, res) {
+      const body = await readRequestBody(req);
+      const logoutToken = body.logout_token;
+      if (typeof logoutToken !== 'string' || logoutToken === '') {
+        sendJson(res, 400, oauthErrorBody('invalid_request', 'Missing logout_token'));
+        return;
+      }
+      await processLogoutToken(verifier, logoutToken, logoutOptions);
+      res.statusCode = 200;
+      res.setHeader('Cache-Control', 'no-store');
+      res.end();
+    },
+  });
 }

@@ -5,12 +5,12 @@
  *   502 IdP refused our client (token already dead locally) · 503 IdP unreachable (dead locally,
  *   queued for retry, `Retry-After`).
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { extractBearerToken, type RequestLike } from '../core/bearer.js';
 import { AuthError, InvalidRequestError, InvalidTokenError, UnauthorizedError } from '../core/errors.js';
 import type { RevocationOutcome, Verifier } from '../core/types.js';
-import type { NextFunction } from './auth-guard.js';
 import { writeAuthError } from './error-handler.js';
+import { oauthErrorBody, postRoute, type RouteRequest } from './post-route.js';
 import { readRequestBody } from './request-body.js';
 import { sendJson } from './send-json.js';
 
@@ -28,22 +28,17 @@ export function revokeRoute(options: RevokeRouteOptions) {
   }
   const { verifier, realm = 'api' } = options;
 
-  return (req: IncomingMessage & { body?: unknown }, res: ServerResponse, next?: NextFunction): void => {
-    handle(req, res).catch((error: unknown) => {
-      if (error instanceof AuthError) {
-        error.realm = realm;
-        writeAuthError(res, error);
-      } else if (next) next(error);
-      else if (!res.headersSent) sendJson(res, 500, { error: 'server_error', error_description: 'Revocation failed' });
-    });
-  };
+  return postRoute({
+    errorBody: oauthErrorBody,
+    renderError(res, error) {
+      if (!(error instanceof AuthError)) return false;
+      error.realm = realm;
+      return writeAuthError(res, error);
+    },
+    handle,
+  });
 
-  async function handle(req: IncomingMessage & { body?: unknown }, res: ServerResponse): Promise<void> {
-    if (req.method !== 'POST') {
-      res.setHeader('Allow', 'POST');
-      sendJson(res, 405, { error: 'invalid_request', error_description: 'Use POST to revoke a token' });
-      return;
-    }
+  async function handle(req: RouteRequest, res: ServerResponse): Promise<void> {
     const body = await readRequestBody(req);
     const bodyToken = optionalString(body.token, 'token', 16_384);
     const hint = optionalString(body.token_type_hint, 'token_type_hint', 64);

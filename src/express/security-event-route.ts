@@ -4,11 +4,10 @@
  * application/secevent+jwt`; answers 202 on success (duplicates too), 400 `{ err, description }`
  * with the RFC 8935 codes otherwise, 503 when the issuer's keys cannot be fetched.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { IdpUnavailableError } from '../core/errors.js';
 import { processSecurityEvent, SecurityEventError, type SecurityEventOptions } from '../core/security-event.js';
 import type { Verifier } from '../core/types.js';
-import type { NextFunction } from './auth-guard.js';
+import { postRoute } from './post-route.js';
 import { readRawBody } from './request-body.js';
 import { sendJson } from './send-json.js';
 
@@ -26,37 +25,32 @@ export function securityEventRoute(options: SecurityEventRouteOptions) {
   }
   const { verifier, ...eventOptions } = options;
 
-  return (req: IncomingMessage & { body?: unknown }, res: ServerResponse, next?: NextFunction): void => {
-    handle(req, res).catch((error: unknown) => {
+  return postRoute({
+    errorBody: (err, description) => ({ err, description }),
+    renderError(res, error) {
       if (error instanceof SecurityEventError) sendJson(res, 400, { err: error.err, description: error.description });
       else if (error instanceof IdpUnavailableError) {
         res.setHeader('Retry-After', String(error.retryAfter));
         sendJson(res, 503, { err: 'temporarily_unavailable', description: error.description });
-      } else if (next) next(error);
-      else sendJson(res, 500, { err: 'server_error', description: 'The event could not be processed' });
-    });
-  };
-
-  async function handle(req: IncomingMessage & { body?: unknown }, res: ServerResponse): Promise<void> {
-    if (req.method !== 'POST') {
-      res.setHeader('Allow', 'POST');
-      sendJson(res, 405, { err: 'invalid_request', description: 'Use POST' });
-      return;
-    }
-    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type !== 'application/secevent+jwt') {
-      throw new SecurityEventError('invalid_request', 'Send the SET as application/secevent+jwt');
-    }
-    let set: string;
-    try {
-      set = (await readRawBody(req)).trim();
-    } catch (cause) {
-      throw new SecurityEventError('invalid_request', 'The request body could not be read', { cause });
-    }
-    if (set === '') throw new SecurityEventError('invalid_request', 'The body holds no SET');
-    await processSecurityEvent(verifier, set, eventOptions);
-    res.statusCode = 202;
-    res.setHeader('Cache-Control', 'no-store');
-    res.end();
-  }
+      } else return false;
+      return true;
+    },
+    async handle(req, res) {
+      const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      if (type !== 'application/secevent+jwt') {
+        throw new SecurityEventError('invalid_request', 'Send the SET as application/secevent+jwt');
+      }
+      let set: string;
+      try {
+        set = (await readRawBody(req)).trim();
+      } catch (cause) {
+        throw new SecurityEventError('invalid_request', 'The request body could not be read', { cause });
+      }
+      if (set === '') throw new SecurityEventError('invalid_request', 'The body holds no SET');
+      await processSecurityEvent(verifier, set, eventOptions);
+      res.statusCode = 202;
+      res.setHeader('Cache-Control', 'no-store');
+      res.end();
+    },
+  });
 }
