@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { createRedisStore, type RevocationStore, type StoreStatus } from '../../src/index.js';
+import { killProcess } from '../support/kill.js';
 import { freePort } from '../support/redis-server.js';
 import { waitFor } from '../support/wait-for.js';
 import { revocationStoreContract } from './store-contract.js';
@@ -45,16 +46,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const client of clients) client.disconnect();
-  await Promise.all(
-    children.map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null) return resolve();
-          child.once('exit', () => resolve());
-          child.kill('SIGKILL');
-        }),
-    ),
-  );
+  await Promise.all(children.map((child) => killProcess(child)));
   await rm(dir, { recursive: true, force: true });
 });
 

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { killProcess } from './kill.js';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -57,26 +58,13 @@ export async function startApiProcess(env: Record<string, string>): Promise<ApiP
     }
     return { status: response.status, body: parsed as any, headers: response.headers };
   };
-  const exited = () => child.exitCode !== null || child.signalCode !== null;
   return {
     url,
     child,
     get: (path, token) => call('GET', path, undefined, token),
     post: (path, body, token) => call('POST', path, body, token),
     stats: async () => (await call('GET', '/admin/stats')).body,
-    async kill() {
-      if (exited()) return;
-      await new Promise<void>((r) => {
-        child.once('exit', () => r());
-        child.kill('SIGKILL');
-      });
-    },
-    async stop() {
-      if (exited()) return;
-      await new Promise<void>((r) => {
-        child.once('exit', () => r());
-        child.kill('SIGTERM');
-      });
-    },
+    kill: () => killProcess(child),
+    stop: () => killProcess(child, 'SIGTERM'),
   };
 }

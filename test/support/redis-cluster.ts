@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { killProcess } from './kill.js';
 import { freePort } from './redis-server.js';
 import { waitFor } from './wait-for.js';
 
@@ -36,16 +37,7 @@ export async function startRedisCluster(size = 3): Promise<RedisCluster> {
   return {
     nodes: ports.map((port) => ({ host: '127.0.0.1', port })),
     async stop() {
-      await Promise.all(
-        children.map(
-          (child) =>
-            new Promise<void>((resolve) => {
-              if (child.exitCode !== null) return resolve();
-              child.once('exit', () => resolve());
-              child.kill('SIGKILL');
-            }),
-        ),
-      );
+      await Promise.all(children.map((child) => killProcess(child)));
       await rm(dir, { recursive: true, force: true });
     },
   };

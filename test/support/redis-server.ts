@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
+import { killProcess } from './kill.js';
 import { waitFor } from './wait-for.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -39,14 +40,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     port,
     url: `redis://127.0.0.1:${port}`,
     start,
-    async stop() {
-      const dying = child;
-      if (!dying || dying.exitCode !== null) return;
-      await new Promise<void>((resolve) => {
-        dying.once('exit', () => resolve());
-        dying.kill('SIGKILL');
-      });
-    },
+    stop: () => killProcess(child),
   };
 }
 
