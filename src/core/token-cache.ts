@@ -13,8 +13,8 @@
  * to share the tail (only an attacker would make one) is a miss and is verified on its own; it
  * never evicts or replaces the genuine entry unless it verifies itself.
  *
- * The hit path does no crypto, no hashing of our own and no I/O; it re-checks expiry with the
- * injected clock.
+ * The hit path does no crypto, no hash over the token (the index reads 12 characters) and no I/O;
+ * it re-checks expiry with the injected clock.
  */
 import { LRUCache } from 'lru-cache';
 import type { RevocationKeys } from './revocation-list.js';
