@@ -137,10 +137,9 @@ class MultiIssuerVerifier implements Verifier {
         fetchedAt: first.jwks.fetchedAt,
       },
       discovery: { fetches: sum((s) => s.discovery.fetches) },
+      // One store feeds every issuer's mirror, so the first one's revocation figures stand for all.
       revocation: {
         ...first.revocation,
-        denylisted: first.revocation.denylisted,
-        subjectCutoffs: first.revocation.subjectCutoffs,
         outbox: {
           ...first.revocation.outbox,
           revoked: sum((s) => s.revocation.outbox.revoked),
