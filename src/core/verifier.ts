@@ -12,12 +12,14 @@ import { introspectToken, validateIntrospection } from './introspection.js';
 import { JwksSource, type KeyRemoval, type VerificationKey } from './jwks.js';
 import type { OutboxRunResult } from './outbox-worker.js';
 import { resolveVerifierOptions, HMAC_ALGORITHMS, type ResolvedOptions } from './options.js';
+import type { IssuerJwtOptions, VerifiedIssuerJwt } from './issuer-notification.js';
 import { invalidToken, toAuthError } from './rejections.js';
 import { RevocationError } from './revocation-client.js';
 import { revocationKeysFor } from './revocation-list.js';
 import { Revoker, type IdentifiedToken } from './revoker.js';
 import { StoreMirror } from './store-mirror.js';
 import { TokenCache, tokenIndex } from './token-cache.js';
+import { expAcceptedUntil, maxAgeAcceptedUntil } from './token-lifetime.js';
 import type {
   AccessTokenClaims,
   IssuerScope,
@@ -187,17 +189,16 @@ class JwtVerifier implements Verifier {
   /**
    * Verifies another kind of JWT signed by our issuer (a logout token, a security event): same
    * keys, algorithms and `iss`, its own audience, type and claims. Rejects with an AuthError.
+   * Reports the issuer, and until when this JWT would be accepted (for its replay record).
    */
-  async [verifyIssuerJwt](
-    jwt: string,
-    options: { audience: string | string[]; types: ReadonlyArray<string | undefined>; requiredClaims: string[]; maxTokenAge: number },
-  ): Promise<{ header: JWSHeaderParameters; payload: AccessTokenClaims }> {
+  async [verifyIssuerJwt](jwt: string, options: IssuerJwtOptions): Promise<VerifiedIssuerJwt> {
     checkShape(jwt, this.options.maxTokenLength);
+    const tolerance = this.options.clockTolerance;
     const verifyOptions: JWTVerifyOptions = {
       issuer: this.issuer,
       audience: options.audience,
       algorithms: this.options.algorithms,
-      clockTolerance: this.options.clockTolerance,
+      clockTolerance: tolerance,
       requiredClaims: options.requiredClaims,
       maxTokenAge: options.maxTokenAge,
       currentDate: new Date(this.options.clock()),
@@ -205,12 +206,16 @@ class JwtVerifier implements Verifier {
     const verified = await this.verifyJws(jwt, verifyOptions);
     const typ = typeof verified.protectedHeader.typ === 'string' ? verified.protectedHeader.typ.toLowerCase().replace(/^application\//, '') : undefined;
     if (!options.types.includes(typ)) throw invalidToken('type_mismatch');
-    checkClaimTypes(verified.payload, this.options.clock(), this.options.clockTolerance);
-    return { header: verified.protectedHeader, payload: verified.payload };
+    const { payload } = verified;
+    checkClaimTypes(payload, this.options.clock(), tolerance);
+    // jose required a numeric iat (maxTokenAge); exp, when present, may end acceptance sooner.
+    const tooOld = maxAgeAcceptedUntil(payload.iat!, options.maxTokenAge, tolerance);
+    const acceptedUntil = typeof payload.exp === 'number' ? Math.min(tooOld, expAcceptedUntil(payload.exp, tolerance)) : tooOld;
+    return { header: verified.protectedHeader, payload, issuer: this.issuer, acceptedUntil };
   }
 
-  [claimOnce](key: string, ttlMs: number): Promise<boolean> {
-    return this.options.store.claimOnce(key, ttlMs);
+  [claimOnce](key: string, until: number): Promise<boolean> {
+    return this.options.store.claimOnce(key, until - this.options.clock());
   }
 
   private reject(error: unknown): Promise<never> {
