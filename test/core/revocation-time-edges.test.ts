@@ -78,7 +78,7 @@ describe('revocations outlive the tokens they cover, tolerances included (item 1
     ['session', C, C + LIFETIME + TOLERANCE],
     ['all', C, C + LIFETIME + TOLERANCE],
     ['subject', C + 0.999, C + 0.999 + LIFETIME + TOLERANCE],
-  ])('a %s cutoff holds until the last instant a covered token (iat %d, exp %d) is accepted', async (kind, iat, exp) => {
+  ])('the %s cutoff holds until the last instant a covered token (iat %d, exp %d) is accepted', async (kind, iat, exp) => {
     const { clock, verifier } = setup();
     clock.set(C * 1000 + 999);
     // The longest-lived token the verifier accepts, issued at the cutoff instant.
