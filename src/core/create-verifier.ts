@@ -12,6 +12,7 @@ import { createMemoryStore } from '../stores/memory-store.js';
 import type { AuthError } from './errors.js';
 import { claimOnce, reportRejection, verifyIssuerJwt, type VerifierEventName, type VerifierListener } from './events.js';
 import type { OutboxRunResult } from './outbox-worker.js';
+import type { IssuerJwtOptions, NotificationReceiver, VerifiedIssuerJwt } from './issuer-notification.js';
 import { invalidToken } from './rejections.js';
 import type { IssuerScope, RevocationOutcome, RevokeOptions, VerifiedToken, Verifier, VerifierOptions, VerifierStats } from './types.js';
 import { createSingleIssuerVerifier } from './verifier.js';
@@ -164,14 +165,18 @@ class MultiIssuerVerifier implements Verifier {
     (this.verifiers[0] as unknown as { [reportRejection](e: AuthError): void })[reportRejection](error);
   }
 
-  [verifyIssuerJwt](jwt: string, options: object): Promise<unknown> {
+  /** Routed by `iss` to that issuer's verifier, which reports itself as the verifying issuer. */
+  [verifyIssuerJwt](jwt: string, options: IssuerJwtOptions): Promise<VerifiedIssuerJwt> {
     const verifier = this.route(jwt);
     if (!verifier) return Promise.reject(invalidToken('issuer_mismatch'));
-    return (verifier as unknown as { [verifyIssuerJwt](jwt: string, options: object): Promise<unknown> })[verifyIssuerJwt](jwt, options);
+    return (verifier as Verifier & NotificationReceiver)[verifyIssuerJwt](jwt, options);
   }
 
-  [claimOnce](key: string, ttlMs: number): Promise<boolean> {
-    return (this.verifiers[0] as unknown as { [claimOnce](key: string, ttl: number): Promise<boolean> })[claimOnce](key, ttlMs);
+  /** In the store of the issuer the record belongs to (an issuer entry may bring its own store). */
+  [claimOnce](key: string, until: number, issuer: string): Promise<boolean> {
+    const verifier = this.byIssuer.get(issuer);
+    if (!verifier) return Promise.reject(new TypeError(`revocable-jwt: unknown issuer ${issuer}`));
+    return (verifier as Verifier & NotificationReceiver)[claimOnce](key, until, issuer);
   }
 
   async close(): Promise<void> {

@@ -8,7 +8,7 @@
  * `sub` and/or `sid`, no `nonce`; `typ` `logout+jwt` (or absent / `JWT`, as older IdPs send).
  */
 import { InvalidRequestError } from './errors.js';
-import { claimOnce, verifyIssuerJwt } from './events.js';
+import { verifyNotification } from './issuer-notification.js';
 import type { Verifier } from './types.js';
 
 export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
@@ -26,26 +26,23 @@ export interface LogoutTokenOptions {
 }
 
 export interface LogoutResult {
+  /** The issuer that signed the logout token: the only one whose tokens it refuses. */
+  issuer: string;
   subject: string | undefined;
   session: string | undefined;
   /** False when this `jti` was seen before (nothing done again). */
   applied: boolean;
 }
 
-interface InternalVerifier extends Verifier {
-  [verifyIssuerJwt](jwt: string, options: object): Promise<{ payload: Record<string, unknown> }>;
-  [claimOnce](key: string, ttlMs: number): Promise<boolean>;
-}
-
 export async function processLogoutToken(verifier: Verifier, logoutToken: string, options: LogoutTokenOptions): Promise<LogoutResult> {
-  const internal = verifier as InternalVerifier;
-  const maxAge = options.maxAge ?? 300;
-  const { payload } = await internal[verifyIssuerJwt](logoutToken, {
+  // Everything below acts for the issuer that signed the token only (its cutoffs, its replay records).
+  const notification = await verifyNotification(verifier, 'bcl', logoutToken, {
     audience: options.clientId,
     types: ['logout+jwt', 'jwt', undefined],
     requiredClaims: ['iat', 'jti', 'events'],
-    maxTokenAge: maxAge,
+    maxTokenAge: options.maxAge ?? 300,
   });
+  const { payload } = notification;
   const events = payload.events as Record<string, unknown> | undefined;
   const event = events?.[BACKCHANNEL_LOGOUT_EVENT];
   if (typeof event !== 'object' || event === null || Array.isArray(event)) {
@@ -56,9 +53,8 @@ export async function processLogoutToken(verifier: Verifier, logoutToken: string
   const session = typeof payload.sid === 'string' && payload.sid !== '' ? payload.sid : undefined;
   if (!subject && !session) throw new InvalidRequestError('claim_missing', 'The logout token needs sub or sid');
 
-  const fresh = await internal[claimOnce](`bcl:${verifier.issuer}:${String(payload.jti)}`, (maxAge + 60) * 1000);
-  if (!fresh) return { subject, session, applied: false };
-  if (session) await verifier.invalidateSession(session);
-  if (subject && !(options.sessionOnly && session)) await verifier.invalidateSubject(subject);
-  return { subject, session, applied: true };
+  if (!(await notification.claimOnce())) return { issuer: notification.issuer, subject, session, applied: false };
+  if (session) await notification.invalidateSession(session);
+  if (subject && !(options.sessionOnly && session)) await notification.invalidateSubject(subject);
+  return { issuer: notification.issuer, subject, session, applied: true };
 }

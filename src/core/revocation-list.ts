@@ -76,9 +76,11 @@ export class RevocationList {
   }
 
   /**
-   * Whether a verified token is revoked at `now`. Cutoffs compare `iat` in whole seconds, and a
-   * token issued in the cutoff's own second counts as before it; a token without `iat` cannot
-   * prove it is newer, so any cutoff that could apply to it does.
+   * Whether a verified token is revoked at `now`. A cutoff is a whole second `C` that covers its
+   * entire second: it revokes every token with `iat < C + 1`, whatever the `iat` precision, so a
+   * token issued at or before the cutoff instant (even 0.5 s before, with a fractional `iat`) is
+   * always cut; a token issued later in that same second is cut too (re-issue it a second later).
+   * A token without `iat` cannot prove it is newer, so any cutoff that could apply to it does.
    */
   isRevoked(keys: RevocationKeys, iat: unknown, now: number): boolean {
     if (this.cutoffs.size !== 0) {
@@ -115,6 +117,6 @@ export class RevocationList {
 
   private cutoffApplies(key: string, iat: unknown, now: number): boolean {
     const cutoff = this.cutoffs.get(key);
-    return cutoff !== undefined && cutoff.expiresAt > now && !(typeof iat === 'number' && iat > cutoff.cutoff);
+    return cutoff !== undefined && cutoff.expiresAt > now && !(typeof iat === 'number' && iat >= cutoff.cutoff + 1);
   }
 }

@@ -16,6 +16,7 @@ import { invalidToken } from './rejections.js';
 import { revokeAtIdp, RevocationError } from './revocation-client.js';
 import type { RevocationKeys } from './revocation-list.js';
 import type { StoreMirror } from './store-mirror.js';
+import { cutoffAt } from './token-lifetime.js';
 import type { TokenCache } from './token-cache.js';
 import type { AccessTokenClaims, RevocationOutcome, RevokeOptions } from './types.js';
 
@@ -35,6 +36,8 @@ export interface RevokerOptions {
   store: RevocationStore;
   clock: () => number;
   maxTokenLifetimeMs: number;
+  /** Seconds of leeway the verifier allows on `exp`/`iat`: cutoffs must outlast it too. */
+  clockTolerance: number;
   issuer: string;
   revocation: ResolvedRevocationOptions | undefined;
   resolveEndpoint: () => Promise<URL>;
@@ -129,10 +132,9 @@ export class Revoker {
     await this.apply({ type: 'all', issuer: this.options.issuer, ...this.cutoffNow() });
   }
 
-  /** Tokens issued at or before this second; kept as long as any token may live. */
+  /** Every token issued up to the end of this second; kept until the last of them expires (token-lifetime.ts). */
   private cutoffNow(): { cutoff: number; expiresAt: number } {
-    const now = this.options.clock();
-    return { cutoff: Math.floor(now / 1000), expiresAt: now + this.options.maxTokenLifetimeMs };
+    return cutoffAt(this.options.clock(), this.options.maxTokenLifetimeMs, this.options.clockTolerance);
   }
 
 

@@ -4,11 +4,14 @@
  *   CAEP session-revoked  → the session (`sid`) if named, else the subject
  *   CAEP credential-change, RISC sessions-revoked / account-disabled / account-purged → the subject
  * Other events are acknowledged and ignored. Subjects come from `sub_id` (SSF) or the event's
- * `subject` member (older CAEP drafts), in `iss_sub`, `opaque` or `complex` (user + session) form;
- * an `iss_sub` subject of another issuer is ignored (our cutoffs are per issuer).
+ * `subject` member (older CAEP drafts), in `iss_sub`, `opaque` or `complex` (user + session) form.
+ * A SET acts for the issuer that signed it only: its cutoffs and replay record are that issuer's,
+ * and an `iss_sub` subject naming any other issuer is ignored. A subject we would act on that is
+ * malformed (empty or missing id, sub or session id) is refused with 400 `invalid_request`
+ * before anything is recorded.
  */
 import { AuthError } from './errors.js';
-import { claimOnce, verifyIssuerJwt } from './events.js';
+import { verifyNotification, type IssuerNotification } from './issuer-notification.js';
 import type { Verifier } from './types.js';
 
 const CAEP = 'https://schemas.openid.net/secevent/caep/event-type/';
@@ -40,52 +43,51 @@ export interface SecurityEventOptions {
 
 export interface SecurityEventResult {
   jti: string;
+  /** The issuer that signed the SET: the only one whose tokens it refuses. */
+  issuer: string;
   /** What we did per event type: `subject`, `session`, or `ignored`. */
   actions: Array<{ event: string; action: 'subject' | 'session' | 'ignored'; id?: string }>;
   duplicate: boolean;
 }
 
-interface InternalVerifier extends Verifier {
-  [verifyIssuerJwt](jwt: string, options: object): Promise<{ payload: Record<string, unknown> }>;
-  [claimOnce](key: string, ttlMs: number): Promise<boolean>;
-}
-
 export async function processSecurityEvent(verifier: Verifier, set: string, options: SecurityEventOptions): Promise<SecurityEventResult> {
-  const internal = verifier as InternalVerifier;
-  const maxAge = options.maxAge ?? 300;
-  let payload: Record<string, unknown>;
+  let notification: IssuerNotification;
   try {
-    ({ payload } = await internal[verifyIssuerJwt](set, {
+    notification = await verifyNotification(verifier, 'set', set, {
       audience: options.audience,
       types: ['secevent+jwt'],
       requiredClaims: ['iat', 'jti', 'events'],
-      maxTokenAge: maxAge,
-    }));
+      maxTokenAge: options.maxAge ?? 300,
+    });
   } catch (error) {
     throw toSetError(error);
   }
+  const { payload, issuer } = notification;
   const events = payload.events;
   if (typeof events !== 'object' || events === null || Array.isArray(events) || Object.keys(events).length === 0) {
     throw new SecurityEventError('invalid_request', 'The SET has no events');
   }
+  // Decide everything (and refuse a malformed subject) before the jti is recorded.
+  const plan = Object.entries(events as Record<string, unknown>).map(([type, body]) => {
+    if (type !== SESSION_REVOKED && !SUBJECT_EVENTS.has(type)) return { type };
+    return { type, target: subjectOf(issuer, payload.sub_id ?? (body as { subject?: unknown } | null)?.subject ?? subFallback(payload)) };
+  });
   const jti = String(payload.jti);
-  const fresh = await internal[claimOnce](`set:${verifier.issuer}:${jti}`, (maxAge + 60) * 1000);
-  if (!fresh) return { jti, actions: [], duplicate: true };
+  if (!(await notification.claimOnce())) return { jti, issuer, actions: [], duplicate: true };
 
   const actions: SecurityEventResult['actions'] = [];
-  for (const [type, body] of Object.entries(events as Record<string, unknown>)) {
-    const target = subjectOf(verifier.issuer, payload.sub_id ?? (body as { subject?: unknown } | null)?.subject ?? subFallback(payload));
-    if (type === SESSION_REVOKED && target.session) {
-      await verifier.invalidateSession(target.session);
+  for (const { type, target } of plan) {
+    if (type === SESSION_REVOKED && target?.session) {
+      await notification.invalidateSession(target.session);
       actions.push({ event: type, action: 'session', id: target.session });
-    } else if ((type === SESSION_REVOKED || SUBJECT_EVENTS.has(type)) && target.subject) {
-      await verifier.invalidateSubject(target.subject);
+    } else if (target?.subject) {
+      await notification.invalidateSubject(target.subject);
       actions.push({ event: type, action: 'subject', id: target.subject });
     } else {
       actions.push({ event: type, action: 'ignored' });
     }
   }
-  return { jti, actions, duplicate: false };
+  return { jti, issuer, actions, duplicate: false };
 }
 
 /** A plain `sub` claim on the SET, as some transmitters send. */
@@ -93,22 +95,39 @@ function subFallback(payload: Record<string, unknown>): unknown {
   return typeof payload.sub === 'string' ? { format: 'opaque', id: payload.sub } : undefined;
 }
 
+/**
+ * The subject (and session) a subject identifier names for `issuer`. Formats we do not know
+ * (email, phone…) and `iss_sub` subjects of other issuers name nothing of ours: {}. A known
+ * format with a missing or empty member is malformed: RFC 8935 `invalid_request`.
+ */
 function subjectOf(issuer: string, identifier: unknown): { subject?: string; session?: string } {
-  if (typeof identifier !== 'object' || identifier === null) return {};
+  if (identifier === undefined) return {};
+  if (typeof identifier !== 'object' || identifier === null) throw malformedSubject('is not an object');
   const id = identifier as Record<string, unknown>;
   switch (id.format) {
     case 'iss_sub':
-      return id.iss === issuer && typeof id.sub === 'string' ? { subject: id.sub } : {};
+      if (!isId(id.iss) || !isId(id.sub)) throw malformedSubject('needs a non-empty iss and sub');
+      return id.iss === issuer ? { subject: id.sub } : {};
     case 'opaque':
-      return typeof id.id === 'string' ? { subject: id.id } : {};
+      if (!isId(id.id)) throw malformedSubject('needs a non-empty id');
+      return { subject: id.id };
     case 'complex': {
+      if (id.user === undefined && id.session === undefined) throw malformedSubject('(complex) names neither user nor session');
       const user = subjectOf(issuer, id.user);
-      const session = typeof id.session === 'object' && id.session !== null ? (id.session as Record<string, unknown>) : undefined;
-      return { ...user, ...(session && typeof session.id === 'string' ? { session: session.id } : {}) };
+      if (id.session === undefined) return user;
+      const session = id.session as Record<string, unknown> | null;
+      if (typeof session !== 'object' || session === null || !isId(session.id)) throw malformedSubject('(complex) needs a non-empty session id');
+      return { ...user, session: session.id };
     }
     default:
       return {};
   }
+}
+
+const isId = (value: unknown): value is string => typeof value === 'string' && value !== '';
+
+function malformedSubject(what: string): SecurityEventError {
+  return new SecurityEventError('invalid_request', `The SET subject ${what}`);
 }
 
 function toSetError(error: unknown): SecurityEventError {

@@ -53,7 +53,11 @@ export interface VerifierOptions {
   secret?: string | Uint8Array;
   /** Leeway for `exp`, `nbf` and `iat`, in seconds. Default 5. */
   clockTolerance?: number;
-  /** Claims that must be present. Default `['exp']`. */
+  /**
+   * Claims that must be present. Default `['exp']`. A token without `exp` (if you allow one) is
+   * accepted until `iat + maxTokenLifetime`, and one with neither `exp` nor `iat` is refused:
+   * nothing would bound how long its revocation must last.
+   */
   requiredClaims?: string[];
   /** Required `typ` header, e.g. `'at+jwt'` (RFC 9068). Default: not checked. */
   typ?: string;
@@ -74,9 +78,10 @@ export interface VerifierOptions {
   /** Longest token (characters) worth looking at. Default 16 384. */
   maxTokenLength?: number;
   /**
-   * Longest access-token lifetime (`exp - iat`, seconds) accepted. Subject and global cutoffs are
-   * kept this long, so a longer-lived token could outlive the cutoff that revoked it: such tokens
-   * are refused. Default 86 400 (24 h).
+   * Longest access-token lifetime (`exp - iat`, seconds) accepted. Subject, session and global
+   * cutoffs are kept until every token they cover has expired (this plus twice `clockTolerance`,
+   * rounded up to whole seconds), so a longer-lived token could outlive the cutoff that revoked
+   * it: such tokens are refused. Default 86 400 (24 h).
    */
   maxTokenLifetime?: number;
   /** How to reach the IdP's RFC 7009 revocation endpoint. Without it, `revoke()` is local only. */

@@ -12,12 +12,14 @@ import { introspectToken, validateIntrospection } from './introspection.js';
 import { JwksSource, type KeyRemoval, type VerificationKey } from './jwks.js';
 import type { OutboxRunResult } from './outbox-worker.js';
 import { resolveVerifierOptions, HMAC_ALGORITHMS, type ResolvedOptions } from './options.js';
+import type { IssuerJwtOptions, VerifiedIssuerJwt } from './issuer-notification.js';
 import { invalidToken, toAuthError } from './rejections.js';
 import { RevocationError } from './revocation-client.js';
 import { revocationKeysFor } from './revocation-list.js';
 import { Revoker, type IdentifiedToken } from './revoker.js';
 import { StoreMirror } from './store-mirror.js';
 import { TokenCache, tokenIndex } from './token-cache.js';
+import { accessTokenDeadline, expAcceptedUntil, maxAgeAcceptedUntil } from './token-lifetime.js';
 import type {
   AccessTokenClaims,
   IssuerScope,
@@ -110,6 +112,7 @@ class JwtVerifier implements Verifier {
       store: options.store,
       clock: options.clock,
       maxTokenLifetimeMs: options.maxTokenLifetimeMs,
+      clockTolerance: options.clockTolerance,
       issuer: options.issuer,
       revocation: options.revocation,
       resolveEndpoint: () => this.resolveRevocationEndpoint(),
@@ -187,17 +190,16 @@ class JwtVerifier implements Verifier {
   /**
    * Verifies another kind of JWT signed by our issuer (a logout token, a security event): same
    * keys, algorithms and `iss`, its own audience, type and claims. Rejects with an AuthError.
+   * Reports the issuer, and until when this JWT would be accepted (for its replay record).
    */
-  async [verifyIssuerJwt](
-    jwt: string,
-    options: { audience: string | string[]; types: ReadonlyArray<string | undefined>; requiredClaims: string[]; maxTokenAge: number },
-  ): Promise<{ header: JWSHeaderParameters; payload: AccessTokenClaims }> {
+  async [verifyIssuerJwt](jwt: string, options: IssuerJwtOptions): Promise<VerifiedIssuerJwt> {
     checkShape(jwt, this.options.maxTokenLength);
+    const tolerance = this.options.clockTolerance;
     const verifyOptions: JWTVerifyOptions = {
       issuer: this.issuer,
       audience: options.audience,
       algorithms: this.options.algorithms,
-      clockTolerance: this.options.clockTolerance,
+      clockTolerance: tolerance,
       requiredClaims: options.requiredClaims,
       maxTokenAge: options.maxTokenAge,
       currentDate: new Date(this.options.clock()),
@@ -205,12 +207,16 @@ class JwtVerifier implements Verifier {
     const verified = await this.verifyJws(jwt, verifyOptions);
     const typ = typeof verified.protectedHeader.typ === 'string' ? verified.protectedHeader.typ.toLowerCase().replace(/^application\//, '') : undefined;
     if (!options.types.includes(typ)) throw invalidToken('type_mismatch');
-    checkClaimTypes(verified.payload, this.options.clock(), this.options.clockTolerance);
-    return { header: verified.protectedHeader, payload: verified.payload };
+    const { payload } = verified;
+    checkClaimTypes(payload, this.options.clock(), tolerance);
+    // jose required a numeric iat (maxTokenAge); exp, when present, may end acceptance sooner.
+    const tooOld = maxAgeAcceptedUntil(payload.iat!, options.maxTokenAge, tolerance);
+    const acceptedUntil = typeof payload.exp === 'number' ? Math.min(tooOld, expAcceptedUntil(payload.exp, tolerance)) : tooOld;
+    return { header: verified.protectedHeader, payload, issuer: this.issuer, acceptedUntil };
   }
 
-  [claimOnce](key: string, ttlMs: number): Promise<boolean> {
-    return this.options.store.claimOnce(key, ttlMs);
+  [claimOnce](key: string, until: number): Promise<boolean> {
+    return this.options.store.claimOnce(key, until - this.options.clock());
   }
 
   private reject(error: unknown): Promise<never> {
@@ -309,11 +315,11 @@ class JwtVerifier implements Verifier {
   private admit(result: VerifiedToken, now: number, maxAgeMs?: number): VerifiedToken {
     const { token, payload } = result;
     checkClaimTypes(payload, now, this.options.clockTolerance);
-    this.checkLifetime(payload, now);
+    this.checkLifetime(payload, now, result.source);
     const keys = revocationKeysFor(token, payload);
     if (this.mirror.list.isRevoked(keys, payload.iat, now)) throw invalidToken('revoked');
     deepFreeze(result);
-    this.cache.set(result, now, this.expiresAt(payload), keys, maxAgeMs);
+    this.cache.set(result, now, this.expiresAt(payload, result.source), keys, maxAgeMs);
     return result;
   }
 
@@ -371,17 +377,30 @@ class JwtVerifier implements Verifier {
     // Token entries need no scan: every cache hit consults the denylist.
   }
 
-  /** Cutoffs are kept for maxTokenLifetime; a token living longer could outlive its revocation. */
-  private checkLifetime(payload: AccessTokenClaims, now: number): void {
-    if (typeof payload.exp !== 'number') return;
+  /**
+   * Revocations last as long as the longest token we accept (token-lifetime.ts), so no token may
+   * live longer: `exp − iat ≤ maxTokenLifetime + tolerance`; a JWT without `exp` expires at
+   * `iat + maxTokenLifetime`; one with neither cannot be bounded and is refused. (An introspected
+   * token without `exp` is vouched for by the IdP on every re-check instead.)
+   */
+  private checkLifetime(payload: AccessTokenClaims, now: number, source: VerifiedToken['source']): void {
+    if (typeof payload.exp !== 'number') {
+      if (source !== 'jwt') return;
+      const deadline = this.expiresAt(payload, source);
+      if (deadline === undefined) throw invalidToken('claim_missing');
+      if (now >= deadline) throw invalidToken('token_expired');
+      return;
+    }
     const issuedAt = typeof payload.iat === 'number' ? payload.iat : now / 1000;
     if ((payload.exp - issuedAt) * 1000 > this.options.maxTokenLifetimeMs + this.options.clockTolerance * 1000) {
       throw invalidToken('lifetime_too_long');
     }
   }
 
-  private expiresAt(payload: AccessTokenClaims): number | undefined {
-    return typeof payload.exp === 'number' ? (payload.exp + this.options.clockTolerance) * 1000 : undefined;
+  /** Epoch ms from which the token is refused as expired (jose's whole-second rule, tolerance included). */
+  private expiresAt(payload: AccessTokenClaims, source: VerifiedToken['source']): number | undefined {
+    if (source === 'jwt') return accessTokenDeadline(payload, this.options.maxTokenLifetimeMs, this.options.clockTolerance);
+    return typeof payload.exp === 'number' ? expAcceptedUntil(payload.exp, this.options.clockTolerance) : undefined;
   }
 
   /**
@@ -390,7 +409,7 @@ class JwtVerifier implements Verifier {
    * tokens never produce a denylist entry.
    */
   private async identify(token: string): Promise<IdentifiedToken | undefined> {
-    // Without `exp`, a token is assumed to live as long as any token may.
+    // Without a deadline (an opaque token without `exp`), assume it lives as long as any token may.
     const lastingUntil = (expiresAt: number | undefined) => expiresAt ?? this.options.clock() + this.options.maxTokenLifetimeMs;
     const cached = this.cache.inspect(token);
     if (cached) return { payload: cached.result.payload, keys: cached.keys, expiresAt: lastingUntil(cached.expiresAt) };
@@ -413,7 +432,7 @@ class JwtVerifier implements Verifier {
     const aud = typeof payload.aud === 'string' ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : [];
     if (!aud.some((a) => this.audience.includes(a))) return undefined;
     if (payload.jti !== undefined && typeof payload.jti !== 'string') return undefined;
-    return { payload, keys: revocationKeysFor(token, payload), expiresAt: lastingUntil(this.expiresAt(payload)) };
+    return { payload, keys: revocationKeysFor(token, payload), expiresAt: lastingUntil(this.expiresAt(payload, 'jwt')) };
   }
 
   private async resolveRevocationEndpoint(): Promise<URL> {

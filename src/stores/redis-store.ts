@@ -2,7 +2,7 @@
  * `createRedisStore()`: revocations shared by every instance through Redis.
  *
  * - Denylist entries and cutoffs are plain keys that expire on their own (`PX`): a denylist key
- *   lives until its token's `exp`, a cutoff for `maxTokenLifetime`. Value `cutoff|expiresAt`
+ *   lives until its token's `exp`, a cutoff until every token it covers has expired. Value `cutoff|expiresAt`
  *   (cutoff 0 for tokens), merged by a Lua script so concurrent writers keep the later cutoff and
  *   expiry; the same script PUBLISHes the revocation, so a write and its broadcast are atomic.
  * - Broadcast is pub/sub on `<prefix>events`. Pub/sub drops messages while a subscriber is

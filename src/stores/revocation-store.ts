@@ -15,18 +15,18 @@
  */
 
 /**
- * One revocation. Times are epoch milliseconds except `cutoff`, which compares with `iat`
- * (seconds). Cutoffs are scoped by `issuer`: a subject or session id means nothing across IdPs,
+ * One revocation. Times are epoch milliseconds except `cutoff`, a whole second that compares
+ * with `iat`: it covers its entire second (`iat < cutoff + 1`, see RevocationList.isRevoked). Cutoffs are scoped by `issuer`: a subject or session id means nothing across IdPs,
  * and verifiers of different issuers may share one store.
  */
 export type Revocation =
   /** One token, by its denylist key (`jti`-based, or a SHA-256 of the token), until it expires. */
   | { type: 'token'; key: string; expiresAt: number }
-  /** Every token of `subject` (its `sub`) from `issuer` with `iat <= cutoff`. */
+  /** Every token of `subject` (its `sub`) from `issuer` with `iat < cutoff + 1`. */
   | { type: 'subject'; issuer: string; subject: string; cutoff: number; expiresAt: number }
-  /** Every token of session `session` (its `sid`) from `issuer` with `iat <= cutoff` (back-channel logout). */
+  /** Every token of session `session` (its `sid`) from `issuer` with `iat < cutoff + 1` (back-channel logout). */
   | { type: 'session'; issuer: string; session: string; cutoff: number; expiresAt: number }
-  /** Every token from `issuer` with `iat <= cutoff` (incident response). */
+  /** Every token from `issuer` with `iat < cutoff + 1` (incident response). */
   | { type: 'all'; issuer: string; cutoff: number; expiresAt: number };
 
 export type CutoffRevocation = Exclude<Revocation, { type: 'token' }>;

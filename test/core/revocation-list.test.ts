@@ -35,6 +35,14 @@ describe('RevocationList', () => {
     expect(list.isRevoked(alice, 1, now + 1000)).toBe(false);
   });
 
+  it('a cutoff covers its entire second, whatever the iat precision (iat < cutoff + 1)', () => {
+    const list = new RevocationList();
+    list.apply({ type: 'subject', issuer: ISS, subject: 'alice', cutoff: 100, expiresAt: now + 1000 });
+    const alice = keysOf({ sub: 'alice' });
+    for (const iat of [99.5, 100, 100.5, 100.999]) expect(list.isRevoked(alice, iat, now)).toBe(true);
+    for (const iat of [101, 101.001]) expect(list.isRevoked(alice, iat, now)).toBe(false);
+  });
+
   it('session cutoff applies to tokens carrying that sid only', () => {
     const list = new RevocationList();
     list.apply({ type: 'session', issuer: ISS, session: 's1', cutoff: 100, expiresAt: now + 1000 });

@@ -205,6 +205,25 @@ describe('Security Event Tokens (RFC 8935, CAEP)', () => {
     expect(res.body).toMatchObject({ err });
   });
 
+  it.each([
+    ['an empty opaque id', { sub_id: { format: 'opaque', id: '' } }],
+    ['an opaque subject without id', { sub_id: { format: 'opaque' } }],
+    ['an empty iss_sub sub', { sub_id: { format: 'iss_sub', iss: 'ISSUER', sub: '' } }],
+    ['an iss_sub subject without iss', { sub_id: { format: 'iss_sub', sub: 'hank' } }],
+    ['an empty session id', { sub_id: { format: 'complex', session: { format: 'opaque', id: '' } } }],
+    ['a complex subject naming nothing', { sub_id: { format: 'complex' } }],
+    ['a subject that is not an object', { sub_id: 'hank' }],
+    ['an empty sub', { sub: '' }],
+  ])('answers 400 invalid_request for a SET whose subject is malformed: %s (nothing recorded)', async (_name, claims) => {
+    const before = verifierA.stats().revocation;
+    const subject = JSON.parse(JSON.stringify(claims).replace('ISSUER', idp.issuer)) as Record<string, unknown>;
+    const token = await set({ [SESSION_REVOKED]: {} }, { jti: `malformed-${Math.random()}`, ...subject });
+    const res = await push(token);
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ err: 'invalid_request' });
+    expect(verifierA.stats().revocation).toMatchObject({ subjectCutoffs: before.subjectCutoffs, sessionCutoffs: before.sessionCutoffs });
+  });
+
   it('answers 400 invalid_key for a SET signed by someone else', async () => {
     const attacker = await attackerKey();
     const forged = await new SignJWT({ iss: idp.issuer, aud: AUD, iat: Math.floor(Date.now() / 1000), jti: 'x', events: { [CREDENTIAL_CHANGE]: {} } })
