@@ -462,11 +462,23 @@ class JwtVerifier implements Verifier {
 }
 
 /**
+ * Most keys a token without `kid` is checked against. Two covers the rotation overlap of an IdP
+ * that omits `kid` (old and new key of one type); more would let a forged kid-less token cost one
+ * signature check per published key (64 with 64 keys).
+ */
+const MAX_KIDLESS_CANDIDATES = 2;
+
+/**
  * A token without `kid` can match several keys of one type (rotation at IdPs that omit `kid`):
- * jose hands back the candidates and leaves trying them to us.
+ * jose hands back the candidates and leaves trying them to us. The rule: the first
+ * {@link MAX_KIDLESS_CANDIDATES} keys that match the token's `alg` (key type, curve, `alg`, `use`),
+ * in the order the JWKS lists them; a token signed by any later key of that type is refused
+ * (`signature_invalid`). IdPs that publish more keys of one type must put `kid` in their tokens.
  */
 async function firstVerifying<T>(candidates: joseErrors.JWKSMultipleMatchingKeys, attempt: (key: VerificationKey) => Promise<T>): Promise<T> {
+  let tried = 0;
   for await (const key of candidates as unknown as AsyncIterable<VerificationKey>) {
+    if (tried++ === MAX_KIDLESS_CANDIDATES) break;
     try {
       return await attempt(key);
     } catch (error) {
