@@ -17,6 +17,9 @@ export interface ResolvedIntrospectionOptions {
   mode: 'opaque' | 'always';
   maxAgeMs: number;
   allowMissingAudience: boolean;
+  /** IdP calls per window for tokens it has not called active before (see introspection-gate.ts). */
+  newTokenBudget: number;
+  newTokenWindowMs: number;
 }
 
 /** Asks the IdP about `token`; resolves to the claims of an active token, or rejects. */
