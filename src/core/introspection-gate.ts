@@ -38,15 +38,6 @@ const KNOWN_KEPT = 10_000;
 const KNOWN_TTL_MS = 3_600_000;
 const MAX_RETRY_AFTER_MS = 300_000;
 
-export interface IntrospectionGateStats {
-  /** Calls made to the introspection endpoint. */
-  calls: number;
-  /** Checks answered from the remembered refusals. */
-  refusedFromCache: number;
-  /** Checks answered 503 without a call: budget spent, or the IdP asked for a pause. */
-  throttled: number;
-}
-
 export class IntrospectionGate {
   private readonly refused: LRUCache<string, RejectionReason>;
   private readonly known: LRUCache<string, true>;
@@ -55,7 +46,6 @@ export class IntrospectionGate {
   private lastFailure: unknown;
   private windowStart = -Infinity;
   private spent = 0;
-  private readonly counts: IntrospectionGateStats = { calls: 0, refusedFromCache: 0, throttled: 0 };
 
   constructor(private readonly options: IntrospectionGateOptions) {
     const perf = { now: options.now };
@@ -71,36 +61,22 @@ export class IntrospectionGate {
   check<T>(token: string, ask: () => Promise<Record<string, unknown>>, accept: (answer: Record<string, unknown>) => T): Promise<T> {
     const key = createHash('sha256').update(token).digest('base64url');
     const refusal = this.refused.get(key);
-    if (refusal !== undefined) {
-      this.counts.refusedFromCache++;
-      return Promise.reject(invalidToken(refusal));
-    }
+    if (refusal !== undefined) return Promise.reject(invalidToken(refusal));
     const running = this.inflight.get(key);
     if (running !== undefined) return running as Promise<T>;
     const wait = this.backoff.waitMs;
-    if (wait > 0) {
-      this.counts.throttled++;
-      return Promise.reject(new IdpUnavailableError('The introspection endpoint asked us to wait', wait / 1000, { cause: this.lastFailure }));
-    }
+    if (wait > 0) return Promise.reject(new IdpUnavailableError('The introspection endpoint asked us to wait', wait / 1000, { cause: this.lastFailure }));
     if (!this.known.has(key)) {
       const refusedFor = this.spend();
-      if (refusedFor > 0) {
-        this.counts.throttled++;
-        return Promise.reject(new IdpUnavailableError('Too many unknown tokens to introspect right now', refusedFor / 1000));
-      }
+      if (refusedFor > 0) return Promise.reject(new IdpUnavailableError('Too many unknown tokens to introspect right now', refusedFor / 1000));
     }
     const call = this.call(key, ask, accept).finally(() => this.inflight.delete(key));
     this.inflight.set(key, call);
     return call;
   }
 
-  stats(): IntrospectionGateStats {
-    return { ...this.counts };
-  }
-
   private async call<T>(key: string, ask: () => Promise<Record<string, unknown>>, accept: (answer: Record<string, unknown>) => T): Promise<T> {
     let answer: Record<string, unknown>;
-    this.counts.calls++;
     try {
       answer = await ask();
     } catch (error) {
