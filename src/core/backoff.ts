@@ -10,13 +10,15 @@ export class FailureBackoff {
     private readonly baseMs: number,
     private readonly maxMs: number,
     private readonly now: () => number,
+    /** Longest a server's Retry-After is honoured (ms); by default the backoff's own ceiling. */
+    private readonly maxHintMs = maxMs,
   ) {}
 
   /** Records a failure; `hintSeconds` (a server's Retry-After) can only lengthen the wait. */
   recordFailure(hintSeconds?: number): void {
     this.failures += 1;
     const delay = Math.min(this.maxMs, this.baseMs * 2 ** (this.failures - 1));
-    const hinted = hintSeconds !== undefined ? Math.min(this.maxMs, hintSeconds * 1000) : 0;
+    const hinted = hintSeconds !== undefined ? Math.min(this.maxHintMs, hintSeconds * 1000) : 0;
     this.retryAt = this.now() + Math.max(delay, hinted);
   }
 

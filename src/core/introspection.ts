@@ -6,7 +6,8 @@
  */
 import { clientAuthenticatedRequest, type ClientAuthConfig } from './client-auth.js';
 import { IdpUnavailableError } from './errors.js';
-import { sendRequest, parseRetryAfter, type FetchLike } from './http-client.js';
+import { HttpRequestError, sendRequest, parseRetryAfter, type FetchLike } from './http-client.js';
+import { readOAuthError, sentSecrets } from './idp-text.js';
 import { invalidToken } from './rejections.js';
 import type { AccessTokenClaims } from './types.js';
 
@@ -16,6 +17,9 @@ export interface ResolvedIntrospectionOptions {
   mode: 'opaque' | 'always';
   maxAgeMs: number;
   allowMissingAudience: boolean;
+  /** IdP calls per window for tokens it has not called active before (see introspection-gate.ts). */
+  newTokenBudget: number;
+  newTokenWindowMs: number;
 }
 
 /** Asks the IdP about `token`; resolves to the claims of an active token, or rejects. */
@@ -39,8 +43,16 @@ export async function introspectToken(
   }
   if (result.status !== 200) {
     // 4xx here means the IdP refused *us* (credentials, policy): still not the client's fault.
-    const retryAfter = parseRetryAfter(result.headers.get('retry-after')) ?? (result.status >= 500 ? 5 : 30);
-    throw new IdpUnavailableError('Token introspection failed', retryAfter, { cause: new Error(`introspection endpoint answered ${result.status}`) });
+    const hinted = parseRetryAfter(result.headers.get('retry-after'));
+    const retryAfter = hinted ?? (result.status >= 500 ? 5 : 30);
+    // The IdP's own words help whoever reads the log, minus anything of ours it echoes.
+    const said = readOAuthError(result.text, sentSecrets(token, config.client));
+    const what = said.error ? ` (${said.error}${said.error_description ? `: ${said.error_description}` : ''})` : '';
+    const cause = new HttpRequestError('status', `introspection endpoint answered ${result.status}${what}`, {
+      status: result.status,
+      ...(hinted !== undefined ? { retryAfter: hinted } : {}),
+    });
+    throw new IdpUnavailableError('Token introspection failed', retryAfter, { cause });
   }
   let body: unknown;
   try {

@@ -183,6 +183,8 @@ function resolveIntrospection(introspection: VerifierOptions['introspection'], a
     mode,
     maxAgeMs: positive(introspection.maxAge, 60, 'introspection.maxAge', 'seconds') * 1000,
     allowMissingAudience: introspection.allowMissingAudience === true,
+    newTokenBudget: introspection.newTokenBudget === undefined ? 50 : positiveInteger(introspection.newTokenBudget, 'introspection.newTokenBudget'),
+    newTokenWindowMs: positive(introspection.newTokenWindow, 1, 'introspection.newTokenWindow', 'seconds') * 1000,
   };
 }
 
@@ -198,6 +200,11 @@ function resolveStore(store: RevocationStore | undefined, clock: () => number): 
 function nonNegative(value: unknown, fallback: number, name: string, unit: string): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(`\`${name}\` must be a number of ${unit} >= 0`);
+  return value as number;
+}
+
+function positiveInteger(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) fail(`\`${name}\` must be a whole number > 0`);
   return value as number;
 }
 

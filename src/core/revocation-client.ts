@@ -12,6 +12,7 @@
  */
 import { clientAuthenticatedRequest, type ClientAuthConfig } from './client-auth.js';
 import { HttpRequestError, parseRetryAfter, sendRequest, type FetchLike, type HttpResult } from './http-client.js';
+import { readOAuthError, sentSecrets } from './idp-text.js';
 
 export type { ClientAuthMethod, RequestBodyFormat as RevocationBodyFormat } from './client-auth.js';
 export { basicCredentials } from './client-auth.js';
@@ -62,13 +63,13 @@ export function buildRevocationRequest(config: RevocationClientConfig, input: Re
 }
 
 /**
- * Interprets the IdP's answer (RFC 7009 §2.2, §2.2.1). `token`, when given, is cut out of any
- * text the IdP sent back (some echo parameters in `error_description`), so it never reaches
- * messages, logs or the outbox's `lastError`.
+ * Interprets the IdP's answer (RFC 7009 §2.2, §2.2.1). `token` and `client`, when given, are cut
+ * out of any text the IdP sent back, in every encoding (some echo the request in
+ * `error_description`), so they never reach messages, logs or the outbox's `lastError`.
  */
-export function processRevocationResponse(result: HttpResult, token?: string): IdpRevocationResult {
+export function processRevocationResponse(result: HttpResult, token?: string, client?: RevocationClientConfig): IdpRevocationResult {
   if (result.status >= 200 && result.status < 300) return 'revoked'; // any or no body
-  const body = parseErrorBody(result.text, token);
+  const body = readOAuthError(result.text, sentSecrets(token, client));
   const retryAfter = parseRetryAfter(result.headers.get('retry-after'));
   // Structured (JWT) tokens often cannot be revoked at the IdP (oidc-provider, Auth0 for access
   // tokens). RFC 7009 allows that answer; for such tokens our local denylist is the revocation.
@@ -114,27 +115,5 @@ export async function revokeAtIdp(
       cause: error,
     });
   }
-  return processRevocationResponse(result, input.token);
-}
-
-function parseErrorBody(text: string, token: string | undefined): { error?: string; error_description?: string } {
-  const clean = (value: string, max: number) => {
-    let out = value;
-    if (token) {
-      // The whole token, and any of its segments long enough to matter, go.
-      for (const part of [token, ...token.split('.').filter((p) => p.length >= 16)]) out = out.split(part).join('[token]');
-    }
-    return out.slice(0, max);
-  };
-  try {
-    const body: unknown = JSON.parse(text);
-    if (typeof body !== 'object' || body === null) return {};
-    const { error, error_description } = body as Record<string, unknown>;
-    return {
-      ...(typeof error === 'string' ? { error: clean(error, 100) } : {}),
-      ...(typeof error_description === 'string' ? { error_description: clean(error_description, 300) } : {}),
-    };
-  } catch {
-    return {};
-  }
+  return processRevocationResponse(result, input.token, config);
 }

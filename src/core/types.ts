@@ -108,6 +108,14 @@ export interface IntrospectionOptions {
   timeout?: number;
   /** Accept answers without `aud` (some IdPs omit it). Default false: the audience must match. */
   allowMissingAudience?: boolean;
+  /**
+   * Most IdP calls per `newTokenWindow` for tokens the IdP has not called active before (made-up
+   * tokens among them); the surplus gets a 503 with `Retry-After` and the IdP is not asked. Tokens
+   * it called active before are not counted. Per verifier instance. Default 50.
+   */
+  newTokenBudget?: number;
+  /** The window of `newTokenBudget`, in seconds. Default 1. */
+  newTokenWindow?: number;
 }
 
 export interface RevocationOptions {

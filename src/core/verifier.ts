@@ -3,12 +3,12 @@
  * cache of verified results. Framework-agnostic: no HTTP request objects in here.
  */
 import { compactVerify, errors as joseErrors, jwtVerify, type FlattenedJWSInput, type JWSHeaderParameters, type JWTVerifyOptions } from 'jose';
-import { LRUCache } from 'lru-cache';
 import type { Revocation } from '../stores/revocation-store.js';
 import { createMetadataSource, type MetadataSource } from './discovery.js';
 import { AuthError, IdpUnavailableError } from './errors.js';
 import { claimOnce, reportRejection, verifyIssuerJwt, VerifierEvents, type VerifierEventName, type VerifierListener } from './events.js';
 import { introspectToken, validateIntrospection } from './introspection.js';
+import { IntrospectionGate } from './introspection-gate.js';
 import { JwksSource, type KeyRemoval, type VerificationKey } from './jwks.js';
 import type { OutboxRunResult } from './outbox-worker.js';
 import { resolveVerifierOptions, HMAC_ALGORITHMS, type ResolvedOptions } from './options.js';
@@ -57,11 +57,8 @@ class JwtVerifier implements Verifier {
   private readonly inflight = new Map<number, { token: string; promise: Promise<VerifiedToken> }>();
   private readonly lifetime = new AbortController();
   private readonly events = new VerifierEvents();
-  /** Tokens the IdP called inactive: a small, short-lived negative cache for introspection (made on first use). */
-  private inactiveCache: LRUCache<string, true> | undefined;
-  private get inactive(): LRUCache<string, true> {
-    return (this.inactiveCache ??= new LRUCache<string, true>({ max: 10_000, ttl: 30_000, ttlResolution: 0 }));
-  }
+  /** Bounds on introspection calls (made on first use). */
+  private introspectionGate: IntrospectionGate | undefined;
   private readonly mirror: StoreMirror;
   private readonly revoker: Revoker;
   private readonly sweepTimer: NodeJS.Timeout;
@@ -334,27 +331,22 @@ class JwtVerifier implements Verifier {
   }
 
   /** RFC 7662: the IdP's word instead of a signature, cached (bounded by exp and maxAge) like one. */
-  private async verifyByIntrospection(token: string): Promise<VerifiedToken> {
+  private verifyByIntrospection(token: string): Promise<VerifiedToken> {
     const settings = this.options.introspection!;
-    if (this.inactive.get(token)) throw invalidToken('token_inactive');
-    const endpoint = await this.resolveIntrospectionEndpoint();
-    const answer = await introspectToken(endpoint, settings, token, { fetch: this.options.fetch, signal: this.lifetime.signal });
-    const now = this.options.clock();
-    let payload: AccessTokenClaims;
-    try {
-      payload = validateIntrospection(answer, {
+    // What an unknown token may cost the IdP (coalescing, remembered refusals, budget, backoff).
+    this.introspectionGate ??= new IntrospectionGate({ now: this.options.clock, newTokenBudget: settings.newTokenBudget, newTokenWindowMs: settings.newTokenWindowMs });
+    const ask = async () => introspectToken(await this.resolveIntrospectionEndpoint(), settings, token, { fetch: this.options.fetch, signal: this.lifetime.signal });
+    return this.introspectionGate.check(token, ask, (answer) => {
+      const now = this.options.clock();
+      const payload = validateIntrospection(answer, {
         issuer: this.issuer,
         audience: this.audience,
         now,
         clockTolerance: this.options.clockTolerance,
         allowMissingAudience: settings.allowMissingAudience,
       });
-    } catch (error) {
-      // Inactive tokens never come back to life: remember briefly, so a replayed one costs no IdP call.
-      if (answer.active !== true) this.inactive.set(token, true);
-      throw error;
-    }
-    return this.admit({ token, header: {}, payload, source: 'introspection' }, now, settings.maxAgeMs);
+      return this.admit({ token, header: {}, payload, source: 'introspection' }, now, settings.maxAgeMs);
+    });
   }
 
   private async resolveIntrospectionEndpoint(): Promise<URL> {
@@ -481,11 +473,23 @@ class JwtVerifier implements Verifier {
 }
 
 /**
+ * Most keys a token without `kid` is checked against. Two covers the rotation overlap of an IdP
+ * that omits `kid` (old and new key of one type); more would let a forged kid-less token cost one
+ * signature check per published key (64 with 64 keys).
+ */
+const MAX_KIDLESS_CANDIDATES = 2;
+
+/**
  * A token without `kid` can match several keys of one type (rotation at IdPs that omit `kid`):
- * jose hands back the candidates and leaves trying them to us.
+ * jose hands back the candidates and leaves trying them to us. The rule: the first
+ * {@link MAX_KIDLESS_CANDIDATES} keys that match the token's `alg` (key type, curve, `alg`, `use`),
+ * in the order the JWKS lists them; a token signed by any later key of that type is refused
+ * (`signature_invalid`). IdPs that publish more keys of one type must put `kid` in their tokens.
  */
 async function firstVerifying<T>(candidates: joseErrors.JWKSMultipleMatchingKeys, attempt: (key: VerificationKey) => Promise<T>): Promise<T> {
+  let tried = 0;
   for await (const key of candidates as unknown as AsyncIterable<VerificationKey>) {
+    if (tried++ === MAX_KIDLESS_CANDIDATES) break;
     try {
       return await attempt(key);
     } catch (error) {

@@ -8,6 +8,7 @@ import request from 'supertest';
 import { authGuard, createVerifier, IdpUnavailableError, InvalidTokenError, type FetchLike, type Verifier, type VerifierOptions } from '../../src/index.js';
 import { sendJson, startStubServer, type StubServer } from '../support/http.js';
 import { startIdp, testClock, type EmbeddedIdp } from '../support/idp.js';
+import { b64, basicEnc, spellings } from '../support/spellings.js';
 
 let idp: EmbeddedIdp;
 const verifiers: Verifier[] = [];
@@ -192,5 +193,33 @@ describe('answers only a stub IdP gives', () => {
 
   it('refuses opaque tokens with characters a bearer token cannot have', async () => {
     expect(await reason(stubVerifier().verify('bad token with spaces'))).toBe('malformed_token');
+  });
+});
+
+describe('an introspection endpoint that echoes our request', () => {
+  /** Only b64token characters (RFC 6750), so it reaches the IdP; each encoding differs from it. */
+  const OPAQUE = 'Op4que+Tok/en~with.chars-and_more0123456789+/abcdefghijKLMNOP==';
+  const SECRET = 's3cr&t +/=~ü-introspection';
+  let stub: StubServer;
+  beforeAll(async () => {
+    stub = await startStubServer((req, res, body) =>
+      sendJson(res, 401, { error: 'invalid_client', error_description: `got ${body} ${b64(body)} ${req.headers.authorization ?? ''}`.slice(0, 290) }),
+    );
+  });
+  afterAll(() => stub.close());
+
+  /** Every message along the cause chain. */
+  const messages = (error: unknown): string[] => (error instanceof Error ? [error.message, ...messages(error.cause)] : []);
+
+  it.each(['client_secret_basic', 'client_secret_post'] as const)('%s: the IdP error reaches the cause, scrubbed of token and credentials', async (authMethod) => {
+    const verifier = verifierFor({
+      audience: 'https://api.example',
+      introspection: { clientId: 'rs', clientSecret: SECRET, authMethod, endpoint: `${stub.url}/introspect` },
+    });
+    const error = await verifier.verify(OPAQUE).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(IdpUnavailableError);
+    const text = messages(error).join('\n');
+    expect(text).toContain('invalid_client: got ');
+    for (const forbidden of [...spellings(OPAQUE), ...spellings(SECRET), ...spellings(`rs:${basicEnc(SECRET)}`)]) expect(text).not.toContain(forbidden);
   });
 });

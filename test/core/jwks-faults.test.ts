@@ -589,6 +589,61 @@ describe('tokens without kid', () => {
   });
 });
 
+describe('tokens without kid: bounded cost (at most two candidate keys)', () => {
+  /** Counts signature checks structurally: jose verifies through WebCrypto's `subtle.verify`. */
+  async function countSignatureChecks(run: () => Promise<unknown>): Promise<number> {
+    const spy = jest.spyOn(crypto.subtle, 'verify');
+    try {
+      await run().catch(() => undefined);
+      return spy.mock.calls.length;
+    } finally {
+      spy.mockRestore();
+    }
+  }
+
+  let many: Key[];
+  beforeAll(async () => {
+    many = await Promise.all(Array.from({ length: 64 }, () => attackerKey('ES256')));
+  });
+  const kidless = (key: Key): JWK => ({ ...(key.publicJwk as JWK), alg: 'ES256', use: 'sig' });
+
+  it('a forged kid-less token costs at most two signature checks against 64 published keys', async () => {
+    const idp = await healthyIdp(serveKeys(() => many.map(kidless)));
+    const clock = testClock();
+    const verifier = verifierFor(idp, clock);
+    // Warm the key set, so the count below is of one forged token only.
+    await verifier.verify(await sign(many[0]!, { alg: 'ES256' }, idp.issuer, clock));
+    const forger = await attackerKey('ES256');
+    const forged = await sign(forger, { alg: 'ES256' }, idp.issuer, clock);
+    expectInvalid(await rejection(verifier.verify(forged)), 'signature_invalid');
+    const another = await sign(forger, { alg: 'ES256' }, idp.issuer, clock);
+    expect(await countSignatureChecks(() => verifier.verify(another))).toBeLessThanOrEqual(2);
+    // The revocation path identifies tokens by signature too: same bound.
+    expect(await countSignatureChecks(() => verifier.invalidate(forged))).toBeLessThanOrEqual(2);
+  });
+
+  it('the candidates are the first two keys of the type, in JWKS order (deterministic)', async () => {
+    const idp = await healthyIdp(serveKeys(() => many.slice(0, 3).map(kidless)));
+    const clock = testClock();
+    const verifier = verifierFor(idp, clock);
+    await expect(verifier.verify(await sign(many[0]!, { alg: 'ES256' }, idp.issuer, clock))).resolves.toBeDefined();
+    await expect(verifier.verify(await sign(many[1]!, { alg: 'ES256' }, idp.issuer, clock))).resolves.toBeDefined();
+    expectInvalid(await rejection(verifier.verify(await sign(many[2]!, { alg: 'ES256' }, idp.issuer, clock))), 'signature_invalid');
+  });
+
+  it.each([
+    ['new key first', (fresh: JWK, old: JWK) => [fresh, old]],
+    ['old key first', (fresh: JWK, old: JWK) => [old, fresh]],
+  ])('a rotating IdP (%s): kid-less tokens of both keys verify, with an RSA key of another type around', async (_name, order) => {
+    const [fresh, old] = [many[10]!, many[11]!];
+    const idp = await healthyIdp(serveKeys(() => [...order(kidless(fresh), kidless(old)), rsaJwk]));
+    const clock = testClock();
+    const verifier = verifierFor(idp, clock);
+    await expect(verifier.verify(await sign(old, { alg: 'ES256' }, idp.issuer, clock))).resolves.toBeDefined();
+    await expect(verifier.verify(await sign(fresh, { alg: 'ES256' }, idp.issuer, clock))).resolves.toBeDefined();
+  });
+});
+
 describe('timeouts', () => {
   it('answers 503 quickly when the JWKS endpoint never answers', async () => {
     const idp = await healthyIdp(hang);

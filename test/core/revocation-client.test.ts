@@ -15,7 +15,9 @@ import {
   type RevocationClientConfig,
   type RevocationRequestInput,
 } from '../../src/core/revocation-client.js';
+import { createVerifier } from '../../src/index.js';
 import { sendJson, startStubServer, type StubServer } from '../support/http.js';
+import { b64, basicEnc, spellings } from '../support/spellings.js';
 
 /** Looks like a JWT, so a leak into a message would be easy to spot. */
 const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSIsImp0aSI6InNlY3JldC10b2tlbiJ9.c2lnbmF0dXJlLXRoYXQtbXVzdC1ub3QtbGVhaw';
@@ -409,5 +411,61 @@ describe('answers over HTTP (revokeAtIdp)', () => {
       expect(JSON.stringify({ ...error, message: error.message })).not.toContain(TOKEN);
     }
     await revocationError(revoke(await stub(() => undefined), { timeout: 100 }));
+  });
+});
+
+// An IdP that echoes what it received, in the spellings real ones use: the raw body, form- and
+// percent-encoded copies, base64/base64url of the token, the body or the Authorization header.
+describe('IdP echoes: no encoding of the token or of our credentials survives (revocation)', () => {
+  /** An opaque token and a secret whose encodings all differ from the raw string. */
+  const OPAQUE = 'Op4que+Tok/en~with=chars.and-more_0123456789+/abcdefghijKLMNOP';
+  const SECRET = 's3cr&t +/=~ü-resource-server';
+  type Echo = (req: IncomingMessage, body: string) => string;
+  const echoes: Array<[string, Echo]> = [
+    ['the raw form body', (_req, body) => body],
+    ['the token, decoded', (_req, body) => form(body).token ?? ''],
+    ['the token, encodeURIComponent', (_req, body) => encodeURIComponent(form(body).token ?? '')],
+    ['the token, base64', (_req, body) => b64(form(body).token ?? '')],
+    ['the token, base64url', (_req, body) => b64(form(body).token ?? '', true)],
+    ['the body, base64', (_req, body) => b64(body)],
+    ['the body, lower-case percent escapes', (_req, body) => body.replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase())],
+    ['the client_secret, decoded', (_req, body) => form(body).client_secret ?? 'none'],
+    ['the Authorization header', (req) => req.headers.authorization ?? 'none'],
+    ['the Authorization header, decoded', (req) => Buffer.from((req.headers.authorization ?? '').slice(6), 'base64').toString('utf8')],
+    ['every header, as JSON', (req) => JSON.stringify(req.headers)],
+  ];
+
+  it.each(echoes.flatMap(([name, echo]) => (['client_secret_basic', 'client_secret_post'] as const).map((method) => [name, method, echo] as const)))(
+    'echo of %s (%s) in error_description: scrubbed from message and errorDescription',
+    async (_name, authMethod, echo) => {
+      for (const status of [400, 503]) {
+        const server = await stub((req, res, body) => sendJson(res, status, { error: 'invalid_request', error_description: `got ${echo(req, body)}` }));
+        const error = await revocationError(revoke(server, { authMethod, clientSecret: SECRET }, { token: OPAQUE }));
+        const text = JSON.stringify({ message: error.message, errorDescription: error.errorDescription, error: error.error, string: String(error) });
+        expect(text).toContain('got ');
+        for (const forbidden of [...spellings(OPAQUE), ...spellings(SECRET), ...spellings(`${basicEnc('resource-server')}:${basicEnc(SECRET)}`)]) {
+          expect(text).not.toContain(forbidden);
+        }
+      }
+    },
+  );
+  it('verifier.revoke(): neither the outcome error nor the outbox lastError keeps a spelling', async () => {
+    const server = await stub((req, res, body) =>
+      sendJson(res, 503, { error: 'temporarily_unavailable', error_description: `got ${b64(body)} ${req.headers.authorization ?? ''}` }),
+    );
+    const verifier = createVerifier({
+      issuer: 'https://idp.example',
+      audience: 'https://api.example',
+      revocation: { clientId: 'resource-server', clientSecret: SECRET, authMethod: 'client_secret_post', endpoint: `${server.url}/revoke` },
+    });
+    try {
+      const outcome = await verifier.revoke(OPAQUE);
+      expect(outcome).toMatchObject({ idp: 'queued' });
+      const text = JSON.stringify({ error: outcome.error?.message, lastError: verifier.stats().revocation.outbox.lastError });
+      expect(text).toContain('got ');
+      for (const forbidden of [...spellings(OPAQUE), ...spellings(SECRET)]) expect(text).not.toContain(forbidden);
+    } finally {
+      await verifier.close();
+    }
   });
 });
