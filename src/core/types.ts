@@ -144,9 +144,11 @@ export interface RevokeOptions {
 
 /**
  * What `revoke()` did.
- * - `local`: `denylisted` (verified as ours, refused from now until it expires), `expired` (ours
- *   and already dead), `not_ours` (opaque, foreign or forged: nothing local to do, only forwarded),
- *   `unverifiable` (looks like a JWT but the keys to check it cannot be fetched right now).
+ * - `local`: `denylisted` (verified as ours — signature, or the IdP's introspection answer for an
+ *   opaque token — refused from now until it expires), `expired` (ours and already dead),
+ *   `not_ours` (foreign, forged, inactive, or a token we never accept such as a refresh token:
+ *   nothing local to do, only forwarded), `unverifiable` (the keys or the introspection endpoint
+ *   that would prove it ours cannot be reached right now).
  * - `idp`: `revoked`, `not_revocable` (the IdP cannot revoke this token type — the local denylist
  *   is the revocation), `queued` (IdP unreachable: kept in the outbox and retried), `rejected`
  *   (the IdP refused our request, or it is unreachable and the retry queue is full: see `error`),

@@ -14,7 +14,7 @@ import type { OutboxRunResult } from './outbox-worker.js';
 import { resolveVerifierOptions, HMAC_ALGORITHMS, type ResolvedOptions } from './options.js';
 import { invalidToken, toAuthError } from './rejections.js';
 import { RevocationError } from './revocation-client.js';
-import { revocationKeysFor } from './revocation-list.js';
+import { revocationKeysFor } from './revocation-identity.js';
 import { Revoker, type IdentifiedToken } from './revoker.js';
 import { StoreMirror } from './store-mirror.js';
 import { TokenCache, tokenIndex } from './token-cache.js';
@@ -283,8 +283,7 @@ class JwtVerifier implements Verifier {
   }
 
   private async verifyUncached(token: string): Promise<VerifiedToken> {
-    const introspection = this.options.introspection;
-    const introspect = introspection !== undefined && (introspection.mode === 'always' || !looksLikeJws(token));
+    const introspect = this.introspects(token);
     if (introspect) checkOpaqueShape(token, this.options.maxTokenLength);
     else checkShape(token, this.options.maxTokenLength);
     if (!this.mirror.hasSynced) {
@@ -307,10 +306,10 @@ class JwtVerifier implements Verifier {
    * because every request presenting the token will share it.
    */
   private admit(result: VerifiedToken, now: number, maxAgeMs?: number): VerifiedToken {
-    const { token, payload } = result;
+    const { payload } = result;
     checkClaimTypes(payload, now, this.options.clockTolerance);
     this.checkLifetime(payload, now);
-    const keys = revocationKeysFor(token, payload);
+    const keys = revocationKeysFor(result);
     if (this.mirror.list.isRevoked(keys, payload.iat, now)) throw invalidToken('revoked');
     deepFreeze(result);
     this.cache.set(result, now, this.expiresAt(payload), keys, maxAgeMs);
@@ -327,8 +326,20 @@ class JwtVerifier implements Verifier {
     }
   }
 
+  /** Whether the IdP's word (RFC 7662), not a signature, decides if this token is accepted. */
+  private introspects(token: string): boolean {
+    const introspection = this.options.introspection;
+    return introspection !== undefined && (introspection.mode === 'always' || !looksLikeJws(token));
+  }
+
   /** RFC 7662: the IdP's word instead of a signature, cached (bounded by exp and maxAge) like one. */
   private async verifyByIntrospection(token: string): Promise<VerifiedToken> {
+    const { payload, now } = await this.introspect(token);
+    return this.admit({ token, header: {}, payload, source: 'introspection' }, now, this.options.introspection!.maxAgeMs);
+  }
+
+  /** The validated claims of a token the IdP calls active; rejects with an AuthError otherwise. */
+  private async introspect(token: string): Promise<{ payload: AccessTokenClaims; now: number }> {
     const settings = this.options.introspection!;
     if (this.inactive.get(token)) throw invalidToken('token_inactive');
     const endpoint = await this.resolveIntrospectionEndpoint();
@@ -348,7 +359,7 @@ class JwtVerifier implements Verifier {
       if (answer.active !== true) this.inactive.set(token, true);
       throw error;
     }
-    return this.admit({ token, header: {}, payload, source: 'introspection' }, now, settings.maxAgeMs);
+    return { payload, now };
   }
 
   private async resolveIntrospectionEndpoint(): Promise<URL> {
@@ -385,16 +396,51 @@ class JwtVerifier implements Verifier {
   }
 
   /**
-   * Is this token ours? Signature against the issuer's keys, our `iss` and `aud`; expiry ignored
-   * (an expired token is still ours to evict). Undefined for anything else, so forged or foreign
-   * tokens never produce a denylist entry.
+   * Is this token ours? Proven the way verify() would accept it, expiry aside (an expired token
+   * is still ours to evict): a cached acceptance; else the IdP's introspection answer for tokens
+   * verify() introspects (opaque ones, or all with `mode: 'always'`); else the signature against
+   * the issuer's keys with our `iss` and `aud`. Undefined for anything else, so forged, foreign,
+   * inactive or garbage tokens never produce a denylist entry (an opaque string's key could only
+   * ever hit that string, but entries anyone could create for free would grow every mirror).
+   * Rejects with IdpUnavailableError when the keys or the IdP cannot be asked right now.
    */
   private async identify(token: string): Promise<IdentifiedToken | undefined> {
-    // Without `exp`, a token is assumed to live as long as any token may.
-    const lastingUntil = (expiresAt: number | undefined) => expiresAt ?? this.options.clock() + this.options.maxTokenLifetimeMs;
     const cached = this.cache.inspect(token);
-    if (cached) return { payload: cached.result.payload, keys: cached.keys, expiresAt: lastingUntil(cached.expiresAt) };
-    if (typeof token !== 'string' || token.length > this.options.maxTokenLength || token.split('.').length !== 3) return undefined;
+    if (cached) return { payload: cached.result.payload, keys: cached.keys, expiresAt: this.revocableUntil(cached.expiresAt, cached.result.source) };
+    if (typeof token !== 'string' || token.length > this.options.maxTokenLength) return undefined;
+    const accepted = this.introspects(token) ? await this.identifyByIntrospection(token) : await this.identifyBySignature(token);
+    if (accepted === undefined) return undefined;
+    const expiresAt = this.revocableUntil(this.expiresAt(accepted.payload), accepted.source);
+    return { payload: accepted.payload, keys: revocationKeysFor(accepted), expiresAt };
+  }
+
+  /**
+   * How long a revocation of this token must last (epoch ms): until it expires (exp + tolerance).
+   * Without `exp`, as long as any token may live; for an introspected token at least as long as
+   * an acceptance cached anywhere can be served: an answer obtained up to one request timeout
+   * from now, then reused for maxAge (a little clock tolerance on top).
+   */
+  private revocableUntil(expiresAt: number | undefined, source: VerifiedToken['source']): number {
+    if (expiresAt !== undefined) return expiresAt;
+    const introspection = this.options.introspection;
+    const cachedAnswer =
+      source === 'introspection' && introspection ? introspection.maxAgeMs + introspection.client.timeout + this.options.clockTolerance * 1000 : 0;
+    return this.options.clock() + Math.max(this.options.maxTokenLifetimeMs, cachedAnswer);
+  }
+
+  private async identifyByIntrospection(token: string): Promise<Pick<VerifiedToken, 'token' | 'payload' | 'source'> | undefined> {
+    try {
+      checkOpaqueShape(token, this.options.maxTokenLength);
+      const { payload } = await this.introspect(token);
+      return { token, payload, source: 'introspection' };
+    } catch (error) {
+      if (error instanceof AuthError) return undefined; // inactive, foreign, refresh token, malformed
+      throw error;
+    }
+  }
+
+  private async identifyBySignature(token: string): Promise<Pick<VerifiedToken, 'token' | 'payload' | 'source'> | undefined> {
+    if (token.split('.').length !== 3) return undefined;
     let payload: AccessTokenClaims;
     try {
       let verified;
@@ -413,7 +459,7 @@ class JwtVerifier implements Verifier {
     const aud = typeof payload.aud === 'string' ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : [];
     if (!aud.some((a) => this.audience.includes(a))) return undefined;
     if (payload.jti !== undefined && typeof payload.jti !== 'string') return undefined;
-    return { payload, keys: revocationKeysFor(token, payload), expiresAt: lastingUntil(this.expiresAt(payload)) };
+    return { token, payload, source: 'jwt' };
   }
 
   private async resolveRevocationEndpoint(): Promise<URL> {
