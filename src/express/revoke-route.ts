@@ -59,7 +59,8 @@ export function revokeRoute(options: RevokeRouteOptions) {
 
     const jobs: Array<Promise<RevocationOutcome>> = [];
     if (bodyToken !== undefined) jobs.push(verifier.revoke(bodyToken, hint ? { tokenTypeHint: hint } : {}));
-    // A bearer header only ever holds our JWT access token: anything else is not forwarded.
+    // A bearer header only ever holds our access token (a JWT, or an opaque token the IdP's
+    // introspection vouches for): anything else is not forwarded.
     if (bearer !== undefined && bearer !== bodyToken) jobs.push(verifier.revoke(bearer, { tokenTypeHint: 'access_token', onlyIfOurs: true }));
     const outcomes = await Promise.all(jobs);
 

@@ -435,3 +435,55 @@ describe('when the IdP does not confirm', () => {
     expect(verifier.stats().revocation.denylisted).toBe(1); // the opaque refresh token is not ours to denylist
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+
+describe('opaque access tokens (introspection), against the real IdP', () => {
+  function opaqueSetup() {
+    return setup({
+      verifier: {
+        audience: idp.opaqueAudience,
+        introspection: { clientId: idp.client.clientId, clientSecret: idp.client.clientSecret },
+        revocation: { clientId: idp.client.clientId, clientSecret: idp.client.clientSecret, retryInterval: 3_600 },
+      },
+    });
+  }
+
+  it('a bearer-only logout with an opaque token the app accepted revokes it locally and at the IdP', async () => {
+    const { app, verifier } = opaqueSetup();
+    const bearer = await idp.issueAccessToken({ resource: idp.opaqueAudience });
+    expect((await request(app).get('/notes').set('Authorization', `Bearer ${bearer}`)).status).toBe(200); // cached answer
+    const res = await request(app).post('/logout').set('Authorization', `Bearer ${bearer}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ revoked: true });
+    expectNoToken(res, bearer);
+    expect(await idp.introspect(bearer)).toEqual({ active: false });
+    expect(verifier.stats().revocation.denylisted).toBe(1);
+    expect((await request(app).get('/notes').set('Authorization', `Bearer ${bearer}`)).status).toBe(401);
+  });
+
+  it('a bearer-only logout with an opaque token this instance never saw: the IdP vouches, then it is revoked', async () => {
+    const { app, verifier } = opaqueSetup();
+    const bearer = await idp.issueAccessToken({ resource: idp.opaqueAudience });
+    const res = await request(app).post('/logout').set('Authorization', `Bearer ${bearer}`);
+    expect(res.status).toBe(200);
+    expect(await idp.introspect(bearer)).toEqual({ active: false });
+    expect(verifier.stats().revocation.denylisted).toBe(1);
+    expect((await rejectionOf(verifier.verify(bearer))).reason).toBe('token_inactive'); // a miss asks the IdP first
+  });
+
+  it('answers 401 to a bearer-only logout with an opaque token that is not ours (garbage, inactive, a refresh token), denylisting and forwarding nothing', async () => {
+    const { app, verifier } = opaqueSetup();
+    const inactive = await idp.issueAccessToken({ resource: idp.opaqueAudience });
+    expect((await request(app).post('/logout').set('Authorization', `Bearer ${inactive}`)).status).toBe(200);
+    const refresh = await idp.issueRefreshToken();
+    for (const bearer of ['garbage-opaque-token-0123456789', inactive, refresh]) {
+      const res = await request(app).post('/logout').set('Authorization', `Bearer ${bearer}`);
+      expect(res.status).toBe(401);
+      expect(res.headers['www-authenticate']).toContain('error="invalid_token"');
+      expectNoToken(res, bearer);
+    }
+    expect(verifier.stats().revocation.denylisted).toBe(1);
+    expect(await idp.introspect(refresh)).toMatchObject({ active: true }); // a bearer that is not ours is never forwarded
+  });
+});
