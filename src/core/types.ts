@@ -138,7 +138,11 @@ export interface RevokeOptions {
    * (`idp: 'skipped'`). For tokens that can only be JWT access tokens, such as a bearer header.
    */
   onlyIfOurs?: boolean;
-  /** Multi-issuer verifiers: which IdP to send an opaque token (e.g. a refresh token) to. */
+  /**
+   * Multi-issuer verifiers: which IdP gets a token that names none of ours (an opaque token, e.g.
+   * a refresh token). A JWT naming one of our issuers always goes to that one. Without it, such a
+   * token is sent nowhere (`idp: 'unknown_issuer'`): handing it to the wrong IdP would leak it.
+   */
   issuer?: string;
 }
 
@@ -152,11 +156,13 @@ export interface RevokeOptions {
  * - `idp`: `revoked`, `not_revocable` (the IdP cannot revoke this token type — the local denylist
  *   is the revocation), `queued` (IdP unreachable: kept in the outbox and retried), `rejected`
  *   (the IdP refused our request, or it is unreachable and the retry queue is full: see `error`),
- *   `not_configured` (no `revocation` options), `skipped` (`onlyIfOurs` and the token is not ours).
+ *   `not_configured` (no `revocation` options), `skipped` (`onlyIfOurs` and the token is not ours),
+ *   `unknown_issuer` (several issuers, the token names none of them and `options.issuer` did not
+ *   say which IdP it belongs to: sent nowhere, nothing done).
  */
 export interface RevocationOutcome {
   local: 'denylisted' | 'expired' | 'not_ours' | 'unverifiable';
-  idp: 'revoked' | 'not_revocable' | 'queued' | 'rejected' | 'not_configured' | 'skipped';
+  idp: 'revoked' | 'not_revocable' | 'queued' | 'rejected' | 'not_configured' | 'skipped' | 'unknown_issuer';
   /** Seconds until the next delivery attempt, when `idp` is `queued`. */
   retryAfter?: number;
   error?: RevocationError;
