@@ -416,16 +416,23 @@ class JwtVerifier implements Verifier {
 
   /**
    * How long a revocation of this token must last (epoch ms): until it expires (exp + tolerance).
-   * Without `exp`, as long as any token may live; for an introspected token at least as long as
-   * an acceptance cached anywhere can be served: an answer obtained up to one request timeout
-   * from now, then reused for maxAge (a little clock tolerance on top).
+   * Without `exp`, as long as any token may live; for an introspected token (which the IdP may
+   * call active for as long as it likes) also as long as the IdP may not know yet, i.e. while the
+   * outbox retries (`revocation.retryFor`), and as long as an acceptance cached anywhere can be
+   * served: an answer obtained up to one request timeout from now, then reused for maxAge.
    */
   private revocableUntil(expiresAt: number | undefined, source: VerifiedToken['source']): number {
     if (expiresAt !== undefined) return expiresAt;
     const introspection = this.options.introspection;
-    const cachedAnswer =
-      source === 'introspection' && introspection ? introspection.maxAgeMs + introspection.client.timeout + this.options.clockTolerance * 1000 : 0;
-    return this.options.clock() + Math.max(this.options.maxTokenLifetimeMs, cachedAnswer);
+    const lifetime =
+      source === 'introspection' && introspection
+        ? Math.max(
+            this.options.maxTokenLifetimeMs,
+            this.options.revocation?.retryForMs ?? 0,
+            introspection.maxAgeMs + introspection.client.timeout + this.options.clockTolerance * 1000,
+          )
+        : this.options.maxTokenLifetimeMs;
+    return this.options.clock() + lifetime;
   }
 
   private async identifyByIntrospection(token: string): Promise<Pick<VerifiedToken, 'token' | 'payload' | 'source'> | undefined> {

@@ -203,6 +203,23 @@ describe('answers only a stub IdP gives', () => {
     expect(stub.requests.at(-1)!.headers.authorization).toMatch(/^Basic /);
   });
 
+  it('an exp-less opaque token revoked while the IdP is down stays refused as long as the IdP may not know', async () => {
+    answer = { active: true, aud: 'https://api.example', sub: 'carol' }; // no exp: the IdP may say active for ever
+    const dead = await startStubServer((_req, res) => void res.end());
+    await dead.close();
+    const clock = testClock();
+    const store = createMemoryStore({ clock });
+    const options = { clock, store, audience: 'https://api.example', introspection: { clientId: 'c', clientSecret: 's', endpoint: `${stub.url}/introspect` } };
+    const a = verifierFor(options);
+    const b = verifierFor({ ...options, revocation: { clientId: 'c', clientSecret: 's', endpoint: `${dead.url}/revoke`, retryInterval: 3_600 } });
+    const token = `opaque-${Math.random().toString(36).slice(2)}`;
+    expect(await reason(a.verify(token))).toBe('accepted');
+    expect(await b.revoke(token)).toMatchObject({ local: 'denylisted', idp: 'queued' });
+    clock.advance(25 * 3_600_000); // past maxTokenLifetime (24 h), within the outbox's retry horizon (7 days)
+    expect(await reason(a.verify(token))).toBe('revoked'); // A asks again, the IdP still says active
+    expect(b.stats().revocation.outbox.pending).toBe(1);
+  });
+
   it('refuses opaque tokens with characters a bearer token cannot have', async () => {
     expect(await reason(stubVerifier().verify('bad token with spaces'))).toBe('malformed_token');
   });
