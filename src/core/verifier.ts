@@ -14,7 +14,7 @@ import type { OutboxRunResult } from './outbox-worker.js';
 import { resolveVerifierOptions, HMAC_ALGORITHMS, type ResolvedOptions } from './options.js';
 import { invalidToken, toAuthError } from './rejections.js';
 import { RevocationError } from './revocation-client.js';
-import { revocationKeysFor } from './revocation-identity.js';
+import { revocableUntil, revocationKeysFor, type RevocationHorizon } from './revocation-identity.js';
 import { Revoker, type IdentifiedToken } from './revoker.js';
 import { StoreMirror } from './store-mirror.js';
 import { TokenCache, tokenIndex } from './token-cache.js';
@@ -63,6 +63,8 @@ class JwtVerifier implements Verifier {
   private readonly mirror: StoreMirror;
   private readonly revoker: Revoker;
   private readonly sweepTimer: NodeJS.Timeout;
+  /** What bounds how long a revocation of an exp-less token must last. */
+  private readonly horizon: RevocationHorizon;
   private closed = false;
 
   constructor(private readonly options: ResolvedOptions) {
@@ -116,6 +118,11 @@ class JwtVerifier implements Verifier {
       fetch: options.fetch,
       signal: this.lifetime.signal,
     });
+    this.horizon = {
+      maxTokenLifetimeMs: options.maxTokenLifetimeMs,
+      retryForMs: options.revocation?.retryForMs ?? 0,
+      cachedAnswerMs: options.introspection ? options.introspection.maxAgeMs + options.introspection.client.timeout + options.clockTolerance * 1000 : 0,
+    };
     this.sweepTimer = setInterval(() => this.mirror.list.sweep(options.clock()), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
   }
@@ -406,33 +413,15 @@ class JwtVerifier implements Verifier {
    */
   private async identify(token: string): Promise<IdentifiedToken | undefined> {
     const cached = this.cache.inspect(token);
-    if (cached) return { payload: cached.result.payload, keys: cached.keys, expiresAt: this.revocableUntil(cached.expiresAt, cached.result.source) };
+    if (cached) {
+      const expiresAt = revocableUntil(cached.expiresAt, cached.result.source, this.options.clock(), this.horizon);
+      return { payload: cached.result.payload, keys: cached.keys, expiresAt };
+    }
     if (typeof token !== 'string' || token.length > this.options.maxTokenLength) return undefined;
     const accepted = this.introspects(token) ? await this.identifyByIntrospection(token) : await this.identifyBySignature(token);
     if (accepted === undefined) return undefined;
-    const expiresAt = this.revocableUntil(this.expiresAt(accepted.payload), accepted.source);
+    const expiresAt = revocableUntil(this.expiresAt(accepted.payload), accepted.source, this.options.clock(), this.horizon);
     return { payload: accepted.payload, keys: revocationKeysFor(accepted), expiresAt };
-  }
-
-  /**
-   * How long a revocation of this token must last (epoch ms): until it expires (exp + tolerance).
-   * Without `exp`, as long as any token may live; for an introspected token (which the IdP may
-   * call active for as long as it likes) also as long as the IdP may not know yet, i.e. while the
-   * outbox retries (`revocation.retryFor`), and as long as an acceptance cached anywhere can be
-   * served: an answer obtained up to one request timeout from now, then reused for maxAge.
-   */
-  private revocableUntil(expiresAt: number | undefined, source: VerifiedToken['source']): number {
-    if (expiresAt !== undefined) return expiresAt;
-    const introspection = this.options.introspection;
-    const lifetime =
-      source === 'introspection' && introspection
-        ? Math.max(
-            this.options.maxTokenLifetimeMs,
-            this.options.revocation?.retryForMs ?? 0,
-            introspection.maxAgeMs + introspection.client.timeout + this.options.clockTolerance * 1000,
-          )
-        : this.options.maxTokenLifetimeMs;
-    return this.options.clock() + lifetime;
   }
 
   private async identifyByIntrospection(token: string): Promise<Pick<VerifiedToken, 'token' | 'payload' | 'source'> | undefined> {
