@@ -86,13 +86,18 @@ class MultiIssuerVerifier implements Verifier {
     return verifier.verify(token);
   }
 
+  /**
+   * A JWT goes to the issuer it names; a token naming none of ours (opaque, e.g. a refresh token)
+   * to `options.issuer`. Never a guess: a token sent to another IdP is a token leaked to it.
+   */
   revoke(token: string, options: RevokeOptions = {}): Promise<RevocationOutcome> {
-    const verifier = (options.issuer !== undefined ? this.byIssuer.get(options.issuer) : undefined) ?? this.route(token);
+    if (options.issuer !== undefined && !this.byIssuer.has(options.issuer)) {
+      return Promise.reject(new TypeError(`revocable-jwt: unknown issuer ${options.issuer}; this verifier trusts ${this.issuers.join(', ')}`));
+    }
+    const fallback = options.issuer ?? (this.verifiers.length === 1 ? this.issuer : undefined);
+    const verifier = this.route(token) ?? (fallback !== undefined ? this.byIssuer.get(fallback) : undefined);
     if (verifier) return verifier.revoke(token, options);
-    if (options.issuer !== undefined) return Promise.reject(new TypeError(`revocable-jwt: unknown issuer ${options.issuer}`));
-    // An opaque token (e.g. a refresh token) names no issuer: say which IdP it belongs to.
-    if (this.verifiers.length === 1) return this.verifiers[0]!.revoke(token, options);
-    return Promise.resolve({ local: 'not_ours', idp: 'skipped' });
+    return Promise.resolve({ local: 'not_ours', idp: options.onlyIfOurs ? 'skipped' : 'unknown_issuer' });
   }
 
   invalidate(token: string): Promise<void> {

@@ -3,56 +3,8 @@
  * and allocation-free on the check: the lookup keys of a token are computed once, when it is
  * verified, and kept with its cache entry.
  */
-import { createHash } from 'node:crypto';
 import { mergeRevocation, type CutoffRevocation, type Revocation } from '../stores/revocation-store.js';
-import type { AccessTokenClaims } from './types.js';
-
-/** Where to look a verified token up; strings built once per token, reused on every hit. */
-export interface RevocationKeys {
-  denylist: string;
-  all: string;
-  subject: string | undefined;
-  session: string | undefined;
-}
-
-/**
- * The denylist key: `jti` when present (scoped by issuer), else a SHA-256 of the signing input
- * (`header.payload`). Not of the whole token: one signed content can carry more than one valid
- * signature (ECDSA's (r, n − s) twin), and revoking one must revoke both. Opaque tokens (no dots
- * to split on) are hashed whole.
- */
-export function denylistKeyFor(token: string, payload: AccessTokenClaims): string {
-  if (typeof payload.jti === 'string') return `jti:${payload.iss ?? ''}:${payload.jti}`;
-  const lastDot = token.lastIndexOf('.');
-  const signed = lastDot > 0 && token.indexOf('.') < lastDot ? token.slice(0, lastDot) : token;
-  return `sha256:${createHash('sha256').update(signed).digest('base64url')}`;
-}
-
-export function revocationKeysFor(token: string, payload: AccessTokenClaims): RevocationKeys {
-  const iss = payload.iss ?? '';
-  const sid = (payload as { sid?: unknown }).sid;
-  return {
-    denylist: denylistKeyFor(token, payload),
-    all: cutoffKey('all', iss, ''),
-    subject: typeof payload.sub === 'string' ? cutoffKey('subject', iss, payload.sub) : undefined,
-    session: typeof sid === 'string' ? cutoffKey('session', iss, sid) : undefined,
-  };
-}
-
-function cutoffKey(type: CutoffRevocation['type'], issuer: string, id: string): string {
-  return `${type}\n${issuer}\n${id}`;
-}
-
-function keyOf(revocation: CutoffRevocation): string {
-  switch (revocation.type) {
-    case 'subject':
-      return cutoffKey('subject', revocation.issuer, revocation.subject);
-    case 'session':
-      return cutoffKey('session', revocation.issuer, revocation.session);
-    case 'all':
-      return cutoffKey('all', revocation.issuer, '');
-  }
-}
+import { cutoffKeyOf as keyOf, type RevocationKeys } from './revocation-identity.js';
 
 export class RevocationList {
   private readonly tokens = new Map<string, number>();
@@ -88,11 +40,14 @@ export class RevocationList {
       if (keys.subject !== undefined && this.cutoffApplies(keys.subject, iat, now)) return true;
       if (keys.session !== undefined && this.cutoffApplies(keys.session, iat, now)) return true;
     }
-    if (this.tokens.size !== 0) {
-      const until = this.tokens.get(keys.denylist);
-      if (until !== undefined && until > now) return true;
-    }
-    return false;
+    return this.isDenylisted(keys.denylist, now);
+  }
+
+  /** Whether the token with this denylist key is revoked at `now` (cutoffs aside). */
+  isDenylisted(denylistKey: string, now: number): boolean {
+    if (this.tokens.size === 0) return false;
+    const until = this.tokens.get(denylistKey);
+    return until !== undefined && until > now;
   }
 
   /** Drops expired entries; returns how many went. */

@@ -3,8 +3,9 @@
  * token locally. Local invalidation always comes first and never waits on the IdP; delivery to an
  * unreachable IdP is kept in the store's outbox and retried.
  *
- * Only a token whose signature verifies against the issuer's keys (and whose `iss`/`aud` are
- * ours) ever creates a denylist entry: a forged token must not be able to log someone else out.
+ * Only a token proven ours the way verify() would accept it (a signature against the issuer's
+ * keys with our `iss`/`aud`, or the IdP's introspection answer) ever creates a denylist entry: a
+ * forged token must not be able to log someone else out, nor garbage grow every mirror.
  */
 import { createHash } from 'node:crypto';
 import type { PendingRevocation, Revocation, RevocationStore } from '../stores/revocation-store.js';
@@ -14,7 +15,7 @@ import type { ResolvedRevocationOptions } from './options.js';
 import { OutboxWorker, type OutboxRunResult } from './outbox-worker.js';
 import { invalidToken } from './rejections.js';
 import { revokeAtIdp, RevocationError } from './revocation-client.js';
-import type { RevocationKeys } from './revocation-list.js';
+import type { RevocationKeys } from './revocation-identity.js';
 import type { StoreMirror } from './store-mirror.js';
 import { cutoffAt } from './token-lifetime.js';
 import type { TokenCache } from './token-cache.js';
@@ -29,7 +30,7 @@ export interface IdentifiedToken {
 }
 
 export interface RevokerOptions {
-  /** Proves a token is ours, ignoring expiry; undefined for foreign/forged/opaque tokens. May throw IdpUnavailableError. */
+  /** Proves a token is ours, ignoring expiry; undefined for foreign/forged/inactive tokens. May throw IdpUnavailableError. */
   identify: (token: string) => Promise<IdentifiedToken | undefined>;
   cache: TokenCache;
   mirror: StoreMirror;

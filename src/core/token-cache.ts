@@ -17,7 +17,7 @@
  * it re-checks expiry with the injected clock.
  */
 import { LRUCache } from 'lru-cache';
-import type { RevocationKeys } from './revocation-list.js';
+import type { RevocationKeys } from './revocation-identity.js';
 import type { VerifiedToken } from './types.js';
 
 export interface CachedToken {

@@ -15,7 +15,7 @@ import { resolveVerifierOptions, HMAC_ALGORITHMS, type ResolvedOptions } from '.
 import type { IssuerJwtOptions, VerifiedIssuerJwt } from './issuer-notification.js';
 import { invalidToken, toAuthError } from './rejections.js';
 import { RevocationError } from './revocation-client.js';
-import { revocationKeysFor } from './revocation-list.js';
+import { denylistKeyFor, revocableUntil, revocationKeysFor, type RevocationHorizon } from './revocation-identity.js';
 import { Revoker, type IdentifiedToken } from './revoker.js';
 import { StoreMirror } from './store-mirror.js';
 import { TokenCache, tokenIndex } from './token-cache.js';
@@ -62,6 +62,8 @@ class JwtVerifier implements Verifier {
   private readonly mirror: StoreMirror;
   private readonly revoker: Revoker;
   private readonly sweepTimer: NodeJS.Timeout;
+  /** What bounds how long a revocation of an exp-less token must last. */
+  private readonly horizon: RevocationHorizon;
   private closed = false;
 
   constructor(private readonly options: ResolvedOptions) {
@@ -116,6 +118,11 @@ class JwtVerifier implements Verifier {
       fetch: options.fetch,
       signal: this.lifetime.signal,
     });
+    this.horizon = {
+      maxTokenLifetimeMs: options.maxTokenLifetimeMs,
+      retryForMs: options.revocation?.retryForMs ?? 0,
+      cachedAnswerMs: options.introspection ? options.introspection.maxAgeMs + options.introspection.client.timeout + options.clockTolerance * 1000 : 0,
+    };
     this.sweepTimer = setInterval(() => this.mirror.list.sweep(options.clock()), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
   }
@@ -286,8 +293,7 @@ class JwtVerifier implements Verifier {
   }
 
   private async verifyUncached(token: string): Promise<VerifiedToken> {
-    const introspection = this.options.introspection;
-    const introspect = introspection !== undefined && (introspection.mode === 'always' || !looksLikeJws(token));
+    const introspect = this.introspects(token);
     if (introspect) checkOpaqueShape(token, this.options.maxTokenLength);
     else checkShape(token, this.options.maxTokenLength);
     if (!this.mirror.hasSynced) {
@@ -310,10 +316,10 @@ class JwtVerifier implements Verifier {
    * because every request presenting the token will share it.
    */
   private admit(result: VerifiedToken, now: number, maxAgeMs?: number): VerifiedToken {
-    const { token, payload } = result;
+    const { payload } = result;
     checkClaimTypes(payload, now, this.options.clockTolerance);
     this.checkLifetime(payload, now, result.source);
-    const keys = revocationKeysFor(token, payload);
+    const keys = revocationKeysFor(result);
     if (this.mirror.list.isRevoked(keys, payload.iat, now)) throw invalidToken('revoked');
     deepFreeze(result);
     this.cache.set(result, now, this.expiresAt(payload, result.source), keys, maxAgeMs);
@@ -330,8 +336,26 @@ class JwtVerifier implements Verifier {
     }
   }
 
+  /** Whether the IdP's word (RFC 7662), not a signature, decides if this token is accepted. */
+  private introspects(token: string): boolean {
+    const introspection = this.options.introspection;
+    return introspection !== undefined && (introspection.mode === 'always' || !looksLikeJws(token));
+  }
+
   /** RFC 7662: the IdP's word instead of a signature, cached (bounded by exp and maxAge) like one. */
-  private verifyByIntrospection(token: string): Promise<VerifiedToken> {
+  private async verifyByIntrospection(token: string): Promise<VerifiedToken> {
+    // A token revoked here or on another instance costs the IdP nothing: its key needs only the string.
+    if (this.mirror.list.isDenylisted(denylistKeyFor(token, this.issuer), this.options.clock())) throw invalidToken('revoked');
+    const { payload, now } = await this.introspect(token);
+    return this.admit({ token, header: {}, payload, source: 'introspection' }, now, this.options.introspection!.maxAgeMs);
+  }
+
+  /**
+   * The validated claims of a token the IdP calls active, asked through the introspection gate
+   * (which also coalesces verify() and identify() of one token: both want exactly these claims);
+   * rejects with an AuthError otherwise.
+   */
+  private introspect(token: string): Promise<{ payload: AccessTokenClaims; now: number }> {
     const settings = this.options.introspection!;
     // What an unknown token may cost the IdP (coalescing, remembered refusals, budget, backoff).
     this.introspectionGate ??= new IntrospectionGate({ now: this.options.clock, newTokenBudget: settings.newTokenBudget, newTokenWindowMs: settings.newTokenWindowMs });
@@ -345,7 +369,7 @@ class JwtVerifier implements Verifier {
         clockTolerance: this.options.clockTolerance,
         allowMissingAudience: settings.allowMissingAudience,
       });
-      return this.admit({ token, header: {}, payload, source: 'introspection' }, now, settings.maxAgeMs);
+      return { payload, now };
     });
   }
 
@@ -396,16 +420,40 @@ class JwtVerifier implements Verifier {
   }
 
   /**
-   * Is this token ours? Signature against the issuer's keys, our `iss` and `aud`; expiry ignored
-   * (an expired token is still ours to evict). Undefined for anything else, so forged or foreign
-   * tokens never produce a denylist entry.
+   * Is this token ours? Proven the way verify() would accept it, expiry aside (an expired token
+   * is still ours to evict): a cached acceptance; else the IdP's introspection answer for tokens
+   * verify() introspects (opaque ones, or all with `mode: 'always'`); else the signature against
+   * the issuer's keys with our `iss` and `aud`. Undefined for anything else, so forged, foreign,
+   * inactive or garbage tokens never produce a denylist entry (an opaque string's key could only
+   * ever hit that string, but entries anyone could create for free would grow every mirror).
+   * Rejects with IdpUnavailableError when the keys or the IdP cannot be asked right now.
    */
   private async identify(token: string): Promise<IdentifiedToken | undefined> {
-    // Without a deadline (an opaque token without `exp`), assume it lives as long as any token may.
-    const lastingUntil = (expiresAt: number | undefined) => expiresAt ?? this.options.clock() + this.options.maxTokenLifetimeMs;
     const cached = this.cache.inspect(token);
-    if (cached) return { payload: cached.result.payload, keys: cached.keys, expiresAt: lastingUntil(cached.expiresAt) };
-    if (typeof token !== 'string' || token.length > this.options.maxTokenLength || token.split('.').length !== 3) return undefined;
+    if (cached) {
+      const expiresAt = revocableUntil(cached.expiresAt, cached.result.source, this.options.clock(), this.horizon);
+      return { payload: cached.result.payload, keys: cached.keys, expiresAt };
+    }
+    if (typeof token !== 'string' || token.length > this.options.maxTokenLength) return undefined;
+    const accepted = this.introspects(token) ? await this.identifyByIntrospection(token) : await this.identifyBySignature(token);
+    if (accepted === undefined) return undefined;
+    const expiresAt = revocableUntil(this.expiresAt(accepted.payload, accepted.source), accepted.source, this.options.clock(), this.horizon);
+    return { payload: accepted.payload, keys: revocationKeysFor(accepted), expiresAt };
+  }
+
+  private async identifyByIntrospection(token: string): Promise<Pick<VerifiedToken, 'token' | 'payload' | 'source'> | undefined> {
+    try {
+      checkOpaqueShape(token, this.options.maxTokenLength);
+      const { payload } = await this.introspect(token);
+      return { token, payload, source: 'introspection' };
+    } catch (error) {
+      if (error instanceof AuthError) return undefined; // inactive, foreign, refresh token, malformed
+      throw error;
+    }
+  }
+
+  private async identifyBySignature(token: string): Promise<Pick<VerifiedToken, 'token' | 'payload' | 'source'> | undefined> {
+    if (token.split('.').length !== 3) return undefined;
     let payload: AccessTokenClaims;
     try {
       let verified;
@@ -424,7 +472,7 @@ class JwtVerifier implements Verifier {
     const aud = typeof payload.aud === 'string' ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : [];
     if (!aud.some((a) => this.audience.includes(a))) return undefined;
     if (payload.jti !== undefined && typeof payload.jti !== 'string') return undefined;
-    return { payload, keys: revocationKeysFor(token, payload), expiresAt: lastingUntil(this.expiresAt(payload, 'jwt')) };
+    return { token, payload, source: 'jwt' };
   }
 
   private async resolveRevocationEndpoint(): Promise<URL> {

@@ -1,7 +1,8 @@
 /**
  * `revokeRoute()`: a logout / revoke endpoint. Revokes the body's `token` (RFC 7009 style, e.g. a
  * refresh token) and/or the request's own bearer token, at the IdP and locally, then answers:
- *   200 done · 400 invalid_request · 401 forged bearer-only logout · 405 not POST ·
+ *   200 done · 400 invalid_request (also: several issuers and a body token naming none of them,
+ *   without the `issuer` option) · 401 forged bearer-only logout · 405 not POST ·
  *   502 IdP refused our client (token already dead locally) · 503 IdP unreachable (dead locally,
  *   queued for retry, `Retry-After`).
  */
@@ -16,6 +17,13 @@ import { sendJson } from './send-json.js';
 
 export interface RevokeRouteOptions {
   verifier: Verifier;
+  /**
+   * Several issuers: the IdP that gets a body `token` naming none of them (an opaque or refresh
+   * token); a JWT goes to the issuer it names. Without it such a token is answered 400
+   * `invalid_request` and sent nowhere. Never read from the request: a client choosing the IdP
+   * could hand one IdP's tokens to another. Mount one route per IdP if several issue them.
+   */
+  issuer?: string;
   /** Realm for `WWW-Authenticate` on 400/401 answers. Default `'api'`. */
   realm?: string;
 }
@@ -26,7 +34,10 @@ export function revokeRoute(options: RevokeRouteOptions) {
   if (typeof options !== 'object' || options === null || typeof options.verifier?.revoke !== 'function') {
     throw new TypeError('revocable-jwt: revokeRoute needs { verifier } from createVerifier()');
   }
-  const { verifier, realm = 'api' } = options;
+  const { verifier, issuer, realm = 'api' } = options;
+  if (issuer !== undefined && !verifier.issuers.includes(issuer)) {
+    throw new TypeError(`revocable-jwt: revokeRoute \`issuer\` must be one of the verifier's issuers (${verifier.issuers.join(', ')})`);
+  }
 
   return postRoute({
     errorBody: oauthErrorBody,
@@ -58,10 +69,15 @@ export function revokeRoute(options: RevokeRouteOptions) {
     }
 
     const jobs: Array<Promise<RevocationOutcome>> = [];
-    if (bodyToken !== undefined) jobs.push(verifier.revoke(bodyToken, hint ? { tokenTypeHint: hint } : {}));
-    // A bearer header only ever holds our JWT access token: anything else is not forwarded.
+    if (bodyToken !== undefined) jobs.push(verifier.revoke(bodyToken, { ...(hint ? { tokenTypeHint: hint } : {}), ...(issuer ? { issuer } : {}) }));
+    // A bearer header only ever holds our access token (a JWT, or an opaque token the IdP's
+    // introspection vouches for): anything else is not forwarded.
     if (bearer !== undefined && bearer !== bodyToken) jobs.push(verifier.revoke(bearer, { tokenTypeHint: 'access_token', onlyIfOurs: true }));
     const outcomes = await Promise.all(jobs);
+    if (bodyToken !== undefined && outcomes[0]!.idp === 'unknown_issuer') {
+      // Several issuers and nothing says which one this token belongs to: it went nowhere.
+      throw new InvalidRequestError('unsupported_token', 'The token does not name its issuer, and this endpoint serves several: it was not revoked');
+    }
 
     // A bearer-only logout with a token that is not ours (forged, foreign) is an unauthenticated
     // request: nothing changed locally, and the client deserves to know its token is bad.

@@ -5,10 +5,23 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import express from 'express';
 import request from 'supertest';
-import { authGuard, createVerifier, IdpUnavailableError, InvalidTokenError, type FetchLike, type Verifier, type VerifierOptions } from '../../src/index.js';
+import { randomUUID } from 'node:crypto';
+import {
+  authGuard,
+  createMemoryStore,
+  createRedisStore,
+  createVerifier,
+  IdpUnavailableError,
+  InvalidTokenError,
+  type FetchLike,
+  type Verifier,
+  type VerifierOptions,
+} from '../../src/index.js';
 import { sendJson, startStubServer, type StubServer } from '../support/http.js';
 import { startIdp, testClock, type EmbeddedIdp } from '../support/idp.js';
 import { b64, basicEnc, spellings } from '../support/spellings.js';
+import { REDIS_URL } from '../support/redis-server.js';
+import { waitFor } from '../support/wait-for.js';
 
 let idp: EmbeddedIdp;
 const verifiers: Verifier[] = [];
@@ -91,8 +104,10 @@ describe('opaque access tokens through the IdP introspection endpoint', () => {
     await verifier.verify(token);
     expect(await verifier.revoke(token, { tokenTypeHint: 'access_token' })).toEqual({ local: 'denylisted', idp: 'revoked' });
     expect(verifier.stats().revocation.denylisted).toBe(1);
-    // Evicted, so the next check asks the IdP, which now says inactive.
-    expect(await reason(verifier.verify(token))).toBe('token_inactive');
+    // Evicted and denylisted: the next check is refused without asking the IdP (which says inactive too).
+    const calls = introspectionCalls;
+    expect(await reason(verifier.verify(token))).toBe('revoked');
+    expect(introspectionCalls).toBe(calls);
     expect(await idp.introspect(token)).toEqual({ active: false });
   });
 
@@ -191,8 +206,121 @@ describe('answers only a stub IdP gives', () => {
     expect(stub.requests.at(-1)!.headers.authorization).toMatch(/^Basic /);
   });
 
+  it('an exp-less opaque token revoked while the IdP is down stays refused as long as the IdP may not know', async () => {
+    answer = { active: true, aud: 'https://api.example', sub: 'carol' }; // no exp: the IdP may say active for ever
+    const dead = await startStubServer((_req, res) => void res.end());
+    await dead.close();
+    const clock = testClock();
+    const store = createMemoryStore({ clock });
+    const options = { clock, store, audience: 'https://api.example', introspection: { clientId: 'c', clientSecret: 's', endpoint: `${stub.url}/introspect` } };
+    const a = verifierFor(options);
+    const b = verifierFor({ ...options, revocation: { clientId: 'c', clientSecret: 's', endpoint: `${dead.url}/revoke`, retryInterval: 3_600 } });
+    const token = `opaque-${Math.random().toString(36).slice(2)}`;
+    expect(await reason(a.verify(token))).toBe('accepted');
+    expect(await b.revoke(token)).toMatchObject({ local: 'denylisted', idp: 'queued' });
+    clock.advance(25 * 3_600_000); // past maxTokenLifetime (24 h), within the outbox's retry horizon (7 days)
+    expect(await reason(a.verify(token))).toBe('revoked'); // A asks again, the IdP still says active
+    expect(b.stats().revocation.outbox.pending).toBe(1);
+  });
+
   it('refuses opaque tokens with characters a bearer token cannot have', async () => {
     expect(await reason(stubVerifier().verify('bad token with spaces'))).toBe('malformed_token');
+  });
+});
+
+describe('one revocation identity per opaque token, on every instance', () => {
+  const revocation = () => ({ clientId: idp.client.clientId, clientSecret: idp.client.clientSecret });
+
+  it('revoke() on instance B makes instance A, holding a cached answer, refuse the token', async () => {
+    const store = createMemoryStore();
+    const a = verifierFor({ store });
+    const b = verifierFor({ store, revocation: revocation() });
+    const token = await idp.issueAccessToken({ resource: idp.opaqueAudience });
+    expect(await reason(a.verify(token))).toBe('accepted'); // A caches the IdP's answer (maxAge 60 s)
+    // B never saw the token: the IdP's answer proves it is ours, the string alone gives its key.
+    expect(await b.revoke(token, { tokenTypeHint: 'access_token' })).toMatchObject({ local: 'denylisted', idp: 'revoked' });
+    expect(await reason(a.verify(token))).toBe('revoked');
+    expect(await reason(b.verify(token))).toBe('revoked'); // B's miss finds the string's key denylisted: no IdP call
+    expect(await idp.introspect(token)).toEqual({ active: false });
+  });
+
+  it('invalidate() on instance B (local only, the IdP still says active) makes A refuse it', async () => {
+    const store = createMemoryStore();
+    const [a, b] = [verifierFor({ store }), verifierFor({ store })];
+    const token = await idp.issueAccessToken({ resource: idp.opaqueAudience });
+    expect(await reason(a.verify(token))).toBe('accepted');
+    await b.invalidate(token);
+    expect(await reason(a.verify(token))).toBe('revoked');
+    expect(await reason(verifierFor({ store }).verify(token))).toBe('revoked'); // a third, fresh instance asks the IdP, then refuses
+    expect(await idp.introspect(token)).toMatchObject({ active: true });
+  });
+
+  it('denylists nothing for an opaque string the IdP does not call ours (garbage, inactive, a refresh token)', async () => {
+    const store = createMemoryStore();
+    const b = verifierFor({ store, revocation: revocation() });
+    for (const token of ['garbage-opaque-token-0123456789', await idp.issueRefreshToken()]) {
+      expect(await b.revoke(token)).toMatchObject({ local: 'not_ours', idp: 'revoked' });
+    }
+    await expect(b.invalidate('garbage-opaque-token-9876543210')).rejects.toThrow(InvalidTokenError);
+    expect(b.stats().revocation.denylisted).toBe(0);
+  });
+
+  it('with Redis: revoke() on one instance reaches another instance that holds a cached answer', async () => {
+    const prefix = `rjwt-identity:${randomUUID()}:`;
+    const stores = [createRedisStore({ url: REDIS_URL, keyPrefix: prefix }), createRedisStore({ url: REDIS_URL, keyPrefix: prefix })];
+    try {
+      const a = verifierFor({ store: stores[0] });
+      const b = verifierFor({ store: stores[1], revocation: revocation() });
+      const token = await idp.issueAccessToken({ resource: idp.opaqueAudience });
+      expect(await reason(a.verify(token))).toBe('accepted');
+      expect(await b.revoke(token)).toMatchObject({ local: 'denylisted', idp: 'revoked' });
+      // Crossing Redis pub/sub takes real time no injected clock can replace.
+      await waitFor(async () => (await reason(a.verify(token))) === 'revoked', 'instance A to refuse the token revoked on B');
+    } finally {
+      await Promise.all(verifiers.splice(-2).map((v) => v.close()));
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+});
+
+describe("mode 'always': one identity whatever path verified the JWT", () => {
+  let stub: StubServer;
+  beforeAll(async () => {
+    // An IdP that vouches for our JWTs by introspection, without echoing their jti.
+    stub = await startStubServer((_req, res) =>
+      sendJson(res, 200, { active: true, aud: idp.audience, sub: 'alice', exp: Math.floor(Date.now() / 1000) + 600 }),
+    );
+  });
+  afterAll(() => stub.close());
+
+  const always = (store: VerifierOptions['store']) =>
+    verifierFor({
+      store,
+      audience: idp.audience,
+      introspection: { clientId: 'c', clientSecret: 's', endpoint: `${stub.url}/introspect`, mode: 'always' },
+    });
+
+  it('invalidate(token) then verify(token): revoked, on the same instance and on a second one', async () => {
+    const store = createMemoryStore();
+    const [a, b] = [always(store), always(store)];
+    const token = await idp.issueAccessToken(); // a JWT with a jti
+    await a.invalidate(token);
+    expect(await reason(a.verify(token))).toBe('revoked');
+    expect(await reason(b.verify(token))).toBe('revoked');
+  });
+
+  it('a JWT invalidated by an instance that checks signatures is refused by one that introspects, and back', async () => {
+    const store = createMemoryStore();
+    const introspecting = always(store);
+    const signatures = verifierFor({ store, audience: idp.audience, introspection: undefined });
+    const first = await idp.issueAccessToken();
+    expect((await introspecting.verify(first)).source).toBe('introspection'); // cached with its keys
+    await signatures.invalidate(first);
+    expect(await reason(introspecting.verify(first))).toBe('revoked');
+    const second = await idp.issueAccessToken();
+    expect((await signatures.verify(second)).source).toBe('jwt');
+    await introspecting.invalidate(second);
+    expect(await reason(signatures.verify(second))).toBe('revoked');
   });
 });
 

@@ -106,6 +106,31 @@ describe('createVerifier({ issuers })', () => {
     }
   });
 
+  it('revoke(): a JWT goes to the issuer it names, an opaque token only where `issuer` says, never a guess', async () => {
+    const verifier = createVerifier({
+      issuers: [east, west].map((idp) => ({
+        issuer: idp.issuer,
+        audience: idp.audience,
+        revocation: { clientId: idp.client.clientId, clientSecret: idp.client.clientSecret },
+      })),
+    });
+    try {
+      const refreshToken = await west.issueRefreshToken();
+      expect(await verifier.revoke(refreshToken)).toEqual({ local: 'not_ours', idp: 'unknown_issuer' });
+      expect(await verifier.revoke(refreshToken, { onlyIfOurs: true })).toEqual({ local: 'not_ours', idp: 'skipped' });
+      expect(await west.introspect(refreshToken)).toMatchObject({ active: true });
+      expect(await verifier.revoke(refreshToken, { issuer: west.issuer })).toMatchObject({ local: 'not_ours', idp: 'revoked' });
+      expect(await west.introspect(refreshToken)).toEqual({ active: false });
+      // `issuer` does not override the issuer a JWT names.
+      const eastToken = await east.issueAccessToken();
+      expect(await verifier.revoke(eastToken, { issuer: west.issuer })).toMatchObject({ local: 'denylisted' });
+      expect(await reason(verifier.verify(eastToken))).toBe('revoked');
+      await expect(verifier.revoke(refreshToken, { issuer: 'https://stranger.example' })).rejects.toThrow(TypeError);
+    } finally {
+      await verifier.close();
+    }
+  });
+
   it('works behind authGuard', async () => {
     const verifier = multi();
     try {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
-import { revocationKeysFor } from '../../src/core/revocation-list.js';
+import { revocationKeysFor } from '../../src/core/revocation-identity.js';
 import { TokenCache } from '../../src/core/token-cache.js';
 import type { VerifiedToken } from '../../src/index.js';
 
 const now = 1_800_000_000_000;
 const result = (token: string): VerifiedToken => ({ token, header: { alg: 'RS256' }, payload: { sub: 'a' }, source: 'jwt' });
-const keys = (token: string) => revocationKeysFor(token, { iss: 'i' });
+const keys = (token: string) => revocationKeysFor({ token, payload: { iss: 'i' }, source: 'jwt' });
 
 describe('TokenCache', () => {
   it('serves an entry only for the identical whole token, even when the tails collide', () => {

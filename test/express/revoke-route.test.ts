@@ -435,3 +435,111 @@ describe('when the IdP does not confirm', () => {
     expect(verifier.stats().revocation.denylisted).toBe(1); // the opaque refresh token is not ours to denylist
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+
+describe('opaque access tokens (introspection), against the real IdP', () => {
+  function opaqueSetup() {
+    return setup({
+      verifier: {
+        audience: idp.opaqueAudience,
+        introspection: { clientId: idp.client.clientId, clientSecret: idp.client.clientSecret },
+        revocation: { clientId: idp.client.clientId, clientSecret: idp.client.clientSecret, retryInterval: 3_600 },
+      },
+    });
+  }
+
+  it('a bearer-only logout with an opaque token the app accepted revokes it locally and at the IdP', async () => {
+    const { app, verifier } = opaqueSetup();
+    const bearer = await idp.issueAccessToken({ resource: idp.opaqueAudience });
+    expect((await request(app).get('/notes').set('Authorization', `Bearer ${bearer}`)).status).toBe(200); // cached answer
+    const res = await request(app).post('/logout').set('Authorization', `Bearer ${bearer}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ revoked: true });
+    expectNoToken(res, bearer);
+    expect(await idp.introspect(bearer)).toEqual({ active: false });
+    expect(verifier.stats().revocation.denylisted).toBe(1);
+    expect((await request(app).get('/notes').set('Authorization', `Bearer ${bearer}`)).status).toBe(401);
+  });
+
+  it('a bearer-only logout with an opaque token this instance never saw: the IdP vouches, then it is revoked', async () => {
+    const { app, verifier } = opaqueSetup();
+    const bearer = await idp.issueAccessToken({ resource: idp.opaqueAudience });
+    const res = await request(app).post('/logout').set('Authorization', `Bearer ${bearer}`);
+    expect(res.status).toBe(200);
+    expect(await idp.introspect(bearer)).toEqual({ active: false });
+    expect(verifier.stats().revocation.denylisted).toBe(1);
+    expect((await rejectionOf(verifier.verify(bearer))).reason).toBe('revoked'); // denylisted by the string alone, before any IdP call
+  });
+
+  it('answers 401 to a bearer-only logout with an opaque token that is not ours (garbage, inactive, a refresh token), denylisting and forwarding nothing', async () => {
+    const { app, verifier } = opaqueSetup();
+    const inactive = await idp.issueAccessToken({ resource: idp.opaqueAudience });
+    expect((await request(app).post('/logout').set('Authorization', `Bearer ${inactive}`)).status).toBe(200);
+    const refresh = await idp.issueRefreshToken();
+    for (const bearer of ['garbage-opaque-token-0123456789', inactive, refresh]) {
+      const res = await request(app).post('/logout').set('Authorization', `Bearer ${bearer}`);
+      expect(res.status).toBe(401);
+      expect(res.headers['www-authenticate']).toContain('error="invalid_token"');
+      expectNoToken(res, bearer);
+    }
+    expect(verifier.stats().revocation.denylisted).toBe(1);
+    expect(await idp.introspect(refresh)).toMatchObject({ active: true }); // a bearer that is not ours is never forwarded
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('several issuers (createVerifier({ issuers }))', () => {
+  let west: EmbeddedIdp;
+  beforeAll(async () => {
+    west = await startIdp();
+  });
+  afterAll(() => west.close());
+
+  function multiSetup(route: { issuer?: string } = {}) {
+    const verifier = createVerifier({
+      issuers: [idp, west].map((i) => ({
+        issuer: i.issuer,
+        audience: i.audience,
+        revocation: { clientId: i.client.clientId, clientSecret: i.client.clientSecret, retryInterval: 3_600 },
+      })),
+    });
+    verifiers.push(verifier);
+    const app = express().all('/logout', revokeRoute({ verifier, ...route }));
+    return { verifier, app };
+  }
+
+  it('answers 400 to a refresh token it cannot route to an IdP, and sends it nowhere (never a success it did not have)', async () => {
+    const { app } = multiSetup();
+    const refreshToken = await idp.issueRefreshToken();
+    const res = await request(app).post('/logout').type('form').send({ token: refreshToken, token_type_hint: 'refresh_token' });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ error: 'invalid_request' });
+    expectNoToken(res, refreshToken);
+    expect(await idp.introspect(refreshToken)).toMatchObject({ active: true });
+  });
+
+  it('with `issuer`, sends a refresh token to that IdP, which revokes it', async () => {
+    const { app } = multiSetup({ issuer: idp.issuer });
+    const refreshToken = await idp.issueRefreshToken();
+    const res = await request(app).post('/logout').type('form').send({ token: refreshToken, token_type_hint: 'refresh_token' });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ revoked: true });
+    expect(await idp.introspect(refreshToken)).toEqual({ active: false });
+  });
+
+  it('with `issuer`, still routes a JWT by its own iss (the other IdP\'s token is revoked by that IdP\'s verifier)', async () => {
+    const { app, verifier } = multiSetup({ issuer: idp.issuer });
+    const westToken = await west.issueAccessToken();
+    const res = await request(app).post('/logout').type('form').send({ token: westToken });
+    expect(res.status).toBe(200);
+    await expectRevokedLocally(verifier, westToken); // sent to the route's issuer, it would not even be ours
+  });
+
+  it('refuses an `issuer` the verifier does not trust, at construction', () => {
+    const { verifier } = multiSetup();
+    expect(() => revokeRoute({ verifier, issuer: 'https://stranger.example' })).toThrow(TypeError);
+    expect(() => revokeRoute({ verifier, issuer: `${idp.issuer}/` })).toThrow(/one of the verifier's issuers/);
+  });
+});

@@ -1,0 +1,127 @@
+/**
+ * A token's revocation identity: the keys under which revoking it (the denylist key) or its
+ * issuer, subject or session (the cutoff keys) is recorded and looked up. Derived here and only
+ * here, from the token string and the issuer that accepted it, so that every path agrees on it:
+ * verify() by signature or by introspection (either mode), revoke(), invalidate(), on any
+ * instance, for any issuer.
+ *
+ * - A JWS (three segments whose payload decodes to a JSON object) is keyed by its own `jti`,
+ *   scoped by the accepting issuer; without `jti`, by a SHA-256 of its signing input
+ *   (`header.payload`): one signed content can carry more than one valid signature (ECDSA's
+ *   (r, n − s) twin), and revoking one must revoke both. What an introspection answer says about
+ *   `jti` is ignored: the token's own content decides, so a JWT invalidated after a signature
+ *   check is refused when an IdP vouches for it, and the other way round.
+ * - Anything else is opaque and keyed by a SHA-256 of the whole string, which needs nothing but
+ *   the string: any instance can derive it, and it can only ever match that exact string.
+ *
+ * Every variable component is URI-encoded and the kinds carry distinct prefixes, so no two
+ * identities share a key: issuers `…/c` and `…/c:9` with `jti`s `9:k` and `k` stay apart, and an
+ * opaque string equal to some JWT's signing input does not hit that JWT's entry.
+ */
+import { createHash } from 'node:crypto';
+import { decodeJwt } from 'jose';
+import type { CutoffRevocation } from '../stores/revocation-store.js';
+import type { AccessTokenClaims, VerifiedToken } from './types.js';
+
+/** Where to look a verified token up; strings built once per token, reused on every hit. */
+export interface RevocationKeys {
+  denylist: string;
+  all: string;
+  subject: string | undefined;
+  session: string | undefined;
+}
+
+/**
+ * The keys of a token accepted with `payload` (the verified JWT claims for `source: 'jwt'`, the
+ * validated introspection answer otherwise; in both, `iss` is the accepting issuer).
+ */
+export function revocationKeysFor(accepted: Pick<VerifiedToken, 'token' | 'payload' | 'source'>): RevocationKeys {
+  const { token, payload, source } = accepted;
+  const iss = encodedIssuer(payload.iss ?? '');
+  const sid = (payload as { sid?: unknown }).sid;
+  return {
+    denylist: denylistKey(token, iss, source === 'jwt' ? payload : undefined),
+    all: cutoffKey('all', iss, ''),
+    subject: typeof payload.sub === 'string' ? cutoffKey('subject', iss, payload.sub) : undefined,
+    session: typeof sid === 'string' ? cutoffKey('session', iss, sid) : undefined,
+  };
+}
+
+/**
+ * The denylist key of `token` accepted by `issuer`. `signedClaims`: the token's own JWT claims
+ * when the caller has already decoded (and verified) them; otherwise they are decoded here.
+ */
+export function denylistKeyFor(token: string, issuer: string, signedClaims?: AccessTokenClaims): string {
+  return denylistKey(token, encodedIssuer(issuer), signedClaims);
+}
+
+function denylistKey(token: string, encodedIssuer: string, signedClaims: AccessTokenClaims | undefined): string {
+  const claims = signedClaims ?? jwsClaimsOf(token);
+  if (claims === undefined) return `opaque:${sha256(token)}`;
+  if (typeof claims.jti === 'string') return `jti:${encodedIssuer}:${encodeURIComponent(claims.jti)}`;
+  return `jws:${sha256(token.slice(0, token.lastIndexOf('.')))}`;
+}
+
+/** What bounds a revocation's lifetime when the token has no `exp` (all in ms). */
+export interface RevocationHorizon {
+  /** Longest any token may live (`maxTokenLifetime`). */
+  maxTokenLifetimeMs: number;
+  /** How long the outbox keeps telling the IdP (`revocation.retryFor`); 0 without revocation. */
+  retryForMs: number;
+  /** How long after now an acceptance cached anywhere can still be served: introspection maxAge + timeout + clock tolerance; 0 without introspection. */
+  cachedAnswerMs: number;
+}
+
+/**
+ * Until when (epoch ms) a revocation of a token must last: until the token expires
+ * (`expiresAt`: exp + tolerance), after which nothing accepts it anyway. Without `exp`, as long
+ * as any token may live; an introspected token, which the IdP may call active for as long as it
+ * likes, also as long as the IdP may not know yet (the outbox retries) and as long as an answer
+ * cached before the revocation (or obtained up to one request timeout after it) is served.
+ */
+export function revocableUntil(expiresAt: number | undefined, source: VerifiedToken['source'], now: number, horizon: RevocationHorizon): number {
+  if (expiresAt !== undefined) return expiresAt;
+  if (source === 'jwt') return now + horizon.maxTokenLifetimeMs;
+  return now + Math.max(horizon.maxTokenLifetimeMs, horizon.retryForMs, horizon.cachedAnswerMs);
+}
+
+/** The in-process key of a cutoff (issuer-wide, per subject, per session). */
+export function cutoffKeyOf(revocation: CutoffRevocation): string {
+  switch (revocation.type) {
+    case 'subject':
+      return cutoffKey('subject', encodedIssuer(revocation.issuer), revocation.subject);
+    case 'session':
+      return cutoffKey('session', encodedIssuer(revocation.issuer), revocation.session);
+    case 'all':
+      return cutoffKey('all', encodedIssuer(revocation.issuer), '');
+  }
+}
+
+function cutoffKey(type: CutoffRevocation['type'], encodedIssuer: string, id: string): string {
+  return `${type}:${encodedIssuer}:${encodeURIComponent(id)}`;
+}
+
+/** A verifier sees one issuer over and over: remember its last encoding (saves ~4 encodes per token). */
+let lastIssuer = '';
+let lastEncoded = '';
+function encodedIssuer(issuer: string): string {
+  if (issuer !== lastIssuer) {
+    lastEncoded = encodeURIComponent(issuer);
+    lastIssuer = issuer;
+  }
+  return lastEncoded;
+}
+
+/** The claims of a JWS-shaped token (unverified), or undefined for anything else. */
+function jwsClaimsOf(token: string): AccessTokenClaims | undefined {
+  if (token.split('.').length !== 3) return undefined;
+  try {
+    return decodeJwt<AccessTokenClaims>(token);
+  } catch {
+    return undefined;
+  }
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('base64url');
+}
