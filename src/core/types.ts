@@ -7,6 +7,7 @@ import type { OutboxStats } from './outbox-worker.js';
 import type { ClientAuthMethod, RevocationBodyFormat, RevocationError } from './revocation-client.js';
 import type { StoreMirrorStats } from './store-mirror.js';
 import type { TokenCacheStats } from './token-cache.js';
+import { optionKeys } from './option-keys.js';
 
 /** Claims of an OAuth 2.0 access token (RFC 9068) beyond the registered JWT claims. */
 export interface AccessTokenClaims extends JWTPayload {
@@ -36,6 +37,9 @@ export interface CacheOptions {
   /** Longest a verified result is served from cache, in seconds, however far away `exp` is. Default 600. */
   maxTtl?: number;
 }
+
+/** The keys `cache` accepts (any other is refused): one line per option. */
+export const CACHE_OPTION_KEYS = optionKeys<CacheOptions>({ max: true, maxTtl: true });
 
 export interface VerifierOptions {
   /** The IdP's issuer identifier; `iss` must equal it exactly. Required. */
@@ -87,6 +91,30 @@ export interface VerifierOptions {
   introspection?: IntrospectionOptions;
 }
 
+/** The keys `createVerifier` accepts (any other is refused): one line per option. */
+export const VERIFIER_OPTION_KEYS = optionKeys<VerifierOptions>({
+  issuer: true,
+  audience: true,
+  jwksUri: true,
+  algorithms: true,
+  secret: true,
+  clockTolerance: true,
+  requiredClaims: true,
+  typ: true,
+  cache: true,
+  jwksCooldown: true,
+  jwksMaxAge: true,
+  timeout: true,
+  allowHttp: true,
+  fetch: true,
+  clock: true,
+  maxTokenLength: true,
+  maxTokenLifetime: true,
+  revocation: true,
+  store: true,
+  introspection: true,
+});
+
 export interface IntrospectionOptions {
   /** Our client at the IdP (introspection always needs client authentication). */
   clientId: string;
@@ -104,6 +132,18 @@ export interface IntrospectionOptions {
   /** Accept answers without `aud` (some IdPs omit it). Default false: the audience must match. */
   allowMissingAudience?: boolean;
 }
+
+/** The keys `introspection` accepts (any other is refused): one line per option. */
+export const INTROSPECTION_OPTION_KEYS = optionKeys<IntrospectionOptions>({
+  clientId: true,
+  clientSecret: true,
+  authMethod: true,
+  endpoint: true,
+  mode: true,
+  maxAge: true,
+  timeout: true,
+  allowMissingAudience: true,
+});
 
 export interface RevocationOptions {
   /** Our client at the IdP. Required unless `authMethod: 'none'` (then the token's own `client_id`/`azp` may stand in). */
@@ -129,6 +169,19 @@ export interface RevocationOptions {
    */
   maxPending?: number;
 }
+
+/** The keys `revocation` accepts (any other is refused): one line per option. */
+export const REVOCATION_OPTION_KEYS = optionKeys<RevocationOptions>({
+  clientId: true,
+  clientSecret: true,
+  authMethod: true,
+  endpoint: true,
+  bodyFormat: true,
+  timeout: true,
+  retryFor: true,
+  retryInterval: true,
+  maxPending: true,
+});
 
 export interface RevokeOptions {
   /** RFC 7009 `token_type_hint`: `access_token` or `refresh_token` (or an IdP-specific value). */
@@ -161,6 +214,8 @@ export interface RevocationOutcome {
 }
 
 export interface VerifierStats {
+  /** What about the configuration fails against the IdP right now (see the `misconfigured` event), or undefined. */
+  misconfigured: string | undefined;
   cache: TokenCacheStats;
   jwks: JwksStats;
   discovery: { fetches: number };

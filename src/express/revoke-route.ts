@@ -7,7 +7,9 @@
  */
 import type { ServerResponse } from 'node:http';
 import { extractBearerToken, type RequestLike } from '../core/bearer.js';
-import { AuthError, InvalidRequestError, InvalidTokenError, UnauthorizedError } from '../core/errors.js';
+import { AuthError, InvalidRequestError, InvalidTokenError, MisconfiguredError, UnauthorizedError } from '../core/errors.js';
+import { findMisconfiguration } from '../core/misconfiguration.js';
+import { optionKeys, rejectUnknownKeys } from '../core/option-keys.js';
 import type { RevocationOutcome, Verifier } from '../core/types.js';
 import { writeAuthError } from './error-handler.js';
 import { oauthErrorBody, postRoute, type RouteRequest } from './post-route.js';
@@ -20,18 +22,23 @@ export interface RevokeRouteOptions {
   realm?: string;
 }
 
+/** The keys revokeRoute accepts (any other is refused): one line per option. */
+const REVOKE_ROUTE_OPTION_KEYS = optionKeys<RevokeRouteOptions>({ verifier: true, realm: true });
+
 const HINT = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 export function revokeRoute(options: RevokeRouteOptions) {
   if (typeof options !== 'object' || options === null || typeof options.verifier?.revoke !== 'function') {
     throw new TypeError('revocable-jwt: revokeRoute needs { verifier } from createVerifier()');
   }
+  rejectUnknownKeys(options, REVOKE_ROUTE_OPTION_KEYS, 'revokeRoute');
   const { verifier, realm = 'api' } = options;
 
   return postRoute({
     errorBody: oauthErrorBody,
     renderError(res, error) {
-      if (!(error instanceof AuthError)) return false;
+      // A misconfiguration is the app's to log: `next(err)`, or a generic 500 without one.
+      if (!(error instanceof AuthError) || error instanceof MisconfiguredError) return false;
       error.realm = realm;
       return writeAuthError(res, error);
     },
@@ -68,6 +75,9 @@ export function revokeRoute(options: RevokeRouteOptions) {
     if (bodyToken === undefined && outcomes[0]!.local === 'not_ours') {
       throw new InvalidTokenError('signature_invalid', 'The access token is invalid');
     }
+    // Not the IdP refusing us: we could not even ask it (no usable revocation endpoint).
+    const misconfigured = outcomes.map((o) => findMisconfiguration(o.error)).find((m) => m !== undefined);
+    if (misconfigured) throw misconfigured.copy();
     const full = outcomes.find((o) => o.idp === 'rejected' && o.error?.transient);
     if (full) {
       res.setHeader('Retry-After', '30');
