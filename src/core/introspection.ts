@@ -5,7 +5,7 @@
  * (503); `active: false` is the token's (401).
  */
 import { clientAuthenticatedRequest, type ClientAuthConfig } from './client-auth.js';
-import { IdpUnavailableError } from './errors.js';
+import { IdpUnavailableError, MisconfiguredError } from './errors.js';
 import { sendRequest, parseRetryAfter, type FetchLike } from './http-client.js';
 import { invalidToken } from './rejections.js';
 import type { AccessTokenClaims } from './types.js';
@@ -37,8 +37,15 @@ export async function introspectToken(
   } catch (cause) {
     throw new IdpUnavailableError('The introspection endpoint is unreachable', 5, { cause });
   }
+  if (result.status === 401 || result.status === 403) {
+    // The IdP refused our client (credentials, or a client not allowed to introspect): a
+    // configuration to fix, not an outage to wait out.
+    throw new MisconfiguredError(
+      `the introspection endpoint refused our client (${result.status}); check \`introspection.clientId\`, \`clientSecret\` and \`authMethod\``,
+    );
+  }
   if (result.status !== 200) {
-    // 4xx here means the IdP refused *us* (credentials, policy): still not the client's fault.
+    // Other 4xx: the IdP refused *us* for a reason we cannot tell apart from an outage; still not the client's fault.
     const retryAfter = parseRetryAfter(result.headers.get('retry-after')) ?? (result.status >= 500 ? 5 : 30);
     throw new IdpUnavailableError('Token introspection failed', retryAfter, { cause: new Error(`introspection endpoint answered ${result.status}`) });
   }

@@ -251,7 +251,8 @@ export interface Verifier {
   /**
    * Revokes a token at the IdP (RFC 7009) and locally. Local invalidation comes first and does not
    * depend on the IdP: once this resolves, `verify()` refuses the token. Never rejects because the
-   * IdP is down (the outcome says `queued`); rejects only for a non-string token.
+   * IdP is down (the outcome says `queued`); rejects only for a non-string token, or with a
+   * `MisconfiguredError` when the configuration cannot work against the IdP (e.g. wrong `issuer`).
    */
   revoke(token: string, options?: RevokeOptions): Promise<RevocationOutcome>;
   /** Local only: evicts the token and denylists it until it expires. Rejects with InvalidTokenError for a token that is not verifiably ours. */

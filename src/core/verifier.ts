@@ -334,8 +334,10 @@ class JwtVerifier implements Verifier {
   private async verifyByIntrospection(token: string): Promise<VerifiedToken> {
     const settings = this.options.introspection!;
     if (this.inactive.get(token)) throw invalidToken('token_inactive');
-    const endpoint = await this.resolveIntrospectionEndpoint();
-    const answer = await introspectToken(endpoint, settings, token, { fetch: this.options.fetch, signal: this.lifetime.signal });
+    // Any answer from the endpoint clears an earlier misconfiguration of introspection.
+    const answer = await this.misconfiguration.watch('introspection', async () =>
+      introspectToken(await this.resolveIntrospectionEndpoint(), settings, token, { fetch: this.options.fetch, signal: this.lifetime.signal }),
+    );
     const now = this.options.clock();
     let payload: AccessTokenClaims;
     try {
@@ -357,14 +359,12 @@ class JwtVerifier implements Verifier {
   private async resolveIntrospectionEndpoint(): Promise<URL> {
     const configured = this.options.introspection?.endpoint;
     if (configured) return configured;
-    return this.misconfiguration.watch('introspection', async () => {
-      const metadata = await this.metadata.get();
-      try {
-        return parseTrustedUrl(metadata.introspection_endpoint, 'introspection_endpoint (from discovery)', this.options.allowHttp);
-      } catch (cause) {
-        throw new MisconfiguredError(`the issuer metadata has no usable introspection_endpoint (${unprefixed(cause)}); set \`introspection.endpoint\``, { cause });
-      }
-    });
+    const metadata = await this.metadata.get();
+    try {
+      return parseTrustedUrl(metadata.introspection_endpoint, 'introspection_endpoint (from discovery)', this.options.allowHttp);
+    } catch (cause) {
+      throw new MisconfiguredError(`the issuer metadata has no usable introspection_endpoint (${unprefixed(cause)}); set \`introspection.endpoint\``, { cause });
+    }
   }
 
   /** A revocation arrived (ours or broadcast): drop cache entries it covers that a scan can find. */

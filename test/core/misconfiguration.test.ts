@@ -62,9 +62,14 @@ function guardedApp(verifier: Verifier, withHandler = true) {
 }
 
 /** An IdP front whose metadata we control; keys and tokens come from the real IdP. */
-async function metadataStub(metadata: (issuer: string) => Record<string, unknown> | undefined): Promise<StubServer> {
+async function metadataStub(
+  metadata: (issuer: string) => Record<string, unknown> | undefined,
+  routes: Record<string, (res: import('node:http').ServerResponse) => void> = {},
+): Promise<StubServer> {
   let self = '';
   const stub = await startStubServer((req, res) => {
+    const route = routes[req.url ?? ''];
+    if (route) return route(res);
     const body = req.url === '/.well-known/openid-configuration' ? metadata(self) : undefined;
     if (body === undefined) sendJson(res, 404, { error: 'not_found' });
     else sendJson(res, 200, body);
@@ -176,6 +181,26 @@ describe('other configuration errors found at run time', () => {
     expect(misconfigured).toEqual([
       { source: 'introspection', message: expect.stringMatching(/no usable introspection_endpoint .*; set `introspection.endpoint`/) },
     ]);
+  });
+
+  it('an introspection endpoint refusing our client (401): 500 until the credentials work, then cleared', async () => {
+    let status = 401;
+    const stub = await metadataStub((issuer) => ({ issuer, jwks_uri: `${idp.issuer}/jwks`, introspection_endpoint: `${issuer}/introspect` }), {
+      '/introspect': (res) =>
+        sendJson(res, status, status === 200 ? { active: true, sub: 'alice', aud: idp.audience, exp: Math.floor(Date.now() / 1000) + 60 } : { error: 'invalid_client' }),
+    });
+    const { verifier, misconfigured } = track(
+      createVerifier({ issuer: stub.url, audience: idp.audience, introspection: { clientId: 'api', clientSecret: 'wrong' } }),
+    );
+    const app = guardedApp(verifier);
+    expectMisconfiguredResponse(await request(app).get('/notes').set('Authorization', 'Bearer opaque-1'), stub.url);
+    expectMisconfiguredResponse(await request(app).get('/notes').set('Authorization', 'Bearer opaque-2'), stub.url);
+    expect(misconfigured).toEqual([
+      { source: 'introspection', message: expect.stringMatching(/introspection endpoint refused our client \(401\); check `introspection.clientId`/) },
+    ]);
+    status = 200;
+    expect((await request(app).get('/notes').set('Authorization', 'Bearer opaque-3')).status).toBe(200);
+    expect(verifier.stats().misconfigured).toBeUndefined();
   });
 
   it('revokeRoute without a revocation_endpoint in the metadata: 500, not 502 "the IdP refused"', async () => {
