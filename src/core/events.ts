@@ -26,9 +26,10 @@ export interface VerifierEventMap {
   /**
    * The IdP's answers show this verifier's configuration cannot work (e.g. `issuer` differs from
    * the metadata's, trailing slash included): affected requests get 500. Once per distinct cause;
-   * `message` says how to fix it. Log it; do not show it to clients.
+   * `message` says how to fix it; `issuer` is the (configured) issuer concerned. Log it; do not
+   * show it to clients.
    */
-  misconfigured: { source: MisconfigurationSource; message: string };
+  misconfigured: { source: MisconfigurationSource; message: string; issuer: string };
 }
 
 export type VerifierEventName = keyof VerifierEventMap;

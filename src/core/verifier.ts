@@ -56,7 +56,9 @@ class JwtVerifier implements Verifier {
   private readonly inflight = new Map<number, { token: string; promise: Promise<VerifiedToken> }>();
   private readonly lifetime = new AbortController();
   private readonly events = new VerifierEvents();
-  private readonly misconfiguration = new MisconfigurationMonitor((source, message) => this.events.emit('misconfigured', { source, message }));
+  private readonly misconfiguration = new MisconfigurationMonitor((source, message) =>
+    this.events.emit('misconfigured', { source, message, issuer: this.issuer }),
+  );
   /** Tokens the IdP called inactive: a small, short-lived negative cache for introspection (made on first use). */
   private inactiveCache: LRUCache<string, true> | undefined;
   private get inactive(): LRUCache<string, true> {

@@ -103,6 +103,7 @@ describe('issuer differing from the metadata by a trailing slash (the reported c
     }
     expect(misconfigured).toHaveLength(1);
     expect(misconfigured[0]!.source).toBe('keys');
+    expect(misconfigured[0]!.issuer).toBe(configured);
     expect(misconfigured[0]!.message).toContain(`is for issuer ${JSON.stringify(idp.issuer)}, not the configured ${JSON.stringify(configured)}`);
     expect(misconfigured[0]!.message).toContain('trailing slash included');
     expect(verifier.stats().misconfigured).toBe(misconfigured[0]!.message);
@@ -149,7 +150,7 @@ describe('other configuration errors found at run time', () => {
     const token = await signToken(standardClaims(idp, { iss: stub.url }), idp.keys[0]!);
     const res = await request(guardedApp(verifier)).get('/notes').set('Authorization', `Bearer ${token}`);
     expectMisconfiguredResponse(res, stub.url);
-    expect(misconfigured).toEqual([{ source: 'keys', message: expect.stringMatching(/no discovery document found for .*; check `issuer`, or pass `jwksUri`/) }]);
+    expect(misconfigured).toEqual([{ source: 'keys', message: expect.stringMatching(/no discovery document found for .*; check `issuer`, or pass `jwksUri`/), issuer: stub.url }]);
   });
 
   it('a jwks_uri our URL policy refuses: 500, then healed once the metadata is fixed (stats cleared)', async () => {
@@ -161,7 +162,7 @@ describe('other configuration errors found at run time', () => {
     const token = await signToken(standardClaims(idp, { iss: stub.url }, clock()), idp.keys[0]!);
 
     expectMisconfiguredResponse(await request(app).get('/notes').set('Authorization', `Bearer ${token}`), 'keys.example.com');
-    expect(misconfigured).toEqual([{ source: 'keys', message: expect.stringMatching(/no usable jwks_uri .*http on a non-loopback host.*set `jwksUri`, or `allowHttp`/) }]);
+    expect(misconfigured).toEqual([{ source: 'keys', message: expect.stringMatching(/no usable jwks_uri .*http on a non-loopback host.*set `jwksUri`, or `allowHttp`/), issuer: stub.url }]);
     expect(verifier.stats().misconfigured).toBe(misconfigured[0]!.message);
 
     jwksUri = `${idp.issuer}/jwks`;
@@ -179,7 +180,7 @@ describe('other configuration errors found at run time', () => {
     const res = await request(guardedApp(verifier)).get('/notes').set('Authorization', 'Bearer opaque-token-value');
     expectMisconfiguredResponse(res, stub.url);
     expect(misconfigured).toEqual([
-      { source: 'introspection', message: expect.stringMatching(/no usable introspection_endpoint .*; set `introspection.endpoint`/) },
+      { source: 'introspection', message: expect.stringMatching(/no usable introspection_endpoint .*; set `introspection.endpoint`/), issuer: stub.url },
     ]);
   });
 
@@ -196,7 +197,7 @@ describe('other configuration errors found at run time', () => {
     expectMisconfiguredResponse(await request(app).get('/notes').set('Authorization', 'Bearer opaque-1'), stub.url);
     expectMisconfiguredResponse(await request(app).get('/notes').set('Authorization', 'Bearer opaque-2'), stub.url);
     expect(misconfigured).toEqual([
-      { source: 'introspection', message: expect.stringMatching(/introspection endpoint refused our client \(401\); check `introspection.clientId`/) },
+      { source: 'introspection', message: expect.stringMatching(/introspection endpoint refused our client \(401\); check `introspection.clientId`/), issuer: stub.url },
     ]);
     status = 200;
     expect((await request(app).get('/notes').set('Authorization', 'Bearer opaque-3')).status).toBe(200);
@@ -214,7 +215,7 @@ describe('other configuration errors found at run time', () => {
     const res = await request(app).post('/logout').type('form').send({ token: 'an-opaque-refresh-token' });
     expectMisconfiguredResponse(res, stub.url);
     expect(res.body).toEqual(GENERIC);
-    expect(misconfigured).toEqual([{ source: 'revocation', message: expect.stringMatching(/no revocation_endpoint; set `revocation.endpoint`/) }]);
+    expect(misconfigured).toEqual([{ source: 'revocation', message: expect.stringMatching(/no revocation_endpoint; set `revocation.endpoint`/), issuer: stub.url }]);
   });
 
   it('revokeRoute, bearer-only logout with the keys unreachable by misconfiguration: 500, not 401', async () => {
