@@ -43,6 +43,7 @@ export {
 } from './core/revocation-client.js';
 export type { OutboxRunResult, OutboxStats } from './core/outbox-worker.js';
 export type { VerifierEventMap, VerifierEventName, VerifierListener } from './core/events.js';
+export type { MisconfigurationSource } from './core/misconfiguration.js';
 export { createPrometheusMetrics, type PrometheusMetrics, type PrometheusMetricsOptions } from './metrics/prometheus.js';
 export { extractBearerToken, type RequestLike } from './core/bearer.js';
 export { grantedScopes, requireScopes } from './core/scopes.js';
@@ -54,6 +55,7 @@ export {
   InsufficientScopeError,
   IdpUnavailableError,
   StoreUnavailableError,
+  MisconfiguredError,
   type BearerErrorCode,
   type RejectionReason,
 } from './core/errors.js';

@@ -11,10 +11,20 @@ import { decodeJwt } from 'jose';
 import { createMemoryStore } from '../stores/memory-store.js';
 import type { AuthError } from './errors.js';
 import { claimOnce, reportRejection, verifyIssuerJwt, type VerifierEventName, type VerifierListener } from './events.js';
+import { optionKeys, rejectUnknownKeys } from './option-keys.js';
 import type { OutboxRunResult } from './outbox-worker.js';
 import type { IssuerJwtOptions, NotificationReceiver, VerifiedIssuerJwt } from './issuer-notification.js';
 import { invalidToken } from './rejections.js';
-import type { IssuerScope, RevocationOutcome, RevokeOptions, VerifiedToken, Verifier, VerifierOptions, VerifierStats } from './types.js';
+import {
+  VERIFIER_OPTION_KEYS,
+  type IssuerScope,
+  type RevocationOutcome,
+  type RevokeOptions,
+  type VerifiedToken,
+  type Verifier,
+  type VerifierOptions,
+  type VerifierStats,
+} from './types.js';
 import { createSingleIssuerVerifier } from './verifier.js';
 
 /** Several issuers; top-level options are defaults every issuer entry may override. */
@@ -22,31 +32,57 @@ export interface MultiIssuerOptions extends Partial<Omit<VerifierOptions, 'issue
   issuers: Array<Partial<VerifierOptions> & Pick<VerifierOptions, 'issuer' | 'audience'>>;
 }
 
+/** The top-level keys of `{ issuers: [...] }` (entries take VERIFIER_OPTION_KEYS): the verifier's, less issuer and audience. */
+const MULTI_ISSUER_OPTION_KEYS = optionKeys<MultiIssuerOptions>({
+  issuers: true,
+  ...(Object.fromEntries(VERIFIER_OPTION_KEYS.filter((k) => k !== 'issuer' && k !== 'audience').map((k) => [k, true])) as {
+    [K in keyof Required<Omit<VerifierOptions, 'issuer' | 'audience'>>]: true;
+  }),
+});
+
 export type MultiIssuerStats = VerifierStats & { issuers: Record<string, VerifierStats> };
 export type MultiIssuerVerifierApi = Omit<Verifier, 'stats'> & { stats(): MultiIssuerStats };
 
 export function createVerifier(options: MultiIssuerOptions): MultiIssuerVerifierApi;
 export function createVerifier(options: VerifierOptions): Verifier;
 export function createVerifier(options: VerifierOptions | MultiIssuerOptions): Verifier | MultiIssuerVerifierApi {
-  if (typeof options === 'object' && options !== null && 'issuers' in options) return createMultiIssuerVerifier(options);
-  return createSingleIssuerVerifier(options);
+  return buildVerifier(options, 'createVerifier');
 }
 
-function createMultiIssuerVerifier(options: MultiIssuerOptions): MultiIssuerVerifierApi {
+/** createVerifier, naming `factory` (e.g. authGuard's shorthand) in configuration errors. */
+export function buildVerifier(options: VerifierOptions | MultiIssuerOptions, factory: string): Verifier | MultiIssuerVerifierApi {
+  if (typeof options === 'object' && options !== null && 'issuers' in options) return createMultiIssuerVerifier(options, factory);
+  return createSingleIssuerVerifier(options, factory);
+}
+
+function createMultiIssuerVerifier(options: MultiIssuerOptions, factory: string): MultiIssuerVerifierApi {
+  for (const single of ['issuer', 'audience'] as const) {
+    if (Object.prototype.hasOwnProperty.call(options, single)) {
+      // It would be silently dropped: every issuer entry carries its own issuer and audience.
+      throw new TypeError(
+        `revocable-jwt: \`${single}\` cannot be combined with \`issuers\` in ${factory}: move it into each entry, ` +
+          'e.g. issuers: [{ issuer, audience }, ...]',
+      );
+    }
+  }
+  rejectUnknownKeys(options, MULTI_ISSUER_OPTION_KEYS, factory);
   const { issuers: entries, ...defaults } = options;
   if (!Array.isArray(entries) || entries.length === 0) {
     throw new TypeError("revocable-jwt: `issuers` must be a non-empty array of { issuer, audience, ... }");
   }
   const seen = new Set<string>();
-  for (const entry of entries) {
+  for (const [index, entry] of entries.entries()) {
     if (typeof entry !== 'object' || entry === null) throw new TypeError('revocable-jwt: every `issuers` entry must be an object');
+    rejectUnknownKeys(entry, VERIFIER_OPTION_KEYS, factory, `issuers[${index}].`);
     if (seen.has(entry.issuer)) throw new TypeError(`revocable-jwt: issuer ${JSON.stringify(entry.issuer)} is listed twice in \`issuers\``);
     seen.add(entry.issuer);
   }
   // One store for all, so replay protection and the outbox are shared; ours to close if we made it.
   const ownStore = defaults.store === undefined ? createMemoryStore(defaults.clock ? { clock: defaults.clock } : {}) : undefined;
   const store = defaults.store ?? ownStore!;
-  const verifiers = entries.map((entry) => createSingleIssuerVerifier({ ...defaults, store, ...entry } as VerifierOptions));
+  const verifiers = entries.map((entry, index) =>
+    createSingleIssuerVerifier({ ...defaults, store, ...entry } as VerifierOptions, factory, `issuers[${index}].`),
+  );
   return new MultiIssuerVerifier(verifiers, ownStore);
 }
 
@@ -134,7 +170,9 @@ class MultiIssuerVerifier implements Verifier {
     const all = Object.values(per);
     const sum = (pick: (s: VerifierStats) => number) => all.reduce((total, s) => total + pick(s), 0);
     const first = all[0]!;
+    const misconfigured = Object.entries(per).find(([, s]) => s.misconfigured !== undefined);
     return {
+      misconfigured: misconfigured && `${misconfigured[0]}: ${misconfigured[1].misconfigured!}`,
       cache: { hits: sum((s) => s.cache.hits), misses: sum((s) => s.cache.misses), size: sum((s) => s.cache.size), max: sum((s) => s.cache.max) },
       jwks: {
         fetches: sum((s) => s.jwks.fetches),

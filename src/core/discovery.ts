@@ -4,7 +4,7 @@
  * while it fails.
  */
 import { FailureBackoff } from './backoff.js';
-import { IdpUnavailableError } from './errors.js';
+import { IdpUnavailableError, MisconfiguredError } from './errors.js';
 import { fetchJson, HttpRequestError, type FetchLike } from './http-client.js';
 
 export interface IssuerMetadata {
@@ -24,10 +24,17 @@ export interface MetadataSourceOptions {
 }
 
 export interface MetadataSource {
-  /** Resolves the metadata, or rejects with {@link IdpUnavailableError} (cause says why). */
+  /**
+   * Resolves the metadata, or rejects with {@link IdpUnavailableError} (cause says why) while the
+   * IdP cannot be reached, or with {@link MisconfiguredError} when it answers and the answer shows
+   * our configuration cannot work (metadata of another issuer, no metadata at all).
+   */
   get(): Promise<IssuerMetadata>;
-  /** Forgets the cached document (it proved unusable); the next `get()` discovers again, backed off. */
-  invalidate(): void;
+  /**
+   * Forgets the cached document (it proved unusable); the next `get()` discovers again, backed
+   * off. A MisconfiguredError `reason` is what `get()` rejects with meanwhile.
+   */
+  invalidate(reason?: unknown): void;
   readonly fetches: number;
 }
 
@@ -69,23 +76,30 @@ export function createMetadataSource(options: MetadataSourceOptions): MetadataSo
       }
       if (body.issuer !== options.issuer) {
         // Mix-up defence (RFC 8414 §3.3): metadata must be about exactly our issuer.
-        throw new Error(
+        // The IdP answered, and it is not the issuer we were told to trust: a configuration error.
+        throw new MisconfiguredError(
           `metadata at ${url} is for issuer ${JSON.stringify(body.issuer)}, not the configured ${JSON.stringify(options.issuer)}; ` +
             'fix `issuer` (it must match exactly, trailing slash included)',
         );
       }
       return body as IssuerMetadata;
     }
-    throw new Error(`no discovery document found for ${options.issuer}; pass \`jwksUri\` explicitly`, { cause: notFound });
+    // The IdP's host answered 4xx (not 429) at both well-known locations: the issuer is wrong, or it
+    // publishes no metadata. Retrying will not fix either.
+    throw new MisconfiguredError(
+      `no discovery document found for ${options.issuer} (${(notFound as Error).message}); check \`issuer\`, or pass \`jwksUri\` explicitly`,
+      { cause: notFound },
+    );
   }
 
   return {
     get fetches() {
       return fetches;
     },
-    invalidate(): void {
+    invalidate(reason?: unknown): void {
       if (!cached) return;
       cached = undefined;
+      if (reason !== undefined) lastError = reason;
       backoff.recordFailure();
     },
     get(): Promise<IssuerMetadata> {
@@ -93,6 +107,7 @@ export function createMetadataSource(options: MetadataSourceOptions): MetadataSo
       if (pending) return pending;
       const wait = backoff.waitMs;
       if (wait > 0) {
+        if (lastError instanceof MisconfiguredError) return Promise.reject(lastError.copy());
         return Promise.reject(new IdpUnavailableError('The identity provider metadata is unavailable', wait / 1000, { cause: lastError }));
       }
       pending = discover().then(
@@ -106,6 +121,7 @@ export function createMetadataSource(options: MetadataSourceOptions): MetadataSo
           lastError = error;
           backoff.recordFailure(error instanceof HttpRequestError ? error.retryAfter : undefined);
           pending = undefined;
+          if (error instanceof MisconfiguredError) throw error.copy();
           throw new IdpUnavailableError('The identity provider metadata is unavailable', Math.max(1, backoff.waitMs / 1000), { cause: error });
         },
       );

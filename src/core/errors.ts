@@ -36,7 +36,8 @@ export type RejectionReason =
   | 'token_inactive'
   | 'insufficient_scope'
   | 'idp_unavailable'
-  | 'store_unavailable';
+  | 'store_unavailable'
+  | 'misconfigured';
 
 const DEFAULT_REALM = 'api';
 
@@ -45,14 +46,14 @@ export abstract class AuthError extends Error {
   /** HTTP status to answer with. */
   abstract readonly status: number;
   /** RFC 6750 error code (absent for a request without credentials). */
-  abstract readonly code: BearerErrorCode | 'temporarily_unavailable' | undefined;
+  abstract readonly code: BearerErrorCode | 'temporarily_unavailable' | 'server_error' | undefined;
   readonly reason: RejectionReason;
   /** Human-readable, safe to show to the client: never the token, never internals. */
   readonly description: string;
   /** Realm for the `WWW-Authenticate` challenge; the guard sets its own. */
   realm = DEFAULT_REALM;
   /** Tells http-errors-style handlers the message is safe to send to the client. */
-  readonly expose = true;
+  readonly expose: boolean = true;
 
   constructor(reason: RejectionReason, description: string, options?: { cause?: unknown }) {
     super(description, options);
@@ -157,6 +158,31 @@ export class StoreUnavailableError extends AuthError {
   }
   override get headers(): Record<string, string> {
     return { 'Retry-After': String(this.retryAfter) };
+  }
+}
+
+/**
+ * 500: this server's configuration cannot work with its IdP (the configured issuer differs from
+ * the one in the IdP's metadata, the metadata lacks an endpoint we need, an endpoint it announces
+ * is refused by our URL policy). Neither the client's fault nor an outage: no `WWW-Authenticate`
+ * challenge (the token is not the problem), no `Retry-After` (retrying will not help), and a
+ * generic body. The explanation is in `message` (for logs; never sent to clients), the verifier's
+ * `misconfigured` event and `stats().misconfigured`.
+ */
+export class MisconfiguredError extends AuthError {
+  readonly status = 500;
+  readonly code = 'server_error';
+  override readonly expose = false;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('misconfigured', 'The request could not be processed', options);
+    this.message = message.startsWith('revocable-jwt: ') ? message : `revocable-jwt: ${message}`;
+  }
+  override get headers(): Record<string, string> {
+    return {};
+  }
+  /** A fresh error with the same explanation (errors are mutated per request, e.g. `realm`). */
+  copy(): MisconfiguredError {
+    return new MisconfiguredError(this.message, { cause: this.cause });
   }
 }
 

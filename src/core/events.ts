@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { RejectionReason } from './errors.js';
+import type { MisconfigurationSource } from './misconfiguration.js';
 
 export interface VerifierEventMap {
   /** A token was accepted; `cached` tells whether the signature check was skipped. */
@@ -22,6 +23,13 @@ export interface VerifierEventMap {
   'store-unavailable': { since: number };
   /** The mirror resynced with the store (on start and after every reconnect). */
   'store-resynced': { entries: number; healed: number };
+  /**
+   * The IdP's answers show this verifier's configuration cannot work (e.g. `issuer` differs from
+   * the metadata's, trailing slash included): affected requests get 500. Once per distinct cause;
+   * `message` says how to fix it; `issuer` is the (configured) issuer concerned. Log it; do not
+   * show it to clients.
+   */
+  misconfigured: { source: MisconfigurationSource; message: string; issuer: string };
 }
 
 export type VerifierEventName = keyof VerifierEventMap;

@@ -5,7 +5,7 @@
  * (503); `active: false` is the token's (401).
  */
 import { clientAuthenticatedRequest, type ClientAuthConfig } from './client-auth.js';
-import { IdpUnavailableError } from './errors.js';
+import { IdpUnavailableError, MisconfiguredError } from './errors.js';
 import { HttpRequestError, sendRequest, parseRetryAfter, type FetchLike } from './http-client.js';
 import { readOAuthError, sentSecrets } from './idp-text.js';
 import { invalidToken } from './rejections.js';
@@ -42,9 +42,7 @@ export async function introspectToken(
     throw new IdpUnavailableError('The introspection endpoint is unreachable', 5, { cause });
   }
   if (result.status !== 200) {
-    // 4xx here means the IdP refused *us* (credentials, policy): still not the client's fault.
     const hinted = parseRetryAfter(result.headers.get('retry-after'));
-    const retryAfter = hinted ?? (result.status >= 500 ? 5 : 30);
     // The IdP's own words help whoever reads the log, minus anything of ours it echoes.
     const said = readOAuthError(result.text, sentSecrets(token, config.client));
     const what = said.error ? ` (${said.error}${said.error_description ? `: ${said.error_description}` : ''})` : '';
@@ -52,7 +50,16 @@ export async function introspectToken(
       status: result.status,
       ...(hinted !== undefined ? { retryAfter: hinted } : {}),
     });
-    throw new IdpUnavailableError('Token introspection failed', retryAfter, { cause });
+    if (result.status === 401 || result.status === 403) {
+      // The IdP refused our client (credentials, or a client not allowed to introspect): a
+      // configuration to fix, not an outage to wait out.
+      throw new MisconfiguredError(
+        `the introspection endpoint refused our client (${result.status}); check \`introspection.clientId\`, \`clientSecret\` and \`authMethod\``,
+        { cause },
+      );
+    }
+    // Other 4xx: the IdP refused *us* for a reason we cannot tell apart from an outage; still not the client's fault.
+    throw new IdpUnavailableError('Token introspection failed', hinted ?? (result.status >= 500 ? 5 : 30), { cause });
   }
   let body: unknown;
   try {

@@ -10,7 +10,7 @@
  */
 import { createLocalJWKSet, errors as joseErrors, type JSONWebKeySet, type JWK, type FlattenedJWSInput, type JWSHeaderParameters } from 'jose';
 import { FailureBackoff } from './backoff.js';
-import { IdpUnavailableError } from './errors.js';
+import { IdpUnavailableError, MisconfiguredError } from './errors.js';
 import { fetchJson, HttpRequestError, type FetchLike } from './http-client.js';
 
 export interface JwksSourceOptions {
@@ -117,7 +117,7 @@ export class JwksSource {
     try {
       await this.refresh();
     } catch (error) {
-      if (error instanceof IdpUnavailableError) throw error;
+      if (error instanceof IdpUnavailableError || error instanceof MisconfiguredError) throw error;
       throw this.unavailable('The signing keys of the identity provider cannot be fetched');
     }
     if (!this.selector) throw this.unavailable('The signing keys of the identity provider cannot be fetched');
@@ -140,6 +140,7 @@ export class JwksSource {
       });
       this.install(body);
       this.backoff.recordSuccess();
+      this.lastError = undefined;
     } catch (error) {
       this.failures += 1;
       this.lastError = error;
@@ -177,7 +178,9 @@ export class JwksSource {
     this.options.onRefreshed?.(keys.length, [...removedKids]);
   }
 
-  private unavailable(description: string, waitMs = this.backoff.waitMs): IdpUnavailableError {
+  /** The error for a key we cannot have: a misconfiguration stays one while we back off. */
+  private unavailable(description: string, waitMs = this.backoff.waitMs): IdpUnavailableError | MisconfiguredError {
+    if (this.lastError instanceof MisconfiguredError) return this.lastError.copy();
     return new IdpUnavailableError(description, Math.max(1, waitMs / 1000), { cause: this.lastError });
   }
 }

@@ -7,8 +7,9 @@ import type { RevocationStore } from '../stores/revocation-store.js';
 import type { FetchLike } from './http-client.js';
 import type { ResolvedIntrospectionOptions } from './introspection.js';
 import type { RevocationClientConfig } from './revocation-client.js';
-import type { VerifierOptions } from './types.js';
-import { parseTrustedUrl } from './url-policy.js';
+import { rejectUnknownKeys, rejectUnsetValue } from './option-keys.js';
+import { CACHE_OPTION_KEYS, INTROSPECTION_OPTION_KEYS, REVOCATION_OPTION_KEYS, VERIFIER_OPTION_KEYS, type VerifierOptions } from './types.js';
+import { parseIssuerUrl, parseTrustedUrl } from './url-policy.js';
 
 export const ASYMMETRIC_ALGORITHMS = [
   'RS256', 'RS384', 'RS512',
@@ -53,13 +54,16 @@ const fail = (message: string): never => {
   throw new TypeError(`revocable-jwt: ${message}`);
 };
 
-export function resolveVerifierOptions(options: VerifierOptions): ResolvedOptions {
+/** `factory` and `path` name the caller in messages (`authGuard`, `issuers[1].`). */
+export function resolveVerifierOptions(options: VerifierOptions, factory = 'createVerifier', path = ''): ResolvedOptions {
   if (typeof options !== 'object' || options === null) fail('createVerifier needs an options object: { issuer, audience }');
+  rejectUnknownKeys(options, VERIFIER_OPTION_KEYS, factory, path);
+  rejectUnsetValue(options, 'secret', factory, path);
   const allowHttp = options.allowHttp === true;
 
   if (options.issuer === undefined || options.issuer === '') fail("`issuer` is required, e.g. issuer: 'https://idp.example.com/'");
   if (typeof options.issuer !== 'string') fail('`issuer` must be a string (the exact `iss` value your IdP puts in tokens)');
-  parseTrustedUrl(options.issuer, 'issuer', allowHttp);
+  parseIssuerUrl(options.issuer, `${path}issuer`, allowHttp);
 
   const audience = typeof options.audience === 'string' ? [options.audience] : options.audience;
   if (!Array.isArray(audience) || audience.length === 0 || audience.some((a) => typeof a !== 'string' || a === '')) {
@@ -100,6 +104,7 @@ export function resolveVerifierOptions(options: VerifierOptions): ResolvedOption
   else {
     const c = options.cache === undefined ? {} : options.cache;
     if (typeof c !== 'object' || c === null) fail('`cache` must be { max, maxTtl } or false');
+    rejectUnknownKeys(c, CACHE_OPTION_KEYS, factory, `${path}cache.`);
     const max = c.max ?? 10_000;
     if (!Number.isInteger(max) || max < 1) fail('`cache.max` must be a positive integer (entries); use `cache: false` to disable caching');
     cache = { max, maxTtlMs: positive(c.maxTtl, 600, 'cache.maxTtl', 'seconds') * 1000 };
@@ -128,17 +133,26 @@ export function resolveVerifierOptions(options: VerifierOptions): ResolvedOption
     clock,
     maxTokenLength: positive(options.maxTokenLength, 16_384, 'maxTokenLength', 'characters'),
     maxTokenLifetimeMs: positive(options.maxTokenLifetime, 86_400, 'maxTokenLifetime', 'seconds') * 1000,
-    revocation: resolveRevocation(options.revocation, allowHttp),
-    introspection: resolveIntrospection(options.introspection, allowHttp),
+    revocation: resolveRevocation(options.revocation, allowHttp, factory, path),
+    introspection: resolveIntrospection(options.introspection, allowHttp, factory, path),
     store: resolveStore(options.store, clock),
   };
 }
 
 const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
 
-function resolveRevocation(revocation: VerifierOptions['revocation'], allowHttp: boolean): ResolvedRevocationOptions | undefined {
+function resolveRevocation(
+  revocation: VerifierOptions['revocation'],
+  allowHttp: boolean,
+  factory: string,
+  path: string,
+): ResolvedRevocationOptions | undefined {
   if (revocation === undefined) return undefined;
   if (typeof revocation !== 'object' || revocation === null) fail('`revocation` must be an object: { clientId, clientSecret, authMethod, endpoint }');
+  rejectUnknownKeys(revocation, REVOCATION_OPTION_KEYS, factory, `${path}revocation.`);
+  // Without these the client silently turns public (`none`) and every IdP call fails later.
+  rejectUnsetValue(revocation, 'clientId', factory, `${path}revocation.`);
+  rejectUnsetValue(revocation, 'clientSecret', factory, `${path}revocation.`);
   const { clientId, clientSecret } = revocation;
   if (clientId !== undefined && (typeof clientId !== 'string' || clientId === '')) fail('`revocation.clientId` must be a non-empty string');
   if (clientSecret !== undefined && (typeof clientSecret !== 'string' || clientSecret === '')) fail('`revocation.clientSecret` must be a non-empty string');
@@ -166,9 +180,17 @@ function resolveRevocation(revocation: VerifierOptions['revocation'], allowHttp:
   };
 }
 
-function resolveIntrospection(introspection: VerifierOptions['introspection'], allowHttp: boolean): ResolvedIntrospectionOptions | undefined {
+function resolveIntrospection(
+  introspection: VerifierOptions['introspection'],
+  allowHttp: boolean,
+  factory: string,
+  path: string,
+): ResolvedIntrospectionOptions | undefined {
   if (introspection === undefined) return undefined;
   if (typeof introspection !== 'object' || introspection === null) fail('`introspection` must be an object: { clientId, clientSecret, endpoint }');
+  rejectUnknownKeys(introspection, INTROSPECTION_OPTION_KEYS, factory, `${path}introspection.`);
+  rejectUnsetValue(introspection, 'clientId', factory, `${path}introspection.`);
+  rejectUnsetValue(introspection, 'clientSecret', factory, `${path}introspection.`);
   const { clientId, clientSecret } = introspection;
   if (typeof clientId !== 'string' || clientId === '') fail('`introspection.clientId` is required: introspection needs client authentication');
   if (clientSecret !== undefined && (typeof clientSecret !== 'string' || clientSecret === '')) fail('`introspection.clientSecret` must be a non-empty string');

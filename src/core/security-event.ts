@@ -142,7 +142,8 @@ function toSetError(error: unknown): SecurityEventError {
     case 'algorithm_not_allowed':
       return new SecurityEventError('invalid_key', 'The SET signature cannot be verified', { cause: error });
     case 'idp_unavailable':
-      throw error; // not the transmitter's fault: let the route answer 503
+    case 'misconfigured':
+      throw error; // not the transmitter's fault: let the route answer 503 (500 for a misconfiguration)
     default:
       return new SecurityEventError('invalid_request', error.description, { cause: error });
   }

@@ -7,6 +7,7 @@ import type { OutboxStats } from './outbox-worker.js';
 import type { ClientAuthMethod, RevocationBodyFormat, RevocationError } from './revocation-client.js';
 import type { StoreMirrorStats } from './store-mirror.js';
 import type { TokenCacheStats } from './token-cache.js';
+import { optionKeys } from './option-keys.js';
 
 /** Claims of an OAuth 2.0 access token (RFC 9068) beyond the registered JWT claims. */
 export interface AccessTokenClaims extends JWTPayload {
@@ -36,6 +37,9 @@ export interface CacheOptions {
   /** Longest a verified result is served from cache, in seconds, however far away `exp` is. Default 600. */
   maxTtl?: number;
 }
+
+/** The keys `cache` accepts (any other is refused): one line per option. */
+export const CACHE_OPTION_KEYS = optionKeys<CacheOptions>({ max: true, maxTtl: true });
 
 export interface VerifierOptions {
   /** The IdP's issuer identifier; `iss` must equal it exactly. Required. */
@@ -92,6 +96,30 @@ export interface VerifierOptions {
   introspection?: IntrospectionOptions;
 }
 
+/** The keys `createVerifier` accepts (any other is refused): one line per option. */
+export const VERIFIER_OPTION_KEYS = optionKeys<VerifierOptions>({
+  issuer: true,
+  audience: true,
+  jwksUri: true,
+  algorithms: true,
+  secret: true,
+  clockTolerance: true,
+  requiredClaims: true,
+  typ: true,
+  cache: true,
+  jwksCooldown: true,
+  jwksMaxAge: true,
+  timeout: true,
+  allowHttp: true,
+  fetch: true,
+  clock: true,
+  maxTokenLength: true,
+  maxTokenLifetime: true,
+  revocation: true,
+  store: true,
+  introspection: true,
+});
+
 export interface IntrospectionOptions {
   /** Our client at the IdP (introspection always needs client authentication). */
   clientId: string;
@@ -118,6 +146,20 @@ export interface IntrospectionOptions {
   newTokenWindow?: number;
 }
 
+/** The keys `introspection` accepts (any other is refused): one line per option. */
+export const INTROSPECTION_OPTION_KEYS = optionKeys<IntrospectionOptions>({
+  clientId: true,
+  clientSecret: true,
+  authMethod: true,
+  endpoint: true,
+  mode: true,
+  maxAge: true,
+  timeout: true,
+  allowMissingAudience: true,
+  newTokenBudget: true,
+  newTokenWindow: true,
+});
+
 export interface RevocationOptions {
   /** Our client at the IdP. Required unless `authMethod: 'none'` (then the token's own `client_id`/`azp` may stand in). */
   clientId?: string;
@@ -142,6 +184,19 @@ export interface RevocationOptions {
    */
   maxPending?: number;
 }
+
+/** The keys `revocation` accepts (any other is refused): one line per option. */
+export const REVOCATION_OPTION_KEYS = optionKeys<RevocationOptions>({
+  clientId: true,
+  clientSecret: true,
+  authMethod: true,
+  endpoint: true,
+  bodyFormat: true,
+  timeout: true,
+  retryFor: true,
+  retryInterval: true,
+  maxPending: true,
+});
 
 export interface RevokeOptions {
   /** RFC 7009 `token_type_hint`: `access_token` or `refresh_token` (or an IdP-specific value). */
@@ -182,6 +237,8 @@ export interface RevocationOutcome {
 }
 
 export interface VerifierStats {
+  /** What about the configuration fails against the IdP right now (see the `misconfigured` event), or undefined. */
+  misconfigured: string | undefined;
   cache: TokenCacheStats;
   jwks: JwksStats;
   discovery: { fetches: number };
@@ -217,7 +274,8 @@ export interface Verifier {
   /**
    * Revokes a token at the IdP (RFC 7009) and locally. Local invalidation comes first and does not
    * depend on the IdP: once this resolves, `verify()` refuses the token. Never rejects because the
-   * IdP is down (the outcome says `queued`); rejects only for a non-string token.
+   * IdP is down (the outcome says `queued`); rejects only for a non-string token, or with a
+   * `MisconfiguredError` when the configuration cannot work against the IdP (e.g. wrong `issuer`).
    */
   revoke(token: string, options?: RevokeOptions): Promise<RevocationOutcome>;
   /** Local only: evicts the token and denylists it until it expires. Rejects with InvalidTokenError for a token that is not verifiably ours. */

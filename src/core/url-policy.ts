@@ -34,3 +34,27 @@ export function parseTrustedUrl(value: unknown, option: string, allowHttp: boole
   }
   throw new TypeError(`revocable-jwt: \`${option}\` must use https (got ${url.protocol})`);
 }
+
+/**
+ * An issuer identifier (RFC 8414 §2): a trusted URL with no userinfo, query or fragment. Such a
+ * URL can never equal the `issuer` of any IdP's metadata, so it would only fail later, on every
+ * request; refuse it now. The offending part is never echoed (userinfo or a query may hold a secret).
+ */
+export function parseIssuerUrl(value: unknown, option: string, allowHttp: boolean): URL {
+  const url = parseTrustedUrl(value, option, allowHttp);
+  const raw = String(value);
+  const part = url.username !== '' || url.password !== '' || /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(raw)
+    ? 'userinfo (user:password@)'
+    : raw.includes('?')
+      ? 'a query (?...)'
+      : raw.includes('#')
+        ? 'a fragment (#...)'
+        : undefined;
+  if (part !== undefined) {
+    throw new TypeError(
+      `revocable-jwt: \`${option}\` must not contain ${part}: an issuer identifier is an https URL without userinfo, ` +
+        "query or fragment (RFC 8414 §2); copy the exact `issuer` value from the IdP's metadata",
+    );
+  }
+  return url;
+}

@@ -5,11 +5,12 @@
 import { compactVerify, errors as joseErrors, jwtVerify, type FlattenedJWSInput, type JWSHeaderParameters, type JWTVerifyOptions } from 'jose';
 import type { Revocation } from '../stores/revocation-store.js';
 import { createMetadataSource, type MetadataSource } from './discovery.js';
-import { AuthError, IdpUnavailableError } from './errors.js';
+import { AuthError, IdpUnavailableError, InvalidTokenError, MisconfiguredError } from './errors.js';
 import { claimOnce, reportRejection, verifyIssuerJwt, VerifierEvents, type VerifierEventName, type VerifierListener } from './events.js';
 import { introspectToken, validateIntrospection } from './introspection.js';
 import { IntrospectionGate } from './introspection-gate.js';
 import { JwksSource, type KeyRemoval, type VerificationKey } from './jwks.js';
+import { MisconfigurationMonitor } from './misconfiguration.js';
 import type { OutboxRunResult } from './outbox-worker.js';
 import { resolveVerifierOptions, HMAC_ALGORITHMS, type ResolvedOptions } from './options.js';
 import type { IssuerJwtOptions, VerifiedIssuerJwt } from './issuer-notification.js';
@@ -38,8 +39,8 @@ const REVOKED = Symbol('revoked');
 const SWEEP_INTERVAL_MS = 60_000;
 
 /** A verifier for one issuer: see `createVerifier` in create-verifier.ts for the public entry. */
-export function createSingleIssuerVerifier(options: VerifierOptions): Verifier {
-  return new JwtVerifier(resolveVerifierOptions(options));
+export function createSingleIssuerVerifier(options: VerifierOptions, factory?: string, path?: string): Verifier {
+  return new JwtVerifier(resolveVerifierOptions(options, factory, path));
 }
 
 class JwtVerifier implements Verifier {
@@ -59,6 +60,9 @@ class JwtVerifier implements Verifier {
   private readonly events = new VerifierEvents();
   /** Bounds on introspection calls (made on first use). */
   private introspectionGate: IntrospectionGate | undefined;
+  private readonly misconfiguration = new MisconfigurationMonitor((source, message) =>
+    this.events.emit('misconfigured', { source, message, issuer: this.issuer }),
+  );
   private readonly mirror: StoreMirror;
   private readonly revoker: Revoker;
   private readonly sweepTimer: NodeJS.Timeout;
@@ -236,6 +240,7 @@ class JwtVerifier implements Verifier {
   stats(): VerifierStats {
     const size = this.mirror.list.size;
     return {
+      misconfigured: this.misconfiguration.current,
       cache: this.cache.stats(),
       jwks: this.jwks.stats(),
       discovery: { fetches: this.metadata.fetches },
@@ -359,7 +364,11 @@ class JwtVerifier implements Verifier {
     const settings = this.options.introspection!;
     // What an unknown token may cost the IdP (coalescing, remembered refusals, budget, backoff).
     this.introspectionGate ??= new IntrospectionGate({ now: this.options.clock, newTokenBudget: settings.newTokenBudget, newTokenWindowMs: settings.newTokenWindowMs });
-    const ask = async () => introspectToken(await this.resolveIntrospectionEndpoint(), settings, token, { fetch: this.options.fetch, signal: this.lifetime.signal });
+    // Any answer from the endpoint clears an earlier misconfiguration of introspection.
+    const ask = () =>
+      this.misconfiguration.watch('introspection', async () =>
+        introspectToken(await this.resolveIntrospectionEndpoint(), settings, token, { fetch: this.options.fetch, signal: this.lifetime.signal }),
+      );
     return this.introspectionGate.check(token, ask, (answer) => {
       const now = this.options.clock();
       const payload = validateIntrospection(answer, {
@@ -380,7 +389,7 @@ class JwtVerifier implements Verifier {
     try {
       return parseTrustedUrl(metadata.introspection_endpoint, 'introspection_endpoint (from discovery)', this.options.allowHttp);
     } catch (cause) {
-      throw new IdpUnavailableError('Token introspection is not configured correctly', 30, { cause });
+      throw new MisconfiguredError(`the issuer metadata has no usable introspection_endpoint (${unprefixed(cause)}); set \`introspection.endpoint\``, { cause });
     }
   }
 
@@ -447,7 +456,8 @@ class JwtVerifier implements Verifier {
       const { payload } = await this.introspect(token);
       return { token, payload, source: 'introspection' };
     } catch (error) {
-      if (error instanceof AuthError) return undefined; // inactive, foreign, refresh token, malformed
+      // Inactive, foreign, a refresh token, malformed: not ours. An unreachable or misconfigured IdP is not an answer.
+      if (error instanceof InvalidTokenError) return undefined;
       throw error;
     }
   }
@@ -465,7 +475,7 @@ class JwtVerifier implements Verifier {
       }
       payload = JSON.parse(new TextDecoder().decode(verified.payload)) as AccessTokenClaims;
     } catch (error) {
-      if (error instanceof IdpUnavailableError) throw error;
+      if (error instanceof IdpUnavailableError || error instanceof MisconfiguredError) throw error;
       return undefined;
     }
     if (typeof payload !== 'object' || payload === null || payload.iss !== this.issuer) return undefined;
@@ -478,15 +488,24 @@ class JwtVerifier implements Verifier {
   private async resolveRevocationEndpoint(): Promise<URL> {
     const configured = this.options.revocation?.endpoint;
     if (configured) return configured;
-    const metadata = await this.metadata.get();
-    if (typeof metadata.revocation_endpoint !== 'string') {
-      throw new RevocationError('the issuer metadata has no revocation_endpoint; set `revocation.endpoint`', { transient: false });
-    }
-    try {
-      return parseTrustedUrl(metadata.revocation_endpoint, 'revocation_endpoint (from discovery)', this.options.allowHttp);
-    } catch (error) {
-      throw new RevocationError((error as Error).message, { transient: false });
-    }
+    return this.misconfiguration.watch('revocation', async () => {
+      // Not retried (transient: false): no retry fixes a configuration; the cause says what to fix.
+      const misconfigured = (cause: MisconfiguredError) => new RevocationError(cause.message, { transient: false, cause });
+      let metadata;
+      try {
+        metadata = await this.metadata.get();
+      } catch (error) {
+        throw error instanceof MisconfiguredError ? misconfigured(error) : error;
+      }
+      if (typeof metadata.revocation_endpoint !== 'string') {
+        throw misconfigured(new MisconfiguredError('the issuer metadata has no revocation_endpoint; set `revocation.endpoint`'));
+      }
+      try {
+        return parseTrustedUrl(metadata.revocation_endpoint, 'revocation_endpoint (from discovery)', this.options.allowHttp);
+      } catch (error) {
+        throw misconfigured(new MisconfiguredError((error as Error).message, { cause: error }));
+      }
+    });
   }
 
   /** jose key resolver: HMAC only from the configured secret, everything else only from the JWKS. */
@@ -500,14 +519,21 @@ class JwtVerifier implements Verifier {
 
   private async resolveJwksUri(): Promise<URL> {
     if (this.options.jwksUri) return this.options.jwksUri;
-    const metadata = await this.metadata.get();
-    try {
-      return parseTrustedUrl(metadata.jwks_uri, 'jwks_uri (from discovery)', this.options.allowHttp);
-    } catch (error) {
-      // A document without a usable jwks_uri (a bad deploy at the IdP) must not stick forever.
-      this.metadata.invalidate();
-      throw error;
-    }
+    return this.misconfiguration.watch('keys', async () => {
+      const metadata = await this.metadata.get();
+      try {
+        return parseTrustedUrl(metadata.jwks_uri, 'jwks_uri (from discovery)', this.options.allowHttp);
+      } catch (cause) {
+        // Our URL policy refuses it (or it is missing): no retry fixes that. The document is
+        // forgotten all the same, so a fixed one is picked up after the backoff.
+        const error = new MisconfiguredError(
+          `the issuer metadata has no usable jwks_uri (${unprefixed(cause)}); set \`jwksUri\`, or \`allowHttp\` if its http is intended`,
+          { cause },
+        );
+        this.metadata.invalidate(error);
+        throw error;
+      }
+    });
   }
 
   /**
@@ -554,6 +580,11 @@ async function verifyWithCandidates(token: string, candidates: joseErrors.JWKSMu
   } catch (error) {
     throw toAuthError(error);
   }
+}
+
+/** A nested message without its own `revocable-jwt: ` prefix. */
+function unprefixed(error: unknown): string {
+  return String((error as Error)?.message ?? error).replace(/^revocable-jwt: /, '');
 }
 
 function looksLikeJws(token: string): boolean {

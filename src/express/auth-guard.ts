@@ -10,8 +10,9 @@ import { AuthError } from '../core/errors.js';
 import { reportRejection } from '../core/events.js';
 import { toAuthError } from '../core/rejections.js';
 import { requireScopes } from '../core/scopes.js';
-import type { VerifiedToken, Verifier, VerifierOptions } from '../core/types.js';
-import { createVerifier } from '../core/create-verifier.js';
+import { optionKeys, rejectUnknownKeys } from '../core/option-keys.js';
+import { VERIFIER_OPTION_KEYS, type VerifiedToken, type Verifier, type VerifierOptions } from '../core/types.js';
+import { buildVerifier } from '../core/create-verifier.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -30,7 +31,15 @@ export interface GuardSettings {
   realm?: string;
 }
 
-export type AuthGuardOptions = GuardSettings & ({ verifier: Verifier } | VerifierOptions);
+/** A verifier, or the options to build one (not both: options beside a verifier would be ignored). */
+export type AuthGuardOptions = GuardSettings &
+  (({ verifier: Verifier } & { [K in keyof VerifierOptions]?: never }) | (VerifierOptions & { verifier?: never }));
+
+/** The keys authGuard accepts besides `verifier` or the verifier options (any other is refused): one line per option. */
+const GUARD_SETTING_KEYS = optionKeys<GuardSettings>({ scopes: true, realm: true });
+const WITH_VERIFIER_KEYS = [...GUARD_SETTING_KEYS, 'verifier'];
+/** The shorthand builds a verifier: its options, single- or multi-issuer (`issuers`), are welcome too. */
+const SHORTHAND_KEYS = [...GUARD_SETTING_KEYS, ...VERIFIER_OPTION_KEYS, 'issuers'];
 
 export type NextFunction = (err?: unknown) => void;
 export type GuardRequest = IncomingMessage & { auth?: VerifiedToken; body?: unknown };
@@ -45,12 +54,23 @@ export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('revocable-jwt: authGuard needs options: { verifier } or { issuer, audience }');
   }
+  const withVerifier = 'verifier' in options;
+  if (withVerifier && (typeof options.verifier !== 'object' || options.verifier === null)) {
+    throw new TypeError(`revocable-jwt: \`verifier\` is ${String(options.verifier)} in authGuard: pass the verifier createVerifier() returned`);
+  }
+  // With a verifier, verifier options would be ignored: refuse them like any unknown key.
+  rejectUnknownKeys(options, withVerifier ? WITH_VERIFIER_KEYS : SHORTHAND_KEYS, 'authGuard');
   const { scopes = [], realm = 'api' } = options;
   if (!Array.isArray(scopes) || scopes.some((s) => typeof s !== 'string' || s === '' || s.includes(' '))) {
     throw new TypeError("revocable-jwt: `scopes` must be an array of scope names without spaces, e.g. ['notes:read']");
   }
   if (typeof realm !== 'string' || realm === '') throw new TypeError('revocable-jwt: `realm` must be a non-empty string');
-  const verifier = 'verifier' in options && options.verifier ? options.verifier : createVerifier(options as VerifierOptions);
+  let verifier: Verifier;
+  if (withVerifier) verifier = (options as { verifier: Verifier }).verifier;
+  else {
+    const { scopes: _scopes, realm: _realm, ...verifierOptions } = options as GuardSettings & VerifierOptions;
+    verifier = buildVerifier(verifierOptions, 'authGuard');
+  }
   if (typeof verifier.verify !== 'function') throw new TypeError('revocable-jwt: `verifier` must come from createVerifier()');
   const required = Object.freeze([...scopes]);
 

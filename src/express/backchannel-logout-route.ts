@@ -4,8 +4,9 @@
  * session's / subject's tokens on every instance sharing the store. Answers per §2.8: 200 on
  * success, 400 `{ error, error_description }` otherwise, always `Cache-Control: no-store`.
  */
-import { AuthError, IdpUnavailableError } from '../core/errors.js';
+import { AuthError, IdpUnavailableError, MisconfiguredError } from '../core/errors.js';
 import { processLogoutToken, type LogoutTokenOptions } from '../core/logout-token.js';
+import { optionKeys, rejectUnknownKeys } from '../core/option-keys.js';
 import type { Verifier } from '../core/types.js';
 import { oauthErrorBody, postRoute } from './post-route.js';
 import { readRequestBody } from './request-body.js';
@@ -15,10 +16,19 @@ export interface BackchannelLogoutRouteOptions extends LogoutTokenOptions {
   verifier: Verifier;
 }
 
+/** The keys backchannelLogoutRoute accepts (any other is refused): one line per option. */
+const BACKCHANNEL_LOGOUT_ROUTE_OPTION_KEYS = optionKeys<BackchannelLogoutRouteOptions>({
+  verifier: true,
+  clientId: true,
+  maxAge: true,
+  sessionOnly: true,
+});
+
 export function backchannelLogoutRoute(options: BackchannelLogoutRouteOptions) {
   if (typeof options !== 'object' || options === null || typeof options.verifier?.invalidateSubject !== 'function') {
     throw new TypeError('revocable-jwt: backchannelLogoutRoute needs { verifier, clientId }');
   }
+  rejectUnknownKeys(options, BACKCHANNEL_LOGOUT_ROUTE_OPTION_KEYS, 'backchannelLogoutRoute');
   if (typeof options.clientId !== 'string' || options.clientId === '') {
     throw new TypeError('revocable-jwt: backchannelLogoutRoute needs `clientId`: our client id at the IdP (the logout token audience)');
   }
@@ -27,6 +37,8 @@ export function backchannelLogoutRoute(options: BackchannelLogoutRouteOptions) {
   return postRoute({
     errorBody: oauthErrorBody,
     renderError(res, error) {
+      // A misconfiguration is ours, not the IdP's request's: `next(err)`, or a generic 500 without one.
+      if (error instanceof MisconfiguredError) return false;
       if (error instanceof IdpUnavailableError) {
         res.setHeader('Retry-After', String(error.retryAfter));
         sendJson(res, 503, oauthErrorBody('temporarily_unavailable', error.description));

@@ -8,7 +8,9 @@
  */
 import type { ServerResponse } from 'node:http';
 import { extractBearerToken, type RequestLike } from '../core/bearer.js';
-import { AuthError, InvalidRequestError, InvalidTokenError, UnauthorizedError } from '../core/errors.js';
+import { AuthError, InvalidRequestError, InvalidTokenError, MisconfiguredError, UnauthorizedError } from '../core/errors.js';
+import { findMisconfiguration } from '../core/misconfiguration.js';
+import { optionKeys, rejectUnknownKeys } from '../core/option-keys.js';
 import type { RevocationOutcome, Verifier } from '../core/types.js';
 import { writeAuthError } from './error-handler.js';
 import { oauthErrorBody, postRoute, type RouteRequest } from './post-route.js';
@@ -28,12 +30,16 @@ export interface RevokeRouteOptions {
   realm?: string;
 }
 
+/** The keys revokeRoute accepts (any other is refused): one line per option. */
+const REVOKE_ROUTE_OPTION_KEYS = optionKeys<RevokeRouteOptions>({ verifier: true, issuer: true, realm: true });
+
 const HINT = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 export function revokeRoute(options: RevokeRouteOptions) {
   if (typeof options !== 'object' || options === null || typeof options.verifier?.revoke !== 'function') {
     throw new TypeError('revocable-jwt: revokeRoute needs { verifier } from createVerifier()');
   }
+  rejectUnknownKeys(options, REVOKE_ROUTE_OPTION_KEYS, 'revokeRoute');
   const { verifier, issuer, realm = 'api' } = options;
   if (issuer !== undefined && !verifier.issuers.includes(issuer)) {
     throw new TypeError(`revocable-jwt: revokeRoute \`issuer\` must be one of the verifier's issuers (${verifier.issuers.join(', ')})`);
@@ -42,7 +48,8 @@ export function revokeRoute(options: RevokeRouteOptions) {
   return postRoute({
     errorBody: oauthErrorBody,
     renderError(res, error) {
-      if (!(error instanceof AuthError)) return false;
+      // A misconfiguration is the app's to log: `next(err)`, or a generic 500 without one.
+      if (!(error instanceof AuthError) || error instanceof MisconfiguredError) return false;
       error.realm = realm;
       return writeAuthError(res, error);
     },
@@ -84,6 +91,9 @@ export function revokeRoute(options: RevokeRouteOptions) {
     if (bodyToken === undefined && outcomes[0]!.local === 'not_ours') {
       throw new InvalidTokenError('signature_invalid', 'The access token is invalid');
     }
+    // Not the IdP refusing us: we could not even ask it (no usable revocation endpoint).
+    const misconfigured = outcomes.map((o) => findMisconfiguration(o.error)).find((m) => m !== undefined);
+    if (misconfigured) throw misconfigured.copy();
     const full = outcomes.find((o) => o.idp === 'rejected' && o.error?.transient);
     if (full) {
       res.setHeader('Retry-After', '30');

@@ -6,6 +6,7 @@
  */
 import { IdpUnavailableError } from '../core/errors.js';
 import { processSecurityEvent, SecurityEventError, type SecurityEventOptions } from '../core/security-event.js';
+import { optionKeys, rejectUnknownKeys } from '../core/option-keys.js';
 import type { Verifier } from '../core/types.js';
 import { postRoute } from './post-route.js';
 import { readRawBody } from './request-body.js';
@@ -15,10 +16,14 @@ export interface SecurityEventRouteOptions extends SecurityEventOptions {
   verifier: Verifier;
 }
 
+/** The keys securityEventRoute accepts (any other is refused): one line per option. */
+const SECURITY_EVENT_ROUTE_OPTION_KEYS = optionKeys<SecurityEventRouteOptions>({ verifier: true, audience: true, maxAge: true });
+
 export function securityEventRoute(options: SecurityEventRouteOptions) {
   if (typeof options !== 'object' || options === null || typeof options.verifier?.invalidateSubject !== 'function') {
     throw new TypeError('revocable-jwt: securityEventRoute needs { verifier, audience }');
   }
+  rejectUnknownKeys(options, SECURITY_EVENT_ROUTE_OPTION_KEYS, 'securityEventRoute');
   const audiences = typeof options.audience === 'string' ? [options.audience] : options.audience;
   if (!Array.isArray(audiences) || audiences.length === 0 || audiences.some((a) => typeof a !== 'string' || a === '')) {
     throw new TypeError('revocable-jwt: securityEventRoute needs `audience`: how the transmitter addresses this receiver');

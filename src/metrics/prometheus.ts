@@ -9,9 +9,11 @@
  *   revocable_jwt_revocations_total{type, source}           local, or arrived from another instance
  *   revocable_jwt_revocation_propagation_seconds            publish → applied here (from the store)
  *   revocable_jwt_denylist_entries, _outbox_pending, _store_up
+ *   revocable_jwt_misconfigured                             1 while stats().misconfigured says what to fix
  */
 import { createRequire } from 'node:module';
 import type { VerifierEventMap } from '../core/events.js';
+import { optionKeys, rejectUnknownKeys } from '../core/option-keys.js';
 import type { Verifier } from '../core/types.js';
 
 export interface PrometheusMetricsOptions {
@@ -21,6 +23,9 @@ export interface PrometheusMetricsOptions {
   /** Metric name prefix. Default `'revocable_jwt_'`. */
   prefix?: string;
 }
+
+/** The keys createPrometheusMetrics accepts (any other is refused): one line per option. */
+const PROMETHEUS_OPTION_KEYS = optionKeys<PrometheusMetricsOptions>({ verifier: true, registry: true, prefix: true });
 
 export interface PrometheusMetrics {
   /** The prom-client Registry holding the metrics. */
@@ -46,6 +51,7 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
   if (typeof options !== 'object' || options === null || typeof options.verifier?.stats !== 'function') {
     throw new TypeError('revocable-jwt: createPrometheusMetrics needs { verifier }');
   }
+  rejectUnknownKeys(options, PROMETHEUS_OPTION_KEYS, 'createPrometheusMetrics');
   const prom = loadPromClient();
   const { verifier } = options;
   const prefix = options.prefix ?? 'revocable_jwt_';
@@ -107,6 +113,9 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
     fromStats('jwks_fetch_failures_total', 'Failed JWKS fetches', () => stats().jwks.failures),
     gauge('denylist_entries', 'Denylisted tokens in this instance\'s mirror', () => stats().revocation.denylisted),
     gauge('outbox_pending', 'IdP revocations waiting for retry', () => stats().revocation.outbox.pending),
+    gauge('misconfigured', '1 while the configuration fails against the IdP (see the misconfigured event)', () =>
+      stats().misconfigured === undefined ? 0 : 1,
+    ),
     gauge('store_up', '1 when the revocation store is reachable and synced', () => (stats().revocation.store.unavailableSince === undefined ? 1 : 0)),
   ];
 

@@ -29,6 +29,7 @@ import {
   type RevocationStore,
   type StoreStatus,
 } from './revocation-store.js';
+import { optionKeys, rejectUnknownKeys, rejectUnsetValue } from '../core/option-keys.js';
 
 /** The part of an ioredis client (Redis or Cluster) this store uses. */
 export interface RedisClientLike {
@@ -68,6 +69,17 @@ export interface RedisStoreOptions {
   /** Current time in epoch ms (TTLs are computed from it). Default `Date.now`. */
   clock?: () => number;
 }
+
+/** The keys createRedisStore accepts (any other is refused): one line per option. */
+const REDIS_STORE_OPTION_KEYS = optionKeys<RedisStoreOptions>({
+  url: true,
+  client: true,
+  keyPrefix: true,
+  onStoreUnavailable: true,
+  maxStaleness: true,
+  commandTimeout: true,
+  clock: true,
+});
 
 export type RedisRevocationStore = RevocationStore & { readonly availability: AvailabilityPolicy; readonly keyPrefix: string };
 
@@ -127,10 +139,13 @@ const fail = (message: string): never => {
 
 export function createRedisStore(options: RedisStoreOptions): RedisRevocationStore {
   if (typeof options !== 'object' || options === null) fail('needs options: { url } or { client }');
+  rejectUnknownKeys(options, REDIS_STORE_OPTION_KEYS, 'createRedisStore');
   if (options.url !== undefined && options.client !== undefined) fail('pass either `url` or `client`, not both');
   if (options.url === undefined && options.client === undefined) {
     fail("pass { url: 'redis://127.0.0.1:6379' } or { client } (an ioredis client); `url` was undefined (is REDIS_URL set?)");
   }
+  // `url: process.env.REDIS_URL` set to '' must not be mistaken for a usable (default) url.
+  if (options.client === undefined) rejectUnsetValue(options, 'url', 'createRedisStore');
   const keyPrefix = options.keyPrefix ?? 'revocable-jwt:';
   if (typeof keyPrefix !== 'string') fail('`keyPrefix` must be a string');
   const onUnavailable = options.onStoreUnavailable ?? 'fail-closed';

@@ -13,6 +13,7 @@ import {
   createVerifier,
   IdpUnavailableError,
   InvalidTokenError,
+  MisconfiguredError,
   type FetchLike,
   type Verifier,
   type VerifierOptions,
@@ -345,7 +346,7 @@ describe('an introspection endpoint that echoes our request', () => {
       introspection: { clientId: 'rs', clientSecret: SECRET, authMethod, endpoint: `${stub.url}/introspect` },
     });
     const error = await verifier.verify(OPAQUE).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(IdpUnavailableError);
+    expect(error).toBeInstanceOf(MisconfiguredError); // 401 invalid_client: our configuration, not an outage
     const text = messages(error).join('\n');
     expect(text).toContain('invalid_client: got ');
     for (const forbidden of [...spellings(OPAQUE), ...spellings(SECRET), ...spellings(`rs:${basicEnc(SECRET)}`)]) expect(text).not.toContain(forbidden);

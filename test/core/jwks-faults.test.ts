@@ -13,6 +13,7 @@ import {
   createVerifier,
   HttpRequestError,
   IdpUnavailableError,
+  MisconfiguredError,
   InvalidTokenError,
   type FetchLike,
   type Verifier,
@@ -150,6 +151,14 @@ function expectUnavailable(error: AuthError): IdpUnavailableError {
   return error as IdpUnavailableError;
 }
 
+/** A configuration that cannot work: 500, no Retry-After, no challenge; the explanation in `message`. */
+function expectMisconfigured(error: AuthError): MisconfiguredError {
+  expect(error).toBeInstanceOf(MisconfiguredError);
+  expect(error).toMatchObject({ status: 500, code: 'server_error', reason: 'misconfigured', expose: false });
+  expect(error.headers).toEqual({});
+  return error as MisconfiguredError;
+}
+
 function expectInvalid(error: AuthError, reason?: string): InvalidTokenError {
   expect(error).toBeInstanceOf(InvalidTokenError);
   expect(error).toMatchObject({ status: 401, code: 'invalid_token' });
@@ -220,11 +229,11 @@ describe('discovery', () => {
     expect(idp.paths()).toEqual([oidcPath, rfcPath, '/keys']);
   });
 
-  it('answers 503 pointing at `jwksUri` when neither well-known document exists', async () => {
+  it('answers 500 (misconfigured) pointing at `issuer` and `jwksUri` when neither well-known document exists', async () => {
     const idp = await fakeIdp(() => ({ routes: { '/keys': serveKeys(() => [rsaJwk]) } }));
     const clock = testClock();
-    const error = expectUnavailable(await rejection(verifierFor(idp, clock).verify(await signRsa(idp, clock))));
-    expect((error.cause as Error).message).toMatch(/no discovery document found for .*pass `jwksUri` explicitly/);
+    const error = expectMisconfigured(await rejection(verifierFor(idp, clock).verify(await signRsa(idp, clock))));
+    expect(error.message).toMatch(/no discovery document found for .*check `issuer`, or pass `jwksUri` explicitly/);
     expect(rootCause(error)).toBeInstanceOf(HttpRequestError);
     expect(idp.paths()).toEqual([OIDC, RFC8414]);
   });
@@ -246,8 +255,8 @@ describe('discovery', () => {
     }));
     const clock = testClock();
     const verifier = verifierFor(idp, clock);
-    const error = expectUnavailable(await rejection(verifier.verify(await signRsa(idp, clock))));
-    expect((error.cause as Error).message).toMatch(/metadata at .* is for issuer .*, not the configured .*; fix `issuer`/);
+    const error = expectMisconfigured(await rejection(verifier.verify(await signRsa(idp, clock))));
+    expect(error.message).toMatch(/metadata at .* is for issuer .*, not the configured .*; fix `issuer`/);
     expect(idp.count('/keys')).toBe(0);
     expect(verifier.stats().jwks.fetches).toBe(0);
   });
@@ -259,8 +268,8 @@ describe('discovery', () => {
       },
     }));
     const clock = testClock();
-    const error = expectUnavailable(await rejection(verifierFor(idp, clock).verify(await signRsa(idp, clock))));
-    expect((error.cause as Error).message).toMatch(/is for issuer "https:\/\/evil\.example", not the configured/);
+    const error = expectMisconfigured(await rejection(verifierFor(idp, clock).verify(await signRsa(idp, clock))));
+    expect(error.message).toMatch(/is for issuer "https:\/\/evil\.example", not the configured/);
   });
 
   it('does not fall back to RFC 8414 when OpenID discovery fails with a 5xx (IdP down)', async () => {
@@ -304,7 +313,7 @@ describe('discovery', () => {
     ['relative', () => '/keys'],
     ['plain http on a non-loopback host', () => 'http://keys.evil.example/jwks'],
     ['a javascript: URL', () => 'javascript:alert(1)'],
-  ])('answers 503 when the discovered jwks_uri is %s, and fetches nothing from it', async (_name, jwksUri) => {
+  ])('answers 500 (misconfigured) when the discovered jwks_uri is %s, and fetches nothing from it', async (_name, jwksUri) => {
     const calls: string[] = [];
     const countingFetch: FetchLike = (input, init) => {
       calls.push(String(input));
@@ -314,7 +323,7 @@ describe('discovery', () => {
       routes: { [OIDC]: serveMetadata({ issuer: base, jwks_uri: jwksUri(base) }), '/keys': serveKeys(() => [rsaJwk]) },
     }));
     const clock = testClock();
-    const error = expectUnavailable(await rejection(verifierFor(idp, clock, { fetch: countingFetch }).verify(await signRsa(idp, clock))));
+    const error = expectMisconfigured(await rejection(verifierFor(idp, clock, { fetch: countingFetch }).verify(await signRsa(idp, clock))));
     expect(rootCause(error)).toBeInstanceOf(TypeError);
     expect((rootCause(error) as Error).message).toMatch(/jwks_uri \(from discovery\)/);
     expect(calls).toEqual([`${idp.base}${OIDC}`]);
@@ -336,7 +345,7 @@ describe('discovery', () => {
     }));
     const clock = testClock();
     const verifier = verifierFor(idp, clock);
-    expectUnavailable(await rejection(verifier.verify(await signRsa(idp, clock))));
+    expectMisconfigured(await rejection(verifier.verify(await signRsa(idp, clock))));
     expect(idp.paths()).toEqual([OIDC]);
     fixed = true;
     clock.advance(10 * 60_000); // well past every backoff

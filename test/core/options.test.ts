@@ -73,7 +73,7 @@ describe('misconfiguration is a TypeError at construction, saying how to fix it'
     ['HS512 among asymmetric algorithms without secret', { algorithms: ['RS256', 'HS512'] }, /need the shared `secret`/],
     ['secret of 31 ASCII bytes', { algorithms: ['HS256'], secret: 'x'.repeat(31) }, /`secret` must be at least 32 bytes \(RFC 7518 §3\.2\)/],
     ['secret of 31 raw bytes', { algorithms: ['HS256'], secret: new Uint8Array(31) }, /`secret` must be at least 32 bytes/],
-    ['empty secret', { algorithms: ['HS256'], secret: '' }, /`secret` must be at least 32 bytes/],
+    ['empty secret', { algorithms: ['HS256'], secret: '' }, /`secret` is an empty string in createVerifier: is the environment variable that should hold it unset/],
     ['secret of 15 two-byte characters (30 bytes)', { algorithms: ['HS256'], secret: 'é'.repeat(15) }, /`secret` must be at least 32 bytes/],
     ['secret that is neither string nor bytes', { algorithms: ['HS256'], secret: 12345678901234567890123456789012 }, /`secret` must be at least 32 bytes/],
     ['secret without an HMAC algorithm (default algorithms)', { secret: SECRET_32 }, /`secret` is only used with HMAC algorithms; add e\.g\. 'HS256' to `algorithms` or drop `secret`/],

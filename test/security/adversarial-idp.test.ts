@@ -433,7 +433,10 @@ describe('discovery mix-up', () => {
     const clock = testClock();
     const verifier = createVerifier({ issuer: `${idp.issuer}/tenant`, audience: AUDIENCE, clock });
     verifiers.push(verifier);
-    unavailable(await refusal(verifier.verify(await sign(rsa, { alg: 'RS256', kid: 'rsa-1' }, `${idp.issuer}/tenant`, clock))));
+    // Refused as a misconfiguration (500, no retry suggested): no retry makes another issuer's metadata ours.
+    const error = await refusal(verifier.verify(await sign(rsa, { alg: 'RS256', kid: 'rsa-1' }, `${idp.issuer}/tenant`, clock)));
+    expect(error).toMatchObject({ status: 500, reason: 'misconfigured' });
+    expect(error.message).toMatch(/is for issuer .*, not the configured/);
     expect(idp.count('/keys')).toBe(0);
   });
 });
