@@ -54,6 +54,7 @@ export {
   InsufficientScopeError,
   IdpUnavailableError,
   StoreUnavailableError,
+  RevocationPendingError,
   type BearerErrorCode,
   type RejectionReason,
 } from './core/errors.js';

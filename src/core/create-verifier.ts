@@ -91,7 +91,7 @@ class MultiIssuerVerifier implements Verifier {
     if (options.issuer !== undefined) return Promise.reject(new TypeError(`revocable-jwt: unknown issuer ${options.issuer}`));
     // An opaque token (e.g. a refresh token) names no issuer: say which IdP it belongs to.
     if (this.verifiers.length === 1) return this.verifiers[0]!.revoke(token, options);
-    return Promise.resolve({ local: 'not_ours', idp: 'skipped' });
+    return Promise.resolve({ local: 'not_ours', store: 'none', idp: 'skipped' });
   }
 
   invalidate(token: string): Promise<void> {
@@ -197,6 +197,8 @@ class MultiIssuerVerifier implements Verifier {
       if (!verifier) throw new TypeError(`revocable-jwt: unknown issuer ${scope.issuer}`);
       return action(verifier);
     }
-    for (const verifier of this.verifiers) await action(verifier);
+    // Every issuer's revocation is applied even if one's store write fails; then that failure is reported.
+    const failed = (await Promise.allSettled(this.verifiers.map(action))).find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 }

@@ -154,6 +154,13 @@ export interface RevokeOptions {
  */
 export interface RevocationOutcome {
   local: 'denylisted' | 'expired' | 'not_ours' | 'unverifiable';
+  /**
+   * Whether the local revocation reached the shared store, i.e. every instance: `published` (it
+   * did), `pending` (it is in force here, the store has not confirmed it; the write is retried in
+   * the background until it lands, and repeating the call is safe), `none` (nothing to publish:
+   * `local` is not `denylisted`).
+   */
+  store: 'published' | 'pending' | 'none';
   idp: 'revoked' | 'not_revocable' | 'queued' | 'rejected' | 'not_configured' | 'skipped';
   /** Seconds until the next delivery attempt, when `idp` is `queued`. */
   retryAfter?: number;

@@ -3,7 +3,8 @@
  * refresh token) and/or the request's own bearer token, at the IdP and locally, then answers:
  *   200 done · 400 invalid_request · 401 forged bearer-only logout · 405 not POST ·
  *   502 IdP refused our client (token already dead locally) · 503 IdP unreachable (dead locally,
- *   queued for retry, `Retry-After`).
+ *   queued for retry, `Retry-After`) · 503 revocation store has not confirmed the local revocation
+ *   (dead on this instance, written in the background, `Retry-After`; repeating is safe).
  */
 import type { ServerResponse } from 'node:http';
 import { extractBearerToken, type RequestLike } from '../core/bearer.js';
@@ -67,6 +68,15 @@ export function revokeRoute(options: RevokeRouteOptions) {
     // request: nothing changed locally, and the client deserves to know its token is bad.
     if (bodyToken === undefined && outcomes[0]!.local === 'not_ours') {
       throw new InvalidTokenError('signature_invalid', 'The access token is invalid');
+    }
+    // Success only once every instance will refuse the token: the store must have it.
+    if (outcomes.some((o) => o.store === 'pending')) {
+      res.setHeader('Retry-After', '1');
+      sendJson(res, 503, {
+        error: 'temporarily_unavailable',
+        error_description: 'The token is revoked on this instance; the shared revocation store has not confirmed it yet (retrying)',
+      });
+      return;
     }
     const full = outcomes.find((o) => o.idp === 'rejected' && o.error?.transient);
     if (full) {

@@ -88,7 +88,7 @@ describe('opaque access tokens through the IdP introspection endpoint', () => {
     const verifier = verifierFor({ revocation: { clientId: idp.client.clientId, clientSecret: idp.client.clientSecret } });
     const token = await idp.issueAccessToken({ resource: idp.opaqueAudience });
     await verifier.verify(token);
-    expect(await verifier.revoke(token, { tokenTypeHint: 'access_token' })).toEqual({ local: 'denylisted', idp: 'revoked' });
+    expect(await verifier.revoke(token, { tokenTypeHint: 'access_token' })).toEqual({ local: 'denylisted', store: 'published', idp: 'revoked' });
     expect(verifier.stats().revocation.denylisted).toBe(1);
     // Evicted, so the next check asks the IdP, which now says inactive.
     expect(await reason(verifier.verify(token))).toBe('token_inactive');

@@ -89,7 +89,7 @@ describe('createVerifier({ issuers })', () => {
     const verifier = multi();
     try {
       const eastToken = await east.issueAccessToken();
-      expect(await verifier.revoke(eastToken)).toEqual({ local: 'denylisted', idp: 'not_revocable' });
+      expect(await verifier.revoke(eastToken)).toEqual({ local: 'denylisted', store: 'published', idp: 'not_revocable' });
       expect(await reason(verifier.verify(eastToken))).toBe('revoked');
 
       const now = Math.floor(Date.now() / 1000) - 5;
