@@ -178,3 +178,30 @@ describe('securityEventRoute', () => {
     await waitFor(() => refused(b, dave), 'the retried cutoff to reach B', 10_000);
   }, 30_000);
 });
+
+describe('several issuers on one store', () => {
+  it('invalidateSubject() applies every issuer\'s cutoff locally even when the store refuses the first one, then reports the failure', async () => {
+    const west = await startIdp({ alg: 'ES256' });
+    cleanups.push(() => west.close());
+    const store = createRedisStore({ url: redis.url, keyPrefix: prefix });
+    const both = createVerifier({
+      store,
+      issuers: [
+        { issuer: idp.issuer, audience: idp.audience },
+        { issuer: west.issuer, audience: west.audience, algorithms: ['ES256'] },
+      ],
+    });
+    cleanups.push(() => store.close(), () => both.close());
+    await waitFor(() => both.stats().revocation.store.synced, 'the instance to sync');
+    const east = await userToken('alice');
+    const westToken = await signToken(standardClaims(west, { sub: 'alice' }), west.keys[0]!);
+    await refuseRevocationKeys(true);
+    try {
+      await expect(both.invalidateSubject('alice')).rejects.toMatchObject({ status: 503, reason: 'store_unavailable' });
+      expect(await refused(both, east)).toBe(true);
+      expect(await refused(both, westToken)).toBe(true);
+    } finally {
+      await refuseRevocationKeys(false);
+    }
+  }, 30_000);
+});
