@@ -206,7 +206,13 @@ export interface Verifier {
    * IdP is down (the outcome says `queued`); rejects only for a non-string token.
    */
   revoke(token: string, options?: RevokeOptions): Promise<RevocationOutcome>;
-  /** Local only: evicts the token and denylists it until it expires. Rejects with InvalidTokenError for a token that is not verifiably ours. */
+  /**
+   * Local only: evicts the token and denylists it until it expires. Rejects with InvalidTokenError
+   * for a token that is not verifiably ours. Like every `invalidate*()`, it resolves once the shared
+   * store has the revocation (so every instance refuses the token); otherwise it rejects with
+   * `RevocationPendingError` (503): the revocation is in force here and the write is retried in the
+   * background until it lands; calling again is safe.
+   */
   invalidate(token: string): Promise<void>;
   /**
    * Refuses every token of `subject` issued at or before now (same second included). With several
