@@ -186,6 +186,50 @@ describe('a cold start (item 12)', () => {
     scanGate.open();
     expect(await outcome(cold.verify(token))).toBe('revoked');
   }, 30_000);
+  it('a reconnect while a resync is under way resyncs again: nothing published between the two connections is missed', async () => {
+    const prefix = newPrefix();
+    const proxy = await startTcpProxy(redis.port);
+    cleanups.push(() => proxy.close());
+    const client = ownedClient(`redis://127.0.0.1:${proxy.port}`);
+    let held: { promise: Promise<void>; open(): void } | undefined; // holds the next snapshot read, once
+    const scan = client.scan.bind(client);
+    client.scan = (async (...args: Parameters<Redis['scan']>) => {
+      const result = await scan(...args);
+      const hold = held;
+      held = undefined;
+      if (hold) await hold.promise;
+      return result;
+    }) as typeof client.scan;
+    const store = createRedisStore({ client: client as never, keyPrefix: prefix, syncTimeout: 10_000 });
+    cleanups.push(() => store.close());
+    const instance = verifierOn(store);
+    const writer = verifierOn(redisStore(prefix));
+    await Promise.all([synced(instance), synced(writer)]);
+    const token = await idp.issueAccessToken();
+    await instance.verify(token); // cached: a stale mirror would answer at once
+    const statuses = watchStatuses(store);
+    await waitFor(() => statuses.length > 0, 'the current state');
+    const reconnect = async () => {
+      const connects = statuses.filter((s) => s === 'connected').length;
+      proxy.restore();
+      await waitFor(() => statuses.filter((s) => s === 'connected').length > connects, 'the instance to reconnect');
+    };
+
+    const slow = gate();
+    held = slow;
+    proxy.cut();
+    await waitFor(() => statuses.at(-1) === 'disconnected', 'the instance to lose Redis');
+    await reconnect(); // its resync has read a snapshot, held here
+    await waitFor(() => held === undefined, 'the resync to read its snapshot');
+    proxy.cut();
+    await waitFor(() => statuses.at(-1) === 'disconnected', 'the instance to lose Redis again');
+    await writer.invalidate(token); // neither in that snapshot nor delivered
+    await reconnect();
+    const resyncs = instance.stats().revocation.store.resyncs;
+    slow.open(); // the first resync completes with its old snapshot: that must not count as synced
+    await waitFor(() => instance.stats().revocation.store.resyncs > resyncs, 'a resync to complete');
+    expect(await outcome(instance.verify(token))).toBe('revoked');
+  }, 30_000);
 });
 
 describe('a store that has never been reachable (item 13)', () => {
