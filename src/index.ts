@@ -56,6 +56,7 @@ export {
   IdpUnavailableError,
   StoreUnavailableError,
   MisconfiguredError,
+  RevocationPendingError,
   type BearerErrorCode,
   type RejectionReason,
 } from './core/errors.js';

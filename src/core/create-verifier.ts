@@ -133,7 +133,7 @@ class MultiIssuerVerifier implements Verifier {
     const fallback = options.issuer ?? (this.verifiers.length === 1 ? this.issuer : undefined);
     const verifier = this.route(token) ?? (fallback !== undefined ? this.byIssuer.get(fallback) : undefined);
     if (verifier) return verifier.revoke(token, options);
-    return Promise.resolve({ local: 'not_ours', idp: options.onlyIfOurs ? 'skipped' : 'unknown_issuer' });
+    return Promise.resolve({ local: 'not_ours', store: 'none', idp: options.onlyIfOurs ? 'skipped' : 'unknown_issuer' });
   }
 
   invalidate(token: string): Promise<void> {
@@ -245,6 +245,8 @@ class MultiIssuerVerifier implements Verifier {
       if (!verifier) throw new TypeError(`revocable-jwt: unknown issuer ${scope.issuer}`);
       return action(verifier);
     }
-    for (const verifier of this.verifiers) await action(verifier);
+    // Every issuer's revocation is applied even if one's store write fails; then that failure is reported.
+    const failed = (await Promise.allSettled(this.verifiers.map(action))).find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 }

@@ -152,8 +152,8 @@ export class StoreUnavailableError extends AuthError {
   readonly status = 503;
   readonly code = 'temporarily_unavailable';
   readonly retryAfter: number;
-  constructor(retryAfter: number, options?: { cause?: unknown }) {
-    super('store_unavailable', 'Token revocation status cannot be checked right now', options);
+  constructor(retryAfter: number, options?: { cause?: unknown; description?: string }) {
+    super('store_unavailable', options?.description ?? 'Token revocation status cannot be checked right now', options);
     this.retryAfter = Math.max(1, Math.ceil(retryAfter));
   }
   override get headers(): Record<string, string> {
@@ -184,6 +184,25 @@ export class MisconfiguredError extends AuthError {
   copy(): MisconfiguredError {
     return new MisconfiguredError(this.message, { cause: this.cause });
   }
+}
+
+/**
+ * 503 from `invalidate*()` and the routes built on them: the revocation is in force on this
+ * instance, but the shared store has not confirmed it, so other instances may not know yet. The
+ * write is retried in the background until it lands; repeating the call is safe (idempotent).
+ */
+export class RevocationPendingError extends StoreUnavailableError {
+  constructor(retryAfter: number, options?: { cause?: unknown }) {
+    super(retryAfter, {
+      ...options,
+      description: 'Revoked on this instance; the shared revocation store has not confirmed it yet (retrying)',
+    });
+  }
+}
+
+/** A 503 that carries `Retry-After`: the IdP or the revocation store is unreachable right now. */
+export function isTemporarilyUnavailable(error: unknown): error is IdpUnavailableError | StoreUnavailableError {
+  return error instanceof IdpUnavailableError || error instanceof StoreUnavailableError;
 }
 
 /** Builds an RFC 6750 §3 challenge, escaping what RFC 7230 quoted-strings cannot hold. */

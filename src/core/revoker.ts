@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { PendingRevocation, Revocation, RevocationStore } from '../stores/revocation-store.js';
-import { IdpUnavailableError } from './errors.js';
+import { IdpUnavailableError, RevocationPendingError } from './errors.js';
 import type { FetchLike } from './http-client.js';
 import type { ResolvedRevocationOptions } from './options.js';
 import { OutboxWorker, type OutboxRunResult } from './outbox-worker.js';
@@ -70,30 +70,37 @@ export class Revoker {
     if (typeof token !== 'string' || token === '') throw new TypeError('revocable-jwt: revoke() needs the token string');
     let identified: IdentifiedToken | undefined;
     let local: RevocationOutcome['local'];
+    let store: RevocationOutcome['store'] = 'none';
     try {
       identified = await this.options.identify(token);
       local = identified ? await this.invalidateIdentified(token, identified) : 'not_ours';
+      if (local === 'denylisted') store = 'published';
     } catch (error) {
-      if (!(error instanceof IdpUnavailableError)) throw error;
-      local = 'unverifiable';
+      if (error instanceof RevocationPendingError) {
+        local = 'denylisted';
+        store = 'pending';
+      } else if (error instanceof IdpUnavailableError) local = 'unverifiable';
+      else throw error;
     }
-    if (options.onlyIfOurs && local === 'not_ours') return { local, idp: 'skipped' };
-    if (!this.options.revocation || !this.worker) return { local, idp: 'not_configured' };
+    if (options.onlyIfOurs && local === 'not_ours') return { local, store, idp: 'skipped' };
+    if (!this.options.revocation || !this.worker) return { local, store, idp: 'not_configured' };
 
     const clientIdHint = identified?.payload.client_id ?? identified?.payload.azp;
     try {
       const result = await this.sendToIdp(token, options.tokenTypeHint, clientIdHint);
-      return { local, idp: result };
+      return { local, store, idp: result };
     } catch (error) {
       const failure =
         error instanceof RevocationError ? error : new RevocationError('the revocation request failed', { transient: true, cause: error });
-      if (!failure.transient) return { local, idp: 'rejected', error: failure };
+      if (!failure.transient) return { local, store, idp: 'rejected', error: failure };
       const now = this.options.clock();
       const expiresAt = identified ? identified.expiresAt : now + this.options.revocation.retryForMs;
-      if (expiresAt <= now) return { local, idp: 'revoked' }; // already dead: nothing left to revoke
-      if (!identified && (await this.options.store.outbox.size()) >= this.options.revocation.maxPending) {
+      if (expiresAt <= now) return { local, store, idp: 'revoked' }; // already dead: nothing left to revoke
+      const queued = await this.queueing(() => this.options.store.outbox.size(), failure);
+      if (queued instanceof RevocationError) return { local, store, idp: 'rejected', error: queued };
+      if (!identified && queued >= this.options.revocation.maxPending) {
         const full = new RevocationError('the IdP is unreachable and the retry queue is full', { transient: true, cause: failure });
-        return { local, idp: 'rejected', error: full };
+        return { local, store, idp: 'rejected', error: full };
       }
       const retryIn = this.worker.backoff(1, failure.retryAfter);
       const item: PendingRevocation = {
@@ -107,8 +114,18 @@ export class Revoker {
         nextAttemptAt: now + retryIn,
         lastError: failure.message,
       };
-      await this.worker.enqueue(item);
-      return { local, idp: 'queued', retryAfter: Math.ceil(retryIn / 1000), error: failure };
+      const enqueued = await this.queueing(() => this.worker!.enqueue(item), failure);
+      if (enqueued instanceof RevocationError) return { local, store, idp: 'rejected', error: enqueued };
+      return { local, store, idp: 'queued', retryAfter: Math.ceil(retryIn / 1000), error: failure };
+    }
+  }
+
+  /** An outbox operation; a store failure there is a transient failure of the revocation (503), not a crash. */
+  private async queueing<T>(operation: () => Promise<T>, failure: RevocationError): Promise<T | RevocationError> {
+    try {
+      return await operation();
+    } catch (cause) {
+      return new RevocationError('the IdP is unreachable and the revocation store cannot queue the retry', { transient: true, cause: [failure, cause] });
     }
   }
 
@@ -159,7 +176,10 @@ export class Revoker {
     return 'denylisted';
   }
 
-  /** Local first (synchronously), then the store, which persists and tells other instances. */
+  /**
+   * Local first (synchronously), then the store, which persists and tells other instances.
+   * Resolves once the store has it; else rejects with RevocationPendingError (local stands, retried).
+   */
   private apply(revocation: Revocation): Promise<void> {
     return this.options.mirror.publish(revocation);
   }

@@ -230,6 +230,13 @@ export interface RevokeOptions {
  */
 export interface RevocationOutcome {
   local: 'denylisted' | 'expired' | 'not_ours' | 'unverifiable';
+  /**
+   * Whether the local revocation reached the shared store, i.e. every instance: `published` (it
+   * did), `pending` (it is in force here, the store has not confirmed it; the write is retried in
+   * the background until it lands, and repeating the call is safe), `none` (nothing to publish:
+   * `local` is not `denylisted`).
+   */
+  store: 'published' | 'pending' | 'none';
   idp: 'revoked' | 'not_revocable' | 'queued' | 'rejected' | 'not_configured' | 'skipped' | 'unknown_issuer';
   /** Seconds until the next delivery attempt, when `idp` is `queued`. */
   retryAfter?: number;
@@ -278,7 +285,13 @@ export interface Verifier {
    * `MisconfiguredError` when the configuration cannot work against the IdP (e.g. wrong `issuer`).
    */
   revoke(token: string, options?: RevokeOptions): Promise<RevocationOutcome>;
-  /** Local only: evicts the token and denylists it until it expires. Rejects with InvalidTokenError for a token that is not verifiably ours. */
+  /**
+   * Local only: evicts the token and denylists it until it expires. Rejects with InvalidTokenError
+   * for a token that is not verifiably ours. Like every `invalidate*()`, it resolves once the shared
+   * store has the revocation (so every instance refuses the token); otherwise it rejects with
+   * `RevocationPendingError` (503): the revocation is in force here and the write is retried in the
+   * background until it lands; calling again is safe.
+   */
   invalidate(token: string): Promise<void>;
   /**
    * Refuses every token of `subject` issued at or before now (same second included). With several

@@ -5,7 +5,7 @@
 import { compactVerify, errors as joseErrors, jwtVerify, type FlattenedJWSInput, type JWSHeaderParameters, type JWTVerifyOptions } from 'jose';
 import type { Revocation } from '../stores/revocation-store.js';
 import { createMetadataSource, type MetadataSource } from './discovery.js';
-import { AuthError, IdpUnavailableError, InvalidTokenError, MisconfiguredError } from './errors.js';
+import { AuthError, IdpUnavailableError, InvalidTokenError, MisconfiguredError, StoreUnavailableError } from './errors.js';
 import { claimOnce, reportRejection, verifyIssuerJwt, VerifierEvents, type VerifierEventName, type VerifierListener } from './events.js';
 import { introspectToken, validateIntrospection } from './introspection.js';
 import { IntrospectionGate } from './introspection-gate.js';
@@ -133,7 +133,7 @@ class JwtVerifier implements Verifier {
 
   peek(token: string): VerifiedToken | undefined {
     const now = this.options.clock();
-    if (this.mirror.refusesAll(now)) return undefined; // let verify() report it
+    if (!this.mirror.accepts(now)) return undefined; // let verify() wait for the sync or report it
     const hit = this.lookup(token, now, false);
     return hit === REVOKED ? undefined : hit;
   }
@@ -173,7 +173,17 @@ class JwtVerifier implements Verifier {
     if (this.closed) return Promise.reject(new Error('revocable-jwt: verify() called after close()'));
     if (typeof token !== 'string') return Promise.reject(invalidToken('malformed_token'));
     const now = this.options.clock();
-    if (this.mirror.refusesAll(now)) return this.reject(this.mirror.unavailableError());
+    // An unsynced or stale mirror is not trusted: wait (bounded) for its sync, or refuse.
+    if (!this.mirror.accepts(now)) {
+      return this.mirror.whenTrusted().then(
+        () => this.verifyTrusted(token, this.options.clock()),
+        (error: unknown) => this.reject(error),
+      );
+    }
+    return this.verifyTrusted(token, now);
+  }
+
+  private verifyTrusted(token: string, now: number): Promise<VerifiedToken> {
     const hit = this.lookup(token, now, true);
     if (hit === REVOKED) return this.reject(invalidToken('revoked'));
     if (hit !== undefined) return Promise.resolve(hit);
@@ -223,8 +233,20 @@ class JwtVerifier implements Verifier {
     return { header: verified.protectedHeader, payload, issuer: this.issuer, acceptedUntil };
   }
 
-  [claimOnce](key: string, until: number): Promise<boolean> {
-    return this.options.store.claimOnce(key, until - this.options.clock());
+  /**
+   * Replay protection for logout tokens and SETs. A store failure is a 503 (the IdP retries). A
+   * repeat of a claimed `jti` is a 503 too while this instance still has revocations the store
+   * has not confirmed: the IdP's retry must not be told "done" before the store has them.
+   */
+  async [claimOnce](key: string, until: number): Promise<boolean> {
+    let fresh: boolean;
+    try {
+      fresh = await this.options.store.claimOnce(key, until - this.options.clock());
+    } catch (cause) {
+      throw new StoreUnavailableError(1, { cause });
+    }
+    if (!fresh) this.mirror.assertPublished();
+    return fresh;
   }
 
   private reject(error: unknown): Promise<never> {
@@ -301,12 +323,6 @@ class JwtVerifier implements Verifier {
     const introspect = this.introspects(token);
     if (introspect) checkOpaqueShape(token, this.options.maxTokenLength);
     else checkShape(token, this.options.maxTokenLength);
-    if (!this.mirror.hasSynced) {
-      // A new instance must not accept a token before it knows the revocations; how long it
-      // waits, and what it does if the store stays away, is the store's availability policy.
-      await this.mirror.waitForFirstSync(this.options.timeout);
-      if (this.mirror.refusesAll(this.options.clock())) throw this.mirror.unavailableError();
-    }
     if (introspect) return this.verifyByIntrospection(token);
     const now = this.options.clock();
     // With the real clock jose reads the time itself; only an injected clock costs an options copy.

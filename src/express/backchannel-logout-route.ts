@@ -2,9 +2,10 @@
  * `backchannelLogoutRoute()`: the RP endpoint of OpenID Connect Back-Channel Logout 1.0.
  * The IdP POSTs `logout_token` (form); we validate it (see core/logout-token.ts) and refuse that
  * session's / subject's tokens on every instance sharing the store. Answers per §2.8: 200 on
- * success, 400 `{ error, error_description }` otherwise, always `Cache-Control: no-store`.
+ * success, 400 `{ error, error_description }` otherwise, always `Cache-Control: no-store`; 503 with
+ * `Retry-After` while the IdP's keys or the revocation store are unreachable (the IdP retries).
  */
-import { AuthError, IdpUnavailableError, MisconfiguredError } from '../core/errors.js';
+import { AuthError, isTemporarilyUnavailable, MisconfiguredError } from '../core/errors.js';
 import { processLogoutToken, type LogoutTokenOptions } from '../core/logout-token.js';
 import { optionKeys, rejectUnknownKeys } from '../core/option-keys.js';
 import type { Verifier } from '../core/types.js';
@@ -39,7 +40,7 @@ export function backchannelLogoutRoute(options: BackchannelLogoutRouteOptions) {
     renderError(res, error) {
       // A misconfiguration is ours, not the IdP's request's: `next(err)`, or a generic 500 without one.
       if (error instanceof MisconfiguredError) return false;
-      if (error instanceof IdpUnavailableError) {
+      if (isTemporarilyUnavailable(error)) {
         res.setHeader('Retry-After', String(error.retryAfter));
         sendJson(res, 503, oauthErrorBody('temporarily_unavailable', error.description));
       } else if (error instanceof AuthError) {

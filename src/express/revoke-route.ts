@@ -4,7 +4,8 @@
  *   200 done · 400 invalid_request (also: several issuers and a body token naming none of them,
  *   without the `issuer` option) · 401 forged bearer-only logout · 405 not POST ·
  *   502 IdP refused our client (token already dead locally) · 503 IdP unreachable (dead locally,
- *   queued for retry, `Retry-After`).
+ *   queued for retry, `Retry-After`) · 503 revocation store has not confirmed the local revocation
+ *   (dead on this instance, written in the background, `Retry-After`; repeating is safe).
  */
 import type { ServerResponse } from 'node:http';
 import { extractBearerToken, type RequestLike } from '../core/bearer.js';
@@ -94,6 +95,15 @@ export function revokeRoute(options: RevokeRouteOptions) {
     // Not the IdP refusing us: we could not even ask it (no usable revocation endpoint).
     const misconfigured = outcomes.map((o) => findMisconfiguration(o.error)).find((m) => m !== undefined);
     if (misconfigured) throw misconfigured.copy();
+    // Success only once every instance will refuse the token: the store must have it.
+    if (outcomes.some((o) => o.store === 'pending')) {
+      res.setHeader('Retry-After', '1');
+      sendJson(res, 503, {
+        error: 'temporarily_unavailable',
+        error_description: 'The token is revoked on this instance; the shared revocation store has not confirmed it yet (retrying)',
+      });
+      return;
+    }
     const full = outcomes.find((o) => o.idp === 'rejected' && o.error?.transient);
     if (full) {
       res.setHeader('Retry-After', '30');

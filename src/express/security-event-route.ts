@@ -2,9 +2,10 @@
  * `securityEventRoute()`: an RFC 8935 push endpoint for Security Event Tokens (RFC 8417) with
  * OpenID CAEP / RISC events (see core/security-event.ts). Expects `Content-Type:
  * application/secevent+jwt`; answers 202 on success (duplicates too), 400 `{ err, description }`
- * with the RFC 8935 codes otherwise, 503 when the issuer's keys cannot be fetched.
+ * with the RFC 8935 codes otherwise, 503 when the issuer's keys cannot be fetched or the revocation
+ * store has not confirmed the revocation.
  */
-import { IdpUnavailableError } from '../core/errors.js';
+import { isTemporarilyUnavailable } from '../core/errors.js';
 import { processSecurityEvent, SecurityEventError, type SecurityEventOptions } from '../core/security-event.js';
 import { optionKeys, rejectUnknownKeys } from '../core/option-keys.js';
 import type { Verifier } from '../core/types.js';
@@ -34,7 +35,7 @@ export function securityEventRoute(options: SecurityEventRouteOptions) {
     errorBody: (err, description) => ({ err, description }),
     renderError(res, error) {
       if (error instanceof SecurityEventError) sendJson(res, 400, { err: error.err, description: error.description });
-      else if (error instanceof IdpUnavailableError) {
+      else if (isTemporarilyUnavailable(error)) {
         res.setHeader('Retry-After', String(error.retryAfter));
         sendJson(res, 503, { err: 'temporarily_unavailable', description: error.description });
       } else return false;

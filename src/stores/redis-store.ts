@@ -64,8 +64,13 @@ export interface RedisStoreOptions {
   onStoreUnavailable?: 'fail-closed' | 'fail-open';
   /** Seconds the local mirror is trusted after losing Redis. Default 10. */
   maxStaleness?: number;
-  /** Per-command timeout, ms. Default 2000. */
+  /** Per-command timeout, ms. Default 2000. A revocation not written within it is retried in the background. */
   commandTimeout?: number;
+  /**
+   * How long a verification waits for the mirror's first sync (and for the resync after each
+   * reconnect) before `fail-closed` answers 503, ms. Default 5000.
+   */
+  syncTimeout?: number;
   /** Current time in epoch ms (TTLs are computed from it). Default `Date.now`. */
   clock?: () => number;
 }
@@ -78,6 +83,7 @@ const REDIS_STORE_OPTION_KEYS = optionKeys<RedisStoreOptions>({
   onStoreUnavailable: true,
   maxStaleness: true,
   commandTimeout: true,
+  syncTimeout: true,
   clock: true,
 });
 
@@ -154,6 +160,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisRevocationSto
   if (typeof maxStaleness !== 'number' || !(maxStaleness >= 0)) fail('`maxStaleness` must be a number of seconds >= 0');
   const commandTimeout = options.commandTimeout ?? 2_000;
   if (typeof commandTimeout !== 'number' || !(commandTimeout > 0)) fail('`commandTimeout` must be a number of ms > 0');
+  const syncTimeout = options.syncTimeout ?? 5_000;
+  if (typeof syncTimeout !== 'number' || !(syncTimeout >= 0) || !Number.isFinite(syncTimeout)) fail('`syncTimeout` must be a number of ms >= 0');
   const clock = options.clock ?? Date.now;
 
   const owned = options.client === undefined;
@@ -165,7 +173,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisRevocationSto
   const outboxDue = `${keyPrefix}{outbox}:due`;
   const listeners = new Set<RevocationListener>();
   const watchers = new Set<(status: StoreStatus) => void>();
-  let connected = false;
+  let connected: boolean | undefined; // unknown until the first connect or failure
   let closed = false;
 
   const timed = <T>(promise: Promise<T>, what: string): Promise<T> => {
@@ -176,9 +184,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisRevocationSto
     return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
   };
 
-  // Every `connected` is announced (each reconnect means a resync); `disconnected` only once.
+  // Every `connected` is announced (each reconnect means a resync); `disconnected` once per
+  // outage, including a first connection that fails (so a store that never connects says so).
   const setStatus = (status: StoreStatus) => {
-    if (status === 'disconnected' && !connected) return;
+    if (closed || (status === 'disconnected' && connected === false)) return;
     connected = status === 'connected';
     for (const watcher of watchers) watcher(status);
   };
@@ -191,7 +200,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisRevocationSto
     );
   });
   for (const event of ['close', 'end', 'reconnecting']) subscriber.on(event, () => setStatus('disconnected'));
-  subscriber.on('error', () => undefined); // reported through status; ioredis reconnects by itself
+  // Reported through status (an error before the first connect means it failed); ioredis reconnects by itself.
+  subscriber.on('error', () => connected === undefined && setStatus('disconnected'));
   subscriber.on('message', (from: string, message: string) => {
     if (from !== channel) return;
     let parsed: unknown;
@@ -237,7 +247,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisRevocationSto
 
   return {
     keyPrefix,
-    availability: { onUnavailable, maxStalenessMs: maxStaleness * 1000 },
+    availability: { onUnavailable, maxStalenessMs: maxStaleness * 1000, syncTimeoutMs: syncTimeout },
     outbox,
     async publish(revocation, origin) {
       const ttl = Math.ceil(revocation.expiresAt - clock());
@@ -290,7 +300,9 @@ export function createRedisStore(options: RedisStoreOptions): RedisRevocationSto
     },
     watch(listener) {
       watchers.add(listener);
-      if (connected) queueMicrotask(() => watchers.has(listener) && listener('connected'));
+      const now = connected;
+      // Replays the current state, unless a change reached the listener first.
+      if (now !== undefined) queueMicrotask(() => watchers.has(listener) && connected === now && listener(now ? 'connected' : 'disconnected'));
       return () => watchers.delete(listener);
     },
     async close() {

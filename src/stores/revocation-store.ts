@@ -8,9 +8,14 @@
  * stores such as Redis) in others.
  *
  * To implement a store: make `publish` idempotent (the same revocation may be published by many
- * instances at once), make entries expire at `expiresAt` on their own (memory must stay bounded
+ * instances at once, and a write that timed out may still land after its retry), make it settle
+ * within a bounded time (resolve once the revocation is stored, reject otherwise: the caller keeps
+ * it and retries), make entries expire at `expiresAt` on their own (memory must stay bounded
  * by live tokens), deliver every published revocation to every subscriber, including ones in the
  * publishing process, and let `claimDue` hand each outbox item to one caller at a time.
+ * A shared store implements `watch` and reports `connected` only once its subscription is active
+ * (every publish after that is delivered), so a snapshot read afterwards misses nothing; it reports
+ * `disconnected` when the subscription is lost or cannot be set up, the very first time included.
  * The shared contract tests in `test/stores/` run against every implementation.
  */
 
@@ -76,13 +81,18 @@ export type RevocationListener = (revocation: Revocation, meta: DeliveryMeta) =>
 export type StoreStatus = 'connected' | 'disconnected';
 
 /**
- * What verifiers do once the store has been unreachable for longer than `maxStalenessMs`:
- * `fail-closed` refuses every token (503) until the mirror is resynced; `fail-open` keeps
- * accepting tokens the stale mirror does not know to be revoked.
+ * When verifiers trust their mirror of a shared store. Fresh (subscribed and resynced since the
+ * last connect): always. Cut off after a sync: for `maxStalenessMs` from the moment the store was
+ * lost (the staleness window), then `fail-closed` refuses every token (503) until the mirror is
+ * resynced while `fail-open` keeps accepting tokens the stale mirror does not know to be revoked.
+ * Never synced, or reconnected and not resynced yet: verifications wait up to `syncTimeoutMs`
+ * for the sync, then `fail-closed` answers 503 and `fail-open` uses the mirror as it is.
  */
 export interface AvailabilityPolicy {
   onUnavailable: 'fail-closed' | 'fail-open';
   maxStalenessMs: number;
+  /** How long a verification waits for a (re)sync under way. Default 5000. */
+  syncTimeoutMs?: number;
 }
 
 export interface RevocationStore {
@@ -94,9 +104,10 @@ export interface RevocationStore {
   subscribe(listener: RevocationListener): () => void;
   readonly outbox: RevocationOutbox;
   /**
-   * Shared stores only: reports connection changes. On `connected` (first connect and every
-   * reconnect) verifiers resync their mirror from `snapshot()`; on `disconnected` they start the
-   * staleness clock of `availability`.
+   * Shared stores only: reports connection changes. `connected` means the subscription is active
+   * (first connect and every reconnect): verifiers then resync their mirror from `snapshot()` and
+   * trust it again once that is done. `disconnected` (also when the first connection fails)
+   * starts the staleness clock of `availability`.
    */
   watch?(listener: (status: StoreStatus) => void): () => void;
   /**

@@ -103,7 +103,7 @@ describe('opaque access tokens through the IdP introspection endpoint', () => {
     const verifier = verifierFor({ revocation: { clientId: idp.client.clientId, clientSecret: idp.client.clientSecret } });
     const token = await idp.issueAccessToken({ resource: idp.opaqueAudience });
     await verifier.verify(token);
-    expect(await verifier.revoke(token, { tokenTypeHint: 'access_token' })).toEqual({ local: 'denylisted', idp: 'revoked' });
+    expect(await verifier.revoke(token, { tokenTypeHint: 'access_token' })).toEqual({ local: 'denylisted', store: 'published', idp: 'revoked' });
     expect(verifier.stats().revocation.denylisted).toBe(1);
     // Evicted and denylisted: the next check is refused without asking the IdP (which says inactive too).
     const calls = introspectionCalls;

@@ -89,7 +89,7 @@ describe('createVerifier({ issuers })', () => {
     const verifier = multi();
     try {
       const eastToken = await east.issueAccessToken();
-      expect(await verifier.revoke(eastToken)).toEqual({ local: 'denylisted', idp: 'not_revocable' });
+      expect(await verifier.revoke(eastToken)).toEqual({ local: 'denylisted', store: 'published', idp: 'not_revocable' });
       expect(await reason(verifier.verify(eastToken))).toBe('revoked');
 
       const now = Math.floor(Date.now() / 1000) - 5;
@@ -116,8 +116,8 @@ describe('createVerifier({ issuers })', () => {
     });
     try {
       const refreshToken = await west.issueRefreshToken();
-      expect(await verifier.revoke(refreshToken)).toEqual({ local: 'not_ours', idp: 'unknown_issuer' });
-      expect(await verifier.revoke(refreshToken, { onlyIfOurs: true })).toEqual({ local: 'not_ours', idp: 'skipped' });
+      expect(await verifier.revoke(refreshToken)).toEqual({ local: 'not_ours', store: 'none', idp: 'unknown_issuer' });
+      expect(await verifier.revoke(refreshToken, { onlyIfOurs: true })).toEqual({ local: 'not_ours', store: 'none', idp: 'skipped' });
       expect(await west.introspect(refreshToken)).toMatchObject({ active: true });
       expect(await verifier.revoke(refreshToken, { issuer: west.issuer })).toMatchObject({ local: 'not_ours', idp: 'revoked' });
       expect(await west.introspect(refreshToken)).toEqual({ active: false });

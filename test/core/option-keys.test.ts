@@ -92,7 +92,7 @@ describe('every factory refuses unknown option keys, naming the closest valid on
     [
       'createRedisStore (far from anything)',
       () => createRedisStore({ url: 'redis://127.0.0.1:1', password: 'x' } as never),
-      'unknown option `password` in createRedisStore; valid options: url, client, keyPrefix, onStoreUnavailable, maxStaleness, commandTimeout, clock',
+      'unknown option `password` in createRedisStore; valid options: url, client, keyPrefix, onStoreUnavailable, maxStaleness, commandTimeout, syncTimeout, clock',
     ],
     ['createPrometheusMetrics', () => createPrometheusMetrics({ verifier, prefx: 'x_' } as never), 'unknown option `prefx` in createPrometheusMetrics; did you mean `prefix`?'],
   ])('%s', (_name, build, message) => {

@@ -44,7 +44,7 @@ describe('revoke()', () => {
     await verifier.verify(token); // cached
     const outcome = await verifier.revoke(token, { tokenTypeHint: 'access_token' });
     // oidc-provider: 400 unsupported_token_type, "Structured JWT Tokens cannot be revoked".
-    expect(outcome).toEqual({ local: 'denylisted', idp: 'not_revocable' });
+    expect(outcome).toEqual({ local: 'denylisted', store: 'published', idp: 'not_revocable' });
     expect(verifier.peek(token)).toBeUndefined();
     expect(await reason(verifier.verify(token))).toBe('revoked');
     expect(verifier.stats().revocation.denylisted).toBe(1);
@@ -55,7 +55,7 @@ describe('revoke()', () => {
     const refreshToken = await idp.issueRefreshToken();
     expect(await idp.introspect(refreshToken)).toMatchObject({ active: true });
     const outcome = await verifier.revoke(refreshToken, { tokenTypeHint: 'refresh_token' });
-    expect(outcome).toEqual({ local: 'not_ours', idp: 'revoked' });
+    expect(outcome).toEqual({ local: 'not_ours', store: 'none', idp: 'revoked' });
     expect(await idp.introspect(refreshToken)).toEqual({ active: false });
     expect(verifier.stats().revocation.denylisted).toBe(0);
   });
@@ -65,7 +65,7 @@ describe('revoke()', () => {
       revocation: { clientId: idp.client.clientId, clientSecret: idp.client.clientSecret, authMethod: 'client_secret_post' },
     });
     const refreshToken = await idp.issueRefreshToken();
-    expect(await verifier.revoke(refreshToken)).toEqual({ local: 'not_ours', idp: 'revoked' });
+    expect(await verifier.revoke(refreshToken)).toEqual({ local: 'not_ours', store: 'none', idp: 'revoked' });
     expect(await idp.introspect(refreshToken)).toEqual({ active: false });
   });
 
@@ -83,7 +83,7 @@ describe('revoke()', () => {
   it('works without revocation options: local only', async () => {
     const verifier = verifierFor({ revocation: undefined });
     const token = await idp.issueAccessToken();
-    expect(await verifier.revoke(token)).toEqual({ local: 'denylisted', idp: 'not_configured' });
+    expect(await verifier.revoke(token)).toEqual({ local: 'denylisted', store: 'published', idp: 'not_configured' });
     expect(await reason(verifier.verify(token))).toBe('revoked');
   });
 
@@ -91,7 +91,7 @@ describe('revoke()', () => {
     const token = await idp.issueAccessToken();
     const clock = testClock((claimsOf(token).exp + 60) * 1000);
     const verifier = verifierFor({ clock, revocation: undefined });
-    expect(await verifier.revoke(token)).toEqual({ local: 'expired', idp: 'not_configured' });
+    expect(await verifier.revoke(token)).toEqual({ local: 'expired', store: 'none', idp: 'not_configured' });
     expect(verifier.stats().revocation.denylisted).toBe(0);
   });
 
@@ -171,7 +171,7 @@ describe('revoke()', () => {
 
   it('onlyIfOurs: a token that is not ours is neither forwarded nor queued', async () => {
     const verifier = verifierFor({ revocation: { clientId: 'c', clientSecret: 's', endpoint: 'http://127.0.0.1:9/revoke' } });
-    expect(await verifier.revoke('garbage', { onlyIfOurs: true })).toEqual({ local: 'not_ours', idp: 'skipped' });
+    expect(await verifier.revoke('garbage', { onlyIfOurs: true })).toEqual({ local: 'not_ours', store: 'none', idp: 'skipped' });
     expect(verifier.stats().revocation.outbox.pending).toBe(0);
   });
 

@@ -414,6 +414,7 @@ describe('when the IdP does not confirm', () => {
     // The same path, seen through the API: this is what the route turned into a 200.
     await expect(verifier.revoke(await idp.issueAccessToken(), { tokenTypeHint: 'access_token' })).resolves.toEqual({
       local: 'denylisted',
+      store: 'published',
       idp: 'not_revocable',
     });
   });

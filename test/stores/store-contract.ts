@@ -94,6 +94,28 @@ export function revocationStoreContract(name: string, harness: StoreHarness): vo
       }
     });
 
+    it('watch (shared stores): a late watcher learns the current state; once `connected`, every publish is delivered', async () => {
+      const now = Date.now();
+      const store = await harness.create(() => now);
+      try {
+        if (!store.watch) return; // an in-process store is always connected
+        const statuses: string[] = [];
+        const seen: Revocation[] = [];
+        store.subscribe((r) => seen.push(r));
+        const stop = store.watch((status) => statuses.push(status));
+        await waitFor(() => statuses.length > 0, 'the current state');
+        expect(statuses).toEqual(['connected']);
+        // `connected` means the subscription is active (not merely the connection): nothing published now is lost.
+        const revocation: Revocation = { type: 'session', issuer: ISS, session: 's-1', cutoff: 5, expiresAt: now + 60_000 };
+        await store.publish(revocation);
+        await waitFor(() => seen.length === 1, 'the delivery');
+        expect(seen).toEqual([revocation]);
+        stop();
+      } finally {
+        await store.close();
+      }
+    });
+
     it('outbox: enqueue is idempotent, claims lease items to one caller, reschedule and complete', async () => {
       let now = Date.now();
       const store = await harness.create(() => now);
