@@ -25,7 +25,8 @@ import { killAll, spawnNode } from './chaos/children.js';
 import { AUDIENCE, CLIENT_ID, CLIENT_SECRET, startIdp, type ChaosIdp } from './chaos/idp.js';
 import { startChaosRedis, type ChaosRedis } from './chaos/redis.js';
 import { markdown, summarize, type Outage, type PhaseRun, type Settings } from './chaos/report.js';
-import { checkTokens, Fleet, now, send, sleep, Traffic, type Instance } from './chaos/traffic.js';
+import { now, send, sleep, withTimeout } from './chaos/http.js';
+import { checkTokens, Fleet, Traffic, type Instance } from './chaos/traffic.js';
 import { root } from './lib/processes.js';
 import { cpuDelta, cpuSnapshot, round } from './lib/stats.js';
 
@@ -52,10 +53,14 @@ const settings: Settings = {
   minTailAvailability: 0.99,
   logoutAttempts: 5,
   maxRetryAfterMs: 5_000,
-  maxInFlight: 256,
+  // Bounded so an overloaded machine cannot bury logouts and probes under a queue of load requests.
+  maxInFlight: 64,
 };
-const HARD_TIMEOUT_MS = quick ? 4 * 60_000 : 6 * 60_000;
+const HARD_TIMEOUT_MS = quick ? 6 * 60_000 : 8 * 60_000;
 const DRAIN_MS = quick ? 20_000 : 30_000;
+const CHECK_MS = 60_000;
+/** Longest a fault may take to inject and heal before the phase is reported as failed. */
+const ACT_MS = 60_000;
 const log = (line: string) => process.stderr.write(`[chaos ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
 interface Context {
@@ -122,7 +127,7 @@ const PHASES: PhaseSpec[] = [
     async act(ctx, notes) {
       for (let i = 0; i < (quick ? 1 : 3); i++) {
         const victim = ctx.fleet.live()[0]!;
-        victim.live = false; // out of the load balancer's rotation as it dies
+        ctx.fleet.remove(victim); // out of the load balancer's rotation as it dies
         await killProcess(victim.child);
         const t = now();
         const fresh = await ctx.startInstance();
@@ -216,8 +221,7 @@ async function main(): Promise<number> {
     outages: [],
     async startInstance() {
       const instance = await spawnInstance();
-      instance.live = true;
-      fleet.all.push(instance);
+      fleet.add(instance);
       return instance;
     },
   };
@@ -229,7 +233,8 @@ async function main(): Promise<number> {
   log(`${fleet.live().length} instances up; load ${settings.rate} req/s, a logout every ${settings.revokeEveryMs} ms`);
 
   traffic = new Traffic(fleet, idp, settings);
-  traffic.start();
+  await traffic.start();
+  if (process.env.CHAOS_DEBUG) { let last = now(); setInterval(() => { const t = now(); log(`tick lag ${Math.round(t - last - 1000)} ms, load ${traffic!.load.t.length}`); last = t; }, 1000).unref(); }
   await sleep(1_500); // connections opened, caches warm; not attributed to any phase
 
   const delay = monitorEventLoopDelay({ resolution: 5 });
@@ -241,9 +246,10 @@ async function main(): Promise<number> {
     delay.reset();
     const notes: string[] = [];
     const cpuBefore = cpuSnapshot();
+    const selfBefore = process.cpuUsage();
     const start = now();
     try {
-      await spec.act(ctx, notes);
+      await withTimeout(spec.act(ctx, notes), ACT_MS, `the ${spec.name} fault`);
     } catch (error) {
       // Reported, not fatal: the rest of the run still says what the code did.
       faultFailures.push(spec.name);
@@ -263,7 +269,10 @@ async function main(): Promise<number> {
       loopDelayP99Ms: round(delay.percentile(99) / 1e6, 1),
       loopDelayMaxMs: round(delay.max / 1e6, 1),
       ...machineCpu(cpuBefore),
+      harnessCores: 0,
     });
+    const self = process.cpuUsage(selfBefore);
+    runs[runs.length - 1]!.harnessCores = round((self.user + self.system) / 1000 / (now() - start), 2);
   }
   delay.disable();
 
@@ -281,7 +290,7 @@ async function main(): Promise<number> {
   const fresh = await spawnInstance();
   const checked = [...fleet.live(), fresh];
   const labels = checked.map((i) => (i === fresh ? `fresh #${i.id}` : `#${i.id}`));
-  const statuses = await checkTokens(held.map((r) => r.token), checked.map((i) => i.url));
+  const statuses = await checkTokens(held.map((r) => r.token), checked.map((i) => i.url), now() + CHECK_MS);
   const instanceStats: Record<string, unknown> = {};
   for (const [i, instance] of checked.entries()) {
     instanceStats[labels[i]!] = await fetch(`${instance.url}/admin/stats`, { signal: AbortSignal.timeout(2_000) })

@@ -4,7 +4,7 @@
  * revocation delivery per token `jti`, and can be switched to answer 500 on the JWKS or 503 (with
  * `Retry-After`) on revocation. A second signing key can be published mid-run (key rotation).
  *
- * Tokens are minted with bench/lib/tokens.ts (RS256, shaped like oidc-provider's access tokens).
+ * Tokens are minted with bench/lib/tokens.ts (ES256, shaped like oidc-provider's access tokens).
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -31,7 +31,8 @@ export interface ChaosIdp {
 }
 
 export async function startIdp(tokenLifetimeSeconds: number): Promise<ChaosIdp> {
-  const keys: BenchKey[] = [await generateKey('RS256'), await generateKey('RS256')];
+  // ES256: minting 50+ tokens a second must not cost the harness the CPU its probes need (RS256 signing ~1–2 ms each).
+  const keys: BenchKey[] = [await generateKey('ES256'), await generateKey('ES256')];
   let published = 1;
   let rotation = 0;
   const deliveries = new Map<string, number>();

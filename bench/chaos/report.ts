@@ -20,6 +20,8 @@ export interface PhaseRun {
   /** Whole machine during the phase (all processes, from /proc/stat): busy and steal fractions. */
   cpuBusy: number;
   cpuSteal: number;
+  /** CPU the harness process itself used, in cores. */
+  harnessCores: number;
 }
 
 /** Redis unreachable (process killed) from `down` until the restarted one answered `up`. */
@@ -183,7 +185,7 @@ export function summarize(input: RunInput) {
       probeLateMs: { p50: round(percentile(probeLate, 50), 1), p99: round(percentile(probeLate, 99), 1), max: round(probeLate[probeLate.length - 1] ?? NaN, 1) },
       unexpected5xx,
       idp,
-      harness: { loopDelayP99Ms: phase.loopDelayP99Ms, loopDelayMaxMs: phase.loopDelayMaxMs, cpuBusy: phase.cpuBusy, cpuSteal: phase.cpuSteal },
+      harness: { loopDelayP99Ms: phase.loopDelayP99Ms, loopDelayMaxMs: phase.loopDelayMaxMs, cores: phase.harnessCores, cpuBusy: phase.cpuBusy, cpuSteal: phase.cpuSteal },
       disturbed,
     };
   });
@@ -202,7 +204,8 @@ export function summarize(input: RunInput) {
     } else if (row.some((s) => s !== 401)) inconclusive++;
   });
   const endStatuses: Record<string, number> = {};
-  for (const row of input.end.statuses) for (const s of row) endStatuses[s === 0 ? 'conn-error' : String(s)] = (endStatuses[s === 0 ? 'conn-error' : String(s)] ?? 0) + 1;
+  const label = (s: number) => (s === 0 ? 'no answer' : s === -1 ? 'not checked (deadline)' : String(s));
+  for (const row of input.end.statuses) for (const s of row) endStatuses[label(s)] = (endStatuses[label(s)] ?? 0) + 1;
   const lostPhases: Record<string, number> = {};
   for (const jti of [...lost.confirmed, ...lost.unconfirmed]) {
     const phase = input.phases.find((p) => byJti.get(jti)!.startedAt >= p.start && byJti.get(jti)!.startedAt < p.end);
@@ -269,11 +272,11 @@ export function markdown(s: Summary): string {
     '',
   );
   lines.push('## Traffic per phase', '');
-  lines.push('| phase | fault | s | requests | req/s | 200 / 401 / 503 | other 5xx | no answer | 200 in last ' + `${st.tailMs / 1000} s | p50 / p99 ms | harness lag p99 / max ms | machine CPU busy / steal |`);
+  lines.push('| phase | fault | s | requests | req/s | 200 / 401 / 503 | other 5xx | no answer | 200 in last ' + `${st.tailMs / 1000} s | p50 / p99 ms | harness lag p99 / max ms, cores | machine CPU busy / steal |`);
   lines.push('| --- | --- | --: | --: | --: | --- | --: | --- | --: | --- | --- | --- |');
   for (const p of s.phases) {
     lines.push(
-      `| ${p.name}${p.disturbed.length ? ' ⚠' : ''} | ${p.fault} | ${p.seconds} | ${p.load.requests} | ${p.load.rps} | ${statusCell(p.load.statuses, ['200', '401', '503'])} | ${other5xx(p.load.statuses)} | ${codes(p.load.noAnswer)}${p.load.skippedByHarness ? ` (+${p.load.skippedByHarness} not sent: ${st.maxInFlight} in flight)` : ''} | ${pct(p.load.tailOkShare)} | ${p.load.p50Ms} / ${p.load.p99Ms} | ${p.harness.loopDelayP99Ms} / ${p.harness.loopDelayMaxMs} | ${pct(p.harness.cpuBusy)} / ${pct(p.harness.cpuSteal)} |`,
+      `| ${p.name}${p.disturbed.length ? ' ⚠' : ''} | ${p.fault} | ${p.seconds} | ${p.load.requests} | ${p.load.rps} | ${statusCell(p.load.statuses, ['200', '401', '503'])} | ${other5xx(p.load.statuses)} | ${codes(p.load.noAnswer)}${p.load.skippedByHarness ? ` (+${p.load.skippedByHarness} not sent: ${st.maxInFlight} in flight)` : ''} | ${pct(p.load.tailOkShare)} | ${p.load.p50Ms} / ${p.load.p99Ms} | ${p.harness.loopDelayP99Ms} / ${p.harness.loopDelayMaxMs}, ${p.harness.cores} | ${pct(p.harness.cpuBusy)} / ${pct(p.harness.cpuSteal)} |`,
     );
   }
   lines.push('', '## Revocations per phase (by when the logout started)', '');

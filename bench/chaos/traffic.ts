@@ -1,49 +1,18 @@
 /**
- * The traffic of `npm run chaos`: a steady open-loop load of valid tokens over every live instance,
+ * The traffic of `npm run chaos`: a steady open-loop load of valid tokens over every live instance
+ * (bench/chaos/load-gen.ts, its own process),
  * a logout every few ms through a random instance (retried like a real client on 503 and on
  * connection errors, honouring a bounded `Retry-After`), and probes of each revoked token against
  * every live instance at fixed offsets after its logout answered. Everything is recorded with
  * timestamps on one monotonic clock (`now()`), so the report can attribute it to phases afterwards.
  */
-import type { ChildProcess } from 'node:child_process';
-import { Agent, request } from 'node:http';
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { root } from '../lib/processes.js';
+import { track } from './children.js';
+import { errorCode, now, send, sleep, withTimeout } from './http.js';
+import type { LoadBatch, LoadMessage } from './load-gen.js';
 import type { ChaosIdp } from './idp.js';
-
-export const now = () => performance.now();
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-const agent = new Agent({ keepAlive: true, maxSockets: 256 });
-/** Generous: on a busy 2-core machine answers can take seconds; a real client waits this long too. */
-const REQUEST_TIMEOUT_MS = 10_000;
-
-/** Why a request got no HTTP answer: TIMEOUT, ECONNREFUSED, ECONNRESET, … */
-export const errorCode = (error: unknown): string => String((error as { code?: unknown })?.code ?? 'ERROR');
-
-export interface Answer {
-  status: number;
-  retryAfter: string | undefined;
-}
-
-/** One HTTP request over a shared keep-alive agent; rejects on a connection error or after `timeoutMs`. */
-export function send(url: string, options: { method?: string; token?: string; form?: Record<string, string>; timeoutMs?: number } = {}): Promise<Answer> {
-  const body = options.form ? new URLSearchParams(options.form).toString() : undefined;
-  const headers: Record<string, string> = {};
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  if (body !== undefined) {
-    headers['content-type'] = 'application/x-www-form-urlencoded';
-    headers['content-length'] = String(Buffer.byteLength(body));
-  }
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: options.method ?? 'GET', headers, agent, timeout: options.timeoutMs ?? REQUEST_TIMEOUT_MS }, (res) => {
-      res.resume();
-      res.once('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] }));
-      res.once('error', reject);
-    });
-    req.once('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
-    req.once('error', reject);
-    req.end(body);
-  });
-}
 
 export interface Instance {
   id: number;
@@ -55,6 +24,24 @@ export interface Instance {
 
 export class Fleet {
   readonly all: Instance[] = [];
+  private readonly listeners: Array<() => void> = [];
+  /** Into the rotation. */
+  add(instance: Instance): void {
+    instance.live = true;
+    if (!this.all.includes(instance)) this.all.push(instance);
+    this.changed();
+  }
+  /** Out of the rotation (before it is killed). */
+  remove(instance: Instance): void {
+    instance.live = false;
+    this.changed();
+  }
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+  private changed(): void {
+    for (const listener of this.listeners) listener();
+  }
   live(): Instance[] {
     return this.all.filter((i) => i.live);
   }
@@ -65,6 +52,7 @@ export class Fleet {
 }
 
 export const PROBE_OFFSETS = [0, 50, 500] as const;
+const LOGOUT_AFTER_SWAP_MS = 100;
 
 export interface Probe {
   offset: number;
@@ -119,8 +107,10 @@ export class Traffic {
   readonly revocations: RevocationRecord[] = [];
   private readonly pool: Array<{ token: string; jti: string; kid: string }> = [];
   private readonly pending = new Set<Promise<unknown>>();
-  private inFlight = 0;
   private timers: NodeJS.Timeout[] = [];
+  private readonly loadGen: ChildProcess;
+  private loadStopped: Promise<void> | undefined;
+  private readonly loadReady: Promise<void>;
 
   constructor(
     private readonly fleet: Fleet,
@@ -128,20 +118,38 @@ export class Traffic {
     private readonly settings: TrafficSettings,
   ) {
     for (let i = 0; i < settings.poolSize; i++) this.pool.push(idp.issue());
+    this.loadGen = track(fork(join(root, 'bench/chaos/load-gen.ts'), [], { execArgv: ['--import', 'tsx'], cwd: root, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    this.loadReady = new Promise((resolve, reject) => {
+      this.loadGen.once('exit', (code) => reject(new Error(`the load generator exited (${code}) before it was ready`)));
+      this.loadGen.on('message', (message: { type: string }) => message.type === 'ready' && resolve());
+    });
+    this.loadGen.on('message', (message: LoadBatch | { type: 'stopped' | 'ready' }) => {
+      if (message.type !== 'batch') return;
+      this.load.t.push(...message.t);
+      this.load.status.push(...message.status);
+      this.load.ms.push(...message.ms);
+      this.loadErrors.push(...message.errors);
+      this.skipped.push(...message.skipped);
+    });
+    fleet.onChange(() => this.tell({ type: 'instances', urls: fleet.live().map((i) => i.url) }));
   }
 
-  start(): void {
+  private tell(message: LoadMessage): void {
+    if (this.loadGen.connected) this.loadGen.send(message);
+  }
+
+  async start(): Promise<void> {
+    await withTimeout(this.loadReady, 30_000, 'the load generator');
     const started = now();
-    let sent = 0;
     let revoked = 0;
+    this.tell({
+      type: 'start',
+      rate: this.settings.rate,
+      maxInFlight: this.settings.maxInFlight,
+      tokens: this.pool.map((e) => e.token),
+      urls: this.fleet.live().map((i) => i.url),
+    });
     this.timers.push(
-      setInterval(() => {
-        const due = Math.floor(((now() - started) * this.settings.rate) / 1000);
-        for (; sent < due; sent++) {
-          if (this.inFlight >= this.settings.maxInFlight) this.skipped.push(now());
-          else this.fireLoad();
-        }
-      }, 5),
       setInterval(() => {
         const due = Math.floor((now() - started) / this.settings.revokeEveryMs);
         for (; revoked < due; revoked++) this.track(this.logout());
@@ -153,12 +161,24 @@ export class Traffic {
   halt(): void {
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
+    this.stopLoad();
+  }
+
+  /** Stops the load generator; resolves once it has sent its last results (or exited). */
+  private stopLoad(): Promise<void> {
+    this.loadStopped ??= new Promise<void>((resolve) => {
+      if (this.loadGen.exitCode !== null || this.loadGen.signalCode !== null) return resolve();
+      this.loadGen.once('exit', () => resolve());
+      this.tell({ type: 'stop' });
+    });
+    return this.loadStopped;
   }
 
   /** Stops new load and logouts; waits (at most `timeoutMs`) for logouts, their retries and probes. */
   async stop(timeoutMs: number): Promise<boolean> {
     this.halt();
     const deadline = now() + timeoutMs;
+    await withTimeout(this.stopLoad(), timeoutMs, 'the load generator').catch(() => undefined);
     while (this.pending.size > 0 && now() < deadline) {
       await Promise.race([Promise.allSettled([...this.pending]), sleep(Math.max(0, deadline - now()))]);
     }
@@ -170,31 +190,14 @@ export class Traffic {
     void promise.finally(() => this.pending.delete(promise));
   }
 
-  private fireLoad(): void {
-    const instance = this.fleet.pick();
-    const entry = this.pool[Math.floor(Math.random() * this.pool.length)];
-    if (!instance || !entry) return;
-    const t = now();
-    this.inFlight++;
-    const record = (status: number) => {
-      this.inFlight--;
-      this.load.t.push(t);
-      this.load.status.push(status);
-      this.load.ms.push(now() - t);
-    };
-    send(`${instance.url}/notes`, { token: entry.token }).then(
-      (answer) => record(answer.status),
-      (error: unknown) => {
-        record(0);
-        this.loadErrors.push({ t, code: errorCode(error) });
-      },
-    );
-  }
-
   /** Revokes the oldest token of the pool (warm in every instance's cache by now) and replaces it. */
   private async logout(): Promise<void> {
     const entry = this.pool.shift()!;
-    this.pool.push(this.idp.issue());
+    const fresh = this.idp.issue();
+    this.pool.push(fresh);
+    this.tell({ type: 'swap', remove: entry.token, add: fresh.token });
+    // A client stops using its token, then logs out: the load's own requests then never race the logout.
+    await sleep(LOGOUT_AFTER_SWAP_MS);
     const rec: RevocationRecord = {
       ...entry,
       mode: Math.random() < 0.5 ? 'bearer' : 'body',
@@ -257,14 +260,14 @@ export class Traffic {
   }
 }
 
-/** Each token against each URL, `concurrency` at a time: status per token per URL (0 = no answer). */
-export async function checkTokens(tokens: string[], urls: string[], concurrency = 32): Promise<number[][]> {
-  const results = tokens.map(() => urls.map(() => 0));
+/** Each token against each URL, `concurrency` at a time: status per token per URL (0 = no answer, -1 = not checked before `deadline`). */
+export async function checkTokens(tokens: string[], urls: string[], deadline: number, concurrency = 32): Promise<number[][]> {
+  const results = tokens.map(() => urls.map(() => -1));
   const jobs = tokens.flatMap((_, i) => urls.map((_, j) => [i, j] as const));
   let next = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < jobs.length) {
+      while (next < jobs.length && now() < deadline) {
         const [i, j] = jobs[next++]!;
         try {
           results[i]![j] = (await send(`${urls[j]}/notes`, { token: tokens[i]! })).status;
