@@ -30,6 +30,8 @@ export const errorCode = (error: unknown): string => String((error as { code?: u
 export interface Answer {
   status: number;
   retryAfter: string | undefined;
+  /** The start of the body of a 5xx other than 503, to say what broke. */
+  body?: string;
 }
 
 /** One HTTP request over a shared keep-alive agent; rejects on a connection error or after `timeoutMs`. */
@@ -43,8 +45,11 @@ export function send(url: string, options: { method?: string; token?: string; fo
   }
   return new Promise((resolve, reject) => {
     const req = request(url, { method: options.method ?? 'GET', headers, agent, timeout: options.timeoutMs ?? REQUEST_TIMEOUT_MS }, (res) => {
-      res.resume();
-      res.once('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] }));
+      const status = res.statusCode ?? 0;
+      let body = '';
+      if (status >= 500 && status !== 503) res.on('data', (chunk) => (body = (body + String(chunk)).slice(0, 300)));
+      else res.resume();
+      res.once('end', () => resolve({ status, retryAfter: res.headers['retry-after'], ...(body ? { body } : {}) }));
       res.once('error', reject);
     });
     req.once('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));

@@ -131,6 +131,9 @@ export function summarize(input: RunInput) {
         return [String(offset), { outside, inside, sameInstance, unconfirmed }];
       }),
     ) as Record<string, { outside: number; inside: number; sameInstance: number; unconfirmed: number }>;
+    const probeStatuses: Record<string, number> = {};
+    for (const r of revs) for (const p of r.probes) probeStatuses[p.status === 0 ? 'no answer' : String(p.status)] = (probeStatuses[p.status === 0 ? 'no answer' : String(p.status)] ?? 0) + 1;
+    const fiveXxBodies = [...new Set(revs.flatMap((r) => r.attempts.filter((a) => a.body).map((a) => `${a.status} ${a.body}`)))].slice(0, 5);
     const probeLate = revs.flatMap((r) => r.probes.map((p) => p.sentAt - p.plannedAt)).sort((a, b) => a - b);
 
     const unexpected5xx = {
@@ -182,6 +185,8 @@ export function summarize(input: RunInput) {
         retried: revs.filter((r) => r.attempts.length > 1).length,
       },
       accepted,
+      probeStatuses,
+      fiveXxBodies,
       probeLateMs: { p50: round(percentile(probeLate, 50), 1), p99: round(percentile(probeLate, 99), 1), max: round(probeLate[probeLate.length - 1] ?? NaN, 1) },
       unexpected5xx,
       idp,
@@ -291,6 +296,9 @@ export function markdown(s: Summary): string {
         `${p.unexpected5xx.load} / ${p.unexpected5xx.logout} / ${p.unexpected5xx.probes} | ${p.idp.delivered} / ${p.idp.missing} / ${p.idp.duplicates} |`,
     );
   }
+  lines.push('', `Probe answers per phase: ${s.phases.map((p) => `${p.name} ${codes(p.probeStatuses)}`).join('; ')}.`);
+  const bodies = s.phases.flatMap((p) => p.fiveXxBodies.map((b) => `${p.name}: ${b}`));
+  if (bodies.length > 0) lines.push('', 'Logout 5xx other than 503 (first bodies):', ...bodies.map((b) => `- ${b.replace(/\s+/g, ' ')}`));
   const notes = s.phases.filter((p) => p.notes.length > 0 || p.disturbed.length > 0);
   if (notes.length > 0) {
     lines.push('', 'Phase notes (⚠ = disturbed: the machine or the harness, not only the code, shaped these figures):');

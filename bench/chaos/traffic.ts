@@ -71,6 +71,8 @@ export interface LogoutAttempt {
   status: number;
   retryAfter?: string;
   error?: string;
+  /** Body of a 5xx other than 503. */
+  body?: string;
 }
 
 export interface RevocationRecord {
@@ -219,7 +221,13 @@ export class Traffic {
           method: 'POST',
           ...(rec.mode === 'bearer' ? { token: rec.token } : { form: { token: rec.token, token_type_hint: 'access_token' } }),
         });
-        rec.attempts.push({ instance: instance.id, at, status: answer.status, ...(answer.retryAfter ? { retryAfter: answer.retryAfter } : {}) });
+        rec.attempts.push({
+          instance: instance.id,
+          at,
+          status: answer.status,
+          ...(answer.retryAfter ? { retryAfter: answer.retryAfter } : {}),
+          ...(answer.body ? { body: answer.body } : {}),
+        });
         rec.answeredAt = now();
         rec.answeredBy = instance.id;
         if (answer.status !== 503) break;
