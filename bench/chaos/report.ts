@@ -269,7 +269,7 @@ export function markdown(s: Summary): string {
   lines.push(
     `${s.machine.date}, Node ${s.machine.node}, ${s.machine.cores} cores (load avg at start ${s.machine.loadavg.map((v) => v.toFixed(2)).join(' ')}); ${s.durationSeconds} s in all.`,
     `${st.instances} API processes (Express, Redis store, fail-closed, maxStaleness ${st.maxStalenessSeconds} s, jwksCooldown ${st.jwksCooldownSeconds} s) sharing a private redis-server; ` +
-      `load ${st.rate} req/s of valid tokens over the live instances; a logout every ${st.revokeEveryMs} ms (bearer-only or form body, random instance), ` +
+      `load ${st.rate} req/s of valid tokens over the live instances; a logout every ${st.revokeEveryMs} ms of the oldest of the ${st.poolSize} tokens the load uses (bearer-only or form body, random instance), ` +
       `retried like a client on 503 / connection errors (≤ ${st.logoutAttempts} attempts, Retry-After honoured up to ${st.maxRetryAfterMs / 1000} s). ` +
       `Each revoked token is probed on every live instance ${PROBE_OFFSETS.join(' / ')} ms after its logout's final answer.`,
     `Staleness window: while Redis is down (killed → restarted and answering) plus ${st.reconnectGraceMs} ms for the reconnect, capped at maxStaleness after it went down; it only covers *other* instances than the one that answered the logout. ` +
