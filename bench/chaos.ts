@@ -314,7 +314,7 @@ async function main(): Promise<number> {
     phases: runs,
     outages: ctx.outages,
     traffic,
-    idp: { deliveries: idp.deliveries, counters: { ...idp.counters } },
+    idp: { deliveries: idp.deliveries, counters: { ...idp.counters }, rotatedKid: idp.rotatedKid },
     end: { instances: labels, statuses, jtis: held.map((r) => r.jti), drainedMs, drainComplete },
     instanceStats,
     durationSeconds: round((now() - started) / 1000, 1),

@@ -24,6 +24,8 @@ export interface ChaosIdp {
   rotate(fraction: number): void;
   /** A fresh access token (jti, exp = now + lifetime) and its jti and kid. */
   issue(): { token: string; jti: string; kid: string };
+  /** The `kid` of the key `rotate()` brings in. */
+  readonly rotatedKid: string;
   /** Successful (200) revocation deliveries per jti. */
   readonly deliveries: ReadonlyMap<string, number>;
   readonly counters: { jwks: number; jwks500: number; revocationRequests: number; revocation503: number; revocationUnauthorized: number };
@@ -53,6 +55,7 @@ export async function startIdp(tokenLifetimeSeconds: number): Promise<ChaosIdp> 
       const claims = accessClaims({ issuer: idp.issuer, audience: AUDIENCE }, tokenLifetimeSeconds);
       return { token: mint(key, claims), jti: claims.jti as string, kid: key.kid };
     },
+    rotatedKid: keys[1]!.kid,
     deliveries,
     counters,
     close: async () => {

@@ -63,7 +63,7 @@ export interface RunInput {
   phases: PhaseRun[];
   outages: Outage[];
   traffic: Traffic;
-  idp: { deliveries: ReadonlyMap<string, number>; counters: ChaosIdp['counters'] };
+  idp: { deliveries: ReadonlyMap<string, number>; counters: ChaosIdp['counters']; rotatedKid: string };
   end: EndCheck;
   instanceStats: Record<string, unknown>;
   durationSeconds: number;
@@ -155,7 +155,7 @@ export function summarize(input: RunInput) {
       requests + skipped < 0.9 * settings.rate * seconds || skipped > 0 ? `load ${Math.round(requests / seconds)} of ${settings.rate} req/s` : '',
       phase.loopDelayP99Ms > 100 ? `harness event-loop lag p99 ${phase.loopDelayP99Ms} ms` : '',
       probeLateP99 > 100 ? `probes late by up to ${Math.round(probeLateP99)} ms (p99)` : '',
-      phase.cpuBusy > 0.95 ? `machine CPU ${Math.round(phase.cpuBusy * 100)} % busy` : '',
+      phase.cpuBusy > 0.95 ? `machine CPU ${Math.round(phase.cpuBusy * 100)} % busy (this run's processes included)` : '',
     ].filter(Boolean);
     return {
       name: phase.name,
@@ -225,6 +225,8 @@ export function summarize(input: RunInput) {
     lostConfirmed: lost.confirmed.length,
     lostUnconfirmed: lost.unconfirmed.length,
     lostByPhase: lostPhases,
+    /** Lost tokens signed with the key rotated in during the JWKS outage. */
+    lostRotatedKey: [...lost.confirmed, ...lost.unconfirmed].filter((jti) => byJti.get(jti)!.kid === input.idp.rotatedKid).length,
     acceptedBy,
     inconclusive,
     idp: { revocations: held.length, missing: idpMissing, duplicates, drainedSeconds: round(input.end.drainedMs / 1000, 1), drainComplete: input.end.drainComplete, ...input.idp.counters },
@@ -308,7 +310,7 @@ export function markdown(s: Summary): string {
   lines.push('', '## End of run', '');
   lines.push(
     `- ${e.checked} revocations the API answered 200/502/503 for, each checked on ${e.instances.join(', ')} (statuses: ${Object.entries(e.statuses).map(([k, v]) => `${k}: ${v}`).join(', ')}).`,
-    `- Lost (accepted somewhere at the end): ${e.lostConfirmed} confirmed, ${e.lostUnconfirmed} unconfirmed${Object.keys(e.lostByPhase).length ? ` — by phase: ${Object.entries(e.lostByPhase).map(([k, v]) => `${k} ${v}`).join(', ')}; by instance: ${Object.entries(e.acceptedBy).filter(([, v]) => v).map(([k, v]) => `${k} ${v}`).join(', ')}` : ''}. Inconclusive (503 or no answer on some instance, none accepting): ${e.inconclusive}.`,
+    `- Lost (accepted somewhere at the end): ${e.lostConfirmed} confirmed, ${e.lostUnconfirmed} unconfirmed${Object.keys(e.lostByPhase).length ? ` — by phase: ${Object.entries(e.lostByPhase).map(([k, v]) => `${k} ${v}`).join(', ')}; by instance: ${Object.entries(e.acceptedBy).filter(([, v]) => v).map(([k, v]) => `${k} ${v}`).join(', ')}; signed with the key rotated in during the JWKS outage: ${e.lostRotatedKey}` : ''}. Inconclusive (503 or no answer on some instance, none accepting): ${e.inconclusive}.`,
     `- IdP: ${e.idp.missing} of ${e.idp.revocations} never delivered, ${e.idp.duplicates} duplicate deliveries; ${e.idp.revocationRequests} revocation requests (${e.idp.revocation503} answered 503, ${e.idp.revocationUnauthorized} 401); JWKS ${e.idp.jwks} requests (${e.idp.jwks500} answered 500). Outbox drain waited ${e.idp.drainedSeconds} s${e.idp.drainComplete ? '' : ' (gave up: deliveries still missing)'}.`,
     `- Harness stopped cleanly: ${s.stoppedCleanly ? 'yes' : 'no (some logouts or probes were still running at the stop deadline)'}.`,
   );
