@@ -22,6 +22,8 @@ export interface LoadBatch {
   ms: number[];
   errors: Array<{ t: number; code: string }>;
   skipped: number[];
+  /** Send times of 401s for tokens the harness had already taken out of the pool to log out (a race of this harness, not a false rejection). */
+  refusedWhileLoggingOut: number[];
 }
 
 let urls: string[] = [];
@@ -32,7 +34,7 @@ let ticker: NodeJS.Timeout | undefined;
 let flusher: NodeJS.Timeout | undefined;
 
 function emptyBatch(): LoadBatch {
-  return { type: 'batch', t: [], status: [], ms: [], errors: [], skipped: [] };
+  return { type: 'batch', t: [], status: [], ms: [], errors: [], skipped: [], refusedWhileLoggingOut: [] };
 }
 
 function flush(): void {
@@ -53,7 +55,10 @@ function fire(): void {
     batch.ms.push(now() - t);
   };
   send(`${url}/notes`, { token }).then(
-    (answer) => record(answer.status),
+    (answer) => {
+      record(answer.status);
+      if (answer.status === 401 && !tokens.includes(token)) batch.refusedWhileLoggingOut.push(t);
+    },
     (error: unknown) => {
       record(0);
       batch.errors.push({ t, code: errorCode(error) });

@@ -168,6 +168,8 @@ export function summarize(input: RunInput) {
         rps: Math.round(requests / seconds),
         statuses,
         skippedByHarness: skipped,
+        /** 401s for tokens the harness was about to log out (its own race); the rest of the 401s are valid tokens refused. */
+        refusedWhileLoggingOut: traffic.refusedWhileLoggingOut.filter(inPhase).length,
         noAnswer,
         p50Ms: round(percentile(latencies, 50), 2),
         p99Ms: round(percentile(latencies, 99), 2),
@@ -283,7 +285,7 @@ export function markdown(s: Summary): string {
   lines.push('| --- | --- | --: | --: | --: | --- | --: | --- | --: | --- | --- | --- |');
   for (const p of s.phases) {
     lines.push(
-      `| ${p.name}${p.disturbed.length ? ' ⚠' : ''} | ${p.fault} | ${p.seconds} | ${p.load.requests} | ${p.load.rps} | ${statusCell(p.load.statuses, ['200', '401', '503'])} | ${other5xx(p.load.statuses)} | ${codes(p.load.noAnswer)}${p.load.skippedByHarness ? ` (+${p.load.skippedByHarness} not sent: ${st.maxInFlight} in flight)` : ''} | ${pct(p.load.tailOkShare)} | ${p.load.p50Ms} / ${p.load.p99Ms} | ${p.harness.loopDelayP99Ms} / ${p.harness.loopDelayMaxMs}, ${p.harness.cores} | ${pct(p.harness.cpuBusy)} / ${pct(p.harness.cpuSteal)} |`,
+      `| ${p.name}${p.disturbed.length ? ' ⚠' : ''} | ${p.fault} | ${p.seconds} | ${p.load.requests} | ${p.load.rps} | ${statusCell(p.load.statuses, ['200', '401', '503'])}${p.load.refusedWhileLoggingOut ? ` (${p.load.refusedWhileLoggingOut} of the 401s: token being logged out)` : ''} | ${other5xx(p.load.statuses)} | ${codes(p.load.noAnswer)}${p.load.skippedByHarness ? ` (+${p.load.skippedByHarness} not sent: ${st.maxInFlight} in flight)` : ''} | ${pct(p.load.tailOkShare)} | ${p.load.p50Ms} / ${p.load.p99Ms} | ${p.harness.loopDelayP99Ms} / ${p.harness.loopDelayMaxMs}, ${p.harness.cores} | ${pct(p.harness.cpuBusy)} / ${pct(p.harness.cpuSteal)} |`,
     );
   }
   lines.push('', '## Revocations per phase (by when the logout started)', '');

@@ -106,6 +106,8 @@ export class Traffic {
   readonly loadErrors: Array<{ t: number; code: string }> = [];
   /** Send times of load requests not sent because `maxInFlight` were outstanding. */
   readonly skipped: number[] = [];
+  /** Send times of load 401s for tokens already on their way to being logged out. */
+  readonly refusedWhileLoggingOut: number[] = [];
   readonly revocations: RevocationRecord[] = [];
   private readonly pool: Array<{ token: string; jti: string; kid: string }> = [];
   private readonly pending = new Set<Promise<unknown>>();
@@ -132,6 +134,7 @@ export class Traffic {
       this.load.ms.push(...message.ms);
       this.loadErrors.push(...message.errors);
       this.skipped.push(...message.skipped);
+      this.refusedWhileLoggingOut.push(...message.refusedWhileLoggingOut);
     });
     fleet.onChange(() => this.tell({ type: 'instances', urls: fleet.live().map((i) => i.url) }));
   }
