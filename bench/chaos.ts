@@ -15,7 +15,8 @@
  * Usage: tsx bench/chaos.ts [--quick] [--phases baseline,redis-kill,…] [--rate <req/s>] [--revoke-every <ms>]
  *   Defaults: 1,500 req/s (--quick 1,000) and a logout every 20 ms; on a machine other work keeps busy,
  *   lower both (the report flags phases where the harness or the machine could not keep up).
- *   full ≈ 2.5 min, --quick ≈ 1.5 min; every child (instances, Redis) is killed on every exit path.
+ *   full ≈ 1.5 min, --quick ≈ 1 min (longer on a busy machine; hard timeout 8 / 6 min); every child
+ *   (instances, Redis, the load generator) is killed on every exit path, Ctrl-C included.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
