@@ -95,6 +95,16 @@ export function revokeRoute(options: RevokeRouteOptions) {
     // Not the IdP refusing us: we could not even ask it (no usable revocation endpoint).
     const misconfigured = outcomes.map((o) => findMisconfiguration(o.error)).find((m) => m !== undefined);
     if (misconfigured) throw misconfigured.copy();
+    // A JWT whose keys (or an opaque token whose introspection endpoint) cannot be reached right
+    // now: nothing was revoked locally, and the IdP cannot revoke most JWTs, so this is no success.
+    if (outcomes.some((o) => o.local === 'unverifiable')) {
+      res.setHeader('Retry-After', '5');
+      sendJson(res, 503, {
+        error: 'temporarily_unavailable',
+        error_description: 'The token cannot be checked right now (the identity provider is unreachable); it was not revoked here, try again',
+      });
+      return;
+    }
     // Success only once every instance will refuse the token: the store must have it.
     if (outcomes.some((o) => o.store === 'pending')) {
       res.setHeader('Retry-After', '1');

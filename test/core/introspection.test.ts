@@ -256,6 +256,19 @@ describe('one revocation identity per opaque token, on every instance', () => {
     expect(await idp.introspect(token)).toMatchObject({ active: true });
   });
 
+  it('revoke() of an opaque token while the introspection endpoint is down is unverifiable, not "not ours"', async () => {
+    const dead = await startStubServer((_req, res) => void res.end());
+    await dead.close();
+    const b = verifierFor({
+      introspection: { clientId: idp.client.clientId, clientSecret: idp.client.clientSecret, endpoint: `${dead.url}/introspect` },
+      revocation: revocation(),
+    });
+    const token = await idp.issueAccessToken({ resource: idp.opaqueAudience });
+    // The route turns this into a 503 (try again), never a 200 or a 401 for a token that may be ours.
+    expect(await b.revoke(token, { tokenTypeHint: 'access_token' })).toMatchObject({ local: 'unverifiable', store: 'none' });
+    await expect(b.invalidate(token)).rejects.toThrow(IdpUnavailableError);
+  });
+
   it('denylists nothing for an opaque string the IdP does not call ours (garbage, inactive, a refresh token)', async () => {
     const store = createMemoryStore();
     const b = verifierFor({ store, revocation: revocation() });

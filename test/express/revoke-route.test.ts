@@ -361,6 +361,24 @@ describe('when the IdP does not confirm', () => {
     expect(verifier.stats().revocation.outbox.pending).toBe(1);
   });
 
+  it('a logout whose token cannot be checked (JWKS unreachable) → 503 + Retry-After, never a 200 it did not have', async () => {
+    // Seen under chaos: a token signed with a key rotated in during a JWKS outage was answered
+    // 200 `revoked: true` while nothing was denylisted, and was accepted again once the JWKS came back.
+    const { app, verifier } = setup({ verifier: { jwksUri: deadEndpoint.replace('/revoke', '/jwks') } });
+    const bearer = await idp.issueAccessToken();
+    for (const req of [
+      request(app).post('/logout').set('Authorization', `Bearer ${bearer}`),
+      request(app).post('/logout').type('form').send({ token: bearer }),
+    ]) {
+      const res = await req;
+      expect(res.status).toBe(503);
+      expect(res.headers['retry-after']).toBe('5');
+      expect(res.body.error).toBe('temporarily_unavailable');
+      expectNoToken(res, bearer);
+    }
+    expect(verifier.stats().revocation.denylisted).toBe(0);
+  });
+
   it('401 invalid_client from the IdP → 502 JSON, refused locally, nothing queued', async () => {
     idpAnswer = (_req, res) => sendJson(res, 401, { error: 'invalid_client', error_description: 'client authentication failed' });
     const { app, verifier } = setup();
