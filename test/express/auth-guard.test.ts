@@ -4,7 +4,7 @@ import connect from 'connect';
 import express, { type Express } from 'express';
 import request from 'supertest';
 import { authErrorHandler, authGuard, createVerifier, writeAuthError, type GuardRequest, type Verifier } from '../../src/index.js';
-import { rawToken, signToken, standardClaims, startIdp, testClock, type EmbeddedIdp } from '../support/idp.js';
+import { issuedAt, rawToken, signToken, standardClaims, startIdp, testClock, type EmbeddedIdp } from '../support/idp.js';
 
 let idp: EmbeddedIdp;
 let verifier: Verifier;
@@ -143,7 +143,7 @@ describe('authGuard shorthand and IdP outage', () => {
     const down = await startIdp();
     const token = await down.issueAccessToken();
     await down.pause();
-    const guard = authGuard({ issuer: down.issuer, audience: down.audience, clock: testClock() });
+    const guard = authGuard({ issuer: down.issuer, audience: down.audience, clock: testClock(issuedAt(token)) });
     const outage = express().use(guard).get('/', (_req, res) => res.send('ok')).use(authErrorHandler());
     try {
       const res = await request(outage).get('/').set('Authorization', `Bearer ${token}`);

@@ -26,7 +26,7 @@ import {
 } from '../../src/index.js';
 import { generateSigningKey } from '../../example-app/embedded-idp.js';
 import { sendJson, startStubServer, type StubServer } from '../support/http.js';
-import { attackerKey, rawToken, signToken, standardClaims, startIdp, testClock, type EmbeddedIdp, type SigningKey } from '../support/idp.js';
+import { attackerKey, rawToken, signToken, standardClaims, startIdp, testClock, tokenAt, type EmbeddedIdp, type SigningKey } from '../support/idp.js';
 import {
   b64u,
   claimsOf,
@@ -88,9 +88,12 @@ async function refused(promise: Promise<unknown>, reason?: RejectionReason | Rej
 }
 
 const nowSec = () => Math.floor(Date.now() / 1000);
-/** Claims JSON text with one member replaced by a raw JSON literal (numbers and types JSON.stringify cannot make). */
-function claimsWith(of: EmbeddedIdp, claim: string, literal: string | undefined, overrides: Record<string, unknown> = {}): string {
-  const claims: Record<string, unknown> = { ...standardClaims(of), ...overrides };
+/**
+ * Claims JSON text with one member replaced by a raw JSON literal (numbers and types JSON.stringify cannot make),
+ * issued at `now` (epoch ms): pass the verifier's injected clock, if it has one.
+ */
+function claimsWith(of: EmbeddedIdp, claim: string, literal: string | undefined, overrides: Record<string, unknown> = {}, now = Date.now()): string {
+  const claims: Record<string, unknown> = { ...standardClaims(of, {}, now), ...overrides };
   delete claims[claim];
   const text = JSON.stringify(claims);
   return literal === undefined ? text : `${text.slice(0, -1)},"${claim}":${literal}}`;
@@ -506,8 +509,8 @@ describe('duplicate JSON members: one parse, last member wins everywhere', () =>
     const clock = testClock();
     const now = Math.floor(clock() / 1000);
     const verifier = verifierFor({ clock, clockTolerance: 0 });
-    await refused(verifier.verify(genuine(genuineHeader(), claimsWith(idp, 'exp', `${now + 600},"exp":${now - 600}`))), 'token_expired');
-    const token = genuine(genuineHeader(), claimsWith(idp, 'exp', `${now - 600},"exp":${now + 60}`));
+    await refused(verifier.verify(genuine(genuineHeader(), claimsWith(idp, 'exp', `${now + 600},"exp":${now - 600}`, {}, clock()))), 'token_expired');
+    const token = genuine(genuineHeader(), claimsWith(idp, 'exp', `${now - 600},"exp":${now + 60}`, {}, clock()));
     expect((await verifier.verify(token)).payload.exp).toBe(now + 60);
     clock.advance(30_000);
     expect(verifier.peek(token)).toBeDefined();
@@ -529,8 +532,7 @@ describe('duplicate JSON members: one parse, last member wins everywhere', () =>
   it('payload with two sub: a subject cutoff applies to the last one', async () => {
     const clock = testClock();
     const verifier = verifierFor({ clock });
-    const iat = Math.floor(clock() / 1000) - 10;
-    const token = genuine(genuineHeader(), claimsWith(idp, 'sub', '"alice","sub":"mallory"', { iat }));
+    const token = genuine(genuineHeader(), claimsWith(idp, 'sub', '"alice","sub":"mallory"', {}, clock() - 10_000));
     expect((await verifier.verify(token)).payload.sub).toBe('mallory');
     await verifier.invalidateSubject('alice');
     await expect(verifier.verify(token)).resolves.toBeDefined();
@@ -857,12 +859,12 @@ describe('cache abuse', () => {
     closers.push(() => rotating.close());
     const clock = testClock();
     const verifier = verifierFor({ issuer: rotating.issuer, audience: rotating.audience, clock });
-    const kidless = await signToken(standardClaims(rotating), rotating.keys[0]!, { kid: undefined });
+    const kidless = await signToken(standardClaims(rotating, {}, clock()), rotating.keys[0]!, { kid: undefined });
     expect(JSON.parse(Buffer.from(parts(kidless)[0], 'base64url').toString()).kid).toBeUndefined();
     await verifier.verify(kidless);
     await rotating.rotateKeys({ dropOld: true });
     clock.advance(31_000);
-    await verifier.verify(await rotating.issueAccessToken()); // new kid → refetch; the old key is gone
+    await verifier.verify(await tokenAt(rotating, clock())); // new kid → refetch; the old key is gone
     expect(verifier.peek(kidless)).toBeUndefined();
     await refused(verifier.verify(kidless));
   });

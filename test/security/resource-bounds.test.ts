@@ -14,7 +14,7 @@ import {
   type VerifierOptions,
 } from '../../src/index.js';
 import { startStubServer } from '../support/http.js';
-import { rawToken, signToken, standardClaims, startIdp, testClock, type EmbeddedIdp } from '../support/idp.js';
+import { rawToken, signToken, standardClaims, startIdp, testClock, tokenAt, type EmbeddedIdp } from '../support/idp.js';
 import { b64u } from './helpers.js';
 
 let idp: EmbeddedIdp;
@@ -84,10 +84,11 @@ function garbage(i: number, kid: string, claims: object): string {
 
 describe('garbage leaves nothing behind', () => {
   it('50 000 unique garbage tokens: cache and in-flight map stay empty, no denylist entry, no JWKS refetch', async () => {
-    const verifier = verifierFor({ clock: testClock() });
+    const clock = testClock();
+    const verifier = verifierFor({ clock });
     const kid = idp.keys[0]!.kid;
-    const claims = standardClaims(idp);
-    await verifier.verify(await idp.issueAccessToken()); // a warm verifier, as in production
+    const claims = standardClaims(idp, {}, clock());
+    await verifier.verify(await tokenAt(idp, clock())); // a warm verifier, as in production
     let maxInflight = 0;
     const reasons = await flood(verifier, 50_000, (i) => garbage(i, kid, claims), 1_000, () => {
       maxInflight = Math.max(maxInflight, inflight(verifier).size);
@@ -104,10 +105,11 @@ describe('garbage leaves nothing behind', () => {
   }, 60_000);
 
   it('garbage through authGuard (called directly): nothing cached, nothing in flight', async () => {
-    const verifier = verifierFor({ clock: testClock() });
+    const clock = testClock();
+    const verifier = verifierFor({ clock });
     const guard = authGuard({ verifier });
     const kid = idp.keys[0]!.kid;
-    const claims = standardClaims(idp);
+    const claims = standardClaims(idp, {}, clock());
     const statuses = new Map<number, number>();
     for (let start = 0; start < 5_000; start += 500) {
       await Promise.all(
@@ -154,7 +156,7 @@ describe('unknown kids cannot drive JWKS traffic', () => {
     const clock = testClock();
     const verifier = verifierFor({ clock, jwksCooldown: 30 });
     const claims = standardClaims(idp, {}, clock());
-    await verifier.verify(await idp.issueAccessToken());
+    await verifier.verify(await tokenAt(idp, clock()));
     const fetchesAtStart = verifier.stats().jwks.fetches;
     const idpRequestsAtStart = idp.jwksRequests;
     const windows = 5;
@@ -183,7 +185,7 @@ describe('unknown kids cannot drive JWKS traffic', () => {
     try {
       const clock = testClock();
       const verifier = verifierFor({ clock, jwksCooldown: 30 }, down);
-      await verifier.verify(await down.issueAccessToken());
+      await verifier.verify(await tokenAt(down, clock()));
       const known = await signToken(standardClaims(down, { exp: Math.floor(clock() / 1000) + 3600 }, clock()), down.keys[0]!);
       await down.pause();
       const claims = standardClaims(down, {}, clock());
@@ -237,9 +239,10 @@ describe('the cache is bounded', () => {
 
 describe('revocation state is bounded by what is genuinely ours', () => {
   it('5000 forged or foreign tokens passed to invalidate()/revoke(): no denylist entry, no cutoff', async () => {
-    const verifier = verifierFor({ clock: testClock() });
+    const clock = testClock();
+    const verifier = verifierFor({ clock });
     const kid = idp.keys[0]!.kid;
-    const claims = standardClaims(idp);
+    const claims = standardClaims(idp, {}, clock());
     const outcomes = await Promise.allSettled(Array.from({ length: 2_500 }, (_, i) => verifier.invalidate(garbage(i, kid, claims))));
     expect(outcomes.every((o) => o.status === 'rejected')).toBe(true);
     const revoked = await Promise.all(Array.from({ length: 2_500 }, (_, i) => verifier.revoke(garbage(i + 7, kid, claims))));
@@ -251,12 +254,13 @@ describe('revocation state is bounded by what is genuinely ours', () => {
     const dead = await startStubServer(() => undefined);
     const endpoint = `${dead.url}/revoke`;
     await dead.close(); // connection refused from now on
+    const clock = testClock();
     const verifier = verifierFor({
-      clock: testClock(),
+      clock,
       revocation: { clientId: 'rs', clientSecret: 'rs-secret', endpoint, maxPending: 50, timeout: 1_000 },
     });
     const kid = idp.keys[0]!.kid;
-    const claims = standardClaims(idp);
+    const claims = standardClaims(idp, {}, clock());
     // All at once: the size check and the enqueue must not race past the cap.
     const outcomes = await Promise.all(
       Array.from({ length: 1_000 }, (_, i) => verifier.revoke(i % 2 ? `opaque-${i}` : garbage(i, kid, claims))),
