@@ -18,6 +18,12 @@ function req(authorization?: string | string[], extra: Partial<RequestLike> = {}
   return { headers, rawHeaders, url: '/notes', body: undefined, ...extra };
 }
 
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+/** The same request with a form content type (Authorization header kept). */
+function withForm(request: RequestLike, contentType = FORM['content-type']): RequestLike {
+  return { ...request, headers: { ...request.headers, 'content-type': contentType } };
+}
+
 function thrownBy(request: RequestLike): AuthError {
   try {
     const token = extractBearerToken(request);
@@ -100,11 +106,14 @@ describe('extractBearerToken: malformed requests are a 400 invalid_request', () 
     ['a query token and no header', req(undefined, { url: '/notes?access_token=abc' }), 'query_token_not_allowed'],
     ['a percent-encoded query token name and no header', req(undefined, { url: '/notes?access%5Ftoken=abc' }), 'query_token_not_allowed'],
     ['an empty query token and no header', req(undefined, { url: '/notes?page=1&access_token=' }), 'query_token_not_allowed'],
-    ['a body token and no header', req(undefined, { body: { access_token: 'abc' } }), 'query_token_not_allowed'],
+    ['a form body token and no header', req(undefined, { headers: FORM, body: { access_token: 'abc' } }), 'query_token_not_allowed'],
     ['a header plus a query token', req('Bearer abc', { url: '/notes?access_token=abc' }), 'multiple_tokens'],
     ['a header plus a different query token', req('Bearer abc', { url: '/notes?x=1&access_token=def' }), 'multiple_tokens'],
-    ['a header plus a body token', req('Bearer abc', { body: { access_token: 'abc' } }), 'multiple_tokens'],
-    ['a header plus an undefined body token member', req('Bearer abc', { body: { access_token: undefined } }), 'multiple_tokens'],
+    ['a header plus a form body token', withForm(req('Bearer abc', { body: { access_token: 'abc' } })), 'multiple_tokens'],
+    ['a header plus an undefined form body token member', withForm(req('Bearer abc', { body: { access_token: undefined } })), 'multiple_tokens'],
+    ['a header plus a form body token, content type with charset and odd case', withForm(req('Bearer abc', { body: { access_token: 'x' } }), 'Application/X-WWW-Form-URLencoded; charset=UTF-8'), 'multiple_tokens'],
+    ['a header plus an unparsed form body string with a token', withForm(req('Bearer abc', { body: 'a=1&access_token=x' })), 'multiple_tokens'],
+    ['a header plus an unparsed form body Buffer with a token', withForm(req('Bearer abc', { body: Buffer.from('access_token=x') })), 'multiple_tokens'],
   ])('%s', (_name, request, reason) => {
     const error = thrownBy(request);
     expect(error).toBeInstanceOf(InvalidRequestError);
@@ -121,9 +130,30 @@ describe('extractBearerToken: malformed requests are a 400 invalid_request', () 
     expect(JSON.stringify(error.toJSON())).not.toContain('secret-token-value');
   });
 
+  // RFC 6750 §2.2: only an application/x-www-form-urlencoded body can carry a token. A JSON API's
+  // own `access_token` field (or any other body) is data: neither used as a token nor a second one.
+  it.each<[string, RequestLike]>([
+    ['a JSON body', req('Bearer abc', { headers: { authorization: 'Bearer abc', 'content-type': 'application/json' }, body: { access_token: 'x' } })],
+    ['a JSON body with charset', req('Bearer abc', { headers: { authorization: 'Bearer abc', 'content-type': 'application/json; charset=utf-8' }, body: { access_token: 'x' } })],
+    ['a +json body', req('Bearer abc', { headers: { authorization: 'Bearer abc', 'content-type': 'application/merge-patch+json' }, body: { access_token: 'x' } })],
+    ['a parsed body with no content type', req('Bearer abc', { body: { access_token: 'x' } })],
+    ['a multipart body', req('Bearer abc', { headers: { authorization: 'Bearer abc', 'content-type': 'multipart/form-data; boundary=x' }, body: { access_token: 'x' } })],
+    ['a text body', req('Bearer abc', { headers: { authorization: 'Bearer abc', 'content-type': 'text/plain' }, body: 'access_token=x' })],
+    ['a form content type given twice (array)', req('Bearer abc', { headers: { authorization: 'Bearer abc', 'content-type': ['application/x-www-form-urlencoded'] as never }, body: { access_token: 'x' } })],
+    ['a form body without access_token', withForm(req('Bearer abc', { body: { access_token_hint: 'x', note: 'access_token' } }))],
+  ])('ignores access_token in %s: the header token is used', (_name, request) => {
+    expect(extractBearerToken(request)).toBe('abc');
+  });
+
+  it('a JSON access_token is not a token either: with no header it is a plain 401', () => {
+    const error = thrownBy({ headers: { 'content-type': 'application/json' }, body: { access_token: 'abc' } });
+    expect(error).toBeInstanceOf(UnauthorizedError);
+    expect(error.headers['WWW-Authenticate']).toBe('Bearer realm="api"');
+  });
+
   it('tells the client how to send the token instead of a URL query', () => {
     expect(thrownBy(req(undefined, { url: '/notes?access_token=abc' })).description).toMatch(/Authorization header, not the URL/);
-    expect(thrownBy(req(undefined, { body: { access_token: 'abc' } })).description).toMatch(/Authorization header, not the body/);
+    expect(thrownBy(req(undefined, { headers: FORM, body: { access_token: 'abc' } })).description).toMatch(/Authorization header, not the body/);
   });
 });
 

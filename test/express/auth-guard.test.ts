@@ -129,6 +129,58 @@ describe('authGuard on Express (default error handler)', () => {
   });
 });
 
+// RFC 6750 §2.2 defines body tokens for application/x-www-form-urlencoded only. An app with global
+// body parsers must keep working when its JSON payload has an `access_token` field of its own.
+describe('authGuard behind global express.json() and express.urlencoded()', () => {
+  let parsed: Express;
+  beforeAll(() => {
+    parsed = express();
+    parsed.use(express.json({ type: ['application/json', 'application/*+json'] }));
+    parsed.use(express.urlencoded({ extended: false }));
+    parsed.post('/links', authGuard({ verifier, scopes: ['notes:read'] }), (req, res) => {
+      res.status(201).json({ sub: req.auth?.payload.sub, body: req.body });
+    });
+  });
+
+  it.each([
+    ['application/json', { access_token: 'an-api-field-not-a-credential', name: 'x' }],
+    ['application/merge-patch+json', { access_token: 'whatever' }],
+  ])('a valid header plus a %s body with access_token: admitted, the body reaches the handler', async (type, body) => {
+    const res = await request(parsed).post('/links').set('Authorization', `Bearer ${readToken}`).set('Content-Type', type).send(JSON.stringify(body));
+    expect(res.status).toBe(201);
+    expect(res.body).toEqual({ sub: idp.client.clientId, body });
+  });
+
+  it('a JSON access_token is never used as a token: without a header it is a bare 401', async () => {
+    const res = await request(parsed).post('/links').send({ access_token: readToken });
+    expect(res.status).toBe(401);
+    expect(challenge(res)).toBe('Bearer realm="api"');
+  });
+
+  it('a JSON access_token does not rescue a bad header token', async () => {
+    const res = await request(parsed).post('/links').set('Authorization', 'Bearer not-a-jwt').send({ access_token: readToken });
+    expect(res.status).toBe(401);
+    expect(challenge(res)).toContain('error="invalid_token"');
+  });
+
+  it('a form body access_token next to the header is a second method: 400', async () => {
+    const res = await request(parsed).post('/links').set('Authorization', `Bearer ${readToken}`).type('form').send({ access_token: readToken });
+    expect(res.status).toBe(400);
+    expect(challenge(res)).toBe('Bearer realm="api", error="invalid_request", error_description="Send the access token by one method only"');
+  });
+
+  it('a form body access_token alone is refused with 400, not used', async () => {
+    const res = await request(parsed).post('/links').type('form').send({ access_token: readToken });
+    expect(res.status).toBe(400);
+    expect(challenge(res)).toContain('error_description="Send the access token in the Authorization header, not the body"');
+  });
+
+  it('a form body without access_token passes', async () => {
+    const res = await request(parsed).post('/links').set('Authorization', `Bearer ${readToken}`).type('form').send({ title: 'access_token' });
+    expect(res.status).toBe(201);
+  });
+});
+
 describe('authGuard shorthand and IdP outage', () => {
   it('builds its own verifier from { issuer, audience } and exposes it', async () => {
     const guard = authGuard({ issuer: idp.issuer, audience: idp.audience });
