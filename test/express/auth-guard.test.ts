@@ -123,6 +123,25 @@ describe('authGuard on Express (default error handler)', () => {
     expect(res.status).toBe(200);
   });
 
+  // `scope` as a JSON array (some IdPs send it so) is read like `scp`; garbage shapes grant nothing.
+  it.each<[string, number, unknown, unknown]>([
+    ['scope as an array', 200, ['notes:read', 'other'], undefined],
+    ['scope as an array without the scope', 403, ['notes:write'], undefined],
+    ['scp as a string', 200, undefined, 'other notes:read'],
+    ['scope array with non-string elements around it', 200, [1, null, { a: 'notes:read' }, ['notes:read'], 'notes:read'], undefined],
+    ['scope array whose only match is nested', 403, [['notes:read'], { 'notes:read': true }], undefined],
+    ['one array element holding two scopes', 403, ['notes:read notes:write'], undefined],
+    ['scope as a number', 403, 42, undefined],
+    ['scope as an object', 403, { 'notes:read': true }, undefined],
+    ['scope as true', 403, true, undefined],
+    ['scp as an object with a length', 403, undefined, { length: 1, 0: 'notes:read' }],
+  ])('%s → %i', async (_name, status, scope, scp) => {
+    const token = await signToken(standardClaims(idp, { scope: scope as never, scp: scp as never }), idp.keys[0]!);
+    const res = await request(app).get('/notes').set('Authorization', `Bearer ${token}`);
+    expect(res.status).toBe(status);
+    if (status === 403) expect(challenge(res)).toContain('error="insufficient_scope"');
+  });
+
   it('keeps stack traces and internals out of the challenge', async () => {
     const res = await request(app).get('/notes').set('Authorization', 'Bearer eyJhbGciOiJSUzI1NiJ9.e30.x');
     expect(challenge(res)).not.toMatch(/at |node_modules|Error:/);
