@@ -553,6 +553,48 @@ describe('duplicate JSON members: one parse, last member wins everywhere', () =>
   });
 });
 
+// client_id and azp name the client (RFC 9068 §2.2, OIDC) and are sent to the IdP as the client
+// hint of a revocation: a string, or the token is refused. RFC 9068 makes client_id REQUIRED in
+// at+jwt tokens; an app that enforces `typ: 'at+jwt'` gets that check too.
+describe('client_id and azp: strings, and client_id required when typ at+jwt is enforced', () => {
+  it.each([
+    ['client_id', '42'],
+    ['client_id', 'null'],
+    ['client_id', 'true'],
+    ['client_id', '{}'],
+    ['client_id', '{"toString":"x"}'],
+    ['client_id', '["my-client"]'],
+    ['azp', '42'],
+    ['azp', '["my-client"]'],
+    ['azp', '{}'],
+  ])('%s: %s → claim_invalid, whatever typ the app enforces', async (claim, literal) => {
+    const token = genuine(genuineHeader(), claimsWith(idp, claim, literal));
+    await refused(verifierFor().verify(token), 'claim_invalid');
+    await refused(verifierFor({ typ: 'at+jwt' }).verify(token), 'claim_invalid');
+  });
+
+  it('a string client_id and azp are accepted', async () => {
+    const token = genuine(genuineHeader(), claimsWith(idp, 'azp', '"my-client"', { client_id: 'my-client' }));
+    await expect(verifierFor({ typ: 'at+jwt' }).verify(token)).resolves.toMatchObject({ payload: { client_id: 'my-client', azp: 'my-client' } });
+  });
+
+  it.each(['at+jwt', 'application/at+jwt', 'AT+JWT'])("typ '%s' enforced: a token without client_id is refused (claim_missing)", async (typ) => {
+    const token = genuine(genuineHeader(), claimsWith(idp, 'client_id', undefined));
+    await refused(verifierFor({ typ }).verify(token), 'claim_missing');
+  });
+
+  it('typ not enforced: a token without client_id is still accepted (IdPs that send azp or cid instead)', async () => {
+    const token = genuine(genuineHeader(), claimsWith(idp, 'client_id', undefined, { azp: 'spa' }));
+    await expect(verifierFor().verify(token)).resolves.toBeDefined();
+  });
+
+  it('oidc-provider access tokens carry client_id and verify with typ at+jwt enforced', async () => {
+    const token = await idp.issueAccessToken();
+    expect(claimsOf(token).client_id).toBe(idp.client.clientId);
+    await expect(verifierFor({ typ: 'at+jwt' }).verify(token)).resolves.toBeDefined();
+  });
+});
+
 describe('NumericDate claims (RFC 7519 §2): odd numbers and wrong types', () => {
   // Literals are spliced into the JSON text: 1e999 parses to Infinity, which JSON.stringify
   // cannot produce. NOW is replaced by the current time in seconds.
