@@ -165,22 +165,25 @@ describe('formatChallenge', () => {
     );
   });
 
+  // RFC 6750 §3: error_description is %x20-21 / %x23-5B / %x5D-7E: no `"` or `\` even escaped.
   it.each<[string, string]>([
-    ['say "hi"', 'say \\"hi\\"'],
-    ['back\\slash', 'back\\\\slash'],
-    ['\\"', '\\\\\\"'],
+    ['say "hi"', "say 'hi'"],
+    ['back\\slash', 'backslash'],
+    ['\\"', "'"],
+    ['\\", error="invalid_request', "', error='invalid_request"],
     ['a\r\nSet-Cookie: x=1', 'aSet-Cookie: x=1'],
     ['tab\there', 'tabhere'],
     ['nul\u0000del\u007f', 'nuldel'],
     ['café ünïcode', 'caf ncode'],
     ['emoji \u{1F600} gone', 'emoji  gone'],
     ['printable ~!#$%&\'()*+,-./:;<=>?@[]^_`{|}', 'printable ~!#$%&\'()*+,-./:;<=>?@[]^_`{|}'],
-  ])('escapes and strips %j', (value, quoted) => {
+  ])('strips %j down to the RFC 6750 charset', (value, quoted) => {
     expect(formatChallenge('api', [['error_description', value]])).toBe(`Bearer realm="api", error_description="${quoted}"`);
   });
 
-  it('escapes the realm too', () => {
-    expect(formatChallenge('my "realm"\\\n', [])).toBe('Bearer realm="my \\"realm\\"\\\\"');
+  it('cleans the realm and every other parameter too', () => {
+    expect(formatChallenge('my "realm"\\\n', [])).toBe('Bearer realm="my \'realm\'"');
+    expect(formatChallenge('api', [['scope', 'a"b c\\d']])).toBe('Bearer realm="api", scope="a\'b cd"');
   });
 
   it('produces a header value with no control characters whatever the input', () => {
@@ -188,14 +191,28 @@ describe('formatChallenge', () => {
     for (let c = 0; c < 0x300; c++) all += String.fromCharCode(c);
     const header = formatChallenge(all, [['error_description', all]]);
     expect(header).toMatch(/^[\x20-\x7e]*$/);
+    // Exactly four `"` (two quoted values), no backslash: nothing to unescape, nothing to confuse a parser.
+    expect(header.match(/"/g)).toHaveLength(4);
+    expect(header).not.toContain('\\');
   });
 
   it('uses the realm an error carries', () => {
     const error = new InvalidTokenError('token_expired', 'The access token expired');
     error.realm = 'notes "v2"';
     expect(error.headers['WWW-Authenticate']).toBe(
-      'Bearer realm="notes \\"v2\\"", error="invalid_token", error_description="The access token expired"',
+      'Bearer realm="notes \'v2\'", error="invalid_token", error_description="The access token expired"',
     );
+  });
+
+  it('cleans descriptions and scopes an application supplies, in the challenge and the JSON body alike', () => {
+    class PaymentRequired extends InvalidRequestError {}
+    const error = new PaymentRequired('malformed_request', 'Field "amount" must match \\d+\u00e9\r\n');
+    expect(error.headers['WWW-Authenticate']).toBe(
+      "Bearer realm=\"api\", error=\"invalid_request\", error_description=\"Field 'amount' must match d+\"",
+    );
+    expect(error.toJSON()).toEqual({ error: 'invalid_request', error_description: "Field 'amount' must match d+" });
+    const scoped = new InsufficientScopeError(['notes"read', 'back\\slash']);
+    expect(scoped.headers['WWW-Authenticate']).toContain(`scope="notes'read backslash"`);
   });
 });
 

@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import connect from 'connect';
 import express, { type Express } from 'express';
 import request from 'supertest';
-import { authErrorHandler, authGuard, createVerifier, writeAuthError, type GuardRequest, type Verifier } from '../../src/index.js';
+import { authErrorHandler, authGuard, createVerifier, InvalidRequestError, writeAuthError, type GuardRequest, type Verifier } from '../../src/index.js';
 import { issuedAt, rawToken, signToken, standardClaims, startIdp, testClock, type EmbeddedIdp } from '../support/idp.js';
 
 let idp: EmbeddedIdp;
@@ -227,6 +227,18 @@ describe('authGuard shorthand and IdP outage', () => {
     }
   });
 
+  it("an application's own AuthError with quotes and backslashes: the challenge and body keep to RFC 6750 §3", async () => {
+    const fail = express().get('/', (_req, _res, next) => next(new InvalidRequestError('malformed_request', 'Field "name\\" is bad\r\nX-Injected: 1')));
+    const plain = await request(fail).get('/');
+    const withHandler = await request(express().use(fail).use(authErrorHandler())).get('/');
+    for (const res of [plain, withHandler]) {
+      expect(res.status).toBe(400);
+      expect(challenge(res)).toBe('Bearer realm="api", error="invalid_request", error_description="Field \'name\' is badX-Injected: 1"');
+      expect(res.headers['x-injected']).toBeUndefined();
+    }
+    expect(withHandler.body).toEqual({ error: 'invalid_request', error_description: "Field 'name' is badX-Injected: 1" });
+  });
+
   it('renders JSON errors with authErrorHandler', async () => {
     const jsonApp = express().use(authGuard({ verifier })).get('/', (_req, res) => res.send('ok')).use(authErrorHandler());
     const res = await request(jsonApp).get('/').set('Authorization', 'Bearer nope');
@@ -238,6 +250,12 @@ describe('authGuard shorthand and IdP outage', () => {
   it('validates its own options at construction', () => {
     expect(() => authGuard({ verifier, scopes: ['a b'] })).toThrow(/scopes/);
     expect(() => authGuard({ verifier, realm: '' })).toThrow(/realm/);
+    // Values a challenge could not carry as written (RFC 6749 §3.3 scope tokens, RFC 6750 §3).
+    for (const scope of ['notes"read', 'back\\slash', 'caf\u00e9', 'tab\there', '']) {
+      expect(() => authGuard({ verifier, scopes: [scope] })).toThrow(TypeError);
+    }
+    for (const realm of ['my "realm"', 'back\\slash', 'line\nbreak', 'caf\u00e9']) expect(() => authGuard({ verifier, realm })).toThrow(TypeError);
+    expect(() => authGuard({ verifier, realm: "notes api (v2) [beta] ~'x'", scopes: ["notes:read", "https://api.example/notes.write", "a!#$%&'()*+,-./:;<=>?@[]^_`{|}~"] })).not.toThrow();
     expect(() => authGuard(undefined as never)).toThrow(/authGuard needs options/);
   });
 });
