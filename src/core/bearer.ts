@@ -13,6 +13,11 @@ export interface RequestLike {
   /** Node's raw header list; lets us see duplicate `Authorization` headers that Node folds away. */
   rawHeaders?: string[];
   url?: string;
+  /**
+   * The body as a parser left it (object, string or bytes), if one ran. Only a
+   * `application/x-www-form-urlencoded` body can carry `access_token` (RFC 6750 §2.2); any other
+   * body (JSON included) is the application's data and is never looked at.
+   */
   body?: unknown;
 }
 
@@ -38,7 +43,7 @@ export function readBearerToken(req: RequestLike): string {
     throw new InvalidRequestError('multiple_tokens', 'Send exactly one Authorization header');
   }
   const inQuery = req.url !== undefined && req.url.indexOf('?') !== -1 && hasQueryToken(req.url);
-  const inBody = typeof req.body === 'object' && req.body !== null && 'access_token' in req.body;
+  const inBody = req.body !== undefined && req.body !== null && hasFormBodyToken(req.body, req.headers['content-type']);
   if (header === undefined || header === '') {
     // RFC 6750 §2.3 lets URI query tokens leak into logs and Referer headers; we don't take them.
     if (inQuery) throw new InvalidRequestError('query_token_not_allowed', 'Send the access token in the Authorization header, not the URL');
@@ -78,6 +83,24 @@ function countAuthorizationHeaders(rawHeaders: string[]): number {
     if (name.length === 13 && name.toLowerCase() === 'authorization') count++;
   }
   return count;
+}
+
+/**
+ * RFC 6750 §2.2: a body token is an `access_token` field of an `application/x-www-form-urlencoded`
+ * body. A JSON (or any other) body that happens to have such a member is not a token, so it can
+ * neither be used nor clash with the Authorization header.
+ */
+function hasFormBodyToken(body: unknown, contentType: string | string[] | undefined): boolean {
+  if (typeof contentType !== 'string' || !isFormContentType(contentType)) return false;
+  if (typeof body === 'string') return new URLSearchParams(body).has('access_token');
+  if (body instanceof Uint8Array) return new URLSearchParams(new TextDecoder().decode(body)).has('access_token'); // Buffer too
+  return typeof body === 'object' && body !== null && 'access_token' in body;
+}
+
+/** `application/x-www-form-urlencoded`, with or without parameters, case-insensitively. */
+function isFormContentType(contentType: string): boolean {
+  const end = contentType.indexOf(';');
+  return (end === -1 ? contentType : contentType.slice(0, end)).trim().toLowerCase() === 'application/x-www-form-urlencoded';
 }
 
 function hasQueryToken(url: string): boolean {

@@ -75,9 +75,12 @@ export abstract class AuthError extends Error {
     return { 'WWW-Authenticate': formatChallenge(this.realm, this.challengeParams()) };
   }
 
-  /** The JSON body the library's own handlers send; also handy for custom error handlers. */
+  /**
+   * The JSON body the library's own handlers send; also handy for custom error handlers. The
+   * description is the one the challenge carries (RFC 6750 §3 charset), whoever wrote it.
+   */
   toJSON(): { error: string; error_description: string } {
-    return { error: this.code ?? 'unauthorized', error_description: this.description };
+    return { error: this.code ?? 'unauthorized', error_description: challengeValue(this.description) };
   }
 
   protected challengeParams(): Array<[string, string]> {
@@ -205,14 +208,21 @@ export function isTemporarilyUnavailable(error: unknown): error is IdpUnavailabl
   return error instanceof IdpUnavailableError || error instanceof StoreUnavailableError;
 }
 
-/** Builds an RFC 6750 §3 challenge, escaping what RFC 7230 quoted-strings cannot hold. */
+/**
+ * Builds an RFC 6750 §3 challenge. Every value, the library's or an application's (its own
+ * AuthError descriptions, realms, scope names), is cut down to the RFC 6750 §3 charset here.
+ */
 export function formatChallenge(realm: string, params: ReadonlyArray<[string, string]>): string {
-  const parts = [`realm="${quote(realm)}"`, ...params.map(([k, v]) => `${k}="${quote(v)}"`)];
+  const parts = [`realm="${challengeValue(realm)}"`, ...params.map(([k, v]) => `${k}="${challengeValue(v)}"`)];
   return `Bearer ${parts.join(', ')}`;
 }
 
-function quote(value: string): string {
-  // RFC 6750 limits error_description to %x20-21 / %x23-5B / %x5D-7E; drop anything else
-  // rather than escape it, and escape the two characters quoted-string reserves.
-  return value.replace(/[^\x20-\x7e]/g, '').replace(/(["\\])/g, '\\$1');
+/**
+ * RFC 6750 §3 allows only %x20-21 / %x23-5B / %x5D-7E in error_description (and scope tokens,
+ * RFC 6749 §3.3, are the same set without the space): no `"`, no `\`, no control or non-ASCII
+ * character. So nothing needs quoted-pair escaping, which many clients parse wrongly anyway:
+ * `"` becomes `'` (descriptions stay readable), everything else outside the set is dropped.
+ */
+function challengeValue(value: string): string {
+  return value.replace(/"/g, "'").replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, '');
 }

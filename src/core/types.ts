@@ -11,7 +11,8 @@ import { optionKeys } from './option-keys.js';
 
 /** Claims of an OAuth 2.0 access token (RFC 9068) beyond the registered JWT claims. */
 export interface AccessTokenClaims extends JWTPayload {
-  scope?: string;
+  /** Space-delimited (RFC 9068), or an array of strings as some IdPs send it. */
+  scope?: string | string[];
   scp?: string[] | string;
   client_id?: string;
   azp?: string;

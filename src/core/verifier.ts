@@ -338,7 +338,7 @@ class JwtVerifier implements Verifier {
    */
   private admit(result: VerifiedToken, now: number, maxAgeMs?: number): VerifiedToken {
     const { payload } = result;
-    checkClaimTypes(payload, now, this.options.clockTolerance);
+    checkClaimTypes(payload, now, this.options.clockTolerance, result.source === 'jwt' && isAtJwt(this.options.typ));
     this.checkLifetime(payload, now, result.source);
     const keys = revocationKeysFor(result);
     if (this.mirror.list.isRevoked(keys, payload.iat, now)) throw invalidToken('revoked');
@@ -650,12 +650,22 @@ function hasCanonicalEnd(text: string, from: number, to: number): boolean {
   return length % 4 === 2 ? (value & 0x0f) === 0 : (value & 0x03) === 0;
 }
 
-/** RFC 7519 says these are StringOrURI / NumericDate; jose checks iss, aud, exp, nbf but not these. */
-function checkClaimTypes(payload: AccessTokenClaims, now: number, tolerance: number): void {
-  for (const claim of ['sub', 'jti'] as const) {
+/**
+ * RFC 7519 says these are StringOrURI / NumericDate; jose checks iss, aud, exp, nbf but not these.
+ * client_id/azp are strings too (RFC 9068 §2.2, OIDC): they name the client in revocation requests.
+ * With `requireClientId` (the app enforces typ at+jwt) a missing client_id is refused as RFC 9068 requires.
+ */
+function checkClaimTypes(payload: AccessTokenClaims, now: number, tolerance: number, requireClientId = false): void {
+  for (const claim of ['sub', 'jti', 'client_id', 'azp'] as const) {
     if (payload[claim] !== undefined && typeof payload[claim] !== 'string') throw invalidToken('claim_invalid');
   }
+  if (requireClientId && payload.client_id === undefined) throw invalidToken('claim_missing');
   if (payload.iat !== undefined && payload.iat > now / 1000 + tolerance) throw invalidToken('issued_in_future');
+}
+
+/** The `typ` option names RFC 9068 access tokens (`at+jwt`, `application/at+jwt`, any case). */
+function isAtJwt(typ: string | undefined): boolean {
+  return typ !== undefined && typ.toLowerCase().replace(/^application\//, '') === 'at+jwt';
 }
 
 function deepFreeze<T>(value: T): T {

@@ -31,6 +31,11 @@ export interface GuardSettings {
   realm?: string;
 }
 
+/** A scope token (RFC 6749 §3.3 NQCHAR): what a 403 challenge can name without mangling it. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+/** What an RFC 6750 §3 challenge value can hold as is. */
+const REALM = /^[\x20\x21\x23-\x5b\x5d-\x7e]+$/;
+
 /** A verifier, or the options to build one (not both: options beside a verifier would be ignored). */
 export type AuthGuardOptions = GuardSettings &
   (({ verifier: Verifier } & { [K in keyof VerifierOptions]?: never }) | (VerifierOptions & { verifier?: never }));
@@ -61,10 +66,14 @@ export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
   // With a verifier, verifier options would be ignored: refuse them like any unknown key.
   rejectUnknownKeys(options, withVerifier ? WITH_VERIFIER_KEYS : SHORTHAND_KEYS, 'authGuard');
   const { scopes = [], realm = 'api' } = options;
-  if (!Array.isArray(scopes) || scopes.some((s) => typeof s !== 'string' || s === '' || s.includes(' '))) {
-    throw new TypeError("revocable-jwt: `scopes` must be an array of scope names without spaces, e.g. ['notes:read']");
+  if (!Array.isArray(scopes) || scopes.some((s) => typeof s !== 'string' || !SCOPE_TOKEN.test(s))) {
+    throw new TypeError(
+      "revocable-jwt: `scopes` must be an array of scope names (printable ASCII, no spaces, double quotes or backslashes), e.g. ['notes:read']",
+    );
   }
-  if (typeof realm !== 'string' || realm === '') throw new TypeError('revocable-jwt: `realm` must be a non-empty string');
+  if (typeof realm !== 'string' || !REALM.test(realm)) {
+    throw new TypeError("revocable-jwt: `realm` must be a non-empty string of printable ASCII without double quotes or backslashes, e.g. 'api'");
+  }
   let verifier: Verifier;
   if (withVerifier) verifier = (options as { verifier: Verifier }).verifier;
   else {

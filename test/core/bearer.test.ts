@@ -18,6 +18,12 @@ function req(authorization?: string | string[], extra: Partial<RequestLike> = {}
   return { headers, rawHeaders, url: '/notes', body: undefined, ...extra };
 }
 
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+/** The same request with a form content type (Authorization header kept). */
+function withForm(request: RequestLike, contentType = FORM['content-type']): RequestLike {
+  return { ...request, headers: { ...request.headers, 'content-type': contentType } };
+}
+
 function thrownBy(request: RequestLike): AuthError {
   try {
     const token = extractBearerToken(request);
@@ -100,11 +106,14 @@ describe('extractBearerToken: malformed requests are a 400 invalid_request', () 
     ['a query token and no header', req(undefined, { url: '/notes?access_token=abc' }), 'query_token_not_allowed'],
     ['a percent-encoded query token name and no header', req(undefined, { url: '/notes?access%5Ftoken=abc' }), 'query_token_not_allowed'],
     ['an empty query token and no header', req(undefined, { url: '/notes?page=1&access_token=' }), 'query_token_not_allowed'],
-    ['a body token and no header', req(undefined, { body: { access_token: 'abc' } }), 'query_token_not_allowed'],
+    ['a form body token and no header', req(undefined, { headers: FORM, body: { access_token: 'abc' } }), 'query_token_not_allowed'],
     ['a header plus a query token', req('Bearer abc', { url: '/notes?access_token=abc' }), 'multiple_tokens'],
     ['a header plus a different query token', req('Bearer abc', { url: '/notes?x=1&access_token=def' }), 'multiple_tokens'],
-    ['a header plus a body token', req('Bearer abc', { body: { access_token: 'abc' } }), 'multiple_tokens'],
-    ['a header plus an undefined body token member', req('Bearer abc', { body: { access_token: undefined } }), 'multiple_tokens'],
+    ['a header plus a form body token', withForm(req('Bearer abc', { body: { access_token: 'abc' } })), 'multiple_tokens'],
+    ['a header plus an undefined form body token member', withForm(req('Bearer abc', { body: { access_token: undefined } })), 'multiple_tokens'],
+    ['a header plus a form body token, content type with charset and odd case', withForm(req('Bearer abc', { body: { access_token: 'x' } }), 'Application/X-WWW-Form-URLencoded; charset=UTF-8'), 'multiple_tokens'],
+    ['a header plus an unparsed form body string with a token', withForm(req('Bearer abc', { body: 'a=1&access_token=x' })), 'multiple_tokens'],
+    ['a header plus an unparsed form body Buffer with a token', withForm(req('Bearer abc', { body: Buffer.from('access_token=x') })), 'multiple_tokens'],
   ])('%s', (_name, request, reason) => {
     const error = thrownBy(request);
     expect(error).toBeInstanceOf(InvalidRequestError);
@@ -121,9 +130,30 @@ describe('extractBearerToken: malformed requests are a 400 invalid_request', () 
     expect(JSON.stringify(error.toJSON())).not.toContain('secret-token-value');
   });
 
+  // RFC 6750 §2.2: only an application/x-www-form-urlencoded body can carry a token. A JSON API's
+  // own `access_token` field (or any other body) is data: neither used as a token nor a second one.
+  it.each<[string, RequestLike]>([
+    ['a JSON body', req('Bearer abc', { headers: { authorization: 'Bearer abc', 'content-type': 'application/json' }, body: { access_token: 'x' } })],
+    ['a JSON body with charset', req('Bearer abc', { headers: { authorization: 'Bearer abc', 'content-type': 'application/json; charset=utf-8' }, body: { access_token: 'x' } })],
+    ['a +json body', req('Bearer abc', { headers: { authorization: 'Bearer abc', 'content-type': 'application/merge-patch+json' }, body: { access_token: 'x' } })],
+    ['a parsed body with no content type', req('Bearer abc', { body: { access_token: 'x' } })],
+    ['a multipart body', req('Bearer abc', { headers: { authorization: 'Bearer abc', 'content-type': 'multipart/form-data; boundary=x' }, body: { access_token: 'x' } })],
+    ['a text body', req('Bearer abc', { headers: { authorization: 'Bearer abc', 'content-type': 'text/plain' }, body: 'access_token=x' })],
+    ['a form content type given twice (array)', req('Bearer abc', { headers: { authorization: 'Bearer abc', 'content-type': ['application/x-www-form-urlencoded'] as never }, body: { access_token: 'x' } })],
+    ['a form body without access_token', withForm(req('Bearer abc', { body: { access_token_hint: 'x', note: 'access_token' } }))],
+  ])('ignores access_token in %s: the header token is used', (_name, request) => {
+    expect(extractBearerToken(request)).toBe('abc');
+  });
+
+  it('a JSON access_token is not a token either: with no header it is a plain 401', () => {
+    const error = thrownBy({ headers: { 'content-type': 'application/json' }, body: { access_token: 'abc' } });
+    expect(error).toBeInstanceOf(UnauthorizedError);
+    expect(error.headers['WWW-Authenticate']).toBe('Bearer realm="api"');
+  });
+
   it('tells the client how to send the token instead of a URL query', () => {
     expect(thrownBy(req(undefined, { url: '/notes?access_token=abc' })).description).toMatch(/Authorization header, not the URL/);
-    expect(thrownBy(req(undefined, { body: { access_token: 'abc' } })).description).toMatch(/Authorization header, not the body/);
+    expect(thrownBy(req(undefined, { headers: FORM, body: { access_token: 'abc' } })).description).toMatch(/Authorization header, not the body/);
   });
 });
 
@@ -135,22 +165,25 @@ describe('formatChallenge', () => {
     );
   });
 
+  // RFC 6750 §3: error_description is %x20-21 / %x23-5B / %x5D-7E: no `"` or `\` even escaped.
   it.each<[string, string]>([
-    ['say "hi"', 'say \\"hi\\"'],
-    ['back\\slash', 'back\\\\slash'],
-    ['\\"', '\\\\\\"'],
+    ['say "hi"', "say 'hi'"],
+    ['back\\slash', 'backslash'],
+    ['\\"', "'"],
+    ['\\", error="invalid_request', "', error='invalid_request"],
     ['a\r\nSet-Cookie: x=1', 'aSet-Cookie: x=1'],
     ['tab\there', 'tabhere'],
     ['nul\u0000del\u007f', 'nuldel'],
     ['café ünïcode', 'caf ncode'],
     ['emoji \u{1F600} gone', 'emoji  gone'],
     ['printable ~!#$%&\'()*+,-./:;<=>?@[]^_`{|}', 'printable ~!#$%&\'()*+,-./:;<=>?@[]^_`{|}'],
-  ])('escapes and strips %j', (value, quoted) => {
+  ])('strips %j down to the RFC 6750 charset', (value, quoted) => {
     expect(formatChallenge('api', [['error_description', value]])).toBe(`Bearer realm="api", error_description="${quoted}"`);
   });
 
-  it('escapes the realm too', () => {
-    expect(formatChallenge('my "realm"\\\n', [])).toBe('Bearer realm="my \\"realm\\"\\\\"');
+  it('cleans the realm and every other parameter too', () => {
+    expect(formatChallenge('my "realm"\\\n', [])).toBe('Bearer realm="my \'realm\'"');
+    expect(formatChallenge('api', [['scope', 'a"b c\\d']])).toBe('Bearer realm="api", scope="a\'b cd"');
   });
 
   it('produces a header value with no control characters whatever the input', () => {
@@ -158,14 +191,28 @@ describe('formatChallenge', () => {
     for (let c = 0; c < 0x300; c++) all += String.fromCharCode(c);
     const header = formatChallenge(all, [['error_description', all]]);
     expect(header).toMatch(/^[\x20-\x7e]*$/);
+    // Exactly four `"` (two quoted values), no backslash: nothing to unescape, nothing to confuse a parser.
+    expect(header.match(/"/g)).toHaveLength(4);
+    expect(header).not.toContain('\\');
   });
 
   it('uses the realm an error carries', () => {
     const error = new InvalidTokenError('token_expired', 'The access token expired');
     error.realm = 'notes "v2"';
     expect(error.headers['WWW-Authenticate']).toBe(
-      'Bearer realm="notes \\"v2\\"", error="invalid_token", error_description="The access token expired"',
+      'Bearer realm="notes \'v2\'", error="invalid_token", error_description="The access token expired"',
     );
+  });
+
+  it('cleans descriptions and scopes an application supplies, in the challenge and the JSON body alike', () => {
+    class PaymentRequired extends InvalidRequestError {}
+    const error = new PaymentRequired('malformed_request', 'Field "amount" must match \\d+\u00e9\r\n');
+    expect(error.headers['WWW-Authenticate']).toBe(
+      "Bearer realm=\"api\", error=\"invalid_request\", error_description=\"Field 'amount' must match d+\"",
+    );
+    expect(error.toJSON()).toEqual({ error: 'invalid_request', error_description: "Field 'amount' must match d+" });
+    const scoped = new InsufficientScopeError(['notes"read', 'back\\slash']);
+    expect(scoped.headers['WWW-Authenticate']).toContain(`scope="notes'read backslash"`);
   });
 });
 

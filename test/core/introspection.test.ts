@@ -80,9 +80,10 @@ describe('opaque access tokens through the IdP introspection endpoint', () => {
   });
 
   it('re-asks the IdP after maxAge, and refuses a token the IdP revoked meanwhile', async () => {
-    const clock = testClock();
-    const verifier = verifierFor({ clock, introspection: { clientId: idp.client.clientId, clientSecret: idp.client.clientSecret, maxAge: 30 } });
     const token = await idp.issueAccessToken({ resource: idp.opaqueAudience });
+    // The IdP answers with its own (real) iat and exp: the test clock starts at that iat.
+    const clock = testClock(((await idp.introspect(token)).iat as number) * 1000);
+    const verifier = verifierFor({ clock, introspection: { clientId: idp.client.clientId, clientSecret: idp.client.clientSecret, maxAge: 30 } });
     expect(await reason(verifier.verify(token))).toBe('accepted');
     // Revoked at the IdP by someone else (not through this verifier).
     const res = await fetch(`${idp.issuer}/token/revocation`, {

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createMemoryStore, createVerifier, InvalidTokenError, type Verifier, type VerifierOptions } from '../../src/index.js';
-import { signToken, standardClaims, startIdp, testClock, type EmbeddedIdp } from '../support/idp.js';
+import { issuedAt, signToken, standardClaims, startIdp, testClock, tokenAt, type EmbeddedIdp } from '../support/idp.js';
 
 let idp: EmbeddedIdp;
 const verifiers: Verifier[] = [];
@@ -122,14 +122,14 @@ describe('revoke()', () => {
   it('queues the IdP call while the IdP is down and delivers it once it is back', async () => {
     const flaky = await startIdp();
     try {
-      const clock = testClock();
+      const access = await flaky.issueAccessToken();
+      const clock = testClock(issuedAt(access));
       const verifier = verifierFor({
         issuer: flaky.issuer,
         audience: flaky.audience,
         clock,
         revocation: { clientId: flaky.client.clientId, clientSecret: flaky.client.clientSecret, endpoint: `${flaky.issuer}/token/revocation` },
       });
-      const access = await flaky.issueAccessToken();
       await verifier.verify(access);
       const refresh = await flaky.issueRefreshToken();
       await flaky.pause();
@@ -179,7 +179,7 @@ describe('revoke()', () => {
     const store = createMemoryStore();
     const clock = testClock();
     const verifier = verifierFor({ clock, store, revocation: { clientId: 'c', clientSecret: 's', endpoint: 'http://127.0.0.1:9/revoke' } });
-    const token = await idp.issueAccessToken();
+    const token = await tokenAt(idp, clock());
     expect((await verifier.revoke(token)).idp).toBe('queued');
     clock.set((claimsOf(token).exp + 10) * 1000);
     expect(await verifier.retryPending()).toEqual({ attempted: 0, revoked: 0, rescheduled: 0, dropped: 1 });
@@ -197,13 +197,13 @@ describe('invalidate(), invalidateSubject(), invalidateAll()', () => {
   });
 
   it('invalidateSubject() refuses that subject\'s earlier tokens, same second included, and only those', async () => {
-    const now = Date.now();
-    const clock = testClock(now);
+    const clock = testClock();
+    const now = clock();
     const verifier = verifierFor({ clock, revocation: undefined });
     const nowSec = Math.floor(now / 1000);
-    const alice1 = await signToken(standardClaims(idp, { sub: 'alice', iat: nowSec - 100 }), idp.keys[0]!);
-    const aliceSameSecond = await signToken(standardClaims(idp, { sub: 'alice', iat: nowSec }), idp.keys[0]!);
-    const bob = await signToken(standardClaims(idp, { sub: 'bob', iat: nowSec - 100 }), idp.keys[0]!);
+    const alice1 = await tokenAt(idp, now, { sub: 'alice', iat: nowSec - 100 });
+    const aliceSameSecond = await tokenAt(idp, now, { sub: 'alice', iat: nowSec });
+    const bob = await tokenAt(idp, now, { sub: 'bob', iat: nowSec - 100 });
     await verifier.verify(alice1);
     await verifier.verify(bob);
 
@@ -220,26 +220,27 @@ describe('invalidate(), invalidateSubject(), invalidateAll()', () => {
   });
 
   it('a token issued by the IdP after a subject cutoff still works', async () => {
-    const clock = testClock(Date.now() - 5_000);
-    const verifier = verifierFor({ clock, revocation: undefined });
-    const before = await signToken(standardClaims(idp, { sub: idp.client.clientId, iat: Math.floor(clock() / 1000) - 1 }), idp.keys[0]!);
-    await verifier.invalidateSubject(idp.client.clientId);
-    clock.set(Date.now());
     const after = await idp.issueAccessToken(); // sub = client_id for client_credentials
+    const clock = testClock(issuedAt(after) - 5_000); // the cutoff falls 5 s before the IdP issued `after`
+    const verifier = verifierFor({ clock, revocation: undefined });
+    const before = await tokenAt(idp, clock(), { sub: idp.client.clientId, iat: Math.floor(clock() / 1000) - 1 });
+    await verifier.invalidateSubject(idp.client.clientId);
+    clock.set(issuedAt(after));
     expect(await reason(verifier.verify(before))).toBe('revoked');
     expect(await reason(verifier.verify(after))).toBe('accepted');
   });
 
   it('invalidateAll() refuses every earlier token and clears the cache; later tokens work', async () => {
-    const clock = testClock(Date.now() - 5_000);
+    const later = await idp.issueAccessToken();
+    const clock = testClock(issuedAt(later) - 5_000); // the cutoff falls 5 s before the IdP issued `later`
     const verifier = verifierFor({ clock, revocation: undefined });
-    const early = await signToken(standardClaims(idp, { iat: Math.floor(clock() / 1000) - 1 }), idp.keys[0]!);
+    const early = await tokenAt(idp, clock(), { iat: Math.floor(clock() / 1000) - 1 });
     await verifier.verify(early);
     await verifier.invalidateAll();
     expect(verifier.stats().cache.size).toBe(0);
     expect(await reason(verifier.verify(early))).toBe('revoked');
-    clock.set(Date.now());
-    expect(await reason(verifier.verify(await idp.issueAccessToken()))).toBe('accepted');
+    clock.set(issuedAt(later));
+    expect(await reason(verifier.verify(later))).toBe('accepted');
   });
 
   it('a cutoff also refuses tokens that carry no iat (they cannot prove they are newer)', async () => {

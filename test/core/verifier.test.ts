@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { exportJWK, SignJWT } from 'jose';
 import { createVerifier, IdpUnavailableError, InvalidTokenError, type Verifier } from '../../src/index.js';
-import { attackerKey, rawToken, signToken, standardClaims, startIdp, testClock, type EmbeddedIdp } from '../support/idp.js';
+import { attackerKey, issuedAt, rawToken, signToken, standardClaims, startIdp, testClock, tokenAt, type EmbeddedIdp } from '../support/idp.js';
+import { waitFor } from '../support/wait-for.js';
 
 let idp: EmbeddedIdp;
 const verifiers: Verifier[] = [];
@@ -113,8 +114,8 @@ describe('claims', () => {
   });
 
   it('stops serving a cached token once it expires', async () => {
-    const now = Date.now();
-    const clock = testClock(now);
+    const clock = testClock();
+    const now = clock();
     const token = await signToken(standardClaims(idp, { exp: Math.floor(now / 1000) + 60 }, now), idp.keys[0]!);
     const verifier = verifierFor({ clock, clockTolerance: 0 });
     await verifier.verify(token);
@@ -126,7 +127,7 @@ describe('claims', () => {
 
   it('caps a cache entry at maxTtl even when exp is far away', async () => {
     const clock = testClock();
-    const token = await idp.issueAccessToken();
+    const token = await tokenAt(idp, clock());
     const verifier = verifierFor({ clock, cache: { max: 10, maxTtl: 30 } });
     await verifier.verify(token);
     clock.advance(29_000);
@@ -255,17 +256,17 @@ describe('key rotation and JWKS outages', () => {
     try {
       const clock = testClock();
       const verifier = verifierFor({ issuer: rotating.issuer, audience: rotating.audience, clock });
-      const oldToken = await rotating.issueAccessToken();
+      const oldToken = await tokenAt(rotating, clock());
       await verifier.verify(oldToken);
 
       await rotating.rotateKeys();
-      const newToken = await rotating.issueAccessToken();
+      const newToken = await tokenAt(rotating, clock());
       clock.advance(31_000); // past the unknown-kid cooldown
       await expect(verifier.verify(newToken)).resolves.toMatchObject({ header: { kid: rotating.keys[0]!.kid } });
       expect(verifier.peek(oldToken)).toBeDefined(); // old key still published
 
       await rotating.rotateKeys({ dropOld: true });
-      const newest = await rotating.issueAccessToken();
+      const newest = await tokenAt(rotating, clock());
       clock.advance(31_000);
       await verifier.verify(newest); // unknown kid -> refetch; old keys are gone now
       expect(verifier.peek(oldToken)).toBeUndefined();
@@ -293,11 +294,11 @@ describe('key rotation and JWKS outages', () => {
   it('coalesces unknown-kid refetches once the cooldown has passed', async () => {
     const clock = testClock();
     const verifier = verifierFor({ clock });
-    await verifier.verify(await idp.issueAccessToken());
+    await verifier.verify(await tokenAt(idp, clock()));
     clock.advance(31_000);
     const attacker = await attackerKey();
     const forged = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => signToken(standardClaims(idp), { ...attacker, kid: `unknown-${i}` })),
+      Array.from({ length: 10 }, (_, i) => signToken(standardClaims(idp, {}, clock()), { ...attacker, kid: `unknown-${i}` })),
     );
     await Promise.all(forged.map((t) => rejection(verifier.verify(t))));
     expect(verifier.stats().jwks.fetches).toBe(2);
@@ -308,19 +309,18 @@ describe('key rotation and JWKS outages', () => {
     try {
       const clock = testClock();
       const verifier = verifierFor({ issuer: flaky.issuer, audience: flaky.audience, clock });
-      await verifier.verify(await flaky.issueAccessToken());
-      const second = await flaky.issueAccessToken();
-      const third = await signToken(standardClaims(flaky, { exp: Math.floor(Date.now() / 1000) + 3600 }), flaky.keys[0]!);
+      await verifier.verify(await tokenAt(flaky, clock()));
+      const second = await tokenAt(flaky, clock());
+      const third = await tokenAt(flaky, clock(), { exp: Math.floor(clock() / 1000) + 3600 });
       await flaky.pause();
       await expect(verifier.verify(second)).resolves.toBeDefined();
       clock.advance(11 * 60_000); // past jwksMaxAge: a background refresh fails, old keys stay
       await expect(verifier.verify(third)).resolves.toBeDefined();
-      await new Promise((r) => setTimeout(r, 50));
-      expect(verifier.stats().jwks.failures).toBeGreaterThanOrEqual(1);
+      await waitFor(() => verifier.stats().jwks.failures >= 1, 'the background JWKS refresh to fail');
 
       // A key we do not know cannot be checked while the IdP is down: 503, not 401.
       const attacker = await attackerKey();
-      const unknown = await signToken(standardClaims(flaky), { ...attacker, kid: 'rotated-in-during-outage' });
+      const unknown = await signToken(standardClaims(flaky, {}, clock()), { ...attacker, kid: 'rotated-in-during-outage' });
       clock.advance(31_000);
       const error = await rejection(verifier.verify(unknown));
       expect(error).toBeInstanceOf(IdpUnavailableError);
@@ -336,7 +336,7 @@ describe('key rotation and JWKS outages', () => {
     try {
       const token = await down.issueAccessToken();
       await down.pause();
-      const clock = testClock();
+      const clock = testClock(issuedAt(token));
       const verifier = verifierFor({ issuer: down.issuer, audience: down.audience, clock });
       const error = await rejection(verifier.verify(token));
       expect(error).toBeInstanceOf(IdpUnavailableError);

@@ -3,8 +3,8 @@ import { createServer } from 'node:http';
 import connect from 'connect';
 import express, { type Express } from 'express';
 import request from 'supertest';
-import { authErrorHandler, authGuard, createVerifier, writeAuthError, type GuardRequest, type Verifier } from '../../src/index.js';
-import { rawToken, signToken, standardClaims, startIdp, testClock, type EmbeddedIdp } from '../support/idp.js';
+import { authErrorHandler, authGuard, createVerifier, InvalidRequestError, writeAuthError, type GuardRequest, type Verifier } from '../../src/index.js';
+import { issuedAt, rawToken, signToken, standardClaims, startIdp, testClock, type EmbeddedIdp } from '../support/idp.js';
 
 let idp: EmbeddedIdp;
 let verifier: Verifier;
@@ -123,9 +123,80 @@ describe('authGuard on Express (default error handler)', () => {
     expect(res.status).toBe(200);
   });
 
+  // `scope` as a JSON array (some IdPs send it so) is read like `scp`; garbage shapes grant nothing.
+  it.each<[string, number, unknown, unknown]>([
+    ['scope as an array', 200, ['notes:read', 'other'], undefined],
+    ['scope as an array without the scope', 403, ['notes:write'], undefined],
+    ['scp as a string', 200, undefined, 'other notes:read'],
+    ['scope array with non-string elements around it', 200, [1, null, { a: 'notes:read' }, ['notes:read'], 'notes:read'], undefined],
+    ['scope array whose only match is nested', 403, [['notes:read'], { 'notes:read': true }], undefined],
+    ['one array element holding two scopes', 403, ['notes:read notes:write'], undefined],
+    ['scope as a number', 403, 42, undefined],
+    ['scope as an object', 403, { 'notes:read': true }, undefined],
+    ['scope as true', 403, true, undefined],
+    ['scp as an object with a length', 403, undefined, { length: 1, 0: 'notes:read' }],
+  ])('%s → %i', async (_name, status, scope, scp) => {
+    const token = await signToken(standardClaims(idp, { scope: scope as never, scp: scp as never }), idp.keys[0]!);
+    const res = await request(app).get('/notes').set('Authorization', `Bearer ${token}`);
+    expect(res.status).toBe(status);
+    if (status === 403) expect(challenge(res)).toContain('error="insufficient_scope"');
+  });
+
   it('keeps stack traces and internals out of the challenge', async () => {
     const res = await request(app).get('/notes').set('Authorization', 'Bearer eyJhbGciOiJSUzI1NiJ9.e30.x');
     expect(challenge(res)).not.toMatch(/at |node_modules|Error:/);
+  });
+});
+
+// RFC 6750 §2.2 defines body tokens for application/x-www-form-urlencoded only. An app with global
+// body parsers must keep working when its JSON payload has an `access_token` field of its own.
+describe('authGuard behind global express.json() and express.urlencoded()', () => {
+  let parsed: Express;
+  beforeAll(() => {
+    parsed = express();
+    parsed.use(express.json({ type: ['application/json', 'application/*+json'] }));
+    parsed.use(express.urlencoded({ extended: false }));
+    parsed.post('/links', authGuard({ verifier, scopes: ['notes:read'] }), (req, res) => {
+      res.status(201).json({ sub: req.auth?.payload.sub, body: req.body });
+    });
+  });
+
+  it.each([
+    ['application/json', { access_token: 'an-api-field-not-a-credential', name: 'x' }],
+    ['application/merge-patch+json', { access_token: 'whatever' }],
+  ])('a valid header plus a %s body with access_token: admitted, the body reaches the handler', async (type, body) => {
+    const res = await request(parsed).post('/links').set('Authorization', `Bearer ${readToken}`).set('Content-Type', type).send(JSON.stringify(body));
+    expect(res.status).toBe(201);
+    expect(res.body).toEqual({ sub: idp.client.clientId, body });
+  });
+
+  it('a JSON access_token is never used as a token: without a header it is a bare 401', async () => {
+    const res = await request(parsed).post('/links').send({ access_token: readToken });
+    expect(res.status).toBe(401);
+    expect(challenge(res)).toBe('Bearer realm="api"');
+  });
+
+  it('a JSON access_token does not rescue a bad header token', async () => {
+    const res = await request(parsed).post('/links').set('Authorization', 'Bearer not-a-jwt').send({ access_token: readToken });
+    expect(res.status).toBe(401);
+    expect(challenge(res)).toContain('error="invalid_token"');
+  });
+
+  it('a form body access_token next to the header is a second method: 400', async () => {
+    const res = await request(parsed).post('/links').set('Authorization', `Bearer ${readToken}`).type('form').send({ access_token: readToken });
+    expect(res.status).toBe(400);
+    expect(challenge(res)).toBe('Bearer realm="api", error="invalid_request", error_description="Send the access token by one method only"');
+  });
+
+  it('a form body access_token alone is refused with 400, not used', async () => {
+    const res = await request(parsed).post('/links').type('form').send({ access_token: readToken });
+    expect(res.status).toBe(400);
+    expect(challenge(res)).toContain('error_description="Send the access token in the Authorization header, not the body"');
+  });
+
+  it('a form body without access_token passes', async () => {
+    const res = await request(parsed).post('/links').set('Authorization', `Bearer ${readToken}`).type('form').send({ title: 'access_token' });
+    expect(res.status).toBe(201);
   });
 });
 
@@ -143,7 +214,7 @@ describe('authGuard shorthand and IdP outage', () => {
     const down = await startIdp();
     const token = await down.issueAccessToken();
     await down.pause();
-    const guard = authGuard({ issuer: down.issuer, audience: down.audience, clock: testClock() });
+    const guard = authGuard({ issuer: down.issuer, audience: down.audience, clock: testClock(issuedAt(token)) });
     const outage = express().use(guard).get('/', (_req, res) => res.send('ok')).use(authErrorHandler());
     try {
       const res = await request(outage).get('/').set('Authorization', `Bearer ${token}`);
@@ -154,6 +225,18 @@ describe('authGuard shorthand and IdP outage', () => {
       await guard.verifier.close();
       await down.close();
     }
+  });
+
+  it("an application's own AuthError with quotes and backslashes: the challenge and body keep to RFC 6750 §3", async () => {
+    const fail = express().get('/', (_req, _res, next) => next(new InvalidRequestError('malformed_request', 'Field "name\\" is bad\r\nX-Injected: 1')));
+    const plain = await request(fail).get('/');
+    const withHandler = await request(express().use(fail).use(authErrorHandler())).get('/');
+    for (const res of [plain, withHandler]) {
+      expect(res.status).toBe(400);
+      expect(challenge(res)).toBe('Bearer realm="api", error="invalid_request", error_description="Field \'name\' is badX-Injected: 1"');
+      expect(res.headers['x-injected']).toBeUndefined();
+    }
+    expect(withHandler.body).toEqual({ error: 'invalid_request', error_description: "Field 'name' is badX-Injected: 1" });
   });
 
   it('renders JSON errors with authErrorHandler', async () => {
@@ -167,6 +250,12 @@ describe('authGuard shorthand and IdP outage', () => {
   it('validates its own options at construction', () => {
     expect(() => authGuard({ verifier, scopes: ['a b'] })).toThrow(/scopes/);
     expect(() => authGuard({ verifier, realm: '' })).toThrow(/realm/);
+    // Values a challenge could not carry as written (RFC 6749 §3.3 scope tokens, RFC 6750 §3).
+    for (const scope of ['notes"read', 'back\\slash', 'caf\u00e9', 'tab\there', '']) {
+      expect(() => authGuard({ verifier, scopes: [scope] })).toThrow(TypeError);
+    }
+    for (const realm of ['my "realm"', 'back\\slash', 'line\nbreak', 'caf\u00e9']) expect(() => authGuard({ verifier, realm })).toThrow(TypeError);
+    expect(() => authGuard({ verifier, realm: "notes api (v2) [beta] ~'x'", scopes: ["notes:read", "https://api.example/notes.write", "a!#$%&'()*+,-./:;<=>?@[]^_`{|}~"] })).not.toThrow();
     expect(() => authGuard(undefined as never)).toThrow(/authGuard needs options/);
   });
 });

@@ -12,7 +12,7 @@ import { base64url } from 'jose';
 import request from 'supertest';
 import { authGuard, createVerifier, InvalidTokenError, revokeRoute, type Verifier, type VerifierOptions } from '../../src/index.js';
 import { sendJson, startStubServer, type StubServer } from '../support/http.js';
-import { startIdp, testClock, type EmbeddedIdp } from '../support/idp.js';
+import { issuedAt, startIdp, testClock, tokenAt, type EmbeddedIdp } from '../support/idp.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void | Promise<void>;
 type Clock = ReturnType<typeof testClock>;
@@ -52,10 +52,12 @@ interface Setup {
   verifier: Verifier;
   clock: Clock;
   app: Express;
+  /** A token like the IdP's, issued at the verifier's (injected) time. */
+  issue(options?: { scope?: string }): Promise<string>;
 }
 
-function setup(options: { parsers?: boolean; endpoint?: string; verifier?: Partial<VerifierOptions> } = {}): Setup {
-  const clock = testClock();
+function setup(options: { parsers?: boolean; endpoint?: string; verifier?: Partial<VerifierOptions>; clockStart?: number } = {}): Setup {
+  const clock = testClock(options.clockStart);
   const verifier = createVerifier({
     issuer: idp.issuer,
     audience: idp.audience,
@@ -78,7 +80,8 @@ function setup(options: { parsers?: boolean; endpoint?: string; verifier?: Parti
   app.get('/notes', authGuard({ verifier }), (req, res) => {
     res.json({ sub: req.auth?.payload.sub });
   });
-  return { verifier, clock, app };
+  const issue = ({ scope }: { scope?: string } = {}) => tokenAt(idp, clock(), scope === undefined ? {} : { scope });
+  return { verifier, clock, app, issue };
 }
 
 /** The genuine token's signature with an altered payload: must never verify or denylist anything. */
@@ -190,9 +193,9 @@ describe('request validation', () => {
   });
 
   it('still works after an oversized body (the server did not crash)', async () => {
-    const { app } = setup();
+    const { app, issue } = setup();
     await request(app).post('/logout').type('form').send(`token=${'a'.repeat(64 * 1024)}`);
-    const token = await idp.issueAccessToken();
+    const token = await issue();
     const res = await request(app).post('/logout').type('form').send({ token });
     expect(res.status).toBe(200);
   });
@@ -214,8 +217,8 @@ describe('revoking', () => {
     ['a form body behind express.urlencoded()', true, 'form'],
     ['a JSON body behind express.json()', true, 'json'],
   ])('revokes the token of %s', async (_name, parsers, type) => {
-    const { app, verifier } = setup({ parsers });
-    const token = await idp.issueAccessToken();
+    const { app, verifier, issue } = setup({ parsers });
+    const token = await issue();
     await verifier.verify(token); // cached: revocation must evict it
     const res = await request(app).post('/logout').type(type).send({ token, token_type_hint: 'access_token' });
     expect(res.status).toBe(200);
@@ -230,9 +233,9 @@ describe('revoking', () => {
   });
 
   it('revokes both the body token and the bearer token; the app then refuses the bearer token', async () => {
-    const { app, verifier } = setup();
-    const bodyToken = await idp.issueAccessToken({ scope: 'notes:read' });
-    const bearer = await idp.issueAccessToken();
+    const { app, verifier, issue } = setup();
+    const bodyToken = await issue({ scope: 'notes:read' });
+    const bearer = await issue();
     expect((await request(app).get('/notes').set('Authorization', `Bearer ${bearer}`)).status).toBe(200);
 
     const res = await request(app).post('/logout').set('Authorization', `Bearer ${bearer}`).type('form').send({ token: bodyToken });
@@ -254,8 +257,8 @@ describe('revoking', () => {
   });
 
   it('revokes a bearer-only logout, telling the IdP it is an access token', async () => {
-    const { app, verifier } = setup();
-    const bearer = await idp.issueAccessToken();
+    const { app, verifier, issue } = setup();
+    const bearer = await issue();
     const res = await request(app).post('/logout').set('Authorization', `Bearer ${bearer}`);
     expect(res.status).toBe(200);
     expect(idpRequests().map((r) => r.form)).toEqual([{ token: bearer, token_type_hint: 'access_token' }]);
@@ -263,16 +266,16 @@ describe('revoking', () => {
   });
 
   it('sends one request when the body token is the bearer token', async () => {
-    const { app } = setup();
-    const token = await idp.issueAccessToken();
+    const { app, issue } = setup();
+    const token = await issue();
     const res = await request(app).post('/logout').set('Authorization', `Bearer ${token}`).type('form').send({ token });
     expect(res.status).toBe(200);
     expect(revocationIdp.requests).toHaveLength(1);
   });
 
   it('answers 401 invalid_token to a bearer-only logout with a forged token, and denylists nothing', async () => {
-    const { app, verifier } = setup();
-    const genuine = await idp.issueAccessToken();
+    const { app, verifier, issue } = setup();
+    const genuine = await issue();
     const forged = forge(genuine);
     const before = verifier.stats().revocation.denylisted;
     const res = await request(app).post('/logout').set('Authorization', `Bearer ${forged}`);
@@ -285,8 +288,8 @@ describe('revoking', () => {
   });
 
   it('answers 200 to a forged token in the body (RFC 7009 §2.2), and denylists nothing', async () => {
-    const { app, verifier } = setup();
-    const genuine = await idp.issueAccessToken();
+    const { app, verifier, issue } = setup();
+    const genuine = await issue();
     const forged = forge(genuine);
     const res = await request(app).post('/logout').type('form').send({ token: forged });
     expect(res.status).toBe(200);
@@ -304,8 +307,8 @@ describe('revoking', () => {
   // repeating it grows the outbox without bound during an outage. A forged bearer-only logout
   // should not be forwarded or queued (e.g. identify first, or a revoke option to skip not_ours).
   it('queues nothing for a forged bearer-only logout while the IdP is down', async () => {
-    const { app, verifier } = setup({ endpoint: deadEndpoint });
-    const forged = forge(await idp.issueAccessToken());
+    const { app, verifier, issue } = setup({ endpoint: deadEndpoint });
+    const forged = forge(await issue());
     const res = await request(app).post('/logout').set('Authorization', `Bearer ${forged}`);
     expect(res.status).toBe(401);
     expect(verifier.stats().revocation.outbox.pending).toBe(0);
@@ -317,8 +320,8 @@ describe('revoking', () => {
 describe('when the IdP does not confirm', () => {
   it('503 Retry-After: 9 from the IdP → 503 with Retry-After, refused locally, queued, then delivered by retryPending()', async () => {
     idpAnswer = (_req, res) => sendJson(res, 503, { error: 'temporarily_unavailable' }, { 'retry-after': '9' });
-    const { app, verifier, clock } = setup();
-    const token = await idp.issueAccessToken();
+    const { app, verifier, clock, issue } = setup();
+    const token = await issue();
     const res = await request(app).post('/logout').type('form').send({ token });
     expect(res.status).toBe(503);
     expect(res.headers['retry-after']).toBe('9');
@@ -341,8 +344,8 @@ describe('when the IdP does not confirm', () => {
   });
 
   it('IdP down (connection refused) → 503, refused locally, queued', async () => {
-    const { app, verifier } = setup({ endpoint: deadEndpoint });
-    const token = await idp.issueAccessToken();
+    const { app, verifier, issue } = setup({ endpoint: deadEndpoint });
+    const token = await issue();
     const res = await request(app).post('/logout').type('form').send({ token });
     expect(res.status).toBe(503);
     expect(res.headers['retry-after']).toMatch(/^[1-9]\d*$/);
@@ -353,8 +356,8 @@ describe('when the IdP does not confirm', () => {
   });
 
   it('a bearer-only logout while the IdP is down → 503, and the app refuses the token at once', async () => {
-    const { app, verifier } = setup({ endpoint: deadEndpoint });
-    const bearer = await idp.issueAccessToken();
+    const { app, verifier, issue } = setup({ endpoint: deadEndpoint });
+    const bearer = await issue();
     const res = await request(app).post('/logout').set('Authorization', `Bearer ${bearer}`);
     expect(res.status).toBe(503);
     expect((await request(app).get('/notes').set('Authorization', `Bearer ${bearer}`)).status).toBe(401);
@@ -381,8 +384,8 @@ describe('when the IdP does not confirm', () => {
 
   it('401 invalid_client from the IdP → 502 JSON, refused locally, nothing queued', async () => {
     idpAnswer = (_req, res) => sendJson(res, 401, { error: 'invalid_client', error_description: 'client authentication failed' });
-    const { app, verifier } = setup();
-    const token = await idp.issueAccessToken();
+    const { app, verifier, issue } = setup();
+    const token = await issue();
     const res = await request(app).post('/logout').type('form').send({ token });
     expect(res.status).toBe(502);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
@@ -395,8 +398,8 @@ describe('when the IdP does not confirm', () => {
 
   it('400 unsupported_token_type from the IdP → 200, refused locally', async () => {
     idpAnswer = (_req, res) => sendJson(res, 400, { error: 'unsupported_token_type', error_description: 'structured tokens cannot be revoked' });
-    const { app, verifier } = setup();
-    const token = await idp.issueAccessToken();
+    const { app, verifier, issue } = setup();
+    const token = await issue();
     const res = await request(app).post('/logout').type('form').send({ token, token_type_hint: 'access_token' });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ revoked: true });
@@ -407,9 +410,11 @@ describe('when the IdP does not confirm', () => {
 
   // oidc-provider answers 400 unsupported_token_type for JWT access tokens ("Structured JWT
   // Tokens cannot be revoked via the revocation_endpoint"): the local denylist is the revocation.
-  // Its opaque refresh tokens, on the other hand, it does revoke.
-  function realIdpSetup() {
+  // Its opaque refresh tokens, on the other hand, it does revoke. Its tokens carry its own (real)
+  // clock, so the verifier's clock starts at the latest iat among them.
+  function realIdpSetup(...tokens: string[]) {
     return setup({
+      clockStart: Math.max(...tokens.map(issuedAt)),
       verifier: {
         revocation: {
           clientId: idp.client.clientId,
@@ -422,15 +427,15 @@ describe('when the IdP does not confirm', () => {
   }
 
   it("against the real IdP (oidc-provider): a JWT access token is not_revocable there, so the route answers 200 and refuses it locally", async () => {
-    const { app, verifier } = realIdpSetup();
-    const token = await idp.issueAccessToken();
+    const [token, second] = [await idp.issueAccessToken(), await idp.issueAccessToken()];
+    const { app, verifier } = realIdpSetup(token, second);
     const res = await request(app).post('/logout').set('Authorization', `Bearer ${token}`);
     expect(res.status).toBe(200);
     expectNoToken(res, token);
     await expectRevokedLocally(verifier, token);
     expect(verifier.stats().revocation.outbox.pending).toBe(0);
     // The same path, seen through the API: this is what the route turned into a 200.
-    await expect(verifier.revoke(await idp.issueAccessToken(), { tokenTypeHint: 'access_token' })).resolves.toEqual({
+    await expect(verifier.revoke(second, { tokenTypeHint: 'access_token' })).resolves.toEqual({
       local: 'denylisted',
       store: 'published',
       idp: 'not_revocable',
@@ -438,9 +443,9 @@ describe('when the IdP does not confirm', () => {
   });
 
   it('against the real IdP: logout with a refresh token in the body and the bearer token revokes both for real', async () => {
-    const { app, verifier } = realIdpSetup();
     const refreshToken = await idp.issueRefreshToken();
     const bearer = await idp.issueAccessToken();
+    const { app, verifier } = realIdpSetup(bearer);
     expect(await idp.introspect(refreshToken)).toMatchObject({ active: true });
     const res = await request(app)
       .post('/logout')

@@ -25,7 +25,7 @@ import {
   type VerifierOptions,
 } from '../../src/index.js';
 import { sendJson, startStubServer, type StubServer } from '../support/http.js';
-import { attackerKey, startIdp, testClock, type EmbeddedIdp } from '../support/idp.js';
+import { attackerKey, issuedAt, startIdp, testClock, type EmbeddedIdp } from '../support/idp.js';
 import { rawSigned } from './helpers.js';
 
 const AUDIENCE = 'https://api.example.com';
@@ -459,7 +459,9 @@ describe('revocation endpoint misbehaving (verifier.revoke with real IdP tokens)
     answer = route;
     endpoint = await startStubServer((req, res) => answer(req, res));
     stubs.push(endpoint);
-    const clock = testClock();
+    // A token of the real IdP carries its real iat: the test clock starts there, not at Date.now().
+    const token = await realIdp.issueAccessToken();
+    const clock = testClock(issuedAt(token));
     const verifier = createVerifier({
       issuer: realIdp.issuer,
       audience: realIdp.audience,
@@ -467,7 +469,6 @@ describe('revocation endpoint misbehaving (verifier.revoke with real IdP tokens)
       revocation: { clientId: 'rs', clientSecret: 'rs-secret', endpoint: `${endpoint.url}/revoke`, timeout: 300, ...revocation },
     });
     verifiers.push(verifier);
-    const token = await realIdp.issueAccessToken();
     await verifier.verify(token);
     return { verifier, clock, token };
   }

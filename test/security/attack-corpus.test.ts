@@ -26,7 +26,7 @@ import {
 } from '../../src/index.js';
 import { generateSigningKey } from '../../example-app/embedded-idp.js';
 import { sendJson, startStubServer, type StubServer } from '../support/http.js';
-import { attackerKey, rawToken, signToken, standardClaims, startIdp, testClock, type EmbeddedIdp, type SigningKey } from '../support/idp.js';
+import { attackerKey, rawToken, signToken, standardClaims, startIdp, testClock, tokenAt, type EmbeddedIdp, type SigningKey } from '../support/idp.js';
 import {
   b64u,
   claimsOf,
@@ -88,9 +88,12 @@ async function refused(promise: Promise<unknown>, reason?: RejectionReason | Rej
 }
 
 const nowSec = () => Math.floor(Date.now() / 1000);
-/** Claims JSON text with one member replaced by a raw JSON literal (numbers and types JSON.stringify cannot make). */
-function claimsWith(of: EmbeddedIdp, claim: string, literal: string | undefined, overrides: Record<string, unknown> = {}): string {
-  const claims: Record<string, unknown> = { ...standardClaims(of), ...overrides };
+/**
+ * Claims JSON text with one member replaced by a raw JSON literal (numbers and types JSON.stringify cannot make),
+ * issued at `now` (epoch ms): pass the verifier's injected clock, if it has one.
+ */
+function claimsWith(of: EmbeddedIdp, claim: string, literal: string | undefined, overrides: Record<string, unknown> = {}, now = Date.now()): string {
+  const claims: Record<string, unknown> = { ...standardClaims(of, {}, now), ...overrides };
   delete claims[claim];
   const text = JSON.stringify(claims);
   return literal === undefined ? text : `${text.slice(0, -1)},"${claim}":${literal}}`;
@@ -506,8 +509,8 @@ describe('duplicate JSON members: one parse, last member wins everywhere', () =>
     const clock = testClock();
     const now = Math.floor(clock() / 1000);
     const verifier = verifierFor({ clock, clockTolerance: 0 });
-    await refused(verifier.verify(genuine(genuineHeader(), claimsWith(idp, 'exp', `${now + 600},"exp":${now - 600}`))), 'token_expired');
-    const token = genuine(genuineHeader(), claimsWith(idp, 'exp', `${now - 600},"exp":${now + 60}`));
+    await refused(verifier.verify(genuine(genuineHeader(), claimsWith(idp, 'exp', `${now + 600},"exp":${now - 600}`, {}, clock()))), 'token_expired');
+    const token = genuine(genuineHeader(), claimsWith(idp, 'exp', `${now - 600},"exp":${now + 60}`, {}, clock()));
     expect((await verifier.verify(token)).payload.exp).toBe(now + 60);
     clock.advance(30_000);
     expect(verifier.peek(token)).toBeDefined();
@@ -529,8 +532,7 @@ describe('duplicate JSON members: one parse, last member wins everywhere', () =>
   it('payload with two sub: a subject cutoff applies to the last one', async () => {
     const clock = testClock();
     const verifier = verifierFor({ clock });
-    const iat = Math.floor(clock() / 1000) - 10;
-    const token = genuine(genuineHeader(), claimsWith(idp, 'sub', '"alice","sub":"mallory"', { iat }));
+    const token = genuine(genuineHeader(), claimsWith(idp, 'sub', '"alice","sub":"mallory"', {}, clock() - 10_000));
     expect((await verifier.verify(token)).payload.sub).toBe('mallory');
     await verifier.invalidateSubject('alice');
     await expect(verifier.verify(token)).resolves.toBeDefined();
@@ -548,6 +550,48 @@ describe('duplicate JSON members: one parse, last member wins everywhere', () =>
     await refused(verifier.verify(noExp), 'claim_missing');
     expect(({} as Record<string, unknown>).scope).toBeUndefined();
     expect(({} as Record<string, unknown>).exp).toBeUndefined();
+  });
+});
+
+// client_id and azp name the client (RFC 9068 §2.2, OIDC) and are sent to the IdP as the client
+// hint of a revocation: a string, or the token is refused. RFC 9068 makes client_id REQUIRED in
+// at+jwt tokens; an app that enforces `typ: 'at+jwt'` gets that check too.
+describe('client_id and azp: strings, and client_id required when typ at+jwt is enforced', () => {
+  it.each([
+    ['client_id', '42'],
+    ['client_id', 'null'],
+    ['client_id', 'true'],
+    ['client_id', '{}'],
+    ['client_id', '{"toString":"x"}'],
+    ['client_id', '["my-client"]'],
+    ['azp', '42'],
+    ['azp', '["my-client"]'],
+    ['azp', '{}'],
+  ])('%s: %s → claim_invalid, whatever typ the app enforces', async (claim, literal) => {
+    const token = genuine(genuineHeader(), claimsWith(idp, claim, literal));
+    await refused(verifierFor().verify(token), 'claim_invalid');
+    await refused(verifierFor({ typ: 'at+jwt' }).verify(token), 'claim_invalid');
+  });
+
+  it('a string client_id and azp are accepted', async () => {
+    const token = genuine(genuineHeader(), claimsWith(idp, 'azp', '"my-client"', { client_id: 'my-client' }));
+    await expect(verifierFor({ typ: 'at+jwt' }).verify(token)).resolves.toMatchObject({ payload: { client_id: 'my-client', azp: 'my-client' } });
+  });
+
+  it.each(['at+jwt', 'application/at+jwt', 'AT+JWT'])("typ '%s' enforced: a token without client_id is refused (claim_missing)", async (typ) => {
+    const token = genuine(genuineHeader(), claimsWith(idp, 'client_id', undefined));
+    await refused(verifierFor({ typ }).verify(token), 'claim_missing');
+  });
+
+  it('typ not enforced: a token without client_id is still accepted (IdPs that send azp or cid instead)', async () => {
+    const token = genuine(genuineHeader(), claimsWith(idp, 'client_id', undefined, { azp: 'spa' }));
+    await expect(verifierFor().verify(token)).resolves.toBeDefined();
+  });
+
+  it('oidc-provider access tokens carry client_id and verify with typ at+jwt enforced', async () => {
+    const token = await idp.issueAccessToken();
+    expect(claimsOf(token).client_id).toBe(idp.client.clientId);
+    await expect(verifierFor({ typ: 'at+jwt' }).verify(token)).resolves.toBeDefined();
   });
 });
 
@@ -857,12 +901,12 @@ describe('cache abuse', () => {
     closers.push(() => rotating.close());
     const clock = testClock();
     const verifier = verifierFor({ issuer: rotating.issuer, audience: rotating.audience, clock });
-    const kidless = await signToken(standardClaims(rotating), rotating.keys[0]!, { kid: undefined });
+    const kidless = await signToken(standardClaims(rotating, {}, clock()), rotating.keys[0]!, { kid: undefined });
     expect(JSON.parse(Buffer.from(parts(kidless)[0], 'base64url').toString()).kid).toBeUndefined();
     await verifier.verify(kidless);
     await rotating.rotateKeys({ dropOld: true });
     clock.advance(31_000);
-    await verifier.verify(await rotating.issueAccessToken()); // new kid → refetch; the old key is gone
+    await verifier.verify(await tokenAt(rotating, clock())); // new kid → refetch; the old key is gone
     expect(verifier.peek(kidless)).toBeUndefined();
     await refused(verifier.verify(kidless));
   });

@@ -23,7 +23,7 @@ import {
   type GuardRequest,
   type Verifier,
 } from '../../src/index.js';
-import { signToken, standardClaims, startIdp, testClock, type EmbeddedIdp } from '../support/idp.js';
+import { issuedAt, signToken, standardClaims, startIdp, testClock, type EmbeddedIdp } from '../support/idp.js';
 import { b64u, CURVE_ORDER, describeError, ecParts, ecSignature, listen, nonCanonicalSpellings, rawRequest } from './helpers.js';
 
 // --- settings -------------------------------------------------------------------------------------
@@ -79,14 +79,16 @@ export async function setupFuzzContext(): Promise<FuzzContext> {
   for (const [name, idp] of [['RS256', rsIdp], ['ES256', esIdp]] as const) {
     // A fixed clock: unknown kids never trigger a JWKS refetch after the first load, so the
     // properties run with no network traffic and no timing dependence.
-    const verifier = createVerifier({ issuer: idp.issuer, audience: idp.audience, clock: testClock() });
-    const noJti = standardClaims(idp);
+    // The IdP stamps its tokens with its own (real) clock: the test clock starts at the later iat.
+    const issued = [await idp.issueAccessToken({ scope: 'notes:read' }), await idp.issueAccessToken()];
+    const clock = testClock(Math.max(...issued.map(issuedAt)));
+    const verifier = createVerifier({ issuer: idp.issuer, audience: idp.audience, clock });
+    const noJti = standardClaims(idp, {}, clock());
     delete noJti.jti;
     const tokens = [
-      await idp.issueAccessToken({ scope: 'notes:read' }),
-      await idp.issueAccessToken(),
+      ...issued,
       await signToken(noJti, idp.keys[0]!),
-      await signToken(standardClaims(idp), idp.keys[0]!, { kid: undefined }),
+      await signToken(standardClaims(idp, {}, clock()), idp.keys[0]!, { kid: undefined }),
     ];
     for (const token of tokens) await verifier.verify(token);
     targets.push({ name, idp, verifier, guard: authGuard({ verifier, scopes: ['notes:read'] }), tokens });

@@ -14,7 +14,7 @@ import {
   type VerifierOptions,
 } from '../../src/index.js';
 import { startStubServer } from '../support/http.js';
-import { rawToken, signToken, standardClaims, startIdp, testClock, type EmbeddedIdp } from '../support/idp.js';
+import { rawToken, signToken, standardClaims, startIdp, testClock, tokenAt, type EmbeddedIdp } from '../support/idp.js';
 import { b64u } from './helpers.js';
 
 let idp: EmbeddedIdp;
@@ -84,10 +84,11 @@ function garbage(i: number, kid: string, claims: object): string {
 
 describe('garbage leaves nothing behind', () => {
   it('50 000 unique garbage tokens: cache and in-flight map stay empty, no denylist entry, no JWKS refetch', async () => {
-    const verifier = verifierFor({ clock: testClock() });
+    const clock = testClock();
+    const verifier = verifierFor({ clock });
     const kid = idp.keys[0]!.kid;
-    const claims = standardClaims(idp);
-    await verifier.verify(await idp.issueAccessToken()); // a warm verifier, as in production
+    const claims = standardClaims(idp, {}, clock());
+    await verifier.verify(await tokenAt(idp, clock())); // a warm verifier, as in production
     let maxInflight = 0;
     const reasons = await flood(verifier, 50_000, (i) => garbage(i, kid, claims), 1_000, () => {
       maxInflight = Math.max(maxInflight, inflight(verifier).size);
@@ -104,10 +105,11 @@ describe('garbage leaves nothing behind', () => {
   }, 60_000);
 
   it('garbage through authGuard (called directly): nothing cached, nothing in flight', async () => {
-    const verifier = verifierFor({ clock: testClock() });
+    const clock = testClock();
+    const verifier = verifierFor({ clock });
     const guard = authGuard({ verifier });
     const kid = idp.keys[0]!.kid;
-    const claims = standardClaims(idp);
+    const claims = standardClaims(idp, {}, clock());
     const statuses = new Map<number, number>();
     for (let start = 0; start < 5_000; start += 500) {
       await Promise.all(
@@ -154,7 +156,7 @@ describe('unknown kids cannot drive JWKS traffic', () => {
     const clock = testClock();
     const verifier = verifierFor({ clock, jwksCooldown: 30 });
     const claims = standardClaims(idp, {}, clock());
-    await verifier.verify(await idp.issueAccessToken());
+    await verifier.verify(await tokenAt(idp, clock()));
     const fetchesAtStart = verifier.stats().jwks.fetches;
     const idpRequestsAtStart = idp.jwksRequests;
     const windows = 5;
@@ -176,14 +178,14 @@ describe('unknown kids cannot drive JWKS traffic', () => {
     expect(idp.jwksRequests - idpRequestsAtStart).toBe(verifier.stats().jwks.fetches - fetchesAtStart);
     expect(verifier.stats().discovery.fetches).toBe(1);
     expect(inflight(verifier).size).toBe(0);
-  });
+  }, 60_000); // CPU-bound: 10 000 verifications, slow on a loaded 2-core machine (no timing is asserted)
 
   it('while the JWKS endpoint is down, an unknown-kid flood still costs at most one attempt per window, and known keys keep working', async () => {
     const down = await startIdp();
     try {
       const clock = testClock();
       const verifier = verifierFor({ clock, jwksCooldown: 30 }, down);
-      await verifier.verify(await down.issueAccessToken());
+      await verifier.verify(await tokenAt(down, clock()));
       const known = await signToken(standardClaims(down, { exp: Math.floor(clock() / 1000) + 3600 }, clock()), down.keys[0]!);
       await down.pause();
       const claims = standardClaims(down, {}, clock());
@@ -202,7 +204,7 @@ describe('unknown kids cannot drive JWKS traffic', () => {
     } finally {
       await down.close();
     }
-  });
+  }, 60_000);
 });
 
 describe('the cache is bounded', () => {
@@ -237,9 +239,10 @@ describe('the cache is bounded', () => {
 
 describe('revocation state is bounded by what is genuinely ours', () => {
   it('5000 forged or foreign tokens passed to invalidate()/revoke(): no denylist entry, no cutoff', async () => {
-    const verifier = verifierFor({ clock: testClock() });
+    const clock = testClock();
+    const verifier = verifierFor({ clock });
     const kid = idp.keys[0]!.kid;
-    const claims = standardClaims(idp);
+    const claims = standardClaims(idp, {}, clock());
     const outcomes = await Promise.allSettled(Array.from({ length: 2_500 }, (_, i) => verifier.invalidate(garbage(i, kid, claims))));
     expect(outcomes.every((o) => o.status === 'rejected')).toBe(true);
     const revoked = await Promise.all(Array.from({ length: 2_500 }, (_, i) => verifier.revoke(garbage(i + 7, kid, claims))));
@@ -251,12 +254,13 @@ describe('revocation state is bounded by what is genuinely ours', () => {
     const dead = await startStubServer(() => undefined);
     const endpoint = `${dead.url}/revoke`;
     await dead.close(); // connection refused from now on
+    const clock = testClock();
     const verifier = verifierFor({
-      clock: testClock(),
+      clock,
       revocation: { clientId: 'rs', clientSecret: 'rs-secret', endpoint, maxPending: 50, timeout: 1_000 },
     });
     const kid = idp.keys[0]!.kid;
-    const claims = standardClaims(idp);
+    const claims = standardClaims(idp, {}, clock());
     // All at once: the size check and the enqueue must not race past the cap.
     const outcomes = await Promise.all(
       Array.from({ length: 1_000 }, (_, i) => verifier.revoke(i % 2 ? `opaque-${i}` : garbage(i, kid, claims))),
@@ -265,5 +269,5 @@ describe('revocation state is bounded by what is genuinely ours', () => {
     expect(verifier.stats().revocation.outbox.pending).toBeLessThanOrEqual(50);
     expect(outcomes.filter((o) => o.idp === 'rejected').length).toBeGreaterThanOrEqual(950);
     expect(verifier.stats().revocation.denylisted).toBe(0);
-  });
+  }, 60_000);
 });

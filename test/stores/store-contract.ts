@@ -53,7 +53,9 @@ export function revocationStoreContract(name: string, harness: StoreHarness): vo
       let now = Date.now();
       const store = await harness.create(() => now);
       try {
-        await store.publish({ type: 'token', key: 'k1', expiresAt: now + 1_000 });
+        // k1 outlives the test in real time too: Redis expires keys (PX) on its own clock, and
+        // this test must see it leave through the injected one (snapshot(now)), not through Redis.
+        await store.publish({ type: 'token', key: 'k1', expiresAt: now + 20_000 });
         await store.publish({ type: 'token', key: 'k2', expiresAt: now + 60_000 });
         await store.publish({ type: 'subject', issuer: ISS, subject: 'alice', cutoff: 100, expiresAt: now + 60_000 });
         await store.publish({ type: 'subject', issuer: ISS, subject: 'alice', cutoff: 200, expiresAt: now + 30_000 });
@@ -73,7 +75,7 @@ export function revocationStoreContract(name: string, harness: StoreHarness): vo
         expect(byTarget['https://other.example alice']).toMatchObject({ cutoff: 7 });
         expect(byTarget['sid sid:with:colons']).toEqual({ type: 'session', issuer: ISS, session: 'sid:with:colons', cutoff: 9, expiresAt: now + 60_000 });
         expect((alice as { expiresAt: number }).expiresAt).toBeGreaterThanOrEqual(now + 59_000);
-        now += 2_000;
+        now += 21_000;
         const later = await store.snapshot(now);
         expect(later.map((r) => (r.type === 'token' ? r.key : r.type))).not.toContain('k1');
         expect(later).toHaveLength(5);

@@ -51,8 +51,13 @@ export function rawToken(header: object, payload: object | string, signature = '
   return `${encode(header)}.${encode(payload)}.${signature}`;
 }
 
-/** A controllable clock in epoch ms. */
-export function testClock(start = Date.now()) {
+/**
+ * A controllable clock in epoch ms. It starts far from the real time (2001-09-09) on purpose: a
+ * test that builds a token from the real clock (`Date.now()`, an IdP-issued token) and verifies it
+ * on this one fails every run, not only when a second boundary falls in between. Anchor it on a
+ * token the IdP issued with `testClock(issuedAt(token))`.
+ */
+export function testClock(start = 1_000_000_000_000) {
   let now = start;
   const clock = () => now;
   clock.advance = (ms: number) => {
@@ -62,4 +67,15 @@ export function testClock(start = Date.now()) {
     now = ms;
   };
   return clock;
+}
+
+/** A token like the IdP's own, signed with its active key, issued at `now` (epoch ms) of the test's clock. */
+export function tokenAt(idp: EmbeddedIdp, now: number, overrides: JWTPayload = {}): Promise<string> {
+  return signToken(standardClaims(idp, overrides, now), idp.keys[0]!);
+}
+
+/** The `iat` of a token (epoch ms), to start a test clock on a token the IdP issued with its own clock. */
+export function issuedAt(token: string): number {
+  const { iat } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as { iat: number };
+  return iat * 1000;
 }
