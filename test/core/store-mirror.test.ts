@@ -18,7 +18,7 @@ import {
   type StoreStatus,
   type Verifier,
 } from '../../src/index.js';
-import { startIdp, testClock, type EmbeddedIdp } from '../support/idp.js';
+import { issuedAt, startIdp, testClock, type EmbeddedIdp } from '../support/idp.js';
 import { startPrivateRedis, type PrivateRedis } from '../support/redis-server.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 import { waitFor } from '../support/wait-for.js';
@@ -92,7 +92,8 @@ function watchStatuses(store: RevocationStore): StoreStatus[] {
 describe('a revocation the store did not take (item 10)', () => {
   it('OOM: kept and retried until it lands; other instances then refuse the token; the instance never stops serving', async () => {
     const prefix = newPrefix();
-    const clock = testClock();
+    // The IdP signs with real time: start the injected clock on one of its tokens' iat.
+    const clock = testClock(issuedAt(await idp.issueAccessToken()));
     const a = verifierOn(redisStore(prefix, { maxStaleness: 1 }), clock);
     const b = verifierOn(redisStore(prefix));
     await Promise.all([synced(a), synced(b)]);
@@ -125,7 +126,8 @@ describe('a revocation the store did not take (item 10)', () => {
 
   it('a write stalled past commandTimeout (CLIENT PAUSE WRITE) lands late and is retried; no 503s for valid tokens', async () => {
     const prefix = newPrefix();
-    const clock = testClock();
+    // The IdP signs with real time: start the injected clock on one of its tokens' iat.
+    const clock = testClock(issuedAt(await idp.issueAccessToken()));
     const a = verifierOn(redisStore(prefix, { commandTimeout: 200, maxStaleness: 1 }), clock);
     const b = verifierOn(redisStore(prefix));
     await Promise.all([synced(a), synced(b)]);
@@ -239,7 +241,8 @@ describe('a store that has never been reachable (item 13)', () => {
     await down.stop();
     const store = createRedisStore({ url: down.url, keyPrefix: newPrefix(), syncTimeout: 300 });
     cleanups.push(() => store.close());
-    const clock = testClock();
+    // The IdP signs with real time: start the injected clock on one of its tokens' iat.
+    const clock = testClock(issuedAt(await idp.issueAccessToken()));
     const verifier = verifierOn(store, clock);
     let announced: number | undefined;
     verifier.on('store-unavailable', ({ since }) => (announced = since));

@@ -463,8 +463,10 @@ describe('when the IdP does not confirm', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('opaque access tokens (introspection), against the real IdP', () => {
-  function opaqueSetup() {
+  /** The IdP answers with real-time claims: start the injected clock on one of its tokens' iat. */
+  async function opaqueSetup() {
     return setup({
+      clockStart: issuedAt(await idp.issueAccessToken()),
       verifier: {
         audience: idp.opaqueAudience,
         introspection: { clientId: idp.client.clientId, clientSecret: idp.client.clientSecret },
@@ -474,7 +476,7 @@ describe('opaque access tokens (introspection), against the real IdP', () => {
   }
 
   it('a bearer-only logout with an opaque token the app accepted revokes it locally and at the IdP', async () => {
-    const { app, verifier } = opaqueSetup();
+    const { app, verifier } = await opaqueSetup();
     const bearer = await idp.issueAccessToken({ resource: idp.opaqueAudience });
     expect((await request(app).get('/notes').set('Authorization', `Bearer ${bearer}`)).status).toBe(200); // cached answer
     const res = await request(app).post('/logout').set('Authorization', `Bearer ${bearer}`);
@@ -487,7 +489,7 @@ describe('opaque access tokens (introspection), against the real IdP', () => {
   });
 
   it('a bearer-only logout with an opaque token this instance never saw: the IdP vouches, then it is revoked', async () => {
-    const { app, verifier } = opaqueSetup();
+    const { app, verifier } = await opaqueSetup();
     const bearer = await idp.issueAccessToken({ resource: idp.opaqueAudience });
     const res = await request(app).post('/logout').set('Authorization', `Bearer ${bearer}`);
     expect(res.status).toBe(200);
@@ -497,7 +499,7 @@ describe('opaque access tokens (introspection), against the real IdP', () => {
   });
 
   it('answers 401 to a bearer-only logout with an opaque token that is not ours (garbage, inactive, a refresh token), denylisting and forwarding nothing', async () => {
-    const { app, verifier } = opaqueSetup();
+    const { app, verifier } = await opaqueSetup();
     const inactive = await idp.issueAccessToken({ resource: idp.opaqueAudience });
     expect((await request(app).post('/logout').set('Authorization', `Bearer ${inactive}`)).status).toBe(200);
     const refresh = await idp.issueRefreshToken();
