@@ -95,50 +95,43 @@ export function revokeRoute(options: RevokeRouteOptions) {
     // Not the IdP refusing us: we could not even ask it (no usable revocation endpoint).
     const misconfigured = outcomes.map((o) => findMisconfiguration(o.error)).find((m) => m !== undefined);
     if (misconfigured) throw misconfigured.copy();
-    // A JWT whose keys (or an opaque token whose introspection endpoint) cannot be reached right
-    // now: nothing was revoked locally, and the IdP cannot revoke most JWTs, so this is no success.
-    if (outcomes.some((o) => o.local === 'unverifiable')) {
-      res.setHeader('Retry-After', '5');
-      sendJson(res, 503, {
-        error: 'temporarily_unavailable',
-        error_description: 'The token cannot be checked right now (the identity provider is unreachable); it was not revoked here, try again',
-      });
-      return;
-    }
-    // Success only once every instance will refuse the token: the store must have it.
-    if (outcomes.some((o) => o.store === 'pending')) {
-      res.setHeader('Retry-After', '1');
-      sendJson(res, 503, {
-        error: 'temporarily_unavailable',
-        error_description: 'The token is revoked on this instance; the shared revocation store has not confirmed it yet (retrying)',
-      });
-      return;
-    }
-    const full = outcomes.find((o) => o.idp === 'rejected' && o.error?.transient);
-    if (full) {
-      res.setHeader('Retry-After', '30');
-      sendJson(res, 503, { error: 'temporarily_unavailable', error_description: 'The identity provider is unreachable; try again later' });
-      return;
-    }
-    const rejected = outcomes.find((o) => o.idp === 'rejected');
-    if (rejected) {
-      sendJson(res, 502, {
-        error: 'idp_error',
-        error_description: 'The identity provider refused the revocation request; the token is revoked locally',
-      });
-      return;
-    }
-    const queued = outcomes.filter((o) => o.idp === 'queued');
-    if (queued.length > 0) {
-      res.setHeader('Retry-After', String(Math.max(1, Math.min(...queued.map((o) => o.retryAfter ?? 1)))));
-      sendJson(res, 503, {
-        error: 'temporarily_unavailable',
-        error_description: 'The token is revoked locally; the identity provider will be told once it is reachable',
-      });
+    const answer = unconfirmed(outcomes);
+    if (answer !== undefined) {
+      if (answer.retryAfter !== undefined) res.setHeader('Retry-After', String(answer.retryAfter));
+      sendJson(res, answer.status, { error: answer.error, error_description: answer.description });
       return;
     }
     sendJson(res, 200, { revoked: true });
   }
+}
+
+/**
+ * Why the outcomes are not (yet) a success, first reason first; undefined when they are. A 200
+ * means every instance will refuse the token: never claimed for something we did not do.
+ */
+function unconfirmed(outcomes: RevocationOutcome[]): { status: 502 | 503; error: string; description: string; retryAfter?: number } | undefined {
+  const unavailable = (retryAfter: number, description: string) => ({ status: 503 as const, error: 'temporarily_unavailable', description, retryAfter });
+  // A JWT whose keys (or an opaque token whose introspection endpoint) cannot be reached right
+  // now: nothing was revoked locally, and the IdP cannot revoke most JWTs.
+  if (outcomes.some((o) => o.local === 'unverifiable')) {
+    return unavailable(5, 'The token cannot be checked right now (the identity provider is unreachable); it was not revoked here, try again');
+  }
+  // The store must have it, or other instances do not know.
+  if (outcomes.some((o) => o.store === 'pending')) {
+    return unavailable(1, 'The token is revoked on this instance; the shared revocation store has not confirmed it yet (retrying)');
+  }
+  if (outcomes.some((o) => o.idp === 'rejected' && o.error?.transient)) {
+    return unavailable(30, 'The identity provider is unreachable; try again later');
+  }
+  if (outcomes.some((o) => o.idp === 'rejected')) {
+    return { status: 502, error: 'idp_error', description: 'The identity provider refused the revocation request; the token is revoked locally' };
+  }
+  const queued = outcomes.filter((o) => o.idp === 'queued');
+  if (queued.length > 0) {
+    const retryAfter = Math.max(1, Math.min(...queued.map((o) => o.retryAfter ?? 1)));
+    return unavailable(retryAfter, 'The token is revoked locally; the identity provider will be told once it is reachable');
+  }
+  return undefined;
 }
 
 function optionalString(value: unknown, name: string, maxLength: number): string | undefined {
