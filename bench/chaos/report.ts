@@ -87,6 +87,8 @@ export function summarize(input: RunInput) {
     let tail = 0;
     let tailOk = 0;
     const latencies: number[] = [];
+    // The harness's own race (a token used while it is being logged out) says nothing about availability.
+    const loggingOut = new Set(traffic.refusedWhileLoggingOut);
     for (let i = 0; i < traffic.load.t.length; i++) {
       const t = traffic.load.t[i]!;
       if (!inPhase(t)) continue;
@@ -95,7 +97,7 @@ export function summarize(input: RunInput) {
       statuses[status === 0 ? 'conn-error' : String(status)] = (statuses[status === 0 ? 'conn-error' : String(status)] ?? 0) + 1;
       if (status === 200) ok++;
       latencies.push(traffic.load.ms[i]!);
-      if (t >= phase.end - settings.tailMs) {
+      if (t >= phase.end - settings.tailMs && !(status === 401 && loggingOut.has(t))) {
         tail++;
         if (status === 200) tailOk++;
       }
