@@ -1,0 +1,57 @@
+/**
+ * Attack pass on issue 10 ("revocation holds by construction"): tests an outside attacker would
+ * write against the revocation promise. Each names the hole it probes.
+ */
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { SignJWT } from 'jose';
+import { createMemoryStore, createVerifier, InvalidTokenError, type Verifier } from '../../src/index.js';
+import { startStubServer, sendJson, type StubServer } from '../support/http.js';
+import { testClock } from '../support/idp.js';
+
+const SECRET = new TextEncoder().encode('a-shared-secret-of-at-least-32-bytes!!');
+const AUD = 'https://api.example';
+const ISSUER = 'http://127.0.0.1:9/attack';
+const LIFETIME = 600; // maxTokenLifetime, s
+
+const outcome = (p: Promise<unknown>) =>
+  p.then(
+    () => 'accepted',
+    (e: unknown) => (e instanceof InvalidTokenError ? e.reason : String(e)),
+  );
+
+const open: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  for (const item of open.splice(0).reverse()) await item.close();
+});
+
+function hmacVerifier(clock: ReturnType<typeof testClock>, extra: Record<string, unknown> = {}): Verifier {
+  const verifier = createVerifier({
+    issuer: ISSUER,
+    audience: AUD,
+    algorithms: ['HS256'],
+    secret: SECRET,
+    clock,
+    store: createMemoryStore({ clock }),
+    maxTokenLifetime: LIFETIME,
+    ...extra,
+  });
+  open.push(verifier);
+  return verifier;
+}
+
+describe('a cutoff outlives every token it covers', () => {
+  it.failing('even a JWT without `iat` (its exp far away) stays cut after the cutoff record would lapse', async () => {
+    const clock = testClock(1_800_000_000_000);
+    const verifier = hmacVerifier(clock);
+    const now = Math.floor(clock() / 1000);
+    // Issued before the logout; no iat, so nothing says when. Refused for now (too long to live)...
+    const token = await new SignJWT({ sub: 'alice', iss: ISSUER, aud: AUD, exp: now + 3 * LIFETIME })
+      .setProtectedHeader({ alg: 'HS256' })
+      .sign(SECRET);
+    await verifier.invalidateSubject('alice');
+    expect(await outcome(verifier.verify(token))).not.toBe('accepted');
+    // ...but once exp − now fits maxTokenLifetime, the cutoff (kept maxTokenLifetime + 2 × tolerance) is gone.
+    clock.advance((2 * LIFETIME + 1) * 1000);
+    expect(await outcome(verifier.verify(token))).not.toBe('accepted');
+  });
+});
