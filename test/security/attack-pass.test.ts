@@ -55,3 +55,23 @@ describe('a cutoff outlives every token it covers', () => {
     expect(await outcome(verifier.verify(token))).not.toBe('accepted');
   });
 });
+
+describe('an introspected token without `exp`', () => {
+  let idp: StubServer;
+  afterEach(async () => idp?.close());
+
+  it.failing('stays refused after invalidate(), however long the IdP keeps calling it active', async () => {
+    const clock = testClock(1_800_000_000_000);
+    // An IdP whose introspection never says when the token expires (RFC 7662 makes `exp` optional).
+    idp = await startStubServer((_req, res) => sendJson(res, 200, { active: true, sub: 'alice', aud: AUD, iss: ISSUER }));
+    const verifier = hmacVerifier(clock, {
+      introspection: { clientId: 'rs', clientSecret: 'rs-secret', endpoint: `${idp.url}/introspect`, maxAge: 30 },
+    });
+    const token = 'opaque-access-token-0123456789';
+    expect(await outcome(verifier.verify(token))).toBe('accepted');
+    await verifier.invalidate(token); // local revocation: the IdP is not asked to forget it
+    expect(await outcome(verifier.verify(token))).toBe('revoked');
+    clock.advance((LIFETIME + 120) * 1000);
+    expect(await outcome(verifier.verify(token))).toBe('revoked');
+  });
+});
