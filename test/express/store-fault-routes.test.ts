@@ -205,3 +205,37 @@ describe('several issuers on one store', () => {
     }
   }, 30_000);
 });
+
+describe('attack pass: a logout the store refuses, then retried', () => {
+  async function logoutTokenWith(claims: Record<string, unknown>): Promise<string> {
+    const key = idp.keys[0]!;
+    return new SignJWT({
+      iss: idp.issuer,
+      aud: idp.client.clientId,
+      iat: Math.floor(Date.now() / 1000),
+      jti: `jti-${randomUUID()}`,
+      events: { 'http://schemas.openid.net/event/backchannel-logout': {} },
+      ...claims,
+    })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'logout+jwt' })
+      .sign(key.privateKey);
+  }
+
+  it('a logout naming sub and sid cuts the subject too, even when the store refused the session cutoff first', async () => {
+    const route = backchannelLogoutRoute({ verifier: a, clientId: idp.client.clientId });
+    const post = (logout: string) => request(route).post('/').type('form').send({ logout_token: logout });
+    const frank = await userToken('frank'); // an access token without `sid`, as most are
+    await b.verify(frank);
+    const logout = await logoutTokenWith({ sub: 'frank', sid: 'session-of-frank' });
+    await refuseRevocationKeys(true);
+    try {
+      expect((await post(logout)).status).toBe(503);
+      expect(await refused(a, frank)).toBe(true); // this instance refuses frank's token at once
+    } finally {
+      await refuseRevocationKeys(false);
+    }
+    await waitFor(() => a.stats().revocation.store.unpublished === 0, 'A to see its writes confirmed');
+    expect((await post(logout)).status).toBe(200); // the IdP's retry: done
+    expect(await refused(b, frank)).toBe(true);
+  }, 30_000);
+});
