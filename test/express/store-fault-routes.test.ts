@@ -14,6 +14,7 @@ import {
   createRedisStore,
   createVerifier,
   CREDENTIAL_CHANGE,
+  SESSION_REVOKED,
   InvalidTokenError,
   revokeRoute,
   securityEventRoute,
@@ -237,5 +238,33 @@ describe('attack pass: a logout the store refuses, then retried', () => {
     await waitFor(() => a.stats().revocation.store.unpublished === 0, 'A to see its writes confirmed');
     expect((await post(logout)).status).toBe(200); // the IdP's retry: done
     expect(await refused(b, frank)).toBe(true);
+  }, 30_000);
+
+  it('a security event with a session event and a subject event makes both cutoffs even when the store refused the first', async () => {
+    const route = securityEventRoute({ verifier: a, audience: AUD });
+    const post = (set: string) => request(route).post('/').set('content-type', 'application/secevent+jwt').send(set);
+    const gina = await userToken('gina'); // no `sid`
+    await b.verify(gina);
+    const key = idp.keys[0]!;
+    const set = await new SignJWT({
+      iss: idp.issuer,
+      aud: AUD,
+      iat: Math.floor(Date.now() / 1000),
+      jti: `set-${randomUUID()}`,
+      sub_id: { format: 'complex', user: { format: 'iss_sub', iss: idp.issuer, sub: 'gina' }, session: { format: 'opaque', id: 'session-of-gina' } },
+      events: { [SESSION_REVOKED]: {}, [CREDENTIAL_CHANGE]: {} },
+    })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'secevent+jwt' })
+      .sign(key.privateKey);
+    await refuseRevocationKeys(true);
+    try {
+      expect((await post(set)).status).toBe(503);
+      expect(await refused(a, gina)).toBe(true);
+    } finally {
+      await refuseRevocationKeys(false);
+    }
+    await waitFor(() => a.stats().revocation.store.unpublished === 0, 'A to see its writes confirmed');
+    expect((await post(set)).status).toBe(202); // the transmitter's retry: a duplicate
+    expect(await refused(b, gina)).toBe(true);
   }, 30_000);
 });
