@@ -58,7 +58,8 @@ export function denylistKeyFor(token: string, issuer: string, signedClaims?: Acc
 function denylistKey(token: string, encodedIssuer: string, signedClaims: AccessTokenClaims | undefined): string {
   const claims = signedClaims ?? jwsClaimsOf(token);
   if (claims === undefined) return `opaque:${sha256(token)}`;
-  if (typeof claims.jti === 'string') return `jti:${encodedIssuer}:${encodeURIComponent(claims.jti)}`;
+  // An empty jti names no token: as its key, it would make one logout revoke every such token.
+  if (typeof claims.jti === 'string' && claims.jti !== '') return `jti:${encodedIssuer}:${encodeURIComponent(claims.jti)}`;
   return `jws:${sha256(token.slice(0, token.lastIndexOf('.')))}`;
 }
 

@@ -56,6 +56,22 @@ describe('a cutoff outlives every token it covers', () => {
   });
 });
 
+describe('revocation identity', () => {
+  it("revoking one user's token with an empty `jti` does not revoke every other token with an empty `jti`", async () => {
+    const clock = testClock(1_800_000_000_000);
+    const verifier = hmacVerifier(clock);
+    const iat = Math.floor(clock() / 1000);
+    const sign = (sub: string) =>
+      new SignJWT({ sub, iss: ISSUER, aud: AUD, iat, exp: iat + 300, jti: '' }).setProtectedHeader({ alg: 'HS256' }).sign(SECRET);
+    const [mallory, alice] = [await sign('mallory'), await sign('alice')];
+    expect(await outcome(verifier.verify(alice))).toBe('accepted');
+    // Mallory logs herself out: an empty jti names no token, so it must not be the key of all of them.
+    await verifier.revoke(mallory);
+    expect(await outcome(verifier.verify(mallory))).toBe('revoked');
+    expect(await outcome(verifier.verify(alice))).toBe('accepted');
+  });
+});
+
 describe('an introspected token without `exp`', () => {
   let idp: StubServer;
   afterEach(async () => idp?.close());
