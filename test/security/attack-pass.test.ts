@@ -91,3 +91,28 @@ describe('an introspected token without `exp`', () => {
     expect(await outcome(verifier.verify(token))).toBe('revoked');
   });
 });
+
+describe('the introspection gate', () => {
+  let idp: StubServer;
+  afterEach(async () => idp?.close());
+
+  it("a token the IdP answers 400 to does not stop the IdP being asked about everyone else's tokens", async () => {
+    const clock = testClock(1_800_000_000_000);
+    // An IdP (or a filter in front of it) that answers 400 to a request it finds malformed: the
+    // client's token is at fault, not the IdP; README: only 429, 5xx or a network failure back off.
+    idp = await startStubServer((_req, res, body) => {
+      const token = new URLSearchParams(body).get('token') ?? '';
+      if (token.startsWith('bad')) return sendJson(res, 400, { error: 'invalid_request' });
+      sendJson(res, 200, { active: true, sub: 'alice', aud: AUD, iss: ISSUER, exp: Math.floor(clock() / 1000) + 3600 });
+    });
+    const verifier = hmacVerifier(clock, {
+      maxTokenLifetime: 7200,
+      introspection: { clientId: 'rs', clientSecret: 'rs-secret', endpoint: `${idp.url}/introspect`, maxAge: 30 },
+    });
+    const good = 'good-opaque-access-token-0123456789';
+    expect(await outcome(verifier.verify(good))).toBe('accepted');
+    clock.advance(31_000); // its cached answer is past maxAge: the IdP is asked again
+    await outcome(verifier.verify('bad-attacker-token-0123456789'));
+    expect(await outcome(verifier.verify(good))).toBe('accepted');
+  });
+});
