@@ -116,3 +116,37 @@ describe('the introspection gate', () => {
     expect(await outcome(verifier.verify(good))).toBe('accepted');
   });
 });
+
+describe('a shared outbox', () => {
+  let idp: StubServer;
+  afterEach(async () => idp?.close());
+
+  it("an issuer's pending revocations reach its IdP even behind 50 dead items of an issuer no verifier serves any more", async () => {
+    const clock = testClock(1_800_000_000_000);
+    idp = await startStubServer((_req, res) => {
+      res.statusCode = 200;
+      res.end();
+    });
+    const store = createMemoryStore({ clock });
+    open.push(store);
+    const verifier = hmacVerifier(clock, {
+      store,
+      revocation: { clientId: 'rs', clientSecret: 'rs-secret', endpoint: `${idp.url}/revoke` },
+    });
+    const now = clock();
+    // Left behind by a deployment that trusted another issuer: long expired, due first.
+    for (let i = 0; i < 50; i++) {
+      await store.outbox.enqueue({
+        id: `gone-${i}`, token: `gone-refresh-token-${i}`, issuer: 'https://gone.example', expiresAt: now - 60_000,
+        attempts: 3, nextAttemptAt: now - 120_000 + i, lastError: 'unreachable',
+      });
+    }
+    await store.outbox.enqueue({
+      id: 'ours', token: 'our-refresh-token-0123456789', issuer: ISSUER, expiresAt: now + 3_600_000,
+      attempts: 1, nextAttemptAt: now - 1_000, lastError: 'unreachable',
+    });
+    for (let run = 0; run < 3; run++) await verifier.retryPending();
+    expect(idp.requests.map((r) => new URLSearchParams(r.body).get('token'))).toContain('our-refresh-token-0123456789');
+    expect(await store.outbox.size()).toBe(0);
+  });
+});
