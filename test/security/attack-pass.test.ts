@@ -5,6 +5,8 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { SignJWT } from 'jose';
 import { createMemoryStore, createVerifier, InvalidTokenError, type Verifier } from '../../src/index.js';
+import request from 'supertest';
+import { revokeRoute } from '../../src/index.js';
 import { startStubServer, sendJson, type StubServer } from '../support/http.js';
 import { testClock } from '../support/idp.js';
 
@@ -69,6 +71,19 @@ describe('revocation identity', () => {
     await verifier.revoke(mallory);
     expect(await outcome(verifier.verify(mallory))).toBe('revoked');
     expect(await outcome(verifier.verify(alice))).toBe('accepted');
+  });
+});
+
+describe('a claim that is no well-formed string (a lone UTF-16 surrogate)', () => {
+  it('is a refused token (401), not a URIError and not a 500 from the logout route', async () => {
+    const clock = testClock(1_800_000_000_000);
+    const verifier = hmacVerifier(clock);
+    const iat = Math.floor(clock() / 1000);
+    // JSON can carry "\ud800"; encodeURIComponent (our revocation keys) throws on it.
+    const token = await new SignJWT({ sub: 'eve\ud800', iss: ISSUER, aud: AUD, iat, exp: iat + 300 }).setProtectedHeader({ alg: 'HS256' }).sign(SECRET);
+    expect(await outcome(verifier.verify(token))).toBe('claim_invalid');
+    const res = await request(revokeRoute({ verifier })).post('/').set('authorization', `Bearer ${token}`);
+    expect(res.status).toBe(401);
   });
 });
 
