@@ -9,9 +9,9 @@
  *   - tokens the IdP has never called active get a budget of calls per window; the surplus gets a
  *     503 with `Retry-After`, and the IdP is not called. Tokens it did call active (whose cached
  *     answer outlived `maxAge`) are not counted, so a flood of garbage cannot lock them out;
- *   - once the endpoint fails or answers 429/503, no call at all until its `Retry-After` (up to
+ *   - once the endpoint fails or answers 429/5xx, no call at all until its `Retry-After` (up to
  *     5 minutes) or an exponential backoff (1 s doubling to 30 s) has passed; a failed call is
- *     never retried per request.
+ *     never retried per request. Another 4xx fails that token's check only (503), no backoff.
  * Answers already cached keep being served during a backoff, but never past `maxAge`: that bound
  * is how long a revocation made at the IdP may go unnoticed, and an IdP outage does not extend it.
  */
@@ -80,8 +80,11 @@ export class IntrospectionGate {
     try {
       answer = await ask();
     } catch (error) {
-      if (error instanceof IdpUnavailableError) {
-        const cause = error.cause;
+      const cause = error instanceof IdpUnavailableError ? error.cause : undefined;
+      // A 4xx other than 429 answers this request (this token), not the IdP's health: backing
+      // off for it would let one client's crafted token lock every other token out.
+      const aboutThisRequest = cause instanceof HttpRequestError && cause.status !== undefined && cause.status >= 400 && cause.status < 500 && cause.status !== 429;
+      if (error instanceof IdpUnavailableError && !aboutThisRequest) {
         this.lastFailure = cause;
         this.backoff.recordFailure(cause instanceof HttpRequestError ? cause.retryAfter : undefined);
       }

@@ -54,7 +54,13 @@ export async function processLogoutToken(verifier: Verifier, logoutToken: string
   if (!subject && !session) throw new InvalidRequestError('claim_missing', 'The logout token needs sub or sid');
 
   if (!(await notification.claimOnce())) return { issuer: notification.issuer, subject, session, applied: false };
-  if (session) await notification.invalidateSession(session);
-  if (subject && !(options.sessionOnly && session)) await notification.invalidateSubject(subject);
+  // Both cutoffs are made (each applied here at once) even if the store refuses the first; then
+  // the failure is reported. Stopping at the first would leave the subject's tokens valid for good:
+  // the IdP's retry finds the jti claimed and does nothing more.
+  const cutoffs: Array<Promise<void>> = [];
+  if (session) cutoffs.push(notification.invalidateSession(session));
+  if (subject && !(options.sessionOnly && session)) cutoffs.push(notification.invalidateSubject(subject));
+  const failed = (await Promise.allSettled(cutoffs)).find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
   return { issuer: notification.issuer, subject, session, applied: true };
 }

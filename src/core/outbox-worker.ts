@@ -89,14 +89,16 @@ export class OutboxWorker {
     const now = this.options.now();
     const due = await outbox.claimDue(now, BATCH, this.options.leaseMs);
     for (const item of due) {
-      if (item.issuer !== undefined && item.issuer !== this.options.issuer) {
-        await outbox.reschedule(item.id, { nextAttemptAt: item.nextAttemptAt, attempts: item.attempts, lastError: item.lastError ?? '' });
-        continue;
-      }
       if (item.expiresAt <= now) {
-        // The token is dead everywhere by now; telling the IdP no longer matters.
+        // The token is dead everywhere by now; telling the IdP no longer matters. Whoever's item
+        // it is: one of an issuer no verifier serves any more would otherwise stay due for ever,
+        // and a batch of them would keep every worker from reaching its own items.
         await outbox.complete(item.id);
         result.dropped++;
+        continue;
+      }
+      if (item.issuer !== undefined && item.issuer !== this.options.issuer) {
+        await outbox.reschedule(item.id, { nextAttemptAt: item.nextAttemptAt, attempts: item.attempts, lastError: item.lastError ?? '' });
         continue;
       }
       result.attempted++;

@@ -21,6 +21,7 @@
 import { createHash } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import type { CutoffRevocation } from '../stores/revocation-store.js';
+import { invalidToken } from './rejections.js';
 import type { AccessTokenClaims, VerifiedToken } from './types.js';
 
 /** Where to look a verified token up; strings built once per token, reused on every hit. */
@@ -58,7 +59,8 @@ export function denylistKeyFor(token: string, issuer: string, signedClaims?: Acc
 function denylistKey(token: string, encodedIssuer: string, signedClaims: AccessTokenClaims | undefined): string {
   const claims = signedClaims ?? jwsClaimsOf(token);
   if (claims === undefined) return `opaque:${sha256(token)}`;
-  if (typeof claims.jti === 'string') return `jti:${encodedIssuer}:${encodeURIComponent(claims.jti)}`;
+  // An empty jti names no token: as its key, it would make one logout revoke every such token.
+  if (typeof claims.jti === 'string' && claims.jti !== '') return `jti:${encodedIssuer}:${encodedComponent(claims.jti)}`;
   return `jws:${sha256(token.slice(0, token.lastIndexOf('.')))}`;
 }
 
@@ -98,8 +100,19 @@ export function cutoffKeyOf(revocation: CutoffRevocation): string {
 }
 
 function cutoffKey(type: CutoffRevocation['type'], encodedIssuer: string, id: string): string {
-  return `${type}:${encodedIssuer}:${encodeURIComponent(id)}`;
+  return `${type}:${encodedIssuer}:${encodedComponent(id)}`;
 }
+
+/**
+ * A claim value as a key component. JSON can carry a lone UTF-16 surrogate ("\ud800"), which
+ * has no encoding (encodeURIComponent throws; UTF-8 stores turn it into U+FFFD, so two ids would
+ * share a key): a token naming one is refused like any malformed claim.
+ */
+function encodedComponent(value: string): string {
+  if (LONE_SURROGATE.test(value)) throw invalidToken('claim_invalid');
+  return encodeURIComponent(value);
+}
+const LONE_SURROGATE = /\p{Surrogate}/u;
 
 /** A verifier sees one issuer over and over: remember its last encoding (saves ~4 encodes per token). */
 let lastIssuer = '';

@@ -75,18 +75,24 @@ export async function processSecurityEvent(verifier: Verifier, set: string, opti
   const jti = String(payload.jti);
   if (!(await notification.claimOnce())) return { jti, issuer, actions: [], duplicate: true };
 
+  // Every cutoff is made (each applied here at once) even if the store refuses an earlier one;
+  // then the failure is reported. Stopping at the first would drop the rest for good: the
+  // transmitter's retry finds the jti claimed and does nothing more.
   const actions: SecurityEventResult['actions'] = [];
+  const cutoffs: Array<Promise<void>> = [];
   for (const { type, target } of plan) {
     if (type === SESSION_REVOKED && target?.session) {
-      await notification.invalidateSession(target.session);
+      cutoffs.push(notification.invalidateSession(target.session));
       actions.push({ event: type, action: 'session', id: target.session });
     } else if (target?.subject) {
-      await notification.invalidateSubject(target.subject);
+      cutoffs.push(notification.invalidateSubject(target.subject));
       actions.push({ event: type, action: 'subject', id: target.subject });
     } else {
       actions.push({ event: type, action: 'ignored' });
     }
   }
+  const failed = (await Promise.allSettled(cutoffs)).find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
   return { jti, issuer, actions, duplicate: false };
 }
 

@@ -14,6 +14,7 @@ import {
   createRedisStore,
   createVerifier,
   CREDENTIAL_CHANGE,
+  SESSION_REVOKED,
   InvalidTokenError,
   revokeRoute,
   securityEventRoute,
@@ -203,5 +204,87 @@ describe('several issuers on one store', () => {
     } finally {
       await refuseRevocationKeys(false);
     }
+  }, 30_000);
+});
+
+describe('attack pass: a logout the store refuses, then retried', () => {
+  async function logoutTokenWith(claims: Record<string, unknown>): Promise<string> {
+    const key = idp.keys[0]!;
+    return new SignJWT({
+      iss: idp.issuer,
+      aud: idp.client.clientId,
+      iat: Math.floor(Date.now() / 1000),
+      jti: `jti-${randomUUID()}`,
+      events: { 'http://schemas.openid.net/event/backchannel-logout': {} },
+      ...claims,
+    })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'logout+jwt' })
+      .sign(key.privateKey);
+  }
+
+  it('a logout naming sub and sid cuts the subject too, even when the store refused the session cutoff first', async () => {
+    const route = backchannelLogoutRoute({ verifier: a, clientId: idp.client.clientId });
+    const post = (logout: string) => request(route).post('/').type('form').send({ logout_token: logout });
+    const frank = await userToken('frank'); // an access token without `sid`, as most are
+    await b.verify(frank);
+    const logout = await logoutTokenWith({ sub: 'frank', sid: 'session-of-frank' });
+    await refuseRevocationKeys(true);
+    try {
+      expect((await post(logout)).status).toBe(503);
+      expect(await refused(a, frank)).toBe(true); // this instance refuses frank's token at once
+    } finally {
+      await refuseRevocationKeys(false);
+    }
+    await waitFor(() => a.stats().revocation.store.unpublished === 0, 'A to see its writes confirmed');
+    expect((await post(logout)).status).toBe(200); // the IdP's retry: done
+    expect(await refused(b, frank)).toBe(true);
+  }, 30_000);
+
+  it.failing("the IdP's retry of a logout reaching another instance is not told done while the first instance's cutoff is not in the store", async () => {
+    const onA = backchannelLogoutRoute({ verifier: a, clientId: idp.client.clientId });
+    const onB = backchannelLogoutRoute({ verifier: b, clientId: idp.client.clientId });
+    const post = (route: typeof onA, logout: string) => request(route).post('/').type('form').send({ logout_token: logout });
+    const hank = await userToken('hank');
+    await b.verify(hank);
+    const logout = await logoutTokenWith({ sub: 'hank' });
+    await refuseRevocationKeys(true);
+    try {
+      expect((await post(onA, logout)).status).toBe(503);
+      // The IdP retries through the load balancer and reaches B: the jti is claimed, B has nothing
+      // pending, so it answers 200 while no store holds the cutoff and B accepts hank's token. If
+      // A dies now, the logout is lost for good.
+      const retry = await post(onB, logout);
+      expect(retry.status === 503 || (await refused(b, hank))).toBe(true);
+    } finally {
+      await refuseRevocationKeys(false);
+    }
+  }, 30_000);
+
+  it('a security event with a session event and a subject event makes both cutoffs even when the store refused the first', async () => {
+    const route = securityEventRoute({ verifier: a, audience: AUD });
+    const post = (set: string) => request(route).post('/').set('content-type', 'application/secevent+jwt').send(set);
+    const gina = await userToken('gina'); // no `sid`
+    await b.verify(gina);
+    const key = idp.keys[0]!;
+    const set = await new SignJWT({
+      iss: idp.issuer,
+      aud: AUD,
+      iat: Math.floor(Date.now() / 1000),
+      jti: `set-${randomUUID()}`,
+      sub_id: { format: 'complex', user: { format: 'iss_sub', iss: idp.issuer, sub: 'gina' }, session: { format: 'opaque', id: 'session-of-gina' } },
+      events: { [SESSION_REVOKED]: {}, [CREDENTIAL_CHANGE]: {} },
+    })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'secevent+jwt' })
+      .sign(key.privateKey);
+    await refuseRevocationKeys(true);
+    try {
+      expect((await post(set)).status).toBe(503);
+      expect(await refused(a, gina)).toBe(true);
+    } finally {
+      await refuseRevocationKeys(false);
+    }
+    await waitFor(() => a.stats().revocation.store.unpublished === 0, 'A to see its writes confirmed');
+    expect((await post(set)).status).toBe(202); // the transmitter's retry: a duplicate
+    expect(await refused(b, gina)).toBe(true);
   }, 30_000);
 });
