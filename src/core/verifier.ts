@@ -343,7 +343,7 @@ class JwtVerifier implements Verifier {
     const keys = revocationKeysFor(result);
     if (this.mirror.list.isRevoked(keys, payload.iat, now)) throw invalidToken('revoked');
     deepFreeze(result);
-    this.cache.set(result, now, this.expiresAt(payload, result.source), keys, maxAgeMs);
+    this.cache.set(result, now, this.expiresAt(payload), keys, maxAgeMs);
     return result;
   }
 
@@ -425,10 +425,13 @@ class JwtVerifier implements Verifier {
    * token without `exp` is vouched for by the IdP on every re-check instead.)
    */
   private checkLifetime(payload: AccessTokenClaims, now: number, source: VerifiedToken['source']): void {
+    // A JWT without `iat` cannot be placed before or after a cutoff, nor bounded by one: a cutoff
+    // made while it existed would lapse while it is still acceptable (RFC 9068 requires `iat`).
+    if (source === 'jwt' && typeof payload.iat !== 'number') throw invalidToken('claim_missing');
+    const deadline = this.expiresAt(payload);
+    // An introspection answer with neither `exp` nor `iat` cannot be bounded either.
+    if (deadline === undefined) throw invalidToken('claim_missing');
     if (typeof payload.exp !== 'number') {
-      if (source !== 'jwt') return;
-      const deadline = this.expiresAt(payload, source);
-      if (deadline === undefined) throw invalidToken('claim_missing');
       if (now >= deadline) throw invalidToken('token_expired');
       return;
     }
@@ -438,10 +441,13 @@ class JwtVerifier implements Verifier {
     }
   }
 
-  /** Epoch ms from which the token is refused as expired (jose's whole-second rule, tolerance included). */
-  private expiresAt(payload: AccessTokenClaims, source: VerifiedToken['source']): number | undefined {
-    if (source === 'jwt') return accessTokenDeadline(payload, this.options.maxTokenLifetimeMs, this.options.clockTolerance);
-    return typeof payload.exp === 'number' ? expAcceptedUntil(payload.exp, this.options.clockTolerance) : undefined;
+  /**
+   * Epoch ms from which the token is refused as expired (jose's whole-second rule, tolerance
+   * included): from `exp`, else `iat + maxTokenLifetime`, for JWTs and introspection answers alike,
+   * so every revocation of an accepted token has an end that outlives it.
+   */
+  private expiresAt(payload: AccessTokenClaims): number | undefined {
+    return accessTokenDeadline(payload, this.options.maxTokenLifetimeMs, this.options.clockTolerance);
   }
 
   /**
@@ -462,7 +468,7 @@ class JwtVerifier implements Verifier {
     if (typeof token !== 'string' || token.length > this.options.maxTokenLength) return undefined;
     const accepted = this.introspects(token) ? await this.identifyByIntrospection(token) : await this.identifyBySignature(token);
     if (accepted === undefined) return undefined;
-    const expiresAt = revocableUntil(this.expiresAt(accepted.payload, accepted.source), accepted.source, this.options.clock(), this.horizon);
+    const expiresAt = revocableUntil(this.expiresAt(accepted.payload), accepted.source, this.options.clock(), this.horizon);
     return { payload: accepted.payload, keys: revocationKeysFor(accepted), expiresAt };
   }
 

@@ -208,11 +208,12 @@ describe('answers only a stub IdP gives', () => {
     expect(stub.requests.at(-1)!.headers.authorization).toMatch(/^Basic /);
   });
 
-  it('an exp-less opaque token revoked while the IdP is down stays refused as long as the IdP may not know', async () => {
-    answer = { active: true, aud: 'https://api.example', sub: 'carol' }; // no exp: the IdP may say active for ever
+  it('an exp-less opaque token lives iat + maxTokenLifetime, and its revocation (IdP down) lasts that long', async () => {
     const dead = await startStubServer((_req, res) => void res.end());
     await dead.close();
     const clock = testClock();
+    // No exp: the IdP may say active for ever; iat + maxTokenLifetime (24 h) bounds it here.
+    answer = { active: true, aud: 'https://api.example', sub: 'carol', iat: Math.floor(clock() / 1000) };
     const store = createMemoryStore({ clock });
     const options = { clock, store, audience: 'https://api.example', introspection: { clientId: 'c', clientSecret: 's', endpoint: `${stub.url}/introspect` } };
     const a = verifierFor(options);
@@ -220,8 +221,10 @@ describe('answers only a stub IdP gives', () => {
     const token = `opaque-${Math.random().toString(36).slice(2)}`;
     expect(await reason(a.verify(token))).toBe('accepted');
     expect(await b.revoke(token)).toMatchObject({ local: 'denylisted', idp: 'queued' });
-    clock.advance(25 * 3_600_000); // past maxTokenLifetime (24 h), within the outbox's retry horizon (7 days)
+    clock.advance(23 * 3_600_000);
     expect(await reason(a.verify(token))).toBe('revoked'); // A asks again, the IdP still says active
+    clock.advance(2 * 3_600_000); // past iat + maxTokenLifetime: refused as expired, whatever the IdP says
+    expect(await reason(a.verify(token))).toBe('token_expired');
     expect(b.stats().revocation.outbox.pending).toBe(1);
   });
 
