@@ -142,15 +142,15 @@ class MultiIssuerVerifier implements Verifier {
   }
 
   invalidateSubject(subject: string, scope?: IssuerScope): Promise<void> {
-    return this.each(scope, (v) => v.invalidateSubject(subject));
+    return this.each(scope, (v) => v.invalidateSubject(subject, at(scope)));
   }
 
   invalidateSession(session: string, scope?: IssuerScope): Promise<void> {
-    return this.each(scope, (v) => v.invalidateSession(session));
+    return this.each(scope, (v) => v.invalidateSession(session, at(scope)));
   }
 
   invalidateAll(scope?: IssuerScope): Promise<void> {
-    return this.each(scope, (v) => v.invalidateAll());
+    return this.each(scope, (v) => v.invalidateAll(at(scope)));
   }
 
   async retryPending(): Promise<OutboxRunResult> {
@@ -249,4 +249,9 @@ class MultiIssuerVerifier implements Verifier {
     const failed = (await Promise.allSettled(this.verifiers.map(action))).find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
   }
+}
+
+/** The cutoff instant of a scope, passed on to each issuer's verifier. */
+function at(scope: IssuerScope | undefined): IssuerScope | undefined {
+  return scope?.at === undefined ? undefined : { at: scope.at };
 }

@@ -38,10 +38,16 @@ export interface IssuerNotification {
   payload: AccessTokenClaims;
   issuer: string;
   /**
-   * Replay protection: records this `jti` (per kind and issuer) for as long as the verifier would
-   * accept the notification, so a replay is never applied twice. True the first time.
+   * Records this `jti` (per kind and issuer) for as long as the verifier would accept the
+   * notification; true the first time, false for a repeat (a replay, or the IdP's retry).
    */
   claimOnce(): Promise<boolean>;
+  /**
+   * Cutoffs at the notification's own `iat`: the IdP's clock, the one its tokens' `iat` use. The
+   * same notification always makes the same cutoffs, so a repeat may make them again: a replay
+   * cuts nothing issued after the original, and an IdP retry that reaches another instance than
+   * the first (whose write the store may not have taken) gets its answer from the store.
+   */
   invalidateSubject(subject: string): Promise<void>;
   invalidateSession(session: string): Promise<void>;
 }
@@ -54,7 +60,8 @@ export async function verifyNotification(
 ): Promise<IssuerNotification> {
   const receiver = verifier as Verifier & NotificationReceiver;
   const { payload, issuer, acceptedUntil } = await receiver[verifyIssuerJwt](jwt, options);
-  const scope = { issuer };
+  // jose required a numeric `iat` (maxTokenAge) before we got here.
+  const scope = { issuer, at: payload.iat! * 1000 };
   return {
     payload,
     issuer,

@@ -30,7 +30,7 @@ export interface LogoutResult {
   issuer: string;
   subject: string | undefined;
   session: string | undefined;
-  /** False when this `jti` was seen before (nothing done again). */
+  /** False when this `jti` was seen before (a replay or a retry: the same cutoffs were made again, which cuts nothing newer). */
   applied: boolean;
 }
 
@@ -53,14 +53,15 @@ export async function processLogoutToken(verifier: Verifier, logoutToken: string
   const session = typeof payload.sid === 'string' && payload.sid !== '' ? payload.sid : undefined;
   if (!subject && !session) throw new InvalidRequestError('claim_missing', 'The logout token needs sub or sid');
 
-  if (!(await notification.claimOnce())) return { issuer: notification.issuer, subject, session, applied: false };
+  const fresh = await notification.claimOnce();
+  // A repeat makes the same cutoffs again (they are cut at the logout token's own iat, so a replay
+  // cuts nothing newer): the IdP's retry is answered by the store, on whichever instance it lands.
   // Both cutoffs are made (each applied here at once) even if the store refuses the first; then
-  // the failure is reported. Stopping at the first would leave the subject's tokens valid for good:
-  // the IdP's retry finds the jti claimed and does nothing more.
+  // the failure is reported.
   const cutoffs: Array<Promise<void>> = [];
   if (session) cutoffs.push(notification.invalidateSession(session));
   if (subject && !(options.sessionOnly && session)) cutoffs.push(notification.invalidateSubject(subject));
   const failed = (await Promise.allSettled(cutoffs)).find((result) => result.status === 'rejected');
   if (failed) throw failed.reason;
-  return { issuer: notification.issuer, subject, session, applied: true };
+  return { issuer: notification.issuer, subject, session, applied: fresh };
 }

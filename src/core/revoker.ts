@@ -136,23 +136,30 @@ export class Revoker {
     await this.invalidateIdentified(token, identified);
   }
 
-  async invalidateSubject(subject: string): Promise<void> {
+  async invalidateSubject(subject: string, at?: number): Promise<void> {
     if (typeof subject !== 'string' || subject === '') throw new TypeError('revocable-jwt: invalidateSubject() needs a non-empty subject');
-    await this.apply({ type: 'subject', issuer: this.options.issuer, subject, ...this.cutoffNow() });
+    await this.apply({ type: 'subject', issuer: this.options.issuer, subject, ...this.cutoff(at) });
   }
 
-  async invalidateSession(session: string): Promise<void> {
+  async invalidateSession(session: string, at?: number): Promise<void> {
     if (typeof session !== 'string' || session === '') throw new TypeError('revocable-jwt: invalidateSession() needs a non-empty session id (sid)');
-    await this.apply({ type: 'session', issuer: this.options.issuer, session, ...this.cutoffNow() });
+    await this.apply({ type: 'session', issuer: this.options.issuer, session, ...this.cutoff(at) });
   }
 
-  async invalidateAll(): Promise<void> {
-    await this.apply({ type: 'all', issuer: this.options.issuer, ...this.cutoffNow() });
+  async invalidateAll(at?: number): Promise<void> {
+    await this.apply({ type: 'all', issuer: this.options.issuer, ...this.cutoff(at) });
   }
 
-  /** Every token issued up to the end of this second; kept until the last of them expires (token-lifetime.ts). */
-  private cutoffNow(): { cutoff: number; expiresAt: number } {
-    return cutoffAt(this.options.clock(), this.options.maxTokenLifetimeMs, this.options.clockTolerance);
+  /**
+   * Every token issued up to the end of the second of `at` (default now; never later than now);
+   * kept until the last of them expires (token-lifetime.ts). The same `at` gives the same cutoff.
+   */
+  private cutoff(at: number | undefined): { cutoff: number; expiresAt: number } {
+    if (at !== undefined && (typeof at !== 'number' || !Number.isFinite(at))) {
+      throw new TypeError('revocable-jwt: `at` must be an instant in epoch milliseconds');
+    }
+    const now = this.options.clock();
+    return cutoffAt(at === undefined ? now : Math.min(at, now), this.options.maxTokenLifetimeMs, this.options.clockTolerance);
   }
 
 

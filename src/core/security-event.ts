@@ -73,11 +73,12 @@ export async function processSecurityEvent(verifier: Verifier, set: string, opti
     return { type, target: subjectOf(issuer, payload.sub_id ?? (body as { subject?: unknown } | null)?.subject ?? subFallback(payload)) };
   });
   const jti = String(payload.jti);
-  if (!(await notification.claimOnce())) return { jti, issuer, actions: [], duplicate: true };
+  const fresh = await notification.claimOnce();
 
+  // A repeat makes the same cutoffs again (cut at the SET's own iat, so a replay cuts nothing
+  // newer): the transmitter's retry is answered by the store, on whichever instance it lands.
   // Every cutoff is made (each applied here at once) even if the store refuses an earlier one;
-  // then the failure is reported. Stopping at the first would drop the rest for good: the
-  // transmitter's retry finds the jti claimed and does nothing more.
+  // then the failure is reported.
   const actions: SecurityEventResult['actions'] = [];
   const cutoffs: Array<Promise<void>> = [];
   for (const { type, target } of plan) {
@@ -93,7 +94,7 @@ export async function processSecurityEvent(verifier: Verifier, set: string, opti
   }
   const failed = (await Promise.allSettled(cutoffs)).find((result) => result.status === 'rejected');
   if (failed) throw failed.reason;
-  return { jti, issuer, actions, duplicate: false };
+  return { jti, issuer, actions, duplicate: !fresh };
 }
 
 /** A plain `sub` claim on the SET, as some transmitters send. */

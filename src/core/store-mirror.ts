@@ -147,11 +147,6 @@ export class StoreMirror {
     if (waiting !== undefined && covers(revocation, waiting)) this.unpublished.delete(target);
   }
 
-  /** Throws {@link RevocationPendingError} while revocations made here are not in the store yet. */
-  assertPublished(): void {
-    if (this.unpublished.size > 0) throw this.pendingError(undefined);
-  }
-
   /**
    * Whether verifications may trust the mirror right now, without waiting: fresh; or cut off
    * after a sync and within the staleness window (`fail-closed`: `maxStaleness` since the store

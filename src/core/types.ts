@@ -266,6 +266,14 @@ export interface VerifierStats {
 /** Limits a cutoff to one issuer of a multi-issuer verifier. */
 export interface IssuerScope {
   issuer?: string;
+  /**
+   * The instant to cut at (epoch ms). Default: now; a later instant is taken as now (a cutoff
+   * never reaches into the future). Tokens issued at or before it are refused. Cutoffs made from
+   * the same instant are identical, so repeating one is harmless: back-channel logout and security
+   * events cut at the notification's own `iat` (the IdP's clock, the clock its tokens' `iat` use),
+   * which makes the IdP's retries safe to apply again.
+   */
+  at?: number;
 }
 
 export interface Verifier {

@@ -233,20 +233,13 @@ class JwtVerifier implements Verifier {
     return { header: verified.protectedHeader, payload, issuer: this.issuer, acceptedUntil };
   }
 
-  /**
-   * Replay protection for logout tokens and SETs. A store failure is a 503 (the IdP retries). A
-   * repeat of a claimed `jti` is a 503 too while this instance still has revocations the store
-   * has not confirmed: the IdP's retry must not be told "done" before the store has them.
-   */
+  /** Replay records for logout tokens and SETs. A store failure is a 503 (the IdP retries). */
   async [claimOnce](key: string, until: number): Promise<boolean> {
-    let fresh: boolean;
     try {
-      fresh = await this.options.store.claimOnce(key, until - this.options.clock());
+      return await this.options.store.claimOnce(key, until - this.options.clock());
     } catch (cause) {
       throw new StoreUnavailableError(1, { cause });
     }
-    if (!fresh) this.mirror.assertPublished();
-    return fresh;
   }
 
   private reject(error: unknown): Promise<never> {
@@ -286,15 +279,15 @@ class JwtVerifier implements Verifier {
   }
 
   invalidateSubject(subject: string, scope?: IssuerScope): Promise<void> {
-    return this.inScope(scope, () => this.revoker.invalidateSubject(subject));
+    return this.inScope(scope, () => this.revoker.invalidateSubject(subject, scope?.at));
   }
 
   invalidateSession(session: string, scope?: IssuerScope): Promise<void> {
-    return this.inScope(scope, () => this.revoker.invalidateSession(session));
+    return this.inScope(scope, () => this.revoker.invalidateSession(session, scope?.at));
   }
 
   invalidateAll(scope?: IssuerScope): Promise<void> {
-    return this.inScope(scope, () => this.revoker.invalidateAll());
+    return this.inScope(scope, () => this.revoker.invalidateAll(scope?.at));
   }
 
   private inScope(scope: IssuerScope | undefined, action: () => Promise<void>): Promise<void> {

@@ -141,6 +141,41 @@ describe('revocations outlive the tokens they cover, tolerances included (item 1
   });
 });
 
+describe("a notification cuts at its own iat (the IdP's clock)", () => {
+  const signLogout = (iat: number, jti: string) => {
+    const key = idp.keys[0]!;
+    return new SignJWT({ iss: idp.issuer, aud: idp.client.clientId, jti, sub: 'alice', iat, events: { [BACKCHANNEL_LOGOUT_EVENT]: {} } })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'logout+jwt' })
+      .sign(key.privateKey);
+  };
+
+  it('a logout delivered late cuts what was issued before it, not a sign-in made while it was in transit; its retry cuts the same', async () => {
+    const { clock, verifier } = setup();
+    const before = await token({ iat: C - 10 });
+    const after = await token({ iat: C + 20 }); // alice signed in again after the IdP logged her out
+    const logout = await signLogout(C, 'late-logout');
+    clock.set((C + 30) * 1000); // the IdP's POST arrives 30 s after it signed the logout token
+    expect(await reason(verifier.verify(after))).toBe('accepted');
+    expect((await processLogoutToken(verifier, logout, { clientId: idp.client.clientId })).applied).toBe(true);
+    expect(await reason(verifier.verify(before))).toBe('revoked');
+    expect(await reason(verifier.verify(after))).toBe('accepted');
+    // The IdP's retry (or a replay) makes the very same cutoff again: still nothing newer is cut.
+    clock.set((C + 200) * 1000);
+    expect((await processLogoutToken(verifier, logout, { clientId: idp.client.clientId })).applied).toBe(false);
+    expect(await reason(verifier.verify(after))).toBe('accepted');
+    expect(await reason(verifier.verify(before))).toBe('revoked');
+  });
+
+  it('invalidateSubject(sub, { at }) never cuts into the future: a later instant is taken as now', async () => {
+    const { clock, verifier } = setup();
+    await verifier.invalidateSubject('alice', { at: (C + 3600) * 1000 });
+    clock.set((C + 10) * 1000);
+    expect(await reason(verifier.verify(await token({ iat: C + 5 })))).toBe('accepted');
+    expect(await reason(verifier.verify(await token({ iat: C })))).toBe('revoked');
+    await expect(verifier.invalidateSubject('alice', { at: Number.NaN })).rejects.toThrow(TypeError);
+  });
+});
+
 describe('tokens without exp (item 17)', () => {
   it('with requiredClaims: [], a revoked exp-less token is never accepted again', async () => {
     const { clock, verifier } = setup({ requiredClaims: [] });
