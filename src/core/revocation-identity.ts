@@ -64,29 +64,6 @@ function denylistKey(token: string, encodedIssuer: string, signedClaims: AccessT
   return `jws:${sha256(token.slice(0, token.lastIndexOf('.')))}`;
 }
 
-/** What bounds a revocation's lifetime when the token has no `exp` (all in ms). */
-export interface RevocationHorizon {
-  /** Longest any token may live (`maxTokenLifetime`). */
-  maxTokenLifetimeMs: number;
-  /** How long the outbox keeps telling the IdP (`revocation.retryFor`); 0 without revocation. */
-  retryForMs: number;
-  /** How long after now an acceptance cached anywhere can still be served: introspection maxAge + timeout + clock tolerance; 0 without introspection. */
-  cachedAnswerMs: number;
-}
-
-/**
- * Until when (epoch ms) a revocation of a token must last: until the token expires
- * (`expiresAt`: exp + tolerance), after which nothing accepts it anyway. Without `exp`, as long
- * as any token may live; an introspected token, which the IdP may call active for as long as it
- * likes, also as long as the IdP may not know yet (the outbox retries) and as long as an answer
- * cached before the revocation (or obtained up to one request timeout after it) is served.
- */
-export function revocableUntil(expiresAt: number | undefined, source: VerifiedToken['source'], now: number, horizon: RevocationHorizon): number {
-  if (expiresAt !== undefined) return expiresAt;
-  if (source === 'jwt') return now + horizon.maxTokenLifetimeMs;
-  return now + Math.max(horizon.maxTokenLifetimeMs, horizon.retryForMs, horizon.cachedAnswerMs);
-}
-
 /** The in-process key of a cutoff (issuer-wide, per subject, per session). */
 export function cutoffKeyOf(revocation: CutoffRevocation): string {
   switch (revocation.type) {

@@ -16,7 +16,7 @@ import { resolveVerifierOptions, HMAC_ALGORITHMS, type ResolvedOptions } from '.
 import type { IssuerJwtOptions, VerifiedIssuerJwt } from './issuer-notification.js';
 import { invalidToken, toAuthError } from './rejections.js';
 import { RevocationError } from './revocation-client.js';
-import { denylistKeyFor, revocableUntil, revocationKeysFor, type RevocationHorizon } from './revocation-identity.js';
+import { denylistKeyFor, revocationKeysFor } from './revocation-identity.js';
 import { Revoker, type IdentifiedToken } from './revoker.js';
 import { StoreMirror } from './store-mirror.js';
 import { TokenCache, tokenIndex } from './token-cache.js';
@@ -67,7 +67,6 @@ class JwtVerifier implements Verifier {
   private readonly revoker: Revoker;
   private readonly sweepTimer: NodeJS.Timeout;
   /** What bounds how long a revocation of an exp-less token must last. */
-  private readonly horizon: RevocationHorizon;
   private closed = false;
 
   constructor(private readonly options: ResolvedOptions) {
@@ -122,11 +121,6 @@ class JwtVerifier implements Verifier {
       fetch: options.fetch,
       signal: this.lifetime.signal,
     });
-    this.horizon = {
-      maxTokenLifetimeMs: options.maxTokenLifetimeMs,
-      retryForMs: options.revocation?.retryForMs ?? 0,
-      cachedAnswerMs: options.introspection ? options.introspection.maxAgeMs + options.introspection.client.timeout + options.clockTolerance * 1000 : 0,
-    };
     this.sweepTimer = setInterval(() => this.mirror.list.sweep(options.clock()), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
   }
@@ -455,14 +449,21 @@ class JwtVerifier implements Verifier {
   private async identify(token: string): Promise<IdentifiedToken | undefined> {
     const cached = this.cache.inspect(token);
     if (cached) {
-      const expiresAt = revocableUntil(cached.expiresAt, cached.result.source, this.options.clock(), this.horizon);
-      return { payload: cached.result.payload, keys: cached.keys, expiresAt };
+      return { payload: cached.result.payload, keys: cached.keys, expiresAt: this.revocableUntil(cached.expiresAt) };
     }
     if (typeof token !== 'string' || token.length > this.options.maxTokenLength) return undefined;
     const accepted = this.introspects(token) ? await this.identifyByIntrospection(token) : await this.identifyBySignature(token);
     if (accepted === undefined) return undefined;
-    const expiresAt = revocableUntil(this.expiresAt(accepted.payload), accepted.source, this.options.clock(), this.horizon);
-    return { payload: accepted.payload, keys: revocationKeysFor(accepted), expiresAt };
+    return { payload: accepted.payload, keys: revocationKeysFor(accepted), expiresAt: this.revocableUntil(this.expiresAt(accepted.payload)) };
+  }
+
+  /**
+   * Until when a revocation must last: the token's own deadline, after which nothing accepts it
+   * anyway (every accepted token has one: see checkLifetime). A token without one is never
+   * accepted; its entry still lasts as long as any token may live.
+   */
+  private revocableUntil(deadline: number | undefined): number {
+    return deadline ?? this.options.clock() + this.options.maxTokenLifetimeMs;
   }
 
   private async identifyByIntrospection(token: string): Promise<Pick<VerifiedToken, 'token' | 'payload' | 'source'> | undefined> {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { SignJWT } from 'jose';
 import { createMemoryStore, createVerifier, InvalidTokenError } from '../../src/index.js';
-import { denylistKeyFor, revocableUntil, revocationKeysFor } from '../../src/core/revocation-identity.js';
+import { denylistKeyFor, revocationKeysFor } from '../../src/core/revocation-identity.js';
 import { rawToken, testClock } from '../support/idp.js';
 
 const SECRET = new TextEncoder().encode('a-shared-secret-of-at-least-32-bytes!!');
@@ -92,18 +92,3 @@ describe('cutoff keys', () => {
   });
 });
 
-describe('revocableUntil', () => {
-  const now = 1_800_000_000_000;
-  const horizon = { maxTokenLifetimeMs: 86_400_000, retryForMs: 7 * 86_400_000, cachedAnswerMs: 65_000 };
-
-  it('lasts until the token expires when it has exp, whatever path accepted it', () => {
-    expect(revocableUntil(now + 5_000, 'jwt', now, horizon)).toBe(now + 5_000);
-    expect(revocableUntil(now + 5_000, 'introspection', now, horizon)).toBe(now + 5_000);
-  });
-
-  it('without exp: maxTokenLifetime for a JWT; for an introspected token also the retry horizon and every cached answer', () => {
-    expect(revocableUntil(undefined, 'jwt', now, horizon)).toBe(now + 86_400_000);
-    expect(revocableUntil(undefined, 'introspection', now, horizon)).toBe(now + 7 * 86_400_000);
-    expect(revocableUntil(undefined, 'introspection', now, { maxTokenLifetimeMs: 60_000, retryForMs: 0, cachedAnswerMs: 605_000 })).toBe(now + 605_000);
-  });
-});
