@@ -9,11 +9,9 @@
  */
 import { decodeJwt } from 'jose';
 import { createMemoryStore } from '../stores/memory-store.js';
-import type { AuthError } from './errors.js';
-import { claimOnce, reportRejection, verifyIssuerJwt, type VerifierEventName, type VerifierListener } from './events.js';
+import type { VerifierEventName, VerifierListener } from './events.js';
 import { optionKeys, rejectUnknownKeys } from './option-keys.js';
 import type { OutboxRunResult } from './outbox-worker.js';
-import type { IssuerJwtOptions, NotificationReceiver, VerifiedIssuerJwt } from './issuer-notification.js';
 import { invalidToken } from './rejections.js';
 import {
   VERIFIER_OPTION_KEYS,
@@ -26,6 +24,7 @@ import {
   type VerifierStats,
 } from './types.js';
 import { createSingleIssuerVerifier } from './verifier.js';
+import { portOf, registerPort, type VerifierPort } from './verifier-port.js';
 
 /** Several issuers; top-level options are defaults every issuer entry may override. */
 export interface MultiIssuerOptions extends Partial<Omit<VerifierOptions, 'issuer' | 'audience'>> {
@@ -100,6 +99,7 @@ class MultiIssuerVerifier implements Verifier {
     this.issuer = verifiers[0]!.issuer;
     this.issuers = Object.freeze(verifiers.map((v) => v.issuer));
     this.audience = Object.freeze([...new Set(verifiers.flatMap((v) => v.audience))]);
+    registerPort(this, this.port());
   }
 
   peek(token: string): VerifiedToken | undefined {
@@ -116,7 +116,7 @@ class MultiIssuerVerifier implements Verifier {
     const verifier = this.route(token);
     if (!verifier) {
       const error = invalidToken(typeof token === 'string' && token.split('.').length === 3 ? 'issuer_mismatch' : 'malformed_token');
-      this[reportRejection](error);
+      portOf(this.verifiers[0]!).reportRejection(error);
       return Promise.reject(error);
     }
     return verifier.verify(token);
@@ -204,22 +204,21 @@ class MultiIssuerVerifier implements Verifier {
     return this;
   }
 
-  [reportRejection](error: AuthError): void {
-    (this.verifiers[0] as unknown as { [reportRejection](e: AuthError): void })[reportRejection](error);
-  }
-
-  /** Routed by `iss` to that issuer's verifier, which reports itself as the verifying issuer. */
-  [verifyIssuerJwt](jwt: string, options: IssuerJwtOptions): Promise<VerifiedIssuerJwt> {
-    const verifier = this.route(jwt);
-    if (!verifier) return Promise.reject(invalidToken('issuer_mismatch'));
-    return (verifier as Verifier & NotificationReceiver)[verifyIssuerJwt](jwt, options);
-  }
-
-  /** In the store of the issuer the record belongs to (an issuer entry may bring its own store). */
-  [claimOnce](key: string, until: number, issuer: string): Promise<boolean> {
-    const verifier = this.byIssuer.get(issuer);
-    if (!verifier) return Promise.reject(new TypeError(`revocable-jwt: unknown issuer ${issuer}`));
-    return (verifier as Verifier & NotificationReceiver)[claimOnce](key, until, issuer);
+  /** The internal port: each call goes to the issuer it concerns. */
+  private port(): VerifierPort {
+    return {
+      // Routed by `iss` to that issuer's verifier, which reports itself as the verifying issuer.
+      verifyIssuerJwt: (jwt, options) => {
+        const verifier = this.route(jwt);
+        return verifier ? portOf(verifier).verifyIssuerJwt(jwt, options) : Promise.reject(invalidToken('issuer_mismatch'));
+      },
+      // In the store of the issuer the record belongs to (an issuer entry may bring its own store).
+      claimOnce: (key, until, issuer) => {
+        const verifier = this.byIssuer.get(issuer);
+        return verifier ? portOf(verifier).claimOnce(key, until, issuer) : Promise.reject(new TypeError(`revocable-jwt: unknown issuer ${issuer}`));
+      },
+      reportRejection: (error) => portOf(this.verifiers[0]!).reportRejection(error),
+    };
   }
 
   async close(): Promise<void> {

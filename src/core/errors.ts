@@ -65,6 +65,18 @@ export abstract class AuthError extends Error {
     return this.constructor.name;
   }
 
+  /**
+   * This error under `realm`: itself when the realm is already that, else a copy. One rejection
+   * may be shared by concurrent requests (their verifications are coalesced) that reach guards of
+   * different realms, so it is never mutated.
+   */
+  withRealm(realm: string): this {
+    if (realm === this.realm) return this;
+    const copy = Object.create(Object.getPrototypeOf(this) as object, Object.getOwnPropertyDescriptors(this)) as this;
+    copy.realm = realm;
+    return copy;
+  }
+
   /** Alias for frameworks that read `statusCode`. */
   get statusCode(): number {
     return this.status;

@@ -64,13 +64,3 @@ export class VerifierEvents {
     this.listeningForVerified = false;
   }
 }
-
-/** Lets adapters (authGuard, routes) report request-level rejections through the verifier. */
-export const reportRejection = Symbol.for('revocable-jwt.reportRejection');
-/**
- * For receivers of IdP-signed notifications (logout tokens, security events): verifies one and
- * reports which issuer verified it (see issuer-notification.ts).
- */
-export const verifyIssuerJwt = Symbol.for('revocable-jwt.verifyIssuerJwt');
-/** Replay protection through the verifying issuer's store (shared across instances), until an instant. */
-export const claimOnce = Symbol.for('revocable-jwt.claimOnce');

@@ -5,33 +5,8 @@
  * record, the cutoffs — then goes through a handle bound to that issuer, so a partner IdP can
  * never log out another issuer's users, and two issuers' `jti`s never collide.
  */
-import type { JWSHeaderParameters } from 'jose';
-import { claimOnce, verifyIssuerJwt } from './events.js';
 import type { AccessTokenClaims, Verifier } from './types.js';
-
-export interface IssuerJwtOptions {
-  audience: string | string[];
-  types: ReadonlyArray<string | undefined>;
-  requiredClaims: string[];
-  maxTokenAge: number;
-}
-
-/** What `[verifyIssuerJwt]` resolves to. */
-export interface VerifiedIssuerJwt {
-  header: JWSHeaderParameters;
-  payload: AccessTokenClaims;
-  /** The issuer whose keys verified it (always the JWT's own `iss`). */
-  issuer: string;
-  /** Epoch ms from which the verifier would refuse this JWT (too old or expired), tolerance included. */
-  acceptedUntil: number;
-}
-
-/** The internal side of a verifier that notification receivers use. */
-export interface NotificationReceiver {
-  [verifyIssuerJwt](jwt: string, options: IssuerJwtOptions): Promise<VerifiedIssuerJwt>;
-  /** Records `key` in `issuer`'s store until `until` (epoch ms, inclusive); true the first time. */
-  [claimOnce](key: string, until: number, issuer: string): Promise<boolean>;
-}
+import { portOf, type IssuerJwtOptions } from './verifier-port.js';
 
 /** A verified notification and what may be done on behalf of the issuer that signed it. */
 export interface IssuerNotification {
@@ -58,14 +33,14 @@ export async function verifyNotification(
   jwt: string,
   options: IssuerJwtOptions,
 ): Promise<IssuerNotification> {
-  const receiver = verifier as Verifier & NotificationReceiver;
-  const { payload, issuer, acceptedUntil } = await receiver[verifyIssuerJwt](jwt, options);
+  const port = portOf(verifier);
+  const { payload, issuer, acceptedUntil } = await port.verifyIssuerJwt(jwt, options);
   // jose required a numeric `iat` (maxTokenAge) before we got here.
   const scope = { issuer, at: payload.iat! * 1000 };
   return {
     payload,
     issuer,
-    claimOnce: () => receiver[claimOnce](replayKey(kind, issuer, String(payload.jti)), acceptedUntil, issuer),
+    claimOnce: () => port.claimOnce(replayKey(kind, issuer, String(payload.jti)), acceptedUntil, issuer),
     invalidateSubject: (subject) => verifier.invalidateSubject(subject, scope),
     invalidateSession: (session) => verifier.invalidateSession(session, scope),
   };

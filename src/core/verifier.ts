@@ -6,20 +6,20 @@ import { compactVerify, errors as joseErrors, jwtVerify, type FlattenedJWSInput,
 import type { Revocation } from '../stores/revocation-store.js';
 import { createMetadataSource, type MetadataSource } from './discovery.js';
 import { AuthError, IdpUnavailableError, InvalidTokenError, MisconfiguredError, StoreUnavailableError } from './errors.js';
-import { claimOnce, reportRejection, verifyIssuerJwt, VerifierEvents, type VerifierEventName, type VerifierListener } from './events.js';
+import { VerifierEvents, type VerifierEventName, type VerifierListener } from './events.js';
 import { introspectToken, validateIntrospection } from './introspection.js';
 import { IntrospectionGate } from './introspection-gate.js';
 import { JwksSource, type KeyRemoval, type VerificationKey } from './jwks.js';
 import { MisconfigurationMonitor } from './misconfiguration.js';
 import type { OutboxRunResult } from './outbox-worker.js';
 import { resolveVerifierOptions, HMAC_ALGORITHMS, type ResolvedOptions } from './options.js';
-import type { IssuerJwtOptions, VerifiedIssuerJwt } from './issuer-notification.js';
 import { invalidToken, toAuthError } from './rejections.js';
 import { RevocationError } from './revocation-client.js';
 import { denylistKeyFor, revocationKeysFor } from './revocation-identity.js';
 import { Revoker, type IdentifiedToken } from './revoker.js';
 import { StoreMirror } from './store-mirror.js';
 import { TokenCache, tokenIndex } from './token-cache.js';
+import { registerPort, type IssuerJwtOptions, type VerifiedIssuerJwt } from './verifier-port.js';
 import { accessTokenDeadline, expAcceptedUntil, maxAgeAcceptedUntil } from './token-lifetime.js';
 import type {
   AccessTokenClaims,
@@ -123,6 +123,11 @@ class JwtVerifier implements Verifier {
     });
     this.sweepTimer = setInterval(() => this.mirror.list.sweep(options.clock()), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
+    registerPort(this, {
+      verifyIssuerJwt: (jwt, verifyOptions) => this.verifyIssuerJwt(jwt, verifyOptions),
+      claimOnce: (key, until) => this.claimOnce(key, until),
+      reportRejection: (error) => this.reportRejection(error),
+    });
   }
 
   peek(token: string): VerifiedToken | undefined {
@@ -159,7 +164,7 @@ class JwtVerifier implements Verifier {
   }
 
   /** For adapters: request-level rejections (no token, malformed header) reach the same listeners. */
-  [reportRejection](error: AuthError): void {
+  private reportRejection(error: AuthError): void {
     this.events.emit('rejected', { reason: error.reason, code: error.code, status: error.status });
   }
 
@@ -204,7 +209,7 @@ class JwtVerifier implements Verifier {
    * keys, algorithms and `iss`, its own audience, type and claims. Rejects with an AuthError.
    * Reports the issuer, and until when this JWT would be accepted (for its replay record).
    */
-  async [verifyIssuerJwt](jwt: string, options: IssuerJwtOptions): Promise<VerifiedIssuerJwt> {
+  private async verifyIssuerJwt(jwt: string, options: IssuerJwtOptions): Promise<VerifiedIssuerJwt> {
     checkShape(jwt, this.options.maxTokenLength);
     const tolerance = this.options.clockTolerance;
     const verifyOptions: JWTVerifyOptions = {
@@ -228,7 +233,7 @@ class JwtVerifier implements Verifier {
   }
 
   /** Replay records for logout tokens and SETs. A store failure is a 503 (the IdP retries). */
-  async [claimOnce](key: string, until: number): Promise<boolean> {
+  private async claimOnce(key: string, until: number): Promise<boolean> {
     try {
       return await this.options.store.claimOnce(key, until - this.options.clock());
     } catch (cause) {
@@ -237,7 +242,7 @@ class JwtVerifier implements Verifier {
   }
 
   private reject(error: unknown): Promise<never> {
-    if (error instanceof AuthError) this[reportRejection](error);
+    if (error instanceof AuthError) this.reportRejection(error);
     return Promise.reject(error);
   }
 

@@ -7,9 +7,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { assertB64Token, readBearerToken, type RequestLike } from '../core/bearer.js';
 import { AuthError } from '../core/errors.js';
-import { reportRejection } from '../core/events.js';
 import { toAuthError } from '../core/rejections.js';
 import { requireScopes } from '../core/scopes.js';
+import { portOf } from '../core/verifier-port.js';
 import { optionKeys, rejectUnknownKeys } from '../core/option-keys.js';
 import { VERIFIER_OPTION_KEYS, type VerifiedToken, type Verifier, type VerifierOptions } from '../core/types.js';
 import { buildVerifier } from '../core/create-verifier.js';
@@ -80,16 +80,14 @@ export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
     const { scopes: _scopes, realm: _realm, ...verifierOptions } = options as GuardSettings & VerifierOptions;
     verifier = buildVerifier(verifierOptions, 'authGuard');
   }
-  if (typeof verifier.verify !== 'function') throw new TypeError('revocable-jwt: `verifier` must come from createVerifier()');
   const required = Object.freeze([...scopes]);
 
   // Token rejections are reported by the verifier itself; request-level ones (no token, bad
   // header, missing scope) only the guard sees.
-  const report = (verifier as unknown as { [reportRejection]?: (e: AuthError) => void })[reportRejection]?.bind(verifier);
+  const report = portOf(verifier).reportRejection;
   const fail = (next: NextFunction, error: unknown, reportIt = false): void => {
-    const authError: AuthError = toAuthError(error);
-    authError.realm = realm;
-    if (reportIt) report?.(authError);
+    const authError: AuthError = toAuthError(error).withRealm(realm);
+    if (reportIt) report(authError);
     next(authError);
   };
 

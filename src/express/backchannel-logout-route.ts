@@ -12,6 +12,7 @@ import type { Verifier } from '../core/types.js';
 import { oauthErrorBody, postRoute } from './post-route.js';
 import { readRequestBody } from './request-body.js';
 import { sendJson } from './send-json.js';
+import { portOf } from '../core/verifier-port.js';
 
 export interface BackchannelLogoutRouteOptions extends LogoutTokenOptions {
   verifier: Verifier;
@@ -30,6 +31,7 @@ export function backchannelLogoutRoute(options: BackchannelLogoutRouteOptions) {
     throw new TypeError('revocable-jwt: backchannelLogoutRoute needs { verifier, clientId }');
   }
   rejectUnknownKeys(options, BACKCHANNEL_LOGOUT_ROUTE_OPTION_KEYS, 'backchannelLogoutRoute');
+  portOf(options.verifier); // a foreign object fails here, at construction, not on the IdP's first POST
   if (typeof options.clientId !== 'string' || options.clientId === '') {
     throw new TypeError('revocable-jwt: backchannelLogoutRoute needs `clientId`: our client id at the IdP (the logout token audience)');
   }

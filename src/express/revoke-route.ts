@@ -51,8 +51,7 @@ export function revokeRoute(options: RevokeRouteOptions) {
     renderError(res, error) {
       // A misconfiguration is the app's to log: `next(err)`, or a generic 500 without one.
       if (!(error instanceof AuthError) || error instanceof MisconfiguredError) return false;
-      error.realm = realm;
-      return writeAuthError(res, error);
+      return writeAuthError(res, error.withRealm(realm));
     },
     handle,
   });

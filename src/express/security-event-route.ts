@@ -12,6 +12,7 @@ import type { Verifier } from '../core/types.js';
 import { postRoute } from './post-route.js';
 import { readRawBody } from './request-body.js';
 import { sendJson } from './send-json.js';
+import { portOf } from '../core/verifier-port.js';
 
 export interface SecurityEventRouteOptions extends SecurityEventOptions {
   verifier: Verifier;
@@ -25,6 +26,7 @@ export function securityEventRoute(options: SecurityEventRouteOptions) {
     throw new TypeError('revocable-jwt: securityEventRoute needs { verifier, audience }');
   }
   rejectUnknownKeys(options, SECURITY_EVENT_ROUTE_OPTION_KEYS, 'securityEventRoute');
+  portOf(options.verifier); // a foreign object fails here, at construction, not on the IdP's first POST
   const audiences = typeof options.audience === 'string' ? [options.audience] : options.audience;
   if (!Array.isArray(audiences) || audiences.length === 0 || audiences.some((a) => typeof a !== 'string' || a === '')) {
     throw new TypeError('revocable-jwt: securityEventRoute needs `audience`: how the transmitter addresses this receiver');
