@@ -66,7 +66,8 @@ class JwtVerifier implements Verifier {
   private readonly mirror: StoreMirror;
   private readonly revoker: Revoker;
   private readonly sweepTimer: NodeJS.Timeout;
-  /** What bounds how long a revocation of an exp-less token must last. */
+  /** The app enforces RFC 9068 access tokens (`typ: 'at+jwt'`), which must carry `client_id`. */
+  private readonly requireClientId: boolean;
   private closed = false;
 
   constructor(private readonly options: ResolvedOptions) {
@@ -121,6 +122,7 @@ class JwtVerifier implements Verifier {
       fetch: options.fetch,
       signal: this.lifetime.signal,
     });
+    this.requireClientId = mediaType(options.typ) === 'at+jwt';
     this.sweepTimer = setInterval(() => this.mirror.list.sweep(options.clock()), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
     registerPort(this, {
@@ -222,8 +224,7 @@ class JwtVerifier implements Verifier {
       currentDate: new Date(this.options.clock()),
     };
     const verified = await this.verifyJws(jwt, verifyOptions);
-    const typ = typeof verified.protectedHeader.typ === 'string' ? verified.protectedHeader.typ.toLowerCase().replace(/^application\//, '') : undefined;
-    if (!options.types.includes(typ)) throw invalidToken('type_mismatch');
+    if (!options.types.includes(mediaType(verified.protectedHeader.typ))) throw invalidToken('type_mismatch');
     const { payload } = verified;
     checkClaimTypes(payload, this.options.clock(), tolerance);
     // jose required a numeric iat (maxTokenAge); exp, when present, may end acceptance sooner.
@@ -330,7 +331,7 @@ class JwtVerifier implements Verifier {
    */
   private admit(result: VerifiedToken, now: number, maxAgeMs?: number): VerifiedToken {
     const { payload } = result;
-    checkClaimTypes(payload, now, this.options.clockTolerance, result.source === 'jwt' && isAtJwt(this.options.typ));
+    checkClaimTypes(payload, now, this.options.clockTolerance, result.source === 'jwt' && this.requireClientId);
     this.checkLifetime(payload, now, result.source);
     const keys = revocationKeysFor(result);
     if (this.mirror.list.isRevoked(keys, payload.iat, now)) throw invalidToken('revoked');
@@ -412,9 +413,9 @@ class JwtVerifier implements Verifier {
 
   /**
    * Revocations last as long as the longest token we accept (token-lifetime.ts), so no token may
-   * live longer: `exp − iat ≤ maxTokenLifetime + tolerance`; a JWT without `exp` expires at
-   * `iat + maxTokenLifetime`; one with neither cannot be bounded and is refused. (An introspected
-   * token without `exp` is vouched for by the IdP on every re-check instead.)
+   * live longer: `exp − iat ≤ maxTokenLifetime + tolerance`; a token (JWT or introspection answer)
+   * without `exp` expires at `iat + maxTokenLifetime`; a JWT without `iat`, or an answer with
+   * neither, cannot be bounded and is refused.
    */
   private checkLifetime(payload: AccessTokenClaims, now: number, source: VerifiedToken['source']): void {
     // A JWT without `iat` cannot be placed before or after a cutoff, nor bounded by one: a cutoff
@@ -668,9 +669,9 @@ function checkClaimTypes(payload: AccessTokenClaims, now: number, tolerance: num
   if (payload.iat !== undefined && payload.iat > now / 1000 + tolerance) throw invalidToken('issued_in_future');
 }
 
-/** The `typ` option names RFC 9068 access tokens (`at+jwt`, `application/at+jwt`, any case). */
-function isAtJwt(typ: string | undefined): boolean {
-  return typ !== undefined && typ.toLowerCase().replace(/^application\//, '') === 'at+jwt';
+/** A `typ` as a bare media type (RFC 7515 §4.1.9: `application/` may be left out; any case). */
+function mediaType(typ: unknown): string | undefined {
+  return typeof typ === 'string' ? typ.toLowerCase().replace(/^application\//, '') : undefined;
 }
 
 function deepFreeze<T>(value: T): T {
