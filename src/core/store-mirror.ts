@@ -82,7 +82,6 @@ export class StoreMirror {
   /** Connected and resynced since: the mirror holds everything the store does. */
   private fresh = false;
   private everSynced = false;
-  private needsResync = true;
   /** Bumped on every connection change, so a resync that straddles one does not count. */
   private epoch = 0;
   private unavailableSince: number | undefined;
@@ -196,7 +195,6 @@ export class StoreMirror {
     this.connected = true;
     this.epoch++;
     this.fresh = false; // may have missed publishes: not trusted until resynced
-    this.needsResync = true;
     this.waitUntil = performance.now() + this.syncTimeoutMs;
     this.failures = 0;
     this.kick();
@@ -228,7 +226,8 @@ export class StoreMirror {
       do {
         this.again = false;
         ok = true;
-        if (this.needsResync && this.connected) ok = await this.resync();
+        // Connected but not fresh: a (re)connect, or a resync that failed or straddled a reconnect.
+        if (this.connected && !this.fresh) ok = await this.resync();
         if (this.unpublished.size > 0) ok = (await this.flush()) && ok;
       } while (this.again && !this.closed);
     } finally {
@@ -241,7 +240,6 @@ export class StoreMirror {
 
   private async resync(): Promise<boolean> {
     const epoch = this.epoch;
-    this.needsResync = false;
     try {
       const now = this.clock();
       const snapshot = await this.store.snapshot(now);
@@ -267,7 +265,6 @@ export class StoreMirror {
       this.hooks.onResynced?.(snapshot.length, healed);
       return true;
     } catch (error) {
-      if (epoch === this.epoch) this.needsResync = true;
       this.lastError = describe(error);
       return false;
     }
