@@ -78,19 +78,17 @@ async function refused(verifier: Verifier, token: string): Promise<boolean> {
   );
 }
 
-async function logoutToken(sub: string): Promise<string> {
+/** A JWT the IdP signs now (on its real clock, as its access tokens are), with a fresh `jti`. */
+function signedByIdp(typ: string, claims: Record<string, unknown>): Promise<string> {
   const key = idp.keys[0]!;
-  return new SignJWT({
-    iss: idp.issuer,
-    aud: idp.client.clientId,
-    iat: Math.floor(Date.now() / 1000),
-    jti: `jti-${randomUUID()}`,
-    sub,
-    events: { 'http://schemas.openid.net/event/backchannel-logout': {} },
-  })
-    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'logout+jwt' })
+  return new SignJWT({ iss: idp.issuer, iat: Math.floor(Date.now() / 1000), jti: `jti-${randomUUID()}`, ...claims })
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ })
     .sign(key.privateKey);
 }
+
+const logoutTokenWith = (claims: Record<string, unknown>) =>
+  signedByIdp('logout+jwt', { aud: idp.client.clientId, events: { 'http://schemas.openid.net/event/backchannel-logout': {} }, ...claims });
+const logoutToken = (sub: string) => logoutTokenWith({ sub });
 
 describe('revokeRoute', () => {
   it('answers 503 + Retry-After until the revocation is in the store, then 200; the other instance refuses the token', async () => {
@@ -156,17 +154,11 @@ describe('securityEventRoute', () => {
     const route = securityEventRoute({ verifier: a, audience: AUD });
     const dave = await userToken('dave');
     await b.verify(dave);
-    const key = idp.keys[0]!;
-    const set = await new SignJWT({
-      iss: idp.issuer,
+    const set = await signedByIdp('secevent+jwt', {
       aud: AUD,
-      iat: Math.floor(Date.now() / 1000),
-      jti: `set-${randomUUID()}`,
       events: { [CREDENTIAL_CHANGE]: { event_timestamp: 1 } },
       sub_id: { format: 'iss_sub', iss: idp.issuer, sub: 'dave' },
-    })
-      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'secevent+jwt' })
-      .sign(key.privateKey);
+    });
     await refuseRevocationKeys(true);
     try {
       const res = await request(route).post('/').set('content-type', 'application/secevent+jwt').send(set);
@@ -208,20 +200,6 @@ describe('several issuers on one store', () => {
 });
 
 describe('attack pass: a logout the store refuses, then retried', () => {
-  async function logoutTokenWith(claims: Record<string, unknown>): Promise<string> {
-    const key = idp.keys[0]!;
-    return new SignJWT({
-      iss: idp.issuer,
-      aud: idp.client.clientId,
-      iat: Math.floor(Date.now() / 1000),
-      jti: `jti-${randomUUID()}`,
-      events: { 'http://schemas.openid.net/event/backchannel-logout': {} },
-      ...claims,
-    })
-      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'logout+jwt' })
-      .sign(key.privateKey);
-  }
-
   it('a logout naming sub and sid cuts the subject too, even when the store refused the session cutoff first', async () => {
     const route = backchannelLogoutRoute({ verifier: a, clientId: idp.client.clientId });
     const post = (logout: string) => request(route).post('/').type('form').send({ logout_token: logout });
@@ -265,17 +243,11 @@ describe('attack pass: a logout the store refuses, then retried', () => {
     const post = (set: string) => request(route).post('/').set('content-type', 'application/secevent+jwt').send(set);
     const gina = await userToken('gina'); // no `sid`
     await b.verify(gina);
-    const key = idp.keys[0]!;
-    const set = await new SignJWT({
-      iss: idp.issuer,
+    const set = await signedByIdp('secevent+jwt', {
       aud: AUD,
-      iat: Math.floor(Date.now() / 1000),
-      jti: `set-${randomUUID()}`,
       sub_id: { format: 'complex', user: { format: 'iss_sub', iss: idp.issuer, sub: 'gina' }, session: { format: 'opaque', id: 'session-of-gina' } },
       events: { [SESSION_REVOKED]: {}, [CREDENTIAL_CHANGE]: {} },
-    })
-      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'secevent+jwt' })
-      .sign(key.privateKey);
+    });
     await refuseRevocationKeys(true);
     try {
       expect((await post(set)).status).toBe(503);
