@@ -107,7 +107,7 @@ export function createMetadataSource(options: MetadataSourceOptions): MetadataSo
       if (pending) return pending;
       const wait = backoff.waitMs;
       if (wait > 0) {
-        if (lastError instanceof MisconfiguredError) return Promise.reject(lastError.copy());
+        if (lastError instanceof MisconfiguredError) return Promise.reject(lastError);
         return Promise.reject(new IdpUnavailableError('The identity provider metadata is unavailable', wait / 1000, { cause: lastError }));
       }
       pending = discover().then(
@@ -121,7 +121,7 @@ export function createMetadataSource(options: MetadataSourceOptions): MetadataSo
           lastError = error;
           backoff.recordFailure(error instanceof HttpRequestError ? error.retryAfter : undefined);
           pending = undefined;
-          if (error instanceof MisconfiguredError) throw error.copy();
+          if (error instanceof MisconfiguredError) throw error;
           throw new IdpUnavailableError('The identity provider metadata is unavailable', Math.max(1, backoff.waitMs / 1000), { cause: error });
         },
       );

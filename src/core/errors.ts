@@ -195,10 +195,6 @@ export class MisconfiguredError extends AuthError {
   override get headers(): Record<string, string> {
     return {};
   }
-  /** A fresh error with the same explanation (errors are mutated per request, e.g. `realm`). */
-  copy(): MisconfiguredError {
-    return new MisconfiguredError(this.message, { cause: this.cause });
-  }
 }
 
 /**

@@ -180,7 +180,7 @@ export class JwksSource {
 
   /** The error for a key we cannot have: a misconfiguration stays one while we back off. */
   private unavailable(description: string, waitMs = this.backoff.waitMs): IdpUnavailableError | MisconfiguredError {
-    if (this.lastError instanceof MisconfiguredError) return this.lastError.copy();
+    if (this.lastError instanceof MisconfiguredError) return this.lastError;
     return new IdpUnavailableError(description, Math.max(1, waitMs / 1000), { cause: this.lastError });
   }
 }

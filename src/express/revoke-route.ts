@@ -93,7 +93,7 @@ export function revokeRoute(options: RevokeRouteOptions) {
     }
     // Not the IdP refusing us: we could not even ask it (no usable revocation endpoint).
     const misconfigured = outcomes.map((o) => findMisconfiguration(o.error)).find((m) => m !== undefined);
-    if (misconfigured) throw misconfigured.copy();
+    if (misconfigured) throw misconfigured;
     const answer = unconfirmed(outcomes);
     if (answer !== undefined) {
       if (answer.retryAfter !== undefined) res.setHeader('Retry-After', String(answer.retryAfter));
