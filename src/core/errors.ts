@@ -232,5 +232,13 @@ export function formatChallenge(realm: string, params: ReadonlyArray<[string, st
  * `"` becomes `'` (descriptions stay readable), everything else outside the set is dropped.
  */
 function challengeValue(value: string): string {
-  return value.replace(/"/g, "'").replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, '');
+  return value.replace(/"/g, "'").replace(NOT_IN_CHALLENGE, '');
+}
+
+/** Outside the RFC 6750 §3 charset (%x20-21 / %x23-5B / %x5D-7E): no quote, backslash, control or non-ASCII. */
+const NOT_IN_CHALLENGE = /[^\x20\x21\x23-\x5b\x5d-\x7e]/g;
+
+/** Whether a non-empty value fits a challenge as is (for options checked at construction, e.g. a realm). */
+export function fitsChallenge(value: string): boolean {
+  return value !== '' && value.search(NOT_IN_CHALLENGE) === -1;
 }

@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { assertB64Token, readBearerToken, type RequestLike } from '../core/bearer.js';
-import { AuthError } from '../core/errors.js';
+import { AuthError, fitsChallenge } from '../core/errors.js';
 import { toAuthError } from '../core/rejections.js';
 import { requireScopes } from '../core/scopes.js';
 import { portOf } from '../core/verifier-port.js';
@@ -33,8 +33,6 @@ export interface GuardSettings {
 
 /** A scope token (RFC 6749 §3.3 NQCHAR): what a 403 challenge can name without mangling it. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
-/** What an RFC 6750 §3 challenge value can hold as is. */
-const REALM = /^[\x20\x21\x23-\x5b\x5d-\x7e]+$/;
 
 /** A verifier, or the options to build one (not both: options beside a verifier would be ignored). */
 export type AuthGuardOptions = GuardSettings &
@@ -71,7 +69,7 @@ export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
       "revocable-jwt: `scopes` must be an array of scope names (printable ASCII, no spaces, double quotes or backslashes), e.g. ['notes:read']",
     );
   }
-  if (typeof realm !== 'string' || !REALM.test(realm)) {
+  if (typeof realm !== 'string' || !fitsChallenge(realm)) {
     throw new TypeError("revocable-jwt: `realm` must be a non-empty string of printable ASCII without double quotes or backslashes, e.g. 'api'");
   }
   let verifier: Verifier;
