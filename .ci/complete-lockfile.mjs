@@ -41,7 +41,12 @@ for (const [location, entry] of Object.entries(packages)) {
 
 function fromRegistry(name, range) {
   try {
-    const meta = JSON.parse(execFileSync('npm', ['view', `${name}@${range}`, '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+    const meta = JSON.parse(
+      execFileSync('npm', ['view', `${name}@${range}`, '--json'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }),
+    );
     return Array.isArray(meta) ? meta[meta.length - 1] : meta;
   } catch {
     return undefined;
@@ -54,12 +59,20 @@ function fromName(name, range) {
   const parts = name.split('/').pop().split('-');
   const os = parts.find((p) => OS.includes(p));
   const cpu = parts.find((p) => CPU.includes(p));
-  if (!os || !cpu || !/^\d+\.\d+\.\d+/.test(range)) throw new Error(`cannot find ${name}@${range} in the registry nor read its platform off the name`);
-  const libc = parts.includes('musl') || parts.includes('musleabihf') ? ['musl'] : parts.includes('gnu') || parts.includes('gnueabihf') ? ['glibc'] : undefined;
+  if (!os || !cpu || !/^\d+\.\d+\.\d+/.test(range))
+    throw new Error(`cannot find ${name}@${range} in the registry nor read its platform off the name`);
+  const libc =
+    parts.includes('musl') || parts.includes('musleabihf')
+      ? ['musl']
+      : parts.includes('gnu') || parts.includes('gnueabihf')
+        ? ['glibc']
+        : undefined;
   return { version: range, os: [os], cpu: [cpu], ...(libc ? { libc } : {}) };
 }
 
 // Keep npm's key order (sorted) so later installs produce small diffs.
-lock.packages = Object.fromEntries(Object.entries(packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a.localeCompare(b))));
+lock.packages = Object.fromEntries(
+  Object.entries(packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a.localeCompare(b))),
+);
 writeFileSync(path, `${JSON.stringify(lock, null, 2)}\n`);
 console.log(`${added} record(s) added`);

@@ -194,14 +194,20 @@ async function abort(reason: string, code: number): Promise<never> {
 async function main(): Promise<number> {
   const wanted = option('--phases')?.split(',');
   const unknown = wanted?.filter((name) => !PHASES.some((p) => p.name === name)) ?? [];
-  if (unknown.length > 0) throw new Error(`unknown phase(s) ${unknown.join(', ')}; known: ${PHASES.map((p) => p.name).join(', ')}`);
+  if (unknown.length > 0)
+    throw new Error(`unknown phase(s) ${unknown.join(', ')}; known: ${PHASES.map((p) => p.name).join(', ')}`);
   const phases = PHASES.filter((p) => !wanted || wanted.includes(p.name));
   if (!(settings.rate > 0)) throw new Error('--rate must be a positive number of requests per second');
   if (!(settings.revokeEveryMs >= 1)) throw new Error('--revoke-every must be a number of milliseconds >= 1');
-  settings.poolSize = Math.max(10, Math.round(POOL_SECONDS * 1000 / settings.revokeEveryMs));
+  settings.poolSize = Math.max(10, Math.round((POOL_SECONDS * 1000) / settings.revokeEveryMs));
 
   const started = now();
-  const machine = { node: process.versions.node, cores: cpus().length, date: new Date().toISOString(), loadavg: loadavg() };
+  const machine = {
+    node: process.versions.node,
+    cores: cpus().length,
+    date: new Date().toISOString(),
+    loadavg: loadavg(),
+  };
   const redis = await startChaosRedis();
   idp = await startIdp(settings.tokenLifetimeSeconds);
   log(`redis ${redis.url}, IdP ${idp.issuer}`);
@@ -236,7 +242,11 @@ async function main(): Promise<number> {
   await Promise.all(Array.from({ length: settings.instances }, () => ctx.startInstance()));
   const warm = idp.issue().token;
   for (const instance of fleet.live()) {
-    await waitFor(async () => (await send(`${instance.url}/notes`, { token: warm }).catch(() => ({ status: 0 }))).status === 200, `instance #${instance.id} to accept a token`, 20_000);
+    await waitFor(
+      async () => (await send(`${instance.url}/notes`, { token: warm }).catch(() => ({ status: 0 }))).status === 200,
+      `instance #${instance.id} to accept a token`,
+      20_000,
+    );
   }
   log(`${fleet.live().length} instances up; load ${settings.rate} req/s, a logout every ${settings.revokeEveryMs} ms`);
 
@@ -244,7 +254,14 @@ async function main(): Promise<number> {
   await traffic.start();
   // The first phase includes the warm-up, so every logout belongs to a phase.
   const trafficStarted = now();
-  if (process.env.CHAOS_DEBUG) { let last = now(); setInterval(() => { const t = now(); log(`tick lag ${Math.round(t - last - 1000)} ms, load ${traffic!.load.t.length}`); last = t; }, 1000).unref(); }
+  if (process.env.CHAOS_DEBUG) {
+    let last = now();
+    setInterval(() => {
+      const t = now();
+      log(`tick lag ${Math.round(t - last - 1000)} ms, load ${traffic!.load.t.length}`);
+      last = t;
+    }, 1000).unref();
+  }
   await sleep(1_500); // connections opened, caches warm (counted in the first phase)
 
   const delay = monitorEventLoopDelay({ resolution: 5 });
@@ -300,12 +317,21 @@ async function main(): Promise<number> {
   const fresh = await spawnInstance();
   const checked = [...fleet.live(), fresh];
   const labels = checked.map((i) => (i === fresh ? `fresh #${i.id}` : `#${i.id}`));
-  const statuses = await checkTokens(held.map((r) => r.token), checked.map((i) => i.url), now() + CHECK_MS);
+  const statuses = await checkTokens(
+    held.map((r) => r.token),
+    checked.map((i) => i.url),
+    now() + CHECK_MS,
+  );
   const instanceStats: Record<string, unknown> = {};
   for (const [i, instance] of checked.entries()) {
     instanceStats[labels[i]!] = await fetch(`${instance.url}/admin/stats`, { signal: AbortSignal.timeout(2_000) })
       .then((r) => r.json())
-      .then((s: any) => ({ store: s.revocation?.store, outbox: s.revocation?.outbox, denylisted: s.revocation?.denylisted, jwks: s.jwks }))
+      .then((s: any) => ({
+        store: s.revocation?.store,
+        outbox: s.revocation?.outbox,
+        denylisted: s.revocation?.denylisted,
+        jwks: s.jwks,
+      }))
       .catch((error: Error) => ({ error: error.message }));
   }
 
@@ -345,5 +371,6 @@ main().then(
     clearTimeout(hardTimeout);
     process.exit(code);
   },
-  (error: unknown) => void abort(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`, 2),
+  (error: unknown) =>
+    void abort(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`, 2),
 );

@@ -105,7 +105,12 @@ async function flood(calls: number) {
     const batch: Array<Promise<void>> = [];
     for (let j = i; j < Math.min(i + BATCH, calls); j++) {
       const token = j % VALID_EVERY === 0 ? mint(key, accessClaims(site)) : garbage(j);
-      batch.push(verifier.verify(token).then(() => void accepted++, () => void rejected++));
+      batch.push(
+        verifier.verify(token).then(
+          () => void accepted++,
+          () => void rejected++,
+        ),
+      );
     }
     await Promise.all(batch);
     largestCache = Math.max(largestCache, verifier.stats().cache.size);
@@ -141,5 +146,7 @@ const perEntryResults = [];
 for (const size of SIZES) perEntryResults.push(await perEntry(size));
 const floodResult = await flood(GARBAGE_CALLS);
 await stub.close();
-process.stdout.write(`${JSON.stringify({ tokenLength: sample.length, perEntry: perEntryResults, flood: floodResult })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ tokenLength: sample.length, perEntry: perEntryResults, flood: floodResult })}\n`,
+);
 process.exit(0);

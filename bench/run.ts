@@ -72,7 +72,10 @@ const cycle = (pool: string[]) => {
 
 async function main() {
   const pinned = affinity();
-  if (pinned !== '1') log(`warning: this process may run on CPUs ${pinned}; run it as \`taskset -c 1 tsx bench/run.ts\` so load and servers do not share a core`);
+  if (pinned !== '1')
+    log(
+      `warning: this process may run on CPUs ${pinned}; run it as \`taskset -c 1 tsx bench/run.ts\` so load and servers do not share a core`,
+    );
 
   const started = performance.now();
   const rs = await generateKey('RS256');
@@ -85,59 +88,101 @@ async function main() {
   const withRedis = await reachable(REDIS_URL);
   const skipped = withRedis ? [] : [`express-guard-redis (no Redis at ${REDIS_URL})`];
   const env = { ISSUER: site.issuer, AUDIENCE, JWKS_URI: stub.jwksUri, REDIS_URL };
-  log(`keys, ${2 * MISS_POOL + 1} tokens minted in ${((performance.now() - started) / 1000).toFixed(1)} s; issuer ${site.issuer}`);
+  log(
+    `keys, ${2 * MISS_POOL + 1} tokens minted in ${((performance.now() - started) / 1000).toFixed(1)} s; issuer ${site.issuer}`,
+  );
 
   try {
     const cases = httpCases(MISS_CACHE_MAX, withRedis);
-    const rounds = await phase('HTTP throughput', () => runHttpBench(
-      {
-        cases,
-        rounds: ROUNDS,
+    const rounds = await phase('HTTP throughput', () =>
+      runHttpBench(
+        {
+          cases,
+          rounds: ROUNDS,
+          warmupSeconds: WARMUP_SECONDS,
+          seconds: SECONDS,
+          connections: CONNECTIONS,
+          env,
+          tokens: { hit: hitToken, 'miss-RS256': cycle(pool.RS256), 'miss-ES256': cycle(pool.ES256) },
+          valid: { RS256: hitToken, ES256: pool.ES256[0]! },
+          bad,
+          maxSteal: MAX_STEAL,
+          maxOtherCores: MAX_OTHER_CORES,
+          log,
+        },
+        cpus().length,
+      ),
+    );
+
+    const attack = await phase('JWKS under attack', () =>
+      jwksAttack({
+        env,
+        stub,
+        validToken: hitToken,
+        attackTokens: Array.from({ length: ATTACK_REQUESTS }, () => withUnknownKid(hitToken, 'RS256')),
+        cooldownSeconds: ATTACK_COOLDOWN_SECONDS,
+        connections: CONNECTIONS,
         warmupSeconds: WARMUP_SECONDS,
         seconds: SECONDS,
-        connections: CONNECTIONS,
-        env,
-        tokens: { hit: hitToken, 'miss-RS256': cycle(pool.RS256), 'miss-ES256': cycle(pool.ES256) },
-        valid: { RS256: hitToken, ES256: pool.ES256[0]! },
-        bad,
-        maxSteal: MAX_STEAL,
-        maxOtherCores: MAX_OTHER_CORES,
+      }),
+    );
+
+    const micro = await phase('micro-benchmarks', () =>
+      runMicro(
+        {
+          ...site,
+          jwksUri: stub.jwksUri,
+          jwks: { keys: [rs.publicJwk, es.publicJwk] },
+          hitToken,
+          missToken: { RS256: pool.RS256[0]!, ES256: pool.ES256[0]! },
+          minCpuMs: MICRO_MS,
+        },
         log,
-      },
-      cpus().length,
-    ));
-
-    const attack = await phase('JWKS under attack', () => jwksAttack({
-      env,
-      stub,
-      validToken: hitToken,
-      attackTokens: Array.from({ length: ATTACK_REQUESTS }, () => withUnknownKid(hitToken, 'RS256')),
-      cooldownSeconds: ATTACK_COOLDOWN_SECONDS,
-      connections: CONNECTIONS,
-      warmupSeconds: WARMUP_SECONDS,
-      seconds: SECONDS,
-    }));
-
-    const micro = await phase('micro-benchmarks', () => runMicro(
-      { ...site, jwksUri: stub.jwksUri, jwks: { keys: [rs.publicJwk, es.publicJwk] }, hitToken, missToken: { RS256: pool.RS256[0]!, ES256: pool.ES256[0]! }, minCpuMs: MICRO_MS },
-      log,
-    ));
+      ),
+    );
 
     // Memory is measured, not speed: the child may use both cores (WebCrypto's thread pool then fills the cache twice as fast).
     const memory = await phase('memory (child process)', () =>
-      runScript<ReportInput['memory']>('bench/memory-probe.ts', { args: quick ? ['--quick'] : [], core: '0,1', nodeFlags: ['--expose-gc'] }),
+      runScript<ReportInput['memory']>('bench/memory-probe.ts', {
+        args: quick ? ['--quick'] : [],
+        core: '0,1',
+        nodeFlags: ['--expose-gc'],
+      }),
     );
 
     const http = summarizeHttp(cases, rounds);
     const comparisons = [
       compare(rounds, 'cache hit, Express: express-guard / express-noauth', 'express-guard', 'express-noauth', 0.95),
-      compare(rounds, 'cache hit, Express, over a no-op middleware: express-guard / express-noop', 'express-guard', 'express-noop'),
+      compare(
+        rounds,
+        'cache hit, Express, over a no-op middleware: express-guard / express-noop',
+        'express-guard',
+        'express-noop',
+      ),
       compare(rounds, 'cache hit, node:http: raw-guard / raw-noauth', 'raw-guard', 'raw-noauth', 0.85),
-      compare(rounds, 'cache hit vs fast-jwt (cached): express-guard / express-fast-jwt', 'express-guard', 'express-fast-jwt', 1.1),
+      compare(
+        rounds,
+        'cache hit vs fast-jwt (cached): express-guard / express-fast-jwt',
+        'express-guard',
+        'express-fast-jwt',
+        1.1,
+      ),
       compare(rounds, 'cache hit vs express-oauth2-jwt-bearer', 'express-guard', 'express-oauth2-jwt-bearer', 1.8),
       compare(rounds, 'cache hit vs express-jwt + jwks-rsa', 'express-guard', 'express-jwt'),
-      compare(rounds, 'miss RS256: express-guard-miss / bare jose middleware', 'express-guard-miss-RS256', 'express-jose-RS256', 0.95),
-      compare(rounds, 'miss ES256: express-guard-miss / bare jose middleware', 'express-guard-miss-ES256', 'express-jose-ES256', 0.95),
+      compare(
+        rounds,
+        'miss RS256: express-guard-miss / bare jose middleware',
+        'express-guard-miss-RS256',
+        'express-jose-RS256',
+        0.95,
+      ),
+      compare(
+        rounds,
+        'miss ES256: express-guard-miss / bare jose middleware',
+        'express-guard-miss-ES256',
+        'express-jose-ES256',
+        0.95,
+      ),
       compare(rounds, 'Redis store vs memory store (cache hit)', 'express-guard-redis', 'express-guard'),
     ].filter((c): c is Comparison => c !== undefined);
 
@@ -163,7 +208,11 @@ async function main() {
     const targets: Target[] = [
       ...comparisons
         .filter((c) => c.target !== undefined)
-        .map((c) => ({ target: `${c.label} ≥ ${c.target}×`, value: `${c.median.toFixed(3)}× (median of ${c.ratios.length} round(s): ${c.ratios.join(', ')})`, pass: c.pass! })),
+        .map((c) => ({
+          target: `${c.label} ≥ ${c.target}×`,
+          value: `${c.median.toFixed(3)}× (median of ${c.ratios.length} round(s): ${c.ratios.join(', ')})`,
+          pass: c.pass!,
+        })),
       // Judged on the mean (mitata's ns/op); the median is shown because fresh strings make GC pauses part of the mean.
       {
         target: 'verify() hit ≤ 1 µs, same string',
@@ -180,7 +229,11 @@ async function main() {
         value: `${attack.jwksFetches} fetches in ${attack.attackSeconds.toFixed(2)} s (≤ ${attack.maxAllowedFetches} allowed)`,
         pass: attack.jwksFetches <= attack.maxAllowedFetches,
       },
-      { target: 'no valid request fails during the attack', value: `${attack.validDuringAttack.failed} failed`, pass: attack.validDuringAttack.failed === 0 },
+      {
+        target: 'no valid request fails during the attack',
+        value: `${attack.validDuringAttack.failed} failed`,
+        pass: attack.validDuringAttack.failed === 0,
+      },
       {
         target: `cache size stays ≤ max (${memory.flood.cacheMax}) through the flood`,
         value: `largest ${memory.flood.largestCacheSize}`,
@@ -189,7 +242,14 @@ async function main() {
     ];
 
     const report: ReportInput = {
-      machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, date: new Date().toISOString(), quick, affinity: pinned },
+      machine: {
+        cpu: cpus()[0]?.model ?? 'unknown',
+        cores: cpus().length,
+        node: process.version,
+        date: new Date().toISOString(),
+        quick,
+        affinity: pinned,
+      },
       settings: {
         rounds: ROUNDS,
         warmupSeconds: WARMUP_SECONDS,
@@ -211,7 +271,12 @@ async function main() {
     const md = markdown(report);
     const dir = join(root, 'bench/results');
     await mkdir(dir, { recursive: true });
-    const json = { ...report, http: { summary: http, rounds }, phases, elapsedSeconds: round((performance.now() - started) / 1000, 1) };
+    const json = {
+      ...report,
+      http: { summary: http, rounds },
+      phases,
+      elapsedSeconds: round((performance.now() - started) / 1000, 1),
+    };
     await writeFile(join(dir, 'latest.json'), `${JSON.stringify(json, null, 2)}\n`);
     await writeFile(join(dir, 'latest.md'), md);
     process.stdout.write(md);

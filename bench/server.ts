@@ -22,7 +22,15 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { authErrorHandler, authGuard, createRedisStore, createVerifier, writeAuthError, type Verifier, type VerifierOptions } from '../src/index.js';
+import {
+  authErrorHandler,
+  authGuard,
+  createRedisStore,
+  createVerifier,
+  writeAuthError,
+  type Verifier,
+  type VerifierOptions,
+} from '../src/index.js';
 
 const CASE = process.env.CASE ?? 'express-noauth';
 const issuer = process.env.ISSUER!;
@@ -32,7 +40,10 @@ const body = JSON.stringify({ ok: true });
 function verifierOptions(): VerifierOptions {
   const options: VerifierOptions = { issuer, audience };
   if (CASE.endsWith('-redis')) {
-    options.store = createRedisStore({ url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', keyPrefix: `rjwt-bench:${process.pid}:` });
+    options.store = createRedisStore({
+      url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      keyPrefix: `rjwt-bench:${process.pid}:`,
+    });
   }
   if (CASE.endsWith('-nocache')) options.cache = false;
   else if (process.env.CACHE_MAX) options.cache = { max: Number(process.env.CACHE_MAX) };
@@ -86,7 +97,12 @@ async function peerMiddleware(): Promise<RequestHandler> {
     case 'express-jwt': {
       const { expressjwt } = await import('express-jwt');
       const { default: jwksRsa } = await import('jwks-rsa');
-      return expressjwt({ secret: jwksRsa.expressJwtSecret({ jwksUri, cache: true }) as never, algorithms: ['RS256'], audience, issuer });
+      return expressjwt({
+        secret: jwksRsa.expressJwtSecret({ jwksUri, cache: true }) as never,
+        algorithms: ['RS256'],
+        audience,
+        issuer,
+      });
     }
     case 'express-fast-jwt': {
       const { createVerifier: createFastVerifier } = await import('fast-jwt');

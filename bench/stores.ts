@@ -45,14 +45,18 @@ async function mint(idp: EmbeddedIdp, count: number): Promise<string[]> {
 
 async function propagation(idp: EmbeddedIdp) {
   const prefix = `rjwt-bench:${randomUUID()}:`;
-  const b = await spawnServer('test/support/api-instance.ts', {
-    ISSUER: idp.issuer,
-    AUDIENCE: idp.audience,
-    REDIS_URL,
-    KEY_PREFIX: prefix,
-    CLIENT_ID: idp.client.clientId,
-    CLIENT_SECRET: idp.client.clientSecret,
-  }, 0);
+  const b = await spawnServer(
+    'test/support/api-instance.ts',
+    {
+      ISSUER: idp.issuer,
+      AUDIENCE: idp.audience,
+      REDIS_URL,
+      KEY_PREFIX: prefix,
+      CLIENT_ID: idp.client.clientId,
+      CLIENT_SECRET: idp.client.clientSecret,
+    },
+    0,
+  );
   const store = createRedisStore({ url: REDIS_URL, keyPrefix: prefix });
   const a: Verifier = createVerifier({ issuer: idp.issuer, audience: idp.audience, store });
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -154,7 +158,13 @@ async function hotPath(idp: EmbeddedIdp) {
     for (const name of r % 2 === 0 ? cases : [...cases].reverse()) {
       const server = await spawnServer('bench/server.ts', { ...env, CASE: name }, 0);
       try {
-        results[name] = await measure({ url: `${server.url}/`, connections: 10, warmupSeconds: 1, seconds: SECONDS, token: token! });
+        results[name] = await measure({
+          url: `${server.url}/`,
+          connections: 10,
+          warmupSeconds: 1,
+          seconds: SECONDS,
+          token: token!,
+        });
       } finally {
         await server.stop();
       }
@@ -165,8 +175,16 @@ async function hotPath(idp: EmbeddedIdp) {
   return {
     peekNsPerOp: micro.map((m) => ({ memory: round(m.memory, 1), redis: round(m.redis, 1) })),
     http: rounds.map((res) => ({
-      memory: { rps: Math.round(res['express-guard']!.rps), p50: round(res['express-guard']!.p50, 3), p99: round(res['express-guard']!.p99, 3) },
-      redis: { rps: Math.round(res['express-guard-redis']!.rps), p50: round(res['express-guard-redis']!.p50, 3), p99: round(res['express-guard-redis']!.p99, 3) },
+      memory: {
+        rps: Math.round(res['express-guard']!.rps),
+        p50: round(res['express-guard']!.p50, 3),
+        p99: round(res['express-guard']!.p99, 3),
+      },
+      redis: {
+        rps: Math.round(res['express-guard-redis']!.rps),
+        p50: round(res['express-guard-redis']!.p50, 3),
+        p99: round(res['express-guard-redis']!.p99, 3),
+      },
       ratio: round(res['express-guard-redis']!.rps / res['express-guard']!.rps, 3),
       steal: Math.max(...Object.values(res).map((m) => m.cpu.cpu?.steal ?? 0)),
     })),
@@ -197,18 +215,40 @@ async function main() {
     const hot = await hotPath(idp);
     console.log('hot path', JSON.stringify(hot));
     const ratios = hot.http.map((r) => r.ratio).sort((x, y) => x - y);
-    const result = { date: new Date().toISOString(), quick, node: process.version, propagation: prop, hotPath: hot, medianRatio: ratios[Math.floor(ratios.length / 2)] };
+    const result = {
+      date: new Date().toISOString(),
+      quick,
+      node: process.version,
+      propagation: prop,
+      hotPath: hot,
+      medianRatio: ratios[Math.floor(ratios.length / 2)],
+    };
     await mkdir(join(root, 'bench/results'), { recursive: true });
-    await writeFile(join(root, `bench/results/stores${quick ? '-quick' : ''}.json`), `${JSON.stringify(result, null, 2)}\n`);
+    await writeFile(
+      join(root, `bench/results/stores${quick ? '-quick' : ''}.json`),
+      `${JSON.stringify(result, null, 2)}\n`,
+    );
     console.log('\n| measurement | value |\n| --- | --- |');
-    console.log(`| propagation A revoke() → B 401, p50 / p90 / p99 / max (ms), n=${prop.revocations} | ${prop.propagationMs.p50} / ${prop.propagationMs.p90} / ${prop.propagationMs.p99} / ${prop.propagationMs.max} |`);
-    console.log(`| B round trip, cached token (baseline), p50 / p99 (ms) | ${prop.baselineRoundTripMs.p50} / ${prop.baselineRoundTripMs.p99} |`);
-    console.log(`| revoke() → a second verifier's mirror (pub/sub only, no HTTP), p50 / p90 / p99 / max (ms) | ${prop.inProcessMirrorMs.p50} / ${prop.inProcessMirrorMs.p90} / ${prop.inProcessMirrorMs.p99} / ${prop.inProcessMirrorMs.max} |`);
-    console.log(`| first request after revoke() already refused | ${(prop.firstPollAlreadyRefused * 100).toFixed(1)} % |`);
+    console.log(
+      `| propagation A revoke() → B 401, p50 / p90 / p99 / max (ms), n=${prop.revocations} | ${prop.propagationMs.p50} / ${prop.propagationMs.p90} / ${prop.propagationMs.p99} / ${prop.propagationMs.max} |`,
+    );
+    console.log(
+      `| B round trip, cached token (baseline), p50 / p99 (ms) | ${prop.baselineRoundTripMs.p50} / ${prop.baselineRoundTripMs.p99} |`,
+    );
+    console.log(
+      `| revoke() → a second verifier's mirror (pub/sub only, no HTTP), p50 / p90 / p99 / max (ms) | ${prop.inProcessMirrorMs.p50} / ${prop.inProcessMirrorMs.p90} / ${prop.inProcessMirrorMs.p99} / ${prop.inProcessMirrorMs.max} |`,
+    );
+    console.log(
+      `| first request after revoke() already refused | ${(prop.firstPollAlreadyRefused * 100).toFixed(1)} % |`,
+    );
     for (const [i, r] of hot.http.entries()) {
-      console.log(`| round ${i + 1}: cache hit req/s, memory vs Redis store (ratio) | ${r.memory.rps} vs ${r.redis.rps} (${r.ratio}) |`);
+      console.log(
+        `| round ${i + 1}: cache hit req/s, memory vs Redis store (ratio) | ${r.memory.rps} vs ${r.redis.rps} (${r.ratio}) |`,
+      );
     }
-    console.log(`| peek() hit ns/op, memory vs Redis store | ${hot.peekNsPerOp.map((p) => `${p.memory} vs ${p.redis}`).join('; ')} |`);
+    console.log(
+      `| peek() hit ns/op, memory vs Redis store | ${hot.peekNsPerOp.map((p) => `${p.memory} vs ${p.redis}`).join('; ')} |`,
+    );
   } finally {
     await idp.close();
     await cleanUp();

@@ -3,7 +3,14 @@
  * two lines that mount the guard and the error handler; the rest is an ordinary Express app.
  */
 import express, { type Express } from 'express';
-import { authErrorHandler, authGuard, backchannelLogoutRoute, createPrometheusMetrics, revokeRoute, type Verifier } from 'revocable-jwt';
+import {
+  authErrorHandler,
+  authGuard,
+  backchannelLogoutRoute,
+  createPrometheusMetrics,
+  revokeRoute,
+  type Verifier,
+} from 'revocable-jwt';
 
 export interface Note {
   id: number;

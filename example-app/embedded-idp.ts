@@ -62,7 +62,12 @@ export interface EmbeddedIdp {
   /** Number of requests the JWKS endpoint has served. */
   readonly jwksRequests: number;
   /** Issues a JWT access token via client_credentials (a real HTTP call to the token endpoint). */
-  issueAccessToken(options?: { scope?: string; clientId?: string; clientSecret?: string; resource?: string }): Promise<string>;
+  issueAccessToken(options?: {
+    scope?: string;
+    clientId?: string;
+    clientSecret?: string;
+    resource?: string;
+  }): Promise<string>;
   /** Mints a refresh token through the provider's own models (no browser needed). */
   issueRefreshToken(options?: { accountId?: string; clientId?: string }): Promise<string>;
   /** Asks the IdP's introspection endpoint whether a token is active. */
@@ -90,7 +95,10 @@ export const DEFAULT_CLIENT = { clientId: 'notes-api', clientSecret: 'notes-api-
 let kidCounter = 0;
 
 export async function generateSigningKey(alg: SigningAlg = 'RS256'): Promise<SigningKey> {
-  const { privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}) });
+  const { privateKey } = await generateKeyPair(alg, {
+    extractable: true,
+    ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}),
+  });
   const kid = `key-${alg.toLowerCase()}-${Date.now().toString(36)}-${++kidCounter}`;
   const privateJwk = { ...(await exportJWK(privateKey)), kid, alg, use: 'sig' };
   return { alg, kid, privateJwk, privateKey };
@@ -144,65 +152,74 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions = {}): Promis
   let backchannelLogoutUri = options.backchannelLogoutUri;
 
   const build = (): Provider => {
-    const provider = quietly(() => new ProviderClass(issuer, {
-      clients: [
-        {
-          client_id: DEFAULT_CLIENT.clientId,
-          client_secret: DEFAULT_CLIENT.clientSecret,
-          grant_types: ['client_credentials', 'refresh_token', 'authorization_code'],
-          redirect_uris: ['http://127.0.0.1/callback'],
-          token_endpoint_auth_method: 'client_secret_basic',
-          ...(backchannelLogoutUri ? { backchannel_logout_uri: backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
-        },
-        ...((options.clients ?? []) as never[]),
-      ],
-      jwks: { keys: keys.map((k) => k.privateJwk) as never[] },
-      scopes: ['openid', 'offline_access', ...scopes],
-      // Explicit lifetimes and policies keep oidc-provider from printing a notice per default used.
-      ttl: {
-        ClientCredentials: options.accessTokenTTL ?? 600,
-        AccessToken: options.accessTokenTTL ?? 600,
-        Grant: 14 * 24 * 3600,
-        RefreshToken: 14 * 24 * 3600,
-        Session: 3600,
-        Interaction: 600,
-        IdToken: 3600,
-        AuthorizationCode: 60,
-      },
-      clientDefaults: { id_token_signed_response_alg: keys[0]!.alg },
-      // Its SSRF guard refuses loopback receivers; ours are loopback by design (tests, example).
-      fetch: (url: string, init: RequestInit & { dispatcher?: unknown }) => {
-        delete init.dispatcher;
-        return fetch(url, init);
-      },
-      features: {
-        backchannelLogout: { enabled: true },
-        devInteractions: { enabled: false },
-        clientCredentials: { enabled: true },
-        introspection: { enabled: true, allowedPolicy: () => true },
-        // The default policy, spelt out: a client may revoke only its own tokens (400 otherwise).
-        revocation: {
-          enabled: true,
-          allowedPolicy: (_ctx: unknown, client: { clientId: string; clientAuthMethod: string }, token: { clientId?: string }) => {
-            if (token.clientId === client.clientId) return true;
-            if (client.clientAuthMethod === 'none') return false;
-            throw new InvalidRequestError('client is not authorized to revoke the presented token');
+    const provider = quietly(
+      () =>
+        new ProviderClass(issuer, {
+          clients: [
+            {
+              client_id: DEFAULT_CLIENT.clientId,
+              client_secret: DEFAULT_CLIENT.clientSecret,
+              grant_types: ['client_credentials', 'refresh_token', 'authorization_code'],
+              redirect_uris: ['http://127.0.0.1/callback'],
+              token_endpoint_auth_method: 'client_secret_basic',
+              ...(backchannelLogoutUri
+                ? { backchannel_logout_uri: backchannelLogoutUri, backchannel_logout_session_required: true }
+                : {}),
+            },
+            ...((options.clients ?? []) as never[]),
+          ],
+          jwks: { keys: keys.map((k) => k.privateJwk) as never[] },
+          scopes: ['openid', 'offline_access', ...scopes],
+          // Explicit lifetimes and policies keep oidc-provider from printing a notice per default used.
+          ttl: {
+            ClientCredentials: options.accessTokenTTL ?? 600,
+            AccessToken: options.accessTokenTTL ?? 600,
+            Grant: 14 * 24 * 3600,
+            RefreshToken: 14 * 24 * 3600,
+            Session: 3600,
+            Interaction: 600,
+            IdToken: 3600,
+            AuthorizationCode: 60,
           },
-        },
-        resourceIndicators: {
-          enabled: true,
-          defaultResource: () => audience,
-          useGrantedResource: () => true,
-          getResourceServerInfo: (_ctx: unknown, resource: string) => ({
-            audience: resource === opaqueAudience ? opaqueAudience : audience,
-            scope: scopes.join(' '),
-            accessTokenFormat: resource === opaqueAudience ? 'opaque' : 'jwt',
-            accessTokenTTL: options.accessTokenTTL ?? 600,
-            jwt: { sign: { alg: keys[0]!.alg } },
-          }),
-        },
-      },
-    } as never));
+          clientDefaults: { id_token_signed_response_alg: keys[0]!.alg },
+          // Its SSRF guard refuses loopback receivers; ours are loopback by design (tests, example).
+          fetch: (url: string, init: RequestInit & { dispatcher?: unknown }) => {
+            delete init.dispatcher;
+            return fetch(url, init);
+          },
+          features: {
+            backchannelLogout: { enabled: true },
+            devInteractions: { enabled: false },
+            clientCredentials: { enabled: true },
+            introspection: { enabled: true, allowedPolicy: () => true },
+            // The default policy, spelt out: a client may revoke only its own tokens (400 otherwise).
+            revocation: {
+              enabled: true,
+              allowedPolicy: (
+                _ctx: unknown,
+                client: { clientId: string; clientAuthMethod: string },
+                token: { clientId?: string },
+              ) => {
+                if (token.clientId === client.clientId) return true;
+                if (client.clientAuthMethod === 'none') return false;
+                throw new InvalidRequestError('client is not authorized to revoke the presented token');
+              },
+            },
+            resourceIndicators: {
+              enabled: true,
+              defaultResource: () => audience,
+              useGrantedResource: () => true,
+              getResourceServerInfo: (_ctx: unknown, resource: string) => ({
+                audience: resource === opaqueAudience ? opaqueAudience : audience,
+                scope: scopes.join(' '),
+                accessTokenFormat: resource === opaqueAudience ? 'opaque' : 'jwt',
+                accessTokenTTL: options.accessTokenTTL ?? 600,
+                jwt: { sign: { alg: keys[0]!.alg } },
+              }),
+            },
+          },
+        } as never),
+    );
     return provider;
   };
 
@@ -220,7 +237,10 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions = {}): Promis
   const tokenRequest = async (body: Record<string, string>, clientId: string, clientSecret: string) => {
     const response = await fetch(`${issuer}/token`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(clientId, clientSecret) },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: basicAuth(clientId, clientSecret),
+      },
       body: new URLSearchParams(body),
     });
     const json = (await response.json()) as Record<string, unknown>;
@@ -257,13 +277,22 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions = {}): Promis
       const grant = new provider.Grant({ accountId, clientId });
       grant.addOIDCScope('openid offline_access');
       const grantId = await grant.save();
-      const refreshToken = new provider.RefreshToken({ client, accountId, grantId, scope: 'openid offline_access', gty: 'authorization_code' } as never);
+      const refreshToken = new provider.RefreshToken({
+        client,
+        accountId,
+        grantId,
+        scope: 'openid offline_access',
+        gty: 'authorization_code',
+      } as never);
       return refreshToken.save();
     },
     async introspect(token: string) {
       const response = await fetch(`${issuer}/token/introspection`, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(DEFAULT_CLIENT.clientId, DEFAULT_CLIENT.clientSecret) },
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: basicAuth(DEFAULT_CLIENT.clientId, DEFAULT_CLIENT.clientSecret),
+        },
         body: new URLSearchParams({ token }),
       });
       return (await response.json()) as Record<string, unknown>;
@@ -283,7 +312,12 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions = {}): Promis
     async backchannelLogout(sub: string, sid = `sid-${Math.random().toString(36).slice(2)}`) {
       const client = await provider.Client.find(DEFAULT_CLIENT.clientId);
       if (!client) throw new Error('default client missing');
-      await quietly(() => (client as unknown as { backchannelLogout(sub: string, sid: string): Promise<void> }).backchannelLogout(sub, sid));
+      await quietly(() =>
+        (client as unknown as { backchannelLogout(sub: string, sid: string): Promise<void> }).backchannelLogout(
+          sub,
+          sid,
+        ),
+      );
     },
     async pause() {
       paused = true;

@@ -44,8 +44,11 @@ async function obtainToken(idp: EmbeddedIdp | undefined, issuer: string): Promis
   if (idp) return idp.issueAccessToken({ scope: 'notes:read notes:write' });
   if (process.env.ACCESS_TOKEN) return process.env.ACCESS_TOKEN;
   const { CLIENT_ID, CLIENT_SECRET, SCOPE } = process.env;
-  if (!CLIENT_ID || !CLIENT_SECRET) throw new Error('with ISSUER set, pass ACCESS_TOKEN or CLIENT_ID and CLIENT_SECRET');
-  const metadata = (await (await fetch(new URL('.well-known/openid-configuration', issuer.endsWith('/') ? issuer : `${issuer}/`))).json()) as {
+  if (!CLIENT_ID || !CLIENT_SECRET)
+    throw new Error('with ISSUER set, pass ACCESS_TOKEN or CLIENT_ID and CLIENT_SECRET');
+  const metadata = (await (
+    await fetch(new URL('.well-known/openid-configuration', issuer.endsWith('/') ? issuer : `${issuer}/`))
+  ).json()) as {
     token_endpoint: string;
   };
   const response = await fetch(metadata.token_endpoint, {
@@ -91,7 +94,12 @@ async function main(): Promise<void> {
     ...(idp
       ? { revocation: { clientId: idp.client.clientId, clientSecret: idp.client.clientSecret } }
       : process.env.CLIENT_ID
-        ? { revocation: { clientId: process.env.CLIENT_ID, ...(process.env.CLIENT_SECRET ? { clientSecret: process.env.CLIENT_SECRET } : {}) } }
+        ? {
+            revocation: {
+              clientId: process.env.CLIENT_ID,
+              ...(process.env.CLIENT_SECRET ? { clientSecret: process.env.CLIENT_SECRET } : {}),
+            },
+          }
         : {}),
   });
   const clientId = idp?.client.clientId ?? process.env.CLIENT_ID;
@@ -111,7 +119,10 @@ async function main(): Promise<void> {
   expectStatus(listed.status, 200, 'GET /notes');
   show('body', listed.body);
   const stats = verifier.stats();
-  show('verifier stats', `cache hits ${stats.cache.hits}, misses ${stats.cache.misses}, JWKS fetches ${stats.jwks.fetches}`);
+  show(
+    'verifier stats',
+    `cache hits ${stats.cache.hits}, misses ${stats.cache.misses}, JWKS fetches ${stats.jwks.fetches}`,
+  );
 
   step(4, 'No token: 401 with a bare challenge (RFC 6750 §3.1)');
   const missing = await call(base, 'GET', '/notes');
@@ -120,7 +131,9 @@ async function main(): Promise<void> {
 
   step(5, 'A forged token (payload changed to grant more scope) is refused');
   const [h, , s] = token.split('.');
-  const forgedPayload = Buffer.from(JSON.stringify({ ...claims, scope: 'notes:read notes:write admin' })).toString('base64url');
+  const forgedPayload = Buffer.from(JSON.stringify({ ...claims, scope: 'notes:read notes:write admin' })).toString(
+    'base64url',
+  );
   const forged = await call(base, 'GET', '/notes', `${h}.${forgedPayload}.${s}`);
   expectStatus(forged.status, 401, 'GET /notes with forged token');
   show('WWW-Authenticate', forged.challenge);
@@ -132,7 +145,7 @@ async function main(): Promise<void> {
     const expiredToken = await new SignJWT({ ...claims, iat: now - 3600, exp: now - 60 })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
       .sign(key.privateKey);
-    show('note', 'signed with the IdP\'s own key, exp one minute ago');
+    show('note', "signed with the IdP's own key, exp one minute ago");
     const expired = await call(base, 'GET', '/notes', expiredToken);
     expectStatus(expired.status, 401, 'GET /notes with expired token');
     show('WWW-Authenticate', expired.challenge);
@@ -162,7 +175,11 @@ async function main(): Promise<void> {
   const logout = await call(base, 'POST', '/logout', token);
   expectStatus(logout.status, 200, 'POST /logout');
   show('body', logout.body);
-  if (idp) show('IdP said', 'oidc-provider cannot revoke JWT access tokens (400 unsupported_token_type): the local denylist is the revocation');
+  if (idp)
+    show(
+      'IdP said',
+      'oidc-provider cannot revoke JWT access tokens (400 unsupported_token_type): the local denylist is the revocation',
+    );
 
   step(9, 'The same token, right after logout');
   const after = await call(base, 'GET', '/notes', token);
@@ -170,7 +187,12 @@ async function main(): Promise<void> {
   show('WWW-Authenticate', after.challenge);
   const naiveAfter = await naive(token);
   show('naive verifier', `plain jose jwtVerify on the same token: ${naiveAfter}`);
-  show('', naiveAfter === 'ACCEPTED' ? 'the seeds\' warning, demonstrated: local verification alone keeps a revoked token alive until exp' : '');
+  show(
+    '',
+    naiveAfter === 'ACCEPTED'
+      ? "the seeds' warning, demonstrated: local verification alone keeps a revoked token alive until exp"
+      : '',
+  );
   const revStats = verifier.stats().revocation;
   show('verifier stats', `denylisted ${revStats.denylisted}, IdP retries pending ${revStats.outbox.pending}`);
 
@@ -191,19 +213,28 @@ async function main(): Promise<void> {
       failures++;
       show('UNEXPECTED', 'the IdP still reports the refresh token active');
     }
-    expectStatus((await call(base, 'GET', '/notes', fresh)).status, 401, 'GET /notes with the access token from that logout');
+    expectStatus(
+      (await call(base, 'GET', '/notes', fresh)).status,
+      401,
+      'GET /notes with the access token from that logout',
+    );
 
-    step(11, 'The IdP ends a user\'s session: back-channel logout (OpenID Connect)');
+    step(11, "The IdP ends a user's session: back-channel logout (OpenID Connect)");
     const key = idp.keys[0]!;
     const now = Math.floor(Date.now() / 1000);
-    const aliceToken = await new SignJWT({ sub: 'alice', scope: 'notes:read', client_id: idp.client.clientId, jti: `alice-${now}` })
+    const aliceToken = await new SignJWT({
+      sub: 'alice',
+      scope: 'notes:read',
+      client_id: idp.client.clientId,
+      jti: `alice-${now}`,
+    })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
       .setIssuer(issuer)
       .setAudience(audience)
       .setIssuedAt(now - 5)
       .setExpirationTime(now + 600)
       .sign(key.privateKey);
-    show('note', 'alice\'s access token is signed with the IdP\'s key (a browser login would issue the same)');
+    show('note', "alice's access token is signed with the IdP's key (a browser login would issue the same)");
     expectStatus((await call(base, 'GET', '/notes', aliceToken)).status, 200, 'GET /notes as alice');
     await idp.backchannelLogout('alice');
     show('IdP', 'oidc-provider signed a logout token and POSTed it to /backchannel-logout');
@@ -215,10 +246,13 @@ async function main(): Promise<void> {
   step(12, 'Metrics (Prometheus) at GET /metrics');
   const metricsText = await (await fetch(`${base}/metrics`)).text();
   for (const line of metricsText.split('\n')) {
-    if (/^revocable_jwt_(requests_total|revocations_total|cache_hit_ratio|jwks_fetches_total)/.test(line)) show('', line);
+    if (/^revocable_jwt_(requests_total|revocations_total|cache_hit_ratio|jwks_fetches_total)/.test(line))
+      show('', line);
   }
 
-  console.log(`\n${failures === 0 ? 'Walkthrough complete: every step behaved as expected.' : `Walkthrough FAILED: ${failures} unexpected answer(s).`}`);
+  console.log(
+    `\n${failures === 0 ? 'Walkthrough complete: every step behaved as expected.' : `Walkthrough FAILED: ${failures} unexpected answer(s).`}`,
+  );
   if (serve && failures === 0) {
     console.log(`\nServing until Ctrl-C: notes API ${base}${idp ? `, IdP ${idp.issuer}` : ''}`);
     const stop = async () => {

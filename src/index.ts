@@ -1,11 +1,22 @@
-export { createVerifier, type MultiIssuerOptions, type MultiIssuerStats } from './core/create-verifier.js';
+export { createVerifier, type MultiIssuerOptions, type MultiIssuerStats } from './core/verify/create-verifier.js';
 export { authGuard } from './express/auth-guard.js';
-export type { AuthGuardOptions, AuthGuardMiddleware, GuardSettings, GuardRequest, NextFunction } from './express/auth-guard.js';
+export type {
+  AuthGuardOptions,
+  AuthGuardMiddleware,
+  GuardSettings,
+  GuardRequest,
+  NextFunction,
+} from './express/auth-guard.js';
 export { authErrorHandler, writeAuthError } from './express/error-handler.js';
 export { revokeRoute, type RevokeRouteOptions } from './express/revoke-route.js';
 export { backchannelLogoutRoute, type BackchannelLogoutRouteOptions } from './express/backchannel-logout-route.js';
 export { securityEventRoute, type SecurityEventRouteOptions } from './express/security-event-route.js';
-export { processLogoutToken, BACKCHANNEL_LOGOUT_EVENT, type LogoutTokenOptions, type LogoutResult } from './core/logout-token.js';
+export {
+  processLogoutToken,
+  BACKCHANNEL_LOGOUT_EVENT,
+  type LogoutTokenOptions,
+  type LogoutResult,
+} from './core/receive/logout-token.js';
 export {
   processSecurityEvent,
   SecurityEventError,
@@ -14,7 +25,7 @@ export {
   type SecurityEventOptions,
   type SecurityEventResult,
   type SetErrorCode,
-} from './core/security-event.js';
+} from './core/receive/security-event.js';
 export { createMemoryStore, type MemoryStoreOptions } from './stores/memory-store.js';
 export {
   createRedisStore,
@@ -40,13 +51,17 @@ export {
   type ClientAuthMethod,
   type IdpRevocationResult,
   type RevocationBodyFormat,
-} from './core/revocation-client.js';
-export type { OutboxRunResult, OutboxStats } from './core/outbox-worker.js';
-export type { VerifierEventMap, VerifierEventName, VerifierListener } from './core/events.js';
-export type { MisconfigurationSource } from './core/misconfiguration.js';
-export { createPrometheusMetrics, type PrometheusMetrics, type PrometheusMetricsOptions } from './metrics/prometheus.js';
-export { extractBearerToken, type RequestLike } from './core/bearer.js';
-export { grantedScopes, requireScopes } from './core/scopes.js';
+} from './core/idp/revocation-client.js';
+export type { OutboxRunResult, OutboxStats } from './core/revoke/outbox-worker.js';
+export type { VerifierEventMap, VerifierEventName, VerifierListener } from './core/shared/events.js';
+export type { MisconfigurationSource } from './core/shared/misconfiguration.js';
+export {
+  createPrometheusMetrics,
+  type PrometheusMetrics,
+  type PrometheusMetricsOptions,
+} from './metrics/prometheus.js';
+export { extractBearerToken, type RequestLike } from './core/request/bearer.js';
+export { grantedScopes, requireScopes } from './core/request/scopes.js';
 export {
   AuthError,
   UnauthorizedError,
@@ -59,8 +74,8 @@ export {
   RevocationPendingError,
   type BearerErrorCode,
   type RejectionReason,
-} from './core/errors.js';
-export { HttpRequestError, type FetchLike, type HttpFailureKind } from './core/http-client.js';
+} from './core/shared/errors.js';
+export { HttpRequestError, type FetchLike, type HttpFailureKind } from './core/idp/http-client.js';
 export type {
   AccessTokenClaims,
   CacheOptions,
@@ -73,4 +88,4 @@ export type {
   Verifier,
   VerifierOptions,
   VerifierStats,
-} from './core/types.js';
+} from './core/verify/types.js';

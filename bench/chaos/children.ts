@@ -27,13 +27,26 @@ process.on('exit', () => {
 });
 
 /** Runs `node --import tsx <script>` and resolves once it prints `{"port":n}`; killed if it does not within `timeoutMs`. */
-export async function spawnNode(script: string, env: Record<string, string>, timeoutMs = 30_000): Promise<{ child: ChildProcess; port: number }> {
-  const child = track(spawn(process.execPath, ['--import', 'tsx', script], { cwd: root, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+export async function spawnNode(
+  script: string,
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<{ child: ChildProcess; port: number }> {
+  const child = track(
+    spawn(process.execPath, ['--import', 'tsx', script], {
+      cwd: root,
+      env: { PATH: process.env.PATH, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
   let stderr = '';
   child.stderr!.on('data', (chunk) => (stderr = (stderr + String(chunk)).slice(-4_000)));
   try {
     const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${script} did not start within ${timeoutMs} ms: ${stderr}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`${script} did not start within ${timeoutMs} ms: ${stderr}`)),
+        timeoutMs,
+      );
       createInterface({ input: child.stdout! }).on('line', (line) => {
         try {
           const parsed = JSON.parse(line) as { port?: number };

@@ -35,7 +35,10 @@ export interface Answer {
 }
 
 /** One HTTP request over a shared keep-alive agent; rejects on a connection error or after `timeoutMs`. */
-export function send(url: string, options: { method?: string; token?: string; form?: Record<string, string>; timeoutMs?: number } = {}): Promise<Answer> {
+export function send(
+  url: string,
+  options: { method?: string; token?: string; form?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<Answer> {
   const body = options.form ? new URLSearchParams(options.form).toString() : undefined;
   const headers: Record<string, string> = {};
   if (options.token) headers.authorization = `Bearer ${options.token}`;
@@ -44,14 +47,18 @@ export function send(url: string, options: { method?: string; token?: string; fo
     headers['content-length'] = String(Buffer.byteLength(body));
   }
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: options.method ?? 'GET', headers, agent, timeout: options.timeoutMs ?? REQUEST_TIMEOUT_MS }, (res) => {
-      const status = res.statusCode ?? 0;
-      let body = '';
-      if (status >= 500 && status !== 503) res.on('data', (chunk) => (body = (body + String(chunk)).slice(0, 300)));
-      else res.resume();
-      res.once('end', () => resolve({ status, retryAfter: res.headers['retry-after'], ...(body ? { body } : {}) }));
-      res.once('error', reject);
-    });
+    const req = request(
+      url,
+      { method: options.method ?? 'GET', headers, agent, timeout: options.timeoutMs ?? REQUEST_TIMEOUT_MS },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        let body = '';
+        if (status >= 500 && status !== 503) res.on('data', (chunk) => (body = (body + String(chunk)).slice(0, 300)));
+        else res.resume();
+        res.once('end', () => resolve({ status, retryAfter: res.headers['retry-after'], ...(body ? { body } : {}) }));
+        res.once('error', reject);
+      },
+    );
     req.once('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
     req.once('error', reject);
     req.end(body);

@@ -28,7 +28,13 @@ export interface ChaosIdp {
   readonly rotatedKid: string;
   /** Successful (200) revocation deliveries per jti. */
   readonly deliveries: ReadonlyMap<string, number>;
-  readonly counters: { jwks: number; jwks500: number; revocationRequests: number; revocation503: number; revocationUnauthorized: number };
+  readonly counters: {
+    jwks: number;
+    jwks500: number;
+    revocationRequests: number;
+    revocation503: number;
+    revocationUnauthorized: number;
+  };
   close(): Promise<void>;
 }
 
@@ -68,7 +74,13 @@ export async function startIdp(tokenLifetimeSeconds: number): Promise<ChaosIdp> 
     const path = (req.url ?? '/').split('?')[0];
     const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       const text = JSON.stringify(body);
-      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers }).end(text);
+      res
+        .writeHead(status, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(text),
+          ...headers,
+        })
+        .end(text);
     };
     if (req.method === 'GET' && path === '/.well-known/openid-configuration') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(discovery);
@@ -101,7 +113,11 @@ export async function startIdp(tokenLifetimeSeconds: number): Promise<ChaosIdp> 
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   idp.issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  discovery = JSON.stringify({ issuer: idp.issuer, jwks_uri: `${idp.issuer}/jwks`, revocation_endpoint: `${idp.issuer}/revoke` });
+  discovery = JSON.stringify({
+    issuer: idp.issuer,
+    jwks_uri: `${idp.issuer}/jwks`,
+    revocation_endpoint: `${idp.issuer}/revoke`,
+  });
   return idp;
 }
 
@@ -116,7 +132,9 @@ function readBody(req: IncomingMessage): Promise<string> {
 
 function jtiOf(token: string): string | undefined {
   try {
-    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { jti?: unknown };
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
+      jti?: unknown;
+    };
     return typeof payload.jti === 'string' ? payload.jti : undefined;
   } catch {
     return undefined;

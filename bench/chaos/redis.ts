@@ -26,7 +26,14 @@ export async function startChaosRedis(): Promise<ChaosRedis> {
   let child: ChildProcess | undefined;
   let port = 0;
   const once = async (...args: Array<string | number>) => {
-    const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, commandTimeout: 2_000 });
+    const client = new Redis({
+      port,
+      host: '127.0.0.1',
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      commandTimeout: 2_000,
+    });
     client.on('error', () => undefined);
     try {
       await client.connect();
@@ -47,12 +54,25 @@ export async function startChaosRedis(): Promise<ChaosRedis> {
     }
   };
   const launch = async () => {
-    const spawned = track(spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' }));
+    const spawned = track(
+      spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+        stdio: 'ignore',
+      }),
+    );
     child = spawned;
     let exited = false;
     spawned.once('exit', () => (exited = true));
     try {
-      await waitFor(async () => exited || (await once('PING').then((r) => r === 'PONG', () => false)), `redis-server on port ${port}`, 10_000);
+      await waitFor(
+        async () =>
+          exited ||
+          (await once('PING').then(
+            (r) => r === 'PONG',
+            () => false,
+          )),
+        `redis-server on port ${port}`,
+        10_000,
+      );
     } catch (error) {
       await killProcess(spawned);
       throw error;

@@ -76,7 +76,8 @@ const mustHold = (r: RevocationRecord) => r.final === 'confirmed' || r.final ===
 export function summarize(input: RunInput) {
   const { traffic, settings, outages } = input;
   const maxStalenessMs = settings.maxStalenessSeconds * 1000;
-  const insideWindow = (t: number) => outages.some((w) => t >= w.down && t <= Math.min(w.up + settings.reconnectGraceMs, w.down + maxStalenessMs));
+  const insideWindow = (t: number) =>
+    outages.some((w) => t >= w.down && t <= Math.min(w.up + settings.reconnectGraceMs, w.down + maxStalenessMs));
   const deliveries = input.idp.deliveries;
 
   const phases = input.phases.map((phase) => {
@@ -94,7 +95,8 @@ export function summarize(input: RunInput) {
       if (!inPhase(t)) continue;
       const status = traffic.load.status[i]!;
       requests++;
-      statuses[status === 0 ? 'conn-error' : String(status)] = (statuses[status === 0 ? 'conn-error' : String(status)] ?? 0) + 1;
+      statuses[status === 0 ? 'conn-error' : String(status)] =
+        (statuses[status === 0 ? 'conn-error' : String(status)] ?? 0) + 1;
       if (status === 200) ok++;
       latencies.push(traffic.load.ms[i]!);
       if (t >= phase.end - settings.tailMs && !(status === 401 && loggingOut.has(t))) {
@@ -110,7 +112,10 @@ export function summarize(input: RunInput) {
     const revs = traffic.revocations.filter((r) => inPhase(r.startedAt));
     const confirmed = revs.filter((r) => r.final === 'confirmed');
     const logoutStatuses: Record<string, number> = {};
-    for (const r of revs) for (const a of r.attempts) logoutStatuses[a.status === 0 ? (a.error ?? 'ERROR') : String(a.status)] = (logoutStatuses[a.status === 0 ? (a.error ?? 'ERROR') : String(a.status)] ?? 0) + 1;
+    for (const r of revs)
+      for (const a of r.attempts)
+        logoutStatuses[a.status === 0 ? (a.error ?? 'ERROR') : String(a.status)] =
+          (logoutStatuses[a.status === 0 ? (a.error ?? 'ERROR') : String(a.status)] ?? 0) + 1;
 
     // Revoked tokens accepted, per offset: a token counts once; "outside" if any accepting probe was outside the window.
     const accepted = Object.fromEntries(
@@ -134,12 +139,19 @@ export function summarize(input: RunInput) {
       }),
     ) as Record<string, { outside: number; inside: number; sameInstance: number; unconfirmed: number }>;
     const probeStatuses: Record<string, number> = {};
-    for (const r of revs) for (const p of r.probes) probeStatuses[p.status === 0 ? 'no answer' : String(p.status)] = (probeStatuses[p.status === 0 ? 'no answer' : String(p.status)] ?? 0) + 1;
-    const fiveXxBodies = [...new Set(revs.flatMap((r) => r.attempts.filter((a) => a.body).map((a) => `${a.status} ${a.body}`)))].slice(0, 5);
+    for (const r of revs)
+      for (const p of r.probes)
+        probeStatuses[p.status === 0 ? 'no answer' : String(p.status)] =
+          (probeStatuses[p.status === 0 ? 'no answer' : String(p.status)] ?? 0) + 1;
+    const fiveXxBodies = [
+      ...new Set(revs.flatMap((r) => r.attempts.filter((a) => a.body).map((a) => `${a.status} ${a.body}`))),
+    ].slice(0, 5);
     const probeLate = revs.flatMap((r) => r.probes.map((p) => p.sentAt - p.plannedAt)).sort((a, b) => a - b);
 
     const unexpected5xx = {
-      load: Object.entries(statuses).filter(([s]) => isFiveXx(Number(s))).reduce((n, [, c]) => n + c, 0),
+      load: Object.entries(statuses)
+        .filter(([s]) => isFiveXx(Number(s)))
+        .reduce((n, [, c]) => n + c, 0),
       logout: revs.reduce((n, r) => n + r.attempts.filter((a) => isFiveXx(a.status)).length, 0),
       probes: revs.reduce((n, r) => n + r.probes.filter((p) => isFiveXx(p.status)).length, 0),
     };
@@ -154,10 +166,14 @@ export function summarize(input: RunInput) {
     const probeLateP99 = percentile(probeLate, 99);
     // The figures of a starved harness or machine are not the code's: say so next to them.
     const disturbed = [
-      requests + skipped < 0.9 * settings.rate * seconds || skipped > 0 ? `load ${Math.round(requests / seconds)} of ${settings.rate} req/s` : '',
+      requests + skipped < 0.9 * settings.rate * seconds || skipped > 0
+        ? `load ${Math.round(requests / seconds)} of ${settings.rate} req/s`
+        : '',
       phase.loopDelayP99Ms > 100 ? `harness event-loop lag p99 ${phase.loopDelayP99Ms} ms` : '',
       probeLateP99 > 100 ? `probes late by up to ${Math.round(probeLateP99)} ms (p99)` : '',
-      phase.cpuBusy > 0.95 ? `machine CPU ${Math.round(phase.cpuBusy * 100)} % busy (this run's processes included)` : '',
+      phase.cpuBusy > 0.95
+        ? `machine CPU ${Math.round(phase.cpuBusy * 100)} % busy (this run's processes included)`
+        : '',
     ].filter(Boolean);
     return {
       name: phase.name,
@@ -191,10 +207,20 @@ export function summarize(input: RunInput) {
       accepted,
       probeStatuses,
       fiveXxBodies,
-      probeLateMs: { p50: round(percentile(probeLate, 50), 1), p99: round(percentile(probeLate, 99), 1), max: round(probeLate[probeLate.length - 1] ?? NaN, 1) },
+      probeLateMs: {
+        p50: round(percentile(probeLate, 50), 1),
+        p99: round(percentile(probeLate, 99), 1),
+        max: round(probeLate[probeLate.length - 1] ?? NaN, 1),
+      },
       unexpected5xx,
       idp,
-      harness: { loopDelayP99Ms: phase.loopDelayP99Ms, loopDelayMaxMs: phase.loopDelayMaxMs, cores: phase.harnessCores, cpuBusy: phase.cpuBusy, cpuSteal: phase.cpuSteal },
+      harness: {
+        loopDelayP99Ms: phase.loopDelayP99Ms,
+        loopDelayMaxMs: phase.loopDelayMaxMs,
+        cores: phase.harnessCores,
+        cpuBusy: phase.cpuBusy,
+        cpuSteal: phase.cpuSteal,
+      },
       disturbed,
     };
   });
@@ -209,7 +235,9 @@ export function summarize(input: RunInput) {
     const r = byJti.get(input.end.jtis[i]!)!;
     if (row.some((s) => s === 200)) {
       (r.final === 'confirmed' ? lost.confirmed : lost.unconfirmed).push(r.jti);
-      row.forEach((s, j) => s === 200 && acceptedBy[input.end.instances[j]!]!++);
+      row.forEach((s, j) => {
+        if (s === 200) acceptedBy[input.end.instances[j]!]!++;
+      });
     } else if (row.some((s) => s !== 401)) inconclusive++;
   });
   const endStatuses: Record<string, number> = {};
@@ -230,43 +258,87 @@ export function summarize(input: RunInput) {
     lostUnconfirmed: lost.unconfirmed.length,
     lostByPhase: lostPhases,
     /** Lost tokens signed with the key rotated in during the JWKS outage. */
-    lostRotatedKey: [...lost.confirmed, ...lost.unconfirmed].filter((jti) => byJti.get(jti)!.kid === input.idp.rotatedKid).length,
+    lostRotatedKey: [...lost.confirmed, ...lost.unconfirmed].filter(
+      (jti) => byJti.get(jti)!.kid === input.idp.rotatedKid,
+    ).length,
     acceptedBy,
     inconclusive,
-    idp: { revocations: held.length, missing: idpMissing, duplicates, drainedSeconds: round(input.end.drainedMs / 1000, 1), drainComplete: input.end.drainComplete, ...input.idp.counters },
+    idp: {
+      revocations: held.length,
+      missing: idpMissing,
+      duplicates,
+      drainedSeconds: round(input.end.drainedMs / 1000, 1),
+      drainComplete: input.end.drainComplete,
+      ...input.idp.counters,
+    },
   };
 
   const outside500 = phases.reduce((n, p) => n + p.accepted['500']!.outside, 0);
-  const fiveXx = phases.reduce((n, p) => n + p.unexpected5xx.load + p.unexpected5xx.logout + p.unexpected5xx.probes, 0) + Object.entries(endStatuses).filter(([s]) => isFiveXx(Number(s))).reduce((n, [, c]) => n + c, 0);
-  const worstTail = phases.reduce((w, p) => (p.load.tailOkShare < w.share ? { share: p.load.tailOkShare, phase: p.name } : w), { share: 1, phase: '' });
+  const fiveXx =
+    phases.reduce((n, p) => n + p.unexpected5xx.load + p.unexpected5xx.logout + p.unexpected5xx.probes, 0) +
+    Object.entries(endStatuses)
+      .filter(([s]) => isFiveXx(Number(s)))
+      .reduce((n, [, c]) => n + c, 0);
+  const worstTail = phases.reduce(
+    (w, p) => (p.load.tailOkShare < w.share ? { share: p.load.tailOkShare, phase: p.name } : w),
+    { share: 1, phase: '' },
+  );
   const targets = [
     {
-      target: 'Outside the staleness window, no revoked token (logout answered 200) accepted 500 ms after its logout answered',
-      value: `${outside500} token(s)${outside500 ? ` (${phases.filter((p) => p.accepted['500']!.outside).map((p) => `${p.name}: ${p.accepted['500']!.outside}`).join(', ')})` : ''}`,
+      target:
+        'Outside the staleness window, no revoked token (logout answered 200) accepted 500 ms after its logout answered',
+      value: `${outside500} token(s)${
+        outside500
+          ? ` (${phases
+              .filter((p) => p.accepted['500']!.outside)
+              .map((p) => `${p.name}: ${p.accepted['500']!.outside}`)
+              .join(', ')})`
+          : ''
+      }`,
       pass: outside500 === 0,
     },
     { target: 'No 5xx other than 503 (load, logouts, probes, end check)', value: String(fiveXx), pass: fiveXx === 0 },
     {
-      target: 'Nothing lost: every revocation the API answered 200/502/503 for is refused at the end by every instance and a fresh one',
+      target:
+        'Nothing lost: every revocation the API answered 200/502/503 for is refused at the end by every instance and a fresh one',
       value: `${lost.confirmed.length} confirmed + ${lost.unconfirmed.length} unconfirmed of ${held.length}${inconclusive ? ` (${inconclusive} refused with 503 or unanswered by some instance, so not verified there)` : ''}`,
       pass: lost.confirmed.length + lost.unconfirmed.length === 0,
     },
-    { target: 'Every revocation reaches the IdP at least once', value: `${idpMissing} missing of ${held.length} (${duplicates} duplicates)`, pass: idpMissing === 0 },
+    {
+      target: 'Every revocation reaches the IdP at least once',
+      value: `${idpMissing} missing of ${held.length} (${duplicates} duplicates)`,
+      pass: idpMissing === 0,
+    },
     {
       target: `Availability recovers (item 10): ≥ ${settings.minTailAvailability * 100} % of valid-token requests answered 200 in the last ${settings.tailMs / 1000} s of every phase`,
       value: `worst ${(worstTail.share * 100).toFixed(1)} %${worstTail.phase ? ` (${worstTail.phase})` : ''}`,
       pass: worstTail.share >= settings.minTailAvailability,
     },
   ];
-  return { settings, machine: input.machine, durationSeconds: input.durationSeconds, stoppedCleanly: input.stoppedCleanly, phases, end, targets, instanceStats: input.instanceStats };
+  return {
+    settings,
+    machine: input.machine,
+    durationSeconds: input.durationSeconds,
+    stoppedCleanly: input.stoppedCleanly,
+    phases,
+    end,
+    targets,
+    instanceStats: input.instanceStats,
+  };
 }
 
 export type Summary = ReturnType<typeof summarize>;
 
 const pct = (v: number) => `${(v * 100).toFixed(1)} %`;
 const statusCell = (statuses: Record<string, number>, keys: string[]) => keys.map((k) => statuses[k] ?? 0).join(' / ');
-const codes = (counts: Record<string, number>) => Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ') || '0';
-const other5xx = (statuses: Record<string, number>) => Object.entries(statuses).filter(([s]) => isFiveXx(Number(s))).reduce((n, [, c]) => n + c, 0);
+const codes = (counts: Record<string, number>) =>
+  Object.entries(counts)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ') || '0';
+const other5xx = (statuses: Record<string, number>) =>
+  Object.entries(statuses)
+    .filter(([s]) => isFiveXx(Number(s)))
+    .reduce((n, [, c]) => n + c, 0);
 
 export function markdown(s: Summary): string {
   const st = s.settings;
@@ -283,7 +355,10 @@ export function markdown(s: Summary): string {
     '',
   );
   lines.push('## Traffic per phase', '');
-  lines.push('| phase | fault | s | requests | req/s | 200 / 401 / 503 | other 5xx | no answer | 200 in last ' + `${st.tailMs / 1000} s | p50 / p99 ms | harness lag p99 / max ms, cores | machine CPU busy / steal |`);
+  lines.push(
+    '| phase | fault | s | requests | req/s | 200 / 401 / 503 | other 5xx | no answer | 200 in last ' +
+      `${st.tailMs / 1000} s | p50 / p99 ms | harness lag p99 / max ms, cores | machine CPU busy / steal |`,
+  );
   lines.push('| --- | --- | --: | --: | --: | --- | --: | --- | --: | --- | --- | --- |');
   for (const p of s.phases) {
     lines.push(
@@ -291,11 +366,15 @@ export function markdown(s: Summary): string {
     );
   }
   lines.push('', '## Revocations per phase (by when the logout started)', '');
-  lines.push('| phase | logouts | confirmed (200) / unconfirmed (503) / other / no answer | logout answers | revoked accepted @0 / @50 / @500 ms: outside (inside) window | same instance @0/@50/@500 | unconfirmed accepted @500 | 5xx≠503 load/logout/probe | IdP delivered / missing / duplicates |');
+  lines.push(
+    '| phase | logouts | confirmed (200) / unconfirmed (503) / other / no answer | logout answers | revoked accepted @0 / @50 / @500 ms: outside (inside) window | same instance @0/@50/@500 | unconfirmed accepted @500 | 5xx≠503 load/logout/probe | IdP delivered / missing / duplicates |',
+  );
   lines.push('| --- | --: | --- | --- | --- | --- | --: | --- | --- |');
   for (const p of s.phases) {
     const a = p.accepted;
-    const answers = Object.entries(p.logouts.attempts).map(([k, v]) => `${k}: ${v}`).join(', ');
+    const answers = Object.entries(p.logouts.attempts)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(', ');
     lines.push(
       `| ${p.name} | ${p.logouts.started} | ${p.logouts.confirmed} / ${p.logouts.unconfirmed} / ${p.logouts.refused} / ${p.logouts.unanswered} | ${answers} | ` +
         `${PROBE_OFFSETS.map((o) => `${a[o]!.outside} (${a[o]!.inside})`).join(' / ')} | ${PROBE_OFFSETS.map((o) => a[o]!.sameInstance).join(' / ')} | ${a['500']!.unconfirmed} | ` +
@@ -304,7 +383,8 @@ export function markdown(s: Summary): string {
   }
   lines.push('', `Probe answers per phase: ${s.phases.map((p) => `${p.name} ${codes(p.probeStatuses)}`).join('; ')}.`);
   const bodies = s.phases.flatMap((p) => p.fiveXxBodies.map((b) => `${p.name}: ${b}`));
-  if (bodies.length > 0) lines.push('', 'Logout 5xx other than 503 (first bodies):', ...bodies.map((b) => `- ${b.replace(/\s+/g, ' ')}`));
+  if (bodies.length > 0)
+    lines.push('', 'Logout 5xx other than 503 (first bodies):', ...bodies.map((b) => `- ${b.replace(/\s+/g, ' ')}`));
   const notes = s.phases.filter((p) => p.notes.length > 0 || p.disturbed.length > 0);
   if (notes.length > 0) {
     lines.push('', 'Phase notes (⚠ = disturbed: the machine or the harness, not only the code, shaped these figures):');
@@ -313,8 +393,21 @@ export function markdown(s: Summary): string {
   const e = s.end;
   lines.push('', '## End of run', '');
   lines.push(
-    `- ${e.checked} revocations the API answered 200/502/503 for, each checked on ${e.instances.join(', ')} (statuses: ${Object.entries(e.statuses).map(([k, v]) => `${k}: ${v}`).join(', ')}).`,
-    `- Lost (accepted somewhere at the end): ${e.lostConfirmed} confirmed, ${e.lostUnconfirmed} unconfirmed${Object.keys(e.lostByPhase).length ? ` — by phase: ${Object.entries(e.lostByPhase).map(([k, v]) => `${k} ${v}`).join(', ')}; by instance: ${Object.entries(e.acceptedBy).filter(([, v]) => v).map(([k, v]) => `${k} ${v}`).join(', ')}; signed with the key rotated in during the JWKS outage: ${e.lostRotatedKey}` : ''}. Inconclusive (503 or no answer on some instance, none accepting): ${e.inconclusive}.`,
+    `- ${e.checked} revocations the API answered 200/502/503 for, each checked on ${e.instances.join(', ')} (statuses: ${Object.entries(
+      e.statuses,
+    )
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(', ')}).`,
+    `- Lost (accepted somewhere at the end): ${e.lostConfirmed} confirmed, ${e.lostUnconfirmed} unconfirmed${
+      Object.keys(e.lostByPhase).length
+        ? ` — by phase: ${Object.entries(e.lostByPhase)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')}; by instance: ${Object.entries(e.acceptedBy)
+            .filter(([, v]) => v)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')}; signed with the key rotated in during the JWKS outage: ${e.lostRotatedKey}`
+        : ''
+    }. Inconclusive (503 or no answer on some instance, none accepting): ${e.inconclusive}.`,
     `- IdP: ${e.idp.missing} of ${e.idp.revocations} never delivered, ${e.idp.duplicates} duplicate deliveries; ${e.idp.revocationRequests} revocation requests (${e.idp.revocation503} answered 503, ${e.idp.revocationUnauthorized} 401); JWKS ${e.idp.jwks} requests (${e.idp.jwks500} answered 500). Outbox drain waited ${e.idp.drainedSeconds} s${e.idp.drainComplete ? '' : ' (gave up: deliveries still missing)'}.`,
     `- Harness stopped cleanly: ${s.stoppedCleanly ? 'yes' : 'no (some logouts or probes were still running at the stop deadline)'}.`,
   );

@@ -122,7 +122,13 @@ export class Traffic {
     private readonly settings: TrafficSettings,
   ) {
     for (let i = 0; i < settings.poolSize; i++) this.pool.push(idp.issue());
-    this.loadGen = track(fork(join(root, 'bench/chaos/load-gen.ts'), [], { execArgv: ['--import', 'tsx'], cwd: root, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    this.loadGen = track(
+      fork(join(root, 'bench/chaos/load-gen.ts'), [], {
+        execArgv: ['--import', 'tsx'],
+        cwd: root,
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      }),
+    );
     this.loadReady = new Promise((resolve, reject) => {
       this.loadGen.once('exit', (code) => reject(new Error(`the load generator exited (${code}) before it was ready`)));
       this.loadGen.on('message', (message: { type: string }) => message.type === 'ready' && resolve());
@@ -155,10 +161,13 @@ export class Traffic {
       urls: this.fleet.live().map((i) => i.url),
     });
     this.timers.push(
-      setInterval(() => {
-        const due = Math.floor((now() - started) / this.settings.revokeEveryMs);
-        for (; revoked < due; revoked++) this.track(this.logout());
-      }, Math.max(1, Math.floor(this.settings.revokeEveryMs / 2))),
+      setInterval(
+        () => {
+          const due = Math.floor((now() - started) / this.settings.revokeEveryMs);
+          for (; revoked < due; revoked++) this.track(this.logout());
+        },
+        Math.max(1, Math.floor(this.settings.revokeEveryMs / 2)),
+      ),
     );
   }
 
@@ -222,7 +231,9 @@ export class Traffic {
       try {
         const answer = await send(`${instance.url}/logout`, {
           method: 'POST',
-          ...(rec.mode === 'bearer' ? { token: rec.token } : { form: { token: rec.token, token_type_hint: 'access_token' } }),
+          ...(rec.mode === 'bearer'
+            ? { token: rec.token }
+            : { form: { token: rec.token, token_type_hint: 'access_token' } }),
         });
         rec.attempts.push({
           instance: instance.id,
@@ -237,7 +248,9 @@ export class Traffic {
         // Not confirmed: a client retries after Retry-After (bounded here), through any instance.
         if (attempt < this.settings.logoutAttempts) {
           const seconds = Number(answer.retryAfter);
-          await sleep(Math.min(this.settings.maxRetryAfterMs, Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 1000));
+          await sleep(
+            Math.min(this.settings.maxRetryAfterMs, Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 1000),
+          );
         }
       } catch (error) {
         rec.attempts.push({ instance: instance.id, at, status: 0, error: errorCode(error) });
@@ -245,7 +258,13 @@ export class Traffic {
       }
     }
     const last = [...rec.attempts].reverse().find((a) => a.status !== 0);
-    rec.final = !last ? 'unanswered' : last.status === 200 ? 'confirmed' : last.status === 502 || last.status === 503 ? 'unconfirmed' : 'refused';
+    rec.final = !last
+      ? 'unanswered'
+      : last.status === 200
+        ? 'confirmed'
+        : last.status === 502 || last.status === 503
+          ? 'unconfirmed'
+          : 'refused';
     if (rec.answeredAt !== undefined) await this.probe(rec, rec.answeredAt);
   }
 
@@ -272,7 +291,12 @@ export class Traffic {
 }
 
 /** Each token against each URL, `concurrency` at a time: status per token per URL (0 = no answer, -1 = not checked before `deadline`). */
-export async function checkTokens(tokens: string[], urls: string[], deadline: number, concurrency = 32): Promise<number[][]> {
+export async function checkTokens(
+  tokens: string[],
+  urls: string[],
+  deadline: number,
+  concurrency = 32,
+): Promise<number[][]> {
   const results = tokens.map(() => urls.map(() => -1));
   const jobs = tokens.flatMap((_, i) => urls.map((_, j) => [i, j] as const));
   let next = 0;

@@ -35,22 +35,120 @@ export interface HttpCase {
 export function httpCases(missCacheMax: number, withRedis: boolean): HttpCase[] {
   const small = { CACHE_MAX: String(missCacheMax) };
   const cases: HttpCase[] = [
-    { name: 'express-noauth', server: 'express-noauth', tokens: 'hit', kind: 'baseline', description: 'Express 5, no auth (baseline)' },
-    { name: 'raw-noauth', server: 'raw-noauth', tokens: 'hit', kind: 'baseline', description: 'node:http, no auth (ceiling)' },
+    {
+      name: 'express-noauth',
+      server: 'express-noauth',
+      tokens: 'hit',
+      kind: 'baseline',
+      description: 'Express 5, no auth (baseline)',
+    },
+    {
+      name: 'raw-noauth',
+      server: 'raw-noauth',
+      tokens: 'hit',
+      kind: 'baseline',
+      description: 'node:http, no auth (ceiling)',
+    },
     // Not a target: shows how much of any middleware's cost is Express's own per-layer work.
-    { name: 'express-noop', server: 'express-noop', tokens: 'hit', kind: 'baseline', baseline: 'express-noauth', description: 'Express + a middleware that only calls next()' },
-    { name: 'express-guard', server: 'express-guard', tokens: 'hit', kind: 'ours', cache: 'hit', baseline: 'express-noauth', description: 'authGuard, cache hit' },
-    { name: 'raw-guard', server: 'raw-guard', tokens: 'hit', kind: 'ours', cache: 'hit', baseline: 'raw-noauth', description: 'authGuard on node:http, cache hit' },
+    {
+      name: 'express-noop',
+      server: 'express-noop',
+      tokens: 'hit',
+      kind: 'baseline',
+      baseline: 'express-noauth',
+      description: 'Express + a middleware that only calls next()',
+    },
+    {
+      name: 'express-guard',
+      server: 'express-guard',
+      tokens: 'hit',
+      kind: 'ours',
+      cache: 'hit',
+      baseline: 'express-noauth',
+      description: 'authGuard, cache hit',
+    },
+    {
+      name: 'raw-guard',
+      server: 'raw-guard',
+      tokens: 'hit',
+      kind: 'ours',
+      cache: 'hit',
+      baseline: 'raw-noauth',
+      description: 'authGuard on node:http, cache hit',
+    },
     ...(withRedis
-      ? [{ name: 'express-guard-redis', server: 'express-guard-redis', tokens: 'hit', kind: 'ours', cache: 'hit', baseline: 'express-noauth', description: 'authGuard + Redis store, cache hit' } as const]
+      ? [
+          {
+            name: 'express-guard-redis',
+            server: 'express-guard-redis',
+            tokens: 'hit',
+            kind: 'ours',
+            cache: 'hit',
+            baseline: 'express-noauth',
+            description: 'authGuard + Redis store, cache hit',
+          } as const,
+        ]
       : []),
-    { name: 'express-guard-miss-RS256', server: 'express-guard', env: small, tokens: 'miss-RS256', kind: 'ours', cache: 'miss', baseline: 'express-noauth', description: `authGuard, every request a new RS256 token (cache max ${missCacheMax})` },
-    { name: 'express-guard-miss-ES256', server: 'express-guard', env: small, tokens: 'miss-ES256', kind: 'ours', cache: 'miss', baseline: 'express-noauth', description: `authGuard, every request a new ES256 token (cache max ${missCacheMax})` },
-    { name: 'express-jose-RS256', server: 'express-jose', tokens: 'miss-RS256', kind: 'peer', baseline: 'express-noauth', description: 'bare jose jwtVerify per request, same RS256 tokens' },
-    { name: 'express-jose-ES256', server: 'express-jose', tokens: 'miss-ES256', kind: 'peer', baseline: 'express-noauth', description: 'bare jose jwtVerify per request, same ES256 tokens' },
-    { name: 'express-oauth2-jwt-bearer', server: 'express-oauth2-jwt-bearer', tokens: 'hit', kind: 'peer', baseline: 'express-noauth', description: 'auth0 express-oauth2-jwt-bearer (no token cache)' },
-    { name: 'express-jwt', server: 'express-jwt', tokens: 'hit', kind: 'peer', baseline: 'express-noauth', description: 'express-jwt + jwks-rsa (no token cache)' },
-    { name: 'express-fast-jwt', server: 'express-fast-jwt', tokens: 'hit', kind: 'peer', baseline: 'express-noauth', description: 'fast-jwt verifier, cache: true, get-jwks' },
+    {
+      name: 'express-guard-miss-RS256',
+      server: 'express-guard',
+      env: small,
+      tokens: 'miss-RS256',
+      kind: 'ours',
+      cache: 'miss',
+      baseline: 'express-noauth',
+      description: `authGuard, every request a new RS256 token (cache max ${missCacheMax})`,
+    },
+    {
+      name: 'express-guard-miss-ES256',
+      server: 'express-guard',
+      env: small,
+      tokens: 'miss-ES256',
+      kind: 'ours',
+      cache: 'miss',
+      baseline: 'express-noauth',
+      description: `authGuard, every request a new ES256 token (cache max ${missCacheMax})`,
+    },
+    {
+      name: 'express-jose-RS256',
+      server: 'express-jose',
+      tokens: 'miss-RS256',
+      kind: 'peer',
+      baseline: 'express-noauth',
+      description: 'bare jose jwtVerify per request, same RS256 tokens',
+    },
+    {
+      name: 'express-jose-ES256',
+      server: 'express-jose',
+      tokens: 'miss-ES256',
+      kind: 'peer',
+      baseline: 'express-noauth',
+      description: 'bare jose jwtVerify per request, same ES256 tokens',
+    },
+    {
+      name: 'express-oauth2-jwt-bearer',
+      server: 'express-oauth2-jwt-bearer',
+      tokens: 'hit',
+      kind: 'peer',
+      baseline: 'express-noauth',
+      description: 'auth0 express-oauth2-jwt-bearer (no token cache)',
+    },
+    {
+      name: 'express-jwt',
+      server: 'express-jwt',
+      tokens: 'hit',
+      kind: 'peer',
+      baseline: 'express-noauth',
+      description: 'express-jwt + jwks-rsa (no token cache)',
+    },
+    {
+      name: 'express-fast-jwt',
+      server: 'express-fast-jwt',
+      tokens: 'hit',
+      kind: 'peer',
+      baseline: 'express-noauth',
+      description: 'fast-jwt verifier, cache: true, get-jwks',
+    },
   ];
   return cases;
 }
@@ -92,7 +190,10 @@ async function sanity(url: string, c: HttpCase, options: HttpBenchOptions): Prom
   const refusals: Record<string, string | undefined> = { ...options.bad[alg], missing: undefined };
   for (const [label, token] of Object.entries(refusals)) {
     const status = await statusOf(`${url}/`, token);
-    if (status !== 401 && status !== 403) throw new Error(`${c.name}: a ${label} token got ${status}: this middleware does not verify, its numbers would be meaningless`);
+    if (status !== 401 && status !== 403)
+      throw new Error(
+        `${c.name}: a ${label} token got ${status}: this middleware does not verify, its numbers would be meaningless`,
+      );
   }
 }
 
@@ -115,20 +216,26 @@ async function measureCase(c: HttpCase, options: HttpBenchOptions, cores: number
     };
     let result: CaseRun = await measure(load);
     if (result.steal > options.maxSteal || (result.otherCores ?? 0) > options.maxOtherCores) {
-      options.log(`  ${c.name}: disturbed (steal ${(result.steal * 100).toFixed(1)} %, other processes ${result.otherCores?.toFixed(2)} cores), measuring again`);
+      options.log(
+        `  ${c.name}: disturbed (steal ${(result.steal * 100).toFixed(1)} %, other processes ${result.otherCores?.toFixed(2)} cores), measuring again`,
+      );
       const again: CaseRun = await measure({ ...load, warmupSeconds: 0 });
       const first = { rps: result.rps, steal: result.steal, otherCores: result.otherCores };
       result = disturbance(again, cores) <= disturbance(result, cores) ? again : result;
       result.remeasured = first;
     }
-    if (result.non2xx > 0 || result.errors > 0) throw new Error(`${c.name}: ${result.non2xx} non-2xx answers and ${result.errors} errors under load`);
+    if (result.non2xx > 0 || result.errors > 0)
+      throw new Error(`${c.name}: ${result.non2xx} non-2xx answers and ${result.errors} errors under load`);
     if (before) {
       const after = await stats();
       const hits = after.cache.hits - before.cache.hits;
       const misses = after.cache.misses - before.cache.misses;
       result.hitRate = hits / (hits + misses || 1);
       const wrong = c.cache === 'hit' ? result.hitRate < 0.99 : result.hitRate > 0.01;
-      if (wrong) throw new Error(`${c.name}: cache hit rate ${result.hitRate} during the window; this case is meant to ${c.cache}`);
+      if (wrong)
+        throw new Error(
+          `${c.name}: cache hit rate ${result.hitRate} during the window; this case is meant to ${c.cache}`,
+        );
     }
     return result;
   } finally {
@@ -145,7 +252,9 @@ export async function runHttpBench(options: HttpBenchOptions, cores: number): Pr
     for (const c of order) {
       results[c.name] = await measureCase(c, options, cores);
       const m = results[c.name]!;
-      options.log(`  round ${r + 1} ${c.name.padEnd(28)} ${Math.round(m.rps).toString().padStart(6)} req/s  p50 ${m.p50.toFixed(2)} ms  p99 ${m.p99.toFixed(2)} ms  steal ${(m.steal * 100).toFixed(1)} %  others ${m.otherCores?.toFixed(2) ?? '?'} cores${m.hitRate === undefined ? '' : `  hit rate ${(m.hitRate * 100).toFixed(1)} %`}`);
+      options.log(
+        `  round ${r + 1} ${c.name.padEnd(28)} ${Math.round(m.rps).toString().padStart(6)} req/s  p50 ${m.p50.toFixed(2)} ms  p99 ${m.p99.toFixed(2)} ms  steal ${(m.steal * 100).toFixed(1)} %  others ${m.otherCores?.toFixed(2) ?? '?'} cores${m.hitRate === undefined ? '' : `  hit rate ${(m.hitRate * 100).toFixed(1)} %`}`,
+      );
     }
     rounds.push(results);
   }

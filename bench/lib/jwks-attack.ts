@@ -38,7 +38,13 @@ interface Response {
   ms: number;
 }
 
-function load(url: string, connections: number, token: string | (() => string), amount: number | undefined, onResponse: (r: Response) => void) {
+function load(
+  url: string,
+  connections: number,
+  token: string | (() => string),
+  amount: number | undefined,
+  onResponse: (r: Response) => void,
+) {
   const perRequest = typeof token === 'function';
   const instance = autocannon(
     {
@@ -46,23 +52,48 @@ function load(url: string, connections: number, token: string | (() => string), 
       connections,
       ...(amount === undefined ? { duration: 600 } : { amount }),
       headers: perRequest ? {} : { authorization: `Bearer ${token}` },
-      ...(perRequest ? { requests: [{ setupRequest: (req: autocannon.Request) => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${token()}` } }) }] } : {}),
+      ...(perRequest
+        ? {
+            requests: [
+              {
+                setupRequest: (req: autocannon.Request) => ({
+                  ...req,
+                  headers: { ...req.headers, authorization: `Bearer ${token()}` },
+                }),
+              },
+            ],
+          }
+        : {}),
     },
     () => undefined,
   );
-  instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => onResponse({ at: performance.now(), status, ms }));
+  instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) =>
+    onResponse({ at: performance.now(), status, ms }),
+  );
   const done = new Promise<void>((resolve) => instance.once('done', () => resolve()));
   return { stop: () => instance.stop(), done };
 }
 
 export async function jwksAttack(options: AttackOptions) {
-  const server = await spawnServer('bench/server.ts', { ...options.env, CASE: 'express-guard', JWKS_COOLDOWN: String(options.cooldownSeconds) }, 0);
+  const server = await spawnServer(
+    'bench/server.ts',
+    { ...options.env, CASE: 'express-guard', JWKS_COOLDOWN: String(options.cooldownSeconds) },
+    0,
+  );
   try {
     const url = `${server.url}/`;
     if ((await statusOf(url, options.validToken)) !== 200) throw new Error('attack server refused the valid token');
-    if ((await statusOf(url, options.attackTokens[0])) !== 401) throw new Error('attack server did not answer 401 to an unknown kid');
+    if ((await statusOf(url, options.attackTokens[0])) !== 401)
+      throw new Error('attack server did not answer 401 to an unknown kid');
 
-    const alone = await measure({ url, connections: options.connections, warmupSeconds: options.warmupSeconds, seconds: options.seconds, token: options.validToken, pid: server.child.pid! });
+    const alone = await measure({
+      url,
+      connections: options.connections,
+      warmupSeconds: options.warmupSeconds,
+      seconds: options.seconds,
+      token: options.validToken,
+      pid: server.child.pid!,
+    });
 
     const valid: Response[] = [];
     const attack: Response[] = [];
@@ -71,7 +102,13 @@ export async function jwksAttack(options: AttackOptions) {
     const fetchesBefore = options.stub.jwksRequests;
     let next = 0;
     const start = performance.now();
-    const attackLoad = load(url, options.connections, () => options.attackTokens[next++ % options.attackTokens.length]!, options.attackTokens.length, (r) => attack.push(r));
+    const attackLoad = load(
+      url,
+      options.connections,
+      () => options.attackTokens[next++ % options.attackTokens.length]!,
+      options.attackTokens.length,
+      (r) => attack.push(r),
+    );
     await attackLoad.done;
     const end = performance.now();
     const fetches = options.stub.jwksRequests - fetchesBefore;

@@ -36,7 +36,14 @@ function run(options: LoadOptions, seconds: number, onLatency?: (ms: number) => 
   const { token } = options;
   const requests =
     typeof token === 'function'
-      ? [{ setupRequest: (req: autocannon.Request) => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${token()}` } }) }]
+      ? [
+          {
+            setupRequest: (req: autocannon.Request) => ({
+              ...req,
+              headers: { ...req.headers, authorization: `Bearer ${token()}` },
+            }),
+          },
+        ]
       : undefined;
   return new Promise((resolve, reject) => {
     const instance = autocannon(
@@ -49,7 +56,8 @@ function run(options: LoadOptions, seconds: number, onLatency?: (ms: number) => 
       },
       (error, result) => (error ? reject(error) : resolve(result)),
     );
-    if (onLatency) instance.on('response', (_client: unknown, _status: number, _bytes: number, ms: number) => onLatency(ms));
+    if (onLatency)
+      instance.on('response', (_client: unknown, _status: number, _bytes: number, ms: number) => onLatency(ms));
   });
 }
 

@@ -35,14 +35,15 @@ export interface MicroOptions {
 }
 
 /** A copy with the same characters but its own identity and no cached hash, like a fresh request header's. */
-const fresh = (token: string): string => (' ' + token).slice(1);
+const fresh = (token: string): string => ` ${token}`.slice(1);
 
 async function fastJwtVerifier(options: MicroOptions): Promise<(token: string) => Promise<unknown>> {
   const { createVerifier: createFastVerifier } = await import('fast-jwt');
   const { default: buildGetJwks } = await import('get-jwks');
   const getJwks = buildGetJwks({ jwksPath: new URL(options.jwksUri).pathname });
   return createFastVerifier({
-    key: async ({ header }: { header: { kid?: string; alg?: string } }) => getJwks.getPublicKey({ kid: header.kid, alg: header.alg, domain: options.issuer }),
+    key: async ({ header }: { header: { kid?: string; alg?: string } }) =>
+      getJwks.getPublicKey({ kid: header.kid, alg: header.alg, domain: options.issuer }),
     cache: true,
     allowedIss: options.issuer,
     allowedAud: options.audience,
@@ -89,7 +90,8 @@ export async function runMicro(options: MicroOptions, log: (line: string) => voi
   }
   // Guard against measuring a path that silently missed: the hit benches must have hit.
   const after = cached.stats().cache;
-  if (after.misses !== before.misses || after.hits === before.hits) throw new Error('the hit-path micro-benchmarks did not hit the cache');
+  if (after.misses !== before.misses || after.hits === before.hits)
+    throw new Error('the hit-path micro-benchmarks did not hit the cache');
   await cached.close();
   await uncached.close();
   return results;

@@ -16,7 +16,11 @@ export async function spawnServer(script: string, env: Record<string, string>, c
   const args = ['--import', 'tsx', script];
   const command = core === undefined ? process.execPath : 'taskset';
   const argv = core === undefined ? args : ['-c', String(core), process.execPath, ...args];
-  const child = spawn(command, argv, { cwd: root, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, argv, {
+    cwd: root,
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr!.on('data', (chunk) => (stderr += String(chunk)));
   const port = await new Promise<number>((resolvePort, reject) => {
@@ -53,11 +57,18 @@ export async function spawnServer(script: string, env: Record<string, string>, c
  * otherwise inherits this process's affinity; with extra node flags such as --expose-gc) and returns
  * the JSON object it prints as its last stdout line.
  */
-export async function runScript<T>(script: string, options: { env?: Record<string, string>; args?: string[]; core?: number | string; nodeFlags?: string[] } = {}): Promise<T> {
+export async function runScript<T>(
+  script: string,
+  options: { env?: Record<string, string>; args?: string[]; core?: number | string; nodeFlags?: string[] } = {},
+): Promise<T> {
   const args = [...(options.nodeFlags ?? []), '--import', 'tsx', script, ...(options.args ?? [])];
   const command = options.core === undefined ? process.execPath : 'taskset';
   const argv = options.core === undefined ? args : ['-c', String(options.core), process.execPath, ...args];
-  const child = spawn(command, argv, { cwd: root, env: { PATH: process.env.PATH, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, argv, {
+    cwd: root,
+    env: { PATH: process.env.PATH, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk) => (stdout += String(chunk)));

@@ -66,11 +66,24 @@ export function summarizeHttp(cases: HttpCase[], rounds: Array<Record<string, Ca
   });
 }
 
-export function compare(rounds: Array<Record<string, CaseRun>>, label: string, numerator: string, denominator: string, target?: number): Comparison | undefined {
+export function compare(
+  rounds: Array<Record<string, CaseRun>>,
+  label: string,
+  numerator: string,
+  denominator: string,
+  target?: number,
+): Comparison | undefined {
   if (!rounds.every((r) => r[numerator] && r[denominator])) return undefined;
   const ratios = rounds.map((r) => round(r[numerator]!.rps / r[denominator]!.rps, 3));
   const m = round(median(ratios), 3);
-  return { label, numerator, denominator, ratios, median: m, ...(target === undefined ? {} : { target, pass: m >= target }) };
+  return {
+    label,
+    numerator,
+    denominator,
+    ratios,
+    median: m,
+    ...(target === undefined ? {} : { target, pass: m >= target }),
+  };
 }
 
 const pct = (v: number) => `${(v * 100).toFixed(1)} %`;
@@ -78,7 +91,15 @@ const cell = (v: number | undefined, digits = 0) => (v === undefined ? '—' : v
 
 export interface ReportInput {
   machine: { cpu: string; cores: number; node: string; date: string; quick: boolean; affinity: string };
-  settings: { rounds: number; warmupSeconds: number; seconds: number; connections: number; missPool: number; missCacheMax: number; tokenLength: Record<string, number> };
+  settings: {
+    rounds: number;
+    warmupSeconds: number;
+    seconds: number;
+    connections: number;
+    missPool: number;
+    missCacheMax: number;
+    tokenLength: Record<string, number>;
+  };
   http: CaseSummary[];
   comparisons: Comparison[];
   micro: MicroResult[];
@@ -86,15 +107,36 @@ export interface ReportInput {
   microComparisons: Array<{ label: string; value: string }>;
   memory: {
     tokenLength: number;
-    perEntry: Array<{ entries: number; heapBytesPerEntry: number; verifierFixedHeapBytes: number; heapBytesPerEntryAllIn: number; rssBytesPerEntry: number; heapUsedMB: number }>;
+    perEntry: Array<{
+      entries: number;
+      heapBytesPerEntry: number;
+      verifierFixedHeapBytes: number;
+      heapBytesPerEntryAllIn: number;
+      rssBytesPerEntry: number;
+      heapUsedMB: number;
+    }>;
     flood: {
-      calls: number; accepted: number; rejected: number; cacheMax: number; largestCacheSize: number; finalCacheSize: number; bounded: boolean;
-      jwksFetches: number; rssMB: { before: number; after: number }; heapUsedMB: { before: number; after: number }; callsPerSecond: number;
+      calls: number;
+      accepted: number;
+      rejected: number;
+      cacheMax: number;
+      largestCacheSize: number;
+      finalCacheSize: number;
+      bounded: boolean;
+      jwksFetches: number;
+      rssMB: { before: number; after: number };
+      heapUsedMB: { before: number; after: number };
+      callsPerSecond: number;
     };
   };
   attack: {
-    cooldownSeconds: number; attackRequests: number; attackSeconds: number; attackRps: number; attackStatuses: Record<string, number>;
-    jwksFetches: number; maxAllowedFetches: number;
+    cooldownSeconds: number;
+    attackRequests: number;
+    attackSeconds: number;
+    attackRps: number;
+    attackStatuses: Record<string, number>;
+    jwksFetches: number;
+    maxAllowedFetches: number;
     validAlone: { rps: number; p50: number; p99: number };
     validDuringAttack: { rps: number; p50: number; p99: number; failed: number };
   };
@@ -107,41 +149,60 @@ export function markdown(r: ReportInput): string {
   const s = r.settings;
   out.push(`# revocable-jwt benchmark${r.machine.quick ? ' (--quick)' : ''}`);
   out.push('');
-  out.push(`${r.machine.date} · ${r.machine.cpu} · ${r.machine.cores} cores · Node ${r.machine.node} · bench process affinity: ${r.machine.affinity}`);
+  out.push(
+    `${r.machine.date} · ${r.machine.cpu} · ${r.machine.cores} cores · Node ${r.machine.node} · bench process affinity: ${r.machine.affinity}`,
+  );
   out.push('');
   out.push(`## HTTP throughput`);
   out.push('');
-  out.push(`Each case in its own server process pinned to core 0, autocannon on core 1, ${s.connections} connections, ${s.warmupSeconds} s warm-up + ${s.seconds} s window, ${s.rounds} interleaved round(s); medians across rounds; ratios against the baseline of the same round. Hit cases send one RS256 token (${s.tokenLength.RS256} chars); miss cases cycle ${s.missPool} pre-minted tokens through a cache of ${s.missCacheMax}.`);
+  out.push(
+    `Each case in its own server process pinned to core 0, autocannon on core 1, ${s.connections} connections, ${s.warmupSeconds} s warm-up + ${s.seconds} s window, ${s.rounds} interleaved round(s); medians across rounds; ratios against the baseline of the same round. Hit cases send one RS256 token (${s.tokenLength.RS256} chars); miss cases cycle ${s.missPool} pre-minted tokens through a cache of ${s.missCacheMax}.`,
+  );
   out.push('');
-  out.push('| case | what | req/s | p50 ms | p99 ms | ratio to baseline (rounds) | added µs/req | max steal / other procs (cores) | cache hit rate |');
+  out.push(
+    '| case | what | req/s | p50 ms | p99 ms | ratio to baseline (rounds) | added µs/req | max steal / other procs (cores) | cache hit rate |',
+  );
   out.push('| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: |');
   for (const c of r.http) {
-    const ratio = c.ratio === undefined ? 'baseline' : `**${c.ratio.toFixed(3)}** × ${c.baseline} (${c.ratios.map((v) => v.toFixed(3)).join(', ')})`;
-    out.push(`| ${c.name}${c.remeasured ? ' ¹' : ''} | ${c.description} | ${c.rps} | ${c.p50.toFixed(2)} | ${c.p99.toFixed(2)} | ${ratio} | ${cell(c.addedUs, 1)} | ${pct(c.maxSteal)} / ${cell(c.maxOtherCores, 2)} | ${c.hitRate === undefined ? '—' : pct(c.hitRate)} |`);
+    const ratio =
+      c.ratio === undefined
+        ? 'baseline'
+        : `**${c.ratio.toFixed(3)}** × ${c.baseline} (${c.ratios.map((v) => v.toFixed(3)).join(', ')})`;
+    out.push(
+      `| ${c.name}${c.remeasured ? ' ¹' : ''} | ${c.description} | ${c.rps} | ${c.p50.toFixed(2)} | ${c.p99.toFixed(2)} | ${ratio} | ${cell(c.addedUs, 1)} | ${pct(c.maxSteal)} / ${cell(c.maxOtherCores, 2)} | ${c.hitRate === undefined ? '—' : pct(c.hitRate)} |`,
+    );
   }
-  if (r.http.some((c) => c.remeasured)) out.push('', '¹ measured again in at least one round because steal or other processes disturbed the first window.');
+  if (r.http.some((c) => c.remeasured))
+    out.push('', '¹ measured again in at least one round because steal or other processes disturbed the first window.');
   if (r.skipped.length) out.push('', `Skipped: ${r.skipped.join('; ')}.`);
   out.push('');
   out.push('| comparison (same round) | per round | median | target | result |');
   out.push('| --- | --- | ---: | ---: | --- |');
   for (const c of r.comparisons) {
-    out.push(`| ${c.label} | ${c.ratios.map((v) => v.toFixed(3)).join(', ')} | ${c.median.toFixed(3)} | ${c.target === undefined ? '—' : `≥ ${c.target}`} | ${c.pass === undefined ? 'info' : c.pass ? 'PASS' : 'MISS'} |`);
+    out.push(
+      `| ${c.label} | ${c.ratios.map((v) => v.toFixed(3)).join(', ')} | ${c.median.toFixed(3)} | ${c.target === undefined ? '—' : `≥ ${c.target}`} | ${c.pass === undefined ? 'info' : c.pass ? 'PASS' : 'MISS'} |`,
+    );
   }
   out.push('');
   out.push('## Micro-benchmarks (in-process, mitata, bench process on core 1)');
   out.push('');
   out.push('| benchmark | avg ns/op | p50 ns | p99 ns |');
   out.push('| --- | ---: | ---: | ---: |');
-  for (const m of r.micro) out.push(`| ${m.name} | ${m.avgNs.toFixed(1)} | ${m.p50Ns.toFixed(1)} | ${m.p99Ns.toFixed(1)} |`);
+  for (const m of r.micro)
+    out.push(`| ${m.name} | ${m.avgNs.toFixed(1)} | ${m.p50Ns.toFixed(1)} | ${m.p99Ns.toFixed(1)} |`);
   out.push('');
   for (const c of r.microComparisons) out.push(`- ${c.label}: ${c.value}`);
   out.push('');
   out.push('## Memory (child process, --expose-gc, heap after full GC)');
   out.push('');
-  out.push(`| cached entries | heap bytes / entry | verifier fixed heap KB | all-in heap bytes / entry | RSS bytes / entry | heap used MB | token length |`);
+  out.push(
+    `| cached entries | heap bytes / entry | verifier fixed heap KB | all-in heap bytes / entry | RSS bytes / entry | heap used MB | token length |`,
+  );
   out.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const m of r.memory.perEntry) {
-    out.push(`| ${m.entries} | ${m.heapBytesPerEntry} | ${(m.verifierFixedHeapBytes / 1024).toFixed(0)} | ${m.heapBytesPerEntryAllIn} | ${m.rssBytesPerEntry} | ${m.heapUsedMB} | ${r.memory.tokenLength} (ES256) |`);
+    out.push(
+      `| ${m.entries} | ${m.heapBytesPerEntry} | ${(m.verifierFixedHeapBytes / 1024).toFixed(0)} | ${m.heapBytesPerEntryAllIn} | ${m.rssBytesPerEntry} | ${m.heapUsedMB} | ${r.memory.tokenLength} (ES256) |`,
+    );
   }
   const f = r.memory.flood;
   out.push('');
@@ -149,19 +210,35 @@ export function markdown(r: ReportInput): string {
   out.push('| --- | ---: | ---: |');
   out.push(`| RSS MB | ${f.rssMB.before} | ${f.rssMB.after} |`);
   out.push(`| heap used MB | ${f.heapUsedMB.before} | ${f.heapUsedMB.after} |`);
-  out.push(`| cache size (max ${f.cacheMax}): largest seen / final | | ${f.largestCacheSize} / ${f.finalCacheSize} (${f.bounded ? 'bounded' : 'EXCEEDED max'}) |`);
-  out.push(`| accepted / rejected, JWKS fetches, calls/s | | ${f.accepted} / ${f.rejected}, ${f.jwksFetches}, ${f.callsPerSecond} |`);
+  out.push(
+    `| cache size (max ${f.cacheMax}): largest seen / final | | ${f.largestCacheSize} / ${f.finalCacheSize} (${f.bounded ? 'bounded' : 'EXCEEDED max'}) |`,
+  );
+  out.push(
+    `| accepted / rejected, JWKS fetches, calls/s | | ${f.accepted} / ${f.rejected}, ${f.jwksFetches}, ${f.callsPerSecond} |`,
+  );
   out.push('');
   const a = r.attack;
-  out.push(`## JWKS under attack (${a.attackRequests} unknown-kid requests over HTTP, cooldown ${a.cooldownSeconds} s)`);
+  out.push(
+    `## JWKS under attack (${a.attackRequests} unknown-kid requests over HTTP, cooldown ${a.cooldownSeconds} s)`,
+  );
   out.push('');
   out.push('| measurement | value |');
   out.push('| --- | --- |');
   out.push(`| attack duration, rate | ${a.attackSeconds.toFixed(2)} s, ${Math.round(a.attackRps)} req/s |`);
-  out.push(`| attack answers | ${Object.entries(a.attackStatuses).map(([k, v]) => `${v} × ${k}`).join(', ')} |`);
-  out.push(`| JWKS fetches during the attack (allowed: 1 per cooldown window = ${a.maxAllowedFetches}) | ${a.jwksFetches} |`);
-  out.push(`| valid requests alone: req/s, p50 / p99 ms | ${Math.round(a.validAlone.rps)}, ${a.validAlone.p50.toFixed(2)} / ${a.validAlone.p99.toFixed(2)} |`);
-  out.push(`| valid requests during the attack: req/s, p50 / p99 ms, failed | ${Math.round(a.validDuringAttack.rps)}, ${a.validDuringAttack.p50.toFixed(2)} / ${a.validDuringAttack.p99.toFixed(2)}, ${a.validDuringAttack.failed} |`);
+  out.push(
+    `| attack answers | ${Object.entries(a.attackStatuses)
+      .map(([k, v]) => `${v} × ${k}`)
+      .join(', ')} |`,
+  );
+  out.push(
+    `| JWKS fetches during the attack (allowed: 1 per cooldown window = ${a.maxAllowedFetches}) | ${a.jwksFetches} |`,
+  );
+  out.push(
+    `| valid requests alone: req/s, p50 / p99 ms | ${Math.round(a.validAlone.rps)}, ${a.validAlone.p50.toFixed(2)} / ${a.validAlone.p99.toFixed(2)} |`,
+  );
+  out.push(
+    `| valid requests during the attack: req/s, p50 / p99 ms, failed | ${Math.round(a.validDuringAttack.rps)}, ${a.validDuringAttack.p50.toFixed(2)} / ${a.validDuringAttack.p99.toFixed(2)}, ${a.validDuringAttack.failed} |`,
+  );
   out.push('');
   out.push('## Targets');
   out.push('');
@@ -169,6 +246,10 @@ export function markdown(r: ReportInput): string {
   out.push('| --- | --- | --- |');
   for (const t of r.targets) out.push(`| ${t.target} | ${t.value} | ${t.pass ? 'PASS' : 'MISS'} |`);
   out.push('');
-  if (r.machine.quick) out.push('_--quick: one round and short windows; ratios can be off by ±25 % on this kind of machine. Judge targets on a full run._', '');
+  if (r.machine.quick)
+    out.push(
+      '_--quick: one round and short windows; ratios can be off by ±25 % on this kind of machine. Judge targets on a full run._',
+      '',
+    );
   return out.join('\n');
 }

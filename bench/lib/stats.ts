@@ -9,7 +9,14 @@ export function percentile(sorted: number[], p: number): number {
 export function summarize(samples: number[]) {
   const sorted = [...samples].sort((a, b) => a - b);
   const mean = sorted.reduce((s, v) => s + v, 0) / (sorted.length || 1);
-  return { n: sorted.length, mean, p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? NaN };
+  return {
+    n: sorted.length,
+    mean,
+    p50: percentile(sorted, 50),
+    p90: percentile(sorted, 90),
+    p99: percentile(sorted, 99),
+    max: sorted[sorted.length - 1] ?? NaN,
+  };
 }
 
 export const round = (value: number, digits = 2) => Number(value.toFixed(digits));
@@ -45,10 +52,14 @@ export function busySeconds(snapshot: Record<string, number[]>): number {
 export function cpuSnapshot(): Record<string, number[]> {
   try {
     const lines = readFileSync('/proc/stat', 'utf8').split('\n');
-    return Object.fromEntries(lines.filter((l) => l.startsWith('cpu')).map((l) => {
-      const [name, ...values] = l.trim().split(/\s+/);
-      return [name!, values.map(Number)];
-    }));
+    return Object.fromEntries(
+      lines
+        .filter((l) => l.startsWith('cpu'))
+        .map((l) => {
+          const [name, ...values] = l.trim().split(/\s+/);
+          return [name!, values.map(Number)];
+        }),
+    );
   } catch {
     return {};
   }

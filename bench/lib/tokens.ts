@@ -27,7 +27,9 @@ export interface TokenSite {
 
 export async function generateKey(alg: Alg): Promise<BenchKey> {
   const { privateKey, publicKey } =
-    alg === 'RS256' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    alg === 'RS256'
+      ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+      : generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const jwk = publicKey.export({ format: 'jwk' }) as JWK;
   // A 43-character thumbprint, like oidc-provider's and many IdPs' kids.
   const kid = await calculateJwkThumbprint(jwk);
@@ -38,7 +40,11 @@ const b64 = (value: string | Buffer): string => Buffer.from(value).toString('bas
 
 function signInput(key: BenchKey, input: string): string {
   // JWS wants ECDSA signatures as r||s (IEEE P1363), not node's default DER.
-  const signature = sign('sha256', Buffer.from(input), key.alg === 'ES256' ? { key: key.privateKey, dsaEncoding: 'ieee-p1363' } : key.privateKey);
+  const signature = sign(
+    'sha256',
+    Buffer.from(input),
+    key.alg === 'ES256' ? { key: key.privateKey, dsaEncoding: 'ieee-p1363' } : key.privateKey,
+  );
   return signature.toString('base64url');
 }
 

@@ -5,17 +5,16 @@
  * so it runs under Connect or a bare `node:http` server with a hand-written `next`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { assertB64Token, readBearerToken, type RequestLike } from '../core/bearer.js';
-import { AuthError, fitsChallenge } from '../core/errors.js';
-import { toAuthError } from '../core/rejections.js';
-import { requireScopes } from '../core/scopes.js';
-import { portOf } from '../core/verifier-port.js';
-import { optionKeys, rejectUnknownKeys } from '../core/option-keys.js';
-import { VERIFIER_OPTION_KEYS, type VerifiedToken, type Verifier, type VerifierOptions } from '../core/types.js';
-import { buildVerifier } from '../core/create-verifier.js';
+import { assertB64Token, readBearerToken, type RequestLike } from '../core/request/bearer.js';
+import { type AuthError, fitsChallenge } from '../core/shared/errors.js';
+import { toAuthError } from '../core/shared/rejections.js';
+import { requireScopes } from '../core/request/scopes.js';
+import { portOf } from '../core/verify/verifier-port.js';
+import { optionKeys, rejectUnknownKeys } from '../core/shared/option-keys.js';
+import { VERIFIER_OPTION_KEYS, type VerifiedToken, type Verifier, type VerifierOptions } from '../core/verify/types.js';
+import { buildVerifier } from '../core/verify/create-verifier.js';
 
 declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface Request {
       /** Set by `authGuard` once the bearer token is verified. */
@@ -59,7 +58,9 @@ export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
   }
   const withVerifier = 'verifier' in options;
   if (withVerifier && (typeof options.verifier !== 'object' || options.verifier === null)) {
-    throw new TypeError(`revocable-jwt: \`verifier\` is ${String(options.verifier)} in authGuard: pass the verifier createVerifier() returned`);
+    throw new TypeError(
+      `revocable-jwt: \`verifier\` is ${String(options.verifier)} in authGuard: pass the verifier createVerifier() returned`,
+    );
   }
   // With a verifier, verifier options would be ignored: refuse them like any unknown key.
   rejectUnknownKeys(options, withVerifier ? WITH_VERIFIER_KEYS : SHORTHAND_KEYS, 'authGuard');
@@ -70,7 +71,9 @@ export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
     );
   }
   if (typeof realm !== 'string' || !fitsChallenge(realm)) {
-    throw new TypeError("revocable-jwt: `realm` must be a non-empty string of printable ASCII without double quotes or backslashes, e.g. 'api'");
+    throw new TypeError(
+      "revocable-jwt: `realm` must be a non-empty string of printable ASCII without double quotes or backslashes, e.g. 'api'",
+    );
   }
   let verifier: Verifier;
   if (withVerifier) verifier = (options as { verifier: Verifier }).verifier;
@@ -93,7 +96,8 @@ export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
     try {
       requireScopes(result, required);
     } catch (error) {
-      return fail(next, error, true);
+      fail(next, error, true);
+      return;
     }
     req.auth = result;
     next();
@@ -104,16 +108,21 @@ export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
     try {
       token = readBearerToken(req as unknown as RequestLike);
     } catch (error) {
-      return fail(next, error, true);
+      fail(next, error, true);
+      return;
     }
     // Cache hit: answer synchronously, no promise, no microtask. A token identical to one already
     // verified is well-formed by construction, so its characters are only scanned on a miss.
     const cached = verifier.peek(token);
-    if (cached !== undefined) return admit(req, next, cached);
+    if (cached !== undefined) {
+      admit(req, next, cached);
+      return;
+    }
     try {
       assertB64Token(token);
     } catch (error) {
-      return fail(next, error, true);
+      fail(next, error, true);
+      return;
     }
     verifier.verify(token).then(
       (result) => admit(req, next, result),

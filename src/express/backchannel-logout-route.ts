@@ -5,14 +5,14 @@
  * success, 400 `{ error, error_description }` otherwise, always `Cache-Control: no-store`; 503 with
  * `Retry-After` while the IdP's keys or the revocation store are unreachable (the IdP retries).
  */
-import { AuthError, isTemporarilyUnavailable, MisconfiguredError } from '../core/errors.js';
-import { processLogoutToken, type LogoutTokenOptions } from '../core/logout-token.js';
-import { optionKeys, rejectUnknownKeys } from '../core/option-keys.js';
-import type { Verifier } from '../core/types.js';
+import { AuthError, isTemporarilyUnavailable, MisconfiguredError } from '../core/shared/errors.js';
+import { processLogoutToken, type LogoutTokenOptions } from '../core/receive/logout-token.js';
+import { optionKeys, rejectUnknownKeys } from '../core/shared/option-keys.js';
+import type { Verifier } from '../core/verify/types.js';
 import { oauthErrorBody, postRoute } from './post-route.js';
 import { readRequestBody } from './request-body.js';
 import { sendJson } from './send-json.js';
-import { portOf } from '../core/verifier-port.js';
+import { portOf } from '../core/verify/verifier-port.js';
 
 export interface BackchannelLogoutRouteOptions extends LogoutTokenOptions {
   verifier: Verifier;
@@ -33,7 +33,9 @@ export function backchannelLogoutRoute(options: BackchannelLogoutRouteOptions) {
   rejectUnknownKeys(options, BACKCHANNEL_LOGOUT_ROUTE_OPTION_KEYS, 'backchannelLogoutRoute');
   portOf(options.verifier); // a foreign object fails here, at construction, not on the IdP's first POST
   if (typeof options.clientId !== 'string' || options.clientId === '') {
-    throw new TypeError('revocable-jwt: backchannelLogoutRoute needs `clientId`: our client id at the IdP (the logout token audience)');
+    throw new TypeError(
+      'revocable-jwt: backchannelLogoutRoute needs `clientId`: our client id at the IdP (the logout token audience)',
+    );
   }
   const { verifier, ...logoutOptions } = options;
 

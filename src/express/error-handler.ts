@@ -3,7 +3,7 @@
  * small JSON body, instead of the framework's default HTML page. Other errors pass through.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AuthError } from '../core/errors.js';
+import { AuthError } from '../core/shared/errors.js';
 import type { NextFunction } from './auth-guard.js';
 
 /** Writes `error` to `res` if it is an AuthError; returns false (and writes nothing) otherwise. */

@@ -27,7 +27,8 @@ export function postRoute(options: PostRouteOptions) {
     options.handle(req, res).catch((error: unknown) => {
       if (options.renderError(res, error)) return;
       if (next) next(error);
-      else if (!res.headersSent) sendJson(res, 500, options.errorBody('server_error', 'The request could not be processed'));
+      else if (!res.headersSent)
+        sendJson(res, 500, options.errorBody('server_error', 'The request could not be processed'));
     });
   };
 }

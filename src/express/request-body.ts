@@ -4,7 +4,7 @@
  * size-limited, and every malformed input becomes a 400, never a crash.
  */
 import type { IncomingMessage } from 'node:http';
-import { InvalidRequestError } from '../core/errors.js';
+import { InvalidRequestError } from '../core/shared/errors.js';
 
 const MAX_BODY_BYTES = 16 * 1024;
 
@@ -36,7 +36,10 @@ export async function readRequestBody(req: IncomingMessage & { body?: unknown })
     }
     return fields;
   }
-  throw new InvalidRequestError('malformed_request', 'Send the body as application/x-www-form-urlencoded or application/json');
+  throw new InvalidRequestError(
+    'malformed_request',
+    'Send the body as application/x-www-form-urlencoded or application/json',
+  );
 }
 
 /** The body as text: what a parser left as a string/Buffer, or the stream itself (size-limited). */
@@ -50,7 +53,9 @@ function readStream(req: IncomingMessage): Promise<string> {
   if (req.readableEnded || req.complete) return Promise.resolve('');
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) {
-    return Promise.reject(new InvalidRequestError('malformed_request', `The request body exceeds ${MAX_BODY_BYTES} bytes`));
+    return Promise.reject(
+      new InvalidRequestError('malformed_request', `The request body exceeds ${MAX_BODY_BYTES} bytes`),
+    );
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -62,7 +67,8 @@ function readStream(req: IncomingMessage): Promise<string> {
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) fail(new InvalidRequestError('malformed_request', `The request body exceeds ${MAX_BODY_BYTES} bytes`));
+      if (size > MAX_BODY_BYTES)
+        fail(new InvalidRequestError('malformed_request', `The request body exceeds ${MAX_BODY_BYTES} bytes`));
       else chunks.push(chunk);
     };
     req.on('data', onData);

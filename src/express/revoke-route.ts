@@ -8,11 +8,17 @@
  *   (dead on this instance, written in the background, `Retry-After`; repeating is safe).
  */
 import type { ServerResponse } from 'node:http';
-import { extractBearerToken, type RequestLike } from '../core/bearer.js';
-import { AuthError, InvalidRequestError, InvalidTokenError, MisconfiguredError, UnauthorizedError } from '../core/errors.js';
-import { findMisconfiguration } from '../core/misconfiguration.js';
-import { optionKeys, rejectUnknownKeys } from '../core/option-keys.js';
-import type { RevocationOutcome, Verifier } from '../core/types.js';
+import { extractBearerToken, type RequestLike } from '../core/request/bearer.js';
+import {
+  AuthError,
+  InvalidRequestError,
+  InvalidTokenError,
+  MisconfiguredError,
+  UnauthorizedError,
+} from '../core/shared/errors.js';
+import { findMisconfiguration } from '../core/shared/misconfiguration.js';
+import { optionKeys, rejectUnknownKeys } from '../core/shared/option-keys.js';
+import type { RevocationOutcome, Verifier } from '../core/verify/types.js';
 import { writeAuthError } from './error-handler.js';
 import { oauthErrorBody, postRoute, type RouteRequest } from './post-route.js';
 import { readRequestBody } from './request-body.js';
@@ -43,7 +49,9 @@ export function revokeRoute(options: RevokeRouteOptions) {
   rejectUnknownKeys(options, REVOKE_ROUTE_OPTION_KEYS, 'revokeRoute');
   const { verifier, issuer, realm = 'api' } = options;
   if (issuer !== undefined && !verifier.issuers.includes(issuer)) {
-    throw new TypeError(`revocable-jwt: revokeRoute \`issuer\` must be one of the verifier's issuers (${verifier.issuers.join(', ')})`);
+    throw new TypeError(
+      `revocable-jwt: revokeRoute \`issuer\` must be one of the verifier's issuers (${verifier.issuers.join(', ')})`,
+    );
   }
 
   return postRoute({
@@ -60,7 +68,8 @@ export function revokeRoute(options: RevokeRouteOptions) {
     const body = await readRequestBody(req);
     const bodyToken = optionalString(body.token, 'token', 16_384);
     const hint = optionalString(body.token_type_hint, 'token_type_hint', 64);
-    if (hint !== undefined && !HINT.test(hint)) throw new InvalidRequestError('malformed_request', 'Invalid token_type_hint');
+    if (hint !== undefined && !HINT.test(hint))
+      throw new InvalidRequestError('malformed_request', 'Invalid token_type_hint');
 
     let bearer: string | undefined;
     if (req.headers.authorization !== undefined) {
@@ -76,14 +85,21 @@ export function revokeRoute(options: RevokeRouteOptions) {
     }
 
     const jobs: Array<Promise<RevocationOutcome>> = [];
-    if (bodyToken !== undefined) jobs.push(verifier.revoke(bodyToken, { ...(hint ? { tokenTypeHint: hint } : {}), ...(issuer ? { issuer } : {}) }));
+    if (bodyToken !== undefined)
+      jobs.push(
+        verifier.revoke(bodyToken, { ...(hint ? { tokenTypeHint: hint } : {}), ...(issuer ? { issuer } : {}) }),
+      );
     // A bearer header only ever holds our access token (a JWT, or an opaque token the IdP's
     // introspection vouches for): anything else is not forwarded.
-    if (bearer !== undefined && bearer !== bodyToken) jobs.push(verifier.revoke(bearer, { tokenTypeHint: 'access_token', onlyIfOurs: true }));
+    if (bearer !== undefined && bearer !== bodyToken)
+      jobs.push(verifier.revoke(bearer, { tokenTypeHint: 'access_token', onlyIfOurs: true }));
     const outcomes = await Promise.all(jobs);
     if (bodyToken !== undefined && outcomes[0]!.idp === 'unknown_issuer') {
       // Several issuers and nothing says which one this token belongs to: it went nowhere.
-      throw new InvalidRequestError('unsupported_token', 'The token does not name its issuer, and this endpoint serves several: it was not revoked');
+      throw new InvalidRequestError(
+        'unsupported_token',
+        'The token does not name its issuer, and this endpoint serves several: it was not revoked',
+      );
     }
 
     // A bearer-only logout with a token that is not ours (forged, foreign) is an unauthenticated
@@ -108,34 +124,55 @@ export function revokeRoute(options: RevokeRouteOptions) {
  * Why the outcomes are not (yet) a success, first reason first; undefined when they are. A 200
  * means every instance will refuse the token: never claimed for something we did not do.
  */
-function unconfirmed(outcomes: RevocationOutcome[]): { status: 502 | 503; error: string; description: string; retryAfter?: number } | undefined {
-  const unavailable = (retryAfter: number, description: string) => ({ status: 503 as const, error: 'temporarily_unavailable', description, retryAfter });
+function unconfirmed(
+  outcomes: RevocationOutcome[],
+): { status: 502 | 503; error: string; description: string; retryAfter?: number } | undefined {
+  const unavailable = (retryAfter: number, description: string) => ({
+    status: 503 as const,
+    error: 'temporarily_unavailable',
+    description,
+    retryAfter,
+  });
   // A JWT whose keys (or an opaque token whose introspection endpoint) cannot be reached right
   // now: nothing was revoked locally, and the IdP cannot revoke most JWTs.
   if (outcomes.some((o) => o.local === 'unverifiable')) {
-    return unavailable(5, 'The token cannot be checked right now (the identity provider is unreachable); it was not revoked here, try again');
+    return unavailable(
+      5,
+      'The token cannot be checked right now (the identity provider is unreachable); it was not revoked here, try again',
+    );
   }
   // The store must have it, or other instances do not know.
   if (outcomes.some((o) => o.store === 'pending')) {
-    return unavailable(1, 'The token is revoked on this instance; the shared revocation store has not confirmed it yet (retrying)');
+    return unavailable(
+      1,
+      'The token is revoked on this instance; the shared revocation store has not confirmed it yet (retrying)',
+    );
   }
   if (outcomes.some((o) => o.idp === 'rejected' && o.error?.transient)) {
     return unavailable(30, 'The identity provider is unreachable; try again later');
   }
   if (outcomes.some((o) => o.idp === 'rejected')) {
-    return { status: 502, error: 'idp_error', description: 'The identity provider refused the revocation request; the token is revoked locally' };
+    return {
+      status: 502,
+      error: 'idp_error',
+      description: 'The identity provider refused the revocation request; the token is revoked locally',
+    };
   }
   const queued = outcomes.filter((o) => o.idp === 'queued');
   if (queued.length > 0) {
     const retryAfter = Math.max(1, Math.min(...queued.map((o) => o.retryAfter ?? 1)));
-    return unavailable(retryAfter, 'The token is revoked locally; the identity provider will be told once it is reachable');
+    return unavailable(
+      retryAfter,
+      'The token is revoked locally; the identity provider will be told once it is reachable',
+    );
   }
   return undefined;
 }
 
 function optionalString(value: unknown, name: string, maxLength: number): string | undefined {
   if (value === undefined || value === '') return undefined;
-  if (typeof value !== 'string') throw new InvalidRequestError('malformed_request', `\`${name}\` must be a single string`);
+  if (typeof value !== 'string')
+    throw new InvalidRequestError('malformed_request', `\`${name}\` must be a single string`);
   if (value.length > maxLength) throw new InvalidRequestError('malformed_request', `\`${name}\` is too long`);
   return value;
 }

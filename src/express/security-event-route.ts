@@ -5,21 +5,25 @@
  * with the RFC 8935 codes otherwise, 503 when the issuer's keys cannot be fetched or the revocation
  * store has not confirmed the revocation.
  */
-import { isTemporarilyUnavailable } from '../core/errors.js';
-import { processSecurityEvent, SecurityEventError, type SecurityEventOptions } from '../core/security-event.js';
-import { optionKeys, rejectUnknownKeys } from '../core/option-keys.js';
-import type { Verifier } from '../core/types.js';
+import { isTemporarilyUnavailable } from '../core/shared/errors.js';
+import { processSecurityEvent, SecurityEventError, type SecurityEventOptions } from '../core/receive/security-event.js';
+import { optionKeys, rejectUnknownKeys } from '../core/shared/option-keys.js';
+import type { Verifier } from '../core/verify/types.js';
 import { postRoute } from './post-route.js';
 import { readRawBody } from './request-body.js';
 import { sendJson } from './send-json.js';
-import { portOf } from '../core/verifier-port.js';
+import { portOf } from '../core/verify/verifier-port.js';
 
 export interface SecurityEventRouteOptions extends SecurityEventOptions {
   verifier: Verifier;
 }
 
 /** The keys securityEventRoute accepts (any other is refused): one line per option. */
-const SECURITY_EVENT_ROUTE_OPTION_KEYS = optionKeys<SecurityEventRouteOptions>({ verifier: true, audience: true, maxAge: true });
+const SECURITY_EVENT_ROUTE_OPTION_KEYS = optionKeys<SecurityEventRouteOptions>({
+  verifier: true,
+  audience: true,
+  maxAge: true,
+});
 
 export function securityEventRoute(options: SecurityEventRouteOptions) {
   if (typeof options !== 'object' || options === null || typeof options.verifier?.invalidateSubject !== 'function') {
@@ -29,7 +33,9 @@ export function securityEventRoute(options: SecurityEventRouteOptions) {
   portOf(options.verifier); // a foreign object fails here, at construction, not on the IdP's first POST
   const audiences = typeof options.audience === 'string' ? [options.audience] : options.audience;
   if (!Array.isArray(audiences) || audiences.length === 0 || audiences.some((a) => typeof a !== 'string' || a === '')) {
-    throw new TypeError('revocable-jwt: securityEventRoute needs `audience`: how the transmitter addresses this receiver');
+    throw new TypeError(
+      'revocable-jwt: securityEventRoute needs `audience`: how the transmitter addresses this receiver',
+    );
   }
   const { verifier, ...eventOptions } = options;
 

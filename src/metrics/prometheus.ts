@@ -12,9 +12,9 @@
  *   revocable_jwt_misconfigured                             1 while stats().misconfigured says what to fix
  */
 import { createRequire } from 'node:module';
-import type { VerifierEventMap } from '../core/events.js';
-import { optionKeys, rejectUnknownKeys } from '../core/option-keys.js';
-import type { Verifier } from '../core/types.js';
+import type { VerifierEventMap } from '../core/shared/events.js';
+import { optionKeys, rejectUnknownKeys } from '../core/shared/option-keys.js';
+import type { Verifier } from '../core/verify/types.js';
 
 export interface PrometheusMetricsOptions {
   verifier: Verifier;
@@ -43,7 +43,10 @@ function loadPromClient(): PromClient {
   try {
     return createRequire(import.meta.url)('prom-client') as PromClient;
   } catch (cause) {
-    throw new Error('revocable-jwt: createPrometheusMetrics needs the optional peer dependency prom-client: npm install prom-client', { cause });
+    throw new Error(
+      'revocable-jwt: createPrometheusMetrics needs the optional peer dependency prom-client: npm install prom-client',
+      { cause },
+    );
   }
 }
 
@@ -111,16 +114,20 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
     }),
     fromStats('jwks_fetches_total', 'JWKS fetches', () => stats().jwks.fetches),
     fromStats('jwks_fetch_failures_total', 'Failed JWKS fetches', () => stats().jwks.failures),
-    gauge('denylist_entries', 'Denylisted tokens in this instance\'s mirror', () => stats().revocation.denylisted),
+    gauge('denylist_entries', "Denylisted tokens in this instance's mirror", () => stats().revocation.denylisted),
     gauge('outbox_pending', 'IdP revocations waiting for retry', () => stats().revocation.outbox.pending),
     gauge('misconfigured', '1 while the configuration fails against the IdP (see the misconfigured event)', () =>
       stats().misconfigured === undefined ? 0 : 1,
     ),
-    gauge('store_up', '1 when the revocation store is reachable and synced', () => (stats().revocation.store.unavailableSince === undefined ? 1 : 0)),
+    gauge('store_up', '1 when the revocation store is reachable and synced', () =>
+      stats().revocation.store.unavailableSince === undefined ? 1 : 0,
+    ),
   ];
 
-  const onVerified = (e: VerifierEventMap['verified']) => requests.inc({ result: 'accepted', reason: '', cached: String(e.cached) });
-  const onRejected = (e: VerifierEventMap['rejected']) => requests.inc({ result: 'rejected', reason: e.reason, cached: '' });
+  const onVerified = (e: VerifierEventMap['verified']) =>
+    requests.inc({ result: 'accepted', reason: '', cached: String(e.cached) });
+  const onRejected = (e: VerifierEventMap['rejected']) =>
+    requests.inc({ result: 'rejected', reason: e.reason, cached: '' });
   const onRevoked = (e: VerifierEventMap['revoked']) => {
     revocations.inc({ type: e.type, source: e.source });
     if (e.lagMs !== undefined) propagation.observe(e.lagMs / 1000);

@@ -12,7 +12,7 @@ import {
   type RevocationOutbox,
   type RevocationStore,
 } from './revocation-store.js';
-import { optionKeys, rejectUnknownKeys } from '../core/option-keys.js';
+import { optionKeys, rejectUnknownKeys } from '../core/shared/option-keys.js';
 
 export interface MemoryStoreOptions {
   /** Current time in epoch ms, for expiring entries. Default `Date.now`. */
@@ -23,10 +23,12 @@ export interface MemoryStoreOptions {
 const MEMORY_STORE_OPTION_KEYS = optionKeys<MemoryStoreOptions>({ clock: true });
 
 export function createMemoryStore(options: MemoryStoreOptions = {}): RevocationStore {
-  if (typeof options !== 'object' || options === null) throw new TypeError('revocable-jwt: createMemoryStore takes an options object: { clock }');
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError('revocable-jwt: createMemoryStore takes an options object: { clock }');
   rejectUnknownKeys(options, MEMORY_STORE_OPTION_KEYS, 'createMemoryStore');
   const clock = options.clock ?? Date.now;
-  if (typeof clock !== 'function') throw new TypeError('revocable-jwt: createMemoryStore: `clock` must be a function returning epoch milliseconds');
+  if (typeof clock !== 'function')
+    throw new TypeError('revocable-jwt: createMemoryStore: `clock` must be a function returning epoch milliseconds');
   const revocations = new Map<string, Revocation>();
   const listeners = new Set<RevocationListener>();
   const pending = new Map<string, PendingRevocation & { leasedUntil: number }>();

@@ -29,13 +29,14 @@ import {
   type RevocationStore,
   type StoreStatus,
 } from './revocation-store.js';
-import { optionKeys, rejectUnknownKeys, rejectUnsetValue } from '../core/option-keys.js';
+import { optionKeys, rejectUnknownKeys, rejectUnsetValue } from '../core/shared/option-keys.js';
 
 /** The part of an ioredis client (Redis or Cluster) this store uses. */
 export interface RedisClientLike {
   eval(script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
   hget(key: string, field: string): Promise<string | null>;
   hlen(key: string): Promise<number>;
+  // biome-ignore lint/suspicious/noExplicitAny: ioredis types its listeners' arguments as any[]
   on(event: string, listener: (...args: any[]) => void): unknown;
   scan(cursor: string | number, ...args: Array<string | number>): Promise<[string, string[]]>;
   pipeline(commands?: Array<Array<string | number>>): { exec(): Promise<Array<[Error | null, unknown]> | null> };
@@ -47,6 +48,7 @@ export interface RedisClientLike {
 
 export interface RedisSubscriberLike {
   subscribe(channel: string): Promise<unknown>;
+  // biome-ignore lint/suspicious/noExplicitAny: ioredis types its listeners' arguments as any[]
   on(event: string, listener: (...args: any[]) => void): unknown;
   quit(): Promise<unknown>;
   disconnect(): void;
@@ -87,7 +89,10 @@ const REDIS_STORE_OPTION_KEYS = optionKeys<RedisStoreOptions>({
   clock: true,
 });
 
-export type RedisRevocationStore = RevocationStore & { readonly availability: AvailabilityPolicy; readonly keyPrefix: string };
+export type RedisRevocationStore = RevocationStore & {
+  readonly availability: AvailabilityPolicy;
+  readonly keyPrefix: string;
+};
 
 const PUBLISH_SCRIPT = `
 local cutoff = tonumber(ARGV[1])
@@ -148,20 +153,24 @@ export function createRedisStore(options: RedisStoreOptions): RedisRevocationSto
   rejectUnknownKeys(options, REDIS_STORE_OPTION_KEYS, 'createRedisStore');
   if (options.url !== undefined && options.client !== undefined) fail('pass either `url` or `client`, not both');
   if (options.url === undefined && options.client === undefined) {
-    fail("pass { url: 'redis://127.0.0.1:6379' } or { client } (an ioredis client); `url` was undefined (is REDIS_URL set?)");
+    fail(
+      "pass { url: 'redis://127.0.0.1:6379' } or { client } (an ioredis client); `url` was undefined (is REDIS_URL set?)",
+    );
   }
   // `url: process.env.REDIS_URL` set to '' must not be mistaken for a usable (default) url.
   if (options.client === undefined) rejectUnsetValue(options, 'url', 'createRedisStore');
   const keyPrefix = options.keyPrefix ?? 'revocable-jwt:';
   if (typeof keyPrefix !== 'string') fail('`keyPrefix` must be a string');
   const onUnavailable = options.onStoreUnavailable ?? 'fail-closed';
-  if (onUnavailable !== 'fail-closed' && onUnavailable !== 'fail-open') fail("`onStoreUnavailable` must be 'fail-closed' or 'fail-open'");
+  if (onUnavailable !== 'fail-closed' && onUnavailable !== 'fail-open')
+    fail("`onStoreUnavailable` must be 'fail-closed' or 'fail-open'");
   const maxStaleness = options.maxStaleness ?? 10;
   if (typeof maxStaleness !== 'number' || !(maxStaleness >= 0)) fail('`maxStaleness` must be a number of seconds >= 0');
   const commandTimeout = options.commandTimeout ?? 2_000;
   if (typeof commandTimeout !== 'number' || !(commandTimeout > 0)) fail('`commandTimeout` must be a number of ms > 0');
   const syncTimeout = options.syncTimeout ?? 5_000;
-  if (typeof syncTimeout !== 'number' || !(syncTimeout >= 0) || !Number.isFinite(syncTimeout)) fail('`syncTimeout` must be a number of ms >= 0');
+  if (typeof syncTimeout !== 'number' || !(syncTimeout >= 0) || !Number.isFinite(syncTimeout))
+    fail('`syncTimeout` must be a number of ms >= 0');
   const clock = options.clock ?? Date.now;
 
   const owned = options.client === undefined;
@@ -219,16 +228,26 @@ export function createRedisStore(options: RedisStoreOptions): RedisRevocationSto
     };
     for (const listener of listeners) listener(revocation, meta);
   });
-  if (subscriber.status === 'ready') subscriber.subscribe(channel).then(() => setStatus('connected'), () => undefined);
+  if (subscriber.status === 'ready')
+    subscriber.subscribe(channel).then(
+      () => setStatus('connected'),
+      () => undefined,
+    );
 
   const keyOf = (revocation: Revocation) => `${keyPrefix}${revocationTarget(revocation)}`;
 
   const outbox: RevocationOutbox = {
     async enqueue(item) {
-      await timed(client.eval(ENQUEUE_SCRIPT, 2, outboxItems, outboxDue, item.id, JSON.stringify(item), item.nextAttemptAt), 'enqueue');
+      await timed(
+        client.eval(ENQUEUE_SCRIPT, 2, outboxItems, outboxDue, item.id, JSON.stringify(item), item.nextAttemptAt),
+        'enqueue',
+      );
     },
     async claimDue(now, limit, leaseMs) {
-      const raw = (await timed(client.eval(CLAIM_SCRIPT, 2, outboxItems, outboxDue, now, limit, now + leaseMs), 'claim')) as string[];
+      const raw = (await timed(
+        client.eval(CLAIM_SCRIPT, 2, outboxItems, outboxDue, now, limit, now + leaseMs),
+        'claim',
+      )) as string[];
       return raw.map((json) => JSON.parse(json) as PendingRevocation);
     },
     async complete(id) {
@@ -238,7 +257,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisRevocationSto
       const current = await timed(client.hget(outboxItems, id), 'read');
       if (!current) return;
       const item = { ...(JSON.parse(current) as PendingRevocation), ...update };
-      await timed(client.eval(RESCHEDULE_SCRIPT, 2, outboxItems, outboxDue, id, JSON.stringify(item), update.nextAttemptAt), 'reschedule');
+      await timed(
+        client.eval(RESCHEDULE_SCRIPT, 2, outboxItems, outboxDue, id, JSON.stringify(item), update.nextAttemptAt),
+        'reschedule',
+      );
     },
     async size() {
       return timed(client.hlen(outboxItems), 'size');
@@ -269,7 +291,12 @@ export function createRedisStore(options: RedisStoreOptions): RedisRevocationSto
     },
     async claimOnce(key, ttlMs) {
       const result = await timed(
-        client.eval(`return redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1])`, 1, `${keyPrefix}seen:${key}`, Math.max(1, Math.ceil(ttlMs))),
+        client.eval(
+          `return redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1])`,
+          1,
+          `${keyPrefix}seen:${key}`,
+          Math.max(1, Math.ceil(ttlMs)),
+        ),
         'claim',
       );
       return result !== null;
@@ -280,9 +307,14 @@ export function createRedisStore(options: RedisStoreOptions): RedisRevocationSto
       for (const node of nodes) {
         let cursor = '0';
         do {
-          const [next, keys] = await timed(node.scan(cursor, 'MATCH', `${escapeGlob(keyPrefix)}*`, 'COUNT', 1000), 'scan');
+          const [next, keys] = await timed(
+            node.scan(cursor, 'MATCH', `${escapeGlob(keyPrefix)}*`, 'COUNT', 1000),
+            'scan',
+          );
           cursor = next;
-          const wanted = keys.filter((k) => !k.startsWith(`${keyPrefix}{outbox}`) && !k.startsWith(`${keyPrefix}seen:`) && k !== channel);
+          const wanted = keys.filter(
+            (k) => !k.startsWith(`${keyPrefix}{outbox}`) && !k.startsWith(`${keyPrefix}seen:`) && k !== channel,
+          );
           if (wanted.length === 0) continue;
           const values = (await timed(node.pipeline(wanted.map((k) => ['get', k])).exec(), 'read')) ?? [];
           wanted.forEach((key, i) => {
@@ -302,7 +334,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisRevocationSto
       watchers.add(listener);
       const now = connected;
       // Replays the current state, unless a change reached the listener first.
-      if (now !== undefined) queueMicrotask(() => watchers.has(listener) && connected === now && listener(now ? 'connected' : 'disconnected'));
+      if (now !== undefined)
+        queueMicrotask(
+          () => watchers.has(listener) && connected === now && listener(now ? 'connected' : 'disconnected'),
+        );
       return () => watchers.delete(listener);
     },
     async close() {
@@ -322,7 +357,9 @@ function connect(url: string): RedisClientLike {
     const loaded = createRequire(import.meta.url)('ioredis') as { default?: unknown; Redis?: unknown };
     Redis = (loaded.Redis ?? loaded.default ?? loaded) as typeof Redis;
   } catch (cause) {
-    throw new Error('revocable-jwt: createRedisStore needs the optional peer dependency ioredis: npm install ioredis', { cause });
+    throw new Error('revocable-jwt: createRedisStore needs the optional peer dependency ioredis: npm install ioredis', {
+      cause,
+    });
   }
   return new Redis(url, {
     // Fail commands fast while disconnected; the verifier's policy decides what that means.

@@ -164,7 +164,8 @@ export function parseRevocation(value: unknown): Revocation | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const r = value as Record<string, unknown>;
   if (typeof r.expiresAt !== 'number' || !Number.isFinite(r.expiresAt)) return undefined;
-  if (r.type === 'token') return typeof r.key === 'string' ? { type: 'token', key: r.key, expiresAt: r.expiresAt } : undefined;
+  if (r.type === 'token')
+    return typeof r.key === 'string' ? { type: 'token', key: r.key, expiresAt: r.expiresAt } : undefined;
   if (typeof r.issuer !== 'string' || typeof r.cutoff !== 'number' || !Number.isFinite(r.cutoff)) return undefined;
   const base = { issuer: r.issuer, cutoff: r.cutoff, expiresAt: r.expiresAt };
   if (r.type === 'all') return { type: 'all', ...base };

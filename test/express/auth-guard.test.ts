@@ -3,8 +3,24 @@ import { createServer } from 'node:http';
 import connect from 'connect';
 import express, { type Express } from 'express';
 import request from 'supertest';
-import { authErrorHandler, authGuard, createVerifier, InvalidRequestError, writeAuthError, type GuardRequest, type Verifier } from '../../src/index.js';
-import { issuedAt, rawToken, signToken, standardClaims, startIdp, testClock, type EmbeddedIdp } from '../support/idp.js';
+import {
+  authErrorHandler,
+  authGuard,
+  createVerifier,
+  InvalidRequestError,
+  writeAuthError,
+  type GuardRequest,
+  type Verifier,
+} from '../../src/index.js';
+import {
+  issuedAt,
+  rawToken,
+  signToken,
+  standardClaims,
+  startIdp,
+  testClock,
+  type EmbeddedIdp,
+} from '../support/idp.js';
 
 let idp: EmbeddedIdp;
 let verifier: Verifier;
@@ -19,7 +35,11 @@ beforeAll(async () => {
   writeToken = await idp.issueAccessToken({ scope: 'notes:read notes:write' });
   app = express();
   app.get('/notes', authGuard({ verifier, scopes: ['notes:read'] }), (req, res) => {
-    res.json({ sub: req.auth?.payload.sub, scope: req.auth?.payload.scope, token: req.auth?.token === undefined ? 'missing' : 'present' });
+    res.json({
+      sub: req.auth?.payload.sub,
+      scope: req.auth?.payload.scope,
+      token: req.auth?.token === undefined ? 'missing' : 'present',
+    });
   });
   app.post('/notes', authGuard({ verifier, scopes: ['notes:write'], realm: 'notes' }), (_req, res) => {
     res.status(201).json({ ok: true });
@@ -59,7 +79,9 @@ describe('authGuard on Express (default error handler)', () => {
   it('answers 401 invalid_token for a garbage token', async () => {
     const res = await request(app).get('/notes').set('Authorization', 'Bearer not-a-jwt');
     expect(res.status).toBe(401);
-    expect(challenge(res)).toBe('Bearer realm="api", error="invalid_token", error_description="The access token is malformed"');
+    expect(challenge(res)).toBe(
+      'Bearer realm="api", error="invalid_token", error_description="The access token is malformed"',
+    );
   });
 
   it('answers 401 invalid_token for a forged token', async () => {
@@ -70,7 +92,9 @@ describe('authGuard on Express (default error handler)', () => {
   });
 
   it('answers 401 invalid_token for alg none', async () => {
-    const res = await request(app).get('/notes').set('Authorization', `Bearer ${rawToken({ alg: 'none' }, standardClaims(idp))}`);
+    const res = await request(app)
+      .get('/notes')
+      .set('Authorization', `Bearer ${rawToken({ alg: 'none' }, standardClaims(idp))}`);
     expect(res.status).toBe(401);
     expect(challenge(res)).toContain('error="invalid_token"');
   });
@@ -128,7 +152,12 @@ describe('authGuard on Express (default error handler)', () => {
     ['scope as an array', 200, ['notes:read', 'other'], undefined],
     ['scope as an array without the scope', 403, ['notes:write'], undefined],
     ['scp as a string', 200, undefined, 'other notes:read'],
-    ['scope array with non-string elements around it', 200, [1, null, { a: 'notes:read' }, ['notes:read'], 'notes:read'], undefined],
+    [
+      'scope array with non-string elements around it',
+      200,
+      [1, null, { a: 'notes:read' }, ['notes:read'], 'notes:read'],
+      undefined,
+    ],
     ['scope array whose only match is nested', 403, [['notes:read'], { 'notes:read': true }], undefined],
     ['one array element holding two scopes', 403, ['notes:read notes:write'], undefined],
     ['scope as a number', 403, 42, undefined],
@@ -165,7 +194,11 @@ describe('authGuard behind global express.json() and express.urlencoded()', () =
     ['application/json', { access_token: 'an-api-field-not-a-credential', name: 'x' }],
     ['application/merge-patch+json', { access_token: 'whatever' }],
   ])('a valid header plus a %s body with access_token: admitted, the body reaches the handler', async (type, body) => {
-    const res = await request(parsed).post('/links').set('Authorization', `Bearer ${readToken}`).set('Content-Type', type).send(JSON.stringify(body));
+    const res = await request(parsed)
+      .post('/links')
+      .set('Authorization', `Bearer ${readToken}`)
+      .set('Content-Type', type)
+      .send(JSON.stringify(body));
     expect(res.status).toBe(201);
     expect(res.body).toEqual({ sub: idp.client.clientId, body });
   });
@@ -177,25 +210,40 @@ describe('authGuard behind global express.json() and express.urlencoded()', () =
   });
 
   it('a JSON access_token does not rescue a bad header token', async () => {
-    const res = await request(parsed).post('/links').set('Authorization', 'Bearer not-a-jwt').send({ access_token: readToken });
+    const res = await request(parsed)
+      .post('/links')
+      .set('Authorization', 'Bearer not-a-jwt')
+      .send({ access_token: readToken });
     expect(res.status).toBe(401);
     expect(challenge(res)).toContain('error="invalid_token"');
   });
 
   it('a form body access_token next to the header is a second method: 400', async () => {
-    const res = await request(parsed).post('/links').set('Authorization', `Bearer ${readToken}`).type('form').send({ access_token: readToken });
+    const res = await request(parsed)
+      .post('/links')
+      .set('Authorization', `Bearer ${readToken}`)
+      .type('form')
+      .send({ access_token: readToken });
     expect(res.status).toBe(400);
-    expect(challenge(res)).toBe('Bearer realm="api", error="invalid_request", error_description="Send the access token by one method only"');
+    expect(challenge(res)).toBe(
+      'Bearer realm="api", error="invalid_request", error_description="Send the access token by one method only"',
+    );
   });
 
   it('a form body access_token alone is refused with 400, not used', async () => {
     const res = await request(parsed).post('/links').type('form').send({ access_token: readToken });
     expect(res.status).toBe(400);
-    expect(challenge(res)).toContain('error_description="Send the access token in the Authorization header, not the body"');
+    expect(challenge(res)).toContain(
+      'error_description="Send the access token in the Authorization header, not the body"',
+    );
   });
 
   it('a form body without access_token passes', async () => {
-    const res = await request(parsed).post('/links').set('Authorization', `Bearer ${readToken}`).type('form').send({ title: 'access_token' });
+    const res = await request(parsed)
+      .post('/links')
+      .set('Authorization', `Bearer ${readToken}`)
+      .type('form')
+      .send({ title: 'access_token' });
     expect(res.status).toBe(201);
   });
 });
@@ -203,7 +251,9 @@ describe('authGuard behind global express.json() and express.urlencoded()', () =
 describe('authGuard shorthand and IdP outage', () => {
   it('builds its own verifier from { issuer, audience } and exposes it', async () => {
     const guard = authGuard({ issuer: idp.issuer, audience: idp.audience });
-    const shorthand = express().use(guard).get('/', (_req, res) => res.send('ok'));
+    const shorthand = express()
+      .use(guard)
+      .get('/', (_req, res) => res.send('ok'));
     const res = await request(shorthand).get('/').set('Authorization', `Bearer ${readToken}`);
     expect(res.status).toBe(200);
     expect(guard.verifier.stats().cache.size).toBe(1);
@@ -215,7 +265,10 @@ describe('authGuard shorthand and IdP outage', () => {
     const token = await down.issueAccessToken();
     await down.pause();
     const guard = authGuard({ issuer: down.issuer, audience: down.audience, clock: testClock(issuedAt(token)) });
-    const outage = express().use(guard).get('/', (_req, res) => res.send('ok')).use(authErrorHandler());
+    const outage = express()
+      .use(guard)
+      .get('/', (_req, res) => res.send('ok'))
+      .use(authErrorHandler());
     try {
       const res = await request(outage).get('/').set('Authorization', `Bearer ${token}`);
       expect(res.status).toBe(503);
@@ -228,19 +281,29 @@ describe('authGuard shorthand and IdP outage', () => {
   });
 
   it("an application's own AuthError with quotes and backslashes: the challenge and body keep to RFC 6750 §3", async () => {
-    const fail = express().get('/', (_req, _res, next) => next(new InvalidRequestError('malformed_request', 'Field "name\\" is bad\r\nX-Injected: 1')));
+    const fail = express().get('/', (_req, _res, next) =>
+      next(new InvalidRequestError('malformed_request', 'Field "name\\" is bad\r\nX-Injected: 1')),
+    );
     const plain = await request(fail).get('/');
     const withHandler = await request(express().use(fail).use(authErrorHandler())).get('/');
     for (const res of [plain, withHandler]) {
       expect(res.status).toBe(400);
-      expect(challenge(res)).toBe('Bearer realm="api", error="invalid_request", error_description="Field \'name\' is badX-Injected: 1"');
+      expect(challenge(res)).toBe(
+        'Bearer realm="api", error="invalid_request", error_description="Field \'name\' is badX-Injected: 1"',
+      );
       expect(res.headers['x-injected']).toBeUndefined();
     }
-    expect(withHandler.body).toEqual({ error: 'invalid_request', error_description: "Field 'name' is badX-Injected: 1" });
+    expect(withHandler.body).toEqual({
+      error: 'invalid_request',
+      error_description: "Field 'name' is badX-Injected: 1",
+    });
   });
 
   it('renders JSON errors with authErrorHandler', async () => {
-    const jsonApp = express().use(authGuard({ verifier })).get('/', (_req, res) => res.send('ok')).use(authErrorHandler());
+    const jsonApp = express()
+      .use(authGuard({ verifier }))
+      .get('/', (_req, res) => res.send('ok'))
+      .use(authErrorHandler());
     const res = await request(jsonApp).get('/').set('Authorization', 'Bearer nope');
     expect(res.status).toBe(401);
     expect(res.body).toEqual({ error: 'invalid_token', error_description: 'The access token is malformed' });
@@ -254,8 +317,15 @@ describe('authGuard shorthand and IdP outage', () => {
     for (const scope of ['notes"read', 'back\\slash', 'caf\u00e9', 'tab\there', '']) {
       expect(() => authGuard({ verifier, scopes: [scope] })).toThrow(TypeError);
     }
-    for (const realm of ['my "realm"', 'back\\slash', 'line\nbreak', 'caf\u00e9']) expect(() => authGuard({ verifier, realm })).toThrow(TypeError);
-    expect(() => authGuard({ verifier, realm: "notes api (v2) [beta] ~'x'", scopes: ["notes:read", "https://api.example/notes.write", "a!#$%&'()*+,-./:;<=>?@[]^_`{|}~"] })).not.toThrow();
+    for (const realm of ['my "realm"', 'back\\slash', 'line\nbreak', 'caf\u00e9'])
+      expect(() => authGuard({ verifier, realm })).toThrow(TypeError);
+    expect(() =>
+      authGuard({
+        verifier,
+        realm: "notes api (v2) [beta] ~'x'",
+        scopes: ['notes:read', 'https://api.example/notes.write', "a!#$%&'()*+,-./:;<=>?@[]^_`{|}~"],
+      }),
+    ).not.toThrow();
     expect(() => authGuard(undefined as never)).toThrow(/authGuard needs options/);
   });
 });
@@ -295,7 +365,10 @@ describe('authGuard without Express', () => {
     const guard = authGuard({ verifier });
     await verifier.verify(readToken);
     let calledSync = false;
-    const req = { headers: { authorization: `Bearer ${readToken}` }, rawHeaders: ['Authorization', `Bearer ${readToken}`] };
+    const req = {
+      headers: { authorization: `Bearer ${readToken}` },
+      rawHeaders: ['Authorization', `Bearer ${readToken}`],
+    };
     guard(req as never, {} as never, (err) => {
       expect(err).toBeUndefined();
       calledSync = true;

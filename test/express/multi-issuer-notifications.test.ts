@@ -17,7 +17,7 @@ import {
   SESSION_REVOKED,
   type Verifier,
 } from '../../src/index.js';
-import { replayKey } from '../../src/core/issuer-notification.js';
+import { replayKey } from '../../src/core/receive/issuer-notification.js';
 import { signToken, standardClaims, startIdp, testClock, type EmbeddedIdp } from '../support/idp.js';
 
 const AUD = 'https://api.example/receiver';
@@ -39,7 +39,11 @@ beforeAll(async () => {
     ],
   });
   app = express();
-  app.post('/backchannel-logout', express.urlencoded({ extended: false }), backchannelLogoutRoute({ verifier, clientId: east.client.clientId }));
+  app.post(
+    '/backchannel-logout',
+    express.urlencoded({ extended: false }),
+    backchannelLogoutRoute({ verifier, clientId: east.client.clientId }),
+  );
   app.post('/security-events', securityEventRoute({ verifier, audience: AUD }));
   app.get('/notes', authGuard({ verifier }), (req, res) => res.json({ sub: req.auth!.payload.sub }));
   app.use(authErrorHandler());
@@ -50,19 +54,24 @@ afterAll(async () => {
 });
 
 const now = () => Math.floor(clock() / 1000);
-const accessToken = (idp: EmbeddedIdp, sub: string) => signToken(standardClaims(idp, { sub, iat: now() - 5 }, clock()), idp.keys[0]!);
+const accessToken = (idp: EmbeddedIdp, sub: string) =>
+  signToken(standardClaims(idp, { sub, iat: now() - 5 }, clock()), idp.keys[0]!);
 const status = async (token: string) => (await request(app).get('/notes').auth(token, { type: 'bearer' })).status;
 
 function sign(idp: EmbeddedIdp, claims: Record<string, unknown>, typ: string) {
   const key = idp.keys[0]!;
-  return new SignJWT({ iss: idp.issuer, iat: now(), jti: `jti-${Math.random()}`, ...claims }).setProtectedHeader({ alg: key.alg, kid: key.kid, typ }).sign(key.privateKey);
+  return new SignJWT({ iss: idp.issuer, iat: now(), jti: `jti-${Math.random()}`, ...claims })
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ })
+    .sign(key.privateKey);
 }
 const logoutToken = (idp: EmbeddedIdp, claims: Record<string, unknown>) =>
   sign(idp, { aud: idp.client.clientId, events: { [BCL]: {} }, ...claims }, 'logout+jwt');
 const securityEvent = (idp: EmbeddedIdp, events: Record<string, unknown>, claims: Record<string, unknown> = {}) =>
   sign(idp, { aud: AUD, events, ...claims }, 'secevent+jwt');
-const logout = async (token: string) => (await request(app).post('/backchannel-logout').type('form').send({ logout_token: token })).status;
-const push = (token: string) => request(app).post('/security-events').set('content-type', 'application/secevent+jwt').send(token);
+const logout = async (token: string) =>
+  (await request(app).post('/backchannel-logout').type('form').send({ logout_token: token })).status;
+const push = (token: string) =>
+  request(app).post('/security-events').set('content-type', 'application/secevent+jwt').send(token);
 
 describe('notifications under several issuers', () => {
   it("west's logout token for alice logs out west's alice only, never east's", async () => {
@@ -75,14 +84,23 @@ describe('notifications under several issuers', () => {
 
   it("west's session-revoked SET (opaque subject) cuts west's subject only", async () => {
     const [eastBea, westBea] = await Promise.all([accessToken(east, 'bea'), accessToken(west, 'bea')]);
-    expect((await push(await securityEvent(west, { [SESSION_REVOKED]: {} }, { sub_id: { format: 'opaque', id: 'bea' } }))).status).toBe(202);
+    expect(
+      (await push(await securityEvent(west, { [SESSION_REVOKED]: {} }, { sub_id: { format: 'opaque', id: 'bea' } })))
+        .status,
+    ).toBe(202);
     expect(await status(westBea)).toBe(401);
     expect(await status(eastBea)).toBe(200);
   });
 
   it("west's own SET in iss_sub format is applied to west (not answered 202 and ignored)", async () => {
     const [eastDave, westDave] = await Promise.all([accessToken(east, 'dave'), accessToken(west, 'dave')]);
-    const res = await push(await securityEvent(west, { [CREDENTIAL_CHANGE]: {} }, { sub_id: { format: 'iss_sub', iss: west.issuer, sub: 'dave' } }));
+    const res = await push(
+      await securityEvent(
+        west,
+        { [CREDENTIAL_CHANGE]: {} },
+        { sub_id: { format: 'iss_sub', iss: west.issuer, sub: 'dave' } },
+      ),
+    );
     expect(res.status).toBe(202);
     expect(await status(westDave)).toBe(401);
     expect(await status(eastDave)).toBe(200);
@@ -90,7 +108,13 @@ describe('notifications under several issuers', () => {
 
   it("a SET signed by west naming east's subject (iss_sub) touches nobody", async () => {
     const eastEve = await accessToken(east, 'eve');
-    const res = await push(await securityEvent(west, { [CREDENTIAL_CHANGE]: {} }, { sub_id: { format: 'iss_sub', iss: east.issuer, sub: 'eve' } }));
+    const res = await push(
+      await securityEvent(
+        west,
+        { [CREDENTIAL_CHANGE]: {} },
+        { sub_id: { format: 'iss_sub', iss: east.issuer, sub: 'eve' } },
+      ),
+    );
     expect(res.status).toBe(202);
     expect(await status(eastEve)).toBe(200);
   });
@@ -105,12 +129,32 @@ describe('notifications under several issuers', () => {
     expect(await status(eastGus)).toBe(401);
     // The same for security events.
     const [eastHal, westHal] = await Promise.all([accessToken(east, 'hal'), accessToken(west, 'hal')]);
-    expect((await push(await securityEvent(west, { [CREDENTIAL_CHANGE]: {} }, { jti: 'shared-set', sub_id: { format: 'opaque', id: 'hal' } }))).status).toBe(202);
-    expect((await push(await securityEvent(east, { [CREDENTIAL_CHANGE]: {} }, { jti: 'shared-set', sub_id: { format: 'opaque', id: 'hal' } }))).status).toBe(202);
+    expect(
+      (
+        await push(
+          await securityEvent(
+            west,
+            { [CREDENTIAL_CHANGE]: {} },
+            { jti: 'shared-set', sub_id: { format: 'opaque', id: 'hal' } },
+          ),
+        )
+      ).status,
+    ).toBe(202);
+    expect(
+      (
+        await push(
+          await securityEvent(
+            east,
+            { [CREDENTIAL_CHANGE]: {} },
+            { jti: 'shared-set', sub_id: { format: 'opaque', id: 'hal' } },
+          ),
+        )
+      ).status,
+    ).toBe(202);
     expect([await status(eastHal), await status(westHal)]).toEqual([401, 401]);
   });
 
-  it('a replay of the same issuer\'s logout token is still recognised as a replay', async () => {
+  it("a replay of the same issuer's logout token is still recognised as a replay", async () => {
     const token = await logoutToken(west, { sub: 'ida' });
     expect(await logout(token)).toBe(200);
     const earlier = await accessToken(west, 'ida');

@@ -67,12 +67,13 @@ afterAll(async () => {
 });
 
 describe('OpenID Connect Back-Channel Logout', () => {
-  it('the IdP ends alice\'s session: her tokens are refused on every instance, bob\'s are not', async () => {
+  it("the IdP ends alice's session: her tokens are refused on every instance, bob's are not", async () => {
     const alice = await userToken('alice', { sid: 'session-1' });
     const aliceOtherSession = await userToken('alice');
     const bob = await userToken('bob');
     const appB = notesApp(verifierB);
-    for (const t of [alice, aliceOtherSession, bob]) expect((await request(appB).get('/notes').auth(t, { type: 'bearer' })).status).toBe(200);
+    for (const t of [alice, aliceOtherSession, bob])
+      expect((await request(appB).get('/notes').auth(t, { type: 'bearer' })).status).toBe(200);
 
     await idp.backchannelLogout('alice', 'session-1'); // oidc-provider signs and POSTs the logout token
     expect(logoutCalls.at(-1)).toBe(200);
@@ -84,7 +85,11 @@ describe('OpenID Connect Back-Channel Logout', () => {
     expect(verifierB.stats().revocation).toMatchObject({ subjectCutoffs: 1, sessionCutoffs: 1 });
   });
 
-  async function logoutToken(claims: Record<string, unknown>, header: Record<string, unknown> = {}, key = idp.keys[0]!) {
+  async function logoutToken(
+    claims: Record<string, unknown>,
+    header: Record<string, unknown> = {},
+    key = idp.keys[0]!,
+  ) {
     const now = Math.floor(Date.now() / 1000);
     return new SignJWT({
       iss: idp.issuer,
@@ -133,7 +138,13 @@ describe('OpenID Connect Back-Channel Logout', () => {
     const token = await logoutToken({ sub: 'dave' });
     expect((await post(token)).status).toBe(200);
     expect((await post(token)).status).toBe(200);
-    expect((await request(apiA).get('/notes').auth(await userToken('dave'), { type: 'bearer' })).status).toBe(401);
+    expect(
+      (
+        await request(apiA)
+          .get('/notes')
+          .auth(await userToken('dave'), { type: 'bearer' })
+      ).status,
+    ).toBe(401);
   });
 
   it('answers 400 without a logout_token and 405 for GET', async () => {
@@ -148,18 +159,35 @@ describe('OpenID Connect Back-Channel Logout', () => {
 
 describe('Security Event Tokens (RFC 8935, CAEP)', () => {
   const AUD = 'https://api.example/receiver';
-  async function set(events: Record<string, unknown>, claims: Record<string, unknown> = {}, header: Record<string, unknown> = {}) {
+  async function set(
+    events: Record<string, unknown>,
+    claims: Record<string, unknown> = {},
+    header: Record<string, unknown> = {},
+  ) {
     const key = idp.keys[0]!;
-    return new SignJWT({ iss: idp.issuer, aud: AUD, iat: Math.floor(Date.now() / 1000), jti: `set-${Math.random()}`, events, ...claims })
+    return new SignJWT({
+      iss: idp.issuer,
+      aud: AUD,
+      iat: Math.floor(Date.now() / 1000),
+      jti: `set-${Math.random()}`,
+      events,
+      ...claims,
+    })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'secevent+jwt', ...header })
       .sign(key.privateKey);
   }
-  const push = (body: string, type = 'application/secevent+jwt') => request(apiA).post('/security-events').set('content-type', type).send(body);
+  const push = (body: string, type = 'application/secevent+jwt') =>
+    request(apiA).post('/security-events').set('content-type', type).send(body);
 
-  it('CAEP credential-change (iss_sub subject) refuses that subject\'s tokens: 202', async () => {
+  it("CAEP credential-change (iss_sub subject) refuses that subject's tokens: 202", async () => {
     const erin = await userToken('erin');
     expect((await request(apiA).get('/notes').auth(erin, { type: 'bearer' })).status).toBe(200);
-    const res = await push(await set({ [CREDENTIAL_CHANGE]: { event_timestamp: 1 } }, { sub_id: { format: 'iss_sub', iss: idp.issuer, sub: 'erin' } }));
+    const res = await push(
+      await set(
+        { [CREDENTIAL_CHANGE]: { event_timestamp: 1 } },
+        { sub_id: { format: 'iss_sub', iss: idp.issuer, sub: 'erin' } },
+      ),
+    );
     expect(res.status).toBe(202);
     expect((await request(apiA).get('/notes').auth(erin, { type: 'bearer' })).status).toBe(401);
   });
@@ -170,7 +198,13 @@ describe('Security Event Tokens (RFC 8935, CAEP)', () => {
     const res = await push(
       await set(
         { [SESSION_REVOKED]: {} },
-        { sub_id: { format: 'complex', user: { format: 'iss_sub', iss: idp.issuer, sub: 'frank' }, session: { format: 'opaque', id: 's-42' } } },
+        {
+          sub_id: {
+            format: 'complex',
+            user: { format: 'iss_sub', iss: idp.issuer, sub: 'frank' },
+            session: { format: 'opaque', id: 's-42' },
+          },
+        },
       ),
     );
     expect(res.status).toBe(202);
@@ -180,16 +214,28 @@ describe('Security Event Tokens (RFC 8935, CAEP)', () => {
 
   it('CAEP session-revoked with the subject inside the event (older drafts) revokes the subject', async () => {
     const gina = await userToken('gina');
-    const res = await push(await set({ [SESSION_REVOKED]: { subject: { format: 'iss_sub', iss: idp.issuer, sub: 'gina' } } }));
+    const res = await push(
+      await set({ [SESSION_REVOKED]: { subject: { format: 'iss_sub', iss: idp.issuer, sub: 'gina' } } }),
+    );
     expect(res.status).toBe(202);
     expect((await request(apiA).get('/notes').auth(gina, { type: 'bearer' })).status).toBe(401);
   });
 
   it('acknowledges unknown events and subjects of other issuers without acting', async () => {
     const before = verifierA.stats().revocation.subjectCutoffs;
-    expect((await push(await set({ 'https://example.com/event/other': {} }, { sub_id: { format: 'opaque', id: 'x' } }))).status).toBe(202);
     expect(
-      (await push(await set({ [CREDENTIAL_CHANGE]: {} }, { sub_id: { format: 'iss_sub', iss: 'https://other.example', sub: 'x' } }))).status,
+      (await push(await set({ 'https://example.com/event/other': {} }, { sub_id: { format: 'opaque', id: 'x' } })))
+        .status,
+    ).toBe(202);
+    expect(
+      (
+        await push(
+          await set(
+            { [CREDENTIAL_CHANGE]: {} },
+            { sub_id: { format: 'iss_sub', iss: 'https://other.example', sub: 'x' } },
+          ),
+        )
+      ).status,
     ).toBe(202);
     expect(verifierA.stats().revocation.subjectCutoffs).toBe(before);
   });
@@ -200,7 +246,9 @@ describe('Security Event Tokens (RFC 8935, CAEP)', () => {
     ['invalid_request', { jti: undefined }, {}],
     ['invalid_request', {}, { typ: 'JWT' }],
   ])('answers 400 %s for a bad SET', async (err, claims, header) => {
-    const res = await push(await set({ [CREDENTIAL_CHANGE]: {} }, { sub_id: { format: 'opaque', id: 'hank' }, ...claims }, header));
+    const res = await push(
+      await set({ [CREDENTIAL_CHANGE]: {} }, { sub_id: { format: 'opaque', id: 'hank' }, ...claims }, header),
+    );
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ err });
   });
@@ -214,19 +262,31 @@ describe('Security Event Tokens (RFC 8935, CAEP)', () => {
     ['a complex subject naming nothing', { sub_id: { format: 'complex' } }],
     ['a subject that is not an object', { sub_id: 'hank' }],
     ['an empty sub', { sub: '' }],
-  ])('answers 400 invalid_request for a SET whose subject is malformed: %s (nothing recorded)', async (_name, claims) => {
-    const before = verifierA.stats().revocation;
-    const subject = JSON.parse(JSON.stringify(claims).replace('ISSUER', idp.issuer)) as Record<string, unknown>;
-    const token = await set({ [SESSION_REVOKED]: {} }, { jti: `malformed-${Math.random()}`, ...subject });
-    const res = await push(token);
-    expect(res.status).toBe(400);
-    expect(res.body).toMatchObject({ err: 'invalid_request' });
-    expect(verifierA.stats().revocation).toMatchObject({ subjectCutoffs: before.subjectCutoffs, sessionCutoffs: before.sessionCutoffs });
-  });
+  ])(
+    'answers 400 invalid_request for a SET whose subject is malformed: %s (nothing recorded)',
+    async (_name, claims) => {
+      const before = verifierA.stats().revocation;
+      const subject = JSON.parse(JSON.stringify(claims).replace('ISSUER', idp.issuer)) as Record<string, unknown>;
+      const token = await set({ [SESSION_REVOKED]: {} }, { jti: `malformed-${Math.random()}`, ...subject });
+      const res = await push(token);
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ err: 'invalid_request' });
+      expect(verifierA.stats().revocation).toMatchObject({
+        subjectCutoffs: before.subjectCutoffs,
+        sessionCutoffs: before.sessionCutoffs,
+      });
+    },
+  );
 
   it('answers 400 invalid_key for a SET signed by someone else', async () => {
     const attacker = await attackerKey();
-    const forged = await new SignJWT({ iss: idp.issuer, aud: AUD, iat: Math.floor(Date.now() / 1000), jti: 'x', events: { [CREDENTIAL_CHANGE]: {} } })
+    const forged = await new SignJWT({
+      iss: idp.issuer,
+      aud: AUD,
+      iat: Math.floor(Date.now() / 1000),
+      jti: 'x',
+      events: { [CREDENTIAL_CHANGE]: {} },
+    })
       .setProtectedHeader({ alg: 'RS256', kid: idp.keys[0]!.kid, typ: 'secevent+jwt' })
       .sign(attacker.privateKey);
     const res = await push(forged);
@@ -253,7 +313,9 @@ describe('events', () => {
     b.on('rejected', (e) => seen.push(`rejected ${e.reason}`));
     b.on('revoked', (e) => seen.push(`revoked ${e.type} from ${e.source} lag=${typeof e.lagMs}`));
     a.on('revoked', (e) => seen.push(`a: revoked ${e.type} from ${e.source}`));
-    const app = express().use(authGuard({ verifier: b })).get('/', (_req, res) => res.send('ok'));
+    const app = express()
+      .use(authGuard({ verifier: b }))
+      .get('/', (_req, res) => res.send('ok'));
     const token = await userToken('jack');
     await request(app).get('/').auth(token, { type: 'bearer' });
     await request(app).get('/').auth(token, { type: 'bearer' });

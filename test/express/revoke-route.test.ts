@@ -10,7 +10,14 @@ import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import { base64url } from 'jose';
 import request from 'supertest';
-import { authGuard, createVerifier, InvalidTokenError, revokeRoute, type Verifier, type VerifierOptions } from '../../src/index.js';
+import {
+  authGuard,
+  createVerifier,
+  InvalidTokenError,
+  revokeRoute,
+  type Verifier,
+  type VerifierOptions,
+} from '../../src/index.js';
 import { sendJson, startStubServer, type StubServer } from '../support/http.js';
 import { issuedAt, startIdp, testClock, tokenAt, type EmbeddedIdp } from '../support/idp.js';
 
@@ -56,7 +63,9 @@ interface Setup {
   issue(options?: { scope?: string }): Promise<string>;
 }
 
-function setup(options: { parsers?: boolean; endpoint?: string; verifier?: Partial<VerifierOptions>; clockStart?: number } = {}): Setup {
+function setup(
+  options: { parsers?: boolean; endpoint?: string; verifier?: Partial<VerifierOptions>; clockStart?: number } = {},
+): Setup {
   const clock = testClock(options.clockStart);
   const verifier = createVerifier({
     issuer: idp.issuer,
@@ -126,16 +135,21 @@ async function rawPost(app: Express, path: string, headers: Record<string, strin
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
   try {
-    return await new Promise<{ status: number; headers: IncomingMessage['headers']; text: string }>((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port, path, method: 'POST', headers: { ...headers, 'transfer-encoding': 'chunked' } }, (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += String(c)));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
-      });
-      req.on('error', reject);
-      for (const chunk of chunks) req.write(chunk);
-      req.end();
-    });
+    return await new Promise<{ status: number; headers: IncomingMessage['headers']; text: string }>(
+      (resolve, reject) => {
+        const req = httpRequest(
+          { host: '127.0.0.1', port, path, method: 'POST', headers: { ...headers, 'transfer-encoding': 'chunked' } },
+          (res) => {
+            let text = '';
+            res.on('data', (c: Buffer) => (text += String(c)));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+          },
+        );
+        req.on('error', reject);
+        for (const chunk of chunks) req.write(chunk);
+        req.end();
+      },
+    );
   } finally {
     server.closeAllConnections();
     server.close();
@@ -172,7 +186,10 @@ describe('request validation', () => {
     ['`token` as a JSON number', (r) => r.set('Content-Type', 'application/json').send('{"token": 42}')],
     ['a text/plain body', (r) => r.set('Content-Type', 'text/plain').send('token=abc')],
     ['a body over 16 KiB (with Content-Length)', (r) => r.type('form').send(`token=${'a'.repeat(20 * 1024)}`)],
-    ['a token_type_hint with spaces and quotes', (r) => r.type('form').send('token=abc&token_type_hint=refresh%20token%22')],
+    [
+      'a token_type_hint with spaces and quotes',
+      (r) => r.type('form').send('token=abc&token_type_hint=refresh%20token%22'),
+    ],
     ['an overlong token_type_hint', (r) => r.type('form').send(`token=abc&token_type_hint=${'h'.repeat(100)}`)],
   ])('answers 400 invalid_request for %s, without a parser', async (_name, send) => {
     const { app } = setup();
@@ -186,7 +203,10 @@ describe('request validation', () => {
   it('answers 400 for a chunked body over 16 KiB (no Content-Length), and the connection is answered', async () => {
     const { app } = setup();
     const chunk = 'a'.repeat(4 * 1024);
-    const res = await rawPost(app, '/logout', { 'content-type': 'application/x-www-form-urlencoded' }, ['token=', ...Array(8).fill(chunk)]);
+    const res = await rawPost(app, '/logout', { 'content-type': 'application/x-www-form-urlencoded' }, [
+      'token=',
+      ...Array(8).fill(chunk),
+    ]);
     expect(res.status).toBe(400);
     expect(JSON.parse(res.text)).toMatchObject({ error: 'invalid_request' });
     expect(revocationIdp.requests).toHaveLength(0);
@@ -194,7 +214,10 @@ describe('request validation', () => {
 
   it('still works after an oversized body (the server did not crash)', async () => {
     const { app, issue } = setup();
-    await request(app).post('/logout').type('form').send(`token=${'a'.repeat(64 * 1024)}`);
+    await request(app)
+      .post('/logout')
+      .type('form')
+      .send(`token=${'a'.repeat(64 * 1024)}`);
     const token = await issue();
     const res = await request(app).post('/logout').type('form').send({ token });
     expect(res.status).toBe(200);
@@ -225,7 +248,9 @@ describe('revoking', () => {
     expect(res.body).toEqual({ revoked: true });
     expect(res.headers['cache-control']).toBe('no-store');
     expectNoToken(res, token);
-    expect(idpRequests()).toEqual([expect.objectContaining({ method: 'POST', url: '/revoke', form: { token, token_type_hint: 'access_token' } })]);
+    expect(idpRequests()).toEqual([
+      expect.objectContaining({ method: 'POST', url: '/revoke', form: { token, token_type_hint: 'access_token' } }),
+    ]);
     // The IdP authenticates us (client_secret_basic by default).
     expect(revocationIdp.requests[0]!.headers.authorization).toMatch(/^Basic /);
     await expectRevokedLocally(verifier, token);
@@ -238,7 +263,11 @@ describe('revoking', () => {
     const bearer = await issue();
     expect((await request(app).get('/notes').set('Authorization', `Bearer ${bearer}`)).status).toBe(200);
 
-    const res = await request(app).post('/logout').set('Authorization', `Bearer ${bearer}`).type('form').send({ token: bodyToken });
+    const res = await request(app)
+      .post('/logout')
+      .set('Authorization', `Bearer ${bearer}`)
+      .type('form')
+      .send({ token: bodyToken });
     expect(res.status).toBe(200);
     expectNoToken(res, bodyToken, bearer);
 
@@ -383,7 +412,8 @@ describe('when the IdP does not confirm', () => {
   });
 
   it('401 invalid_client from the IdP → 502 JSON, refused locally, nothing queued', async () => {
-    idpAnswer = (_req, res) => sendJson(res, 401, { error: 'invalid_client', error_description: 'client authentication failed' });
+    idpAnswer = (_req, res) =>
+      sendJson(res, 401, { error: 'invalid_client', error_description: 'client authentication failed' });
     const { app, verifier, issue } = setup();
     const token = await issue();
     const res = await request(app).post('/logout').type('form').send({ token });
@@ -397,7 +427,8 @@ describe('when the IdP does not confirm', () => {
   });
 
   it('400 unsupported_token_type from the IdP → 200, refused locally', async () => {
-    idpAnswer = (_req, res) => sendJson(res, 400, { error: 'unsupported_token_type', error_description: 'structured tokens cannot be revoked' });
+    idpAnswer = (_req, res) =>
+      sendJson(res, 400, { error: 'unsupported_token_type', error_description: 'structured tokens cannot be revoked' });
     const { app, verifier, issue } = setup();
     const token = await issue();
     const res = await request(app).post('/logout').type('form').send({ token, token_type_hint: 'access_token' });
@@ -426,7 +457,7 @@ describe('when the IdP does not confirm', () => {
     });
   }
 
-  it("against the real IdP (oidc-provider): a JWT access token is not_revocable there, so the route answers 200 and refuses it locally", async () => {
+  it('against the real IdP (oidc-provider): a JWT access token is not_revocable there, so the route answers 200 and refuses it locally', async () => {
     const [token, second] = [await idp.issueAccessToken(), await idp.issueAccessToken()];
     const { app, verifier } = realIdpSetup(token, second);
     const res = await request(app).post('/logout').set('Authorization', `Bearer ${token}`);
@@ -539,7 +570,10 @@ describe('several issuers (createVerifier({ issuers }))', () => {
   it('answers 400 to a refresh token it cannot route to an IdP, and sends it nowhere (never a success it did not have)', async () => {
     const { app } = multiSetup();
     const refreshToken = await idp.issueRefreshToken();
-    const res = await request(app).post('/logout').type('form').send({ token: refreshToken, token_type_hint: 'refresh_token' });
+    const res = await request(app)
+      .post('/logout')
+      .type('form')
+      .send({ token: refreshToken, token_type_hint: 'refresh_token' });
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ error: 'invalid_request' });
     expectNoToken(res, refreshToken);
@@ -549,13 +583,16 @@ describe('several issuers (createVerifier({ issuers }))', () => {
   it('with `issuer`, sends a refresh token to that IdP, which revokes it', async () => {
     const { app } = multiSetup({ issuer: idp.issuer });
     const refreshToken = await idp.issueRefreshToken();
-    const res = await request(app).post('/logout').type('form').send({ token: refreshToken, token_type_hint: 'refresh_token' });
+    const res = await request(app)
+      .post('/logout')
+      .type('form')
+      .send({ token: refreshToken, token_type_hint: 'refresh_token' });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ revoked: true });
     expect(await idp.introspect(refreshToken)).toEqual({ active: false });
   });
 
-  it('with `issuer`, still routes a JWT by its own iss (the other IdP\'s token is revoked by that IdP\'s verifier)', async () => {
+  it("with `issuer`, still routes a JWT by its own iss (the other IdP's token is revoked by that IdP's verifier)", async () => {
     const { app, verifier } = multiSetup({ issuer: idp.issuer });
     const westToken = await west.issueAccessToken();
     const res = await request(app).post('/logout').type('form').send({ token: westToken });

@@ -51,7 +51,10 @@ beforeEach(async () => {
   const instance = () => {
     const store: RevocationStore = createRedisStore({ url: redis.url, keyPrefix: prefix });
     const verifier = createVerifier({ issuer: idp.issuer, audience: idp.audience, store });
-    cleanups.push(() => store.close(), () => verifier.close());
+    cleanups.push(
+      () => store.close(),
+      () => verifier.close(),
+    );
     return verifier;
   };
   [a, b] = [instance(), instance()];
@@ -87,7 +90,11 @@ function signedByIdp(typ: string, claims: Record<string, unknown>): Promise<stri
 }
 
 const logoutTokenWith = (claims: Record<string, unknown>) =>
-  signedByIdp('logout+jwt', { aud: idp.client.clientId, events: { 'http://schemas.openid.net/event/backchannel-logout': {} }, ...claims });
+  signedByIdp('logout+jwt', {
+    aud: idp.client.clientId,
+    events: { 'http://schemas.openid.net/event/backchannel-logout': {} },
+    ...claims,
+  });
 const logoutToken = (sub: string) => logoutTokenWith({ sub });
 
 describe('revokeRoute', () => {
@@ -113,7 +120,7 @@ describe('revokeRoute', () => {
 });
 
 describe('backchannelLogoutRoute', () => {
-  it('answers 503 + Retry-After while the cutoff is not in the store, also to the IdP\'s retry of the same logout token; 200 once it is', async () => {
+  it("answers 503 + Retry-After while the cutoff is not in the store, also to the IdP's retry of the same logout token; 200 once it is", async () => {
     const route = backchannelLogoutRoute({ verifier: a, clientId: idp.client.clientId });
     const post = (logout: string) => request(route).post('/').type('form').send({ logout_token: logout });
     const carol = await userToken('carol');
@@ -140,7 +147,10 @@ describe('backchannelLogoutRoute', () => {
     const route = backchannelLogoutRoute({ verifier: a, clientId: idp.client.clientId });
     await refuseAllWrites(true);
     try {
-      const res = await request(route).post('/').type('form').send({ logout_token: await logoutToken('erin') });
+      const res = await request(route)
+        .post('/')
+        .type('form')
+        .send({ logout_token: await logoutToken('erin') });
       expect(res.status).toBe(503);
       expect(res.headers['retry-after']).toMatch(/^[1-9]\d*$/);
     } finally {
@@ -173,7 +183,7 @@ describe('securityEventRoute', () => {
 });
 
 describe('several issuers on one store', () => {
-  it('invalidateSubject() applies every issuer\'s cutoff locally even when the store refuses the first one, then reports the failure', async () => {
+  it("invalidateSubject() applies every issuer's cutoff locally even when the store refuses the first one, then reports the failure", async () => {
     const west = await startIdp({ alg: 'ES256' });
     cleanups.push(() => west.close());
     const store = createRedisStore({ url: redis.url, keyPrefix: prefix });
@@ -184,7 +194,10 @@ describe('several issuers on one store', () => {
         { issuer: west.issuer, audience: west.audience, algorithms: ['ES256'] },
       ],
     });
-    cleanups.push(() => store.close(), () => both.close());
+    cleanups.push(
+      () => store.close(),
+      () => both.close(),
+    );
     await waitFor(() => both.stats().revocation.store.synced, 'the instance to sync');
     const east = await userToken('alice');
     const westToken = await signToken(standardClaims(west, { sub: 'alice' }), west.keys[0]!);
@@ -221,7 +234,8 @@ describe('attack pass: a logout the store refuses, then retried', () => {
   it("the IdP's retry of a logout reaching another instance is not told done while the first instance's cutoff is not in the store", async () => {
     const onA = backchannelLogoutRoute({ verifier: a, clientId: idp.client.clientId });
     const onB = backchannelLogoutRoute({ verifier: b, clientId: idp.client.clientId });
-    const post = (route: typeof onA, logout: string) => request(route).post('/').type('form').send({ logout_token: logout });
+    const post = (route: typeof onA, logout: string) =>
+      request(route).post('/').type('form').send({ logout_token: logout });
     const hank = await userToken('hank');
     await b.verify(hank);
     const logout = await logoutTokenWith({ sub: 'hank' });
@@ -245,7 +259,11 @@ describe('attack pass: a logout the store refuses, then retried', () => {
     await b.verify(gina);
     const set = await signedByIdp('secevent+jwt', {
       aud: AUD,
-      sub_id: { format: 'complex', user: { format: 'iss_sub', iss: idp.issuer, sub: 'gina' }, session: { format: 'opaque', id: 'session-of-gina' } },
+      sub_id: {
+        format: 'complex',
+        user: { format: 'iss_sub', iss: idp.issuer, sub: 'gina' },
+        session: { format: 'opaque', id: 'session-of-gina' },
+      },
       events: { [SESSION_REVOKED]: {}, [CREDENTIAL_CHANGE]: {} },
     });
     await refuseRevocationKeys(true);

@@ -18,7 +18,8 @@ let workdir: string;
 let idp: EmbeddedIdp;
 
 beforeAll(async () => {
-  if (!existsSync(join(root, 'dist/index.js'))) throw new Error('dist/ is missing: run `npm run build` (npm test does) first');
+  if (!existsSync(join(root, 'dist/index.js')))
+    throw new Error('dist/ is missing: run `npm run build` (npm test does) first');
   workdir = await mkdtemp(join(tmpdir(), 'revocable-jwt-consumer-'));
   await run('npm', ['pack', '--silent', '--pack-destination', workdir], { cwd: root });
   const tarball = (await readdir(workdir)).find((f) => f.endsWith('.tgz'))!;
@@ -26,8 +27,10 @@ beforeAll(async () => {
   await mkdir(installed, { recursive: true });
   await run('tar', ['-xzf', join(workdir, tarball), '-C', installed, '--strip-components=1']);
   // Runtime dependencies come from our own node_modules (no registry access needed).
-  for (const dep of ['jose', 'lru-cache']) await symlink(join(root, 'node_modules', dep), join(workdir, 'node_modules', dep));
-  for (const file of ['consumer.cjs', 'consumer.mjs']) await copyFile(join(import.meta.dirname, 'fixtures', file), join(workdir, file));
+  for (const dep of ['jose', 'lru-cache'])
+    await symlink(join(root, 'node_modules', dep), join(workdir, 'node_modules', dep));
+  for (const file of ['consumer.cjs', 'consumer.mjs'])
+    await copyFile(join(import.meta.dirname, 'fixtures', file), join(workdir, file));
   idp = await startIdp();
 }, 60_000);
 

@@ -77,7 +77,11 @@ async function fakeIdp(routes: (base: string) => Record<string, Route> = () => (
   Object.assign(idp, {
     issuer: stub.url,
     stub,
-    routes: { [OIDC]: serveJson({ issuer: stub.url, jwks_uri: `${stub.url}/keys` }), '/keys': serveKeys(() => [rsaJwk, ecJwk]), ...routes(stub.url) },
+    routes: {
+      [OIDC]: serveJson({ issuer: stub.url, jwks_uri: `${stub.url}/keys` }),
+      '/keys': serveKeys(() => [rsaJwk, ecJwk]),
+      ...routes(stub.url),
+    },
     count: (path: string) => stub.requests.filter((r) => new URL(r.url, 'http://x').pathname === path).length,
   });
   return idp;
@@ -90,35 +94,47 @@ async function elsewhere(): Promise<StubServer> {
   return stub;
 }
 
-const serveJson = (doc: unknown): Route => (_req, res) => sendJson(res, 200, doc);
-const serveKeys = (keys: () => unknown[]): Route => (_req, res) => sendJson(res, 200, { keys: keys() });
-const redirectTo = (status: number, location: string): Route => (_req, res) => {
-  res.writeHead(status, { location });
-  res.end();
-};
-/** Sends headers at once, then one byte every `everyMs`, forever. */
-const drip = (prefix: string, everyMs = 20): Route => (req, res) => {
-  res.writeHead(200, { 'content-type': 'application/json' });
-  res.write(prefix);
-  const timer = setInterval(() => res.write(' '), everyMs);
-  req.socket.on('close', () => clearInterval(timer));
-};
-/** Streams `bytes` of filler inside a JSON string, chunked (no Content-Length). */
-const huge = (status: number, bytes: number, contentType = 'application/json'): Route => (_req, res) => {
-  res.writeHead(status, { 'content-type': contentType });
-  res.write('{"keys":[],"padding":"');
-  const chunk = 'x'.repeat(64 * 1024);
-  let sent = 0;
-  const pump = () => {
-    while (sent < bytes) {
-      sent += chunk.length;
-      if (!res.write(chunk)) return void res.once('drain', pump);
-    }
-    res.end('"}');
+const serveJson =
+  (doc: unknown): Route =>
+  (_req, res) =>
+    sendJson(res, 200, doc);
+const serveKeys =
+  (keys: () => unknown[]): Route =>
+  (_req, res) =>
+    sendJson(res, 200, { keys: keys() });
+const redirectTo =
+  (status: number, location: string): Route =>
+  (_req, res) => {
+    res.writeHead(status, { location });
+    res.end();
   };
-  res.on('error', () => undefined);
-  pump();
-};
+/** Sends headers at once, then one byte every `everyMs`, forever. */
+const drip =
+  (prefix: string, everyMs = 20): Route =>
+  (req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write(prefix);
+    const timer = setInterval(() => res.write(' '), everyMs);
+    req.socket.on('close', () => clearInterval(timer));
+  };
+/** Streams `bytes` of filler inside a JSON string, chunked (no Content-Length). */
+const huge =
+  (status: number, bytes: number, contentType = 'application/json'): Route =>
+  (_req, res) => {
+    res.writeHead(status, { 'content-type': contentType });
+    res.write('{"keys":[],"padding":"');
+    const chunk = 'x'.repeat(64 * 1024);
+    let sent = 0;
+    const pump = () => {
+      while (sent < bytes) {
+        sent += chunk.length;
+        if (!res.write(chunk)) return void res.once('drain', pump);
+      }
+      res.end('"}');
+    };
+    res.on('error', () => undefined);
+    pump();
+  };
 
 function verifierFor(idp: FakeIdp, clock: Clock, overrides: Partial<VerifierOptions> = {}): Verifier {
   const verifier = createVerifier({ issuer: idp.issuer, audience: AUDIENCE, clock, ...overrides });
@@ -127,7 +143,13 @@ function verifierFor(idp: FakeIdp, clock: Clock, overrides: Partial<VerifierOpti
 }
 
 let jti = 0;
-function sign(key: { privateKey: Key['privateKey'] }, header: { alg: string; kid?: string }, iss: string, clock: Clock, claims: JWTPayload = {}) {
+function sign(
+  key: { privateKey: Key['privateKey'] },
+  header: { alg: string; kid?: string },
+  iss: string,
+  clock: Clock,
+  claims: JWTPayload = {},
+) {
   const iat = Math.floor(clock() / 1000);
   return new SignJWT({ sub: 'alice', jti: `j-${++jti}`, iat, exp: iat + 3600, ...claims })
     .setProtectedHeader({ typ: 'at+jwt', ...header })
@@ -162,7 +184,8 @@ function invalid(error: AuthError, reason?: RejectionReason): InvalidTokenError 
 /** The error and its `cause` chain. */
 function causes(error: unknown): unknown[] {
   const chain: unknown[] = [];
-  for (let current = error; current !== undefined; current = current instanceof Error ? current.cause : undefined) chain.push(current);
+  for (let current = error; current !== undefined; current = current instanceof Error ? current.cause : undefined)
+    chain.push(current);
   return chain;
 }
 function rootCause(error: unknown): unknown {
@@ -178,7 +201,9 @@ describe('slow IdP: `timeout` bounds the whole exchange', () => {
     const idp = await fakeIdp(() => ({ '/keys': drip('{"keys":[') }));
     const clock = testClock();
     const started = performance.now();
-    const error = unavailable(await refusal(verifierFor(idp, clock, { timeout: 300 }).verify(await signRsa(idp, clock))));
+    const error = unavailable(
+      await refusal(verifierFor(idp, clock, { timeout: 300 }).verify(await signRsa(idp, clock))),
+    );
     expect(performance.now() - started).toBeLessThan(5_000);
     expect(causes(error)).toContainEqual(expect.objectContaining({ kind: 'timeout' }));
   });
@@ -214,7 +239,9 @@ describe('oversized and pathological documents', () => {
     ['a JSON array', '[]', 'application/json'],
     ['JSON with a BOM', '\ufeff{"issuer":"x"}', 'application/json'],
   ])('answers 503 to discovery metadata that is %s, and fetches no JWKS', async (_name, body, contentType) => {
-    const idp = await fakeIdp(() => ({ [OIDC]: (_req, res) => void res.writeHead(200, { 'content-type': contentType }).end(body) }));
+    const idp = await fakeIdp(() => ({
+      [OIDC]: (_req, res) => void res.writeHead(200, { 'content-type': contentType }).end(body),
+    }));
     const clock = testClock();
     const verifier = verifierFor(idp, clock);
     unavailable(await refusal(verifier.verify(await signRsa(idp, clock))));
@@ -223,11 +250,14 @@ describe('oversized and pathological documents', () => {
   });
 
   it.each<[string, Route]>([
-    ['declared with Content-Length', (_req, res) => {
-      const body = JSON.stringify({ issuer: 'x', padding: 'p'.repeat(300 * 1024) });
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-      res.end(body);
-    }],
+    [
+      'declared with Content-Length',
+      (_req, res) => {
+        const body = JSON.stringify({ issuer: 'x', padding: 'p'.repeat(300 * 1024) });
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+      },
+    ],
     ['chunked', huge(200, 300 * 1024)],
   ])('refuses discovery metadata over 256 KiB (%s) with a 503, and fetches no JWKS', async (_name, route) => {
     const idp = await fakeIdp(() => ({ [OIDC]: route }));
@@ -251,7 +281,9 @@ describe('oversized and pathological documents', () => {
   it('survives a JWKS of 200 000 nested arrays next to a valid key (no stack overflow), using the valid key', async () => {
     const depth = 200_000;
     const body = `{"keys":[${'['.repeat(depth)}${']'.repeat(depth)},${JSON.stringify(rsaJwk)}]}`;
-    const idp = await fakeIdp(() => ({ '/keys': (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(body) }));
+    const idp = await fakeIdp(() => ({
+      '/keys': (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(body),
+    }));
     const clock = testClock();
     await expect(verifierFor(idp, clock).verify(await signRsa(idp, clock))).resolves.toBeDefined();
   });
@@ -260,7 +292,9 @@ describe('oversized and pathological documents', () => {
     const depth = 20_000;
     const nested = `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
     const body = `{"keys":[{"kty":"RSA","kid":"junk","x5c":${nested}}]}`;
-    const idp = await fakeIdp(() => ({ '/keys': (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(body) }));
+    const idp = await fakeIdp(() => ({
+      '/keys': (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(body),
+    }));
     const clock = testClock();
     const error = await refusal(verifierFor(idp, clock).verify(await signRsa(idp, clock)));
     expect(error.status).toBeGreaterThanOrEqual(401);
@@ -277,14 +311,18 @@ describe('oversized and pathological documents', () => {
     const depth = 20_000;
     const nested = `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
     const body = `{"keys":[${JSON.stringify(rsaJwk)},{"kty":"RSA","kid":"junk","x5c":${nested}}]}`;
-    const idp = await fakeIdp(() => ({ '/keys': (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(body) }));
+    const idp = await fakeIdp(() => ({
+      '/keys': (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(body),
+    }));
     const clock = testClock();
     await expect(verifierFor(idp, clock).verify(await signRsa(idp, clock))).resolves.toBeDefined();
   });
 
   it('ignores a "__proto__" member of the JWKS document and of a key', async () => {
     const body = `{"__proto__":{"keys":[]},"keys":[${JSON.stringify(rsaJwk).replace(/^\{/, '{"__proto__":{"alg":"HS256"},')}]}`;
-    const idp = await fakeIdp(() => ({ '/keys': (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(body) }));
+    const idp = await fakeIdp(() => ({
+      '/keys': (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(body),
+    }));
     const clock = testClock();
     await expect(verifierFor(idp, clock).verify(await signRsa(idp, clock))).resolves.toBeDefined();
     expect(({} as Record<string, unknown>).alg).toBeUndefined();
@@ -292,32 +330,39 @@ describe('oversized and pathological documents', () => {
 });
 
 describe('redirects to another host are never followed', () => {
-  it.each([301, 302, 303, 307, 308])('discovery answering %i to another host: 503, the other host is never asked', async (status) => {
-    const away = await elsewhere();
-    const idp = await fakeIdp(() => ({ [OIDC]: redirectTo(status, `${away.url}${OIDC}`) }));
-    const clock = testClock();
-    const error = unavailable(await refusal(verifierFor(idp, clock).verify(await signRsa(idp, clock))));
-    expect(rootCause(error)).toMatchObject({ kind: 'redirect', status });
-    expect(away.requests).toHaveLength(0);
-  });
+  it.each([301, 302, 303, 307, 308])(
+    'discovery answering %i to another host: 503, the other host is never asked',
+    async (status) => {
+      const away = await elsewhere();
+      const idp = await fakeIdp(() => ({ [OIDC]: redirectTo(status, `${away.url}${OIDC}`) }));
+      const clock = testClock();
+      const error = unavailable(await refusal(verifierFor(idp, clock).verify(await signRsa(idp, clock))));
+      expect(rootCause(error)).toMatchObject({ kind: 'redirect', status });
+      expect(away.requests).toHaveLength(0);
+    },
+  );
 
-  it.each([301, 302, 307, 308])('JWKS answering %i to another host: 503 at first load, known keys kept on refresh', async (status) => {
-    const away = await elsewhere();
-    let redirecting = true;
-    const idp = await fakeIdp(() => ({
-      '/keys': (req, res) => (redirecting ? redirectTo(status, `${away.url}/keys`)(req, res) : serveKeys(() => [rsaJwk])(req, res)),
-    }));
-    const clock = testClock();
-    const verifier = verifierFor(idp, clock);
-    unavailable(await refusal(verifier.verify(await signRsa(idp, clock))));
-    redirecting = false;
-    clock.advance(60_000);
-    await verifier.verify(await signRsa(idp, clock));
-    redirecting = true;
-    clock.advance(601_000);
-    await expect(verifier.verify(await signRsa(idp, clock))).resolves.toBeDefined();
-    expect(away.requests).toHaveLength(0);
-  });
+  it.each([301, 302, 307, 308])(
+    'JWKS answering %i to another host: 503 at first load, known keys kept on refresh',
+    async (status) => {
+      const away = await elsewhere();
+      let redirecting = true;
+      const idp = await fakeIdp(() => ({
+        '/keys': (req, res) =>
+          redirecting ? redirectTo(status, `${away.url}/keys`)(req, res) : serveKeys(() => [rsaJwk])(req, res),
+      }));
+      const clock = testClock();
+      const verifier = verifierFor(idp, clock);
+      unavailable(await refusal(verifier.verify(await signRsa(idp, clock))));
+      redirecting = false;
+      clock.advance(60_000);
+      await verifier.verify(await signRsa(idp, clock));
+      redirecting = true;
+      clock.advance(601_000);
+      await expect(verifier.verify(await signRsa(idp, clock))).resolves.toBeDefined();
+      expect(away.requests).toHaveLength(0);
+    },
+  );
 });
 
 describe('keys that must never verify a token', () => {
@@ -340,14 +385,24 @@ describe('keys that must never verify a token', () => {
     const idp = await fakeIdp(() => ({ '/keys': serveKeys(() => [rsaJwk, weakJwk]) }));
     const clock = testClock();
     const iat = Math.floor(clock() / 1000);
-    const token = rawSigned({ alg: 'RS256', kid: 'weak' }, { iss: idp.issuer, aud: AUDIENCE, sub: 'a', iat, exp: iat + 600 }, weak.privateKey);
+    const token = rawSigned(
+      { alg: 'RS256', kid: 'weak' },
+      { iss: idp.issuer, aud: AUDIENCE, sub: 'a', iat, exp: iat + 600 },
+      weak.privateKey,
+    );
     const verifier = verifierFor(idp, clock);
     invalid(await refusal(verifier.verify(token)));
     await expect(verifier.verify(await signRsa(idp, clock))).resolves.toBeDefined();
   });
 
   it('treats a JWKS of oct keys only as an empty set: 401 key_not_found, not 503, and HMAC never uses them', async () => {
-    const oct = { kty: 'oct', k: 'c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA', kid: 'rsa-1', alg: 'RS256', use: 'sig' };
+    const oct = {
+      kty: 'oct',
+      k: 'c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA',
+      kid: 'rsa-1',
+      alg: 'RS256',
+      use: 'sig',
+    };
     const idp = await fakeIdp(() => ({ '/keys': serveKeys(() => [oct, { ...oct, kid: 'h', alg: 'HS256' }]) }));
     const clock = testClock();
     const verifier = verifierFor(idp, clock);
@@ -365,10 +420,18 @@ describe('duplicate kids', () => {
     const clock = testClock();
     const verifier = verifierFor(idp, clock);
     await expect(verifier.verify(await signRsa(idp, clock))).resolves.toBeDefined();
-    await expect(verifier.verify(await sign(other, { alg: 'RS256', kid: 'rsa-1' }, idp.issuer, clock))).resolves.toBeDefined();
+    await expect(
+      verifier.verify(await sign(other, { alg: 'RS256', kid: 'rsa-1' }, idp.issuer, clock)),
+    ).resolves.toBeDefined();
     const stranger = await attackerKey('RS256');
-    invalid(await refusal(verifier.verify(await sign(stranger, { alg: 'RS256', kid: 'rsa-1' }, idp.issuer, clock))), 'signature_invalid');
-    invalid(await refusal(verifier.verify(await sign(ec, { alg: 'ES256', kid: 'rsa-1' }, idp.issuer, clock))), 'key_not_found');
+    invalid(
+      await refusal(verifier.verify(await sign(stranger, { alg: 'RS256', kid: 'rsa-1' }, idp.issuer, clock))),
+      'signature_invalid',
+    );
+    invalid(
+      await refusal(verifier.verify(await sign(ec, { alg: 'ES256', kid: 'rsa-1' }, idp.issuer, clock))),
+      'key_not_found',
+    );
   });
 
   it('evicts cached tokens of a kid when one of its keys leaves, and refuses tokens of the key that left', async () => {
@@ -397,7 +460,9 @@ describe('thousands of keys', () => {
     const idp = await fakeIdp(() => ({ '/keys': serveKeys(() => [...manyKeys(2000), rsaJwk]) }));
     const clock = testClock();
     const verifier = verifierFor(idp, clock);
-    await expect(verifier.verify(await sign(ec, { alg: 'ES256', kid: 'ec-1999' }, idp.issuer, clock))).resolves.toBeDefined();
+    await expect(
+      verifier.verify(await sign(ec, { alg: 'ES256', kid: 'ec-1999' }, idp.issuer, clock)),
+    ).resolves.toBeDefined();
     await expect(verifier.verify(await signRsa(idp, clock))).resolves.toBeDefined();
     invalid(await refusal(verifier.verify(await signRsa(idp, clock, 'ec-2000'))), 'key_not_found');
     expect(verifier.stats().jwks).toMatchObject({ fetches: 1, keys: 2001 });
@@ -434,7 +499,9 @@ describe('discovery mix-up', () => {
     const verifier = createVerifier({ issuer: `${idp.issuer}/tenant`, audience: AUDIENCE, clock });
     verifiers.push(verifier);
     // Refused as a misconfiguration (500, no retry suggested): no retry makes another issuer's metadata ours.
-    const error = await refusal(verifier.verify(await sign(rsa, { alg: 'RS256', kid: 'rsa-1' }, `${idp.issuer}/tenant`, clock)));
+    const error = await refusal(
+      verifier.verify(await sign(rsa, { alg: 'RS256', kid: 'rsa-1' }, `${idp.issuer}/tenant`, clock)),
+    );
     expect(error).toMatchObject({ status: 500, reason: 'misconfigured' });
     expect(error.message).toMatch(/is for issuer .*, not the configured/);
     expect(idp.count('/keys')).toBe(0);
@@ -466,7 +533,13 @@ describe('revocation endpoint misbehaving (verifier.revoke with real IdP tokens)
       issuer: realIdp.issuer,
       audience: realIdp.audience,
       clock,
-      revocation: { clientId: 'rs', clientSecret: 'rs-secret', endpoint: `${endpoint.url}/revoke`, timeout: 300, ...revocation },
+      revocation: {
+        clientId: 'rs',
+        clientSecret: 'rs-secret',
+        endpoint: `${endpoint.url}/revoke`,
+        timeout: 300,
+        ...revocation,
+      },
     });
     verifiers.push(verifier);
     await verifier.verify(token);
@@ -497,10 +570,25 @@ describe('revocation endpoint misbehaving (verifier.revoke with real IdP tokens)
 
   it.each<[string, 'queued' | 'revoked' | 'rejected', Route]>([
     ['500 JSON', 'queued', (_req, res) => sendJson(res, 500, { error: 'server_error' })],
-    ['500 HTML', 'queued', (_req, res) => void res.writeHead(500, { 'content-type': 'text/html' }).end('<html><body><h1>500</h1><script>x</script></body></html>')],
+    [
+      '500 HTML',
+      'queued',
+      (_req, res) =>
+        void res
+          .writeHead(500, { 'content-type': 'text/html' })
+          .end('<html><body><h1>500</h1><script>x</script></body></html>'),
+    ],
     ['502 with no body', 'queued', (_req, res) => void res.writeHead(502).end()],
-    ['200 HTML (a login page)', 'revoked', (_req, res) => void res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><form>login</form>')],
-    ['400 HTML', 'rejected', (_req, res) => void res.writeHead(400, { 'content-type': 'text/html' }).end('<html>Bad Request</html>')],
+    [
+      '200 HTML (a login page)',
+      'revoked',
+      (_req, res) => void res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><form>login</form>'),
+    ],
+    [
+      '400 HTML',
+      'rejected',
+      (_req, res) => void res.writeHead(400, { 'content-type': 'text/html' }).end('<html>Bad Request</html>'),
+    ],
     ['a 5 MiB 200', 'revoked', huge(200, 5 * 1024 * 1024, 'text/html')],
     ['a 5 MiB 503', 'queued', huge(503, 5 * 1024 * 1024, 'text/html')],
     ['a 200 whose body never ends', 'queued', drip('ok')],
@@ -517,19 +605,26 @@ describe('revocation endpoint misbehaving (verifier.revoke with real IdP tokens)
     await expectDeadLocally(verifier, token);
   });
 
-  it.each([301, 302, 307, 308])('a %i to another host → rejected (not retried), never followed, dead locally', async (status) => {
-    const away = await elsewhere();
-    const { verifier, token } = await setup(redirectTo(status, `${away.url}/revoke`));
-    const outcome = await verifier.revoke(token);
-    expect(outcome).toMatchObject({ local: 'denylisted', idp: 'rejected' });
-    expect(away.requests).toHaveLength(0);
-    expect(verifier.stats().revocation.outbox.pending).toBe(0);
-    await expectDeadLocally(verifier, token);
-  });
+  it.each([301, 302, 307, 308])(
+    'a %i to another host → rejected (not retried), never followed, dead locally',
+    async (status) => {
+      const away = await elsewhere();
+      const { verifier, token } = await setup(redirectTo(status, `${away.url}/revoke`));
+      const outcome = await verifier.revoke(token);
+      expect(outcome).toMatchObject({ local: 'denylisted', idp: 'rejected' });
+      expect(away.requests).toHaveLength(0);
+      expect(verifier.stats().revocation.outbox.pending).toBe(0);
+      await expectDeadLocally(verifier, token);
+    },
+  );
 
   it('a discovered revocation_endpoint on plain http to a non-loopback host is refused (rejected), never contacted', async () => {
     const idp = await fakeIdp((base) => ({
-      [OIDC]: serveJson({ issuer: base, jwks_uri: `${base}/keys`, revocation_endpoint: 'http://revoke.evil.example/revoke' }),
+      [OIDC]: serveJson({
+        issuer: base,
+        jwks_uri: `${base}/keys`,
+        revocation_endpoint: 'http://revoke.evil.example/revoke',
+      }),
       '/keys': serveKeys(() => [rsaJwk]),
     }));
     const clock = testClock();
@@ -561,4 +656,3 @@ describe('revocation endpoint misbehaving (verifier.revoke with real IdP tokens)
     expect(['queued', 'rejected']).toContain(outcome.idp);
   });
 });
-

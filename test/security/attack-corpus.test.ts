@@ -26,7 +26,17 @@ import {
 } from '../../src/index.js';
 import { generateSigningKey } from '../../example-app/embedded-idp.js';
 import { sendJson, startStubServer, type StubServer } from '../support/http.js';
-import { attackerKey, rawToken, signToken, standardClaims, startIdp, testClock, tokenAt, type EmbeddedIdp, type SigningKey } from '../support/idp.js';
+import {
+  attackerKey,
+  rawToken,
+  signToken,
+  standardClaims,
+  startIdp,
+  testClock,
+  tokenAt,
+  type EmbeddedIdp,
+  type SigningKey,
+} from '../support/idp.js';
 import {
   b64u,
   claimsOf,
@@ -92,13 +102,24 @@ const nowSec = () => Math.floor(Date.now() / 1000);
  * Claims JSON text with one member replaced by a raw JSON literal (numbers and types JSON.stringify cannot make),
  * issued at `now` (epoch ms): pass the verifier's injected clock, if it has one.
  */
-function claimsWith(of: EmbeddedIdp, claim: string, literal: string | undefined, overrides: Record<string, unknown> = {}, now = Date.now()): string {
+function claimsWith(
+  of: EmbeddedIdp,
+  claim: string,
+  literal: string | undefined,
+  overrides: Record<string, unknown> = {},
+  now = Date.now(),
+): string {
   const claims: Record<string, unknown> = { ...standardClaims(of, {}, now), ...overrides };
   delete claims[claim];
   const text = JSON.stringify(claims);
   return literal === undefined ? text : `${text.slice(0, -1)},"${claim}":${literal}}`;
 }
-const genuineHeader = (extra: Record<string, unknown> = {}) => ({ alg: 'RS256', kid: key.kid, typ: 'at+jwt', ...extra });
+const genuineHeader = (extra: Record<string, unknown> = {}) => ({
+  alg: 'RS256',
+  kid: key.kid,
+  typ: 'at+jwt',
+  ...extra,
+});
 /** Signed with the IdP's genuine RS256 key, header and claims exactly as given. */
 const genuine = (header: string | Record<string, unknown>, payload: string | Record<string, unknown> | Uint8Array) =>
   rawSigned(header, payload, pk, 'RS256');
@@ -107,19 +128,23 @@ const genuine = (header: string | Record<string, unknown>, payload: string | Rec
 
 describe('alg: none (RFC 8725 §2.1, §3.1)', () => {
   const spellings: string[] = [];
-  for (let mask = 0; mask < 16; mask++) spellings.push([...'none'].map((c, i) => (mask & (1 << i) ? c.toUpperCase() : c)).join(''));
+  for (let mask = 0; mask < 16; mask++)
+    spellings.push([...'none'].map((c, i) => (mask & (1 << i) ? c.toUpperCase() : c)).join(''));
 
-  it.each(spellings)('refuses alg %j (empty, genuine-looking or arbitrary signature) before fetching any key', async (alg) => {
-    const verifier = verifierFor();
-    const real = await idp.issueAccessToken();
-    for (const signature of ['', parts(real)[2], 'AAAA']) {
-      for (const header of [{ alg }, { alg, kid: key.kid, typ: 'at+jwt' }]) {
-        await refused(verifier.verify(rawToken(header, standardClaims(idp), signature)), 'algorithm_not_allowed');
+  it.each(spellings)(
+    'refuses alg %j (empty, genuine-looking or arbitrary signature) before fetching any key',
+    async (alg) => {
+      const verifier = verifierFor();
+      const real = await idp.issueAccessToken();
+      for (const signature of ['', parts(real)[2], 'AAAA']) {
+        for (const header of [{ alg }, { alg, kid: key.kid, typ: 'at+jwt' }]) {
+          await refused(verifier.verify(rawToken(header, standardClaims(idp), signature)), 'algorithm_not_allowed');
+        }
       }
-    }
-    expect(verifier.stats().jwks.fetches).toBe(0);
-    expect(verifier.stats().discovery.fetches).toBe(0);
-  });
+      expect(verifier.stats().jwks.fetches).toBe(0);
+      expect(verifier.stats().discovery.fetches).toBe(0);
+    },
+  );
 
   it('refuses a missing, empty, non-string or mis-cased alg even over a genuine RS256 signature', async () => {
     const verifier = verifierFor();
@@ -134,7 +159,10 @@ describe('alg: none (RFC 8725 §2.1, §3.1)', () => {
       { alg: 'RS256\u0000', kid: key.kid },
     ];
     for (const header of headers) {
-      await refused(verifier.verify(rawSigned(header, standardClaims(idp), pk, 'RS256')), ['algorithm_not_allowed', 'malformed_token']);
+      await refused(verifier.verify(rawSigned(header, standardClaims(idp), pk, 'RS256')), [
+        'algorithm_not_allowed',
+        'malformed_token',
+      ]);
     }
     expect(verifier.stats().cache.size).toBe(0);
   });
@@ -146,7 +174,10 @@ describe('key confusion: HMAC keyed with the IdP public key (RFC 8725 §2.1, §3
     async (alg) => {
       const verifier = verifierFor();
       for (const [shape, secret] of publicKeyShapes(key)) {
-        for (const header of [{ alg, kid: key.kid, typ: 'at+jwt' }, { alg, typ: 'at+jwt' }]) {
+        for (const header of [
+          { alg, kid: key.kid, typ: 'at+jwt' },
+          { alg, typ: 'at+jwt' },
+        ]) {
           const token = rawSigned(header, standardClaims(idp), secret);
           const error = await refused(verifier.verify(token), 'algorithm_not_allowed').catch((e: unknown) => {
             throw new Error(`key confusion with the public key as ${shape}: ${String(e)}`);
@@ -162,7 +193,10 @@ describe('key confusion: HMAC keyed with the IdP public key (RFC 8725 §2.1, §3
   it.each(['HS256', 'HS384', 'HS512'])(
     'with HMAC explicitly enabled, %s keyed with the public key still fails: only the configured secret is an HMAC key',
     async (alg) => {
-      const verifier = verifierFor({ algorithms: ['RS256', 'HS256', 'HS384', 'HS512'], secret: 'the-configured-shared-secret-32-bytes!!' });
+      const verifier = verifierFor({
+        algorithms: ['RS256', 'HS256', 'HS384', 'HS512'],
+        secret: 'the-configured-shared-secret-32-bytes!!',
+      });
       for (const [shape, secret] of publicKeyShapes(key)) {
         const token = rawSigned({ alg, kid: key.kid, typ: 'at+jwt' }, standardClaims(idp), secret);
         await refused(verifier.verify(token), 'signature_invalid').catch((e: unknown) => {
@@ -191,7 +225,10 @@ describe('algorithm does not match the key (RFC 8725 §3.1)', () => {
     const ec = await attackerKey('ES256');
     await refused(verifier.verify(await signToken(standardClaims(idp), { ...ec, kid: key.kid })), 'key_not_found');
     // Not even a valid RSA signature under an ES256 label gets anywhere.
-    await refused(verifier.verify(rawSigned({ alg: 'ES256', kid: key.kid }, standardClaims(idp), pk, 'RS256')), 'key_not_found');
+    await refused(
+      verifier.verify(rawSigned({ alg: 'ES256', kid: key.kid }, standardClaims(idp), pk, 'RS256')),
+      'key_not_found',
+    );
   });
 
   it('refuses an EdDSA header whose kid names the IdP RSA key', async () => {
@@ -210,24 +247,37 @@ describe('algorithm does not match the key (RFC 8725 §3.1)', () => {
   it('refuses an RS256 header whose kid names the IdP EC key', async () => {
     const verifier = verifierFor({}, ecIdp);
     const rsa = await attackerKey('RS256');
-    await refused(verifier.verify(await signToken(standardClaims(ecIdp), { ...rsa, kid: ecIdp.keys[0]!.kid })), 'key_not_found');
+    await refused(
+      verifier.verify(await signToken(standardClaims(ecIdp), { ...rsa, kid: ecIdp.keys[0]!.kid })),
+      'key_not_found',
+    );
   });
 
   it('refuses an ES384 header on the IdP P-256 key (curve mismatch)', async () => {
     const verifier = verifierFor({}, ecIdp);
     const p384 = await attackerKey('ES384');
-    await refused(verifier.verify(await signToken(standardClaims(ecIdp), { ...p384, kid: ecIdp.keys[0]!.kid })), 'key_not_found');
+    await refused(
+      verifier.verify(await signToken(standardClaims(ecIdp), { ...p384, kid: ecIdp.keys[0]!.kid })),
+      'key_not_found',
+    );
   });
 
   it('documents: a JWK without `alg` accepts any allowed RSA algorithm signed by its key; `algorithms` pins it', async () => {
     // Same private key, so this is not a forgery — but it is why RFC 8725 §3.1 asks to pin the
     // algorithm: with an alg-less JWKS, the allowlist is the only pin.
     const { alg: _alg, ...noAlg } = publicKeyOf(key).export({ format: 'jwk' }) as JWK;
-    const jwks = await startStubServer((_req, res) => sendJson(res, 200, { keys: [{ ...noAlg, kid: key.kid, use: 'sig' }] }));
+    const jwks = await startStubServer((_req, res) =>
+      sendJson(res, 200, { keys: [{ ...noAlg, kid: key.kid, use: 'sig' }] }),
+    );
     closers.push(() => jwks.close());
     const ps256 = rawSigned({ alg: 'PS256', kid: key.kid }, standardClaims(idp), pk);
-    await expect(verifierFor({ jwksUri: `${jwks.url}/jwks` }).verify(ps256)).resolves.toMatchObject({ header: { alg: 'PS256' } });
-    await refused(verifierFor({ jwksUri: `${jwks.url}/jwks`, algorithms: ['RS256'] }).verify(ps256), 'algorithm_not_allowed');
+    await expect(verifierFor({ jwksUri: `${jwks.url}/jwks` }).verify(ps256)).resolves.toMatchObject({
+      header: { alg: 'PS256' },
+    });
+    await refused(
+      verifierFor({ jwksUri: `${jwks.url}/jwks`, algorithms: ['RS256'] }).verify(ps256),
+      'algorithm_not_allowed',
+    );
   });
 });
 
@@ -266,7 +316,14 @@ describe('kid injection (RFC 8725 §3.10)', () => {
 
   it('refuses case, whitespace and suffix variants of the genuine kid', async () => {
     const verifier = verifierFor();
-    for (const kid of [key.kid.toUpperCase(), `${key.kid} `, ` ${key.kid}`, `${key.kid}\u0000`, `${key.kid}/../${key.kid}`, `${key.kid}\n`]) {
+    for (const kid of [
+      key.kid.toUpperCase(),
+      `${key.kid} `,
+      ` ${key.kid}`,
+      `${key.kid}\u0000`,
+      `${key.kid}/../${key.kid}`,
+      `${key.kid}\n`,
+    ]) {
       await refused(verifier.verify(genuine(genuineHeader({ kid }), standardClaims(idp))), 'key_not_found');
     }
   });
@@ -298,7 +355,11 @@ describe('jku / x5u / jwk / x5c headers (RFC 8725 §3.10): never trusted, never 
       [undefined, 'signature_invalid'], // no kid: the IdP's RSA key is tried, and fails
     ];
     for (const [kid, reason] of cases) {
-      const token = rawSigned({ alg: 'RS256', typ: 'at+jwt', ...(kid !== undefined ? { kid } : {}), ...headers }, standardClaims(idp), privateKeyOf(attacker.privateJwk));
+      const token = rawSigned(
+        { alg: 'RS256', typ: 'at+jwt', ...(kid !== undefined ? { kid } : {}), ...headers },
+        standardClaims(idp),
+        privateKeyOf(attacker.privateJwk),
+      );
       await refused(verifier.verify(token), reason);
     }
     expect(trap.requests).toHaveLength(0);
@@ -314,7 +375,11 @@ describe('jku / x5u / jwk / x5c headers (RFC 8725 §3.10): never trusted, never 
 
 describe('crit and b64 (RFC 7515 §4.1.11, RFC 7797)', () => {
   it.each<[string, Record<string, unknown>, RejectionReason]>([
-    ['an unknown extension', { crit: ['urn:example:must-understand'], 'urn:example:must-understand': true }, 'unsupported_token'],
+    [
+      'an unknown extension',
+      { crit: ['urn:example:must-understand'], 'urn:example:must-understand': true },
+      'unsupported_token',
+    ],
     ['a registered header name', { crit: ['alg'] }, 'unsupported_token'],
     ['an extension missing from the header', { crit: ['urn:example:absent'] }, 'unsupported_token'],
     ['an empty list', { crit: [] }, 'malformed_token'],
@@ -357,7 +422,11 @@ describe('nested JWT and JWE (RFC 8725 §2.7, §3.11)', () => {
   it('refuses an attacker JWS wrapping a genuine access token', async () => {
     const inner = await idp.issueAccessToken();
     const attacker = await attackerKey('RS256');
-    const outer = rawSigned({ alg: 'RS256', kid: key.kid, cty: 'JWT' }, Buffer.from(inner), privateKeyOf(attacker.privateJwk));
+    const outer = rawSigned(
+      { alg: 'RS256', kid: key.kid, cty: 'JWT' },
+      Buffer.from(inner),
+      privateKeyOf(attacker.privateJwk),
+    );
     await refused(verifierFor().verify(outer), 'signature_invalid');
   });
 
@@ -413,7 +482,13 @@ describe('ECDSA signature edge cases (CVE-2022-21449 "psychic signatures", malle
     const [h, p, sig] = parts(await ecToken(alg));
     const { r, s } = ecParts(alg, sig);
     const verifier = verifierFor({}, of);
-    for (const [rr, ss] of [[0n, s], [r, 0n], [1n, 1n], [r, r], [s, r]] as Array<[bigint, bigint]>) {
+    for (const [rr, ss] of [
+      [0n, s],
+      [r, 0n],
+      [1n, 1n],
+      [r, r],
+      [s, r],
+    ] as Array<[bigint, bigint]>) {
       await refused(verifier.verify(`${h}.${p}.${ecSignature(alg, rr, ss)}`), 'signature_invalid');
     }
   });
@@ -423,7 +498,13 @@ describe('ECDSA signature edge cases (CVE-2022-21449 "psychic signatures", malle
     const [h, p, sig] = parts(await ecToken(alg));
     const bytes = Buffer.from(sig, 'base64url');
     const verifier = verifierFor({}, of);
-    for (const variant of [ecDerSignature(alg, sig), b64u(bytes.subarray(0, -1)), b64u(Buffer.concat([bytes, Buffer.from([0])])), b64u(Buffer.concat([Buffer.from([0]), bytes])), '']) {
+    for (const variant of [
+      ecDerSignature(alg, sig),
+      b64u(bytes.subarray(0, -1)),
+      b64u(Buffer.concat([bytes, Buffer.from([0])])),
+      b64u(Buffer.concat([Buffer.from([0]), bytes])),
+      '',
+    ]) {
       await refused(verifier.verify(`${h}.${p}.${variant}`), ['signature_invalid', 'malformed_token']);
     }
   });
@@ -468,7 +549,10 @@ describe('duplicate JSON members: one parse, last member wins everywhere', () =>
   it('header {"alg":"RS256",…,"alg":"none"}: refused (the last alg is none)', async () => {
     const header = `{"alg":"RS256","kid":"${key.kid}","typ":"at+jwt","alg":"none"}`;
     await refused(verifierFor().verify(genuine(header, standardClaims(idp))), 'algorithm_not_allowed');
-    await refused(verifierFor().verify(rawToken(JSON.parse(header) as object, standardClaims(idp))), 'algorithm_not_allowed');
+    await refused(
+      verifierFor().verify(rawToken(JSON.parse(header) as object, standardClaims(idp))),
+      'algorithm_not_allowed',
+    );
   });
 
   it('documents: header {"alg":"none","alg":"RS256",…} over a genuine RS256 signature is accepted as RS256', async () => {
@@ -479,37 +563,60 @@ describe('duplicate JSON members: one parse, last member wins everywhere', () =>
 
   it('header with two kids: the last one selects the key', async () => {
     const verifier = verifierFor();
-    await expect(verifier.verify(genuine(`{"alg":"RS256","kid":"attacker","kid":"${key.kid}"}`, standardClaims(idp)))).resolves.toMatchObject({
+    await expect(
+      verifier.verify(genuine(`{"alg":"RS256","kid":"attacker","kid":"${key.kid}"}`, standardClaims(idp))),
+    ).resolves.toMatchObject({
       header: { kid: key.kid },
     });
-    await refused(verifier.verify(genuine(`{"alg":"RS256","kid":"${key.kid}","kid":"attacker"}`, standardClaims(idp))), 'key_not_found');
+    await refused(
+      verifier.verify(genuine(`{"alg":"RS256","kid":"${key.kid}","kid":"attacker"}`, standardClaims(idp))),
+      'key_not_found',
+    );
   });
 
   it('header with two typ under typ enforcement: the last one is checked', async () => {
     const verifier = verifierFor({ typ: 'at+jwt' });
-    await refused(verifier.verify(genuine(`{"alg":"RS256","kid":"${key.kid}","typ":"at+jwt","typ":"JWT"}`, standardClaims(idp))), 'type_mismatch');
-    await expect(verifier.verify(genuine(`{"alg":"RS256","kid":"${key.kid}","typ":"JWT","typ":"at+jwt"}`, standardClaims(idp)))).resolves.toBeDefined();
+    await refused(
+      verifier.verify(genuine(`{"alg":"RS256","kid":"${key.kid}","typ":"at+jwt","typ":"JWT"}`, standardClaims(idp))),
+      'type_mismatch',
+    );
+    await expect(
+      verifier.verify(genuine(`{"alg":"RS256","kid":"${key.kid}","typ":"JWT","typ":"at+jwt"}`, standardClaims(idp))),
+    ).resolves.toBeDefined();
   });
 
   it('payload with two aud: the last one is checked and returned', async () => {
     const verifier = verifierFor();
     const other = 'https://other.example/api';
-    const ok = await verifier.verify(genuine(genuineHeader(), claimsWith(idp, 'aud', `"${other}","aud":"${idp.audience}"`)));
+    const ok = await verifier.verify(
+      genuine(genuineHeader(), claimsWith(idp, 'aud', `"${other}","aud":"${idp.audience}"`)),
+    );
     expect(ok.payload.aud).toBe(idp.audience);
-    await refused(verifier.verify(genuine(genuineHeader(), claimsWith(idp, 'aud', `"${idp.audience}","aud":"${other}"`))), 'audience_mismatch');
+    await refused(
+      verifier.verify(genuine(genuineHeader(), claimsWith(idp, 'aud', `"${idp.audience}","aud":"${other}"`))),
+      'audience_mismatch',
+    );
   });
 
   it('payload with two iss: the last one is checked', async () => {
     const verifier = verifierFor();
-    await expect(verifier.verify(genuine(genuineHeader(), claimsWith(idp, 'iss', `"https://evil.example","iss":"${idp.issuer}"`)))).resolves.toBeDefined();
-    await refused(verifier.verify(genuine(genuineHeader(), claimsWith(idp, 'iss', `"${idp.issuer}","iss":"https://evil.example"`))), 'issuer_mismatch');
+    await expect(
+      verifier.verify(genuine(genuineHeader(), claimsWith(idp, 'iss', `"https://evil.example","iss":"${idp.issuer}"`))),
+    ).resolves.toBeDefined();
+    await refused(
+      verifier.verify(genuine(genuineHeader(), claimsWith(idp, 'iss', `"${idp.issuer}","iss":"https://evil.example"`))),
+      'issuer_mismatch',
+    );
   });
 
   it('payload with two exp: the last one is checked and is also the cache deadline', async () => {
     const clock = testClock();
     const now = Math.floor(clock() / 1000);
     const verifier = verifierFor({ clock, clockTolerance: 0 });
-    await refused(verifier.verify(genuine(genuineHeader(), claimsWith(idp, 'exp', `${now + 600},"exp":${now - 600}`, {}, clock()))), 'token_expired');
+    await refused(
+      verifier.verify(genuine(genuineHeader(), claimsWith(idp, 'exp', `${now + 600},"exp":${now - 600}`, {}, clock()))),
+      'token_expired',
+    );
     const token = genuine(genuineHeader(), claimsWith(idp, 'exp', `${now - 600},"exp":${now + 60}`, {}, clock()));
     expect((await verifier.verify(token)).payload.exp).toBe(now + 60);
     clock.advance(30_000);
@@ -542,11 +649,17 @@ describe('duplicate JSON members: one parse, last member wins everywhere', () =>
 
   it('a "__proto__" member is plain data: it grants no scope, supplies no exp, and pollutes nothing', async () => {
     const verifier = verifierFor();
-    const scoped = genuine(genuineHeader(), claimsWith(idp, '__proto__', '{"scope":"notes:write admin"}', { scope: 'notes:read' }));
+    const scoped = genuine(
+      genuineHeader(),
+      claimsWith(idp, '__proto__', '{"scope":"notes:write admin"}', { scope: 'notes:read' }),
+    );
     const app = guardedApp(verifier);
     expect((await request(app).post('/notes').set('Authorization', `Bearer ${scoped}`)).status).toBe(403);
     expect((await request(app).get('/notes').set('Authorization', `Bearer ${scoped}`)).status).toBe(200);
-    const noExp = genuine(genuineHeader(), claimsWith(idp, 'exp', undefined).replace(/}$/, `,"__proto__":{"exp":${nowSec() + 600}}}`));
+    const noExp = genuine(
+      genuineHeader(),
+      claimsWith(idp, 'exp', undefined).replace(/}$/, `,"__proto__":{"exp":${nowSec() + 600}}}`),
+    );
     await refused(verifier.verify(noExp), 'claim_missing');
     expect(({} as Record<string, unknown>).scope).toBeUndefined();
     expect(({} as Record<string, unknown>).exp).toBeUndefined();
@@ -575,13 +688,18 @@ describe('client_id and azp: strings, and client_id required when typ at+jwt is 
 
   it('a string client_id and azp are accepted', async () => {
     const token = genuine(genuineHeader(), claimsWith(idp, 'azp', '"my-client"', { client_id: 'my-client' }));
-    await expect(verifierFor({ typ: 'at+jwt' }).verify(token)).resolves.toMatchObject({ payload: { client_id: 'my-client', azp: 'my-client' } });
+    await expect(verifierFor({ typ: 'at+jwt' }).verify(token)).resolves.toMatchObject({
+      payload: { client_id: 'my-client', azp: 'my-client' },
+    });
   });
 
-  it.each(['at+jwt', 'application/at+jwt', 'AT+JWT'])("typ '%s' enforced: a token without client_id is refused (claim_missing)", async (typ) => {
-    const token = genuine(genuineHeader(), claimsWith(idp, 'client_id', undefined));
-    await refused(verifierFor({ typ }).verify(token), 'claim_missing');
-  });
+  it.each(['at+jwt', 'application/at+jwt', 'AT+JWT'])(
+    "typ '%s' enforced: a token without client_id is refused (claim_missing)",
+    async (typ) => {
+      const token = genuine(genuineHeader(), claimsWith(idp, 'client_id', undefined));
+      await refused(verifierFor({ typ }).verify(token), 'claim_missing');
+    },
+  );
 
   it('typ not enforced: a token without client_id is still accepted (IdPs that send azp or cid instead)', async () => {
     const token = genuine(genuineHeader(), claimsWith(idp, 'client_id', undefined, { azp: 'spa' }));
@@ -637,7 +755,9 @@ describe('NumericDate claims (RFC 7519 §2): odd numbers and wrong types', () =>
 
   it.each(cases)('%s: %s → %j', async (claim, literal, expected) => {
     const now = nowSec();
-    const text = literal.replace(/NOW([+-][\d.]+)?/, (_m, delta: string | undefined) => String(now + Number(delta ?? 0)));
+    const text = literal.replace(/NOW([+-][\d.]+)?/, (_m, delta: string | undefined) =>
+      String(now + Number(delta ?? 0)),
+    );
     const token = genuine(genuineHeader(), claimsWith(idp, claim, text));
     const verifier = verifierFor();
     if (expected === 'accepted') await expect(verifier.verify(token)).resolves.toBeDefined();
@@ -689,7 +809,10 @@ describe('audience and issuer (RFC 8725 §3.8, §3.9)', () => {
     ['as an array', (iss) => [iss]],
     ['null', () => null],
   ])('refuses iss %s, signed with the genuine key', async (_name, iss) => {
-    await refused(verifierFor().verify(genuine(genuineHeader(), { ...standardClaims(idp), iss: iss(idp.issuer) })), 'issuer_mismatch');
+    await refused(
+      verifierFor().verify(genuine(genuineHeader(), { ...standardClaims(idp), iss: iss(idp.issuer) })),
+      'issuer_mismatch',
+    );
   });
 
   it('refuses a genuine token when the verifier is configured with a trailing-slash variant of the issuer', async () => {
@@ -701,14 +824,26 @@ describe('audience and issuer (RFC 8725 §3.8, §3.9)', () => {
     const billing = `${idp.issuer}/billing-api`;
     const verifier = verifierFor();
     await refused(verifier.verify(await signToken(standardClaims(idp, { aud: billing }), key)), 'audience_mismatch');
-    await refused(verifier.verify(await signToken(standardClaims(idp, { aud: [billing, `${idp.issuer}/reports`] }), key)), 'audience_mismatch');
+    await refused(
+      verifier.verify(await signToken(standardClaims(idp, { aud: [billing, `${idp.issuer}/reports`] }), key)),
+      'audience_mismatch',
+    );
   });
 });
 
 describe('ID token presented as an access token (RFC 9068 §4, RFC 8725 §3.11)', () => {
   const idTokenClaims = () => {
     const iat = nowSec();
-    return { iss: idp.issuer, sub: 'alice', aud: idp.client.clientId, azp: idp.client.clientId, nonce: 'n-0S6_WzA2Mj', auth_time: iat, iat, exp: iat + 3600 };
+    return {
+      iss: idp.issuer,
+      sub: 'alice',
+      aud: idp.client.clientId,
+      azp: idp.client.clientId,
+      nonce: 'n-0S6_WzA2Mj',
+      auth_time: iat,
+      iat,
+      exp: iat + 3600,
+    };
   };
 
   it("refuses an ID token (typ JWT or none, aud = client_id, nonce) when typ 'at+jwt' is enforced", async () => {
@@ -729,7 +864,7 @@ describe('ID token presented as an access token (RFC 9068 §4, RFC 8725 §3.11)'
     await refused(verifierFor({ audience: idp.client.clientId, typ: 'at+jwt' }).verify(idToken), 'type_mismatch');
   });
 
-  it("accepts the RFC 9068 spellings of at+jwt under enforcement (application/at+jwt, case)", async () => {
+  it('accepts the RFC 9068 spellings of at+jwt under enforcement (application/at+jwt, case)', async () => {
     const verifier = verifierFor({ typ: 'at+jwt' });
     for (const typ of ['at+jwt', 'application/at+jwt', 'AT+JWT']) {
       await expect(verifier.verify(await signToken(standardClaims(idp), key, { typ }))).resolves.toBeDefined();
@@ -759,7 +894,9 @@ describe('another IdP', () => {
     const evil = await startStubServer((req, res) =>
       req.url?.startsWith('/.well-known')
         ? sendJson(res, 200, { issuer: idp.issuer, jwks_uri: 'http://127.0.0.1:1/jwks' })
-        : sendJson(res, 200, { keys: [{ ...(attacker.publicJwk as JWK), kid: 'attacker-key', alg: 'RS256', use: 'sig' }] }),
+        : sendJson(res, 200, {
+            keys: [{ ...(attacker.publicJwk as JWK), kid: 'attacker-key', alg: 'RS256', use: 'sig' }],
+          }),
     );
     closers.push(() => evil.close());
     const token = await signToken(standardClaims(idp, { iss: evil.url }), attacker);
@@ -776,9 +913,14 @@ function guardedApp(verifier: Verifier): Express {
   app.get('/notes', authGuard({ verifier, scopes: ['notes:read'] }), (req, res) => {
     res.json({ sub: req.auth?.payload.sub, scope: req.auth?.payload.scope });
   });
-  app.post('/notes', express.urlencoded({ extended: false }), authGuard({ verifier, scopes: ['notes:write'] }), (_req, res) => {
-    res.status(201).json({ ok: true });
-  });
+  app.post(
+    '/notes',
+    express.urlencoded({ extended: false }),
+    authGuard({ verifier, scopes: ['notes:write'] }),
+    (_req, res) => {
+      res.status(201).json({ ok: true });
+    },
+  );
   app.use(authErrorHandler());
   return app;
 }
@@ -791,7 +933,9 @@ describe('cache abuse', () => {
     expect((await request(app).get('/notes').set('Authorization', `Bearer ${token}`)).status).toBe(200);
     const [h, p, s] = parts(token);
     const escalated = b64u(JSON.stringify({ ...claimsOf(token), scope: 'notes:read notes:write' }));
-    const otherHeader = b64u(JSON.stringify({ ...JSON.parse(Buffer.from(h, 'base64url').toString()), kid: key.kid, typ: 'JWT' }));
+    const otherHeader = b64u(
+      JSON.stringify({ ...JSON.parse(Buffer.from(h, 'base64url').toString()), kid: key.kid, typ: 'JWT' }),
+    );
     for (const forged of [`${h}.${escalated}.${s}`, `${otherHeader}.${p}.${s}`]) {
       const res = await request(app).post('/notes').set('Authorization', `Bearer ${forged}`);
       expect(res.status).toBe(401);
@@ -824,14 +968,25 @@ describe('cache abuse', () => {
     const token = await idp.issueAccessToken({ scope: 'notes:read' });
     expect((await rawRequest(listener.port, [`Authorization: Bearer ${token}`], '/notes')).status).toBe(200);
     await verifier.invalidate(token);
-    const sameToken = ['bearer ', 'BEARER ', 'bEaReR ', 'Bearer  ', 'Bearer    '].map((prefix) => `Authorization: ${prefix}${token}`);
-    const withOws = [`Authorization:    Bearer ${token}`, `Authorization: Bearer ${token}   `, `Authorization:\tBearer ${token}\t`];
+    const sameToken = ['bearer ', 'BEARER ', 'bEaReR ', 'Bearer  ', 'Bearer    '].map(
+      (prefix) => `Authorization: ${prefix}${token}`,
+    );
+    const withOws = [
+      `Authorization:    Bearer ${token}`,
+      `Authorization: Bearer ${token}   `,
+      `Authorization:\tBearer ${token}\t`,
+    ];
     for (const line of [...sameToken, ...withOws]) {
       const res = await rawRequest(listener.port, [line], '/notes');
       expect([line.slice(0, 40), res.status]).toEqual([line.slice(0, 40), 401]);
       expect(res.headers['www-authenticate']).toContain('error_description="The access token has been revoked"');
     }
-    for (const line of [`Authorization: Bearer\t${token}`, `Authorization: Bearer ${token},`, `Authorization: Bearer ${token} x`, `Authorization: Bearer "${token}"`]) {
+    for (const line of [
+      `Authorization: Bearer\t${token}`,
+      `Authorization: Bearer ${token},`,
+      `Authorization: Bearer ${token} x`,
+      `Authorization: Bearer "${token}"`,
+    ]) {
       expect((await rawRequest(listener.port, [line], '/notes')).status).toBe(400);
     }
   });
@@ -841,7 +996,12 @@ describe('cache abuse', () => {
     const token = await idp.issueAccessToken();
     const cached = await verifier.verify(token);
     const [h, p, s] = parts(token);
-    const spellings = [...nonCanonicalSpellings(s).map((x) => `${h}.${p}.${x}`), `${h}.${p}.${s}=`, `${h}=.${p}.${s}`, `${h}.${p}=.${s}`];
+    const spellings = [
+      ...nonCanonicalSpellings(s).map((x) => `${h}.${p}.${x}`),
+      `${h}.${p}.${s}=`,
+      `${h}=.${p}.${s}`,
+      `${h}.${p}=.${s}`,
+    ];
     const alphabet = `${h}.${p}.${s.replace(/-/g, '+').replace(/_/g, '/')}`;
     if (alphabet !== token) spellings.push(alphabet);
     for (const spelling of spellings) expect(verifier.peek(spelling)).toBeUndefined();
@@ -955,7 +1115,11 @@ describe('request level (authGuard over real HTTP)', () => {
   it('answers 401 token_too_long to a 20 KB token when the server allows such headers', async () => {
     const big = await listen(guardedApp(verifier), { maxHeaderSize: 64 * 1024 });
     closers.push(big.close);
-    const res = await rawRequest(big.port, [`Authorization: Bearer ${'a'.repeat(10_000)}.${'b'.repeat(10_000)}.c`], '/notes');
+    const res = await rawRequest(
+      big.port,
+      [`Authorization: Bearer ${'a'.repeat(10_000)}.${'b'.repeat(10_000)}.c`],
+      '/notes',
+    );
     expect(res.status).toBe(401);
     expect(res.headers['www-authenticate']).toContain('The access token is too long');
   });
@@ -985,7 +1149,12 @@ describe('request level (authGuard over real HTTP)', () => {
   });
 
   it('answers 400 to an empty Bearer, with or without trailing space', async () => {
-    for (const line of ['Authorization: Bearer', 'Authorization: Bearer ', 'Authorization: Bearer     ', 'Authorization: bearer']) {
+    for (const line of [
+      'Authorization: Bearer',
+      'Authorization: Bearer ',
+      'Authorization: Bearer     ',
+      'Authorization: bearer',
+    ]) {
       const res = await get([line]);
       expect(res.status).toBe(400);
       expect(res.headers['www-authenticate']).toContain('error="invalid_request"');

@@ -64,7 +64,9 @@ describe('revocation identity', () => {
     const verifier = hmacVerifier(clock);
     const iat = Math.floor(clock() / 1000);
     const sign = (sub: string) =>
-      new SignJWT({ sub, iss: ISSUER, aud: AUD, iat, exp: iat + 300, jti: '' }).setProtectedHeader({ alg: 'HS256' }).sign(SECRET);
+      new SignJWT({ sub, iss: ISSUER, aud: AUD, iat, exp: iat + 300, jti: '' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .sign(SECRET);
     const [mallory, alice] = [await sign('mallory'), await sign('alice')];
     expect(await outcome(verifier.verify(alice))).toBe('accepted');
     // Mallory logs herself out: an empty jti names no token, so it must not be the key of all of them.
@@ -80,7 +82,9 @@ describe('a claim that is no well-formed string (a lone UTF-16 surrogate)', () =
     const verifier = hmacVerifier(clock);
     const iat = Math.floor(clock() / 1000);
     // JSON can carry "\ud800"; encodeURIComponent (our revocation keys) throws on it.
-    const token = await new SignJWT({ sub: 'eve\ud800', iss: ISSUER, aud: AUD, iat, exp: iat + 300 }).setProtectedHeader({ alg: 'HS256' }).sign(SECRET);
+    const token = await new SignJWT({ sub: 'eve\ud800', iss: ISSUER, aud: AUD, iat, exp: iat + 300 })
+      .setProtectedHeader({ alg: 'HS256' })
+      .sign(SECRET);
     expect(await outcome(verifier.verify(token))).toBe('claim_invalid');
     const res = await request(revokeRoute({ verifier })).post('/').set('authorization', `Bearer ${token}`);
     expect(res.status).toBe(401);
@@ -95,7 +99,9 @@ describe('an introspected token without `exp`', () => {
     const clock = testClock(1_800_000_000_000);
     // An IdP whose introspection never says when the token expires (RFC 7662 makes `exp` optional).
     const iat = Math.floor(clock() / 1000);
-    idp = await startStubServer((_req, res) => sendJson(res, 200, { active: true, sub: 'alice', aud: AUD, iss: ISSUER, iat }));
+    idp = await startStubServer((_req, res) =>
+      sendJson(res, 200, { active: true, sub: 'alice', aud: AUD, iss: ISSUER, iat }),
+    );
     const verifier = hmacVerifier(clock, {
       introspection: { clientId: 'rs', clientSecret: 'rs-secret', endpoint: `${idp.url}/introspect`, maxAge: 30 },
     });
@@ -115,8 +121,12 @@ describe('an introspection answer with neither `exp` nor `iat`', () => {
 
   it('is refused (claim_missing): nothing would bound how long its revocation must last', async () => {
     const clock = testClock(1_800_000_000_000);
-    idp = await startStubServer((_req, res) => sendJson(res, 200, { active: true, sub: 'alice', aud: AUD, iss: ISSUER }));
-    const verifier = hmacVerifier(clock, { introspection: { clientId: 'rs', clientSecret: 'rs-secret', endpoint: `${idp.url}/introspect` } });
+    idp = await startStubServer((_req, res) =>
+      sendJson(res, 200, { active: true, sub: 'alice', aud: AUD, iss: ISSUER }),
+    );
+    const verifier = hmacVerifier(clock, {
+      introspection: { clientId: 'rs', clientSecret: 'rs-secret', endpoint: `${idp.url}/introspect` },
+    });
     expect(await outcome(verifier.verify('opaque-access-token-without-dates'))).toBe('claim_missing');
   });
 });
@@ -166,13 +176,23 @@ describe('a shared outbox', () => {
     // Left behind by a deployment that trusted another issuer: long expired, due first.
     for (let i = 0; i < 50; i++) {
       await store.outbox.enqueue({
-        id: `gone-${i}`, token: `gone-refresh-token-${i}`, issuer: 'https://gone.example', expiresAt: now - 60_000,
-        attempts: 3, nextAttemptAt: now - 120_000 + i, lastError: 'unreachable',
+        id: `gone-${i}`,
+        token: `gone-refresh-token-${i}`,
+        issuer: 'https://gone.example',
+        expiresAt: now - 60_000,
+        attempts: 3,
+        nextAttemptAt: now - 120_000 + i,
+        lastError: 'unreachable',
       });
     }
     await store.outbox.enqueue({
-      id: 'ours', token: 'our-refresh-token-0123456789', issuer: ISSUER, expiresAt: now + 3_600_000,
-      attempts: 1, nextAttemptAt: now - 1_000, lastError: 'unreachable',
+      id: 'ours',
+      token: 'our-refresh-token-0123456789',
+      issuer: ISSUER,
+      expiresAt: now + 3_600_000,
+      attempts: 1,
+      nextAttemptAt: now - 1_000,
+      lastError: 'unreachable',
     });
     for (let run = 0; run < 3; run++) await verifier.retryPending();
     expect(idp.requests.map((r) => new URLSearchParams(r.body).get('token'))).toContain('our-refresh-token-0123456789');

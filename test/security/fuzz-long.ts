@@ -31,7 +31,9 @@ const properties: Array<[string, (ctx: FuzzContext, settings: FuzzSettings) => P
 
 const ctx = await setupFuzzContext();
 let failed = 0;
-console.log(`fuzz-long: ${settings.numRuns} runs per property${settings.seed !== undefined ? `, seed ${settings.seed}` : ''}`);
+console.log(
+  `fuzz-long: ${settings.numRuns} runs per property${settings.seed !== undefined ? `, seed ${settings.seed}` : ''}`,
+);
 try {
   for (const [name, property] of properties) {
     const started = performance.now();
@@ -48,7 +50,9 @@ try {
     console.log('  ok    only byte-identical tokens (or an ECDSA twin) verify');
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    console.log('  known ("only byte-identical tokens verify"): non-canonical signature spellings / ECDSA twins still verify');
+    console.log(
+      '  known ("only byte-identical tokens verify"): non-canonical signature spellings / ECDSA twins still verify',
+    );
     console.log(`        ${message.split('\n').find((line) => line.includes('accepted')) ?? message.slice(0, 300)}`);
   }
 } finally {

@@ -24,7 +24,16 @@ import {
   type Verifier,
 } from '../../src/index.js';
 import { issuedAt, signToken, standardClaims, startIdp, testClock, type EmbeddedIdp } from '../support/idp.js';
-import { b64u, CURVE_ORDER, describeError, ecParts, ecSignature, listen, nonCanonicalSpellings, rawRequest } from './helpers.js';
+import {
+  b64u,
+  CURVE_ORDER,
+  describeError,
+  ecParts,
+  ecSignature,
+  listen,
+  nonCanonicalSpellings,
+  rawRequest,
+} from './helpers.js';
 
 // --- settings -------------------------------------------------------------------------------------
 
@@ -42,7 +51,10 @@ export function fuzzSettings(defaultRuns: number, defaultSeed?: number): FuzzSet
   const runs = Number(process.env.FUZZ_RUNS);
   const raw = process.env.FUZZ_SEED;
   const seed = raw === undefined || raw === '' ? defaultSeed : raw === 'random' ? undefined : Number(raw);
-  return { numRuns: Number.isInteger(runs) && runs > 0 ? runs : defaultRuns, seed: Number.isInteger(seed) ? seed : undefined };
+  return {
+    numRuns: Number.isInteger(runs) && runs > 0 ? runs : defaultRuns,
+    seed: Number.isInteger(seed) ? seed : undefined,
+  };
 }
 
 const assertOptions = (settings: FuzzSettings, scale = 1): fc.Parameters<unknown> => ({
@@ -76,7 +88,10 @@ export interface FuzzContext {
 export async function setupFuzzContext(): Promise<FuzzContext> {
   const [rsIdp, esIdp] = await Promise.all([startIdp(), startIdp({ alg: 'ES256' })]);
   const targets: FuzzTarget[] = [];
-  for (const [name, idp] of [['RS256', rsIdp], ['ES256', esIdp]] as const) {
+  for (const [name, idp] of [
+    ['RS256', rsIdp],
+    ['ES256', esIdp],
+  ] as const) {
     // A fixed clock: unknown kids never trigger a JWKS refetch after the first load, so the
     // properties run with no network traffic and no timing dependence.
     // The IdP stamps its tokens with its own (real) clock: the test clock starts at the later iat.
@@ -125,7 +140,10 @@ async function outcomeOf(verifier: Verifier, token: string): Promise<Outcome> {
 /** A rejection must be one of our typed errors, and (the IdP being healthy) never a 5xx. */
 function checkRejection(error: unknown, input: string): void {
   if (!(error instanceof AuthError)) {
-    throw new Error(`verify(${JSON.stringify(input.slice(0, 200))}) rejected with ${describeError(error)}, not an AuthError`, { cause: error });
+    throw new Error(
+      `verify(${JSON.stringify(input.slice(0, 200))}) rejected with ${describeError(error)}, not an AuthError`,
+      { cause: error },
+    );
   }
   if (error.status >= 500) throw new Error(`verify() answered ${error.status} (${error.reason}) with a healthy IdP`);
 }
@@ -150,7 +168,23 @@ const jsonish = fc.oneof(
 function headerArbitrary(kids: string[]) {
   return fc.record(
     {
-      alg: fc.oneof(fc.constantFrom('RS256', 'PS256', 'ES256', 'ES384', 'EdDSA', 'HS256', 'HS512', 'none', 'NONE', 'RSA-OAEP', 'dir', ''), jsonish),
+      alg: fc.oneof(
+        fc.constantFrom(
+          'RS256',
+          'PS256',
+          'ES256',
+          'ES384',
+          'EdDSA',
+          'HS256',
+          'HS512',
+          'none',
+          'NONE',
+          'RSA-OAEP',
+          'dir',
+          '',
+        ),
+        jsonish,
+      ),
       kid: fc.oneof(fc.constantFrom(...kids), jsonish),
       typ: fc.oneof(fc.constantFrom('at+jwt', 'JWT', 'application/at+jwt'), jsonish),
       crit: fc.oneof(fc.constant(['b64']), fc.constant(['urn:x']), jsonish),
@@ -174,10 +208,19 @@ export function garbageToken(kids: string[]): fc.Arbitrary<string> {
     // Lone surrogates and every BMP code unit, which UTF-8 round trips mangle.
     fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), maxLength: 100 }),
     fc.array(b64urlText(60), { minLength: 1, maxLength: 7 }).map((segments) => segments.join('.')),
-    fc.tuple(fc.string({ maxLength: 4 }), fc.string({ maxLength: 4 }), fc.string({ maxLength: 4 })).map((s) => s.join('.')),
     fc
-      .tuple(headerArbitrary(kids), fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.dictionary(fc.string(), jsonish)), fc.uint8Array({ maxLength: 300 }))
-      .map(([header, payload, signature]) => `${b64u(JSON.stringify(header))}.${b64u(JSON.stringify(payload) ?? '')}.${b64u(signature)}`),
+      .tuple(fc.string({ maxLength: 4 }), fc.string({ maxLength: 4 }), fc.string({ maxLength: 4 }))
+      .map((s) => s.join('.')),
+    fc
+      .tuple(
+        headerArbitrary(kids),
+        fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.dictionary(fc.string(), jsonish)),
+        fc.uint8Array({ maxLength: 300 }),
+      )
+      .map(
+        ([header, payload, signature]) =>
+          `${b64u(JSON.stringify(header))}.${b64u(JSON.stringify(payload) ?? '')}.${b64u(signature)}`,
+      ),
     // Headers that get as far as the signature check: a real alg and kid, random claims and bytes.
     fc
       .tuple(
@@ -186,9 +229,16 @@ export function garbageToken(kids: string[]): fc.Arbitrary<string> {
         fc.dictionary(fc.constantFrom('iss', 'aud', 'exp', 'iat', 'nbf', 'sub', 'jti', 'scope'), jsonish),
         fc.nat(),
       )
-      .map(([kid, [alg, size], payload, fill]) => `${b64u(JSON.stringify({ alg, kid, typ: 'at+jwt' }))}.${b64u(JSON.stringify(payload))}.${b64u(new Uint8Array(size as number).fill(fill % 256))}`),
-    fc.tuple(fc.jsonValue({ maxDepth: 2 }), fc.jsonValue({ maxDepth: 2 })).map(([h, p]) => `${b64u(JSON.stringify(h) ?? '')}.${b64u(JSON.stringify(p) ?? '')}.`),
-    fc.integer({ min: 16_370, max: 16_400 }).map((n) => `${'a'.repeat(Math.floor(n / 2))}.${'b'.repeat(n - Math.floor(n / 2) - 2)}.c`),
+      .map(
+        ([kid, [alg, size], payload, fill]) =>
+          `${b64u(JSON.stringify({ alg, kid, typ: 'at+jwt' }))}.${b64u(JSON.stringify(payload))}.${b64u(new Uint8Array(size as number).fill(fill % 256))}`,
+      ),
+    fc
+      .tuple(fc.jsonValue({ maxDepth: 2 }), fc.jsonValue({ maxDepth: 2 }))
+      .map(([h, p]) => `${b64u(JSON.stringify(h) ?? '')}.${b64u(JSON.stringify(p) ?? '')}.`),
+    fc
+      .integer({ min: 16_370, max: 16_400 })
+      .map((n) => `${'a'.repeat(Math.floor(n / 2))}.${'b'.repeat(n - Math.floor(n / 2) - 2)}.c`),
     fc.constantFrom('', '.', '..', '...', '....', 'null', 'undefined', '[object Object]', 'eyJ.eyJ.', 'Bearer x'),
   );
 }
@@ -196,7 +246,23 @@ export function garbageToken(kids: string[]): fc.Arbitrary<string> {
 // --- arbitraries: mutations of a genuine token ----------------------------------------------------
 
 const segment = fc.integer({ min: 0, max: 2 });
-const oddChar = fc.constantFrom(...B64URL, '.', '=', '+', '/', ' ', '\t', '\n', '\r', '\u0000', '~', 'é', '🔑', '\ud800', '%');
+const oddChar = fc.constantFrom(
+  ...B64URL,
+  '.',
+  '=',
+  '+',
+  '/',
+  ' ',
+  '\t',
+  '\n',
+  '\r',
+  '\u0000',
+  '~',
+  'é',
+  '🔑',
+  '\ud800',
+  '%',
+);
 
 export type Mutation =
   | { op: 'bitflip'; segment: number; bit: number }
@@ -220,7 +286,11 @@ export type Mutation =
 export const mutationArbitrary: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ op: fc.constant('bitflip' as const), segment, bit: fc.nat({ max: 4095 }) }),
   fc.record({ op: fc.constant('replace' as const), position: fc.nat(), char: oddChar }),
-  fc.record({ op: fc.constant('insert' as const), position: fc.nat(), text: fc.oneof(oddChar, fc.string({ maxLength: 5 })) }),
+  fc.record({
+    op: fc.constant('insert' as const),
+    position: fc.nat(),
+    text: fc.oneof(oddChar, fc.string({ maxLength: 5 })),
+  }),
   fc.record({ op: fc.constant('delete' as const), position: fc.nat(), count: fc.integer({ min: 1, max: 8 }) }),
   fc.record({ op: fc.constant('truncate' as const), position: fc.nat() }),
   fc.record({ op: fc.constant('swap' as const), a: segment, b: segment }),
@@ -228,12 +298,25 @@ export const mutationArbitrary: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ op: fc.constant('drop' as const), segment }),
   fc.record({ op: fc.constant('pad' as const), segment, count: fc.integer({ min: 1, max: 3 }) }),
   fc.record({ op: fc.constant('alphabet' as const), segment }),
-  fc.record({ op: fc.constant('whitespace' as const), segment, position: fc.nat(), char: fc.constantFrom(' ', '\t', '\n', '\r', '\f', '\u00a0') }),
+  fc.record({
+    op: fc.constant('whitespace' as const),
+    segment,
+    position: fc.nat(),
+    char: fc.constantFrom(' ', '\t', '\n', '\r', '\f', '\u00a0'),
+  }),
   fc.record({ op: fc.constant('case' as const), position: fc.nat() }),
   fc.record({ op: fc.constant('spare-bits' as const), segment }),
   fc.constant({ op: 'high-s' as const }),
-  fc.record({ op: fc.constant('header' as const), field: fc.constantFrom('alg', 'kid', 'typ', 'crit', 'b64', 'jku', 'jwk', 'x5c', 'cty', 'enc'), value: jsonish }),
-  fc.record({ op: fc.constant('claim' as const), field: fc.constantFrom('iss', 'aud', 'exp', 'nbf', 'iat', 'sub', 'jti', 'scope', 'client_id', '__proto__'), value: jsonish }),
+  fc.record({
+    op: fc.constant('header' as const),
+    field: fc.constantFrom('alg', 'kid', 'typ', 'crit', 'b64', 'jku', 'jwk', 'x5c', 'cty', 'enc'),
+    value: jsonish,
+  }),
+  fc.record({
+    op: fc.constant('claim' as const),
+    field: fc.constantFrom('iss', 'aud', 'exp', 'nbf', 'iat', 'sub', 'jti', 'scope', 'client_id', '__proto__'),
+    value: jsonish,
+  }),
   fc.record({ op: fc.constant('splice' as const), segment, donor: fc.nat({ max: 15 }) }),
 );
 
@@ -373,7 +456,10 @@ export async function propertyGarbageIsRejectedTyped(ctx: FuzzContext, settings:
       const target = ctx.targets[t]!;
       const outcome = await outcomeOf(target.verifier, input);
       if (outcome.resolved) {
-        if (!target.tokens.includes(input)) throw new Error(`verify() accepted a string that is no genuine token: ${JSON.stringify(input.slice(0, 300))}`);
+        if (!target.tokens.includes(input))
+          throw new Error(
+            `verify() accepted a string that is no genuine token: ${JSON.stringify(input.slice(0, 300))}`,
+          );
         return;
       }
       checkRejection(outcome.error, input);
@@ -401,10 +487,15 @@ export async function propertyMutationsNeverForge(ctx: FuzzContext, settings: Fu
       // another genuine token. What must never verify is signed content no genuine token has.
       const source = target.tokens.find((t) => signingInput(t) === signingInput(mutated));
       if (source === undefined) {
-        throw new Error(`accepted a token whose header.payload matches no genuine token: ${JSON.stringify(mutated.slice(0, 300))}`);
+        throw new Error(
+          `accepted a token whose header.payload matches no genuine token: ${JSON.stringify(mutated.slice(0, 300))}`,
+        );
       }
       const genuine = target.verifier.peek(source) ?? (await target.verifier.verify(source));
-      if (JSON.stringify(outcome.payload) !== JSON.stringify(genuine.payload) || JSON.stringify(outcome.header) !== JSON.stringify(genuine.header)) {
+      if (
+        JSON.stringify(outcome.payload) !== JSON.stringify(genuine.payload) ||
+        JSON.stringify(outcome.header) !== JSON.stringify(genuine.header)
+      ) {
         throw new Error('accepted a mutated token with other claims or header than the genuine one');
       }
     }),
@@ -429,7 +520,9 @@ export async function propertyOnlyExactTokensVerify(ctx: FuzzContext, settings: 
       const ecdsaTwin = /^ES/.test(target.idp.keys[0]!.alg) && signedContent(mutated) === signedContent(original);
       // Splices can rebuild another genuine token byte for byte (identical headers): allowed too.
       if (outcome.resolved && mutated !== original && !ecdsaTwin && !target.tokens.includes(mutated)) {
-        throw new Error(`accepted a token that is not byte-identical to a genuine one: ${JSON.stringify(mutated.slice(-12))} for ${JSON.stringify(original.slice(-12))}`);
+        throw new Error(
+          `accepted a token that is not byte-identical to a genuine one: ${JSON.stringify(mutated.slice(-12))} for ${JSON.stringify(original.slice(-12))}`,
+        );
       }
       if (!outcome.resolved) checkRejection(outcome.error, mutated);
     }),
@@ -469,7 +562,9 @@ const headerValue = (ctx: FuzzContext) => {
   const scheme = fc.constantFrom('Bearer', 'bearer', 'BEARER', 'Basic', 'DPoP', 'Token', '', 'Bearer,');
   const sep = fc.constantFrom(' ', '  ', '\t', '', ' \t ', ',');
   const genuineToken = fc.constantFrom(...ctx.targets[0]!.tokens);
-  const mutated = fc.tuple(genuineToken, fc.array(mutationArbitrary, { maxLength: 2 })).map(([t, ms]) => ms.reduce((acc, m) => applyMutation(acc, m, []), t));
+  const mutated = fc
+    .tuple(genuineToken, fc.array(mutationArbitrary, { maxLength: 2 }))
+    .map(([t, ms]) => ms.reduce((acc, m) => applyMutation(acc, m, []), t));
   return fc.oneof(
     fc.string({ unit: 'binary', maxLength: 80 }),
     fc.tuple(scheme, sep, fc.oneof(garbageToken(kids), mutated, genuineToken)).map(([a, b, c]) => `${a}${b}${c}`),
@@ -482,8 +577,18 @@ export async function propertyGuardNeverFails(ctx: FuzzContext, settings: FuzzSe
   await fc.assert(
     fc.asyncProperty(
       fc.array(headerValue(ctx), { minLength: 0, maxLength: 2 }),
-      fc.option(fc.oneof(fc.constant('access_token=x'), fc.string({ maxLength: 20 }).map((q) => encodeURI(q)))),
-      fc.option(fc.oneof(fc.constant({ access_token: 'x' }), fc.dictionary(fc.string({ maxLength: 5 }), fc.string({ maxLength: 5 })))),
+      fc.option(
+        fc.oneof(
+          fc.constant('access_token=x'),
+          fc.string({ maxLength: 20 }).map((q) => encodeURI(q)),
+        ),
+      ),
+      fc.option(
+        fc.oneof(
+          fc.constant({ access_token: 'x' }),
+          fc.dictionary(fc.string({ maxLength: 5 }), fc.string({ maxLength: 5 })),
+        ),
+      ),
       async (values, query, body) => {
         const rawHeaders = values.flatMap((v) => ['Authorization', v]);
         const req: Record<string, unknown> = {
@@ -494,7 +599,8 @@ export async function propertyGuardNeverFails(ctx: FuzzContext, settings: FuzzSe
         };
         const err = await runGuard(guard, req);
         if (err === undefined) return;
-        if (!(err instanceof AuthError)) throw new Error(`authGuard passed ${describeError(err)} to next(), not an AuthError`);
+        if (!(err instanceof AuthError))
+          throw new Error(`authGuard passed ${describeError(err)} to next(), not an AuthError`);
         if (err.status >= 500) throw new Error(`authGuard answered ${err.status} (${err.reason})`);
       },
     ),
@@ -505,17 +611,28 @@ export async function propertyGuardNeverFails(ctx: FuzzContext, settings: FuzzSe
 const HTTP_OK_STATUSES = new Set([200, 400, 401, 403, 431]);
 
 /** authGuard behind Express over real HTTP, arbitrary header bytes: never a 5xx, never a hang. */
-export async function propertyGuardOverHttpNeverFails(ctx: FuzzContext, settings: FuzzSettings, scale = 0.5): Promise<void> {
+export async function propertyGuardOverHttpNeverFails(
+  ctx: FuzzContext,
+  settings: FuzzSettings,
+  scale = 0.5,
+): Promise<void> {
   await fc.assert(
-    fc.asyncProperty(fc.array(headerValue(ctx), { minLength: 0, maxLength: 2 }), fc.boolean(), async (values, asBytes) => {
-      // CR and LF are HTTP framing, not header content: keep each value on its line.
-      const lines = values.map((v) => {
-        const clean = v.replace(/[\r\n]/g, '');
-        return asBytes ? Buffer.concat([Buffer.from('Authorization: '), Buffer.from(clean, 'utf8')]) : `Authorization: ${clean}`;
-      });
-      const res = await rawRequest(ctx.port, lines, '/notes');
-      if (!HTTP_OK_STATUSES.has(res.status)) throw new Error(`authGuard over HTTP answered ${res.status}: ${res.raw.slice(0, 200)}`);
-    }),
+    fc.asyncProperty(
+      fc.array(headerValue(ctx), { minLength: 0, maxLength: 2 }),
+      fc.boolean(),
+      async (values, asBytes) => {
+        // CR and LF are HTTP framing, not header content: keep each value on its line.
+        const lines = values.map((v) => {
+          const clean = v.replace(/[\r\n]/g, '');
+          return asBytes
+            ? Buffer.concat([Buffer.from('Authorization: '), Buffer.from(clean, 'utf8')])
+            : `Authorization: ${clean}`;
+        });
+        const res = await rawRequest(ctx.port, lines, '/notes');
+        if (!HTTP_OK_STATUSES.has(res.status))
+          throw new Error(`authGuard over HTTP answered ${res.status}: ${res.raw.slice(0, 200)}`);
+      },
+    ),
     assertOptions(settings, scale),
   );
 }

@@ -8,7 +8,14 @@
  * Not a test file (no `.test.ts`): imported by the suites in this folder and by fuzz-long.ts, so it
  * must not import @jest/globals.
  */
-import { constants, createHmac, createPrivateKey, createPublicKey, sign as nodeSign, type KeyObject } from 'node:crypto';
+import {
+  constants,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  sign as nodeSign,
+  type KeyObject,
+} from 'node:crypto';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { connect as tcpConnect, type AddressInfo } from 'node:net';
 import type { JWK } from 'jose';
@@ -35,7 +42,10 @@ export function publicKeyShapes(key: { privateJwk: JWK }): Array<[string, Uint8A
   const published = { ...jwk, kid: key.privateJwk.kid, alg: key.privateJwk.alg, use: 'sig' };
   const shapes: Array<[string, Uint8Array]> = [
     ['SPKI PEM', Buffer.from(pub.export({ type: 'spki', format: 'pem' }) as string)],
-    ['SPKI PEM without trailing newline', Buffer.from((pub.export({ type: 'spki', format: 'pem' }) as string).trimEnd())],
+    [
+      'SPKI PEM without trailing newline',
+      Buffer.from((pub.export({ type: 'spki', format: 'pem' }) as string).trimEnd()),
+    ],
     ['SPKI DER bytes', pub.export({ type: 'spki', format: 'der' })],
     ['JWK JSON (bare)', Buffer.from(JSON.stringify(jwk))],
     ['JWK JSON (as published, kid/alg/use)', Buffer.from(JSON.stringify(published))],
@@ -46,7 +56,10 @@ export function publicKeyShapes(key: { privateJwk: JWK }): Array<[string, Uint8A
     shapes.push(['raw modulus n bytes', Buffer.from(jwk.n!, 'base64url')]);
     shapes.push(['modulus n as base64url text', Buffer.from(jwk.n!)]);
   } else if (jwk.kty === 'EC') {
-    shapes.push(['raw uncompressed point', Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')])]);
+    shapes.push([
+      'raw uncompressed point',
+      Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]),
+    ]);
   }
   return shapes;
 }
@@ -56,14 +69,22 @@ const BITS = (alg: string) => alg.slice(-3);
 /** Signs `data` (the ASCII signing input) for `alg`, returning the base64url signature. */
 export function signBytes(alg: string, key: KeyObject | Uint8Array, data: string): string {
   const input = Buffer.from(data, 'latin1');
-  if (alg.startsWith('HS')) return createHmac(`sha${BITS(alg)}`, key as Uint8Array).update(input).digest('base64url');
+  if (alg.startsWith('HS'))
+    return createHmac(`sha${BITS(alg)}`, key as Uint8Array)
+      .update(input)
+      .digest('base64url');
   const keyObject = key as KeyObject;
   if (alg.startsWith('RS')) return nodeSign(`sha${BITS(alg)}`, input, keyObject).toString('base64url');
   if (alg.startsWith('PS')) {
     const bits = Number(BITS(alg));
-    return nodeSign(`sha${bits}`, input, { key: keyObject, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: bits / 8 }).toString('base64url');
+    return nodeSign(`sha${bits}`, input, {
+      key: keyObject,
+      padding: constants.RSA_PKCS1_PSS_PADDING,
+      saltLength: bits / 8,
+    }).toString('base64url');
   }
-  if (alg.startsWith('ES')) return nodeSign(`sha${BITS(alg)}`, input, { key: keyObject, dsaEncoding: 'ieee-p1363' }).toString('base64url');
+  if (alg.startsWith('ES'))
+    return nodeSign(`sha${BITS(alg)}`, input, { key: keyObject, dsaEncoding: 'ieee-p1363' }).toString('base64url');
   if (alg === 'EdDSA' || alg === 'Ed25519') return nodeSign(null, input, keyObject).toString('base64url');
   throw new Error(`signBytes: unsupported alg ${alg}`);
 }
@@ -80,7 +101,8 @@ export function rawSigned(
   signAs?: string,
 ): string {
   const headerText = typeof header === 'string' ? header : JSON.stringify(header);
-  const payloadBytes = payload instanceof Uint8Array ? payload : typeof payload === 'string' ? payload : JSON.stringify(payload);
+  const payloadBytes =
+    payload instanceof Uint8Array ? payload : typeof payload === 'string' ? payload : JSON.stringify(payload);
   const alg = signAs ?? (typeof header === 'string' ? undefined : (header.alg as string));
   if (!alg) throw new Error('rawSigned: pass signAs for a string header');
   const input = `${b64u(headerText)}.${b64u(payloadBytes)}`;
@@ -130,7 +152,13 @@ export function ecParts(alg: 'ES256' | 'ES384', signature: string): { r: bigint;
 export function ecDerSignature(alg: 'ES256' | 'ES384', signature: string): string {
   const { r, s } = ecParts(alg, signature);
   const integer = (v: bigint) => {
-    let bytes = Buffer.from(v.toString(16).padStart(2, '0').replace(/^(.(..)*)$/, '0$1'), 'hex');
+    let bytes = Buffer.from(
+      v
+        .toString(16)
+        .padStart(2, '0')
+        .replace(/^(.(..)*)$/, '0$1'),
+      'hex',
+    );
     if (bytes[0]! & 0x80) bytes = Buffer.concat([Buffer.from([0]), bytes]);
     return Buffer.concat([Buffer.from([2, bytes.length]), bytes]);
   };
@@ -193,7 +221,10 @@ export interface RawResponse {
 }
 
 /** Listens on 127.0.0.1 with the given handler (and optional server options). */
-export async function listen(handler: RequestListener, options: { maxHeaderSize?: number } = {}): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+export async function listen(
+  handler: RequestListener,
+  options: { maxHeaderSize?: number } = {},
+): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const server = createServer(options, handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -216,7 +247,9 @@ export async function listen(handler: RequestListener, options: { maxHeaderSize?
 export async function rawRequest(port: number, headerLines: Array<string | Buffer>, path = '/'): Promise<RawResponse> {
   const head = Buffer.concat([
     Buffer.from(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n`, 'latin1'),
-    ...headerLines.map((line) => Buffer.concat([typeof line === 'string' ? Buffer.from(line, 'latin1') : line, Buffer.from('\r\n')])),
+    ...headerLines.map((line) =>
+      Buffer.concat([typeof line === 'string' ? Buffer.from(line, 'latin1') : line, Buffer.from('\r\n')]),
+    ),
     Buffer.from('Connection: close\r\n\r\n'),
   ]);
   const raw = await new Promise<string>((resolve, reject) => {
@@ -227,7 +260,9 @@ export async function rawRequest(port: number, headerLines: Array<string | Buffe
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
     // Node may reset the connection right after answering a request it refused to parse.
-    socket.on('error', (error) => (chunks.length > 0 ? resolve(Buffer.concat(chunks).toString('latin1')) : reject(error)));
+    socket.on('error', (error) =>
+      chunks.length > 0 ? resolve(Buffer.concat(chunks).toString('latin1')) : reject(error),
+    );
     socket.setTimeout(10_000, () => socket.destroy(new Error('raw request timed out')));
   });
   const split = raw.indexOf('\r\n\r\n');

@@ -7,7 +7,14 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import express from 'express';
 import request from 'supertest';
-import { authGuard, createVerifier, IdpUnavailableError, InvalidTokenError, type IntrospectionOptions, type Verifier } from '../../src/index.js';
+import {
+  authGuard,
+  createVerifier,
+  IdpUnavailableError,
+  InvalidTokenError,
+  type IntrospectionOptions,
+  type Verifier,
+} from '../../src/index.js';
 import { sendJson, startStubServer, type StubServer } from '../support/http.js';
 import { testClock } from '../support/idp.js';
 
@@ -42,7 +49,14 @@ async function countingIdp(clock: Clock): Promise<CountingIdp> {
     const token = new URLSearchParams(body).get('token') ?? '';
     const aud = idp.active.get(token);
     if (aud === undefined) sendJson(res, 200, { active: false });
-    else sendJson(res, 200, { active: true, aud, sub: 'alice', scope: 'notes:read', exp: Math.floor(clock() / 1000) + 3600 });
+    else
+      sendJson(res, 200, {
+        active: true,
+        aud,
+        sub: 'alice',
+        scope: 'notes:read',
+        exp: Math.floor(clock() / 1000) + 3600,
+      });
   });
   stubs.push(idp.stub);
   idp.calls = () => idp.stub.requests.length;
@@ -54,7 +68,12 @@ function verifierFor(idp: CountingIdp, clock: Clock, introspection: Partial<Intr
     issuer: 'https://idp.example',
     audience: AUDIENCE,
     clock,
-    introspection: { clientId: 'rs', clientSecret: 'rs-secret', endpoint: `${idp.stub.url}/introspect`, ...introspection },
+    introspection: {
+      clientId: 'rs',
+      clientSecret: 'rs-secret',
+      endpoint: `${idp.stub.url}/introspect`,
+      ...introspection,
+    },
   });
   verifiers.push(verifier);
   return verifier;
@@ -73,9 +92,15 @@ const garbage = (n: number, tag = 'g') => Array.from({ length: n }, (_, i) => `g
 const outcome = (promise: Promise<unknown>) =>
   promise.then(
     () => 'accepted',
-    (e: unknown) => (e instanceof InvalidTokenError ? e.reason : e instanceof IdpUnavailableError ? `unavailable:${e.retryAfter}` : `unexpected:${String(e)}`),
+    (e: unknown) =>
+      e instanceof InvalidTokenError
+        ? e.reason
+        : e instanceof IdpUnavailableError
+          ? `unavailable:${e.retryAfter}`
+          : `unexpected:${String(e)}`,
   );
-const tally = (outcomes: string[]) => outcomes.reduce<Record<string, number>>((all, o) => ({ ...all, [o]: (all[o] ?? 0) + 1 }), {});
+const tally = (outcomes: string[]) =>
+  outcomes.reduce<Record<string, number>>((all, o) => ({ ...all, [o]: (all[o] ?? 0) + 1 }), {});
 
 describe('unknown opaque tokens cannot flood the IdP', () => {
   it('300 garbage tokens cost the window budget in IdP calls, the rest a 503 with Retry-After; genuine cached tokens keep 200', async () => {
@@ -115,12 +140,16 @@ describe('unknown opaque tokens cannot flood the IdP', () => {
     const known = genuine(idp, 'known');
     expect(await outcome(verifier.verify(known))).toBe('accepted');
     idp.limitAfter = 5;
-    expect(tally(await Promise.all(garbage(4).map((token) => outcome(verifier.verify(token)))))).toEqual({ token_inactive: 4 });
+    expect(tally(await Promise.all(garbage(4).map((token) => outcome(verifier.verify(token)))))).toEqual({
+      token_inactive: 4,
+    });
     expect(await outcome(verifier.verify('garbage-0123456789abcdef-over-the-limit'))).toBe('unavailable:20');
     expect(idp.calls()).toBe(6);
 
     const fresh = genuine(idp, 'fresh');
-    const during = tally(await Promise.all([...garbage(50, 'during'), fresh].map((token) => outcome(verifier.verify(token)))));
+    const during = tally(
+      await Promise.all([...garbage(50, 'during'), fresh].map((token) => outcome(verifier.verify(token)))),
+    );
     expect(during).toEqual({ 'unavailable:20': 51 });
     expect(idp.calls()).toBe(6);
     expect(await outcome(verifier.verify(known))).toBe('accepted');
@@ -197,15 +226,21 @@ describe('refusals are remembered, briefly and safely', () => {
     const idp = await countingIdp(clock);
     const verifier = verifierFor(idp, clock);
     const [token] = garbage(1);
-    expect(tally(await Promise.all(Array.from({ length: 50 }, () => outcome(verifier.verify(token!)))))).toEqual({ token_inactive: 50 });
+    expect(tally(await Promise.all(Array.from({ length: 50 }, () => outcome(verifier.verify(token!)))))).toEqual({
+      token_inactive: 50,
+    });
     expect(idp.calls()).toBe(1);
   });
 
   it('refuses a budget that is not a whole number > 0, or a window that is not > 0', () => {
     const base = { issuer: 'https://idp.example', audience: AUDIENCE };
     for (const newTokenBudget of [0, -1, 1.5, Number.NaN, '10']) {
-      expect(() => createVerifier({ ...base, introspection: { clientId: 'rs', newTokenBudget: newTokenBudget as number } })).toThrow(/newTokenBudget/);
+      expect(() =>
+        createVerifier({ ...base, introspection: { clientId: 'rs', newTokenBudget: newTokenBudget as number } }),
+      ).toThrow(/newTokenBudget/);
     }
-    expect(() => createVerifier({ ...base, introspection: { clientId: 'rs', newTokenWindow: 0 } })).toThrow(/newTokenWindow/);
+    expect(() => createVerifier({ ...base, introspection: { clientId: 'rs', newTokenWindow: 0 } })).toThrow(
+      /newTokenWindow/,
+    );
   });
 });

@@ -42,10 +42,18 @@ function inflight(verifier: Verifier): Map<string, unknown> {
 }
 
 /** Runs `count` verifications in batches, checking each settles with an AuthError; returns reasons seen. */
-async function flood(verifier: Verifier, count: number, tokenAt: (i: number) => string, batch = 1_000, during?: () => void): Promise<Map<string, number>> {
+async function flood(
+  verifier: Verifier,
+  count: number,
+  tokenAt: (i: number) => string,
+  batch = 1_000,
+  during?: () => void,
+): Promise<Map<string, number>> {
   const reasons = new Map<string, number>();
   for (let start = 0; start < count; start += batch) {
-    const settled = Promise.allSettled(Array.from({ length: Math.min(batch, count - start) }, (_, j) => verifier.verify(tokenAt(start + j))));
+    const settled = Promise.allSettled(
+      Array.from({ length: Math.min(batch, count - start) }, (_, j) => verifier.verify(tokenAt(start + j))),
+    );
     during?.();
     for (const result of await settled) {
       if (result.status === 'fulfilled') throw new Error('a garbage token verified');
@@ -76,7 +84,11 @@ function garbage(i: number, kid: string, claims: object): string {
     case 7:
     case 8:
       // Reaches the RSA signature check with the genuine kid.
-      return rawToken({ alg: 'RS256', kid, typ: 'at+jwt' }, { ...claims, jti: `forged-${i}` }, b64u(new Uint8Array(256).fill(i % 256)));
+      return rawToken(
+        { alg: 'RS256', kid, typ: 'at+jwt' },
+        { ...claims, jti: `forged-${i}` },
+        b64u(new Uint8Array(256).fill(i % 256)),
+      );
     default:
       return `${'x'.repeat(16_380)}.${i}.y`; // over maxTokenLength
   }
@@ -90,9 +102,15 @@ describe('garbage leaves nothing behind', () => {
     const claims = standardClaims(idp, {}, clock());
     await verifier.verify(await tokenAt(idp, clock())); // a warm verifier, as in production
     let maxInflight = 0;
-    const reasons = await flood(verifier, 50_000, (i) => garbage(i, kid, claims), 1_000, () => {
-      maxInflight = Math.max(maxInflight, inflight(verifier).size);
-    });
+    const reasons = await flood(
+      verifier,
+      50_000,
+      (i) => garbage(i, kid, claims),
+      1_000,
+      () => {
+        maxInflight = Math.max(maxInflight, inflight(verifier).size);
+      },
+    );
     expect([...reasons.values()].reduce((a, b) => a + b, 0)).toBe(50_000);
     expect(reasons.get('signature_invalid')).toBe(10_000);
     expect(maxInflight).toBeLessThanOrEqual(1_000);
@@ -115,7 +133,11 @@ describe('garbage leaves nothing behind', () => {
       await Promise.all(
         Array.from({ length: 500 }, (_, j) => {
           const token = garbage(start + j, kid, claims);
-          const req = { headers: { authorization: `Bearer ${token}` }, rawHeaders: ['Authorization', `Bearer ${token}`], url: '/' };
+          const req = {
+            headers: { authorization: `Bearer ${token}` },
+            rawHeaders: ['Authorization', `Bearer ${token}`],
+            url: '/',
+          };
           return new Promise<void>((resolve) =>
             guard(req as unknown as GuardRequest, {} as never, (err?: unknown) => {
               const status = err instanceof AuthError ? err.status : 0;
@@ -161,15 +183,21 @@ describe('unknown kids cannot drive JWKS traffic', () => {
     const idpRequestsAtStart = idp.jwksRequests;
     const windows = 5;
     for (let w = 0; w < windows; w++) {
-      const valid = await Promise.all(Array.from({ length: 3 }, () => signToken(standardClaims(idp, {}, clock()), idp.keys[0]!)));
+      const valid = await Promise.all(
+        Array.from({ length: 3 }, () => signToken(standardClaims(idp, {}, clock()), idp.keys[0]!)),
+      );
       const before = verifier.stats().jwks.fetches;
-      const unknown = Array.from({ length: 2_000 }, (_, i) => rawToken({ alg: 'RS256', kid: `kid-${w}-${i}-${Math.random().toString(36).slice(2)}` }, claims, 'AAAA'));
+      const unknown = Array.from({ length: 2_000 }, (_, i) =>
+        rawToken({ alg: 'RS256', kid: `kid-${w}-${i}-${Math.random().toString(36).slice(2)}` }, claims, 'AAAA'),
+      );
       const [results, accepted] = await Promise.all([
         Promise.allSettled(unknown.map((t) => verifier.verify(t))),
         Promise.all(valid.map((t) => verifier.verify(t))),
       ]);
       expect(accepted).toHaveLength(3);
-      expect(results.every((r) => r.status === 'rejected' && (r.reason as AuthError).reason === 'key_not_found')).toBe(true);
+      expect(results.every((r) => r.status === 'rejected' && (r.reason as AuthError).reason === 'key_not_found')).toBe(
+        true,
+      );
       expect(verifier.stats().jwks.fetches - before).toBeLessThanOrEqual(1);
       clock.advance(30_001);
     }
@@ -186,7 +214,10 @@ describe('unknown kids cannot drive JWKS traffic', () => {
       const clock = testClock();
       const verifier = verifierFor({ clock, jwksCooldown: 30 }, down);
       await verifier.verify(await tokenAt(down, clock()));
-      const known = await signToken(standardClaims(down, { exp: Math.floor(clock() / 1000) + 3600 }, clock()), down.keys[0]!);
+      const known = await signToken(
+        standardClaims(down, { exp: Math.floor(clock() / 1000) + 3600 }, clock()),
+        down.keys[0]!,
+      );
       await down.pause();
       const claims = standardClaims(down, {}, clock());
       const fetchesAtStart = verifier.stats().jwks.fetches;
@@ -194,7 +225,9 @@ describe('unknown kids cannot drive JWKS traffic', () => {
       for (let w = 0; w < windows; w++) {
         clock.advance(30_001);
         const results = await Promise.allSettled(
-          Array.from({ length: 1_000 }, (_, i) => verifier.verify(rawToken({ alg: 'RS256', kid: `down-${w}-${i}` }, claims, 'AAAA'))),
+          Array.from({ length: 1_000 }, (_, i) =>
+            verifier.verify(rawToken({ alg: 'RS256', kid: `down-${w}-${i}` }, claims, 'AAAA')),
+          ),
         );
         expect(results.every((r) => r.status === 'rejected' && r.reason instanceof AuthError)).toBe(true);
         await expect(verifier.verify(known)).resolves.toBeDefined();
@@ -211,7 +244,9 @@ describe('the cache is bounded', () => {
   it('600 distinct valid tokens with cache.max 100: never more than 100 entries, the newest kept', async () => {
     const clock = testClock();
     const verifier = verifierFor({ clock, cache: { max: 100, maxTtl: 600 } });
-    const tokens = await Promise.all(Array.from({ length: 600 }, () => signToken(standardClaims(idp, {}, clock()), idp.keys[0]!)));
+    const tokens = await Promise.all(
+      Array.from({ length: 600 }, () => signToken(standardClaims(idp, {}, clock()), idp.keys[0]!)),
+    );
     for (let start = 0; start < tokens.length; start += 50) {
       await Promise.all(tokens.slice(start, start + 50).map((t) => verifier.verify(t)));
       expect(verifier.stats().cache.size).toBeLessThanOrEqual(100);
@@ -230,8 +265,14 @@ describe('the cache is bounded', () => {
     const [h, p, s] = token.split('.') as [string, string, string];
     const last = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.indexOf(s.at(-1)!);
     // A 256-byte signature leaves 4 spare bits in its last character: 16 spellings, plus padding.
-    const spellings = Array.from({ length: 16 }, (_, bits) => `${h}.${p}.${s.slice(0, -1)}${'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'[(last & ~15) | bits]}`);
-    const outcomes = await Promise.allSettled([...spellings, `${token}==`].filter((t) => t !== token).map((t) => verifier.verify(t)));
+    const spellings = Array.from(
+      { length: 16 },
+      (_, bits) =>
+        `${h}.${p}.${s.slice(0, -1)}${'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'[(last & ~15) | bits]}`,
+    );
+    const outcomes = await Promise.allSettled(
+      [...spellings, `${token}==`].filter((t) => t !== token).map((t) => verifier.verify(t)),
+    );
     expect(outcomes.every((o) => o.status === 'rejected')).toBe(true);
     expect(verifier.stats().cache.size).toBe(0);
   });
@@ -243,9 +284,13 @@ describe('revocation state is bounded by what is genuinely ours', () => {
     const verifier = verifierFor({ clock });
     const kid = idp.keys[0]!.kid;
     const claims = standardClaims(idp, {}, clock());
-    const outcomes = await Promise.allSettled(Array.from({ length: 2_500 }, (_, i) => verifier.invalidate(garbage(i, kid, claims))));
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 2_500 }, (_, i) => verifier.invalidate(garbage(i, kid, claims))),
+    );
     expect(outcomes.every((o) => o.status === 'rejected')).toBe(true);
-    const revoked = await Promise.all(Array.from({ length: 2_500 }, (_, i) => verifier.revoke(garbage(i + 7, kid, claims))));
+    const revoked = await Promise.all(
+      Array.from({ length: 2_500 }, (_, i) => verifier.revoke(garbage(i + 7, kid, claims))),
+    );
     expect(new Set(revoked.map((r) => r.local))).toEqual(new Set(['not_ours']));
     expect(verifier.stats().revocation).toMatchObject({ denylisted: 0, subjectCutoffs: 0, globalCutoff: false });
   });

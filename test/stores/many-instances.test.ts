@@ -77,10 +77,14 @@ describe('instances sharing the Redis store', () => {
     expect((await a.get('/notes', token)).status).toBe(200);
     expect((await b.get('/notes', token)).status).toBe(200);
     expect((await a.post('/logout', undefined, token)).status).toBe(200);
-    const refused = await waitFor(async () => {
-      const res = await b.get('/notes', token);
-      return res.status === 401 ? res : undefined;
-    }, 'B to refuse the token revoked through A', 2_000);
+    const refused = await waitFor(
+      async () => {
+        const res = await b.get('/notes', token);
+        return res.status === 401 ? res : undefined;
+      },
+      'B to refuse the token revoked through A',
+      2_000,
+    );
     expect(refused!.headers.get('www-authenticate')).toContain('The access token has been revoked');
     expect((await a.get('/notes', token)).status).toBe(401);
   });
@@ -95,14 +99,24 @@ describe('instances sharing the Redis store', () => {
 });
 
 describe('the IdP ends a session (back-channel logout)', () => {
-  it('the logout token reaches instance A; instance B refuses the user\'s token too', async () => {
+  it("the logout token reaches instance A; instance B refuses the user's token too", async () => {
     const prefix = newPrefix();
-    const [a, b] = await Promise.all([instance(baseEnv({ KEY_PREFIX: prefix })), instance(baseEnv({ KEY_PREFIX: prefix }))]);
+    const [a, b] = await Promise.all([
+      instance(baseEnv({ KEY_PREFIX: prefix })),
+      instance(baseEnv({ KEY_PREFIX: prefix })),
+    ]);
     await idp.setBackchannelLogoutUri(`${a.url}/backchannel-logout`);
-    const alice = await signToken(standardClaims(idp, { sub: 'alice', iat: Math.floor(Date.now() / 1000) - 5 }), idp.keys[0]!);
+    const alice = await signToken(
+      standardClaims(idp, { sub: 'alice', iat: Math.floor(Date.now() / 1000) - 5 }),
+      idp.keys[0]!,
+    );
     expect((await b.get('/notes', alice)).status).toBe(200);
     await idp.backchannelLogout('alice'); // oidc-provider signs the logout token and POSTs it to A
-    await waitFor(async () => (await b.get('/notes', alice)).status === 401, 'B to refuse alice after the IdP logged her out', 2_000);
+    await waitFor(
+      async () => (await b.get('/notes', alice)).status === 401,
+      'B to refuse alice after the IdP logged her out',
+      2_000,
+    );
     expect((await a.get('/notes', alice)).status).toBe(401);
     const bob = await signToken(standardClaims(idp, { sub: 'bob' }), idp.keys[0]!);
     expect((await b.get('/notes', bob)).status).toBe(200);
@@ -133,11 +147,16 @@ describe('an instance cut off from Redis', () => {
 
   it('fail-closed (default): past maxStaleness every token gets 503, then service resumes on reconnect', async () => {
     const proxy = await redisViaProxy();
-    const b = await instance(baseEnv({ KEY_PREFIX: newPrefix(), REDIS_URL: `redis://127.0.0.1:${proxy.port}`, MAX_STALENESS: '1' }));
+    const b = await instance(
+      baseEnv({ KEY_PREFIX: newPrefix(), REDIS_URL: `redis://127.0.0.1:${proxy.port}`, MAX_STALENESS: '1' }),
+    );
     const token = await idp.issueAccessToken();
     expect((await b.get('/notes', token)).status).toBe(200);
     proxy.cut();
-    await waitFor(async () => typeof (await b.stats()).revocation.store.unavailableSince === 'number', 'B to notice the outage');
+    await waitFor(
+      async () => typeof (await b.stats()).revocation.store.unavailableSince === 'number',
+      'B to notice the outage',
+    );
     await b.post('/admin/clock', { advance: 2_000 });
     const refused = await b.get('/notes', token);
     expect(refused.status).toBe(503);
@@ -150,12 +169,20 @@ describe('an instance cut off from Redis', () => {
   it('fail-open: past maxStaleness tokens are still served from the stale mirror', async () => {
     const proxy = await redisViaProxy();
     const b = await instance(
-      baseEnv({ KEY_PREFIX: newPrefix(), REDIS_URL: `redis://127.0.0.1:${proxy.port}`, MAX_STALENESS: '1', ON_STORE_UNAVAILABLE: 'fail-open' }),
+      baseEnv({
+        KEY_PREFIX: newPrefix(),
+        REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
+        MAX_STALENESS: '1',
+        ON_STORE_UNAVAILABLE: 'fail-open',
+      }),
     );
     const token = await idp.issueAccessToken();
     await waitFor(async () => (await b.stats()).revocation.store.synced, 'B to sync with Redis once');
     proxy.cut();
-    await waitFor(async () => typeof (await b.stats()).revocation.store.unavailableSince === 'number', 'B to notice the outage');
+    await waitFor(
+      async () => typeof (await b.stats()).revocation.store.unavailableSince === 'number',
+      'B to notice the outage',
+    );
     await b.post('/admin/clock', { advance: 5_000 });
     expect((await b.get('/notes', token)).status).toBe(200);
     proxy.restore();
@@ -180,7 +207,11 @@ describe('Redis restarted empty (no persistence)', () => {
 
     await redis.stop();
     await redis.start(); // empty: the denylist entry is gone from Redis
-    await waitFor(async () => (await a.stats()).revocation.store.resyncs > resyncs, 'A to reconnect and resync', 15_000);
+    await waitFor(
+      async () => (await a.stats()).revocation.store.resyncs > resyncs,
+      'A to reconnect and resync',
+      15_000,
+    );
     expect((await a.get('/notes', token)).status).toBe(401);
     expect((await b.get('/notes', token)).status).toBe(401);
 

@@ -5,7 +5,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { Cluster } from 'ioredis';
-import { createRedisStore, createVerifier, InvalidTokenError, type RevocationStore, type StoreStatus } from '../../src/index.js';
+import {
+  createRedisStore,
+  createVerifier,
+  InvalidTokenError,
+  type RevocationStore,
+  type StoreStatus,
+} from '../../src/index.js';
 import { startIdp, type EmbeddedIdp } from '../support/idp.js';
 import { startRedisCluster, type RedisCluster } from '../support/redis-cluster.js';
 import { waitFor } from '../support/wait-for.js';
@@ -23,7 +29,10 @@ afterAll(async () => {
   await cluster.stop();
 });
 
-async function clusterStore(clock: () => number, keyPrefix = `rjwt-cluster:${randomUUID()}:`): Promise<RevocationStore> {
+async function clusterStore(
+  clock: () => number,
+  keyPrefix = `rjwt-cluster:${randomUUID()}:`,
+): Promise<RevocationStore> {
   const client = new Cluster(cluster.nodes);
   clients.push(client);
   const store = createRedisStore({ client: client as never, keyPrefix, clock });

@@ -24,24 +24,43 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'rjwt-sentinel-'));
   const masterPort = await freePort();
   sentinelPort = await freePort();
-  children.push(spawn('redis-server', ['--port', String(masterPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' }));
+  children.push(
+    spawn(
+      'redis-server',
+      ['--port', String(masterPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+      { stdio: 'ignore' },
+    ),
+  );
   // Sentinel rewrites its config file, so it gets a writable one of its own.
   const config = join(dir, 'sentinel.conf');
-  await writeFile(config, `port ${sentinelPort}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor mymaster 127.0.0.1 ${masterPort} 1\n`);
+  await writeFile(
+    config,
+    `port ${sentinelPort}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor mymaster 127.0.0.1 ${masterPort} 1\n`,
+  );
   children.push(spawn('redis-server', [config, '--sentinel'], { stdio: 'ignore' }));
-  await waitFor(async () => {
-    const probe = new Redis({ port: sentinelPort, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on('error', () => undefined);
-    try {
-      await probe.connect();
-      const master = (await probe.call('SENTINEL', 'get-master-addr-by-name', 'mymaster')) as string[] | null;
-      return master?.[1] === String(masterPort);
-    } catch {
-      return false;
-    } finally {
-      probe.disconnect();
-    }
-  }, 'the sentinel to know the master', 15_000);
+  await waitFor(
+    async () => {
+      const probe = new Redis({
+        port: sentinelPort,
+        host: '127.0.0.1',
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+      });
+      probe.on('error', () => undefined);
+      try {
+        await probe.connect();
+        const master = (await probe.call('SENTINEL', 'get-master-addr-by-name', 'mymaster')) as string[] | null;
+        return master?.[1] === String(masterPort);
+      } catch {
+        return false;
+      } finally {
+        probe.disconnect();
+      }
+    },
+    'the sentinel to know the master',
+    15_000,
+  );
 }, 30_000);
 
 afterAll(async () => {

@@ -5,7 +5,12 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { createRedisStore, type RedisRevocationStore, type RevocationStore, type StoreStatus } from '../../src/index.js';
+import {
+  createRedisStore,
+  type RedisRevocationStore,
+  type RevocationStore,
+  type StoreStatus,
+} from '../../src/index.js';
 import { REDIS_URL } from '../support/redis-server.js';
 import { waitFor } from '../support/wait-for.js';
 import { revocationStoreContract } from './store-contract.js';
@@ -20,7 +25,10 @@ afterAll(async () => {
   admin.disconnect();
 });
 
-async function connectedStore(clock: () => number, prefix = `rjwt-test:${randomUUID()}:`): Promise<RedisRevocationStore> {
+async function connectedStore(
+  clock: () => number,
+  prefix = `rjwt-test:${randomUUID()}:`,
+): Promise<RedisRevocationStore> {
   prefixes.push(prefix);
   const store = createRedisStore({ url: REDIS_URL, keyPrefix: prefix, clock });
   let status: StoreStatus | undefined;
@@ -41,7 +49,13 @@ describe('redis store specifics', () => {
       const ttl = await admin.pttl(`${store.keyPrefix}token:jti:iss:abc`);
       expect(ttl).toBeGreaterThan(25_000);
       expect(ttl).toBeLessThanOrEqual(30_000);
-      await store.publish({ type: 'subject', issuer: 'https://idp.example', subject: 'alice', cutoff: 100, expiresAt: now + 86_400_000 });
+      await store.publish({
+        type: 'subject',
+        issuer: 'https://idp.example',
+        subject: 'alice',
+        cutoff: 100,
+        expiresAt: now + 86_400_000,
+      });
       expect(await admin.pttl(`${store.keyPrefix}subject:https%3A%2F%2Fidp.example:alice`)).toBeGreaterThan(86_000_000);
     } finally {
       await store.close();
@@ -65,7 +79,11 @@ describe('redis store specifics', () => {
     const writers = await Promise.all([1, 2, 3].map(() => connectedStore(() => now, prefix)));
     try {
       await Promise.all(
-        writers.flatMap((w, i) => [10, 30, 20].map((c) => w.publish({ type: 'subject', issuer: 'i', subject: 'bob', cutoff: c + i, expiresAt: now + 60_000 + i }))),
+        writers.flatMap((w, i) =>
+          [10, 30, 20].map((c) =>
+            w.publish({ type: 'subject', issuer: 'i', subject: 'bob', cutoff: c + i, expiresAt: now + 60_000 + i }),
+          ),
+        ),
       );
       expect(await admin.get(`${prefix}subject:i:bob`)).toBe(`32|${now + 60_002}`);
     } finally {
@@ -81,8 +99,14 @@ describe('redis store specifics', () => {
     try {
       await admin.publish(`${store.keyPrefix}events`, 'not json');
       await admin.publish(`${store.keyPrefix}events`, JSON.stringify({ type: 'token', key: 5 }));
-      await admin.publish(`${store.keyPrefix}events`, JSON.stringify({ type: 'all', cutoff: 1, expiresAt: now + 1000 })); // no issuer
-      await admin.publish(`${store.keyPrefix}events`, JSON.stringify({ type: 'all', issuer: 'i', cutoff: 1, expiresAt: now + 1000 }));
+      await admin.publish(
+        `${store.keyPrefix}events`,
+        JSON.stringify({ type: 'all', cutoff: 1, expiresAt: now + 1000 }),
+      ); // no issuer
+      await admin.publish(
+        `${store.keyPrefix}events`,
+        JSON.stringify({ type: 'all', issuer: 'i', cutoff: 1, expiresAt: now + 1000 }),
+      );
       await waitFor(() => seen.length === 1, 'the one valid message');
       expect(seen).toEqual([{ type: 'all', issuer: 'i', cutoff: 1, expiresAt: now + 1000 }]);
     } finally {

@@ -60,12 +60,30 @@ export function revocationStoreContract(name: string, harness: StoreHarness): vo
         await store.publish({ type: 'subject', issuer: ISS, subject: 'alice', cutoff: 100, expiresAt: now + 60_000 });
         await store.publish({ type: 'subject', issuer: ISS, subject: 'alice', cutoff: 200, expiresAt: now + 30_000 });
         await store.publish({ type: 'subject', issuer: ISS, subject: 'alice', cutoff: 150, expiresAt: now + 30_000 }); // older: no effect
-        await store.publish({ type: 'subject', issuer: 'https://other.example', subject: 'alice', cutoff: 7, expiresAt: now + 60_000 });
-        await store.publish({ type: 'session', issuer: ISS, session: 'sid:with:colons', cutoff: 9, expiresAt: now + 60_000 });
+        await store.publish({
+          type: 'subject',
+          issuer: 'https://other.example',
+          subject: 'alice',
+          cutoff: 7,
+          expiresAt: now + 60_000,
+        });
+        await store.publish({
+          type: 'session',
+          issuer: ISS,
+          session: 'sid:with:colons',
+          cutoff: 9,
+          expiresAt: now + 60_000,
+        });
         await store.publish({ type: 'all', issuer: ISS, cutoff: 50, expiresAt: now + 60_000 });
         const snapshot = await store.snapshot(now);
         const name = (r: Revocation) =>
-          r.type === 'token' ? r.key : r.type === 'subject' ? `${r.issuer} ${r.subject}` : r.type === 'session' ? `sid ${r.session}` : `all ${r.issuer}`;
+          r.type === 'token'
+            ? r.key
+            : r.type === 'subject'
+              ? `${r.issuer} ${r.subject}`
+              : r.type === 'session'
+                ? `sid ${r.session}`
+                : `all ${r.issuer}`;
         const byTarget = Object.fromEntries(snapshot.map((r) => [name(r), r]));
         expect(Object.keys(byTarget).sort()).toEqual(
           [`${ISS} alice`, `all ${ISS}`, 'https://other.example alice', 'k1', 'k2', 'sid sid:with:colons'].sort(),
@@ -73,7 +91,13 @@ export function revocationStoreContract(name: string, harness: StoreHarness): vo
         const alice = byTarget[`${ISS} alice`];
         expect(alice).toMatchObject({ type: 'subject', issuer: ISS, cutoff: 200 });
         expect(byTarget['https://other.example alice']).toMatchObject({ cutoff: 7 });
-        expect(byTarget['sid sid:with:colons']).toEqual({ type: 'session', issuer: ISS, session: 'sid:with:colons', cutoff: 9, expiresAt: now + 60_000 });
+        expect(byTarget['sid sid:with:colons']).toEqual({
+          type: 'session',
+          issuer: ISS,
+          session: 'sid:with:colons',
+          cutoff: 9,
+          expiresAt: now + 60_000,
+        });
         expect((alice as { expiresAt: number }).expiresAt).toBeGreaterThanOrEqual(now + 59_000);
         now += 21_000;
         const later = await store.snapshot(now);
@@ -108,7 +132,13 @@ export function revocationStoreContract(name: string, harness: StoreHarness): vo
         await waitFor(() => statuses.length > 0, 'the current state');
         expect(statuses).toEqual(['connected']);
         // `connected` means the subscription is active (not merely the connection): nothing published now is lost.
-        const revocation: Revocation = { type: 'session', issuer: ISS, session: 's-1', cutoff: 5, expiresAt: now + 60_000 };
+        const revocation: Revocation = {
+          type: 'session',
+          issuer: ISS,
+          session: 's-1',
+          cutoff: 5,
+          expiresAt: now + 60_000,
+        };
         await store.publish(revocation);
         await waitFor(() => seen.length === 1, 'the delivery');
         expect(seen).toEqual([revocation]);

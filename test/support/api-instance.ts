@@ -9,7 +9,14 @@
  * /admin/clock to move this process's clock forward (so retries and staleness need no sleeps).
  */
 import express from 'express';
-import { authErrorHandler, authGuard, backchannelLogoutRoute, createRedisStore, createVerifier, revokeRoute } from '../../src/index.js';
+import {
+  authErrorHandler,
+  authGuard,
+  backchannelLogoutRoute,
+  createRedisStore,
+  createVerifier,
+  revokeRoute,
+} from '../../src/index.js';
 
 const env = (name: string) => {
   const value = process.env[name];
@@ -45,7 +52,11 @@ app.get('/notes', authGuard({ verifier }), (req, res) => {
   res.json({ sub: req.auth!.payload.sub });
 });
 app.post('/logout', revokeRoute({ verifier }));
-app.post('/backchannel-logout', express.urlencoded({ extended: false }), backchannelLogoutRoute({ verifier, clientId: env('CLIENT_ID') }));
+app.post(
+  '/backchannel-logout',
+  express.urlencoded({ extended: false }),
+  backchannelLogoutRoute({ verifier, clientId: env('CLIENT_ID') }),
+);
 app.post('/admin/invalidate-subject', async (req, res) => {
   await verifier.invalidateSubject(String((req.body as { sub: string }).sub));
   res.json({ ok: true });

@@ -3,7 +3,12 @@
  * hand-crafting tokens: signed with the IdP's genuine key, with an attacker's key, or not at all.
  */
 import { base64url, exportJWK, generateKeyPair, SignJWT, type JWTHeaderParameters, type JWTPayload } from 'jose';
-import { startEmbeddedIdp, type EmbeddedIdp, type EmbeddedIdpOptions, type SigningKey } from '../../example-app/embedded-idp.js';
+import {
+  startEmbeddedIdp,
+  type EmbeddedIdp,
+  type EmbeddedIdpOptions,
+  type SigningKey,
+} from '../../example-app/embedded-idp.js';
 
 export { startEmbeddedIdp, type EmbeddedIdp, type SigningKey };
 
@@ -33,14 +38,22 @@ export async function signToken(
   key: SigningKey,
   header: Partial<JWTHeaderParameters> = {},
 ): Promise<string> {
-  return new SignJWT(payload).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt', ...header }).sign(key.privateKey);
+  return new SignJWT(payload)
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt', ...header })
+    .sign(key.privateKey);
 }
 
 /** An attacker's own key pair, with a public JWK to embed in headers. */
 export async function attackerKey(alg: SigningKey['alg'] = 'RS256') {
   const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
   const publicJwk = await exportJWK(publicKey);
-  return { alg, kid: 'attacker-key', privateKey, publicJwk, privateJwk: await exportJWK(privateKey) } satisfies SigningKey & {
+  return {
+    alg,
+    kid: 'attacker-key',
+    privateKey,
+    publicJwk,
+    privateJwk: await exportJWK(privateKey),
+  } satisfies SigningKey & {
     publicJwk: unknown;
   };
 }

@@ -26,14 +26,45 @@ export async function startRedisCluster(size = 3): Promise<RedisCluster> {
   const children: ChildProcess[] = ports.map((port) =>
     spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--save', '', '--appendonly', 'no', '--dir', dir],
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        `nodes-${port}.conf`,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+      ],
       { stdio: 'ignore' },
     ),
   );
-  const info = async (port: number) => (await run('redis-cli', ['-p', String(port), 'cluster', 'info']).catch(() => ({ stdout: '' }))).stdout;
-  await waitFor(async () => (await Promise.all(ports.map(info))).every((text) => text.includes('cluster_state')), 'cluster nodes to start', 10_000);
-  await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
-  await waitFor(async () => (await Promise.all(ports.map(info))).every((text) => text.includes('cluster_state:ok')), 'cluster_state:ok', 15_000);
+  const info = async (port: number) =>
+    (await run('redis-cli', ['-p', String(port), 'cluster', 'info']).catch(() => ({ stdout: '' }))).stdout;
+  await waitFor(
+    async () => (await Promise.all(ports.map(info))).every((text) => text.includes('cluster_state')),
+    'cluster nodes to start',
+    10_000,
+  );
+  await run('redis-cli', [
+    '--cluster',
+    'create',
+    ...ports.map((p) => `127.0.0.1:${p}`),
+    '--cluster-replicas',
+    '0',
+    '--cluster-yes',
+  ]);
+  await waitFor(
+    async () => (await Promise.all(ports.map(info))).every((text) => text.includes('cluster_state:ok')),
+    'cluster_state:ok',
+    15_000,
+  );
   return {
     nodes: ports.map((port) => ({ host: '127.0.0.1', port })),
     async stop() {

@@ -1,0 +1,167 @@
+/**
+ * The one place we talk HTTP to the IdP (discovery, JWKS, later revocation). Built on the
+ * platform `fetch` (injectable), adding what a resource server needs against a server it does
+ * not control: a hard timeout, a body size cap, no silent redirects, and failures classified so
+ * callers can tell "IdP down" from "IdP said no".
+ */
+
+export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
+
+export type HttpFailureKind = 'network' | 'timeout' | 'status' | 'redirect' | 'too_large' | 'invalid_body' | 'aborted';
+
+/** Why a request to the IdP did not produce a usable answer. `message` never contains tokens. */
+export class HttpRequestError extends Error {
+  readonly kind: HttpFailureKind;
+  readonly status: number | undefined;
+  /** Seconds, from a `Retry-After` response header when the server sent one. */
+  readonly retryAfter: number | undefined;
+  readonly body: unknown;
+  constructor(
+    kind: HttpFailureKind,
+    message: string,
+    details: { status?: number; retryAfter?: number; body?: unknown; cause?: unknown } = {},
+  ) {
+    super(message, { cause: details.cause });
+    this.name = 'HttpRequestError';
+    this.kind = kind;
+    this.status = details.status;
+    this.retryAfter = details.retryAfter;
+    this.body = details.body;
+  }
+  /** True when the failure says nothing about the request's validity: try again later. */
+  get transient(): boolean {
+    return this.kind !== 'status' || this.status === undefined || this.status >= 500 || this.status === 429;
+  }
+}
+
+export interface HttpRequestOptions {
+  fetch: FetchLike;
+  timeout: number;
+  maxBytes: number;
+  signal?: AbortSignal | undefined;
+  init?: RequestInit;
+}
+
+export interface HttpResult {
+  status: number;
+  headers: Headers;
+  text: string;
+}
+
+/** Sends one request and reads the whole (bounded) body. Non-2xx answers are returned, not thrown. */
+export async function sendRequest(url: string | URL, options: HttpRequestOptions): Promise<HttpResult> {
+  const timeoutSignal = AbortSignal.timeout(options.timeout);
+  const signal = options.signal ? AbortSignal.any([options.signal, timeoutSignal]) : timeoutSignal;
+  const target = describeUrl(url);
+  let response: Response;
+  try {
+    response = await options.fetch(url, { ...options.init, signal, redirect: 'manual' });
+  } catch (cause) {
+    throw classifyAbort(cause, timeoutSignal, options.signal, target, options.timeout);
+  }
+  if (response.status >= 300 && response.status < 400) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new HttpRequestError(
+      'redirect',
+      `${target} answered with a redirect (${response.status}); configure the final URL instead`,
+      {
+        status: response.status,
+      },
+    );
+  }
+  let text: string;
+  try {
+    text = await readBounded(response, options.maxBytes, target);
+  } catch (cause) {
+    if (cause instanceof HttpRequestError) throw cause;
+    throw classifyAbort(cause, timeoutSignal, options.signal, target, options.timeout);
+  }
+  return { status: response.status, headers: response.headers, text };
+}
+
+/** GETs a JSON document; anything but a 2xx JSON object is an {@link HttpRequestError}. */
+export async function fetchJson(url: string | URL, options: HttpRequestOptions): Promise<Record<string, unknown>> {
+  const result = await sendRequest(url, {
+    ...options,
+    init: { method: 'GET', headers: { accept: 'application/json' } },
+  });
+  const target = describeUrl(url);
+  if (result.status < 200 || result.status >= 300) {
+    throw new HttpRequestError('status', `${target} answered ${result.status}`, {
+      status: result.status,
+      retryAfter: parseRetryAfter(result.headers.get('retry-after')),
+    });
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(result.text);
+  } catch (cause) {
+    throw new HttpRequestError('invalid_body', `${target} did not answer with JSON`, { status: result.status, cause });
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new HttpRequestError('invalid_body', `${target} did not answer with a JSON object`, {
+      status: result.status,
+    });
+  }
+  return body as Record<string, unknown>;
+}
+
+/** `Retry-After` as seconds (delta-seconds or HTTP-date), or undefined when absent or unusable. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  const date = Date.parse(trimmed);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, Math.ceil((date - now) / 1000));
+}
+
+async function readBounded(response: Response, maxBytes: number, target: string): Promise<string> {
+  const declared = Number(response.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new HttpRequestError('too_large', `${target} sent ${declared} bytes, more than the ${maxBytes}-byte limit`, {
+      status: response.status,
+    });
+  }
+  if (!response.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw new HttpRequestError('too_large', `${target} sent more than the ${maxBytes}-byte limit`, {
+        status: response.status,
+      });
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function classifyAbort(
+  cause: unknown,
+  timeoutSignal: AbortSignal,
+  callerSignal: AbortSignal | undefined,
+  target: string,
+  timeout: number,
+): HttpRequestError {
+  if (timeoutSignal.aborted)
+    return new HttpRequestError('timeout', `${target} did not answer within ${timeout} ms`, { cause });
+  if (callerSignal?.aborted) return new HttpRequestError('aborted', `request to ${target} was cancelled`, { cause });
+  return new HttpRequestError('network', `could not reach ${target}`, { cause });
+}
+
+/** Origin and path only: never echo query strings (they may carry credentials) into messages. */
+function describeUrl(url: string | URL): string {
+  try {
+    const parsed = new URL(String(url));
+    return `${parsed.origin}${parsed.pathname}`;
+  } catch {
+    return 'the IdP';
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * RFC 6750 token extraction from a request-like object (anything with Node-style `headers`),
+ * so the same rules serve Express, Connect, plain `node:http` and other adapters.
+ *
+ * Split in two so the hot path stays cheap: `readBearerToken` does the structural work (one
+ * header, the Bearer scheme, no second method) without scanning the token; `assertB64Token`
+ * scans its characters, and adapters may skip it for a token that equals one already verified.
+ */
+import { InvalidRequestError, UnauthorizedError } from '../shared/errors.js';
+
+export interface RequestLike {
+  headers: Record<string, string | string[] | undefined>;
+  /** Node's raw header list; lets us see duplicate `Authorization` headers that Node folds away. */
+  rawHeaders?: string[];
+  url?: string;
+  /**
+   * The body as a parser left it (object, string or bytes), if one ran. Only a
+   * `application/x-www-form-urlencoded` body can carry `access_token` (RFC 6750 §2.2); any other
+   * body (JSON included) is the application's data and is never looked at.
+   */
+  body?: unknown;
+}
+
+/** b64token (RFC 6750 §2.1): the only characters a bearer token may contain. */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+const SCHEME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * Returns the bearer token of `req`, or throws:
+ *  - {@link UnauthorizedError} (401, no error code) when the request has no bearer credentials;
+ *  - {@link InvalidRequestError} (400) when it is malformed or uses more than one method.
+ */
+export function extractBearerToken(req: RequestLike): string {
+  const token = readBearerToken(req);
+  assertB64Token(token);
+  return token;
+}
+
+/** The structural part of {@link extractBearerToken}; the token's characters are not checked. */
+export function readBearerToken(req: RequestLike): string {
+  const header = req.headers.authorization;
+  if (Array.isArray(header) || (req.rawHeaders !== undefined && countAuthorizationHeaders(req.rawHeaders) > 1)) {
+    throw new InvalidRequestError('multiple_tokens', 'Send exactly one Authorization header');
+  }
+  const inQuery = req.url !== undefined && req.url.indexOf('?') !== -1 && hasQueryToken(req.url);
+  const inBody = req.body !== undefined && req.body !== null && hasFormBodyToken(req.body, req.headers['content-type']);
+  if (header === undefined || header === '') {
+    // RFC 6750 §2.3 lets URI query tokens leak into logs and Referer headers; we don't take them.
+    if (inQuery)
+      throw new InvalidRequestError(
+        'query_token_not_allowed',
+        'Send the access token in the Authorization header, not the URL',
+      );
+    if (inBody)
+      throw new InvalidRequestError(
+        'query_token_not_allowed',
+        'Send the access token in the Authorization header, not the body',
+      );
+    throw new UnauthorizedError();
+  }
+  const space = header.indexOf(' ');
+  const scheme = space === -1 ? header : header.slice(0, space);
+  if (!isBearer(scheme)) {
+    if (!SCHEME.test(scheme)) throw new InvalidRequestError('malformed_request', 'Malformed Authorization header');
+    throw new UnauthorizedError('Bearer token required');
+  }
+  if (inQuery || inBody) throw new InvalidRequestError('multiple_tokens', 'Send the access token by one method only');
+  let start = space + 1;
+  while (space !== -1 && start < header.length && header.charCodeAt(start) === 32) start++;
+  if (space === -1 || start >= header.length)
+    throw new InvalidRequestError('malformed_request', 'The Bearer scheme needs a token');
+  return start === 7 ? header.slice(7) : header.slice(start);
+}
+
+/** Throws InvalidRequestError unless `token` is a b64token (RFC 6750 §2.1). */
+export function assertB64Token(token: string): void {
+  if (!B64TOKEN.test(token)) throw new InvalidRequestError('malformed_request', 'Malformed Bearer token');
+}
+
+/** "Bearer", case-insensitively, without allocating a lower-cased copy. */
+function isBearer(scheme: string): boolean {
+  if (scheme.length !== 6) return false;
+  const expected = 'bearer';
+  for (let i = 0; i < 6; i++) if ((scheme.charCodeAt(i) | 0x20) !== expected.charCodeAt(i)) return false;
+  return true;
+}
+
+function countAuthorizationHeaders(rawHeaders: string[]): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === 13 && name.toLowerCase() === 'authorization') count++;
+  }
+  return count;
+}
+
+/**
+ * RFC 6750 §2.2: a body token is an `access_token` field of an `application/x-www-form-urlencoded`
+ * body. A JSON (or any other) body that happens to have such a member is not a token, so it can
+ * neither be used nor clash with the Authorization header.
+ */
+function hasFormBodyToken(body: unknown, contentType: string | string[] | undefined): boolean {
+  if (typeof contentType !== 'string' || !isFormContentType(contentType)) return false;
+  if (typeof body === 'string') return new URLSearchParams(body).has('access_token');
+  if (body instanceof Uint8Array) return new URLSearchParams(new TextDecoder().decode(body)).has('access_token'); // Buffer too
+  return typeof body === 'object' && body !== null && 'access_token' in body;
+}
+
+/** `application/x-www-form-urlencoded`, with or without parameters, case-insensitively. */
+function isFormContentType(contentType: string): boolean {
+  const end = contentType.indexOf(';');
+  return (
+    (end === -1 ? contentType : contentType.slice(0, end)).trim().toLowerCase() === 'application/x-www-form-urlencoded'
+  );
+}
+
+function hasQueryToken(url: string): boolean {
+  return new URLSearchParams(url.slice(url.indexOf('?') + 1)).has('access_token');
+}

@@ -1,0 +1,47 @@
+/** What a caller asks of `revoke()`, and what it reports back. */
+import type { RevocationError } from '../idp/revocation-client.js';
+
+export interface RevokeOptions {
+  /** RFC 7009 `token_type_hint`: `access_token` or `refresh_token` (or an IdP-specific value). */
+  tokenTypeHint?: string;
+  /**
+   * Act only on a token that verifies as ours: anything else is neither forwarded nor queued
+   * (`idp: 'skipped'`). For tokens that can only be JWT access tokens, such as a bearer header.
+   */
+  onlyIfOurs?: boolean;
+  /**
+   * Multi-issuer verifiers: which IdP gets a token that names none of ours (an opaque token, e.g.
+   * a refresh token). A JWT naming one of our issuers always goes to that one. Without it, such a
+   * token is sent nowhere (`idp: 'unknown_issuer'`): handing it to the wrong IdP would leak it.
+   */
+  issuer?: string;
+}
+
+/**
+ * What `revoke()` did.
+ * - `local`: `denylisted` (verified as ours — signature, or the IdP's introspection answer for an
+ *   opaque token — refused from now until it expires), `expired` (ours and already dead),
+ *   `not_ours` (foreign, forged, inactive, or a token we never accept such as a refresh token:
+ *   nothing local to do, only forwarded), `unverifiable` (the keys or the introspection endpoint
+ *   that would prove it ours cannot be reached right now).
+ * - `idp`: `revoked`, `not_revocable` (the IdP cannot revoke this token type — the local denylist
+ *   is the revocation), `queued` (IdP unreachable: kept in the outbox and retried), `rejected`
+ *   (the IdP refused our request, or it is unreachable and the retry queue is full: see `error`),
+ *   `not_configured` (no `revocation` options), `skipped` (`onlyIfOurs` and the token is not ours),
+ *   `unknown_issuer` (several issuers, the token names none of them and `options.issuer` did not
+ *   say which IdP it belongs to: sent nowhere, nothing done).
+ */
+export interface RevocationOutcome {
+  local: 'denylisted' | 'expired' | 'not_ours' | 'unverifiable';
+  /**
+   * Whether the local revocation reached the shared store, i.e. every instance: `published` (it
+   * did), `pending` (it is in force here, the store has not confirmed it; the write is retried in
+   * the background until it lands, and repeating the call is safe), `none` (nothing to publish:
+   * `local` is not `denylisted`).
+   */
+  store: 'published' | 'pending' | 'none';
+  idp: 'revoked' | 'not_revocable' | 'queued' | 'rejected' | 'not_configured' | 'skipped' | 'unknown_issuer';
+  /** Seconds until the next delivery attempt, when `idp` is `queued`. */
+  retryAfter?: number;
+  error?: RevocationError;
+}

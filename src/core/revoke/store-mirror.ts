@@ -1,0 +1,362 @@
+/**
+ * Keeps a verifier's in-process `RevocationList` in step with a `RevocationStore`.
+ *
+ * Revocations only ever accumulate (until they expire), so a mirror and a store are merged, never
+ * overwritten: a resync applies the store's snapshot on top of the mirror and publishes back what
+ * the store lacks. That heals a store that restarted empty, and nothing is ever "un-revoked" by a
+ * sync.
+ *
+ * Two directions, each with one path:
+ * - Store → mirror. Deliveries are applied as they arrive. A resync (snapshot + merge) runs only
+ *   once the store reports `connected`, which a shared store reports only after its subscription
+ *   is active: whatever is published after the snapshot was read is then delivered, whatever was
+ *   published before is in the snapshot, so nothing falls in between. Every reconnect does the
+ *   same (a resync requested while one runs makes it run again).
+ * - Mirror → store. `publish()` applies locally, then writes. A write that fails (Redis `OOM`, a
+ *   timeout) is kept in `unpublished` and retried in the background (backoff with jitter, at once
+ *   on reconnect) until it lands; writes are idempotent merges, so a late landing plus a retry is
+ *   harmless. A failed write says nothing about the mirror's freshness (the subscription may be
+ *   fine), so it never starts the staleness clock: only losing the subscription does.
+ *
+ * Trust (see {@link StoreMirror.accepts}): the mirror is trusted while fresh (subscribed and
+ * resynced since the last connect). Cut off from the store after a sync, it stays trusted for
+ * `maxStaleness` under `fail-closed` (the documented staleness window; for ever under
+ * `fail-open`). Never synced, or reconnected and not resynced yet, it is not trusted:
+ * verifications wait up to `syncTimeoutMs` for the sync, then (fail-closed) get 503.
+ */
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import {
+  mergeRevocation,
+  revocationTarget,
+  type AvailabilityPolicy,
+  type Revocation,
+  type RevocationStore,
+} from '../../stores/revocation-store.js';
+import { RevocationPendingError, StoreUnavailableError } from '../shared/errors.js';
+import { RevocationList } from './revocation-list.js';
+
+export interface StoreMirrorStats {
+  /**
+   * True only while mirror and store agree both ways: the subscription is up, the mirror has
+   * resynced since the last (re)connect, and nothing is waiting in `unpublished`.
+   */
+  synced: boolean;
+  /** Whether the store's subscription is up (always true for an in-process store). */
+  connected: boolean;
+  /** Whether verifications trust the mirror right now without waiting (see the staleness window). */
+  trusted: boolean;
+  /** Epoch ms since when the mirror has not been known fresh (never synced, or lost the store), if so. */
+  unavailableSince: number | undefined;
+  /** Revocations applied locally that the store has not confirmed yet; retried until it does. */
+  unpublished: number;
+  resyncs: number;
+  /** The last store error (a failed write or resync), cleared by the next success. */
+  lastError: string | undefined;
+}
+
+const ALWAYS_AVAILABLE: AvailabilityPolicy = { onUnavailable: 'fail-open', maxStalenessMs: Infinity };
+/** How long verifications wait for a (re)sync when the policy does not say. */
+export const DEFAULT_SYNC_TIMEOUT_MS = 5_000;
+const RETRY_BASE_MS = 100;
+const RETRY_MAX_MS = 2_000;
+
+export interface StoreMirrorHooks {
+  /** Every revocation applied, from anywhere: evict cache entries it covers. */
+  onApply(revocation: Revocation): void;
+  /** A revocation took effect here; `lagMs` for ones that came from another instance. */
+  onRevoked?(revocation: Revocation, source: 'local' | 'store', lagMs: number | undefined): void;
+  onUnavailable?(since: number): void;
+  onResynced?(entries: number, healed: number): void;
+}
+
+export class StoreMirror {
+  readonly list = new RevocationList();
+  private readonly policy: AvailabilityPolicy;
+  private readonly syncTimeoutMs: number;
+  private readonly unpublished = new Map<string, Revocation>();
+  private readonly cleanups: Array<() => void> = [];
+  private readonly waiters = new Set<() => void>();
+  /** The subscription is up (a store without `watch` is always connected). */
+  private connected: boolean;
+  /** Connected and resynced since: the mirror holds everything the store does. */
+  private fresh = false;
+  private everSynced = false;
+  /** Bumped on every connection change, so a resync that straddles one does not count. */
+  private epoch = 0;
+  private unavailableSince: number | undefined;
+  private announced = false;
+  /** Until when (performance.now() ms) a verification waits for a sync instead of failing. */
+  private waitUntil: number;
+  private running = false;
+  private again = false;
+  private failures = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private startupTimer: NodeJS.Timeout | undefined;
+  private lastError: string | undefined;
+  private resyncs = 0;
+  private closed = false;
+  /** Tags our publishes so their echo from the store is not counted as news. */
+  private readonly origin = randomUUID();
+
+  constructor(
+    private readonly store: RevocationStore,
+    private readonly clock: () => number,
+    private readonly hooks: StoreMirrorHooks,
+  ) {
+    this.policy = store.availability ?? ALWAYS_AVAILABLE;
+    this.syncTimeoutMs = this.policy.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS;
+    this.connected = !store.watch;
+    this.waitUntil = performance.now() + this.syncTimeoutMs;
+    this.cleanups.push(
+      store.subscribe((revocation, meta) => {
+        this.applyLocally(revocation);
+        if (meta.origin !== this.origin) {
+          const lag = meta.publishedAt !== undefined ? Math.max(0, this.clock() - meta.publishedAt) : undefined;
+          this.hooks.onRevoked?.(revocation, 'store', lag);
+        }
+      }),
+    );
+    if (store.watch) {
+      this.unavailableSince = clock(); // a shared store is unknown until it connects and syncs
+      // A store that never answers (no refusal, no connect) is announced once the wait is over.
+      this.startupTimer = setTimeout(() => this.everSynced || this.markUnavailable(), this.syncTimeoutMs);
+      this.startupTimer.unref();
+      this.cleanups.push(
+        store.watch((status) => (status === 'connected' ? this.onConnected() : this.onDisconnected())),
+      );
+    }
+    this.kick();
+  }
+
+  /**
+   * Applies locally now, then writes to the store. Resolves once the store has it; otherwise
+   * rejects with {@link RevocationPendingError} (after the store's own bounded wait, e.g. Redis
+   * `commandTimeout`): the local revocation stands and the write is retried until it lands.
+   */
+  async publish(revocation: Revocation): Promise<void> {
+    this.applyLocally(revocation);
+    this.hooks.onRevoked?.(revocation, 'local', undefined);
+    try {
+      await this.store.publish(revocation, this.origin);
+    } catch (error) {
+      this.keep(revocation, error);
+      throw this.pendingError(error);
+    }
+    const target = revocationTarget(revocation);
+    const waiting = this.unpublished.get(target);
+    if (waiting !== undefined && covers(revocation, waiting)) this.unpublished.delete(target);
+  }
+
+  /**
+   * Whether verifications may trust the mirror right now, without waiting: fresh; or cut off
+   * after a sync and within the staleness window (`fail-closed`: `maxStaleness` since the store
+   * was lost; `fail-open`: always). Never synced, or reconnected but not resynced: false.
+   * Allocation-free: it sits on the cache-hit path.
+   */
+  accepts(now: number): boolean {
+    if (this.fresh) return true;
+    if (!this.everSynced || this.connected) return false;
+    return this.policy.onUnavailable === 'fail-open' || now - this.unavailableSince! <= this.policy.maxStalenessMs;
+  }
+
+  /**
+   * The slow path behind {@link accepts}: waits (bounded by the sync timeout, counted from the
+   * last (re)connect or from start) for a sync that is under way, then resolves if the mirror
+   * may be used, or rejects with StoreUnavailableError under `fail-closed`.
+   */
+  async whenTrusted(): Promise<void> {
+    if (this.accepts(this.clock())) return;
+    const waitMs = this.waitUntil - performance.now();
+    if (waitMs > 0 && !this.closed && (this.connected || !this.everSynced)) await this.waitForFresh(waitMs);
+    if (this.accepts(this.clock()) || this.policy.onUnavailable === 'fail-open') return;
+    throw new StoreUnavailableError(Math.ceil(this.syncTimeoutMs / 1000));
+  }
+
+  stats(): StoreMirrorStats {
+    return {
+      synced: this.fresh && this.unpublished.size === 0,
+      connected: this.connected,
+      trusted: this.accepts(this.clock()),
+      unavailableSince: this.unavailableSince,
+      unpublished: this.unpublished.size,
+      resyncs: this.resyncs,
+      lastError: this.lastError,
+    };
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.startupTimer);
+    for (const cleanup of this.cleanups.splice(0)) cleanup();
+    this.wake();
+  }
+
+  private onConnected(): void {
+    this.connected = true;
+    this.epoch++;
+    this.fresh = false; // may have missed publishes: not trusted until resynced
+    this.waitUntil = performance.now() + this.syncTimeoutMs;
+    this.failures = 0;
+    this.kick();
+  }
+
+  private onDisconnected(): void {
+    this.connected = false;
+    this.epoch++;
+    this.fresh = false;
+    this.markUnavailable();
+  }
+
+  /** Runs the repair loop now (resync if needed, then flush unpublished); one run at a time. */
+  private kick(): void {
+    if (this.closed) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    void this.repair();
+  }
+
+  private async repair(): Promise<void> {
+    let ok = false;
+    try {
+      do {
+        this.again = false;
+        ok = true;
+        // Connected but not fresh: a (re)connect, or a resync that failed or straddled a reconnect.
+        if (this.connected && !this.fresh) ok = await this.resync();
+        if (this.unpublished.size > 0) ok = (await this.flush()) && ok;
+      } while (this.again && !this.closed);
+    } finally {
+      this.running = false; // in the same tick as the last check of `again`: no kick is lost
+    }
+    if (this.closed) return;
+    if (ok && this.unpublished.size === 0) this.failures = 0;
+    else this.retryLater();
+  }
+
+  private async resync(): Promise<boolean> {
+    const epoch = this.epoch;
+    try {
+      const now = this.clock();
+      const snapshot = await this.store.snapshot(now);
+      if (epoch !== this.epoch || this.closed) return true; // a newer connect asks again; a disconnect waits for one
+      const inStore = new Set(snapshot.map(revocationTarget));
+      for (const revocation of snapshot) this.applyLocally(revocation);
+      // Heal: whatever we know that the store lost (restart without persistence) goes back,
+      // through the same retrying path as any other write.
+      let healed = 0;
+      for (const revocation of this.list.entries(now)) {
+        if (!inStore.has(revocationTarget(revocation))) {
+          this.remember(revocation);
+          healed++;
+        }
+      }
+      this.fresh = true;
+      this.everSynced = true;
+      this.unavailableSince = undefined;
+      this.announced = false;
+      this.lastError = undefined;
+      this.resyncs++;
+      this.wake();
+      this.hooks.onResynced?.(snapshot.length, healed);
+      return true;
+    } catch (error) {
+      this.lastError = describe(error);
+      return false;
+    }
+  }
+
+  /** Writes every unpublished revocation: one first as a probe, then the rest together. */
+  private async flush(): Promise<boolean> {
+    const [first, ...rest] = [...this.unpublished.entries()];
+    if (first === undefined) return true;
+    if (!(await this.send(first[0], first[1]))) return false;
+    const results = await Promise.all(rest.map(([target, revocation]) => this.send(target, revocation)));
+    return results.every(Boolean);
+  }
+
+  private async send(target: string, revocation: Revocation): Promise<boolean> {
+    try {
+      await this.store.publish(revocation, this.origin);
+    } catch (error) {
+      this.lastError = describe(error);
+      return false;
+    }
+    // A newer merge for the same target may have arrived meanwhile: it stays for the next round.
+    if (this.unpublished.get(target) === revocation) this.unpublished.delete(target);
+    if (this.unpublished.size === 0) this.lastError = undefined;
+    return true;
+  }
+
+  private keep(revocation: Revocation, error: unknown): void {
+    this.remember(revocation);
+    this.lastError = describe(error);
+    if (!this.running && this.retryTimer === undefined) this.retryLater();
+  }
+
+  private remember(revocation: Revocation): void {
+    const target = revocationTarget(revocation);
+    this.unpublished.set(target, mergeRevocation(this.unpublished.get(target), revocation));
+  }
+
+  /** Exponential backoff with jitter (half to full delay), so instances do not retry in step. */
+  private retryLater(): void {
+    if (this.closed) return;
+    clearTimeout(this.retryTimer);
+    this.failures++;
+    this.retryTimer = setTimeout(() => this.kick(), this.nextDelay() * (0.5 + Math.random() / 2));
+    this.retryTimer.unref();
+  }
+
+  private nextDelay(): number {
+    return Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.max(0, this.failures - 1));
+  }
+
+  private pendingError(cause: unknown): RevocationPendingError {
+    return new RevocationPendingError(Math.ceil(this.nextDelay() / 1000), cause === undefined ? undefined : { cause });
+  }
+
+  private waitForFresh(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.waiters.add(done);
+    });
+  }
+
+  private wake(): void {
+    for (const done of [...this.waiters]) done();
+  }
+
+  private applyLocally(revocation: Revocation): void {
+    this.list.apply(revocation);
+    this.hooks.onApply(revocation);
+  }
+
+  private markUnavailable(): void {
+    this.unavailableSince ??= this.clock();
+    if (this.announced) return;
+    this.announced = true;
+    this.hooks.onUnavailable?.(this.unavailableSince);
+  }
+}
+
+/** Whether having published `a` makes publishing `b` unnecessary (same target, merged in). */
+function covers(a: Revocation, b: Revocation): boolean {
+  if (a.type !== b.type || a.expiresAt < b.expiresAt) return false;
+  return a.type === 'token' || a.cutoff >= (b as { cutoff: number }).cutoff;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

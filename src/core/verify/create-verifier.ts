@@ -1,0 +1,284 @@
+/**
+ * `createVerifier()`: one issuer (`{ issuer, audience }`) or several (`{ issuers: [...] }`).
+ *
+ * With several issuers each gets its own verifier: its own discovery, JWKS, audience, cache and
+ * revocation settings. A token is routed by its (not yet verified) `iss` claim, by exact match,
+ * **before** any key is chosen, and only that issuer's verifier, with that issuer's keys, ever
+ * looks at it; its own `iss` check then confirms the route. A token of an unknown issuer is
+ * refused without touching any key. Cache hits are found first, without decoding anything.
+ */
+import { decodeJwt } from 'jose';
+import { createMemoryStore } from '../../stores/memory-store.js';
+import type { VerifierEventName, VerifierListener } from '../shared/events.js';
+import { optionKeys, rejectUnknownKeys } from '../shared/option-keys.js';
+import type { OutboxRunResult } from '../revoke/outbox-worker.js';
+import { invalidToken } from '../shared/rejections.js';
+import {
+  VERIFIER_OPTION_KEYS,
+  type IssuerScope,
+  type RevocationOutcome,
+  type RevokeOptions,
+  type VerifiedToken,
+  type Verifier,
+  type VerifierOptions,
+  type VerifierStats,
+} from './types.js';
+import { createSingleIssuerVerifier } from './verifier.js';
+import { portOf, registerPort, type VerifierPort } from './verifier-port.js';
+
+/** Several issuers; top-level options are defaults every issuer entry may override. */
+export interface MultiIssuerOptions extends Partial<Omit<VerifierOptions, 'issuer' | 'audience'>> {
+  issuers: Array<Partial<VerifierOptions> & Pick<VerifierOptions, 'issuer' | 'audience'>>;
+}
+
+/** The top-level keys of `{ issuers: [...] }` (entries take VERIFIER_OPTION_KEYS): the verifier's, less issuer and audience. */
+const MULTI_ISSUER_OPTION_KEYS = optionKeys<MultiIssuerOptions>({
+  issuers: true,
+  ...(Object.fromEntries(
+    VERIFIER_OPTION_KEYS.filter((k) => k !== 'issuer' && k !== 'audience').map((k) => [k, true]),
+  ) as {
+    [K in keyof Required<Omit<VerifierOptions, 'issuer' | 'audience'>>]: true;
+  }),
+});
+
+export type MultiIssuerStats = VerifierStats & { issuers: Record<string, VerifierStats> };
+export type MultiIssuerVerifierApi = Omit<Verifier, 'stats'> & { stats(): MultiIssuerStats };
+
+export function createVerifier(options: MultiIssuerOptions): MultiIssuerVerifierApi;
+export function createVerifier(options: VerifierOptions): Verifier;
+export function createVerifier(options: VerifierOptions | MultiIssuerOptions): Verifier | MultiIssuerVerifierApi {
+  return buildVerifier(options, 'createVerifier');
+}
+
+/** createVerifier, naming `factory` (e.g. authGuard's shorthand) in configuration errors. */
+export function buildVerifier(
+  options: VerifierOptions | MultiIssuerOptions,
+  factory: string,
+): Verifier | MultiIssuerVerifierApi {
+  if (typeof options === 'object' && options !== null && 'issuers' in options)
+    return createMultiIssuerVerifier(options, factory);
+  return createSingleIssuerVerifier(options, factory);
+}
+
+function createMultiIssuerVerifier(options: MultiIssuerOptions, factory: string): MultiIssuerVerifierApi {
+  for (const single of ['issuer', 'audience'] as const) {
+    if (Object.hasOwn(options, single)) {
+      // It would be silently dropped: every issuer entry carries its own issuer and audience.
+      throw new TypeError(
+        `revocable-jwt: \`${single}\` cannot be combined with \`issuers\` in ${factory}: move it into each entry, ` +
+          'e.g. issuers: [{ issuer, audience }, ...]',
+      );
+    }
+  }
+  rejectUnknownKeys(options, MULTI_ISSUER_OPTION_KEYS, factory);
+  const { issuers: entries, ...defaults } = options;
+  if (!Array.isArray(entries) || entries.length === 0) {
+    throw new TypeError('revocable-jwt: `issuers` must be a non-empty array of { issuer, audience, ... }');
+  }
+  const seen = new Set<string>();
+  for (const [index, entry] of entries.entries()) {
+    if (typeof entry !== 'object' || entry === null)
+      throw new TypeError('revocable-jwt: every `issuers` entry must be an object');
+    rejectUnknownKeys(entry, VERIFIER_OPTION_KEYS, factory, `issuers[${index}].`);
+    if (seen.has(entry.issuer))
+      throw new TypeError(`revocable-jwt: issuer ${JSON.stringify(entry.issuer)} is listed twice in \`issuers\``);
+    seen.add(entry.issuer);
+  }
+  // One store for all, so replay protection and the outbox are shared; ours to close if we made it.
+  const ownStore =
+    defaults.store === undefined ? createMemoryStore(defaults.clock ? { clock: defaults.clock } : {}) : undefined;
+  const store = defaults.store ?? ownStore!;
+  const verifiers = entries.map((entry, index) =>
+    createSingleIssuerVerifier({ ...defaults, store, ...entry } as VerifierOptions, factory, `issuers[${index}].`),
+  );
+  return new MultiIssuerVerifier(verifiers, ownStore);
+}
+
+class MultiIssuerVerifier implements Verifier {
+  readonly issuer: string;
+  readonly issuers: readonly string[];
+  readonly audience: readonly string[];
+  private readonly byIssuer: Map<string, Verifier>;
+
+  constructor(
+    private readonly verifiers: Verifier[],
+    private readonly ownStore: { close(): Promise<void> } | undefined,
+  ) {
+    this.byIssuer = new Map(verifiers.map((v) => [v.issuer, v]));
+    this.issuer = verifiers[0]!.issuer;
+    this.issuers = Object.freeze(verifiers.map((v) => v.issuer));
+    this.audience = Object.freeze([...new Set(verifiers.flatMap((v) => v.audience))]);
+    registerPort(this, this.port());
+  }
+
+  peek(token: string): VerifiedToken | undefined {
+    for (const verifier of this.verifiers) {
+      const hit = verifier.peek(token);
+      if (hit !== undefined) return hit;
+    }
+    return undefined;
+  }
+
+  verify(token: string): Promise<VerifiedToken> {
+    const hit = this.peek(token);
+    if (hit !== undefined) return Promise.resolve(hit);
+    const verifier = this.route(token);
+    if (!verifier) {
+      const error = invalidToken(
+        typeof token === 'string' && token.split('.').length === 3 ? 'issuer_mismatch' : 'malformed_token',
+      );
+      portOf(this.verifiers[0]!).reportRejection(error);
+      return Promise.reject(error);
+    }
+    return verifier.verify(token);
+  }
+
+  /**
+   * A JWT goes to the issuer it names; a token naming none of ours (opaque, e.g. a refresh token)
+   * to `options.issuer`. Never a guess: a token sent to another IdP is a token leaked to it.
+   */
+  revoke(token: string, options: RevokeOptions = {}): Promise<RevocationOutcome> {
+    if (options.issuer !== undefined && !this.byIssuer.has(options.issuer)) {
+      return Promise.reject(
+        new TypeError(
+          `revocable-jwt: unknown issuer ${options.issuer}; this verifier trusts ${this.issuers.join(', ')}`,
+        ),
+      );
+    }
+    const fallback = options.issuer ?? (this.verifiers.length === 1 ? this.issuer : undefined);
+    const verifier = this.route(token) ?? (fallback !== undefined ? this.byIssuer.get(fallback) : undefined);
+    if (verifier) return verifier.revoke(token, options);
+    return Promise.resolve({
+      local: 'not_ours',
+      store: 'none',
+      idp: options.onlyIfOurs ? 'skipped' : 'unknown_issuer',
+    });
+  }
+
+  invalidate(token: string): Promise<void> {
+    const verifier = this.route(token);
+    return verifier ? verifier.invalidate(token) : Promise.reject(invalidToken('issuer_mismatch'));
+  }
+
+  invalidateSubject(subject: string, scope?: IssuerScope): Promise<void> {
+    return this.each(scope, (v) => v.invalidateSubject(subject, at(scope)));
+  }
+
+  invalidateSession(session: string, scope?: IssuerScope): Promise<void> {
+    return this.each(scope, (v) => v.invalidateSession(session, at(scope)));
+  }
+
+  invalidateAll(scope?: IssuerScope): Promise<void> {
+    return this.each(scope, (v) => v.invalidateAll(at(scope)));
+  }
+
+  async retryPending(): Promise<OutboxRunResult> {
+    const total: OutboxRunResult = { attempted: 0, revoked: 0, rescheduled: 0, dropped: 0 };
+    for (const verifier of this.verifiers) {
+      const run = await verifier.retryPending();
+      total.attempted += run.attempted;
+      total.revoked += run.revoked;
+      total.rescheduled += run.rescheduled;
+      total.dropped += run.dropped;
+    }
+    return total;
+  }
+
+  stats(): MultiIssuerStats {
+    const per = Object.fromEntries(this.verifiers.map((v) => [v.issuer, v.stats()]));
+    const all = Object.values(per);
+    const sum = (pick: (s: VerifierStats) => number) => all.reduce((total, s) => total + pick(s), 0);
+    const first = all[0]!;
+    const misconfigured = Object.entries(per).find(([, s]) => s.misconfigured !== undefined);
+    return {
+      misconfigured: misconfigured && `${misconfigured[0]}: ${misconfigured[1].misconfigured!}`,
+      cache: {
+        hits: sum((s) => s.cache.hits),
+        misses: sum((s) => s.cache.misses),
+        size: sum((s) => s.cache.size),
+        max: sum((s) => s.cache.max),
+      },
+      jwks: {
+        fetches: sum((s) => s.jwks.fetches),
+        failures: sum((s) => s.jwks.failures),
+        keys: sum((s) => s.jwks.keys),
+        fetchedAt: first.jwks.fetchedAt,
+      },
+      discovery: { fetches: sum((s) => s.discovery.fetches) },
+      // One store feeds every issuer's mirror, so the first one's revocation figures stand for all.
+      revocation: {
+        ...first.revocation,
+        outbox: {
+          ...first.revocation.outbox,
+          revoked: sum((s) => s.revocation.outbox.revoked),
+          dropped: sum((s) => s.revocation.outbox.dropped),
+        },
+      },
+      issuers: per,
+    };
+  }
+
+  on<E extends VerifierEventName>(event: E, listener: VerifierListener<E>): this {
+    for (const verifier of this.verifiers) verifier.on(event, listener);
+    return this;
+  }
+
+  off<E extends VerifierEventName>(event: E, listener: VerifierListener<E>): this {
+    for (const verifier of this.verifiers) verifier.off(event, listener);
+    return this;
+  }
+
+  /** The internal port: each call goes to the issuer it concerns. */
+  private port(): VerifierPort {
+    return {
+      // Routed by `iss` to that issuer's verifier, which reports itself as the verifying issuer.
+      verifyIssuerJwt: (jwt, options) => {
+        const verifier = this.route(jwt);
+        return verifier
+          ? portOf(verifier).verifyIssuerJwt(jwt, options)
+          : Promise.reject(invalidToken('issuer_mismatch'));
+      },
+      // In the store of the issuer the record belongs to (an issuer entry may bring its own store).
+      claimOnce: (key, until, issuer) => {
+        const verifier = this.byIssuer.get(issuer);
+        return verifier
+          ? portOf(verifier).claimOnce(key, until, issuer)
+          : Promise.reject(new TypeError(`revocable-jwt: unknown issuer ${issuer}`));
+      },
+      reportRejection: (error) => portOf(this.verifiers[0]!).reportRejection(error),
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.verifiers.map((v) => v.close()));
+    await this.ownStore?.close();
+  }
+
+  /** The verifier for the token's claimed issuer; never a guess. */
+  private route(token: string): Verifier | undefined {
+    if (typeof token !== 'string' || token.length > 65_536) return undefined;
+    let iss: unknown;
+    try {
+      iss = decodeJwt(token).iss;
+    } catch {
+      return undefined;
+    }
+    return typeof iss === 'string' ? this.byIssuer.get(iss) : undefined;
+  }
+
+  private async each(scope: IssuerScope | undefined, action: (v: Verifier) => Promise<void>): Promise<void> {
+    if (scope?.issuer !== undefined) {
+      const verifier = this.byIssuer.get(scope.issuer);
+      if (!verifier) throw new TypeError(`revocable-jwt: unknown issuer ${scope.issuer}`);
+      return action(verifier);
+    }
+    // Every issuer's revocation is applied even if one's store write fails; then that failure is reported.
+    const failed = (await Promise.allSettled(this.verifiers.map(action))).find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+}
+
+/** The cutoff instant of a scope, passed on to each issuer's verifier. */
+function at(scope: IssuerScope | undefined): IssuerScope | undefined {
+  return scope?.at === undefined ? undefined : { at: scope.at };
+}

@@ -1,0 +1,259 @@
+import type { RevocationStore } from '../../stores/revocation-store.js';
+import type { FetchLike } from '../idp/http-client.js';
+import type { VerifierEventName, VerifierListener } from '../shared/events.js';
+import type { JwksStats } from '../idp/jwks.js';
+import type { OutboxStats } from '../revoke/outbox-worker.js';
+import type { ClientAuthMethod, RevocationBodyFormat } from '../idp/revocation-client.js';
+import type { StoreMirrorStats } from '../revoke/store-mirror.js';
+import type { TokenCacheStats } from './token-cache.js';
+import { optionKeys } from '../shared/option-keys.js';
+import type { VerifiedToken } from '../shared/verified-token.js';
+
+export type { AccessTokenClaims, VerifiedToken } from '../shared/verified-token.js';
+import type { RevocationOutcome, RevokeOptions } from '../revoke/revocation-outcome.js';
+export type { RevocationOutcome, RevokeOptions } from '../revoke/revocation-outcome.js';
+
+export interface CacheOptions {
+  /** Most verified tokens kept (LRU). Default 10 000. */
+  max?: number;
+  /** Longest a verified result is served from cache, in seconds, however far away `exp` is. Default 600. */
+  maxTtl?: number;
+}
+
+/** The keys `cache` accepts (any other is refused): one line per option. */
+export const CACHE_OPTION_KEYS = optionKeys<CacheOptions>({ max: true, maxTtl: true });
+
+export interface VerifierOptions {
+  /** The IdP's issuer identifier; `iss` must equal it exactly. Required. */
+  issuer: string;
+  /** Accepted audience(s); the token's `aud` must contain one. Required. */
+  audience: string | string[];
+  /** JWKS URL. Default: `jwks_uri` from the issuer's discovery metadata. */
+  jwksUri?: string | URL;
+  /** Accepted `alg` values. Default: the asymmetric JWS algorithms. `none` is never accepted. */
+  algorithms?: string[];
+  /**
+   * Shared secret for HS256/384/512. Only used, and only required, when `algorithms` lists an HMAC
+   * algorithm: that is the explicit opt-in. Keys from the JWKS are never used as HMAC secrets.
+   */
+  secret?: string | Uint8Array;
+  /** Leeway for `exp`, `nbf` and `iat`, in seconds. Default 5. */
+  clockTolerance?: number;
+  /**
+   * Claims that must be present. Default `['exp']`. A token without `exp` (if you allow one) is
+   * accepted until `iat + maxTokenLifetime`, and one with neither `exp` nor `iat` is refused:
+   * nothing would bound how long its revocation must last.
+   */
+  requiredClaims?: string[];
+  /** Required `typ` header, e.g. `'at+jwt'` (RFC 9068). Default: not checked. */
+  typ?: string;
+  /** Verified-token cache, or `false` to verify every request. */
+  cache?: CacheOptions | false;
+  /** Seconds between two JWKS refetches triggered by unknown `kid`s. Default 30. */
+  jwksCooldown?: number;
+  /** Seconds after which the JWKS is refreshed in the background. Default 600. */
+  jwksMaxAge?: number;
+  /** Timeout for each request to the IdP, in ms. Default 5000. */
+  timeout?: number;
+  /** Allow plain-http issuer and JWKS URLs on non-loopback hosts. Default false. */
+  allowHttp?: boolean;
+  /** `fetch` implementation for all IdP requests. Default: the global `fetch`. */
+  fetch?: FetchLike;
+  /** Current time in epoch milliseconds. Default `Date.now`; inject one in tests. */
+  clock?: () => number;
+  /** Longest token (characters) worth looking at. Default 16 384. */
+  maxTokenLength?: number;
+  /**
+   * Longest access-token lifetime (`exp - iat`, seconds) accepted. Subject, session and global
+   * cutoffs are kept until every token they cover has expired (this plus twice `clockTolerance`,
+   * rounded up to whole seconds), so a longer-lived token could outlive the cutoff that revoked
+   * it: such tokens are refused. Default 86 400 (24 h).
+   */
+  maxTokenLifetime?: number;
+  /** How to reach the IdP's RFC 7009 revocation endpoint. Without it, `revoke()` is local only. */
+  revocation?: RevocationOptions;
+  /** Where revocations are shared and IdP retries wait. Default: `createMemoryStore()`. */
+  store?: RevocationStore;
+  /** RFC 7662 introspection, for opaque tokens (or every token with `mode: 'always'`). */
+  introspection?: IntrospectionOptions;
+}
+
+/** The keys `createVerifier` accepts (any other is refused): one line per option. */
+export const VERIFIER_OPTION_KEYS = optionKeys<VerifierOptions>({
+  issuer: true,
+  audience: true,
+  jwksUri: true,
+  algorithms: true,
+  secret: true,
+  clockTolerance: true,
+  requiredClaims: true,
+  typ: true,
+  cache: true,
+  jwksCooldown: true,
+  jwksMaxAge: true,
+  timeout: true,
+  allowHttp: true,
+  fetch: true,
+  clock: true,
+  maxTokenLength: true,
+  maxTokenLifetime: true,
+  revocation: true,
+  store: true,
+  introspection: true,
+});
+
+export interface IntrospectionOptions {
+  /** Our client at the IdP (introspection always needs client authentication). */
+  clientId: string;
+  clientSecret?: string;
+  /** Default: `client_secret_basic` with a secret, `none` without. */
+  authMethod?: ClientAuthMethod;
+  /** Default: `introspection_endpoint` from discovery. */
+  endpoint?: string | URL;
+  /** `opaque` (default): only tokens that are not JWS; `always`: every token, JWTs too. */
+  mode?: 'opaque' | 'always';
+  /** Longest an `active: true` answer is reused, seconds (bounded by `exp` too). Default 60. */
+  maxAge?: number;
+  /** Per request, ms. Default 5000. */
+  timeout?: number;
+  /** Accept answers without `aud` (some IdPs omit it). Default false: the audience must match. */
+  allowMissingAudience?: boolean;
+  /**
+   * Most IdP calls per `newTokenWindow` for tokens the IdP has not called active before (made-up
+   * tokens among them); the surplus gets a 503 with `Retry-After` and the IdP is not asked. Tokens
+   * it called active before are not counted. Per verifier instance. Default 50.
+   */
+  newTokenBudget?: number;
+  /** The window of `newTokenBudget`, in seconds. Default 1. */
+  newTokenWindow?: number;
+}
+
+/** The keys `introspection` accepts (any other is refused): one line per option. */
+export const INTROSPECTION_OPTION_KEYS = optionKeys<IntrospectionOptions>({
+  clientId: true,
+  clientSecret: true,
+  authMethod: true,
+  endpoint: true,
+  mode: true,
+  maxAge: true,
+  timeout: true,
+  allowMissingAudience: true,
+  newTokenBudget: true,
+  newTokenWindow: true,
+});
+
+export interface RevocationOptions {
+  /** Our client at the IdP. Required unless `authMethod: 'none'` (then the token's own `client_id`/`azp` may stand in). */
+  clientId?: string;
+  /** Required for `client_secret_basic` and `client_secret_post`. */
+  clientSecret?: string;
+  /** Default: `client_secret_basic` with a secret, `none` without. */
+  authMethod?: ClientAuthMethod;
+  /** Default: `revocation_endpoint` from discovery. */
+  endpoint?: string | URL;
+  /** `form` (RFC 7009, default) or `json` (Auth0 accepts it). */
+  bodyFormat?: RevocationBodyFormat;
+  /** Per request, ms. Default 5000. */
+  timeout?: number;
+  /** How long to keep retrying an opaque token (whose expiry we cannot read), seconds. Default 7 days. */
+  retryFor?: number;
+  /** Seconds between outbox polls. Default 5. */
+  retryInterval?: number;
+  /**
+   * Most queued IdP revocations. Past it, tokens not verified as ours (opaque, or anyone's
+   * garbage) are no longer queued while the IdP is down, so an outage cannot grow the queue
+   * without bound; our own verified tokens are always queued. Default 10 000.
+   */
+  maxPending?: number;
+}
+
+/** The keys `revocation` accepts (any other is refused): one line per option. */
+export const REVOCATION_OPTION_KEYS = optionKeys<RevocationOptions>({
+  clientId: true,
+  clientSecret: true,
+  authMethod: true,
+  endpoint: true,
+  bodyFormat: true,
+  timeout: true,
+  retryFor: true,
+  retryInterval: true,
+  maxPending: true,
+});
+
+export interface VerifierStats {
+  /** What about the configuration fails against the IdP right now (see the `misconfigured` event), or undefined. */
+  misconfigured: string | undefined;
+  cache: TokenCacheStats;
+  jwks: JwksStats;
+  discovery: { fetches: number };
+  revocation: {
+    /** Entries in this instance's mirror of the store. */
+    denylisted: number;
+    subjectCutoffs: number;
+    sessionCutoffs: number;
+    globalCutoff: boolean;
+    /** IdP revocations waiting in the outbox, and totals since start. */
+    outbox: OutboxStats;
+    /** Sync state of this instance's mirror with the store. */
+    store: StoreMirrorStats;
+  };
+}
+
+/** Limits a cutoff to one issuer of a multi-issuer verifier. */
+export interface IssuerScope {
+  issuer?: string;
+  /**
+   * The instant to cut at (epoch ms). Default: now; a later instant is taken as now (a cutoff
+   * never reaches into the future). Tokens issued at or before it are refused. Cutoffs made from
+   * the same instant are identical, so repeating one is harmless: back-channel logout and security
+   * events cut at the notification's own `iat` (the IdP's clock, the clock its tokens' `iat` use),
+   * which makes the IdP's retries safe to apply again.
+   */
+  at?: number;
+}
+
+export interface Verifier {
+  /** The issuer (the first one, for a multi-issuer verifier). */
+  readonly issuer: string;
+  /** Every issuer this verifier trusts. */
+  readonly issuers: readonly string[];
+  readonly audience: readonly string[];
+  /** Verifies a JWT access token, resolving to its header and claims or rejecting with an `AuthError`. */
+  verify(token: string): Promise<VerifiedToken>;
+  /** Synchronous cache lookup: the verified result when the token is cached and still valid, else undefined. */
+  peek(token: string): VerifiedToken | undefined;
+  stats(): VerifierStats;
+  /**
+   * Revokes a token at the IdP (RFC 7009) and locally. Local invalidation comes first and does not
+   * depend on the IdP: once this resolves, `verify()` refuses the token. Never rejects because the
+   * IdP is down (the outcome says `queued`); rejects only for a non-string token, or with a
+   * `MisconfiguredError` when the configuration cannot work against the IdP (e.g. wrong `issuer`).
+   */
+  revoke(token: string, options?: RevokeOptions): Promise<RevocationOutcome>;
+  /**
+   * Local only: evicts the token and denylists it until it expires. Rejects with InvalidTokenError
+   * for a token that is not verifiably ours. Like every `invalidate*()`, it resolves once the shared
+   * store has the revocation (so every instance refuses the token); otherwise it rejects with
+   * `RevocationPendingError` (503): the revocation is in force here and the write is retried in the
+   * background until it lands; calling again is safe.
+   */
+  invalidate(token: string): Promise<void>;
+  /**
+   * Refuses every token of `subject` issued at or before now (same second included). With several
+   * issuers, every issuer's unless `options.issuer` names one.
+   */
+  invalidateSubject(subject: string, options?: IssuerScope): Promise<void>;
+  /** Refuses every token carrying `sid: session` issued at or before now (back-channel logout). */
+  invalidateSession(session: string, options?: IssuerScope): Promise<void>;
+  /** Refuses every token issued at or before now (incident response). */
+  invalidateAll(options?: IssuerScope): Promise<void>;
+  /** Attempts every due IdP revocation in the outbox now (the worker also does this on a timer). */
+  retryPending(): Promise<import('../revoke/outbox-worker.js').OutboxRunResult>;
+  /** Subscribes to what the verifier does (see `VerifierEventMap`). */
+  on<E extends VerifierEventName>(event: E, listener: VerifierListener<E>): this;
+  off<E extends VerifierEventName>(event: E, listener: VerifierListener<E>): this;
+  /** Aborts in-flight IdP requests and releases timers so the process can exit. */
+  close(): Promise<void>;
+}
+
+export type { FetchLike };

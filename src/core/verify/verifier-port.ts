@@ -1,0 +1,63 @@
+/**
+ * The one internal interface between a verifier and the library's own collaborators (adapters,
+ * the notification receivers, the multi-issuer front): what they need beyond the public
+ * `Verifier` API. Both verifier kinds register theirs at construction; `portOf()` finds it, or
+ * throws a TypeError for an object that did not come from `createVerifier()`. Nothing of it is
+ * visible on the verifier object itself.
+ */
+import type { JWSHeaderParameters } from 'jose';
+import type { AuthError } from '../shared/errors.js';
+import type { AccessTokenClaims, Verifier } from './types.js';
+
+/** How to verify an IdP-signed JWT that is not an access token (a logout token, a security event). */
+export interface IssuerJwtOptions {
+  audience: string | string[];
+  types: ReadonlyArray<string | undefined>;
+  requiredClaims: string[];
+  maxTokenAge: number;
+}
+
+/** What {@link VerifierPort.verifyIssuerJwt} resolves to. */
+export interface VerifiedIssuerJwt {
+  header: JWSHeaderParameters;
+  payload: AccessTokenClaims;
+  /** The issuer whose keys verified it (always the JWT's own `iss`). */
+  issuer: string;
+  /** Epoch ms from which the verifier would refuse this JWT (too old or expired), tolerance included. */
+  acceptedUntil: number;
+}
+
+export interface VerifierPort {
+  /**
+   * Verifies another kind of JWT signed by one of the verifier's issuers (same keys, algorithms
+   * and `iss`; its own audience, type and claims) and reports which issuer verified it.
+   */
+  verifyIssuerJwt(jwt: string, options: IssuerJwtOptions): Promise<VerifiedIssuerJwt>;
+  /** Records `key` in `issuer`'s store until `until` (epoch ms); true the first time (replay protection). */
+  claimOnce(key: string, until: number, issuer: string): Promise<boolean>;
+  /** Request-level rejections (no token, malformed header, missing scope) reach the verifier's listeners. */
+  reportRejection(error: AuthError): void;
+}
+
+// One registry per process, shared by every copy of the library that may be loaded (as the
+// global symbols it replaces were), so a verifier from one copy works with another's adapters.
+const REGISTRY = Symbol.for('revocable-jwt.verifierPorts');
+const registry = globalThis as Record<symbol, WeakMap<object, VerifierPort> | undefined>;
+registry[REGISTRY] ??= new WeakMap<object, VerifierPort>();
+const ports: WeakMap<object, VerifierPort> = registry[REGISTRY];
+
+/** Called by each verifier kind's constructor. */
+export function registerPort(verifier: Verifier, port: VerifierPort): void {
+  ports.set(verifier, port);
+}
+
+/** The internal interface of a verifier made by `createVerifier()`; a TypeError for anything else. */
+export function portOf(verifier: Verifier): VerifierPort {
+  const port = typeof verifier === 'object' && verifier !== null ? ports.get(verifier) : undefined;
+  if (port === undefined) {
+    throw new TypeError(
+      'revocable-jwt: `verifier` must come from createVerifier() (a wrapper or a plain object has no access to its internals)',
+    );
+  }
+  return port;
+}

@@ -1,0 +1,81 @@
+/**
+ * The folder rule of src/README.md, checked: imports run down the layers, never up or sideways,
+ * and the core imports no framework. A new file in a new folder fails here until it is placed.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+
+const src = resolve(import.meta.dirname, '../src');
+
+/** Top to bottom, as in src/README.md: a file may import only from its own folder or a lower layer. */
+const LAYERS = [
+  ['index.ts'],
+  ['express', 'metrics'],
+  ['core/request'],
+  ['core/receive'],
+  ['core/verify'],
+  ['core/revoke'],
+  ['core/idp'],
+  ['stores'],
+  ['core/shared'],
+] as const;
+
+function folderOf(file: string): string {
+  const path = relative(src, file);
+  const folder = dirname(path);
+  return folder === '.' ? path : folder;
+}
+
+function layerOf(file: string): number {
+  const folder = folderOf(file);
+  const layer = LAYERS.findIndex((names) => (names as readonly string[]).includes(folder));
+  if (layer === -1)
+    throw new Error(`${relative(src, file)} is in no layer: place its folder in LAYERS and src/README.md`);
+  return layer;
+}
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return sourceFiles(path);
+    return entry.name.endsWith('.ts') ? [path] : [];
+  });
+}
+
+const IMPORT = /(?:from|import)\s*\(?\s*'([^']+)'/g;
+
+function importsOf(file: string): string[] {
+  return [...readFileSync(file, 'utf8').matchAll(IMPORT)].map((match) => match[1]!);
+}
+
+describe('src/ layout', () => {
+  const files = sourceFiles(src);
+
+  it('places every source file in a layer', () => {
+    for (const file of files) expect(() => layerOf(file)).not.toThrow();
+  });
+
+  it('imports only from the same folder or a lower layer', () => {
+    const upward: string[] = [];
+    for (const file of files) {
+      for (const specifier of importsOf(file).filter((s) => s.startsWith('.'))) {
+        const target = resolve(dirname(file), specifier).replace(/\.js$/, '.ts');
+        if (folderOf(target) === folderOf(file)) continue;
+        if (layerOf(target) <= layerOf(file)) upward.push(`${relative(src, file)} -> ${relative(src, target)}`);
+      }
+    }
+    expect(upward).toEqual([]);
+  });
+
+  it('keeps frameworks and store implementations out of the core', () => {
+    const leaks: string[] = [];
+    for (const file of files.filter((f) => relative(src, f).startsWith('core/'))) {
+      for (const specifier of importsOf(file)) {
+        if (/^(express|connect|fastify|koa|hono|ioredis|prom-client)$/.test(specifier))
+          leaks.push(`${file}: ${specifier}`);
+      }
+    }
+    expect(leaks).toEqual([]);
+  });
+});
