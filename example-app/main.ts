@@ -178,7 +178,8 @@ async function main(): Promise<void> {
   if (idp)
     show(
       'IdP said',
-      'oidc-provider cannot revoke JWT access tokens (400 unsupported_token_type): the local denylist is the revocation',
+      'oidc-provider cannot revoke JWT access tokens (400 unsupported_token_type): ' +
+        'the local denylist is the revocation',
     );
 
   step(9, 'The same token, right after logout');
@@ -250,9 +251,11 @@ async function main(): Promise<void> {
       show('', line);
   }
 
-  console.log(
-    `\n${failures === 0 ? 'Walkthrough complete: every step behaved as expected.' : `Walkthrough FAILED: ${failures} unexpected answer(s).`}`,
-  );
+  const verdict =
+    failures === 0
+      ? 'Walkthrough complete: every step behaved as expected.'
+      : `Walkthrough FAILED: ${failures} unexpected answer(s).`;
+  console.log(`\n${verdict}`);
   if (serve && failures === 0) {
     console.log(`\nServing until Ctrl-C: notes API ${base}${idp ? `, IdP ${idp.issuer}` : ''}`);
     const stop = async () => {
