@@ -24,3 +24,22 @@ export function spellings(value: string): string[] {
   }
   return out;
 }
+
+/**
+ * Our credentials exactly as the IdP received them, whatever encoding the sender chose: the Basic
+ * payload, its decoding and its secret half, and `client_secret` as it appeared in the body. The
+ * scrubber must cut these too, so a change on the sending side cannot silently outrun it.
+ */
+export function receivedCredentials(request: { headers: { authorization?: string | undefined }; body: string }) {
+  const found: string[] = [];
+  const basic = /^Basic (.+)$/.exec(request.headers.authorization ?? '')?.[1];
+  if (basic) {
+    const decoded = Buffer.from(basic, 'base64').toString('utf8');
+    found.push(basic, decoded, decoded.slice(decoded.indexOf(':') + 1));
+  }
+  const formSecret = /(?:^|&)client_secret=([^&]+)/.exec(request.body)?.[1];
+  if (formSecret) found.push(formSecret);
+  const jsonSecret = /"client_secret":"((?:[^"\\]|\\.)*)"/.exec(request.body)?.[1];
+  if (jsonSecret) found.push(jsonSecret);
+  return found;
+}

@@ -2,6 +2,9 @@
  * Issuer metadata discovery: OpenID Connect Discovery first, then RFC 8414. Lazy (an API must be
  * able to start while its IdP is down), single-flight, cached once it succeeds, and backed off
  * while it fails.
+ *
+ * Not oauth4webapi's processDiscoveryResponse (evaluated for issue 11): it compares issuers as parsed
+ * URLs, so metadata for `issuer/`, `ISSUER` or `host/x/../path` passes as ours; RFC 8414 §3.3 wants them identical.
  */
 import { FailureBackoff } from '../shared/backoff.js';
 import { IdpUnavailableError, MisconfiguredError } from '../shared/errors.js';

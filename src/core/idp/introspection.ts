@@ -3,6 +3,10 @@
  * for JWTs when the IdP's word is wanted. The answer is validated like a token: `active`, `exp`,
  * our `iss` and `aud`, and not a refresh token. Transport failures and 5xx are the IdP's problem
  * (503); `active: false` is the token's (401).
+ *
+ * Not oauth4webapi's introspection helpers (evaluated for issue 11): its Basic credentials escape
+ * more characters than ours, so idp-text.ts would miss an echoed header; it reads bodies unbounded;
+ * and a non-boolean `active` is an outage there, a refused token here.
  */
 import { clientAuthenticatedRequest, type ClientAuthConfig } from './client-auth.js';
 import { IdpUnavailableError, MisconfiguredError } from '../shared/errors.js';

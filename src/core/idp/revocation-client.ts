@@ -9,6 +9,10 @@
  *
  * Does not validate: that the endpoint belongs to the token's issuer (the caller configures or
  * discovers it), or anything about the token (opaque tokens are forwarded as they are).
+ *
+ * Not built on oauth4webapi itself (evaluated for issue 11): its requests are form-only (no Auth0 JSON)
+ * with a Basic encoding our scrubber does not know, its steps are async over `Response` (ours are
+ * public and synchronous), and it accepts only 200 and reads error bodies of JSON 4xx answers only.
  */
 import { clientAuthenticatedRequest, type ClientAuthConfig } from './client-auth.js';
 import { HttpRequestError, parseRetryAfter, sendRequest, type FetchLike, type HttpResult } from './http-client.js';

@@ -17,7 +17,7 @@ import {
 } from '../../../src/core/idp/revocation-client.js';
 import { createVerifier } from '../../../src/index.js';
 import { sendJson, startStubServer, type StubServer } from '../../support/http.js';
-import { b64, basicEnc, spellings } from '../../support/spellings.js';
+import { b64, basicEnc, receivedCredentials, spellings } from '../../support/spellings.js';
 
 /** Looks like a JWT, so a leak into a message would be easy to spot. */
 const TOKEN =
@@ -578,6 +578,33 @@ describe('IdP echoes: no encoding of the token or of our credentials survives (r
       }
     },
   );
+  // The spellings above come from our own encoder; these come from the wire, so a sender that
+  // encoded the credentials differently (oauth4webapi's ClientSecretBasic also escapes - . ~ and
+  // others) could not leak them past the scrubber unnoticed.
+  it.each([
+    ['client_secret_basic', 'form'],
+    ['client_secret_post', 'form'],
+    ['client_secret_basic', 'json'],
+    ['client_secret_post', 'json'],
+  ] as const)(
+    '%s, %s body: the credentials as the IdP received them are scrubbed, whatever their encoding',
+    async (authMethod, bodyFormat) => {
+      const server = await stub((req, res, body) => {
+        const header = req.headers.authorization ?? '';
+        const decoded = Buffer.from(header.slice('Basic '.length), 'base64').toString('utf8');
+        sendJson(res, 400, { error: 'invalid_request', error_description: `got ${header} ${decoded} ${body}` });
+      });
+      const error = await revocationError(
+        revoke(server, { clientId: 'rs-client.1', clientSecret: SECRET, authMethod, bodyFormat }, { token: OPAQUE }),
+      );
+      const text = JSON.stringify({ message: error.message, errorDescription: error.errorDescription });
+      expect(text).toContain('got ');
+      const received = receivedCredentials(server.requests[0]!);
+      expect(received.length).toBeGreaterThan(0);
+      for (const forbidden of received) expect(text).not.toContain(forbidden);
+    },
+  );
+
   it('verifier.revoke(): neither the outcome error nor the outbox lastError keeps a spelling', async () => {
     const server = await stub((req, res, body) =>
       sendJson(res, 503, {

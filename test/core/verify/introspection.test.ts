@@ -20,7 +20,7 @@ import {
 } from '../../../src/index.js';
 import { sendJson, startStubServer, type StubServer } from '../../support/http.js';
 import { startIdp, testClock, type EmbeddedIdp } from '../../support/idp.js';
-import { b64, basicEnc, spellings } from '../../support/spellings.js';
+import { b64, basicEnc, receivedCredentials, spellings } from '../../support/spellings.js';
 import { REDIS_URL } from '../../support/redis-server.js';
 import { waitFor } from '../../support/wait-for.js';
 
@@ -434,6 +434,38 @@ describe('an introspection endpoint that echoes our request', () => {
       expect(text).toContain('invalid_client: got ');
       for (const forbidden of [...spellings(OPAQUE), ...spellings(SECRET), ...spellings(`rs:${basicEnc(SECRET)}`)])
         expect(text).not.toContain(forbidden);
+    },
+  );
+
+  // The test above derives the forbidden spellings from our own encoder; this one takes them from
+  // the wire, so a client that encoded the credentials differently (oauth4webapi's ClientSecretBasic
+  // also escapes - . ~ and others) could not leak them past the scrubber unnoticed.
+  it.each(['client_secret_basic', 'client_secret_post'] as const)(
+    '%s: the credentials as the IdP received them are scrubbed, whatever their encoding',
+    async (authMethod) => {
+      const echo = await startStubServer((req, res, body) => {
+        const header = req.headers.authorization ?? '';
+        const decoded = Buffer.from(header.slice('Basic '.length), 'base64').toString('utf8');
+        sendJson(res, 401, { error: 'invalid_client', error_description: `got ${header} ${decoded} ${body}` });
+      });
+      try {
+        const verifier = verifierFor({
+          audience: 'https://api.example',
+          introspection: {
+            clientId: 'rs-client.1',
+            clientSecret: SECRET,
+            authMethod,
+            endpoint: `${echo.url}/introspect`,
+          },
+        });
+        const text = messages(await verifier.verify(OPAQUE).catch((e: unknown) => e)).join('\n');
+        expect(text).toContain('invalid_client: got ');
+        const received = receivedCredentials(echo.requests[0]!);
+        expect(received.length).toBeGreaterThan(0);
+        for (const forbidden of received) expect(text).not.toContain(forbidden);
+      } finally {
+        await echo.close();
+      }
     },
   );
 });
