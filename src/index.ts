@@ -62,6 +62,18 @@ export {
 } from './metrics/prometheus.js';
 export { extractBearerToken, type RequestLike } from './core/request/bearer.js';
 export { grantedScopes, requireScopes } from './core/request/scopes.js';
+/**
+ * Errors: one root, `RevocableJwtError`, whose `reason` (an `ErrorReason`) names the cause in
+ * every family; `AuthError` (and its subclasses) for refused requests, `HttpRequestError`,
+ * `RevocationError`, `SecurityEventError`. Option misuse is a plain `TypeError`.
+ */
+export {
+  RevocableJwtError,
+  type ErrorReason,
+  type HttpFailureReason,
+  type RevocationFailureReason,
+  type SecurityEventReason,
+} from './core/shared/revocable-jwt-error.js';
 export {
   AuthError,
   UnauthorizedError,
@@ -72,6 +84,7 @@ export {
   StoreUnavailableError,
   MisconfiguredError,
   RevocationPendingError,
+  VerifierClosedError,
   type BearerErrorCode,
   type RejectionReason,
 } from './core/shared/errors.js';

@@ -4,13 +4,35 @@
  * not control: a hard timeout, a body size cap, no silent redirects, and failures classified so
  * callers can tell "IdP down" from "IdP said no".
  */
+import { RevocableJwtError } from '../shared/revocable-jwt-error.js';
 
 export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
 
 export type HttpFailureKind = 'network' | 'timeout' | 'status' | 'redirect' | 'too_large' | 'invalid_body' | 'aborted';
 
-/** Why a request to the IdP did not produce a usable answer. `message` never contains tokens. */
-export class HttpRequestError extends Error {
+/** What a failed request to the IdP defaults to saying, per kind. */
+const DEFAULT_MESSAGES: Record<HttpFailureKind, string> = {
+  network: 'the IdP could not be reached',
+  timeout: 'the IdP did not answer in time',
+  status: 'the IdP answered with an error status',
+  redirect: 'the IdP answered with a redirect, which is not followed',
+  too_large: 'the IdP sent a body larger than the limit',
+  invalid_body: 'the IdP sent a body that could not be used',
+  aborted: 'the request to the IdP was cancelled',
+};
+
+/**
+ * Why a request to the IdP did not produce a usable answer. `message` never contains tokens.
+ * `reason` is `http_` + `kind`; `status` is the status the IdP answered with (not one to answer
+ * a client with), when it answered at all.
+ *
+ * @example
+ * ```ts
+ * if (error.cause instanceof HttpRequestError && error.cause.kind === 'timeout') raiseIdpTimeout();
+ * ```
+ */
+export class HttpRequestError extends RevocableJwtError {
+  declare readonly reason: `http_${HttpFailureKind}`;
   readonly kind: HttpFailureKind;
   readonly status: number | undefined;
   /** Seconds, from a `Retry-After` response header when the server sent one. */
@@ -18,11 +40,10 @@ export class HttpRequestError extends Error {
   readonly body: unknown;
   constructor(
     kind: HttpFailureKind,
-    message: string,
+    message: string = DEFAULT_MESSAGES[kind],
     details: { status?: number; retryAfter?: number; body?: unknown; cause?: unknown } = {},
   ) {
-    super(message, { cause: details.cause });
-    this.name = 'HttpRequestError';
+    super(`http_${kind}`, message, { cause: details.cause });
     this.kind = kind;
     this.status = details.status;
     this.retryAfter = details.retryAfter;

@@ -17,6 +17,9 @@
 import { clientAuthenticatedRequest, type ClientAuthConfig } from './client-auth.js';
 import { HttpRequestError, parseRetryAfter, sendRequest, type FetchLike, type HttpResult } from './http-client.js';
 import { readOAuthError, sentSecrets } from './idp-text.js';
+import { MisconfiguredError } from '../shared/errors.js';
+import type { RevocationFailureReason } from '../shared/revocable-jwt-error.js';
+import { RevocableJwtError } from '../shared/revocable-jwt-error.js';
 
 export type { ClientAuthMethod, RequestBodyFormat as RevocationBodyFormat } from './client-auth.js';
 export { basicCredentials } from './client-auth.js';
@@ -30,8 +33,20 @@ export interface RevocationRequestInput {
   fallbackClientId?: string | undefined;
 }
 
-/** Why the IdP did not confirm a revocation. `transient` ones are retried from the outbox. */
-export class RevocationError extends Error {
+/**
+ * Why the IdP did not confirm a revocation. `transient` ones are retried from the outbox.
+ * `reason` says which failure it was; when not given, a transient failure is
+ * `revocation_unavailable`, one caused by a {@link MisconfiguredError} `revocation_misconfigured`,
+ * any other `revocation_refused`. `status` is the status the IdP answered with, if it answered.
+ *
+ * @example
+ * ```ts
+ * const outcome = await verifier.revoke(token);
+ * if (outcome.error?.reason === 'revocation_client_rejected') alert('check revocation.clientSecret');
+ * ```
+ */
+export class RevocationError extends RevocableJwtError {
+  declare readonly reason: RevocationFailureReason;
   readonly transient: boolean;
   /** OAuth `error` from the IdP's body, when it sent one. */
   readonly error: string | undefined;
@@ -42,6 +57,7 @@ export class RevocationError extends Error {
     message: string,
     details: {
       transient: boolean;
+      reason?: RevocationFailureReason;
       error?: string;
       errorDescription?: string;
       status?: number;
@@ -49,14 +65,18 @@ export class RevocationError extends Error {
       cause?: unknown;
     },
   ) {
-    super(message, { cause: details.cause });
-    this.name = 'RevocationError';
+    super(details.reason ?? defaultReason(details), message, { cause: details.cause });
     this.transient = details.transient;
     this.error = details.error;
     this.errorDescription = details.errorDescription;
     this.status = details.status;
     this.retryAfter = details.retryAfter;
   }
+}
+
+function defaultReason(details: { transient: boolean; cause?: unknown }): RevocationFailureReason {
+  if (details.transient) return 'revocation_unavailable';
+  return details.cause instanceof MisconfiguredError ? 'revocation_misconfigured' : 'revocation_refused';
 }
 
 /** What the IdP said: revoked, or "I cannot revoke this kind of token" (RFC 7009 §2.2.1). */
@@ -69,7 +89,10 @@ export function buildRevocationRequest(config: RevocationClientConfig, input: Re
   try {
     return clientAuthenticatedRequest(config, params, input.fallbackClientId);
   } catch (error) {
-    throw new RevocationError(`${(error as Error).message} (revocation.clientId)`, { transient: false });
+    throw new RevocationError(`${(error as Error).message} (revocation.clientId)`, {
+      transient: false,
+      reason: 'revocation_misconfigured',
+    });
   }
 }
 
@@ -90,17 +113,23 @@ export function processRevocationResponse(
   // tokens). RFC 7009 allows that answer; for such tokens our local denylist is the revocation.
   if (result.status === 400 && body.error === 'unsupported_token_type') return 'not_revocable';
   const transient = result.status >= 500 || result.status === 429;
+  const clientRejected = !transient && (result.status === 401 || body.error === 'invalid_client');
   const what = body.error
     ? `${body.error}${body.error_description ? `: ${body.error_description}` : ''}`
     : `HTTP ${result.status}`;
   throw new RevocationError(
     transient
       ? `the revocation endpoint is unavailable (${what})`
-      : result.status === 401 || body.error === 'invalid_client'
+      : clientRejected
         ? `the IdP rejected our client credentials (${what}); check revocation.clientId / clientSecret / authMethod`
         : `the IdP refused the revocation request (${what})`,
     {
       transient,
+      reason: transient
+        ? 'revocation_unavailable'
+        : clientRejected
+          ? 'revocation_client_rejected'
+          : 'revocation_refused',
       status: result.status,
       ...(body.error ? { error: body.error } : {}),
       ...(body.error_description ? { errorDescription: body.error_description } : {}),
@@ -133,8 +162,10 @@ export async function revokeAtIdp(
       return processRevocationResponse({ status: error.status, headers: new Headers(), text: '' });
     }
     const permanent = error instanceof HttpRequestError && error.kind === 'redirect';
+    // A redirect is not followed: the configured or discovered endpoint is not the one to use.
     throw new RevocationError(error instanceof Error ? error.message : 'the revocation request failed', {
       transient: !permanent,
+      reason: permanent ? 'revocation_misconfigured' : 'revocation_unavailable',
       cause: error,
     });
   }

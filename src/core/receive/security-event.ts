@@ -11,6 +11,7 @@
  * before anything is recorded.
  */
 import { AuthError } from '../shared/errors.js';
+import { RevocableJwtError } from '../shared/revocable-jwt-error.js';
 import { verifyNotification, type IssuerNotification } from './issuer-notification.js';
 import type { Verifier } from '../verify/types.js';
 
@@ -34,14 +35,47 @@ export type SetErrorCode =
   | 'authentication_failed'
   | 'access_denied';
 
-export class SecurityEventError extends Error {
+/** What a refused SET defaults to saying, per RFC 8935 code. */
+const DEFAULT_DESCRIPTIONS: Record<SetErrorCode, string> = {
+  invalid_request: 'The SET is malformed',
+  invalid_key: 'The SET signature cannot be verified',
+  invalid_issuer: 'The SET issuer is not trusted',
+  invalid_audience: 'The SET audience is not this receiver',
+  authentication_failed: 'The transmitter could not be authenticated',
+  access_denied: 'The transmitter may not deliver this SET',
+};
+
+/**
+ * A pushed SET refused (RFC 8935 §2.3): answered 400 `{ err, description }`. `err` (and its alias
+ * `code`) is the RFC 8935 error code on the wire; `reason` is `set_` + that code; `description` is
+ * safe to send to the transmitter; `cause` keeps the verification error behind it.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await processSecurityEvent(verifier, set, { audience });
+ * } catch (error) {
+ *   if (!(error instanceof SecurityEventError)) throw error;
+ *   res.status(error.status).json({ err: error.err, description: error.description });
+ * }
+ * ```
+ */
+export class SecurityEventError extends RevocableJwtError {
+  declare readonly reason: `set_${SetErrorCode}`;
+  /** HTTP status to answer with: RFC 8935 answers every refused SET with 400. */
+  readonly status = 400;
+  /** The RFC 8935 `err` code sent back to the transmitter. */
   readonly err: SetErrorCode;
+  /** Human-readable, safe to send to the transmitter. */
   readonly description: string;
-  constructor(err: SetErrorCode, description: string, options?: { cause?: unknown }) {
-    super(description, options);
-    this.name = 'SecurityEventError';
+  constructor(err: SetErrorCode, description: string = DEFAULT_DESCRIPTIONS[err], options?: { cause?: unknown }) {
+    super(`set_${err}`, description, options);
     this.err = err;
     this.description = description;
+  }
+  /** The RFC 8935 error code, under the name `AuthError` gives its RFC 6750 one: same as `err`. */
+  get code(): SetErrorCode {
+    return this.err;
   }
 }
 
@@ -174,6 +208,7 @@ function toSetError(error: unknown): SecurityEventError {
       return new SecurityEventError('invalid_key', 'The SET signature cannot be verified', { cause: error });
     case 'idp_unavailable':
     case 'misconfigured':
+    case 'verifier_closed':
       throw error; // not the transmitter's fault: let the route answer 503 (500 for a misconfiguration)
     default:
       return new SecurityEventError('invalid_request', error.description, { cause: error });

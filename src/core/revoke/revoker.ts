@@ -110,6 +110,7 @@ export class Revoker {
       if (!identified && queued >= this.options.revocation.maxPending) {
         const full = new RevocationError('the IdP is unreachable and the retry queue is full', {
           transient: true,
+          reason: 'revocation_not_queued',
           cause: failure,
         });
         return { local, store, idp: 'rejected', error: full };
@@ -139,6 +140,7 @@ export class Revoker {
     } catch (cause) {
       return new RevocationError('the IdP is unreachable and the revocation store cannot queue the retry', {
         transient: true,
+        reason: 'revocation_not_queued',
         cause: [failure, cause],
       });
     }

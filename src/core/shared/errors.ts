@@ -3,51 +3,36 @@
  * framework's default error handler (Express's included) renders the right response from
  * `status` and `headers` alone.
  */
+import { RevocableJwtError, type RejectionReason } from './revocable-jwt-error.js';
+
+export type { RejectionReason } from './revocable-jwt-error.js';
 
 /** The RFC 6750 §3.1 error code, or `undefined` when the request carried no bearer credentials. */
 export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope';
 
-/**
- * Why a token or request was refused, finer than the RFC 6750 code. Stable strings, meant for
- * metrics and logs; never contains the token.
- */
-export type RejectionReason =
-  | 'missing_token'
-  | 'malformed_request'
-  | 'multiple_tokens'
-  | 'query_token_not_allowed'
-  | 'malformed_token'
-  | 'token_too_long'
-  | 'encrypted_token'
-  | 'algorithm_not_allowed'
-  | 'unsupported_token'
-  | 'key_not_found'
-  | 'signature_invalid'
-  | 'issuer_mismatch'
-  | 'audience_mismatch'
-  | 'type_mismatch'
-  | 'token_expired'
-  | 'token_not_yet_valid'
-  | 'issued_in_future'
-  | 'claim_missing'
-  | 'claim_invalid'
-  | 'lifetime_too_long'
-  | 'revoked'
-  | 'token_inactive'
-  | 'insufficient_scope'
-  | 'idp_unavailable'
-  | 'store_unavailable'
-  | 'misconfigured';
-
 const DEFAULT_REALM = 'api';
 
-/** Base class of every error this library passes to `next(err)` or throws from `verify()`. */
-export abstract class AuthError extends Error {
+/**
+ * Base class of every error this library passes to `next(err)` or rejects `verify()` with: a
+ * request or token refused. `code` is the RFC 6750 error code the client reads in the challenge
+ * (several causes share one); `reason` is the finer, stable cause.
+ *
+ * @example
+ * ```ts
+ * import { AuthError } from 'revocable-jwt';
+ * app.use((err, req, res, next) => {
+ *   if (!(err instanceof AuthError)) return next(err);
+ *   metrics.rejections.inc({ reason: err.reason });
+ *   res.status(err.status).set(err.headers).json(err.toJSON());
+ * });
+ * ```
+ */
+export abstract class AuthError extends RevocableJwtError {
   /** HTTP status to answer with. */
   abstract readonly status: number;
   /** RFC 6750 error code (absent for a request without credentials). */
   abstract readonly code: BearerErrorCode | 'temporarily_unavailable' | 'server_error' | undefined;
-  readonly reason: RejectionReason;
+  declare readonly reason: RejectionReason;
   /** Human-readable, safe to show to the client: never the token, never internals. */
   readonly description: string;
   /** Realm for the `WWW-Authenticate` challenge; the guard sets its own. */
@@ -56,13 +41,8 @@ export abstract class AuthError extends Error {
   readonly expose: boolean = true;
 
   constructor(reason: RejectionReason, description: string, options?: { cause?: unknown }) {
-    super(description, options);
-    this.reason = reason;
+    super(reason, description, options);
     this.description = description;
-  }
-
-  override get name(): string {
-    return this.constructor.name;
   }
 
   /**
@@ -118,17 +98,45 @@ export class UnauthorizedError extends AuthError {
 export class InvalidRequestError extends AuthError {
   readonly status = 400;
   readonly code = 'invalid_request';
-  constructor(reason: RejectionReason, description: string, options?: { cause?: unknown }) {
+  constructor(reason: RejectionReason, description = 'The request is malformed', options?: { cause?: unknown }) {
     super(reason, description, options);
   }
 }
 
-/** 401 `invalid_token`: expired, revoked, malformed, or not signed by a trusted key. */
+/**
+ * What a client is told for each reason a token is refused: fixed text (jose's messages are
+ * precise but written for developers, and stay available as `cause`).
+ */
+const TOKEN_DESCRIPTIONS: Partial<Record<RejectionReason, string>> = {
+  malformed_token: 'The access token is malformed',
+  token_too_long: 'The access token is too long',
+  encrypted_token: 'Encrypted (JWE) tokens are not accepted',
+  algorithm_not_allowed: 'The access token is signed with an algorithm that is not accepted',
+  unsupported_token: 'The access token uses an unsupported feature',
+  key_not_found: 'The access token is signed with an unknown key',
+  signature_invalid: 'The access token signature is invalid',
+  issuer_mismatch: 'The access token was issued by an untrusted issuer',
+  audience_mismatch: 'The access token is not intended for this resource',
+  type_mismatch: 'The access token has the wrong type',
+  token_expired: 'The access token expired',
+  token_not_yet_valid: 'The access token is not valid yet',
+  issued_in_future: 'The access token is issued in the future',
+  claim_missing: 'The access token lacks a required claim',
+  claim_invalid: 'The access token has an invalid claim',
+  lifetime_too_long: 'The access token lifetime exceeds what this resource accepts',
+  revoked: 'The access token has been revoked',
+  token_inactive: 'The access token is not active',
+};
+
+/**
+ * 401 `invalid_token`: expired, revoked, malformed, or not signed by a trusted key. Without a
+ * description, the client is told the fixed one for `reason`.
+ */
 export class InvalidTokenError extends AuthError {
   readonly status = 401;
   readonly code = 'invalid_token';
-  constructor(reason: RejectionReason, description: string, options?: { cause?: unknown }) {
-    super(reason, description, options);
+  constructor(reason: RejectionReason, description?: string, options?: { cause?: unknown }) {
+    super(reason, description ?? TOKEN_DESCRIPTIONS[reason] ?? 'The access token is invalid', options);
   }
 }
 
@@ -187,7 +195,8 @@ export class StoreUnavailableError extends AuthError {
  * is refused by our URL policy). Neither the client's fault nor an outage: no `WWW-Authenticate`
  * challenge (the token is not the problem), no `Retry-After` (retrying will not help), and a
  * generic body. The explanation is in `message` (for logs; never sent to clients), the verifier's
- * `misconfigured` event and `stats().misconfigured`.
+ * `misconfigured` event and `stats().misconfigured`. Its subclass {@link VerifierClosedError} is
+ * the application's other mistake: using a verifier it has closed.
  */
 export class MisconfiguredError extends AuthError {
   readonly status = 500;
@@ -199,6 +208,25 @@ export class MisconfiguredError extends AuthError {
   }
   override get headers(): Record<string, string> {
     return {};
+  }
+}
+
+/**
+ * 500, reason `verifier_closed`: `verify()` was called after `close()`. The application's
+ * mistake (e.g. serving requests during shutdown after closing the verifier), not the client's,
+ * so never a 401: like any {@link MisconfiguredError} it carries no challenge, a generic body,
+ * and the explanation in `message`. Adapters hand it to `next(err)` as they do a misconfiguration.
+ *
+ * @example
+ * ```ts
+ * await verifier.close();
+ * await verifier.verify(token); // rejects: VerifierClosedError, status 500, reason 'verifier_closed'
+ * ```
+ */
+export class VerifierClosedError extends MisconfiguredError {
+  override readonly reason = 'verifier_closed';
+  constructor(message = 'verify() called after close()') {
+    super(message);
   }
 }
 

@@ -6,29 +6,8 @@
 import { errors as jose } from 'jose';
 import { AuthError, InvalidTokenError, type RejectionReason } from './errors.js';
 
-const DESCRIPTIONS: Partial<Record<RejectionReason, string>> = {
-  malformed_token: 'The access token is malformed',
-  token_too_long: 'The access token is too long',
-  encrypted_token: 'Encrypted (JWE) tokens are not accepted',
-  algorithm_not_allowed: 'The access token is signed with an algorithm that is not accepted',
-  unsupported_token: 'The access token uses an unsupported feature',
-  key_not_found: 'The access token is signed with an unknown key',
-  signature_invalid: 'The access token signature is invalid',
-  issuer_mismatch: 'The access token was issued by an untrusted issuer',
-  audience_mismatch: 'The access token is not intended for this resource',
-  type_mismatch: 'The access token has the wrong type',
-  token_expired: 'The access token expired',
-  token_not_yet_valid: 'The access token is not valid yet',
-  issued_in_future: 'The access token is issued in the future',
-  claim_missing: 'The access token lacks a required claim',
-  claim_invalid: 'The access token has an invalid claim',
-  lifetime_too_long: 'The access token lifetime exceeds what this resource accepts',
-  revoked: 'The access token has been revoked',
-  token_inactive: 'The access token is not active',
-};
-
 export function invalidToken(reason: RejectionReason, cause?: unknown): InvalidTokenError {
-  return new InvalidTokenError(reason, DESCRIPTIONS[reason] ?? 'The access token is invalid', { cause });
+  return new InvalidTokenError(reason, undefined, { cause });
 }
 
 export function toAuthError(error: unknown): AuthError {

@@ -13,6 +13,7 @@ import type { VerifierEventName, VerifierListener } from '../shared/events.js';
 import { optionKeys, rejectUnknownKeys } from '../shared/option-keys.js';
 import type { OutboxRunResult } from '../revoke/outbox-worker.js';
 import { invalidToken } from '../shared/rejections.js';
+import { VerifierClosedError } from '../shared/errors.js';
 import {
   VERIFIER_OPTION_KEYS,
   type IssuerScope,
@@ -99,6 +100,7 @@ class MultiIssuerVerifier implements Verifier {
   readonly issuers: readonly string[];
   readonly audience: readonly string[];
   private readonly byIssuer: Map<string, Verifier>;
+  private closed = false;
 
   constructor(
     private readonly verifiers: Verifier[],
@@ -120,6 +122,8 @@ class MultiIssuerVerifier implements Verifier {
   }
 
   verify(token: string): Promise<VerifiedToken> {
+    // Before routing: a closed verifier refuses every token alike, routable or not.
+    if (this.closed) return Promise.reject(new VerifierClosedError());
     const hit = this.peek(token);
     if (hit !== undefined) return Promise.resolve(hit);
     const verifier = this.route(token);
@@ -250,6 +254,7 @@ class MultiIssuerVerifier implements Verifier {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all(this.verifiers.map((v) => v.close()));
     await this.ownStore?.close();
   }

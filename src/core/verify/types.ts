@@ -218,7 +218,10 @@ export interface Verifier {
   /** Every issuer this verifier trusts. */
   readonly issuers: readonly string[];
   readonly audience: readonly string[];
-  /** Verifies a JWT access token, resolving to its header and claims or rejecting with an `AuthError`. */
+  /**
+   * Verifies a JWT access token, resolving to its header and claims or rejecting with an `AuthError`
+   * (after `close()`: `VerifierClosedError`, a 500).
+   */
   verify(token: string): Promise<VerifiedToken>;
   /** Synchronous cache lookup: the verified result when the token is cached and still valid, else undefined. */
   peek(token: string): VerifiedToken | undefined;
@@ -252,7 +255,10 @@ export interface Verifier {
   /** Subscribes to what the verifier does (see `VerifierEventMap`). */
   on<E extends VerifierEventName>(event: E, listener: VerifierListener<E>): this;
   off<E extends VerifierEventName>(event: E, listener: VerifierListener<E>): this;
-  /** Aborts in-flight IdP requests and releases timers so the process can exit. */
+  /**
+   * Aborts in-flight IdP requests and releases timers so the process can exit. `verify()` then
+   * rejects with `VerifierClosedError`.
+   */
   close(): Promise<void>;
 }
 

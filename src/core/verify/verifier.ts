@@ -19,6 +19,7 @@ import {
   InvalidTokenError,
   MisconfiguredError,
   StoreUnavailableError,
+  VerifierClosedError,
 } from '../shared/errors.js';
 import { VerifierEvents, type VerifierEventName, type VerifierListener } from '../shared/events.js';
 import { introspectToken, validateIntrospection } from '../idp/introspection.js';
@@ -184,7 +185,7 @@ class JwtVerifier implements Verifier {
   }
 
   verify(token: string): Promise<VerifiedToken> {
-    if (this.closed) return Promise.reject(new Error('revocable-jwt: verify() called after close()'));
+    if (this.closed) return Promise.reject(new VerifierClosedError());
     if (typeof token !== 'string') return Promise.reject(invalidToken('malformed_token'));
     const now = this.options.clock();
     // An unsynced or stale mirror is not trusted: wait (bounded) for its sync, or refuse.
