@@ -418,7 +418,8 @@ describe('credentials present but unset (item 24)', () => {
 
 /**
  * The notifications' `maxAge` is seconds like every other duration. It used to reach jose
- * unchecked: `maxAge: NaN` (e.g. `Number(process.env.UNSET)`) switched the age check off.
+ * unchecked: `maxAge: NaN` (e.g. `Number(process.env.UNSET)`) or `'5m'` failed every logout token
+ * at request time instead of the route at construction.
  */
 describe('a logout token or SET `maxAge` that is not a number of seconds', () => {
   const mustBe = '`maxAge` must be a number of seconds > 0, e.g. 300';
