@@ -6,7 +6,8 @@
  * `Retry-After` while the IdP's keys or the revocation store are unreachable (the IdP retries).
  */
 import { AuthError, isTemporarilyUnavailable, MisconfiguredError } from '../core/shared/errors.js';
-import { processLogoutToken, type LogoutTokenOptions } from '../core/receive/logout-token.js';
+import { LOGOUT_TOKEN_MAX_AGE, processLogoutToken, type LogoutTokenOptions } from '../core/receive/logout-token.js';
+import { durationSeconds } from '../core/shared/duration-option.js';
 import { optionKeys, rejectUnknownKeys } from '../core/shared/option-keys.js';
 import type { Verifier } from '../core/verify/types.js';
 import { oauthErrorBody, postRoute } from './post-route.js';
@@ -37,6 +38,8 @@ export function backchannelLogoutRoute(options: BackchannelLogoutRouteOptions) {
       'revocable-jwt: backchannelLogoutRoute needs `clientId`: our client id at the IdP (the logout token audience)',
     );
   }
+  // Checked here too, so a bad `maxAge` fails at construction rather than on the IdP's first POST.
+  durationSeconds(options.maxAge, 'maxAge', LOGOUT_TOKEN_MAX_AGE, 'backchannelLogoutRoute');
   const { verifier, ...logoutOptions } = options;
 
   return postRoute({

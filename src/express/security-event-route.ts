@@ -6,7 +6,13 @@
  * store has not confirmed the revocation.
  */
 import { isTemporarilyUnavailable } from '../core/shared/errors.js';
-import { processSecurityEvent, SecurityEventError, type SecurityEventOptions } from '../core/receive/security-event.js';
+import {
+  processSecurityEvent,
+  SECURITY_EVENT_MAX_AGE,
+  SecurityEventError,
+  type SecurityEventOptions,
+} from '../core/receive/security-event.js';
+import { durationSeconds } from '../core/shared/duration-option.js';
 import { optionKeys, rejectUnknownKeys } from '../core/shared/option-keys.js';
 import type { Verifier } from '../core/verify/types.js';
 import { postRoute } from './post-route.js';
@@ -37,6 +43,8 @@ export function securityEventRoute(options: SecurityEventRouteOptions) {
       'revocable-jwt: securityEventRoute needs `audience`: how the transmitter addresses this receiver',
     );
   }
+  // Checked here too, so a bad `maxAge` fails at construction rather than on the first SET.
+  durationSeconds(options.maxAge, 'maxAge', SECURITY_EVENT_MAX_AGE, 'securityEventRoute');
   const { verifier, ...eventOptions } = options;
 
   return postRoute({

@@ -29,6 +29,7 @@ import {
   type RevocationStore,
   type StoreStatus,
 } from './revocation-store.js';
+import { durationMs, MAX_WAIT_SECONDS } from '../core/shared/duration-option.js';
 import { optionKeys, rejectUnknownKeys, rejectUnsetValue } from '../core/shared/option-keys.js';
 
 /** The part of an ioredis client (Redis or Cluster) this store uses. */
@@ -64,13 +65,16 @@ export interface RedisStoreOptions {
   keyPrefix?: string;
   /** Policy once Redis has been unreachable longer than `maxStaleness`. Default `'fail-closed'`. */
   onStoreUnavailable?: 'fail-closed' | 'fail-open';
-  /** Seconds the local mirror is trusted after losing Redis. Default 10. */
+  /** How long the local mirror is trusted after losing Redis, in seconds. Default 10. */
   maxStaleness?: number;
-  /** Per-command timeout, ms. Default 2000. A revocation not written within it is retried in the background. */
+  /**
+   * Each Redis command, in seconds (e.g. 0.5). Default 2, at most 60. A revocation not written
+   * within it is retried in the background.
+   */
   commandTimeout?: number;
   /**
    * How long a verification waits for the mirror's first sync (and for the resync after each
-   * reconnect) before `fail-closed` answers 503, ms. Default 5000.
+   * reconnect) before `fail-closed` answers 503, in seconds. Default 5, at most 60.
    */
   syncTimeout?: number;
   /** Current time in epoch ms (TTLs are computed from it). Default `Date.now`. */
@@ -164,13 +168,11 @@ export function createRedisStore(options: RedisStoreOptions): RedisRevocationSto
   const onUnavailable = options.onStoreUnavailable ?? 'fail-closed';
   if (onUnavailable !== 'fail-closed' && onUnavailable !== 'fail-open')
     fail("`onStoreUnavailable` must be 'fail-closed' or 'fail-open'");
-  const maxStaleness = options.maxStaleness ?? 10;
-  if (typeof maxStaleness !== 'number' || !(maxStaleness >= 0)) fail('`maxStaleness` must be a number of seconds >= 0');
-  const commandTimeout = options.commandTimeout ?? 2_000;
-  if (typeof commandTimeout !== 'number' || !(commandTimeout > 0)) fail('`commandTimeout` must be a number of ms > 0');
-  const syncTimeout = options.syncTimeout ?? 5_000;
-  if (typeof syncTimeout !== 'number' || !(syncTimeout >= 0) || !Number.isFinite(syncTimeout))
-    fail('`syncTimeout` must be a number of ms >= 0');
+  const factory = 'createRedisStore';
+  const maxStalenessMs = durationMs(options.maxStaleness, 'maxStaleness', { default: 10, allowZero: true }, factory);
+  const wait = { max: MAX_WAIT_SECONDS };
+  const commandTimeoutMs = durationMs(options.commandTimeout, 'commandTimeout', { ...wait, default: 2 }, factory);
+  const syncTimeoutMs = durationMs(options.syncTimeout, 'syncTimeout', { ...wait, default: 5 }, factory);
   const clock = options.clock ?? Date.now;
 
   const owned = options.client === undefined;
@@ -188,7 +190,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisRevocationSto
   const timed = <T>(promise: Promise<T>, what: string): Promise<T> => {
     let timer: NodeJS.Timeout;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`redis ${what} timed out after ${commandTimeout} ms`)), commandTimeout);
+      timer = setTimeout(
+        () => reject(new Error(`redis ${what} timed out after ${commandTimeoutMs} ms`)),
+        commandTimeoutMs,
+      );
     });
     return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
   };
@@ -269,7 +274,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisRevocationSto
 
   return {
     keyPrefix,
-    availability: { onUnavailable, maxStalenessMs: maxStaleness * 1000, syncTimeoutMs: syncTimeout },
+    availability: { onUnavailable, maxStalenessMs, syncTimeoutMs },
     outbox,
     async publish(revocation, origin) {
       const ttl = Math.ceil(revocation.expiresAt - clock());

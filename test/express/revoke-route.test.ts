@@ -74,7 +74,7 @@ function setup(
     revocation: {
       ...CLIENT,
       endpoint: options.endpoint ?? `${revocationIdp.url}/revoke`,
-      timeout: 1_000,
+      timeout: 1,
       retryInterval: 3_600, // the background worker stays out of the way; tests call retryPending()
     },
     ...options.verifier,

@@ -302,7 +302,7 @@ describe('revocation state is bounded by what is genuinely ours', () => {
     const clock = testClock();
     const verifier = verifierFor({
       clock,
-      revocation: { clientId: 'rs', clientSecret: 'rs-secret', endpoint, maxPending: 50, timeout: 1_000 },
+      revocation: { clientId: 'rs', clientSecret: 'rs-secret', endpoint, maxPending: 50, timeout: 1 },
     });
     const kid = idp.keys[0]!.kid;
     const claims = standardClaims(idp, {}, clock());

@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import {
   createRedisStore,
   type RedisRevocationStore,
+  type RedisStoreOptions,
   type RevocationStore,
   type StoreStatus,
 } from '../../src/index.js';
@@ -119,6 +120,55 @@ describe('redis store specifics', () => {
     expect(() => createRedisStore({ url: REDIS_URL, client: admin as never })).toThrow(/either/);
     expect(() => createRedisStore({ url: REDIS_URL, onStoreUnavailable: 'maybe' as never })).toThrow(/fail-closed/);
     expect(() => createRedisStore({ url: REDIS_URL, maxStaleness: -1 })).toThrow(/maxStaleness/);
+  });
+
+  // One rule for units: every duration is in seconds; the waits are bounded to (0, 60] so that a
+  // value written in milliseconds fails here instead of meaning minutes (or, past 2^31 ms, a timer
+  // that fires at once).
+  const seconds = (name: string, example: number) =>
+    `\`${name}\` must be a number of seconds > 0 and <= 60, e.g. ${example}`;
+  it.each<[string, Partial<RedisStoreOptions>, string]>([
+    [
+      'commandTimeout 2000 (milliseconds)',
+      { commandTimeout: 2000 },
+      '`commandTimeout` is in seconds (e.g. 2), at most 60; 2000 looks like milliseconds (2000 ms = 2 s)',
+    ],
+    ['commandTimeout 0', { commandTimeout: 0 }, seconds('commandTimeout', 2)],
+    ['commandTimeout NaN', { commandTimeout: Number.NaN }, seconds('commandTimeout', 2)],
+    [
+      'syncTimeout 5000 (milliseconds)',
+      { syncTimeout: 5000 },
+      '`syncTimeout` is in seconds (e.g. 5), at most 60; 5000 looks like milliseconds (5000 ms = 5 s)',
+    ],
+    [
+      'syncTimeout past 2^31 ms',
+      { syncTimeout: 2 ** 31 },
+      '`syncTimeout` is in seconds (e.g. 5), at most 60; 2147483648 looks like milliseconds ' +
+        '(2147483648 ms = 2147483.648 s)',
+    ],
+    ['syncTimeout 0', { syncTimeout: 0 }, seconds('syncTimeout', 5)],
+    ['syncTimeout negative', { syncTimeout: -1 }, seconds('syncTimeout', 5)],
+    ['syncTimeout Infinity', { syncTimeout: Number.POSITIVE_INFINITY }, seconds('syncTimeout', 5)],
+    ["syncTimeout '5s'", { syncTimeout: '5s' as never }, seconds('syncTimeout', 5)],
+    ['maxStaleness negative', { maxStaleness: -1 }, '`maxStaleness` must be a number of seconds >= 0, e.g. 10'],
+    [
+      'maxStaleness Infinity (use fail-open to never refuse)',
+      { maxStaleness: Number.POSITIVE_INFINITY },
+      '`maxStaleness` must be a number of seconds >= 0, e.g. 10',
+    ],
+  ])('refuses %s, before connecting', (_name, options, message) => {
+    expect(() => createRedisStore({ url: REDIS_URL, ...options })).toThrow(
+      new TypeError(`revocable-jwt: createRedisStore: ${message}`),
+    );
+  });
+
+  it('takes fractions of a second, and converts each wait to milliseconds once', async () => {
+    const store = createRedisStore({ url: REDIS_URL, commandTimeout: 0.25, syncTimeout: 1.1, maxStaleness: 0.5 });
+    try {
+      expect(store.availability).toEqual({ onUnavailable: 'fail-closed', maxStalenessMs: 500, syncTimeoutMs: 1100 });
+    } finally {
+      await store.close();
+    }
   });
 
   it('works with a client you own and leaves it open on close', async () => {

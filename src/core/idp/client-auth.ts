@@ -12,7 +12,8 @@ export interface ClientAuthConfig {
   clientSecret: string | undefined;
   authMethod: ClientAuthMethod;
   bodyFormat: RequestBodyFormat;
-  timeout: number;
+  /** Each request, in ms. */
+  timeoutMs: number;
 }
 
 /** A POST carrying `params` and our client authentication. Throws when no client id is known. */

@@ -21,7 +21,8 @@ export interface IssuerMetadata {
 export interface MetadataSourceOptions {
   issuer: string;
   fetch: FetchLike;
-  timeout: number;
+  /** Each request, in ms. */
+  timeoutMs: number;
   now: () => number;
   signal: AbortSignal;
 }
@@ -69,7 +70,7 @@ export function createMetadataSource(options: MetadataSourceOptions): MetadataSo
         fetches += 1;
         body = await fetchJson(url, {
           fetch: options.fetch,
-          timeout: options.timeout,
+          timeoutMs: options.timeoutMs,
           maxBytes: MAX_METADATA_BYTES,
           signal: options.signal,
         });

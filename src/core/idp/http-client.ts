@@ -57,7 +57,8 @@ export class HttpRequestError extends RevocableJwtError {
 
 export interface HttpRequestOptions {
   fetch: FetchLike;
-  timeout: number;
+  /** Each request, in ms. */
+  timeoutMs: number;
   maxBytes: number;
   signal?: AbortSignal | undefined;
   init?: RequestInit;
@@ -71,14 +72,14 @@ export interface HttpResult {
 
 /** Sends one request and reads the whole (bounded) body. Non-2xx answers are returned, not thrown. */
 export async function sendRequest(url: string | URL, options: HttpRequestOptions): Promise<HttpResult> {
-  const timeoutSignal = AbortSignal.timeout(options.timeout);
+  const timeoutSignal = AbortSignal.timeout(options.timeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, timeoutSignal]) : timeoutSignal;
   const target = describeUrl(url);
   let response: Response;
   try {
     response = await options.fetch(url, { ...options.init, signal, redirect: 'manual' });
   } catch (cause) {
-    throw classifyAbort(cause, timeoutSignal, options.signal, target, options.timeout);
+    throw classifyAbort(cause, timeoutSignal, options.signal, target, options.timeoutMs);
   }
   if (response.status >= 300 && response.status < 400) {
     await response.body?.cancel().catch(() => undefined);
@@ -95,7 +96,7 @@ export async function sendRequest(url: string | URL, options: HttpRequestOptions
     text = await readBounded(response, options.maxBytes, target);
   } catch (cause) {
     if (cause instanceof HttpRequestError) throw cause;
-    throw classifyAbort(cause, timeoutSignal, options.signal, target, options.timeout);
+    throw classifyAbort(cause, timeoutSignal, options.signal, target, options.timeoutMs);
   }
   return { status: response.status, headers: response.headers, text };
 }
@@ -169,10 +170,10 @@ function classifyAbort(
   timeoutSignal: AbortSignal,
   callerSignal: AbortSignal | undefined,
   target: string,
-  timeout: number,
+  timeoutMs: number,
 ): HttpRequestError {
   if (timeoutSignal.aborted)
-    return new HttpRequestError('timeout', `${target} did not answer within ${timeout} ms`, { cause });
+    return new HttpRequestError('timeout', `${target} did not answer within ${timeoutMs} ms`, { cause });
   if (callerSignal?.aborted) return new HttpRequestError('aborted', `request to ${target} was cancelled`, { cause });
   return new HttpRequestError('network', `could not reach ${target}`, { cause });
 }

@@ -43,7 +43,7 @@ export async function introspectToken(
   try {
     result = await sendRequest(endpoint, {
       fetch: transport.fetch,
-      timeout: config.client.timeout,
+      timeoutMs: config.client.timeoutMs,
       maxBytes: 64 * 1024,
       signal: transport.signal,
       init,

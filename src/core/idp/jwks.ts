@@ -24,7 +24,8 @@ export interface JwksSourceOptions {
   /** The JWKS URL, or a function that resolves it (discovery). */
   resolveUri: () => Promise<URL>;
   fetch: FetchLike;
-  timeout: number;
+  /** Each request, in ms. */
+  timeoutMs: number;
   /** Minimum time between two fetches triggered by unknown `kid`s (ms). */
   cooldownMs: number;
   /** Age after which the set is refreshed in the background (ms). */
@@ -142,7 +143,7 @@ export class JwksSource {
       this.fetches += 1;
       const body = await fetchJson(uri, {
         fetch: this.options.fetch,
-        timeout: this.options.timeout,
+        timeoutMs: this.options.timeoutMs,
         maxBytes: this.options.maxBytes,
         signal: this.options.signal,
       });

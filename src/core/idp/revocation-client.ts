@@ -150,7 +150,7 @@ export async function revokeAtIdp(
   try {
     result = await sendRequest(endpoint, {
       fetch: transport.fetch,
-      timeout: config.timeout,
+      timeoutMs: config.timeoutMs,
       maxBytes: 64 * 1024,
       signal: transport.signal,
       init,

@@ -10,13 +10,14 @@
 import { InvalidRequestError } from '../shared/errors.js';
 import { verifyNotification } from './issuer-notification.js';
 import type { Verifier } from '../verify/types.js';
+import { durationSeconds, type DurationRule } from '../shared/duration-option.js';
 
 export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 
 export interface LogoutTokenOptions {
   /** Our client id at the IdP: the logout token's audience. */
   clientId: string;
-  /** Oldest acceptable `iat`, seconds. Default 300. */
+  /** Oldest acceptable `iat`, in seconds. Default 300. */
   maxAge?: number;
   /**
    * Only refuse tokens of the ended session (`sid`), not every token of the subject. Default
@@ -24,6 +25,9 @@ export interface LogoutTokenOptions {
    */
   sessionOnly?: boolean;
 }
+
+/** `maxAge`: 5 minutes by default. */
+export const LOGOUT_TOKEN_MAX_AGE: DurationRule = { default: 300 };
 
 export interface LogoutResult {
   /** The issuer that signed the logout token: the only one whose tokens it refuses. */
@@ -39,12 +43,13 @@ export async function processLogoutToken(
   logoutToken: string,
   options: LogoutTokenOptions,
 ): Promise<LogoutResult> {
+  const maxTokenAge = durationSeconds(options.maxAge, 'maxAge', LOGOUT_TOKEN_MAX_AGE, 'processLogoutToken');
   // Everything below acts for the issuer that signed the token only (its cutoffs, its replay records).
   const notification = await verifyNotification(verifier, 'bcl', logoutToken, {
     audience: options.clientId,
     types: ['logout+jwt', 'jwt', undefined],
     requiredClaims: ['iat', 'jti', 'events'],
-    maxTokenAge: options.maxAge ?? 300,
+    maxTokenAge,
   });
   const { payload } = notification;
   const events = payload.events as Record<string, unknown> | undefined;

@@ -14,6 +14,7 @@ import { AuthError } from '../shared/errors.js';
 import { RevocableJwtError } from '../shared/revocable-jwt-error.js';
 import { verifyNotification, type IssuerNotification } from './issuer-notification.js';
 import type { Verifier } from '../verify/types.js';
+import { durationSeconds, type DurationRule } from '../shared/duration-option.js';
 
 const CAEP = 'https://schemas.openid.net/secevent/caep/event-type/';
 const RISC = 'https://schemas.openid.net/secevent/risc/event-type/';
@@ -82,9 +83,12 @@ export class SecurityEventError extends RevocableJwtError {
 export interface SecurityEventOptions {
   /** The audience the transmitter addresses us with. */
   audience: string | string[];
-  /** Oldest acceptable `iat`, seconds. Default 300. */
+  /** Oldest acceptable `iat`, in seconds. Default 300. */
   maxAge?: number;
 }
+
+/** `maxAge`: 5 minutes by default. */
+export const SECURITY_EVENT_MAX_AGE: DurationRule = { default: 300 };
 
 export interface SecurityEventResult {
   jti: string;
@@ -100,13 +104,14 @@ export async function processSecurityEvent(
   set: string,
   options: SecurityEventOptions,
 ): Promise<SecurityEventResult> {
+  const maxTokenAge = durationSeconds(options.maxAge, 'maxAge', SECURITY_EVENT_MAX_AGE, 'processSecurityEvent');
   let notification: IssuerNotification;
   try {
     notification = await verifyNotification(verifier, 'set', set, {
       audience: options.audience,
       types: ['secevent+jwt'],
       requiredClaims: ['iat', 'jti', 'events'],
-      maxTokenAge: options.maxAge ?? 300,
+      maxTokenAge,
     });
   } catch (error) {
     throw toSetError(error);

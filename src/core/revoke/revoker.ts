@@ -65,7 +65,7 @@ export class Revoker {
         issuer: options.issuer,
         now: options.clock,
         pollInterval: revocation.retryIntervalMs,
-        leaseMs: revocation.client.timeout * 2,
+        leaseMs: revocation.client.timeoutMs * 2,
         maxBackoffMs: 5 * 60_000,
       });
       this.worker.start();

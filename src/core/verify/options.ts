@@ -7,6 +7,7 @@ import type { RevocationStore } from '../../stores/revocation-store.js';
 import type { FetchLike } from '../idp/http-client.js';
 import type { ResolvedIntrospectionOptions } from '../idp/introspection.js';
 import type { ResolvedRevocationOptions } from '../revoke/revoker.js';
+import { durationMs, durationSeconds, MAX_WAIT_SECONDS } from '../shared/duration-option.js';
 import { rejectUnknownKeys, rejectUnsetValue } from '../shared/option-keys.js';
 import {
   CACHE_OPTION_KEYS,
@@ -32,6 +33,9 @@ export const ASYMMETRIC_ALGORITHMS = [
 ] as const;
 export const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
 
+/** Each request to the IdP (discovery, JWKS, revocation, introspection): 5 s, at most a minute. */
+const IDP_TIMEOUT = { default: 5, max: MAX_WAIT_SECONDS };
+
 export interface ResolvedOptions {
   issuer: string;
   audience: string[];
@@ -44,7 +48,7 @@ export interface ResolvedOptions {
   cache: { max: number; maxTtlMs: number } | false;
   jwksCooldownMs: number;
   jwksMaxAgeMs: number;
-  timeout: number;
+  timeoutMs: number;
   allowHttp: boolean;
   fetch: FetchLike;
   clock: () => number;
@@ -114,7 +118,7 @@ export function resolveVerifierOptions(
     fail("`secret` is only used with HMAC algorithms; add e.g. 'HS256' to `algorithms` or drop `secret`");
   }
 
-  const clockTolerance = nonNegative(options.clockTolerance, 5, 'clockTolerance', 'seconds');
+  const clockTolerance = durationSeconds(options.clockTolerance, 'clockTolerance', { default: 5, allowZero: true });
   const requiredClaims = options.requiredClaims ?? ['exp'];
   if (!Array.isArray(requiredClaims) || requiredClaims.some((c) => typeof c !== 'string'))
     fail('`requiredClaims` must be an array of claim names');
@@ -130,7 +134,7 @@ export function resolveVerifierOptions(
     const max = c.max ?? 10_000;
     if (!Number.isInteger(max) || max < 1)
       fail('`cache.max` must be a positive integer (entries); use `cache: false` to disable caching');
-    cache = { max, maxTtlMs: positive(c.maxTtl, 600, 'cache.maxTtl', 'seconds') * 1000 };
+    cache = { max, maxTtlMs: durationMs(c.maxTtl, 'cache.maxTtl', { default: 600 }) };
   }
 
   const fetchImpl = options.fetch ?? globalThis.fetch;
@@ -148,14 +152,14 @@ export function resolveVerifierOptions(
     requiredClaims: [...requiredClaims],
     typ: options.typ,
     cache,
-    jwksCooldownMs: nonNegative(options.jwksCooldown, 30, 'jwksCooldown', 'seconds') * 1000,
-    jwksMaxAgeMs: positive(options.jwksMaxAge, 600, 'jwksMaxAge', 'seconds') * 1000,
-    timeout: positive(options.timeout, 5_000, 'timeout', 'milliseconds'),
+    jwksCooldownMs: durationMs(options.jwksCooldown, 'jwksCooldown', { default: 30, allowZero: true }),
+    jwksMaxAgeMs: durationMs(options.jwksMaxAge, 'jwksMaxAge', { default: 600 }),
+    timeoutMs: durationMs(options.timeout, 'timeout', IDP_TIMEOUT),
     allowHttp,
     fetch: fetchImpl,
     clock,
     maxTokenLength: positive(options.maxTokenLength, 16_384, 'maxTokenLength', 'characters'),
-    maxTokenLifetimeMs: positive(options.maxTokenLifetime, 86_400, 'maxTokenLifetime', 'seconds') * 1000,
+    maxTokenLifetimeMs: durationMs(options.maxTokenLifetime, 'maxTokenLifetime', { default: 86_400 }),
     revocation: resolveRevocation(options.revocation, allowHttp, factory, path),
     introspection: resolveIntrospection(options.introspection, allowHttp, factory, path),
     store: resolveStore(options.store, clock),
@@ -199,14 +203,15 @@ function resolveRevocation(
       clientSecret,
       authMethod,
       bodyFormat,
-      timeout: positive(revocation.timeout, 5_000, 'revocation.timeout', 'milliseconds'),
+      timeoutMs: durationMs(revocation.timeout, 'revocation.timeout', IDP_TIMEOUT),
     },
     endpoint:
       revocation.endpoint === undefined
         ? undefined
         : parseTrustedUrl(revocation.endpoint, 'revocation.endpoint', allowHttp),
-    retryForMs: positive(revocation.retryFor, 7 * 86_400, 'revocation.retryFor', 'seconds') * 1000,
-    retryIntervalMs: positive(revocation.retryInterval, 5, 'revocation.retryInterval', 'seconds') * 1000,
+    retryForMs: durationMs(revocation.retryFor, 'revocation.retryFor', { default: 7 * 86_400 }),
+    // It is a setInterval period: past 2^31 ms (24.8 days) Node would fire it every millisecond.
+    retryIntervalMs: durationMs(revocation.retryInterval, 'revocation.retryInterval', { default: 5, max: 86_400 }),
     maxPending: positive(revocation.maxPending, 10_000, 'revocation.maxPending', 'items'),
   };
 }
@@ -240,20 +245,20 @@ function resolveIntrospection(
       clientSecret,
       authMethod,
       bodyFormat: 'form',
-      timeout: positive(introspection.timeout, 5_000, 'introspection.timeout', 'milliseconds'),
+      timeoutMs: durationMs(introspection.timeout, 'introspection.timeout', IDP_TIMEOUT),
     },
     endpoint:
       introspection.endpoint === undefined
         ? undefined
         : parseTrustedUrl(introspection.endpoint, 'introspection.endpoint', allowHttp),
     mode,
-    maxAgeMs: positive(introspection.maxAge, 60, 'introspection.maxAge', 'seconds') * 1000,
+    maxAgeMs: durationMs(introspection.maxAge, 'introspection.maxAge', { default: 60 }),
     allowMissingAudience: introspection.allowMissingAudience === true,
     newTokenBudget:
       introspection.newTokenBudget === undefined
         ? 50
         : positiveInteger(introspection.newTokenBudget, 'introspection.newTokenBudget'),
-    newTokenWindowMs: positive(introspection.newTokenWindow, 1, 'introspection.newTokenWindow', 'seconds') * 1000,
+    newTokenWindowMs: durationMs(introspection.newTokenWindow, 'introspection.newTokenWindow', { default: 1 }),
   };
 }
 
@@ -273,19 +278,13 @@ function resolveStore(store: RevocationStore | undefined, clock: () => number): 
   return store;
 }
 
-function nonNegative(value: unknown, fallback: number, name: string, unit: string): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
-    fail(`\`${name}\` must be a number of ${unit} >= 0`);
-  return value as number;
-}
-
 function positiveInteger(value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0)
     fail(`\`${name}\` must be a whole number > 0`);
   return value as number;
 }
 
+/** A count (`unit`: characters, items); durations go through `durationSeconds`/`durationMs`. */
 function positive(value: unknown, fallback: number, name: string, unit: string): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)

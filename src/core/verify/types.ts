@@ -49,11 +49,14 @@ export interface VerifierOptions {
   typ?: string;
   /** Verified-token cache, or `false` to verify every request. */
   cache?: CacheOptions | false;
-  /** Seconds between two JWKS refetches triggered by unknown `kid`s. Default 30. */
+  /** Least time between two JWKS refetches triggered by unknown `kid`s, in seconds. Default 30. */
   jwksCooldown?: number;
-  /** Seconds after which the JWKS is refreshed in the background. Default 600. */
+  /** Age after which the JWKS is refreshed in the background, in seconds. Default 600. */
   jwksMaxAge?: number;
-  /** Timeout for each request to the IdP, in ms. Default 5000. */
+  /**
+   * Each discovery and JWKS request to the IdP, in seconds (e.g. 0.5). Default 5, at most 60: a
+   * larger value most likely meant milliseconds and is refused.
+   */
   timeout?: number;
   /** Allow plain-http issuer and JWKS URLs on non-loopback hosts. Default false. */
   allowHttp?: boolean;
@@ -64,7 +67,7 @@ export interface VerifierOptions {
   /** Longest token (characters) worth looking at. Default 16 384. */
   maxTokenLength?: number;
   /**
-   * Longest access-token lifetime (`exp - iat`, seconds) accepted. Subject, session and global
+   * Longest access-token lifetime (`exp - iat`) accepted, in seconds. Subject, session and global
    * cutoffs are kept until every token they cover has expired (this plus twice `clockTolerance`,
    * rounded up to whole seconds), so a longer-lived token could outlive the cutoff that revoked
    * it: such tokens are refused. Default 86 400 (24 h).
@@ -112,9 +115,9 @@ export interface IntrospectionOptions {
   endpoint?: string | URL;
   /** `opaque` (default): only tokens that are not JWS; `always`: every token, JWTs too. */
   mode?: 'opaque' | 'always';
-  /** Longest an `active: true` answer is reused, seconds (bounded by `exp` too). Default 60. */
+  /** Longest an `active: true` answer is reused, in seconds (bounded by `exp` too). Default 60. */
   maxAge?: number;
-  /** Per request, ms. Default 5000. */
+  /** Each introspection request, in seconds. Default 5, at most 60. */
   timeout?: number;
   /** Accept answers without `aud` (some IdPs omit it). Default false: the audience must match. */
   allowMissingAudience?: boolean;
@@ -153,11 +156,11 @@ export interface RevocationOptions {
   endpoint?: string | URL;
   /** `form` (RFC 7009, default) or `json` (Auth0 accepts it). */
   bodyFormat?: RevocationBodyFormat;
-  /** Per request, ms. Default 5000. */
+  /** Each revocation request, in seconds. Default 5, at most 60. */
   timeout?: number;
-  /** How long to keep retrying an opaque token (whose expiry we cannot read), seconds. Default 7 days. */
+  /** How long to keep retrying an opaque token (whose expiry we cannot read), in seconds. Default 7 days. */
   retryFor?: number;
-  /** Seconds between outbox polls. Default 5. */
+  /** Between outbox polls, in seconds. Default 5, at most 86 400 (a day). */
   retryInterval?: number;
   /**
    * Most queued IdP revocations. Past it, tokens not verified as ours (opaque, or anyone's

@@ -93,14 +93,14 @@ class JwtVerifier implements Verifier {
     this.metadata = createMetadataSource({
       issuer: options.issuer,
       fetch: options.fetch,
-      timeout: options.timeout,
+      timeoutMs: options.timeoutMs,
       now: options.clock,
       signal: this.lifetime.signal,
     });
     this.jwks = new JwksSource({
       resolveUri: () => this.resolveJwksUri(),
       fetch: options.fetch,
-      timeout: options.timeout,
+      timeoutMs: options.timeoutMs,
       cooldownMs: options.jwksCooldownMs,
       maxAgeMs: options.jwksMaxAgeMs,
       maxBytes: MAX_JWKS_BYTES,

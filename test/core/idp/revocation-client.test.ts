@@ -42,7 +42,7 @@ function config(overrides: Partial<RevocationClientConfig> = {}): RevocationClie
     clientSecret: 'resource-server-secret',
     authMethod: 'client_secret_basic',
     bodyFormat: 'form',
-    timeout: 2_000,
+    timeoutMs: 2_000,
     ...overrides,
   };
 }
@@ -419,7 +419,7 @@ describe('answers over HTTP (revokeAtIdp)', () => {
   it('a timeout (the IdP never answers) → transient, within the configured 200 ms', async () => {
     const server = await stub(() => undefined);
     const started = Date.now();
-    const error = await revocationError(revoke(server, { timeout: 200 }));
+    const error = await revocationError(revoke(server, { timeoutMs: 200 }));
     expect(error.transient).toBe(true);
     expect(error.message).toMatch(/did not answer within 200 ms/);
     expect(Date.now() - started).toBeLessThan(2_000);
@@ -521,7 +521,7 @@ describe('answers over HTTP (revokeAtIdp)', () => {
       const error = await revocationError(revoke(await stub(handler)));
       expect(JSON.stringify({ ...error, message: error.message })).not.toContain(TOKEN);
     }
-    await revocationError(revoke(await stub(() => undefined), { timeout: 100 }));
+    await revocationError(revoke(await stub(() => undefined), { timeoutMs: 100 }));
   });
 });
 

@@ -145,7 +145,7 @@ describe('a revocation the store did not take (item 10)', () => {
     const prefix = newPrefix();
     // The IdP signs with real time: start the injected clock on one of its tokens' iat.
     const clock = testClock(issuedAt(await idp.issueAccessToken()));
-    const a = verifierOn(redisStore(prefix, { commandTimeout: 200, maxStaleness: 1 }), clock);
+    const a = verifierOn(redisStore(prefix, { commandTimeout: 0.2, maxStaleness: 1 }), clock);
     const b = verifierOn(redisStore(prefix));
     await Promise.all([synced(a), synced(b)]);
     const token = await idp.issueAccessToken();
@@ -223,7 +223,7 @@ describe('a cold start (item 12)', () => {
       if (hold) await hold.promise;
       return result;
     }) as typeof client.scan;
-    const store = createRedisStore({ client: client as never, keyPrefix: prefix, syncTimeout: 10_000 });
+    const store = createRedisStore({ client: client as never, keyPrefix: prefix, syncTimeout: 10 });
     cleanups.push(() => store.close());
     const instance = verifierOn(store);
     const writer = verifierOn(redisStore(prefix));
@@ -260,7 +260,7 @@ describe('a store that has never been reachable (item 13)', () => {
     const down = await startPrivateRedis();
     cleanups.push(() => down.stop());
     await down.stop();
-    const store = createRedisStore({ url: down.url, keyPrefix: newPrefix(), syncTimeout: 300 });
+    const store = createRedisStore({ url: down.url, keyPrefix: newPrefix(), syncTimeout: 0.3 });
     cleanups.push(() => store.close());
     // The IdP signs with real time: start the injected clock on one of its tokens' iat.
     const clock = testClock(issuedAt(await idp.issueAccessToken()));
@@ -298,7 +298,7 @@ describe('a store that has never been reachable (item 13)', () => {
     const store = createRedisStore({
       url: down.url,
       keyPrefix: newPrefix(),
-      syncTimeout: 100,
+      syncTimeout: 0.1,
       onStoreUnavailable: 'fail-open',
     });
     cleanups.push(() => store.close());
@@ -307,9 +307,10 @@ describe('a store that has never been reachable (item 13)', () => {
     expect(verifier.stats().revocation.store.synced).toBe(false);
   });
 
-  it('refuses a syncTimeout that is not a number of ms', () => {
+  it('refuses a syncTimeout that is not a number of seconds within (0, 60]', () => {
     expect(() => createRedisStore({ url: redis.url, syncTimeout: -1 })).toThrow(/syncTimeout/);
     expect(() => createRedisStore({ url: redis.url, syncTimeout: '5s' as never })).toThrow(/syncTimeout/);
+    expect(() => createRedisStore({ url: redis.url, syncTimeout: 5000 })).toThrow(/looks like milliseconds/);
   });
 });
 
@@ -326,7 +327,7 @@ describe('a reconnect (item 14)', () => {
       if (hold) await hold;
       return result;
     }) as typeof client.scan;
-    const store = createRedisStore({ client: client as never, keyPrefix: prefix, syncTimeout: 1_000 });
+    const store = createRedisStore({ client: client as never, keyPrefix: prefix, syncTimeout: 1 });
     cleanups.push(() => store.close());
     const partitioned = verifierOn(store);
     const writer = verifierOn(redisStore(prefix));

@@ -9,6 +9,8 @@ import {
   createPrometheusMetrics,
   createRedisStore,
   createVerifier,
+  processLogoutToken,
+  processSecurityEvent,
   revokeRoute,
   securityEventRoute,
   type FetchLike,
@@ -177,7 +179,7 @@ describe('every factory refuses unknown option keys, naming the closest valid on
       cache: { max: 10, maxTtl: 60 },
       jwksCooldown: 30,
       jwksMaxAge: 600,
-      timeout: 1000,
+      timeout: 1,
       allowHttp: false,
       fetch: forbiddenFetch,
       clock: Date.now,
@@ -189,7 +191,7 @@ describe('every factory refuses unknown option keys, naming the closest valid on
         authMethod: 'client_secret_post',
         endpoint: 'https://idp.example.com/revoke',
         bodyFormat: 'form',
-        timeout: 1000,
+        timeout: 1,
         retryFor: 60,
         retryInterval: 5,
         maxPending: 10,
@@ -202,7 +204,7 @@ describe('every factory refuses unknown option keys, naming the closest valid on
         endpoint: 'https://idp.example.com/introspect',
         mode: 'opaque',
         maxAge: 60,
-        timeout: 1000,
+        timeout: 1,
         allowMissingAudience: false,
       },
     });
@@ -411,5 +413,39 @@ describe('credentials present but unset (item 24)', () => {
   it('an absent secret still means a public client, as documented', async () => {
     const publicClient = createVerifier({ ...base, revocation: { clientId: 'api' } });
     await publicClient.close();
+  });
+});
+
+/**
+ * The notifications' `maxAge` is seconds like every other duration. It used to reach jose
+ * unchecked: `maxAge: NaN` (e.g. `Number(process.env.UNSET)`) or `'5m'` failed every logout token
+ * at request time instead of the route at construction.
+ */
+describe('a logout token or SET `maxAge` that is not a number of seconds', () => {
+  const mustBe = '`maxAge` must be a number of seconds > 0, e.g. 300';
+  it.each<[string, unknown]>([
+    ['NaN', Number.NaN],
+    ['0', 0],
+    ['negative', -300],
+    ['Infinity', Number.POSITIVE_INFINITY],
+    ["a jose-style string '5m'", '5m'],
+  ])('%s is refused at construction by both routes, and by the process functions', async (_name, maxAge) => {
+    expect(() => backchannelLogoutRoute({ verifier, clientId: 'api', maxAge } as never)).toThrow(
+      new TypeError(`revocable-jwt: backchannelLogoutRoute: ${mustBe}`),
+    );
+    expect(() => securityEventRoute({ verifier, audience: AUDIENCE, maxAge } as never)).toThrow(
+      new TypeError(`revocable-jwt: securityEventRoute: ${mustBe}`),
+    );
+    await expect(processLogoutToken(verifier, 'x.y.z', { clientId: 'api', maxAge } as never)).rejects.toThrow(
+      new TypeError(`revocable-jwt: processLogoutToken: ${mustBe}`),
+    );
+    await expect(processSecurityEvent(verifier, 'x.y.z', { audience: AUDIENCE, maxAge } as never)).rejects.toThrow(
+      new TypeError(`revocable-jwt: processSecurityEvent: ${mustBe}`),
+    );
+  });
+
+  it('fractions and large values are seconds too', () => {
+    expect(() => backchannelLogoutRoute({ verifier, clientId: 'api', maxAge: 0.5 })).not.toThrow();
+    expect(() => securityEventRoute({ verifier, audience: AUDIENCE, maxAge: 86_400 })).not.toThrow();
   });
 });

@@ -173,9 +173,6 @@ describe('misconfiguration is a TypeError at construction, saying how to fix it'
     ['cache: true', { cache: true }, /`cache` must be \{ max, maxTtl \} or false/],
 
     // numbers
-    ['timeout 0', { timeout: 0 }, /`timeout` must be a number of milliseconds > 0/],
-    ['timeout negative', { timeout: -100 }, /`timeout` must be a number of milliseconds > 0/],
-    ['timeout as a string', { timeout: '5000' }, /`timeout` must be a number of milliseconds > 0/],
     ['clockTolerance negative', { clockTolerance: -1 }, /`clockTolerance` must be a number of seconds >= 0/],
     ['clockTolerance NaN', { clockTolerance: Number.NaN }, /`clockTolerance` must be a number of seconds >= 0/],
     ['jwksCooldown negative', { jwksCooldown: -5 }, /`jwksCooldown` must be a number of seconds >= 0/],
@@ -233,6 +230,106 @@ describe('misconfiguration is a TypeError at construction, saying how to fix it'
     expect(() => createVerifier(null as unknown as VerifierOptions)).toThrow(
       /createVerifier needs an options object: \{ issuer, audience \}/,
     );
+  });
+});
+
+/**
+ * One rule for units: every duration option is in seconds. Waits on the IdP are bounded to (0, 60]
+ * so that a value written in milliseconds fails here instead of meaning minutes.
+ */
+describe('duration options are seconds; a millisecond-minded wait fails at construction', () => {
+  const CLIENT = { clientId: 'api', clientSecret: 's' };
+  const waitRange = (name: string) => `\`${name}\` must be a number of seconds > 0 and <= 60, e.g. 5`;
+  it.each<[string, Record<string, unknown>, string]>([
+    [
+      'timeout 5000 (milliseconds)',
+      { timeout: 5000 },
+      '`timeout` is in seconds (e.g. 5), at most 60; 5000 looks like milliseconds (5000 ms = 5 s)',
+    ],
+    [
+      'timeout 60.5, just past the bound',
+      { timeout: 60.5 },
+      '`timeout` is in seconds (e.g. 5), at most 60; 60.5 looks like milliseconds (60.5 ms = 0.0605 s)',
+    ],
+    ['timeout 0', { timeout: 0 }, waitRange('timeout')],
+    ['timeout negative', { timeout: -100 }, waitRange('timeout')],
+    ['timeout NaN', { timeout: Number.NaN }, waitRange('timeout')],
+    ['timeout Infinity', { timeout: Number.POSITIVE_INFINITY }, waitRange('timeout')],
+    ['timeout as a string', { timeout: '5000' }, waitRange('timeout')],
+    [
+      'revocation.timeout 2000 (milliseconds)',
+      { revocation: { ...CLIENT, timeout: 2000 } },
+      '`revocation.timeout` is in seconds (e.g. 5), at most 60; 2000 looks like milliseconds (2000 ms = 2 s)',
+    ],
+    ['revocation.timeout 0', { revocation: { ...CLIENT, timeout: 0 } }, waitRange('revocation.timeout')],
+    [
+      'introspection.timeout 1500 (milliseconds)',
+      { introspection: { ...CLIENT, timeout: 1500 } },
+      '`introspection.timeout` is in seconds (e.g. 5), at most 60; 1500 looks like milliseconds (1500 ms = 1.5 s)',
+    ],
+    [
+      'introspection.timeout NaN',
+      { introspection: { ...CLIENT, timeout: Number.NaN } },
+      waitRange('introspection.timeout'),
+    ],
+    [
+      'revocation.retryInterval past a day (a setInterval period: 2^31 ms would fire every millisecond)',
+      { revocation: { ...CLIENT, retryInterval: 5_000_000 } },
+      '`revocation.retryInterval` is in seconds (e.g. 5), at most 86400; 5000000 looks like milliseconds ' +
+        '(5000000 ms = 5000 s)',
+    ],
+    [
+      'revocation.retryInterval 0',
+      { revocation: { ...CLIENT, retryInterval: 0 } },
+      '`revocation.retryInterval` must be a number of seconds > 0 and <= 86400, e.g. 5',
+    ],
+    [
+      'clockTolerance Infinity',
+      { clockTolerance: Number.POSITIVE_INFINITY },
+      '`clockTolerance` must be a number of seconds >= 0, e.g. 5',
+    ],
+    ['jwksCooldown NaN', { jwksCooldown: Number.NaN }, '`jwksCooldown` must be a number of seconds >= 0, e.g. 30'],
+    ['jwksMaxAge negative', { jwksMaxAge: -1 }, '`jwksMaxAge` must be a number of seconds > 0, e.g. 600'],
+    ['maxTokenLifetime 0', { maxTokenLifetime: 0 }, '`maxTokenLifetime` must be a number of seconds > 0, e.g. 86400'],
+    [
+      'cache.maxTtl as a string',
+      { cache: { maxTtl: '600' } },
+      '`cache.maxTtl` must be a number of seconds > 0, e.g. 600',
+    ],
+    [
+      'revocation.retryFor 0',
+      { revocation: { ...CLIENT, retryFor: 0 } },
+      '`revocation.retryFor` must be a number of seconds > 0, e.g. 604800',
+    ],
+    [
+      'introspection.maxAge Infinity',
+      { introspection: { ...CLIENT, maxAge: Number.POSITIVE_INFINITY } },
+      '`introspection.maxAge` must be a number of seconds > 0, e.g. 60',
+    ],
+    [
+      'introspection.newTokenWindow 0',
+      { introspection: { ...CLIENT, newTokenWindow: 0 } },
+      '`introspection.newTokenWindow` must be a number of seconds > 0, e.g. 1',
+    ],
+  ])('%s', (_name, overrides, message) => {
+    let thrown: unknown;
+    try {
+      build(overrides);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(TypeError);
+    expect((thrown as Error).message).toBe(`revocable-jwt: ${message}`);
+  });
+
+  it.each<[string, Record<string, unknown>]>([
+    ['fractions: timeout 0.25', { timeout: 0.25 }],
+    ['the bound itself: every timeout 60', { timeout: 60, revocation: { ...CLIENT, timeout: 60 } }],
+    ['introspection.timeout 0.001 (one millisecond)', { introspection: { ...CLIENT, timeout: 0.001 } }],
+    ['revocation.retryInterval a day', { revocation: { ...CLIENT, retryInterval: 86_400 } }],
+    ['long non-wait durations stay unbounded', { jwksMaxAge: 7 * 86_400, maxTokenLifetime: 30 * 86_400 }],
+  ])('accepts %s', (_name, overrides) => {
+    expect(() => build(overrides)).not.toThrow();
   });
 });
 
