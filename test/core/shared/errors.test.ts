@@ -302,7 +302,7 @@ describe('RevocationError reasons, where they are decided', () => {
     }
     throw new Error('expected a RevocationError');
   };
-  const client = { clientSecret: 'secret', bodyFormat: 'form', timeout: 1_000 } as const;
+  const client = { clientSecret: 'secret', bodyFormat: 'form', timeoutMs: 1_000 } as const;
 
   it.each([
     [503, {}, 'revocation_unavailable', true],
