@@ -14,9 +14,12 @@ import { clientAuthenticatedRequest, type ClientAuthConfig } from './client-auth
 import { HttpRequestError, parseRetryAfter, sendRequest, type FetchLike, type HttpResult } from './http-client.js';
 import { readOAuthError, sentSecrets } from './idp-text.js';
 
-export type { ClientAuthMethod, RequestBodyFormat as RevocationBodyFormat } from './client-auth.js';
+export type { ClientAuthConfig, ClientAuthMethod } from './client-auth.js';
 export { basicCredentials } from './client-auth.js';
 
+/** How the revocation request's body is encoded: `form` (RFC 7009) or `json` (Auth0 accepts it). */
+export type RevocationBodyFormat = ClientAuthConfig['bodyFormat'];
+/** Our client at the IdP, as {@link buildRevocationRequest} authenticates it. */
 export type RevocationClientConfig = ClientAuthConfig;
 
 export interface RevocationRequestInput {
