@@ -15,6 +15,7 @@ import type { IssuerMetadata, MetadataSource } from './discovery.js';
 import { RevocationError } from './revocation-client.js';
 import { parseTrustedUrl } from './url-policy.js';
 
+/** What {@link createEndpoints} resolves from. */
 export interface IdpEndpointsOptions {
   /** The issuer's metadata, asked only for an endpoint that is not configured. */
   metadata: MetadataSource;

@@ -37,6 +37,7 @@ export interface AdmissionOptions
   introspection: Pick<IntrospectionVerifier, 'decides' | 'verify' | 'maxAgeMs'> | undefined;
 }
 
+/** The verifier's miss path (see the file comment). */
 export class Admission {
   /** What jose checks on an access token, built once (see {@link Admission.verify} for the clock). */
   private readonly jwtRules: JWTVerifyOptions;

@@ -16,6 +16,7 @@ import type { AccessTokenClaims, VerifiedToken } from '../shared/verified-token.
 import { IntrospectionGate } from './introspection-gate.js';
 import { checkOpaqueShape, looksLikeJws } from './token-shape.js';
 
+/** What an {@link IntrospectionVerifier} needs from its verifier. */
 export interface IntrospectionVerifierOptions {
   settings: ResolvedIntrospectionOptions;
   issuer: string;
@@ -33,6 +34,7 @@ export interface IntrospectionVerifierOptions {
   signal: AbortSignal;
 }
 
+/** One verifier's use of RFC 7662 (see the file comment); made only when `introspection` is configured. */
 export class IntrospectionVerifier {
   private readonly gate: IntrospectionGate;
 

@@ -16,6 +16,7 @@ import type { SignatureCheck } from './signature.js';
 import { expiresAt, type LifetimeLimits } from './token-claims.js';
 import type { TokenCache } from './token-cache.js';
 
+/** What an {@link OwnershipCheck} needs from its verifier: the same proofs verify() uses. */
 export interface OwnershipCheckOptions extends LifetimeLimits {
   issuer: string;
   audience: readonly string[];

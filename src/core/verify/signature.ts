@@ -29,6 +29,7 @@ const MAX_KIDLESS_CANDIDATES = 2;
 /** A jose key resolver: the key that must have signed a token with this header. */
 type KeyResolver = (header: JWSHeaderParameters, jws: FlattenedJWSInput) => Promise<VerificationKey | Uint8Array>;
 
+/** Where a {@link SignatureCheck} finds its keys. */
 export interface SignatureCheckOptions {
   /** The issuer's published keys. */
   jwks: Pick<JwksSource, 'getKey'>;

@@ -96,7 +96,8 @@ class JwtVerifier implements Verifier {
       onApply: (revocation) => this.cache.evictRevoked(revocation, issuer),
       events: this.events,
     });
-    // What the collaborators below share; each takes the part it uses.
+    // The resolved options with the shared collaborators in place (`cache` replaces its settings):
+    // each collaborator's options type picks what it reads, and the compiler checks every one.
     const shared = {
       ...options,
       audience: this.audience,
