@@ -1,4 +1,9 @@
-export { createVerifier, type MultiIssuerOptions, type MultiIssuerStats } from './core/verify/create-verifier.js';
+export {
+  createVerifier,
+  type MultiIssuerOptions,
+  type MultiIssuerStats,
+  type MultiIssuerVerifierApi,
+} from './core/verify/create-verifier.js';
 export { authGuard } from './express/auth-guard.js';
 export type {
   AuthGuardOptions,
@@ -9,6 +14,7 @@ export type {
 } from './express/auth-guard.js';
 export { authErrorHandler, writeAuthError } from './express/error-handler.js';
 export { revokeRoute, type RevokeRouteOptions } from './express/revoke-route.js';
+export type { RouteRequest } from './express/post-route.js';
 export { backchannelLogoutRoute, type BackchannelLogoutRouteOptions } from './express/backchannel-logout-route.js';
 export { securityEventRoute, type SecurityEventRouteOptions } from './express/security-event-route.js';
 export {
@@ -48,11 +54,17 @@ export {
   RevocationError,
   buildRevocationRequest,
   processRevocationResponse,
+  type ClientAuthConfig,
   type ClientAuthMethod,
   type IdpRevocationResult,
   type RevocationBodyFormat,
+  type RevocationClientConfig,
+  type RevocationRequestInput,
 } from './core/idp/revocation-client.js';
 export type { OutboxRunResult, OutboxStats } from './core/revoke/outbox-worker.js';
+export type { StoreMirrorStats } from './core/revoke/store-mirror.js';
+export type { TokenCacheStats } from './core/verify/token-cache.js';
+export type { JwksStats } from './core/idp/jwks.js';
 export type { VerifierEventMap, VerifierEventName, VerifierListener } from './core/shared/events.js';
 export type { MisconfigurationSource } from './core/shared/misconfiguration.js';
 export {
@@ -88,7 +100,7 @@ export {
   type BearerErrorCode,
   type RejectionReason,
 } from './core/shared/errors.js';
-export { HttpRequestError, type FetchLike, type HttpFailureKind } from './core/idp/http-client.js';
+export { HttpRequestError, type FetchLike, type HttpFailureKind, type HttpResult } from './core/idp/http-client.js';
 export type {
   AccessTokenClaims,
   CacheOptions,

@@ -61,11 +61,17 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
   const registry = (options.registry as InstanceType<PromClient['Registry']> | undefined) ?? new prom.Registry();
   const registers = [registry];
   const stats = () => verifier.stats();
+  /** Every metric's full name, so close() can take them out of the registry again. */
+  const names: string[] = [];
+  const named = (name: string) => {
+    names.push(prefix + name);
+    return prefix + name;
+  };
 
   // Cumulative figures the verifier already counts: report them as counters at scrape time.
   const fromStats = (name: string, help: string, read: () => number) =>
     new prom.Counter({
-      name: prefix + name,
+      name: named(name),
       help,
       registers,
       collect() {
@@ -75,7 +81,7 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
     });
   const gauge = (name: string, help: string, read: () => number) =>
     new prom.Gauge({
-      name: prefix + name,
+      name: named(name),
       help,
       registers,
       collect() {
@@ -84,45 +90,41 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
     });
 
   const requests = new prom.Counter({
-    name: `${prefix}requests_total`,
+    name: named('requests_total'),
     help: 'Verifications by result, rejection reason and whether the cache answered',
     labelNames: ['result', 'reason', 'cached'],
     registers,
   });
   const revocations = new prom.Counter({
-    name: `${prefix}revocations_total`,
+    name: named('revocations_total'),
     help: 'Revocations that took effect on this instance, by type and source (local or store)',
     labelNames: ['type', 'source'],
     registers,
   });
   const propagation = new prom.Histogram({
-    name: `${prefix}revocation_propagation_seconds`,
+    name: named('revocation_propagation_seconds'),
     help: 'Time from a revocation being published by another instance to it taking effect here',
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
     registers,
   });
-  const metrics = [
-    requests,
-    revocations,
-    propagation,
-    fromStats('cache_hits_total', 'Verified-token cache hits', () => stats().cache.hits),
-    fromStats('cache_misses_total', 'Verified-token cache misses (signature checks)', () => stats().cache.misses),
-    gauge('cache_entries', 'Entries in the verified-token cache', () => stats().cache.size),
-    gauge('cache_hit_ratio', 'Cache hits / (hits + misses) since start', () => {
-      const { hits, misses } = stats().cache;
-      return hits + misses === 0 ? 0 : hits / (hits + misses);
-    }),
-    fromStats('jwks_fetches_total', 'JWKS fetches', () => stats().jwks.fetches),
-    fromStats('jwks_fetch_failures_total', 'Failed JWKS fetches', () => stats().jwks.failures),
-    gauge('denylist_entries', "Denylisted tokens in this instance's mirror", () => stats().revocation.denylisted),
-    gauge('outbox_pending', 'IdP revocations waiting for retry', () => stats().revocation.outbox.pending),
-    gauge('misconfigured', '1 while the configuration fails against the IdP (see the misconfigured event)', () =>
-      stats().misconfigured === undefined ? 0 : 1,
-    ),
-    gauge('store_up', '1 when the revocation store is reachable and synced', () =>
-      stats().revocation.store.unavailableSince === undefined ? 1 : 0,
-    ),
-  ];
+  // Read at scrape time: nothing to keep but their names.
+  fromStats('cache_hits_total', 'Verified-token cache hits', () => stats().cache.hits);
+  fromStats('cache_misses_total', 'Verified-token cache misses (signature checks)', () => stats().cache.misses);
+  gauge('cache_entries', 'Entries in the verified-token cache', () => stats().cache.size);
+  gauge('cache_hit_ratio', 'Cache hits / (hits + misses) since start', () => {
+    const { hits, misses } = stats().cache;
+    return hits + misses === 0 ? 0 : hits / (hits + misses);
+  });
+  fromStats('jwks_fetches_total', 'JWKS fetches', () => stats().jwks.fetches);
+  fromStats('jwks_fetch_failures_total', 'Failed JWKS fetches', () => stats().jwks.failures);
+  gauge('denylist_entries', "Denylisted tokens in this instance's mirror", () => stats().revocation.denylisted);
+  gauge('outbox_pending', 'IdP revocations waiting for retry', () => stats().revocation.outbox.pending);
+  gauge('misconfigured', '1 while the configuration fails against the IdP (see the misconfigured event)', () =>
+    stats().misconfigured === undefined ? 0 : 1,
+  );
+  gauge('store_up', '1 when the revocation store is reachable and synced', () =>
+    stats().revocation.store.unavailableSince === undefined ? 1 : 0,
+  );
 
   const onVerified = (e: VerifierEventMap['verified']) =>
     requests.inc({ result: 'accepted', reason: '', cached: String(e.cached) });
@@ -144,7 +146,7 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
       verifier.off('verified', onVerified);
       verifier.off('rejected', onRejected);
       verifier.off('revoked', onRevoked);
-      for (const metric of metrics) registry.removeSingleMetric((metric as unknown as { name: string }).name);
+      for (const name of names) registry.removeSingleMetric(name);
     },
   };
 }

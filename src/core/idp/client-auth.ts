@@ -5,13 +5,14 @@
  * take it (Auth0).
  */
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
-export type RequestBodyFormat = 'form' | 'json';
 
+/** Our client at the IdP, and how its requests are sent. */
 export interface ClientAuthConfig {
   clientId: string | undefined;
   clientSecret: string | undefined;
   authMethod: ClientAuthMethod;
-  bodyFormat: RequestBodyFormat;
+  /** `form` (RFC 7009, RFC 7662) or `json` (Auth0 accepts it). */
+  bodyFormat: 'form' | 'json';
   /** Each request, in ms. */
   timeoutMs: number;
 }

@@ -64,6 +64,7 @@ export interface HttpRequestOptions {
   init?: RequestInit;
 }
 
+/** An HTTP answer read whole (and bounded): what `processRevocationResponse` interprets. */
 export interface HttpResult {
   status: number;
   headers: Headers;

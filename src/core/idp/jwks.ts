@@ -18,11 +18,13 @@ import {
 } from 'jose';
 import { FailureBackoff } from '../shared/backoff.js';
 import { IdpUnavailableError, MisconfiguredError } from '../shared/errors.js';
+import type { VerifierEvents } from '../shared/events.js';
+import type { IdpEndpoints } from './endpoints.js';
 import { fetchJson, HttpRequestError, type FetchLike } from './http-client.js';
 
 export interface JwksSourceOptions {
-  /** The JWKS URL, or a function that resolves it (discovery). */
-  resolveUri: () => Promise<URL>;
+  /** Where the set is: `jwksUri`, or discovery's `jwks_uri` (asked before every fetch). */
+  endpoints: Pick<IdpEndpoints, 'jwks'>;
   fetch: FetchLike;
   /** Each request, in ms. */
   timeoutMs: number;
@@ -33,10 +35,13 @@ export interface JwksSourceOptions {
   maxBytes: number;
   now: () => number;
   signal: AbortSignal;
-  /** Called when a fetched set drops or changes keys that the previous set had. */
+  /**
+   * Told when a fetched set drops or changes keys that the previous set had: results verified
+   * with them must not be served any more.
+   */
   onKeysRemoved: (change: KeyRemoval) => void;
-  /** Called after every successful fetch. */
-  onRefreshed?: (keys: number, removedKids: string[]) => void;
+  /** Where `jwks-refreshed` is reported after every successful fetch. */
+  events: VerifierEvents;
 }
 
 /** Keys that left the set: by `kid`, and whether any key without a `kid` left. */
@@ -139,7 +144,7 @@ export class JwksSource {
 
   private async fetchSet(): Promise<void> {
     try {
-      const uri = await this.options.resolveUri();
+      const uri = await this.options.endpoints.jwks();
       this.fetches += 1;
       const body = await fetchJson(uri, {
         fetch: this.options.fetch,
@@ -188,7 +193,7 @@ export class JwksSource {
     this.fetchedAt = this.options.now();
     if (removedKids.size > 0 || kidlessRemoved)
       this.options.onKeysRemoved({ kids: removedKids, kidless: kidlessRemoved });
-    this.options.onRefreshed?.(keys.length, [...removedKids]);
+    this.options.events.emit('jwks-refreshed', { keys: keys.length, removedKids: [...removedKids] });
   }
 
   /** The error for a key we cannot have: a misconfiguration stays one while we back off. */

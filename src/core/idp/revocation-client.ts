@@ -21,9 +21,12 @@ import { MisconfiguredError } from '../shared/errors.js';
 import type { RevocationFailureReason } from '../shared/revocable-jwt-error.js';
 import { RevocableJwtError } from '../shared/revocable-jwt-error.js';
 
-export type { ClientAuthMethod, RequestBodyFormat as RevocationBodyFormat } from './client-auth.js';
+export type { ClientAuthConfig, ClientAuthMethod } from './client-auth.js';
 export { basicCredentials } from './client-auth.js';
 
+/** How the revocation request's body is encoded: `form` (RFC 7009) or `json` (Auth0 accepts it). */
+export type RevocationBodyFormat = ClientAuthConfig['bodyFormat'];
+/** Our client at the IdP, as {@link buildRevocationRequest} authenticates it. */
 export type RevocationClientConfig = ClientAuthConfig;
 
 export interface RevocationRequestInput {

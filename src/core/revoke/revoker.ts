@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { PendingRevocation, Revocation, RevocationStore } from '../../stores/revocation-store.js';
 import { IdpUnavailableError, RevocationPendingError } from '../shared/errors.js';
+import type { IdpEndpoints } from '../idp/endpoints.js';
 import type { FetchLike } from '../idp/http-client.js';
 import { OutboxWorker, type OutboxRunResult } from './outbox-worker.js';
 import { invalidToken } from '../shared/rejections.js';
@@ -20,7 +21,6 @@ import { cutoffAt } from '../shared/token-lifetime.js';
 import type { AccessTokenClaims } from '../shared/verified-token.js';
 import type { RevocationOutcome, RevokeOptions } from './revocation-outcome.js';
 
-/** A token proven to be ours, with what revocation needs to know about it. */
 /** `revocation` options after validation (see options.ts). */
 export interface ResolvedRevocationOptions {
   client: RevocationClientConfig;
@@ -30,6 +30,7 @@ export interface ResolvedRevocationOptions {
   maxPending: number;
 }
 
+/** A token proven to be ours, with what revocation needs to know about it. */
 export interface IdentifiedToken {
   payload: AccessTokenClaims;
   keys: RevocationKeys;
@@ -37,9 +38,17 @@ export interface IdentifiedToken {
   expiresAt: number;
 }
 
+/** What the revoker asks before it revokes anything locally: is this token ours? */
+export interface TokenIdentifier {
+  /**
+   * Proves a token is ours the way verify() would accept it, expiry aside; undefined for
+   * foreign, forged or inactive tokens. Rejects with IdpUnavailableError when it cannot tell now.
+   */
+  identify(token: string): Promise<IdentifiedToken | undefined>;
+}
+
 export interface RevokerOptions {
-  /** Proves a token is ours, ignoring expiry; undefined for foreign/forged/inactive tokens. May throw IdpUnavailableError. */
-  identify: (token: string) => Promise<IdentifiedToken | undefined>;
+  identifier: TokenIdentifier;
   mirror: StoreMirror;
   store: RevocationStore;
   clock: () => number;
@@ -48,7 +57,8 @@ export interface RevokerOptions {
   clockTolerance: number;
   issuer: string;
   revocation: ResolvedRevocationOptions | undefined;
-  resolveEndpoint: () => Promise<URL>;
+  /** Where the IdP's revocation endpoint is (configured, or discovered). */
+  endpoints: Pick<IdpEndpoints, 'revocation'>;
   fetch: FetchLike;
   signal: AbortSignal;
 }
@@ -79,7 +89,7 @@ export class Revoker {
     let local: RevocationOutcome['local'];
     let store: RevocationOutcome['store'] = 'none';
     try {
-      identified = await this.options.identify(token);
+      identified = await this.options.identifier.identify(token);
       local = identified ? await this.invalidateIdentified(identified) : 'not_ours';
       if (local === 'denylisted') store = 'published';
     } catch (error) {
@@ -149,7 +159,7 @@ export class Revoker {
   async invalidate(token: string): Promise<void> {
     if (typeof token !== 'string' || token === '')
       throw new TypeError('revocable-jwt: invalidate() needs the token string');
-    const identified = await this.options.identify(token);
+    const identified = await this.options.identifier.identify(token);
     if (!identified) throw invalidToken('signature_invalid');
     await this.invalidateIdentified(identified);
   }
@@ -217,7 +227,7 @@ export class Revoker {
     const revocation = this.options.revocation!;
     let endpoint: URL;
     try {
-      endpoint = await this.options.resolveEndpoint();
+      endpoint = await this.options.endpoints.revocation();
     } catch (error) {
       if (error instanceof RevocationError) throw error;
       throw new RevocationError('the revocation endpoint cannot be discovered right now', {

@@ -34,6 +34,7 @@ import {
   type RevocationStore,
 } from '../../stores/revocation-store.js';
 import { RevocationPendingError, StoreUnavailableError } from '../shared/errors.js';
+import type { VerifierEvents } from '../shared/events.js';
 import { RevocationList } from './revocation-list.js';
 
 export interface StoreMirrorStats {
@@ -64,10 +65,8 @@ const RETRY_MAX_MS = 2_000;
 export interface StoreMirrorHooks {
   /** Every revocation applied, from anywhere: evict cache entries it covers. */
   onApply(revocation: Revocation): void;
-  /** A revocation took effect here; `lagMs` for ones that came from another instance. */
-  onRevoked?(revocation: Revocation, source: 'local' | 'store', lagMs: number | undefined): void;
-  onUnavailable?(since: number): void;
-  onResynced?(entries: number, healed: number): void;
+  /** Where `revoked`, `store-unavailable` and `store-resynced` are reported. */
+  events: VerifierEvents;
 }
 
 export class StoreMirror {
@@ -113,7 +112,7 @@ export class StoreMirror {
         this.applyLocally(revocation);
         if (meta.origin !== this.origin) {
           const lag = meta.publishedAt !== undefined ? Math.max(0, this.clock() - meta.publishedAt) : undefined;
-          this.hooks.onRevoked?.(revocation, 'store', lag);
+          this.hooks.events.emit('revoked', { type: revocation.type, source: 'store', lagMs: lag });
         }
       }),
     );
@@ -136,7 +135,7 @@ export class StoreMirror {
    */
   async publish(revocation: Revocation): Promise<void> {
     this.applyLocally(revocation);
-    this.hooks.onRevoked?.(revocation, 'local', undefined);
+    this.hooks.events.emit('revoked', { type: revocation.type, source: 'local', lagMs: undefined });
     try {
       await this.store.publish(revocation, this.origin);
     } catch (error) {
@@ -264,7 +263,7 @@ export class StoreMirror {
       this.lastError = undefined;
       this.resyncs++;
       this.wake();
-      this.hooks.onResynced?.(snapshot.length, healed);
+      this.hooks.events.emit('store-resynced', { entries: snapshot.length, healed });
       return true;
     } catch (error) {
       this.lastError = describe(error);
@@ -347,7 +346,7 @@ export class StoreMirror {
     this.unavailableSince ??= this.clock();
     if (this.announced) return;
     this.announced = true;
-    this.hooks.onUnavailable?.(this.unavailableSince);
+    this.hooks.events.emit('store-unavailable', { since: this.unavailableSince });
   }
 }
 

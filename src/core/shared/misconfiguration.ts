@@ -5,6 +5,7 @@
  * once per request, and again only if the cause changes or comes back after being fixed.
  */
 import { MisconfiguredError } from './errors.js';
+import type { VerifierEvents } from './events.js';
 
 /** Which use of the IdP the configuration broke: signature keys, introspection, or revocation. */
 export type MisconfigurationSource = 'keys' | 'introspection' | 'revocation';
@@ -13,7 +14,11 @@ export class MisconfigurationMonitor {
   /** The current cause per source; bounded by the number of sources. */
   private readonly active = new Map<MisconfigurationSource, string>();
 
-  constructor(private readonly onCause: (source: MisconfigurationSource, message: string) => void) {}
+  /** Each new cause is reported to `events` as `misconfigured`, naming the (configured) `issuer`. */
+  constructor(
+    private readonly events: VerifierEvents,
+    private readonly issuer: string,
+  ) {}
 
   /** Runs `work`, recording a misconfiguration it throws, or clearing the source's when it succeeds. */
   async watch<T>(source: MisconfigurationSource, work: () => Promise<T>): Promise<T> {
@@ -38,7 +43,7 @@ export class MisconfigurationMonitor {
   private report(source: MisconfigurationSource, message: string): void {
     if (this.active.get(source) === message) return;
     this.active.set(source, message);
-    this.onCause(source, message);
+    this.events.emit('misconfigured', { source, message, issuer: this.issuer });
   }
 }
 

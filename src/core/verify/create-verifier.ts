@@ -42,7 +42,9 @@ const MULTI_ISSUER_OPTION_KEYS = optionKeys<MultiIssuerOptions>({
   }),
 });
 
+/** `stats()` of a multi-issuer verifier: the totals, and each issuer's own figures. */
 export type MultiIssuerStats = VerifierStats & { issuers: Record<string, VerifierStats> };
+/** What `createVerifier({ issuers: [...] })` returns: a `Verifier` whose `stats()` has per-issuer figures. */
 export type MultiIssuerVerifierApi = Omit<Verifier, 'stats'> & { stats(): MultiIssuerStats };
 
 export function createVerifier(options: MultiIssuerOptions): MultiIssuerVerifierApi;

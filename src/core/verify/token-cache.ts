@@ -17,6 +17,8 @@
  * it re-checks expiry with the injected clock.
  */
 import { LRUCache } from 'lru-cache';
+import type { Revocation } from '../../stores/revocation-store.js';
+import type { KeyRemoval } from '../idp/jwks.js';
 import type { RevocationKeys } from '../revoke/revocation-identity.js';
 import type { VerifiedToken } from '../shared/verified-token.js';
 
@@ -121,6 +123,24 @@ export class TokenCache {
     return doomed.length;
   }
 
+  /**
+   * A key left the JWKS (rotation or compromise): results verified with it must not be served.
+   * A token without `kid` may have been verified by any key of its type, so on any removal those
+   * entries go too (they are rare, and re-verifying them is cheap).
+   */
+  evictSignedBy(change: KeyRemoval): void {
+    this.evictWhere((_result, kid) => kid === undefined || change.kids.has(kid));
+  }
+
+  /** A revocation of `issuer`'s tokens arrived (ours or broadcast): drop the entries it covers that a scan can find. */
+  evictRevoked(revocation: Revocation, issuer: string): void {
+    if (revocation.type === 'token' || revocation.issuer !== issuer) return;
+    if (revocation.type === 'all') this.clear();
+    else if (revocation.type === 'subject') this.evictWhere((result) => result.payload.sub === revocation.subject);
+    else this.evictWhere((result) => (result.payload as { sid?: unknown }).sid === revocation.session);
+    // Token entries need no scan: every cache hit consults the denylist.
+  }
+
   clear(): void {
     this.lru?.clear();
   }
@@ -133,4 +153,16 @@ export class TokenCache {
       max: this.options ? this.options.max : 0,
     };
   }
+}
+
+/**
+ * Freezes a verified result and everything in it: every request presenting the token shares it
+ * (from the cache, or from the verification in flight), so none may change what the others see.
+ */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const member of Object.values(value)) deepFreeze(member);
+  }
+  return value;
 }

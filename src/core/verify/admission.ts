@@ -1,0 +1,89 @@
+/**
+ * How a token the cache does not have gets in: proven by the IdP's word (introspection) or by its
+ * signature, then held to the checks every accepted token passes, however it was proven (claim
+ * types, lifetime, revocation), frozen, and cached. The verifier's hit path reads what this writes.
+ */
+import type { JWTVerifyOptions } from 'jose';
+import type { RevocationList } from '../revoke/revocation-list.js';
+import { revocationKeysFor } from '../revoke/revocation-identity.js';
+import { invalidToken } from '../shared/rejections.js';
+import type { VerifiedToken } from '../shared/verified-token.js';
+import type { IntrospectionVerifier } from './introspection-verifier.js';
+import type { ResolvedOptions } from './options.js';
+import type { SignatureCheck } from './signature.js';
+import { checkClaimTypes, checkLifetime, expiresAt } from './token-claims.js';
+import { deepFreeze, type TokenCache } from './token-cache.js';
+import { checkShape, mediaType } from './token-shape.js';
+
+/** The verifier's rules for access tokens, and the collaborators admission uses. */
+export interface AdmissionOptions
+  extends Pick<
+    ResolvedOptions,
+    | 'issuer'
+    | 'audience'
+    | 'algorithms'
+    | 'requiredClaims'
+    | 'typ'
+    | 'clock'
+    | 'clockTolerance'
+    | 'maxTokenLength'
+    | 'maxTokenLifetimeMs'
+  > {
+  cache: Pick<TokenCache, 'set'>;
+  /** This instance's revocations. */
+  revocations: Pick<RevocationList, 'isRevoked'>;
+  signature: Pick<SignatureCheck, 'verifyJwt'>;
+  /** Present when `introspection` is configured. */
+  introspection: Pick<IntrospectionVerifier, 'decides' | 'verify' | 'maxAgeMs'> | undefined;
+}
+
+/** The verifier's miss path (see the file comment). */
+export class Admission {
+  /** What jose checks on an access token, built once (see {@link Admission.verify} for the clock). */
+  private readonly jwtRules: JWTVerifyOptions;
+  /** The app enforces RFC 9068 access tokens (`typ: 'at+jwt'`), which must carry `client_id`. */
+  private readonly requireClientId: boolean;
+
+  constructor(private readonly options: AdmissionOptions) {
+    this.jwtRules = {
+      issuer: options.issuer,
+      audience: options.audience,
+      algorithms: options.algorithms,
+      clockTolerance: options.clockTolerance,
+      requiredClaims: options.requiredClaims,
+      ...(options.typ !== undefined ? { typ: options.typ } : {}),
+    };
+    this.requireClientId = mediaType(options.typ) === 'at+jwt';
+  }
+
+  /** Verifies and caches a token the cache does not have; rejects with an AuthError. */
+  async verify(token: string): Promise<VerifiedToken> {
+    const { introspection } = this.options;
+    if (introspection?.decides(token) === true) {
+      const { result, now } = await introspection.verify(token);
+      return this.admit(result, now, introspection.maxAgeMs);
+    }
+    checkShape(token, this.options.maxTokenLength);
+    const now = this.options.clock();
+    // With the real clock jose reads the time itself; only an injected clock costs an options copy.
+    const rules: JWTVerifyOptions =
+      this.options.clock === Date.now ? this.jwtRules : { ...this.jwtRules, currentDate: new Date(now) };
+    const verified = await this.options.signature.verifyJwt(token, rules);
+    return this.admit({ token, header: verified.protectedHeader, payload: verified.payload, source: 'jwt' }, now);
+  }
+
+  /**
+   * The checks every freshly verified token passes, then into the cache; the result is frozen
+   * because every request presenting the token will share it.
+   */
+  private admit(result: VerifiedToken, now: number, maxAgeMs?: number): VerifiedToken {
+    const { payload } = result;
+    checkClaimTypes(payload, now, this.options.clockTolerance, result.source === 'jwt' && this.requireClientId);
+    checkLifetime(payload, now, result.source, this.options);
+    const keys = revocationKeysFor(result);
+    if (this.options.revocations.isRevoked(keys, payload.iat, now)) throw invalidToken('revoked');
+    deepFreeze(result);
+    this.options.cache.set(result, now, expiresAt(payload, this.options), keys, maxAgeMs);
+    return result;
+  }
+}
