@@ -125,7 +125,8 @@ export function buildAuthenticator(
   const withVerifier = 'verifier' in options;
   if (withVerifier && (typeof options.verifier !== 'object' || options.verifier === null)) {
     throw new TypeError(
-      `revocable-jwt: \`verifier\` is ${String(options.verifier)} in ${factory}: pass the verifier createVerifier() returned`,
+      `revocable-jwt: \`verifier\` is ${String(options.verifier)} in ${factory}: ` +
+        'pass the verifier createVerifier() returned',
     );
   }
   // With a verifier, verifier options would be ignored: refuse them like any unknown key. The
@@ -198,7 +199,8 @@ export function buildAuthenticator(
   const requestUrl = (request: Pick<RequestLike, 'url'>): string | undefined => {
     if (site === undefined) {
       throw new TypeError(
-        `revocable-jwt: requestUrl() needs the public origin: pass \`origin\` (e.g. 'https://api.example.com') to ${factory}`,
+        'revocable-jwt: requestUrl() needs the public origin: ' +
+          `pass \`origin\` (e.g. 'https://api.example.com') to ${factory}`,
       );
     }
     return site.urlOf(request);

@@ -80,7 +80,8 @@ function unconfirmed(outcomes: readonly RevocationOutcome[]): RouteAnswer | unde
   if (outcomes.some((o) => o.local === 'unverifiable')) {
     return unavailable(
       5,
-      'The token cannot be checked right now (the identity provider is unreachable); it was not revoked here, try again',
+      'The token cannot be checked right now (the identity provider is unreachable); ' +
+        'it was not revoked here, try again',
     );
   }
   // The store must have it, or other instances do not know.
