@@ -8,7 +8,8 @@
  * link to our node_modules, and its authGuard runs against the same verifier as ours: verifiers
  * find their internal port through a per-process registry shared by every copy of the library.
  * Rounds alternate the order (ABBA) so drift and warm-up hit both sides alike; each side's
- * per-round averages are summarised by their median and minimum. Time is the process's CPU time
+ * per-round averages are summarised by their median and minimum, and the pairs by the median of
+ * their ratio (after / before), the figure least moved by drift. Time is the process's CPU time
  * (`process.cpuUsage()`), not the wall clock, so other work on a shared machine inflates it less.
  * No HTTP: one call of the middleware on a request object shaped like Node's, `next` a no-op.
  */
@@ -98,11 +99,18 @@ async function run(before: typeof current): Promise<void> {
         );
       }
     }
-    const line = (side: 'before' | 'after') =>
-      `median ${median(samples[side]).toFixed(1).padStart(7)}  min ${Math.min(...samples[side])
+    const summary = (side: 'before' | 'after') => {
+      const values = samples[side];
+      return `median ${median(values).toFixed(1).padStart(7)}  min ${Math.min(...values)
         .toFixed(1)
         .padStart(7)}`;
-    console.log(`  ${variant.padEnd(13)} before: ${line('before')}   after: ${line('after')}`);
+    };
+    // Each round measured both sides back to back: their ratio is the least disturbed by drift.
+    const ratio = median(samples.after.map((after, round) => after / samples.before[round]!));
+    const alone = cpuNsPerOp(() => do_not_optimize(make()));
+    console.log(`  ${variant}: before ${summary('before')} · after ${summary('after')}`);
+    console.log(`    after/before, median of the rounds' ratios: ${ratio.toFixed(3)}`);
+    console.log(`    building the request object alone (in both): ${alone.toFixed(1)}`);
   }
   const cacheAfter = verifier.stats().cache;
   if (cacheAfter.misses !== cacheBefore.misses) throw new Error('a measured call missed the cache');

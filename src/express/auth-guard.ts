@@ -53,8 +53,8 @@ export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
   // An IncomingMessage is a RequestLike as is: nothing to copy on the hit path.
   const guard = (req: GuardRequest, _res: ServerResponse, next: NextFunction): void => {
     const answer = authenticate(req);
-    if (answer instanceof Promise) answer.then((settled) => finish(req, next, settled));
-    else finish(req, next, answer);
+    if ('ok' in answer) finish(req, next, answer);
+    else answer.then((settled) => finish(req, next, settled));
   };
   return Object.defineProperty(guard, 'verifier', {
     value: authenticate.verifier,
