@@ -21,7 +21,14 @@ import type { RequestLike } from './request-like.js';
 import { authErrorAnswer } from './route-answer.js';
 import { requireScopes } from './scopes.js';
 
-/** What a route requires of a token, and how its refusals are worded. */
+/**
+ * What a route requires of a token, and how its refusals are worded.
+ *
+ * @example
+ * ```ts
+ * const settings: GuardSettings = { scopes: ['notes:write'], realm: 'notes' };
+ * ```
+ */
 export interface GuardSettings {
   /** Scopes the route needs; all must be granted. */
   scopes?: string[];
@@ -29,12 +36,27 @@ export interface GuardSettings {
   realm?: string;
 }
 
-/** A verifier, or the options to build one (not both: options beside a verifier would be ignored). */
+/**
+ * A verifier, or the options to build one (not both: options beside a verifier would be ignored).
+ *
+ * @example
+ * ```ts
+ * const shared: VerifierChoice = { verifier };
+ * const shorthand: VerifierChoice = { issuer: 'https://idp.example.com', audience: 'https://api.example.com' };
+ * ```
+ */
 export type VerifierChoice =
   | ({ verifier: Verifier } & { [K in keyof VerifierOptions]?: never })
   | (VerifierOptions & { verifier?: never });
 
-/** {@link GuardSettings}, and where this server is reached. */
+/**
+ * {@link GuardSettings}, and where this server is reached.
+ *
+ * @example
+ * ```ts
+ * const settings: AuthenticatorSettings = { scopes: ['notes:read'], origin: 'https://api.example.com' };
+ * ```
+ */
 export interface AuthenticatorSettings extends GuardSettings {
   /**
    * The public origin clients reach this server at (`'https://api.example.com'`: scheme, host,
@@ -44,16 +66,37 @@ export interface AuthenticatorSettings extends GuardSettings {
   origin?: string;
 }
 
-/** The options of {@link createAuthenticator}: settings, and a verifier or the options to build one. */
+/**
+ * The options of {@link createAuthenticator}: settings, and a verifier or the options to build one.
+ *
+ * @example
+ * ```ts
+ * const options: AuthenticatorOptions = { issuer, audience, scopes: ['notes:read'], realm: 'notes' };
+ * ```
+ */
 export type AuthenticatorOptions = AuthenticatorSettings & VerifierChoice;
 
-/** The token is accepted: `auth` is what the verifier vouches for. */
+/**
+ * The token is accepted: `auth` is what the verifier vouches for.
+ *
+ * @example
+ * ```ts
+ * if (answer.ok) console.log(answer.auth.payload.sub);
+ * ```
+ */
 export interface Admitted {
   readonly ok: true;
   readonly auth: VerifiedToken;
 }
 
-/** The request is refused: what to answer, and why. */
+/**
+ * The request is refused: what to answer, and why.
+ *
+ * @example
+ * ```ts
+ * if (!answer.ok) return Response.json(answer.body, { status: answer.status, headers: answer.headers });
+ * ```
+ */
 export interface Refused {
   readonly ok: false;
   readonly status: number;
@@ -65,10 +108,27 @@ export interface Refused {
   readonly error: AuthError;
 }
 
-/** What {@link Authenticator} answers for one request. */
+/**
+ * What {@link Authenticator} answers for one request.
+ *
+ * @example
+ * ```ts
+ * const answer = authenticate(request);
+ * const done: Authentication = 'ok' in answer ? answer : await answer; // a promise only on a cache miss
+ * ```
+ */
 export type Authentication = Admitted | Refused;
 
-/** The authenticate step: answers synchronously on a cache hit, with a promise otherwise. Never throws. */
+/**
+ * The authenticate step: answers synchronously on a cache hit, with a promise otherwise. Never
+ * throws, and its promise never rejects: every failure is a {@link Refused}.
+ *
+ * @example
+ * ```ts
+ * const authenticate: Authenticator = createAuthenticator({ verifier, origin: 'https://api.example.com' });
+ * authenticate.requestUrl({ url: '/notes' }); // 'https://api.example.com/notes'
+ * ```
+ */
 export interface Authenticator {
   (request: RequestLike): Authentication | Promise<Authentication>;
   /** The verifier it asks (the one given, or the one it built from verifier options). */
@@ -101,7 +161,7 @@ const AUTHENTICATOR_SETTING_KEYS = optionKeys<AuthenticatorSettings>({ scopes: t
  * ```ts
  * const authenticate = createAuthenticator({ verifier, scopes: ['notes:read'], realm: 'notes' });
  * const answer = authenticate({ method: 'GET', url: '/notes', headers: request.headers });
- * const done = answer instanceof Promise ? await answer : answer; // sync on a cache hit
+ * const done = 'ok' in answer ? answer : await answer; // sync on a cache hit
  * if (done.ok) handle(done.auth.payload.sub);
  * else reply(done.status, done.headers, done.body);
  * ```

@@ -6,7 +6,15 @@
  */
 import type { RequestLike } from './request-like.js';
 
-/** A validated public origin, and the absolute URL of a request under it. */
+/**
+ * A validated public origin, and the absolute URL of a request under it.
+ *
+ * @example
+ * ```ts
+ * const site: PublicOrigin = publicOrigin('https://api.example.com');
+ * site.urlOf(req); // 'https://api.example.com/notes?page=2' for GET /notes?page=2
+ * ```
+ */
 export interface PublicOrigin {
   /** The origin, serialized: lower-case scheme and host, default port left out (`https://api.example.com`). */
   readonly origin: string;

@@ -9,20 +9,48 @@
  */
 import type { X509Certificate } from 'node:crypto';
 
-/** Header fields as a plain record: Node's `req.headers` (lower-cased names), or any casing. */
+/**
+ * Header fields as a plain record: Node's `req.headers` (lower-cased names), or any casing.
+ *
+ * @example
+ * ```ts
+ * const headers: HeaderRecord = { Authorization: 'Bearer abc', accept: ['text/html', 'application/json'] };
+ * ```
+ */
 export type HeaderRecord = Readonly<Record<string, string | readonly string[] | undefined>>;
 
-/** A WHATWG `Headers` object, or anything whose `get()` is case-insensitive the same way. */
+/**
+ * A WHATWG `Headers` object, or anything whose `get()` is case-insensitive the same way.
+ *
+ * @example
+ * ```ts
+ * const headers: HeadersLike = new Headers({ Authorization: 'Bearer abc' }); // a fetch Request's `headers`
+ * ```
+ */
 export interface HeadersLike {
   get(name: string): string | null;
 }
 
-/** One header field: a string, several (a record listing a repeated field), or absent. */
+/**
+ * One header field: a string, several (a record listing a repeated field), or absent.
+ *
+ * @example
+ * ```ts
+ * const value: HeaderValue = headerOf(request.headers, 'authorization');
+ * if (typeof value === 'object') throw new Error('sent twice');
+ * ```
+ */
 export type HeaderValue = string | readonly string[] | undefined;
 
 /**
  * The client's TLS certificate (RFC 8705 mutual TLS), as the server or the proxy in front of it
  * hands it over: DER bytes, PEM text, or a parsed `X509Certificate`. Carried, not yet checked.
+ *
+ * @example
+ * ```ts
+ * // node:https with requestCert: the DER bytes of the peer's certificate.
+ * const clientCertificate: ClientCertificate = (req.socket as TLSSocket).getPeerCertificate().raw;
+ * ```
  */
 export type ClientCertificate = Uint8Array | string | X509Certificate;
 
