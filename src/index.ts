@@ -72,7 +72,26 @@ export {
   type PrometheusMetrics,
   type PrometheusMetricsOptions,
 } from './metrics/prometheus.js';
-export { extractBearerToken, type RequestLike } from './core/request/bearer.js';
+export { extractBearerToken } from './core/request/bearer.js';
+export type {
+  ClientCertificate,
+  HeaderRecord,
+  HeadersLike,
+  HeaderValue,
+  RequestLike,
+} from './core/request/request-like.js';
+export {
+  createAuthenticator,
+  type Admitted,
+  type Authentication,
+  type Authenticator,
+  type AuthenticatorOptions,
+  type AuthenticatorSettings,
+  type Refused,
+  type VerifierChoice,
+} from './core/request/authenticator.js';
+export { publicOrigin, type PublicOrigin } from './core/request/public-origin.js';
+export type { RouteAnswer } from './core/request/route-answer.js';
 export { grantedScopes, requireScopes } from './core/request/scopes.js';
 /**
  * Errors: one root, `RevocableJwtError`, whose `reason` (an `ErrorReason`) names the cause in

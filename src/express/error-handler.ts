@@ -3,18 +3,15 @@
  * small JSON body, instead of the framework's default HTML page. Other errors pass through.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { authErrorAnswer } from '../core/request/route-answer.js';
 import { AuthError } from '../core/shared/errors.js';
 import type { NextFunction } from './auth-guard.js';
+import { writeAnswer } from './write-answer.js';
 
 /** Writes `error` to `res` if it is an AuthError; returns false (and writes nothing) otherwise. */
 export function writeAuthError(res: ServerResponse, error: unknown): boolean {
   if (!(error instanceof AuthError) || res.headersSent) return false;
-  const body = JSON.stringify(error.toJSON());
-  res.statusCode = error.status;
-  for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
-  res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('Cache-Control', 'no-store');
-  res.end(body);
+  writeAnswer(res, authErrorAnswer(error));
   return true;
 }
 

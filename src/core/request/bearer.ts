@@ -1,25 +1,13 @@
 /**
- * RFC 6750 token extraction from a request-like object (anything with Node-style `headers`),
- * so the same rules serve Express, Connect, plain `node:http` and other adapters.
+ * RFC 6750 token extraction from a {@link RequestLike}, so the same rules serve Express, Connect,
+ * plain `node:http` and other adapters.
  *
  * Split in two so the hot path stays cheap: `readBearerToken` does the structural work (one
  * header, the Bearer scheme, no second method) without scanning the token; `assertB64Token`
  * scans its characters, and adapters may skip it for a token that equals one already verified.
  */
 import { InvalidRequestError, UnauthorizedError } from '../shared/errors.js';
-
-export interface RequestLike {
-  headers: Record<string, string | string[] | undefined>;
-  /** Node's raw header list; lets us see duplicate `Authorization` headers that Node folds away. */
-  rawHeaders?: string[];
-  url?: string;
-  /**
-   * The body as a parser left it (object, string or bytes), if one ran. Only a
-   * `application/x-www-form-urlencoded` body can carry `access_token` (RFC 6750 §2.2); any other
-   * body (JSON included) is the application's data and is never looked at.
-   */
-  body?: unknown;
-}
+import { headerOf, type HeaderValue, type RequestLike } from './request-like.js';
 
 /** b64token (RFC 6750 §2.1): the only characters a bearer token may contain. */
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
@@ -38,12 +26,13 @@ export function extractBearerToken(req: RequestLike): string {
 
 /** The structural part of {@link extractBearerToken}; the token's characters are not checked. */
 export function readBearerToken(req: RequestLike): string {
-  const header = req.headers.authorization;
-  if (Array.isArray(header) || (req.rawHeaders !== undefined && countAuthorizationHeaders(req.rawHeaders) > 1)) {
+  const header = headerOf(req.headers, 'authorization');
+  if (typeof header === 'object' || (req.rawHeaders !== undefined && countAuthorizationHeaders(req.rawHeaders) > 1)) {
     throw new InvalidRequestError('multiple_tokens', 'Send exactly one Authorization header');
   }
   const inQuery = req.url !== undefined && req.url.indexOf('?') !== -1 && hasQueryToken(req.url);
-  const inBody = req.body !== undefined && req.body !== null && hasFormBodyToken(req.body, req.headers['content-type']);
+  const inBody =
+    req.body !== undefined && req.body !== null && hasFormBodyToken(req.body, headerOf(req.headers, 'content-type'));
   if (header === undefined || header === '') {
     // RFC 6750 §2.3 lets URI query tokens leak into logs and Referer headers; we don't take them.
     if (inQuery)
@@ -85,7 +74,7 @@ function isBearer(scheme: string): boolean {
   return true;
 }
 
-function countAuthorizationHeaders(rawHeaders: string[]): number {
+function countAuthorizationHeaders(rawHeaders: readonly string[]): number {
   let count = 0;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
@@ -99,7 +88,7 @@ function countAuthorizationHeaders(rawHeaders: string[]): number {
  * body. A JSON (or any other) body that happens to have such a member is not a token, so it can
  * neither be used nor clash with the Authorization header.
  */
-function hasFormBodyToken(body: unknown, contentType: string | string[] | undefined): boolean {
+function hasFormBodyToken(body: unknown, contentType: HeaderValue): boolean {
   if (typeof contentType !== 'string' || !isFormContentType(contentType)) return false;
   if (typeof body === 'string') return new URLSearchParams(body).has('access_token');
   if (body instanceof Uint8Array) return new URLSearchParams(new TextDecoder().decode(body)).has('access_token'); // Buffer too

@@ -25,9 +25,11 @@ export interface RevokeOptions {
  *   nothing local to do, only forwarded), `unverifiable` (the keys or the introspection endpoint
  *   that would prove it ours cannot be reached right now).
  * - `idp`: `revoked`, `not_revocable` (the IdP cannot revoke this token type — the local denylist
- *   is the revocation), `queued` (IdP unreachable: kept in the outbox and retried), `rejected`
- *   (the IdP refused our request, or it is unreachable and the retry queue is full: see `error`),
- *   `not_configured` (no `revocation` options), `skipped` (`onlyIfOurs` and the token is not ours),
+ *   is the revocation), `queued` (IdP unreachable: kept in the outbox and retried), `queue_full`
+ *   (IdP unreachable, and the outbox already holds `revocation.maxPending` tokens we cannot
+ *   verify: not queued, try again later), `queue_unavailable` (IdP unreachable, and the revocation
+ *   store could not queue the retry: try again later), `rejected` (the IdP refused our request:
+ *   see `error`), `not_configured` (no `revocation` options), `skipped` (`onlyIfOurs` and the token is not ours),
  *   `unknown_issuer` (several issuers, the token names none of them and `options.issuer` did not
  *   say which IdP it belongs to: sent nowhere, nothing done).
  */
@@ -40,7 +42,16 @@ export interface RevocationOutcome {
    * `local` is not `denylisted`).
    */
   store: 'published' | 'pending' | 'none';
-  idp: 'revoked' | 'not_revocable' | 'queued' | 'rejected' | 'not_configured' | 'skipped' | 'unknown_issuer';
+  idp:
+    | 'revoked'
+    | 'not_revocable'
+    | 'queued'
+    | 'queue_full'
+    | 'queue_unavailable'
+    | 'rejected'
+    | 'not_configured'
+    | 'skipped'
+    | 'unknown_issuer';
   /** Seconds until the next delivery attempt, when `idp` is `queued`. */
   retryAfter?: number;
   error?: RevocationError;

@@ -116,14 +116,14 @@ export class Revoker {
       const expiresAt = identified ? identified.expiresAt : now + this.options.revocation.retryForMs;
       if (expiresAt <= now) return { local, store, idp: 'revoked' }; // already dead: nothing left to revoke
       const queued = await this.queueing(() => this.options.store.outbox.size(), failure);
-      if (queued instanceof RevocationError) return { local, store, idp: 'rejected', error: queued };
+      if (queued instanceof RevocationError) return { local, store, idp: 'queue_unavailable', error: queued };
       if (!identified && queued >= this.options.revocation.maxPending) {
         const full = new RevocationError('the IdP is unreachable and the retry queue is full', {
           transient: true,
           reason: 'revocation_not_queued',
           cause: failure,
         });
-        return { local, store, idp: 'rejected', error: full };
+        return { local, store, idp: 'queue_full', error: full };
       }
       const retryIn = this.worker.backoff(1, failure.retryAfter);
       const item: PendingRevocation = {
@@ -138,12 +138,12 @@ export class Revoker {
         lastError: failure.message,
       };
       const enqueued = await this.queueing(() => this.worker!.enqueue(item), failure);
-      if (enqueued instanceof RevocationError) return { local, store, idp: 'rejected', error: enqueued };
+      if (enqueued instanceof RevocationError) return { local, store, idp: 'queue_unavailable', error: enqueued };
       return { local, store, idp: 'queued', retryAfter: Math.ceil(retryIn / 1000), error: failure };
     }
   }
 
-  /** An outbox operation; a store failure there is a transient failure of the revocation (503), not a crash. */
+  /** An outbox operation; a store failure there means the retry is not queued (`queue_unavailable`), not a crash. */
   private async queueing<T>(operation: () => Promise<T>, failure: RevocationError): Promise<T | RevocationError> {
     try {
       return await operation();

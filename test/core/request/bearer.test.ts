@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { extractBearerToken, type RequestLike } from '../../../src/core/request/bearer.js';
+import { extractBearerToken } from '../../../src/core/request/bearer.js';
+import type { RequestLike } from '../../../src/core/request/request-like.js';
 import {
   AuthError,
   formatChallenge,

@@ -194,7 +194,7 @@ describe('revoke()', () => {
     expect((await verifier.revoke('opaque-1')).idp).toBe('queued');
     expect((await verifier.revoke('opaque-2')).idp).toBe('queued');
     const third = await verifier.revoke('opaque-3');
-    expect(third).toMatchObject({ local: 'not_ours', idp: 'rejected' });
+    expect(third).toMatchObject({ local: 'not_ours', idp: 'queue_full' });
     expect(third.error?.message).toMatch(/queue is full/);
     expect((await verifier.revoke(await idp.issueAccessToken())).idp).toBe('queued');
     expect(verifier.stats().revocation.outbox.pending).toBe(3);

@@ -1,0 +1,290 @@
+/**
+ * The request step, framework-free: read the bearer token (RFC 6750), ask the verifier, check
+ * scopes, and answer. A token already verified is answered synchronously (no promise, no
+ * microtask), so an adapter's hit path costs a cache look-up; anything else is answered by a
+ * promise. A refusal carries the status, the `WWW-Authenticate` challenge under this
+ * authenticator's realm, the JSON body, and the `AuthError` itself (a copy when its realm differs:
+ * one rejection may be shared by concurrent requests, so it is never mutated).
+ *
+ * Adapters (authGuard, and those for other frameworks) read their request into a
+ * {@link RequestLike}, call the authenticator, and write its answer.
+ */
+import { type AuthError, fitsChallenge } from '../shared/errors.js';
+import { optionKeys, rejectUnknownKeys } from '../shared/option-keys.js';
+import { toAuthError } from '../shared/rejections.js';
+import { buildVerifier } from '../verify/create-verifier.js';
+import { VERIFIER_OPTION_KEYS, type VerifiedToken, type Verifier, type VerifierOptions } from '../verify/types.js';
+import { portOf } from '../verify/verifier-port.js';
+import { assertB64Token, readBearerToken } from './bearer.js';
+import { publicOrigin } from './public-origin.js';
+import type { RequestLike } from './request-like.js';
+import { authErrorAnswer } from './route-answer.js';
+import { requireScopes } from './scopes.js';
+
+/**
+ * What a route requires of a token, and how its refusals are worded.
+ *
+ * @example
+ * ```ts
+ * const settings: GuardSettings = { scopes: ['notes:write'], realm: 'notes' };
+ * ```
+ */
+export interface GuardSettings {
+  /** Scopes the route needs; all must be granted. */
+  scopes?: string[];
+  /** Realm in `WWW-Authenticate` challenges. Default `'api'`. */
+  realm?: string;
+}
+
+/**
+ * A verifier, or the options to build one (not both: options beside a verifier would be ignored).
+ *
+ * @example
+ * ```ts
+ * const shared: VerifierChoice = { verifier };
+ * const shorthand: VerifierChoice = { issuer: 'https://idp.example.com', audience: 'https://api.example.com' };
+ * ```
+ */
+export type VerifierChoice =
+  | ({ verifier: Verifier } & { [K in keyof VerifierOptions]?: never })
+  | (VerifierOptions & { verifier?: never });
+
+/**
+ * {@link GuardSettings}, and where this server is reached.
+ *
+ * @example
+ * ```ts
+ * const settings: AuthenticatorSettings = { scopes: ['notes:read'], origin: 'https://api.example.com' };
+ * ```
+ */
+export interface AuthenticatorSettings extends GuardSettings {
+  /**
+   * The public origin clients reach this server at (`'https://api.example.com'`: scheme, host,
+   * port; no path), for steps that need the absolute request URL ({@link Authenticator.requestUrl}).
+   * Configured, never read from the request's `Host`, which a client or proxy chooses.
+   */
+  origin?: string;
+}
+
+/**
+ * The options of {@link createAuthenticator}: settings, and a verifier or the options to build one.
+ *
+ * @example
+ * ```ts
+ * const options: AuthenticatorOptions = { issuer, audience, scopes: ['notes:read'], realm: 'notes' };
+ * ```
+ */
+export type AuthenticatorOptions = AuthenticatorSettings & VerifierChoice;
+
+/**
+ * The token is accepted: `auth` is what the verifier vouches for.
+ *
+ * @example
+ * ```ts
+ * if (answer.ok) console.log(answer.auth.payload.sub);
+ * ```
+ */
+export interface Admitted {
+  readonly ok: true;
+  readonly auth: VerifiedToken;
+}
+
+/**
+ * The request is refused: what to answer, and why.
+ *
+ * @example
+ * ```ts
+ * if (!answer.ok) return Response.json(answer.body, { status: answer.status, headers: answer.headers });
+ * ```
+ */
+export interface Refused {
+  readonly ok: false;
+  readonly status: number;
+  /** The RFC 6750 challenge (`WWW-Authenticate`), `Retry-After` where it applies, `Cache-Control: no-store`. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** `{ error, error_description }`. */
+  readonly body: unknown;
+  /** The refusal as an `AuthError` under this authenticator's realm (for `next(err)`, logs, metrics). */
+  readonly error: AuthError;
+}
+
+/**
+ * What {@link Authenticator} answers for one request.
+ *
+ * @example
+ * ```ts
+ * const answer = authenticate(request);
+ * const done: Authentication = 'ok' in answer ? answer : await answer; // a promise only on a cache miss
+ * ```
+ */
+export type Authentication = Admitted | Refused;
+
+/**
+ * The authenticate step: answers synchronously on a cache hit, with a promise otherwise. Never
+ * throws, and its promise never rejects: every failure is a {@link Refused}.
+ *
+ * @example
+ * ```ts
+ * const authenticate: Authenticator = createAuthenticator({ verifier, origin: 'https://api.example.com' });
+ * authenticate.requestUrl({ url: '/notes' }); // 'https://api.example.com/notes'
+ * ```
+ */
+export interface Authenticator {
+  (request: RequestLike): Authentication | Promise<Authentication>;
+  /** The verifier it asks (the one given, or the one it built from verifier options). */
+  readonly verifier: Verifier;
+  readonly realm: string;
+  readonly scopes: readonly string[];
+  /** The configured public origin (serialized), if any. */
+  readonly origin: string | undefined;
+  /**
+   * The absolute URL of `request`: the configured origin, then the request's path and query;
+   * `undefined` when the request has no path. A TypeError when no `origin` is configured.
+   */
+  requestUrl(request: Pick<RequestLike, 'url'>): string | undefined;
+}
+
+/** A scope token (RFC 6749 §3.3 NQCHAR): what a 403 challenge can name without mangling it. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+
+/** Settings every adapter of the request step accepts: one line per option. */
+export const GUARD_SETTING_KEYS = optionKeys<GuardSettings>({ scopes: true, realm: true });
+const AUTHENTICATOR_SETTING_KEYS = optionKeys<AuthenticatorSettings>({ scopes: true, realm: true, origin: true });
+
+/**
+ * Builds the authenticate step. Options are checked here, once: a misspelt key, a scope or realm
+ * a challenge cannot carry, an origin with a path are TypeErrors saying what to change.
+ *
+ * Does not: read a body, decide the framework's answer format, or look at the request's `Host`.
+ *
+ * @example
+ * ```ts
+ * const authenticate = createAuthenticator({ verifier, scopes: ['notes:read'], realm: 'notes' });
+ * const answer = authenticate({ method: 'GET', url: '/notes', headers: request.headers });
+ * const done = 'ok' in answer ? answer : await answer; // sync on a cache hit
+ * if (done.ok) handle(done.auth.payload.sub);
+ * else reply(done.status, done.headers, done.body);
+ * ```
+ */
+export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
+  return buildAuthenticator(options, 'createAuthenticator', AUTHENTICATOR_SETTING_KEYS);
+}
+
+/**
+ * {@link createAuthenticator} for an adapter: `factory` names it in configuration errors, and
+ * `settingKeys` lists the settings it accepts besides `verifier` or the verifier options.
+ */
+export function buildAuthenticator(
+  options: AuthenticatorOptions,
+  factory: string,
+  settingKeys: readonly string[] = AUTHENTICATOR_SETTING_KEYS,
+): Authenticator {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`revocable-jwt: ${factory} needs options: { verifier } or { issuer, audience }`);
+  }
+  const withVerifier = 'verifier' in options;
+  if (withVerifier && (typeof options.verifier !== 'object' || options.verifier === null)) {
+    throw new TypeError(
+      `revocable-jwt: \`verifier\` is ${String(options.verifier)} in ${factory}: ` +
+        'pass the verifier createVerifier() returned',
+    );
+  }
+  // With a verifier, verifier options would be ignored: refuse them like any unknown key. The
+  // shorthand builds a verifier: its options, single- or multi-issuer (`issuers`), are welcome too.
+  rejectUnknownKeys(
+    options,
+    withVerifier ? [...settingKeys, 'verifier'] : [...settingKeys, ...VERIFIER_OPTION_KEYS, 'issuers'],
+    factory,
+  );
+  const { scopes = [], realm = 'api', origin } = options;
+  if (!Array.isArray(scopes) || scopes.some((s) => typeof s !== 'string' || !SCOPE_TOKEN.test(s))) {
+    throw new TypeError(
+      'revocable-jwt: `scopes` must be an array of scope names (printable ASCII, no spaces, double quotes or ' +
+        "backslashes), e.g. ['notes:read']",
+    );
+  }
+  if (typeof realm !== 'string' || !fitsChallenge(realm)) {
+    throw new TypeError(
+      'revocable-jwt: `realm` must be a non-empty string of printable ASCII without double quotes or backslashes, ' +
+        "e.g. 'api'",
+    );
+  }
+  const site = origin === undefined ? undefined : publicOrigin(origin, factory);
+  let verifier: Verifier;
+  if (withVerifier)
+    verifier = options.verifier as Verifier; // checked above: an object
+  else {
+    const { scopes: _scopes, realm: _realm, origin: _origin, ...verifierOptions } = options;
+    verifier = buildVerifier(verifierOptions, factory);
+  }
+  const required = Object.freeze([...scopes]);
+
+  // Token rejections are reported by the verifier itself; request-level ones (no token, bad
+  // header, missing scope) only this step sees.
+  const report = portOf(verifier).reportRejection;
+  const refuse = (error: unknown, reportIt: boolean): Refused => {
+    const authError = toAuthError(error).withRealm(realm);
+    if (reportIt) report(authError);
+    return new Refusal(authError);
+  };
+
+  const admit = (auth: VerifiedToken): Authentication => {
+    try {
+      requireScopes(auth, required);
+    } catch (error) {
+      return refuse(error, true);
+    }
+    return { ok: true, auth };
+  };
+
+  const authenticate = (request: RequestLike): Authentication | Promise<Authentication> => {
+    let token: string;
+    try {
+      token = readBearerToken(request);
+    } catch (error) {
+      return refuse(error, true);
+    }
+    // Cache hit: answer synchronously. A token identical to one already verified is well-formed by
+    // construction, so its characters are only scanned on a miss.
+    const cached = verifier.peek(token);
+    if (cached !== undefined) return admit(cached);
+    try {
+      assertB64Token(token);
+    } catch (error) {
+      return refuse(error, true);
+    }
+    return verifier.verify(token).then(admit, (error: unknown) => refuse(error, false));
+  };
+
+  const requestUrl = (request: Pick<RequestLike, 'url'>): string | undefined => {
+    if (site === undefined) {
+      throw new TypeError(
+        'revocable-jwt: requestUrl() needs the public origin: ' +
+          `pass \`origin\` (e.g. 'https://api.example.com') to ${factory}`,
+      );
+    }
+    return site.urlOf(request);
+  };
+  return Object.defineProperties(authenticate, {
+    verifier: { value: verifier, enumerable: true },
+    realm: { value: realm, enumerable: true },
+    scopes: { value: required, enumerable: true },
+    origin: { value: site?.origin, enumerable: true },
+    requestUrl: { value: requestUrl, enumerable: true },
+  }) as Authenticator;
+}
+
+/** A refusal: status, headers and body are derived from the error when an adapter asks for them. */
+class Refusal implements Refused {
+  readonly ok = false;
+  constructor(readonly error: AuthError) {}
+  get status(): number {
+    return this.error.status;
+  }
+  get headers(): Readonly<Record<string, string>> {
+    return authErrorAnswer(this.error).headers;
+  }
+  get body(): unknown {
+    return this.error.toJSON();
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * The request as the core sees it: the few things the request step reads, in a shape each
+ * framework already has or can build for free. A Node `IncomingMessage` (Express, Connect,
+ * `node:http`) *is* one, as is; a fetch `Request` (Hono, Deno, Bun, workers) passes its `Headers`
+ * object; anything else passes a plain record of header fields.
+ *
+ * Not validated here: that `url` is a well-formed request target, or that `method` is a known
+ * method. Each step reads only what it needs and refuses what it cannot use.
+ */
+import type { X509Certificate } from 'node:crypto';
+
+/**
+ * Header fields as a plain record: Node's `req.headers` (lower-cased names), or any casing.
+ *
+ * @example
+ * ```ts
+ * const headers: HeaderRecord = { Authorization: 'Bearer abc', accept: ['text/html', 'application/json'] };
+ * ```
+ */
+export type HeaderRecord = Readonly<Record<string, string | readonly string[] | undefined>>;
+
+/**
+ * A WHATWG `Headers` object, or anything whose `get()` is case-insensitive the same way.
+ *
+ * @example
+ * ```ts
+ * const headers: HeadersLike = new Headers({ Authorization: 'Bearer abc' }); // a fetch Request's `headers`
+ * ```
+ */
+export interface HeadersLike {
+  get(name: string): string | null;
+}
+
+/**
+ * One header field: a string, several (a record listing a repeated field), or absent.
+ *
+ * @example
+ * ```ts
+ * const value: HeaderValue = headerOf(request.headers, 'authorization');
+ * if (typeof value === 'object') throw new Error('sent twice');
+ * ```
+ */
+export type HeaderValue = string | readonly string[] | undefined;
+
+/**
+ * The client's TLS certificate (RFC 8705 mutual TLS), as the server or the proxy in front of it
+ * hands it over: DER bytes, PEM text, or a parsed `X509Certificate`. Carried, not yet checked.
+ *
+ * @example
+ * ```ts
+ * // node:https with requestCert: the DER bytes of the peer's certificate.
+ * const clientCertificate: ClientCertificate = (req.socket as TLSSocket).getPeerCertificate().raw;
+ * ```
+ */
+export type ClientCertificate = Uint8Array | string | X509Certificate;
+
+/**
+ * What the request step reads from a request.
+ *
+ * @example
+ * ```ts
+ * // Node (Express, Connect, node:http): the IncomingMessage itself.
+ * const answer = authenticate(req);
+ * // A fetch Request (Hono, Bun, Deno, workers):
+ * const { pathname, search } = new URL(request.url);
+ * const answer2 = authenticate({ method: request.method, url: pathname + search, headers: request.headers });
+ * ```
+ */
+export interface RequestLike {
+  /** The request method, upper-case as sent (`'GET'`). */
+  method?: string;
+  /** The request target as Node gives it: path and query (`/notes?page=2`), not an absolute URL. */
+  url?: string;
+  /**
+   * The header fields: Node's lower-cased record, a WHATWG `Headers`, or a record of any casing
+   * (looked up case-insensitively). A field sent twice must stay visible as twice: an array value
+   * in a record, or `rawHeaders` beside Node's record (Node keeps only the first `Authorization`).
+   * A WHATWG `Headers` joins repeats into one value with `, `; for `Authorization` that value is
+   * no bearer token, so it is refused as malformed (400), never accepted.
+   */
+  headers: HeaderRecord | HeadersLike;
+  /** Node's raw header list (name, value, name, value, …): shows duplicates Node folds away. */
+  rawHeaders?: readonly string[];
+  /**
+   * The body as a parser left it (object, string or bytes), if one ran. Only a
+   * `application/x-www-form-urlencoded` body can carry `access_token` (RFC 6750 §2.2); any other
+   * body (JSON included) is the application's data and is never looked at.
+   */
+  body?: unknown;
+  /** The client's TLS certificate, when the connection (or a trusted proxy) presented one. */
+  clientCertificate?: ClientCertificate;
+}
+
+/**
+ * The value of header field `name` (give it lower-case), case-insensitively: a direct look-up in a
+ * record first (Node's names are lower-case already: the hot path), then `Headers.get()` (a
+ * `Headers` has no own fields), and only then a scan of a record for another casing.
+ *
+ * @example
+ * ```ts
+ * headerOf({ 'Content-Type': 'application/json' }, 'content-type'); // 'application/json'
+ * headerOf(new Headers({ authorization: 'Bearer abc' }), 'authorization'); // 'Bearer abc'
+ * ```
+ */
+export function headerOf(headers: HeaderRecord | HeadersLike, name: string): HeaderValue {
+  const value = (headers as HeaderRecord)[name];
+  if (value !== undefined && typeof value !== 'function') return value;
+  if (isHeadersLike(headers)) return headers.get(name) ?? undefined;
+  for (const key in headers) {
+    if (key.length === name.length && key.toLowerCase() === name) return headers[key];
+  }
+  return undefined;
+}
+
+/**
+ * The media type of the request body (`application/json`), lower-case, without parameters; `''`
+ * when the request names none.
+ *
+ * @example
+ * ```ts
+ * mediaTypeOf({ headers: { 'content-type': 'Application/JSON; charset=utf-8' } }); // 'application/json'
+ * ```
+ */
+export function mediaTypeOf(request: Pick<RequestLike, 'headers'>): string {
+  const value = headerOf(request.headers, 'content-type');
+  return typeof value === 'string' ? value.split(';')[0]!.trim().toLowerCase() : '';
+}
+
+/** A `Headers` has a `get` method; in a record, `get` could only be a header field's string value. */
+function isHeadersLike(headers: HeaderRecord | HeadersLike): headers is HeadersLike {
+  return typeof headers.get === 'function';
+}
