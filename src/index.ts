@@ -91,7 +91,22 @@ export {
   type VerifierChoice,
 } from './core/request/authenticator.js';
 export { publicOrigin, type PublicOrigin } from './core/request/public-origin.js';
-export type { RouteAnswer } from './core/request/route-answer.js';
+export type { EndpointPolicy, ErrorBody, RouteAnswer } from './core/request/route-answer.js';
+export {
+  createRevokeHandler,
+  type RevokeHandler,
+  type RevokeRequestOptions,
+} from './core/request/revoke-request.js';
+export {
+  createBackchannelLogoutHandler,
+  type BackchannelLogoutHandler,
+  type BackchannelLogoutRequestOptions,
+} from './core/request/backchannel-logout-request.js';
+export {
+  createSecurityEventHandler,
+  type SecurityEventHandler,
+  type SecurityEventRequestOptions,
+} from './core/request/security-event-request.js';
 export { grantedScopes, requireScopes } from './core/request/scopes.js';
 /**
  * Errors: one root, `RevocableJwtError`, whose `reason` (an `ErrorReason`) names the cause in
