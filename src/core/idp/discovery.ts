@@ -87,7 +87,8 @@ export function createMetadataSource(options: MetadataSourceOptions): MetadataSo
         // Mix-up defence (RFC 8414 §3.3): metadata must be about exactly our issuer.
         // The IdP answered, and it is not the issuer we were told to trust: a configuration error.
         throw new MisconfiguredError(
-          `metadata at ${url} is for issuer ${JSON.stringify(body.issuer)}, not the configured ${JSON.stringify(options.issuer)}; ` +
+          `metadata at ${url} is for issuer ${JSON.stringify(body.issuer)}, ` +
+            `not the configured ${JSON.stringify(options.issuer)}; ` +
             'fix `issuer` (it must match exactly, trailing slash included)',
         );
       }
@@ -96,7 +97,8 @@ export function createMetadataSource(options: MetadataSourceOptions): MetadataSo
     // The IdP's host answered 4xx (not 429) at both well-known locations: the issuer is wrong, or it
     // publishes no metadata. Retrying will not fix either.
     throw new MisconfiguredError(
-      `no discovery document found for ${options.issuer} (${(notFound as Error).message}); check \`issuer\`, or pass \`jwksUri\` explicitly`,
+      `no discovery document found for ${options.issuer} (${(notFound as Error).message}); ` +
+        'check `issuer`, or pass `jwksUri` explicitly',
       { cause: notFound },
     );
   }

@@ -64,7 +64,8 @@ export async function introspectToken(
       // The IdP refused our client (credentials, or a client not allowed to introspect): a
       // configuration to fix, not an outage to wait out.
       throw new MisconfiguredError(
-        `the introspection endpoint refused our client (${result.status}); check \`introspection.clientId\`, \`clientSecret\` and \`authMethod\``,
+        `the introspection endpoint refused our client (${result.status}); ` +
+          'check `introspection.clientId`, `clientSecret` and `authMethod`',
         { cause },
       );
     }

@@ -91,7 +91,8 @@ function countAuthorizationHeaders(rawHeaders: readonly string[]): number {
 function hasFormBodyToken(body: unknown, contentType: HeaderValue): boolean {
   if (typeof contentType !== 'string' || !isFormContentType(contentType)) return false;
   if (typeof body === 'string') return new URLSearchParams(body).has('access_token');
-  if (body instanceof Uint8Array) return new URLSearchParams(new TextDecoder().decode(body)).has('access_token'); // Buffer too
+  // A Buffer is a Uint8Array too.
+  if (body instanceof Uint8Array) return new URLSearchParams(new TextDecoder().decode(body)).has('access_token');
   return typeof body === 'object' && body !== null && 'access_token' in body;
 }
 

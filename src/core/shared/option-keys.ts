@@ -41,7 +41,8 @@ export function rejectUnsetValue(options: object, key: string, factory: string, 
   if (value !== undefined && value !== null && value !== '') return;
   const what = value === '' ? 'an empty string' : String(value);
   throw new TypeError(
-    `revocable-jwt: \`${path}${key}\` is ${what} in ${factory}: is the environment variable that should hold it unset? ` +
+    `revocable-jwt: \`${path}${key}\` is ${what} in ${factory}: ` +
+      'is the environment variable that should hold it unset? ' +
       'Set it, or remove the key if you really mean to go without it',
   );
 }

@@ -32,7 +32,10 @@ export interface MultiIssuerOptions extends Partial<Omit<VerifierOptions, 'issue
   issuers: Array<Partial<VerifierOptions> & Pick<VerifierOptions, 'issuer' | 'audience'>>;
 }
 
-/** The top-level keys of `{ issuers: [...] }` (entries take VERIFIER_OPTION_KEYS): the verifier's, less issuer and audience. */
+/**
+ * The top-level keys of `{ issuers: [...] }` (entries take VERIFIER_OPTION_KEYS): the verifier's,
+ * less issuer and audience.
+ */
 const MULTI_ISSUER_OPTION_KEYS = optionKeys<MultiIssuerOptions>({
   issuers: true,
   ...(Object.fromEntries(

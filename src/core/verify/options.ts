@@ -100,7 +100,8 @@ export function resolveVerifierOptions(
     if ((HMAC_ALGORITHMS as readonly string[]).includes(alg)) wantsHmac = true;
     else if (!(ASYMMETRIC_ALGORITHMS as readonly string[]).includes(alg)) {
       fail(
-        `unsupported algorithm ${JSON.stringify(alg)}; use some of ${[...ASYMMETRIC_ALGORITHMS, ...HMAC_ALGORITHMS].join(', ')}`,
+        `unsupported algorithm ${JSON.stringify(alg)}; ` +
+          `use some of ${[...ASYMMETRIC_ALGORITHMS, ...HMAC_ALGORITHMS].join(', ')}`,
       );
     }
   }
@@ -108,7 +109,8 @@ export function resolveVerifierOptions(
   if (wantsHmac) {
     if (options.secret === undefined) {
       fail(
-        'HMAC algorithms (HS256/384/512) need the shared `secret` as an explicit opt-in; JWKS keys are never used as HMAC secrets',
+        'HMAC algorithms (HS256/384/512) need the shared `secret` as an explicit opt-in; ' +
+          'JWKS keys are never used as HMAC secrets',
       );
     }
     secret = typeof options.secret === 'string' ? new TextEncoder().encode(options.secret) : options.secret;

@@ -56,7 +56,8 @@ export function portOf(verifier: Verifier): VerifierPort {
   const port = typeof verifier === 'object' && verifier !== null ? ports.get(verifier) : undefined;
   if (port === undefined) {
     throw new TypeError(
-      'revocable-jwt: `verifier` must come from createVerifier() (a wrapper or a plain object has no access to its internals)',
+      'revocable-jwt: `verifier` must come from createVerifier() ' +
+        '(a wrapper or a plain object has no access to its internals)',
     );
   }
   return port;
