@@ -39,7 +39,17 @@ export interface RedisClientLike {
   hlen(key: string): Promise<number>;
   // biome-ignore lint/suspicious/noExplicitAny: ioredis types its listeners' arguments as any[]
   on(event: string, listener: (...args: any[]) => void): unknown;
-  scan(cursor: string | number, ...args: Array<string | number>): Promise<[string, string[]]>;
+  /**
+   * `SCAN cursor MATCH <prefix>* COUNT 1000`: the snapshot a mirror (re)syncs from. Typed as that
+   * one call, so that ioredis's overloaded `scan` (Redis and Cluster) fits without a cast.
+   */
+  scan(
+    cursor: string,
+    matchToken: 'MATCH',
+    pattern: string,
+    countToken: 'COUNT',
+    count: number,
+  ): Promise<[string, string[]]>;
   pipeline(commands?: Array<Array<string | number>>): { exec(): Promise<Array<[Error | null, unknown]> | null> };
   duplicate(): RedisSubscriberLike;
   quit(): Promise<unknown>;
@@ -158,7 +168,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisRevocationSto
   if (options.url !== undefined && options.client !== undefined) fail('pass either `url` or `client`, not both');
   if (options.url === undefined && options.client === undefined) {
     fail(
-      "pass { url: 'redis://127.0.0.1:6379' } or { client } (an ioredis client); `url` was undefined (is REDIS_URL set?)",
+      "pass { url: 'redis://127.0.0.1:6379' } or { client } (an ioredis client); " +
+        '`url` was undefined (is REDIS_URL set?)',
     );
   }
   // `url: process.env.REDIS_URL` set to '' must not be mistaken for a usable (default) url.
