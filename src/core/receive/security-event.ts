@@ -94,11 +94,11 @@ const DEFAULT_DESCRIPTIONS: Record<SetErrorCode, string> = {
  *
  * @example
  * ```ts
- * import express from 'express';
  * import { processSecurityEvent, SecurityEventError } from 'revocable-jwt';
- * app.post('/security-events', express.text({ type: 'application/secevent+jwt' }), async (req, res, next) => {
+ * // Express, with a text body parser for application/secevent+jwt in front of this route:
+ * app.post('/security-events', async (req, res, next) => {
  *   try {
- *     await processSecurityEvent(verifier, req.body, { audience: 'https://api.example.com/ssf' });
+ *     await processSecurityEvent(verifier, String(req.body), { audience: 'https://api.example.com/ssf' });
  *     res.status(202).end();
  *   } catch (error) {
  *     if (!(error instanceof SecurityEventError)) return next(error); // 503s and misconfiguration

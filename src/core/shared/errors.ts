@@ -37,14 +37,18 @@ const DEFAULT_REALM = 'api';
  *
  * @example
  * ```ts
- * import type { ErrorRequestHandler } from 'express';
  * import { AuthError } from 'revocable-jwt';
- * const authErrors: ErrorRequestHandler = (err, req, res, next) => {
- *   if (!(err instanceof AuthError)) return next(err);
- *   log.info({ reason: err.reason, path: req.path }, 'request refused');
- *   res.status(err.status).set(err.headers).json(err.toJSON());
- * };
- * app.use(authErrors);
+ * // Any framework: a refusal carries its whole HTTP answer (here as a WHATWG Response).
+ * async function handle(request: Request): Promise<Response> {
+ *   try {
+ *     const { payload } = await verifier.verify(request.headers.get('authorization')?.slice(7) ?? '');
+ *     return Response.json({ hello: payload.sub });
+ *   } catch (error) {
+ *     if (!(error instanceof AuthError)) throw error;
+ *     log.info({ reason: error.reason }, 'request refused');
+ *     return Response.json(error.toJSON(), { status: error.status, headers: error.headers });
+ *   }
+ * }
  * ```
  */
 export abstract class AuthError extends RevocableJwtError {
