@@ -16,7 +16,19 @@ import type { VerifierEventMap } from '../core/shared/events.js';
 import { optionKeys, rejectUnknownKeys } from '../core/shared/option-keys.js';
 import type { Verifier } from '../core/verify/types.js';
 
+/**
+ * Options of {@link createPrometheusMetrics}. Any other key is refused with a `TypeError`.
+ *
+ * @example
+ * ```ts
+ * import { Registry } from 'prom-client';
+ * import { createPrometheusMetrics, type PrometheusMetricsOptions } from 'revocable-jwt';
+ * const options: PrometheusMetricsOptions = { verifier, registry: new Registry(), prefix: 'notes_api_auth_' };
+ * const metrics = createPrometheusMetrics(options);
+ * ```
+ */
 export interface PrometheusMetricsOptions {
+  /** The verifier whose events and `stats()` the metrics report. */
   verifier: Verifier;
   /** A prom-client Registry; default: a new one (not the global default registry). */
   registry?: unknown;
@@ -27,11 +39,25 @@ export interface PrometheusMetricsOptions {
 /** The keys createPrometheusMetrics accepts (any other is refused): one line per option. */
 const PROMETHEUS_OPTION_KEYS = optionKeys<PrometheusMetricsOptions>({ verifier: true, registry: true, prefix: true });
 
+/**
+ * What {@link createPrometheusMetrics} returns: the registry holding the metrics, and what a
+ * `/metrics` handler needs to serve them.
+ *
+ * @example
+ * ```ts
+ * import { createPrometheusMetrics, type PrometheusMetrics } from 'revocable-jwt';
+ * const metrics: PrometheusMetrics = createPrometheusMetrics({ verifier });
+ * app.get('/metrics', async (req, res) => {
+ *   res.set('Content-Type', metrics.contentType).send(await metrics.metrics());
+ * });
+ * ```
+ */
 export interface PrometheusMetrics {
   /** The prom-client Registry holding the metrics. */
   readonly registry: { metrics(): Promise<string>; contentType: string };
   /** The exposition text, for a `/metrics` handler. */
   metrics(): Promise<string>;
+  /** The registry's `Content-Type` for that text (Prometheus text format). */
   readonly contentType: string;
   /** Stops listening to the verifier and removes the metrics from the registry. */
   close(): void;
@@ -50,6 +76,33 @@ function loadPromClient(): PromClient {
   }
 }
 
+/**
+ * Prometheus metrics for a verifier, through prom-client (an optional peer dependency, loaded
+ * only here). Counters follow the verifier's events; cache, JWKS, denylist, outbox, store and
+ * misconfiguration figures are read from `verifier.stats()` at scrape time, so nothing is counted
+ * twice (the names are listed at the top of this module). Metrics go into a new registry unless
+ * you pass `registry` (the global default registry is never touched implicitly).
+ *
+ * Does not validate: that `registry` is a prom-client `Registry` (it is used as one), or that its
+ * metric names are free — a second call with the same registry and prefix throws prom-client's
+ * "already registered" error; `close()` the first one or use another `prefix`.
+ *
+ * @param options - `verifier`, and optionally `registry` and `prefix` (default `'revocable_jwt_'`).
+ * @returns The registry and a `metrics()` / `contentType` pair for a `/metrics` handler.
+ * @throws TypeError without a verifier or with an unknown option; Error when prom-client is not installed.
+ *
+ * @example
+ * ```ts
+ * import { register } from 'prom-client';
+ * import { createPrometheusMetrics } from 'revocable-jwt';
+ * // Alongside your own metrics in prom-client's default registry:
+ * const metrics = createPrometheusMetrics({ verifier, registry: register });
+ * app.get('/metrics', async (req, res) => {
+ *   res.set('Content-Type', register.contentType).send(await register.metrics());
+ * });
+ * // on shutdown: metrics.close();
+ * ```
+ */
 export function createPrometheusMetrics(options: PrometheusMetricsOptions): PrometheusMetrics {
   if (typeof options !== 'object' || options === null || typeof options.verifier?.stats !== 'function') {
     throw new TypeError('revocable-jwt: createPrometheusMetrics needs { verifier }');

@@ -14,6 +14,20 @@ import {
 } from './revocation-store.js';
 import { optionKeys, rejectUnknownKeys } from '../core/shared/option-keys.js';
 
+/**
+ * Options of {@link createMemoryStore}. Any other key is refused with a `TypeError`.
+ *
+ * @example
+ * ```ts
+ * import { createMemoryStore, createVerifier, type MemoryStoreOptions } from 'revocable-jwt';
+ * // In tests: one clock for the store and the verifier, moved by hand.
+ * let now = Date.parse('2030-01-01T00:00:00Z');
+ * const options: MemoryStoreOptions = { clock: () => now };
+ * const store = createMemoryStore(options);
+ * const verifier = createVerifier({ issuer: 'https://idp.example.com/', audience: 'api', clock: () => now, store });
+ * now += 60_000; // a minute later, for both
+ * ```
+ */
 export interface MemoryStoreOptions {
   /** Current time in epoch ms, for expiring entries. Default `Date.now`. */
   clock?: () => number;
@@ -22,6 +36,29 @@ export interface MemoryStoreOptions {
 /** The keys createMemoryStore accepts (any other is refused): one line per option. */
 const MEMORY_STORE_OPTION_KEYS = optionKeys<MemoryStoreOptions>({ clock: true });
 
+/**
+ * The default `RevocationStore`: revocations, replay records and the IdP outbox in this process's
+ * memory. Verifiers that share one memory store see each other's revocations at once; a verifier
+ * without a `store` option gets its own. Entries expire with the tokens they cover, so memory
+ * stays bounded by live tokens (replay records: at most 100 000).
+ *
+ * Not shared between processes, and nothing survives a restart — including IdP revocations still
+ * waiting in the outbox. For several instances, use {@link createRedisStore}.
+ *
+ * @param options - `clock` (epoch ms), for tests.
+ * @returns A store that is always available (no `watch`, no `availability`).
+ * @throws TypeError for options that are not an object, an unknown key, or a `clock` that is not a function.
+ *
+ * @example
+ * ```ts
+ * import { createMemoryStore, createVerifier } from 'revocable-jwt';
+ * // Two verifiers in one process (two audiences of one IdP) that honour each other's revocations:
+ * const store = createMemoryStore();
+ * const api = createVerifier({ issuer: 'https://idp.example.com/', audience: 'api', store });
+ * const admin = createVerifier({ issuer: 'https://idp.example.com/', audience: 'admin-api', store });
+ * await api.invalidateSubject('alice'); // admin refuses alice's tokens too
+ * ```
+ */
 export function createMemoryStore(options: MemoryStoreOptions = {}): RevocationStore {
   if (typeof options !== 'object' || options === null)
     throw new TypeError('revocable-jwt: createMemoryStore takes an options object: { clock }');

@@ -32,30 +32,100 @@ import {
 import { durationMs, MAX_WAIT_SECONDS } from '../core/shared/duration-option.js';
 import { optionKeys, rejectUnknownKeys, rejectUnsetValue } from '../core/shared/option-keys.js';
 
-/** The part of an ioredis client (Redis or Cluster) this store uses. */
+/**
+ * The part of an ioredis client (`Redis`, or `Cluster`) this store uses: what `{ client }` must
+ * offer. An ioredis `Redis` or `Cluster` instance fits as it is; the type exists so that the
+ * store does not import ioredis's own types (ioredis is an optional peer dependency).
+ *
+ * @example
+ * ```ts
+ * import { Cluster, Redis } from 'ioredis';
+ * import { createRedisStore, type RedisClientLike } from 'revocable-jwt';
+ * const client: RedisClientLike = process.env.REDIS_CLUSTER
+ *   ? new Cluster([{ host: 'redis-1', port: 6379 }]) // snapshots SCAN every master
+ *   : new Redis({ sentinels: [{ host: 'sentinel-1', port: 26379 }], name: 'mymaster' });
+ * const store = createRedisStore({ client }); // you own the client: the store does not quit it
+ * ```
+ */
 export interface RedisClientLike {
+  /** `EVAL`: the Lua scripts that write a revocation and PUBLISH it atomically, and run the outbox. */
   eval(script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
+  /** `HGET`: reads an outbox item. */
   hget(key: string, field: string): Promise<string | null>;
+  /** `HLEN`: counts outbox items. */
   hlen(key: string): Promise<number>;
+  /** Connection events (`error` is listened to on clients the store creates itself). */
   // biome-ignore lint/suspicious/noExplicitAny: ioredis types its listeners' arguments as any[]
   on(event: string, listener: (...args: any[]) => void): unknown;
-  scan(cursor: string | number, ...args: Array<string | number>): Promise<[string, string[]]>;
+  /**
+   * `SCAN cursor MATCH <prefix>* COUNT 1000`: the snapshot a mirror (re)syncs from. Typed as that
+   * one call, so that ioredis's overloaded `scan` (Redis and Cluster) fits without a cast.
+   */
+  scan(
+    cursor: string,
+    matchToken: 'MATCH',
+    pattern: string,
+    countToken: 'COUNT',
+    count: number,
+  ): Promise<[string, string[]]>;
+  /** Batched `GET`s of the keys a scan found. */
   pipeline(commands?: Array<Array<string | number>>): { exec(): Promise<Array<[Error | null, unknown]> | null> };
+  /** A second connection for the pub/sub subscription (a subscribed connection runs no other command). */
   duplicate(): RedisSubscriberLike;
+  /** Closes the connection; called on `close()` only for a client the store created from `url`. */
   quit(): Promise<unknown>;
+  /** ioredis's connection state (`'ready'`, …). */
   status?: string;
+  /** Cluster only: the nodes, so a snapshot can SCAN every master. */
   nodes?: (role?: 'master' | 'slave' | 'all') => RedisClientLike[];
 }
 
+/**
+ * The subscriber connection the store makes with `client.duplicate()`: what it needs of it to
+ * follow `<prefix>events`. Its connection state is the store's: `ready` and subscribed means
+ * `connected`; `close`, `end` or `reconnecting` means `disconnected`.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import type { RedisSubscriberLike } from 'revocable-jwt';
+ * // What createRedisStore does with your client: a duplicate connection for the subscription.
+ * const subscriber: RedisSubscriberLike = new Redis('redis://127.0.0.1:6379').duplicate();
+ * await subscriber.subscribe('revocable-jwt:events');
+ * ```
+ */
 export interface RedisSubscriberLike {
+  /** `SUBSCRIBE` to the store's channel; resolves once Redis acknowledges it. */
   subscribe(channel: string): Promise<unknown>;
+  /** Connection events (`ready`, `close`, `end`, `reconnecting`, `error`) and `message`s. */
   // biome-ignore lint/suspicious/noExplicitAny: ioredis types its listeners' arguments as any[]
   on(event: string, listener: (...args: any[]) => void): unknown;
+  /** Closes the subscription on `close()`. */
   quit(): Promise<unknown>;
+  /** Drops the connection when `quit()` fails. */
   disconnect(): void;
+  /** ioredis's connection state (`'ready'`, …). */
   status?: string;
 }
 
+/**
+ * Options of {@link createRedisStore}: `url` or `client` (exactly one), and how the verifiers that
+ * use the store behave while Redis is unreachable. Durations are in seconds; any other key is
+ * refused with a `TypeError` naming the closest valid one.
+ *
+ * @example
+ * ```ts
+ * import { createRedisStore, type RedisStoreOptions } from 'revocable-jwt';
+ * const options: RedisStoreOptions = {
+ *   url: process.env.REDIS_URL,
+ *   keyPrefix: 'notes-api:',
+ *   onStoreUnavailable: 'fail-closed', // 503 once Redis has been gone longer than maxStaleness
+ *   maxStaleness: 10,
+ *   commandTimeout: 0.5,
+ * };
+ * const store = createRedisStore(options);
+ * ```
+ */
 export interface RedisStoreOptions {
   /** `redis://…` URL; the store creates (and on close, quits) its own client. */
   url?: string;
@@ -93,8 +163,25 @@ const REDIS_STORE_OPTION_KEYS = optionKeys<RedisStoreOptions>({
   clock: true,
 });
 
+/**
+ * The store {@link createRedisStore} returns: a shared `RevocationStore` that reports connection
+ * changes (`watch`) and always has an availability policy.
+ *
+ * @example
+ * ```ts
+ * import { createRedisStore, createVerifier, type RedisRevocationStore } from 'revocable-jwt';
+ * const store: RedisRevocationStore = createRedisStore({ url: 'redis://127.0.0.1:6379' });
+ * const verifier = createVerifier({ issuer: 'https://idp.example.com/', audience: 'api', store });
+ * log.info({ keyPrefix: store.keyPrefix, policy: store.availability.onUnavailable }, 'revocations shared');
+ * // on shutdown: verifier first, then the store
+ * await verifier.close();
+ * await store.close();
+ * ```
+ */
 export type RedisRevocationStore = RevocationStore & {
+  /** The policy built from `onStoreUnavailable`, `maxStaleness` and `syncTimeout` (here in milliseconds). */
   readonly availability: AvailabilityPolicy;
+  /** The prefix of every key and of the `<prefix>events` channel. */
   readonly keyPrefix: string;
 };
 
@@ -152,13 +239,44 @@ const fail = (message: string): never => {
   throw new TypeError(`revocable-jwt: createRedisStore: ${message}`);
 };
 
+/**
+ * A `RevocationStore` in Redis, shared by every instance: a token revoked through one instance is
+ * refused by all, while each still verifies locally (the hot path never asks Redis). Denylist
+ * entries and cutoffs are keys that expire with the tokens they cover, written and PUBLISHed in
+ * one Lua script; every instance keeps a mirror, resynced from a `SCAN` on start and after every
+ * reconnect. Writes Redis does not take are retried in the background until they land. The IdP
+ * outbox lives in Redis too, leased to one instance at a time.
+ *
+ * `{ url }` makes the store create (and on `close()` quit) its own ioredis client — ioredis is an
+ * optional peer dependency, loaded only then; `{ client }` takes any ioredis client you own,
+ * Sentinel and Cluster included. Construction does not wait for Redis: the first verifications
+ * wait up to `syncTimeout` for the first sync.
+ *
+ * Does not validate: that Redis persists anything (without persistence a Redis restart loses
+ * queued IdP retries; denylists are healed by the surviving instances), or that two deployments
+ * sharing one Redis use different `keyPrefix`es.
+ *
+ * @param options - `url` or `client`, and the outage policy (see {@link RedisStoreOptions}).
+ * @returns The store; pass it to `createVerifier({ store })` and `close()` it after the verifiers.
+ * @throws TypeError for bad options (both or neither of `url`/`client`, an empty `url`, a wait
+ *   over 60 s, an unknown key); Error when `url` is given and ioredis is not installed.
+ *
+ * @example
+ * ```ts
+ * import { createRedisStore, createVerifier } from 'revocable-jwt';
+ * const store = createRedisStore({ url: 'redis://127.0.0.1:6379', keyPrefix: 'revocable-jwt:' });
+ * const verifier = createVerifier({ issuer: 'https://idp.example.com/', audience: 'api', store });
+ * // shutdown: await verifier.close(); await store.close();
+ * ```
+ */
 export function createRedisStore(options: RedisStoreOptions): RedisRevocationStore {
   if (typeof options !== 'object' || options === null) fail('needs options: { url } or { client }');
   rejectUnknownKeys(options, REDIS_STORE_OPTION_KEYS, 'createRedisStore');
   if (options.url !== undefined && options.client !== undefined) fail('pass either `url` or `client`, not both');
   if (options.url === undefined && options.client === undefined) {
     fail(
-      "pass { url: 'redis://127.0.0.1:6379' } or { client } (an ioredis client); `url` was undefined (is REDIS_URL set?)",
+      "pass { url: 'redis://127.0.0.1:6379' } or { client } (an ioredis client); " +
+        '`url` was undefined (is REDIS_URL set?)',
     );
   }
   // `url: process.env.REDIS_URL` set to '' must not be mistaken for a usable (default) url.

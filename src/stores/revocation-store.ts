@@ -20,9 +20,31 @@
  */
 
 /**
- * One revocation. Times are epoch milliseconds except `cutoff`, a whole second that compares
- * with `iat`: it covers its entire second (`iat < cutoff + 1`, see RevocationList.isRevoked). Cutoffs are scoped by `issuer`: a subject or session id means nothing across IdPs,
- * and verifiers of different issuers may share one store.
+ * One revocation, as stores keep and broadcast it. Times are epoch milliseconds except `cutoff`, a
+ * whole second (epoch seconds) that compares with `iat`: it covers its entire second
+ * (`iat < cutoff + 1`). Cutoffs are scoped by `issuer`: a subject or session id means nothing
+ * across IdPs, and verifiers of different issuers may share one store. `expiresAt` is when the
+ * entry may be forgotten: every token it covers has expired by then.
+ *
+ * @example
+ * ```ts
+ * import { createRedisStore, type Revocation } from 'revocable-jwt';
+ * const store = createRedisStore({ url: 'redis://127.0.0.1:6379' });
+ * const describe = (revocation: Revocation): string => {
+ *   switch (revocation.type) {
+ *     case 'token':
+ *       return 'one token';
+ *     case 'subject':
+ *       return `${revocation.subject}'s tokens from ${revocation.issuer}`;
+ *     case 'session':
+ *       return `session ${revocation.session} at ${revocation.issuer}`;
+ *     case 'all':
+ *       return `every token from ${revocation.issuer}`;
+ *   }
+ * };
+ * for (const revocation of await store.snapshot(Date.now()))
+ *   log.info({ until: new Date(revocation.expiresAt) }, describe(revocation));
+ * ```
  */
 export type Revocation =
   /** One token, by its denylist key (`jti`-based, or a SHA-256 of the token), until it expires. */
@@ -36,22 +58,57 @@ export type Revocation =
 
 export type CutoffRevocation = Exclude<Revocation, { type: 'token' }>;
 
-/** A revocation the IdP has not confirmed yet. Holds the raw token: the IdP needs it. */
+/**
+ * A revocation the IdP has not confirmed yet: an item of a store's {@link RevocationOutbox},
+ * retried with backoff until the IdP takes it or `expiresAt` passes. Holds the raw token: the IdP
+ * needs it, so protect the store accordingly. Times are epoch milliseconds.
+ *
+ * @example
+ * ```ts
+ * import { createMemoryStore, type PendingRevocation } from 'revocable-jwt';
+ * // Exercising a store's outbox, e.g. in a contract test of your own store:
+ * const store = createMemoryStore();
+ * const now = Date.now();
+ * const item: PendingRevocation = { id: 'r1', token, expiresAt: now + 3_600_000, attempts: 1, nextAttemptAt: now };
+ * await store.outbox.enqueue(item);
+ * const [claimed] = await store.outbox.claimDue(now, 10, 30_000); // leased to us for 30 s
+ * ```
+ */
 export interface PendingRevocation {
+  /** Identifies the item (the same token and issuer always give the same id): enqueueing is idempotent. */
   id: string;
+  /** The token to revoke, sent as is to the IdP. */
   token: string;
   /** The issuer whose IdP must hear about it (verifiers of other issuers may share the store). */
   issuer?: string;
+  /** RFC 7009 `token_type_hint` to send with it. */
   tokenTypeHint?: string | undefined;
   /** The token's `client_id`/`azp` when known, for public clients. */
   clientIdHint?: string | undefined;
   /** Give up after this (epoch ms): the token's expiry, or the retry horizon for opaque tokens. */
   expiresAt: number;
+  /** Delivery attempts so far; the backoff doubles with each (1 s up to 5 min). */
   attempts: number;
+  /** When the item is next due (epoch ms). */
   nextAttemptAt: number;
+  /** Why the last attempt failed (never contains the token). */
   lastError?: string | undefined;
 }
 
+/**
+ * Where IdP revocations wait while the IdP is unreachable: the `outbox` of every
+ * {@link RevocationStore}. Every instance's worker claims due items with a lease, so with a shared
+ * store a restart loses nothing and no two instances send the same item at once. Times are epoch
+ * milliseconds; durations end in `Ms`.
+ *
+ * @example
+ * ```ts
+ * import { createRedisStore } from 'revocable-jwt';
+ * const store = createRedisStore({ url: 'redis://127.0.0.1:6379' });
+ * const waiting = await store.outbox.size(); // IdP revocations not delivered yet, all instances together
+ * if (waiting > 1_000) log.warn({ waiting }, 'the IdP has not taken our revocations for a while');
+ * ```
+ */
 export interface RevocationOutbox {
   /** Adds an item (an existing item with the same `id` is kept: enqueueing is idempotent). */
   enqueue(item: PendingRevocation): Promise<void>;
@@ -64,10 +121,23 @@ export interface RevocationOutbox {
   complete(id: string): Promise<void>;
   /** Puts a claimed item back for another attempt at `nextAttemptAt`. */
   reschedule(id: string, update: { nextAttemptAt: number; attempts: number; lastError: string }): Promise<void>;
+  /** How many items wait (due or not). */
   size(): Promise<number>;
 }
 
-/** Where a delivered revocation came from: lets a mirror skip its own echo and measure lag. */
+/**
+ * Where a delivered revocation came from: lets a mirror skip its own echo and measure lag. A store
+ * passes it to every {@link RevocationListener}; both fields are optional (older publishers).
+ *
+ * @example
+ * ```ts
+ * import { createRedisStore, type DeliveryMeta } from 'revocable-jwt';
+ * const store = createRedisStore({ url: 'redis://127.0.0.1:6379' });
+ * store.subscribe((revocation, meta: DeliveryMeta) => {
+ *   if (meta.publishedAt !== undefined) log.debug({ lagMs: Date.now() - meta.publishedAt }, 'revocation arrived');
+ * });
+ * ```
+ */
 export interface DeliveryMeta {
   /** Epoch ms when the publisher published it. */
   publishedAt?: number;
@@ -75,9 +145,33 @@ export interface DeliveryMeta {
   origin?: string;
 }
 
+/**
+ * Called by a store for every revocation published through it — by this instance or, for a
+ * shared store, any other — with where it came from. Runs synchronously: keep it cheap.
+ *
+ * @example
+ * ```ts
+ * import { createMemoryStore, type RevocationListener } from 'revocable-jwt';
+ * const store = createMemoryStore();
+ * const audit: RevocationListener = (revocation, { origin }) => log.info({ type: revocation.type, origin }, 'revoked');
+ * const unsubscribe = store.subscribe(audit);
+ * // later: unsubscribe();
+ * ```
+ */
 export type RevocationListener = (revocation: Revocation, meta: DeliveryMeta) => void;
 
-/** Connection changes of a shared store. After `connected`, a mirror may have missed publishes. */
+/**
+ * Connection changes of a shared store, reported through `watch()`: `connected` once its
+ * subscription is active (first connect and every reconnect), `disconnected` when it is lost or
+ * cannot be set up. After `connected`, a mirror may have missed publishes: verifiers resync.
+ *
+ * @example
+ * ```ts
+ * import { createRedisStore, type StoreStatus } from 'revocable-jwt';
+ * const store = createRedisStore({ url: 'redis://127.0.0.1:6379' });
+ * const stop = store.watch?.((status: StoreStatus) => log.info({ status }, 'revocation store'));
+ * ```
+ */
 export type StoreStatus = 'connected' | 'disconnected';
 
 /**
@@ -87,14 +181,44 @@ export type StoreStatus = 'connected' | 'disconnected';
  * resynced while `fail-open` keeps accepting tokens the stale mirror does not know to be revoked.
  * Never synced, or reconnected and not resynced yet: verifications wait up to `syncTimeoutMs`
  * for the sync, then `fail-closed` answers 503 and `fail-open` uses the mirror as it is.
+ *
+ * @example
+ * ```ts
+ * import { createRedisStore, type AvailabilityPolicy } from 'revocable-jwt';
+ * const store = createRedisStore({ url: 'redis://127.0.0.1:6379', onStoreUnavailable: 'fail-open', maxStaleness: 30 });
+ * const policy: AvailabilityPolicy = store.availability; // { onUnavailable: 'fail-open', maxStalenessMs: 30000, … }
+ * ```
  */
 export interface AvailabilityPolicy {
+  /** What happens once the staleness window has passed (or a sync did not come in time). */
   onUnavailable: 'fail-closed' | 'fail-open';
+  /** The staleness window, in milliseconds (the Redis store's `maxStaleness` option is in seconds). */
   maxStalenessMs: number;
   /** How long a verification waits for a (re)sync under way. Default 5000. */
   syncTimeoutMs?: number;
 }
 
+/**
+ * Where revocations are shared so every verifier using the store agrees, and where IdP
+ * revocations wait while the IdP is unreachable (see the module notes above for what an
+ * implementation must guarantee). Pass one as the verifier's `store` option: `createMemoryStore()`
+ * (the default, one process) or `createRedisStore()` (many instances). Verifiers never query it on
+ * the request path: each keeps a mirror filled by `snapshot()` and kept current by `subscribe()`.
+ *
+ * @example
+ * ```ts
+ * import { createMemoryStore, type RevocationStore } from 'revocable-jwt';
+ * // A store is a plain object: wrap one to log every revocation this instance publishes.
+ * const inner = createMemoryStore();
+ * const store: RevocationStore = {
+ *   ...inner,
+ *   async publish(revocation, origin) {
+ *     log.info({ type: revocation.type }, 'revocation published');
+ *     await inner.publish(revocation, origin);
+ *   },
+ * };
+ * ```
+ */
 export interface RevocationStore {
   /** Persists `revocation` and delivers it to every subscriber, with `origin` in its meta. Idempotent. */
   publish(revocation: Revocation, origin?: string): Promise<void>;
@@ -102,6 +226,7 @@ export interface RevocationStore {
   snapshot(now: number): Promise<Revocation[]>;
   /** Registers a listener for published revocations; returns the function that removes it. */
   subscribe(listener: RevocationListener): () => void;
+  /** The IdP revocations waiting for delivery (see {@link RevocationOutbox}). */
   readonly outbox: RevocationOutbox;
   /**
    * Shared stores only: reports connection changes. `connected` means the subscription is active

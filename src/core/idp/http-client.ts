@@ -6,8 +6,42 @@
  */
 import { RevocableJwtError } from '../shared/revocable-jwt-error.js';
 
+/**
+ * The `fetch` the library calls for every request to the IdP (discovery, JWKS, revocation,
+ * introspection): the global `fetch`, or one you pass as the `fetch` option — to add a proxy,
+ * tracing or a test double. We always pass `redirect: 'manual'` and an abort `signal` (timeout and
+ * `close()`); a function that ignores them loses the redirect refusal and the timeout.
+ *
+ * @example
+ * ```ts
+ * import { createVerifier, type FetchLike } from 'revocable-jwt';
+ * const tracedFetch: FetchLike = async (input, init) => {
+ *   const started = performance.now();
+ *   try {
+ *     return await fetch(input, init);
+ *   } finally {
+ *     log.debug({ url: String(input), ms: performance.now() - started }, 'IdP request');
+ *   }
+ * };
+ * const traced = createVerifier({ issuer: 'https://idp.example.com/', audience: 'api', fetch: tracedFetch });
+ * ```
+ */
 export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
 
+/**
+ * How a request to the IdP failed: `network` (no connection), `timeout`, `status` (a non-2xx
+ * answer), `redirect` (never followed: configure the final URL), `too_large` (over the body cap),
+ * `invalid_body` (not the JSON expected), `aborted` (cancelled, e.g. by `verifier.close()`).
+ *
+ * @example
+ * ```ts
+ * import { HttpRequestError, type HttpFailureKind } from 'revocable-jwt';
+ * const outcome = await verifier.revoke(token);
+ * const cause = outcome.error?.cause;
+ * const kind: HttpFailureKind | undefined = cause instanceof HttpRequestError ? cause.kind : undefined;
+ * if (kind === 'timeout') log.warn({ idp: outcome.idp }, 'the revocation endpoint did not answer in time');
+ * ```
+ */
 export type HttpFailureKind = 'network' | 'timeout' | 'status' | 'redirect' | 'too_large' | 'invalid_body' | 'aborted';
 
 /** What a failed request to the IdP defaults to saying, per kind. */
@@ -22,21 +56,30 @@ const DEFAULT_MESSAGES: Record<HttpFailureKind, string> = {
 };
 
 /**
- * Why a request to the IdP did not produce a usable answer. `message` never contains tokens.
- * `reason` is `http_` + `kind`; `status` is the status the IdP answered with (not one to answer
- * a client with), when it answered at all.
+ * Why a request to the IdP did not produce a usable answer. `message` names the endpoint (origin
+ * and path only, never a query string) and never contains tokens. `reason` is `http_` + `kind`;
+ * `status` is the status the IdP answered with (not one to answer a client with), when it
+ * answered at all. You meet it as the `cause` of an `IdpUnavailableError` or a `RevocationError`.
  *
  * @example
  * ```ts
- * if (error.cause instanceof HttpRequestError && error.cause.kind === 'timeout') raiseIdpTimeout();
+ * import { HttpRequestError } from 'revocable-jwt';
+ * const outcome = await verifier.revoke(token);
+ * if (outcome.idp === 'queued' && outcome.error?.cause instanceof HttpRequestError) {
+ *   const { kind, status, transient } = outcome.error.cause;
+ *   log.warn({ kind, status, transient }, 'revocation endpoint unreachable; retrying from the outbox');
+ * }
  * ```
  */
 export class HttpRequestError extends RevocableJwtError {
   declare readonly reason: `http_${HttpFailureKind}`;
+  /** How the request failed; `reason` is `http_` + this. */
   readonly kind: HttpFailureKind;
+  /** The HTTP status the IdP answered with; undefined when no answer came (network, timeout, aborted). */
   readonly status: number | undefined;
   /** Seconds, from a `Retry-After` response header when the server sent one. */
   readonly retryAfter: number | undefined;
+  /** The answer's body, when the code that failed kept it. The library keeps none (a body may echo a token). */
   readonly body: unknown;
   constructor(
     kind: HttpFailureKind,
@@ -64,10 +107,24 @@ export interface HttpRequestOptions {
   init?: RequestInit;
 }
 
-/** An HTTP answer read whole (and bounded): what `processRevocationResponse` interprets. */
+/**
+ * An HTTP answer read whole (the body bounded): what `processRevocationResponse` interprets. Build
+ * one from a `fetch` `Response` when you send the request yourself.
+ *
+ * @example
+ * ```ts
+ * import { processRevocationResponse } from 'revocable-jwt';
+ * declare const response: Response; // from fetch(revocationEndpoint, buildRevocationRequest(…))
+ * const answer = { status: response.status, headers: response.headers, text: await response.text() };
+ * const result = processRevocationResponse(answer, token); // 'revoked' | 'not_revocable', or throws
+ * ```
+ */
 export interface HttpResult {
+  /** The HTTP status code. */
   status: number;
+  /** The response headers (`Retry-After` is read from them). */
   headers: Headers;
+  /** The body as text ('' when there was none). */
   text: string;
 }
 

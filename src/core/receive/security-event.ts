@@ -18,7 +18,36 @@ import { durationSeconds, type DurationRule } from '../shared/duration-option.js
 
 const CAEP = 'https://schemas.openid.net/secevent/caep/event-type/';
 const RISC = 'https://schemas.openid.net/secevent/risc/event-type/';
+/**
+ * The OpenID CAEP `session-revoked` event type: {@link processSecurityEvent} cuts off the session
+ * the subject names (a `complex` subject with a session), else every token of the subject.
+ *
+ * @example
+ * ```ts
+ * import { processSecurityEvent, SESSION_REVOKED } from 'revocable-jwt';
+ * declare const set: string;
+ * const { actions } = await processSecurityEvent(verifier, set, { audience: 'https://api.example.com/ssf' });
+ * const endedSessions = actions.filter((a) => a.event === SESSION_REVOKED && a.action === 'session').map((a) => a.id);
+ * ```
+ */
 export const SESSION_REVOKED = `${CAEP}session-revoked`;
+/**
+ * The OpenID CAEP `credential-change` event type (a password or key changed, added or removed):
+ * {@link processSecurityEvent} cuts off every token of the subject issued up to the SET's `iat`.
+ *
+ * @example
+ * ```ts
+ * import { CREDENTIAL_CHANGE } from 'revocable-jwt';
+ * // The events claim of a SET a test transmitter would sign (typ: 'secevent+jwt'):
+ * const events = {
+ *   [CREDENTIAL_CHANGE]: {
+ *     subject: { format: 'iss_sub', iss: 'https://idp.example.com/', sub: 'alice' },
+ *     credential_type: 'password',
+ *     change_type: 'update',
+ *   },
+ * };
+ * ```
+ */
 export const CREDENTIAL_CHANGE = `${CAEP}credential-change`;
 const SUBJECT_EVENTS = new Set([
   CREDENTIAL_CHANGE,
@@ -27,7 +56,19 @@ const SUBJECT_EVENTS = new Set([
   `${RISC}account-purged`,
 ]);
 
-/** RFC 8935 §2.3 error codes. */
+/**
+ * The RFC 8935 §2.3 error codes a SET receiver answers a refused push with, as
+ * `{ "err": code, "description": … }` and status 400. {@link processSecurityEvent} uses the first
+ * four; `authentication_failed` and `access_denied` are for your own transmitter authentication.
+ *
+ * @example
+ * ```ts
+ * import { SecurityEventError, type SetErrorCode } from 'revocable-jwt';
+ * declare const authorization: string | undefined; // the push request's Authorization header
+ * const refuse = (err: SetErrorCode) => new SecurityEventError(err);
+ * if (authorization !== `Bearer ${process.env.SSF_PUSH_TOKEN}`) throw refuse('authentication_failed');
+ * ```
+ */
 export type SetErrorCode =
   | 'invalid_request'
   | 'invalid_key'
@@ -53,12 +94,17 @@ const DEFAULT_DESCRIPTIONS: Record<SetErrorCode, string> = {
  *
  * @example
  * ```ts
- * try {
- *   await processSecurityEvent(verifier, set, { audience });
- * } catch (error) {
- *   if (!(error instanceof SecurityEventError)) throw error;
- *   res.status(error.status).json({ err: error.err, description: error.description });
- * }
+ * import { processSecurityEvent, SecurityEventError } from 'revocable-jwt';
+ * // Express, with a text body parser for application/secevent+jwt in front of this route:
+ * app.post('/security-events', async (req, res, next) => {
+ *   try {
+ *     await processSecurityEvent(verifier, String(req.body), { audience: 'https://api.example.com/ssf' });
+ *     res.status(202).end();
+ *   } catch (error) {
+ *     if (!(error instanceof SecurityEventError)) return next(error); // 503s and misconfiguration
+ *     res.status(error.status).json({ err: error.err, description: error.description });
+ *   }
+ * });
  * ```
  */
 export class SecurityEventError extends RevocableJwtError {
@@ -80,25 +126,93 @@ export class SecurityEventError extends RevocableJwtError {
   }
 }
 
+/**
+ * How {@link processSecurityEvent} (and `securityEventRoute`, which takes the same options beside
+ * `verifier`) judges a SET.
+ *
+ * @example
+ * ```ts
+ * import { securityEventRoute, type SecurityEventOptions } from 'revocable-jwt';
+ * const receiver: SecurityEventOptions = { audience: 'https://api.example.com/ssf', maxAge: 600 };
+ * app.post('/security-events', securityEventRoute({ verifier, ...receiver }));
+ * ```
+ */
 export interface SecurityEventOptions {
-  /** The audience the transmitter addresses us with. */
+  /** The audience the transmitter addresses us with (the SET's `aud` must contain one). */
   audience: string | string[];
-  /** Oldest acceptable `iat`, in seconds. Default 300. */
+  /** How old a SET may be (its `iat`), in seconds; clock tolerance comes on top. Default 300. */
   maxAge?: number;
 }
 
 /** `maxAge`: 5 minutes by default. */
 export const SECURITY_EVENT_MAX_AGE: DurationRule = { default: 300 };
 
+/**
+ * What {@link processSecurityEvent} did with an accepted SET: one action per event it carried,
+ * and whether its `jti` was seen before.
+ *
+ * @example
+ * ```ts
+ * import { processSecurityEvent } from 'revocable-jwt';
+ * declare const set: string;
+ * const result = await processSecurityEvent(verifier, set, { audience: 'https://api.example.com/ssf' });
+ * for (const { event, action, id } of result.actions) log.info({ jti: result.jti, event, action, id }, 'SET');
+ * ```
+ */
 export interface SecurityEventResult {
+  /** The SET's `jti` (replays are recorded per issuer under it). */
   jti: string;
   /** The issuer that signed the SET: the only one whose tokens it refuses. */
   issuer: string;
   /** What we did per event type: `subject`, `session`, or `ignored`. */
   actions: Array<{ event: string; action: 'subject' | 'session' | 'ignored'; id?: string }>;
+  /**
+   * True when this `jti` from this issuer was seen before (a retry or a replay): the same cutoffs
+   * were made again, which cuts nothing issued after the original.
+   */
   duplicate: boolean;
 }
 
+/**
+ * Validates a pushed Security Event Token (RFC 8417, delivered per RFC 8935) and acts on its CAEP /
+ * RISC events: the framework-free core of `securityEventRoute`. The SET must be signed by one of
+ * the verifier's issuers, with `typ` `secevent+jwt`, our `audience`, an `iat` no older than
+ * `maxAge`, a `jti` and a non-empty `events` object. CAEP `session-revoked` cuts off the session
+ * when the subject names one, else the subject; CAEP `credential-change` and RISC
+ * `sessions-revoked`, `account-disabled`, `account-purged` cut off the subject; other events are
+ * acknowledged and ignored. Cutoffs are made at the SET's `iat`, for the issuer that signed it only.
+ *
+ * Does not validate: the HTTP request (method, `Content-Type: application/secevent+jwt`, how the
+ * transmitter authenticates: read and check those yourself), or `options` the way the route does
+ * at construction — an `audience` that is `undefined` turns the audience check off.
+ *
+ * @param verifier - A verifier made by `createVerifier()`: its issuers' keys check the SET.
+ * @param set - The request body: the SET in compact JWS form.
+ * @param options - The `audience` we are addressed with, and `maxAge` (seconds, default 300).
+ * @returns The SET's `jti` and issuer, what was done per event, and whether it was a repeat.
+ * @throws {@link SecurityEventError} (answer 400 `{ err, description }`) for a SET we refuse;
+ *   `IdpUnavailableError` or `StoreUnavailableError` (including `RevocationPendingError`) while the
+ *   keys or the store are unreachable (answer 503: the transmitter retries); `MisconfiguredError`
+ *   (500); `TypeError` for a bad `maxAge`.
+ *
+ * @example
+ * ```ts
+ * import { AuthError, processSecurityEvent, SecurityEventError } from 'revocable-jwt';
+ * // POST /security-events with WHATWG Request/Response:
+ * export async function POST(request: Request): Promise<Response> {
+ *   try {
+ *     await processSecurityEvent(verifier, await request.text(), { audience: 'https://api.example.com/ssf' });
+ *     return new Response(null, { status: 202 });
+ *   } catch (error) {
+ *     if (error instanceof SecurityEventError)
+ *       return Response.json({ err: error.err, description: error.description }, { status: 400 });
+ *     if (error instanceof AuthError && error.status === 503)
+ *       return new Response(null, { status: 503, headers: error.headers }); // the transmitter retries
+ *     throw error;
+ *   }
+ * }
+ * ```
+ */
 export async function processSecurityEvent(
   verifier: Verifier,
   set: string,

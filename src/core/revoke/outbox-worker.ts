@@ -21,19 +21,48 @@ export interface OutboxWorkerOptions {
   onError?: (error: unknown) => void;
 }
 
+/**
+ * What one pass over the outbox did: `verifier.retryPending()` resolves to it (the worker makes
+ * the same pass on a timer, every `revocation.retryInterval` seconds).
+ *
+ * @example
+ * ```ts
+ * import type { OutboxRunResult } from 'revocable-jwt';
+ * // After an IdP outage, deliver what waits now instead of at the next poll:
+ * const run: OutboxRunResult = await verifier.retryPending();
+ * log.info({ ...run }, 'outbox retried');
+ * ```
+ */
 export interface OutboxRunResult {
+  /** Due items of this verifier's issuer that were sent to the IdP in this pass. */
   attempted: number;
+  /** Items the IdP accepted (revoked, or cannot revoke that token type): removed from the outbox. */
   revoked: number;
+  /** Items that failed again for a transient reason: due again after a backoff. */
   rescheduled: number;
   /** Refused for good by the IdP, or expired before the IdP could be told. */
   dropped: number;
 }
 
+/**
+ * The IdP outbox as this verifier sees it: `verifier.stats().revocation.outbox`. `pending` counts
+ * every instance's items in a shared store; the totals count this verifier's deliveries since start.
+ *
+ * @example
+ * ```ts
+ * import type { OutboxStats } from 'revocable-jwt';
+ * const outbox: OutboxStats = verifier.stats().revocation.outbox;
+ * if (outbox.pending > 0) log.warn({ ...outbox }, 'IdP revocations waiting for retry');
+ * ```
+ */
 export interface OutboxStats {
   /** Items waiting, as of the last enqueue or run. */
   pending: number;
+  /** Items delivered from the outbox since start (first attempts made by `revoke()` are not counted). */
   revoked: number;
+  /** Items given up since start: refused for good by the IdP, or expired before it could be told. */
   dropped: number;
+  /** Why the last delivery failed (never contains the token), or undefined. */
   lastError: string | undefined;
 }
 

@@ -7,24 +7,48 @@ import { RevocableJwtError, type RejectionReason } from './revocable-jwt-error.j
 
 export type { RejectionReason } from './revocable-jwt-error.js';
 
-/** The RFC 6750 §3.1 error code, or `undefined` when the request carried no bearer credentials. */
+/**
+ * The RFC 6750 §3.1 error codes a resource server puts in its `WWW-Authenticate` challenge. An
+ * `AuthError`'s `code` is one of these, `temporarily_unavailable` or `server_error` (503 and 500,
+ * which have no challenge code), or `undefined` when the request carried no bearer credentials.
+ *
+ * @example
+ * ```ts
+ * import type { BearerErrorCode } from 'revocable-jwt';
+ * const refusals: Record<BearerErrorCode, number> = { invalid_request: 0, invalid_token: 0, insufficient_scope: 0 };
+ * const isBearerCode = (code: string | undefined): code is BearerErrorCode =>
+ *   code !== undefined && Object.hasOwn(refusals, code);
+ * verifier.on('rejected', ({ code }) => {
+ *   if (isBearerCode(code)) refusals[code] += 1;
+ * });
+ * ```
+ */
 export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope';
 
 const DEFAULT_REALM = 'api';
 
 /**
  * Base class of every error this library passes to `next(err)` or rejects `verify()` with: a
- * request or token refused. `code` is the RFC 6750 error code the client reads in the challenge
- * (several causes share one); `reason` is the finer, stable cause.
+ * request or token refused. It carries the whole answer: `status`, `headers` (the RFC 6750
+ * `WWW-Authenticate` challenge, or `Retry-After`) and a JSON body from `toJSON()`, so any
+ * framework's error handler can send it as is. `code` is the RFC 6750 error code the client reads
+ * in the challenge (several causes share one); `reason` is the finer, stable cause; `description`
+ * is safe to show the client (never the token); `cause` keeps the original error for logs.
  *
  * @example
  * ```ts
  * import { AuthError } from 'revocable-jwt';
- * app.use((err, req, res, next) => {
- *   if (!(err instanceof AuthError)) return next(err);
- *   metrics.rejections.inc({ reason: err.reason });
- *   res.status(err.status).set(err.headers).json(err.toJSON());
- * });
+ * // Any framework: a refusal carries its whole HTTP answer (here as a WHATWG Response).
+ * async function handle(request: Request): Promise<Response> {
+ *   try {
+ *     const { payload } = await verifier.verify(request.headers.get('authorization')?.slice(7) ?? '');
+ *     return Response.json({ hello: payload.sub });
+ *   } catch (error) {
+ *     if (!(error instanceof AuthError)) throw error;
+ *     log.info({ reason: error.reason }, 'request refused');
+ *     return Response.json(error.toJSON(), { status: error.status, headers: error.headers });
+ *   }
+ * }
  * ```
  */
 export abstract class AuthError extends RevocableJwtError {
@@ -85,7 +109,22 @@ export abstract class AuthError extends RevocableJwtError {
   }
 }
 
-/** 401 without an error code: the request carried no bearer token at all (RFC 6750 §3.1). */
+/**
+ * 401 without an error code, reason `missing_token`: the request carried no bearer token at all,
+ * so the challenge is a bare `Bearer realm="…"` (RFC 6750 §3.1: no `error` for a request that did
+ * not try to authenticate).
+ *
+ * @example
+ * ```ts
+ * import { UnauthorizedError } from 'revocable-jwt';
+ * // A token kept in a cookie instead of the Authorization header:
+ * async function authenticate(cookies: Record<string, string | undefined>) {
+ *   const cookieToken = cookies.access_token;
+ *   if (cookieToken === undefined) throw new UnauthorizedError(); // 401, WWW-Authenticate: Bearer realm="api"
+ *   return verifier.verify(cookieToken);
+ * }
+ * ```
+ */
 export class UnauthorizedError extends AuthError {
   readonly status = 401;
   readonly code = undefined;
@@ -94,7 +133,20 @@ export class UnauthorizedError extends AuthError {
   }
 }
 
-/** 400 `invalid_request`: the request itself is malformed (RFC 6750 §3.1). */
+/**
+ * 400 `invalid_request`: the request itself is malformed (RFC 6750 §3.1): two `Authorization`
+ * headers, a token in the query string, a malformed header; also a logout token the back-channel
+ * logout receiver refuses. `reason` names which; the default description is generic.
+ *
+ * @example
+ * ```ts
+ * import { InvalidRequestError } from 'revocable-jwt';
+ * function refuseQueryTokens(url: URL): void {
+ *   if (url.searchParams.has('access_token'))
+ *     throw new InvalidRequestError('query_token_not_allowed', 'Send the token in the Authorization header');
+ * }
+ * ```
+ */
 export class InvalidRequestError extends AuthError {
   readonly status = 400;
   readonly code = 'invalid_request';
@@ -130,7 +182,16 @@ const TOKEN_DESCRIPTIONS: Partial<Record<RejectionReason, string>> = {
 
 /**
  * 401 `invalid_token`: expired, revoked, malformed, or not signed by a trusted key. Without a
- * description, the client is told the fixed one for `reason`.
+ * description, the client is told the fixed one for `reason` (jose's more detailed message stays
+ * in `cause`, for logs). Throw one from your own checks to refuse a token the same way.
+ *
+ * @example
+ * ```ts
+ * import { InvalidTokenError } from 'revocable-jwt';
+ * const { payload } = await verifier.verify(token);
+ * // A policy of this API on top of what the verifier checks:
+ * if (payload.client_id === 'retired-app') throw new InvalidTokenError('claim_invalid', 'This client is retired');
+ * ```
  */
 export class InvalidTokenError extends AuthError {
   readonly status = 401;
@@ -140,10 +201,22 @@ export class InvalidTokenError extends AuthError {
   }
 }
 
-/** 403 `insufficient_scope`, naming the scopes the resource needs. */
+/**
+ * 403 `insufficient_scope`: a valid token without a scope the resource needs. The challenge names
+ * the required scopes (`scope="notes:write"`), as RFC 6750 §3.1 suggests.
+ *
+ * @example
+ * ```ts
+ * import { InsufficientScopeError } from 'revocable-jwt';
+ * const { payload } = await verifier.verify(token);
+ * const granted = typeof payload.scope === 'string' ? payload.scope.split(' ') : [];
+ * if (!granted.includes('notes:write')) throw new InsufficientScopeError(['notes:write']);
+ * ```
+ */
 export class InsufficientScopeError extends AuthError {
   readonly status = 403;
   readonly code = 'insufficient_scope';
+  /** The scopes the resource requires (all of them), as named in the challenge. */
   readonly scopes: readonly string[];
   constructor(requiredScopes: readonly string[]) {
     super('insufficient_scope', 'The access token lacks a required scope');
@@ -155,13 +228,26 @@ export class InsufficientScopeError extends AuthError {
 }
 
 /**
- * 503: the token may well be valid but the key it needs cannot be fetched because the IdP
- * (discovery or JWKS endpoint) is unreachable. Not the client's fault, so not a 401.
+ * 503 `temporarily_unavailable` with `Retry-After`: the token may well be valid but what it needs
+ * from the IdP cannot be had right now — the key (discovery or JWKS endpoint unreachable) or, for
+ * an opaque token, the introspection answer. Not the client's fault, so not a 401. `cause` is
+ * usually the `HttpRequestError` that says what failed.
+ *
+ * @example
+ * ```ts
+ * import { IdpUnavailableError } from 'revocable-jwt';
+ * try {
+ *   await verifier.verify(token);
+ * } catch (error) {
+ *   if (error instanceof IdpUnavailableError) log.warn({ retryAfter: error.retryAfter, cause: error.cause }, 'no IdP');
+ *   throw error; // 503, Retry-After: error.retryAfter
+ * }
+ * ```
  */
 export class IdpUnavailableError extends AuthError {
   readonly status = 503;
   readonly code = 'temporarily_unavailable';
-  /** Seconds after which a retry makes sense. */
+  /** Seconds after which a retry makes sense (whole, at least 1); also sent as `Retry-After`. */
   readonly retryAfter: number;
   constructor(description: string, retryAfter: number, options?: { cause?: unknown }) {
     super('idp_unavailable', description, options);
@@ -173,12 +259,29 @@ export class IdpUnavailableError extends AuthError {
 }
 
 /**
- * 503: the shared revocation store has been unreachable for longer than the staleness bound and
- * the policy is `fail-closed`, so no token can be shown not to be revoked.
+ * 503 `temporarily_unavailable` with `Retry-After`: the shared revocation store has been
+ * unreachable for longer than `maxStaleness` (or has not synced within `syncTimeout`) and the
+ * policy is `fail-closed`, so no token can be shown not to be revoked. Also what the logout and
+ * security-event receivers answer when the store cannot record a replay or a cutoff.
+ *
+ * @example
+ * ```ts
+ * import { StoreUnavailableError } from 'revocable-jwt';
+ * async function handle(request: Request): Promise<Response> {
+ *   try {
+ *     await verifier.verify(request.headers.get('authorization')?.replace(/^Bearer /i, '') ?? '');
+ *   } catch (error) {
+ *     if (error instanceof StoreUnavailableError) return new Response(null, { status: 503, headers: error.headers });
+ *     throw error;
+ *   }
+ *   return new Response('ok');
+ * }
+ * ```
  */
 export class StoreUnavailableError extends AuthError {
   readonly status = 503;
   readonly code = 'temporarily_unavailable';
+  /** Seconds after which a retry makes sense (whole, at least 1); also sent as `Retry-After`. */
   readonly retryAfter: number;
   constructor(retryAfter: number, options?: { cause?: unknown; description?: string }) {
     super('store_unavailable', options?.description ?? 'Token revocation status cannot be checked right now', options);
@@ -197,6 +300,18 @@ export class StoreUnavailableError extends AuthError {
  * generic body. The explanation is in `message` (for logs; never sent to clients), the verifier's
  * `misconfigured` event and `stats().misconfigured`. Its subclass {@link VerifierClosedError} is
  * the application's other mistake: using a verifier it has closed.
+ *
+ * @example
+ * ```ts
+ * import { MisconfiguredError } from 'revocable-jwt';
+ * try {
+ *   await verifier.verify(token);
+ * } catch (error) {
+ *   // `message` says what to fix (e.g. the issuer's trailing slash); the client only sees a generic 500.
+ *   if (error instanceof MisconfiguredError) log.error({ reason: error.reason }, error.message);
+ *   throw error;
+ * }
+ * ```
  */
 export class MisconfiguredError extends AuthError {
   readonly status = 500;
@@ -234,6 +349,19 @@ export class VerifierClosedError extends MisconfiguredError {
  * 503 from `invalidate*()` and the routes built on them: the revocation is in force on this
  * instance, but the shared store has not confirmed it, so other instances may not know yet. The
  * write is retried in the background until it lands; repeating the call is safe (idempotent).
+ * A `StoreUnavailableError`, so handlers that answer that one answer this one too.
+ *
+ * @example
+ * ```ts
+ * import { RevocationPendingError } from 'revocable-jwt';
+ * declare const userId: string;
+ * try {
+ *   await verifier.invalidateSubject(userId); // e.g. after a password change
+ * } catch (error) {
+ *   if (!(error instanceof RevocationPendingError)) throw error;
+ *   log.warn({ retryAfter: error.retryAfter }, 'refused here; other instances learn of it once the store takes it');
+ * }
+ * ```
  */
 export class RevocationPendingError extends StoreUnavailableError {
   constructor(retryAfter: number, options?: { cause?: unknown }) {

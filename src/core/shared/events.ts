@@ -7,6 +7,20 @@ import { EventEmitter } from 'node:events';
 import type { RejectionReason } from './errors.js';
 import type { MisconfigurationSource } from './misconfiguration.js';
 
+/**
+ * Every event a verifier emits, by name, with its payload: what `verifier.on(name, listener)`
+ * passes to the listener. A throwing listener never affects a request. Instants are epoch
+ * milliseconds; `lagMs` is a duration in milliseconds.
+ *
+ * @example
+ * ```ts
+ * import type { VerifierEventMap } from 'revocable-jwt';
+ * const onRevoked = ({ type, source, lagMs }: VerifierEventMap['revoked']) =>
+ *   log.info({ type, source, lagMs }, 'revocation in force');
+ * verifier.on('revoked', onRevoked);
+ * verifier.on('store-unavailable', ({ since }) => log.error({ since: new Date(since) }, 'revocation store lost'));
+ * ```
+ */
 export interface VerifierEventMap {
   /** A token was accepted; `cached` tells whether the signature check was skipped. */
   verified: { cached: boolean; subject: string | undefined; clientId: string | undefined };
@@ -32,7 +46,31 @@ export interface VerifierEventMap {
   misconfigured: { source: MisconfigurationSource; message: string; issuer: string };
 }
 
+/**
+ * The name of a verifier event: `verified`, `rejected`, `revoked`, `jwks-refreshed`,
+ * `store-unavailable`, `store-resynced` or `misconfigured`.
+ *
+ * @example
+ * ```ts
+ * import type { VerifierEventName } from 'revocable-jwt';
+ * const logged: VerifierEventName[] = ['jwks-refreshed', 'store-unavailable', 'store-resynced', 'misconfigured'];
+ * for (const name of logged) verifier.on(name, (event) => log.info({ ...event }, name));
+ * ```
+ */
 export type VerifierEventName = keyof VerifierEventMap;
+
+/**
+ * A listener for the verifier event `E`; it gets that event's payload. Listeners run
+ * synchronously on the request path (`verified` and `rejected` on every request): keep them cheap.
+ *
+ * @example
+ * ```ts
+ * import type { VerifierListener } from 'revocable-jwt';
+ * const onRejected: VerifierListener<'rejected'> = ({ reason, status }) => log.warn({ reason, status }, 'refused');
+ * verifier.on('rejected', onRejected);
+ * // later: verifier.off('rejected', onRejected);
+ * ```
+ */
 export type VerifierListener<E extends VerifierEventName> = (event: VerifierEventMap[E]) => void;
 
 export class VerifierEvents {

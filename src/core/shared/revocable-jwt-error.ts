@@ -10,7 +10,21 @@
  * `reason` is always ours, finer, and unique to one cause.
  */
 
-/** Why a request or token was refused (an `AuthError`), finer than its RFC 6750 code. */
+/**
+ * Why a request or token was refused: the `reason` of an `AuthError`, finer than its RFC 6750
+ * `code` (`token_expired`, `revoked` and `signature_invalid` are all `invalid_token`). Also the
+ * `reason` of the verifier's `rejected` event. Never contains the token.
+ *
+ * @example
+ * ```ts
+ * import type { RejectionReason } from 'revocable-jwt';
+ * // Expired tokens are routine; a forged one or a broken setup is worth a look.
+ * const suspicious = new Set<RejectionReason>(['signature_invalid', 'key_not_found', 'issuer_mismatch']);
+ * verifier.on('rejected', ({ reason, status }) => {
+ *   if (suspicious.has(reason) || status === 500) log.warn({ reason, status }, 'token refused');
+ * });
+ * ```
+ */
 export type RejectionReason =
   | 'missing_token'
   | 'malformed_request'
@@ -42,7 +56,24 @@ export type RejectionReason =
 
 /**
  * Why a request to the IdP gave no usable answer (an `HttpRequestError`): `http_` + its `kind`.
- * `http_status` is a non-2xx answer; `http_redirect` one we refuse to follow.
+ * `http_status` is a non-2xx answer; `http_redirect` one we refuse to follow; `http_too_large` a
+ * body over the size cap; `http_invalid_body` one that is not the JSON expected; `http_aborted` a
+ * request cancelled by `verifier.close()`.
+ *
+ * @example
+ * ```ts
+ * import { HttpRequestError, IdpUnavailableError, type HttpFailureReason } from 'revocable-jwt';
+ * try {
+ *   await verifier.verify(token);
+ * } catch (error) {
+ *   // A 503 because the JWKS or discovery endpoint failed: the cause says how.
+ *   if (error instanceof IdpUnavailableError && error.cause instanceof HttpRequestError) {
+ *     const reason: HttpFailureReason = error.cause.reason; // e.g. 'http_timeout'
+ *     log.warn({ reason, status: error.cause.status }, 'IdP unreachable');
+ *   }
+ *   throw error;
+ * }
+ * ```
  */
 export type HttpFailureReason =
   | 'http_network'
@@ -53,7 +84,20 @@ export type HttpFailureReason =
   | 'http_invalid_body'
   | 'http_aborted';
 
-/** Why the IdP did not confirm a revocation (a `RevocationError`). */
+/**
+ * Why the IdP did not confirm a revocation: the `reason` of a `RevocationError`, as
+ * `verifier.revoke()` reports it in `outcome.error`. Only `revocation_unavailable` is retried
+ * from the outbox; the others need a person (credentials, endpoint) or nothing at all.
+ *
+ * @example
+ * ```ts
+ * import type { RevocationFailureReason } from 'revocable-jwt';
+ * const outcome = await verifier.revoke(token);
+ * const reason: RevocationFailureReason | undefined = outcome.error?.reason;
+ * if (reason === 'revocation_client_rejected' || reason === 'revocation_misconfigured')
+ *   log.error({ reason }, 'the IdP will not take our revocations: check the `revocation` options');
+ * ```
+ */
 export type RevocationFailureReason =
   /** Unreachable, timed out, 5xx or 429, or its endpoint not discoverable right now: retried. */
   | 'revocation_unavailable'
@@ -66,7 +110,23 @@ export type RevocationFailureReason =
   /** Our setup cannot work: no client id, no usable revocation endpoint, an endpoint that redirects. */
   | 'revocation_misconfigured';
 
-/** Why a pushed Security Event Token was refused (a `SecurityEventError`): `set_` + its RFC 8935 code. */
+/**
+ * Why a pushed Security Event Token was refused (a `SecurityEventError`): `set_` + its RFC 8935
+ * code, so it can share a metric label or log field with every other {@link ErrorReason}.
+ *
+ * @example
+ * ```ts
+ * import { processSecurityEvent, SecurityEventError, type SecurityEventReason } from 'revocable-jwt';
+ * declare const set: string; // the request body, Content-Type application/secevent+jwt
+ * try {
+ *   await processSecurityEvent(verifier, set, { audience: 'https://api.example.com/ssf' });
+ * } catch (error) {
+ *   if (!(error instanceof SecurityEventError)) throw error;
+ *   const reason: SecurityEventReason = error.reason; // e.g. 'set_invalid_key'
+ *   log.warn({ reason }, error.description);
+ * }
+ * ```
+ */
 export type SecurityEventReason =
   | 'set_invalid_request'
   | 'set_invalid_key'

@@ -13,6 +13,18 @@ export type { AccessTokenClaims, VerifiedToken } from '../shared/verified-token.
 import type { RevocationOutcome, RevokeOptions } from '../revoke/revocation-outcome.js';
 export type { RevocationOutcome, RevokeOptions } from '../revoke/revocation-outcome.js';
 
+/**
+ * The verified-token cache of `createVerifier({ cache })`: an LRU of verified results, served only
+ * for the identical token string. An entry lives for min(time to `exp` + tolerance, `maxTtl`);
+ * revocations apply to cached tokens at once. `cache: false` verifies every request.
+ *
+ * @example
+ * ```ts
+ * import { createVerifier, type CacheOptions } from 'revocable-jwt';
+ * const cache: CacheOptions = { max: 50_000, maxTtl: 300 }; // 5 minutes at most
+ * const cached = createVerifier({ issuer: 'https://idp.example.com/', audience: 'api', cache });
+ * ```
+ */
 export interface CacheOptions {
   /** Most verified tokens kept (LRU). Default 10 000. */
   max?: number;
@@ -23,6 +35,26 @@ export interface CacheOptions {
 /** The keys `cache` accepts (any other is refused): one line per option. */
 export const CACHE_OPTION_KEYS = optionKeys<CacheOptions>({ max: true, maxTtl: true });
 
+/**
+ * Options of `createVerifier()` for one issuer. Only `issuer` and `audience` are required; every
+ * duration is in seconds (fractions allowed), every instant in epoch milliseconds. Bad options,
+ * unknown keys included, throw a `TypeError` at construction that says what to change;
+ * construction does no I/O.
+ *
+ * @example
+ * ```ts
+ * import { createRedisStore, createVerifier, type VerifierOptions } from 'revocable-jwt';
+ * const options: VerifierOptions = {
+ *   issuer: 'https://idp.example.com/',
+ *   audience: 'https://api.example.com',
+ *   typ: 'at+jwt', // RFC 9068 access tokens only
+ *   clockTolerance: 5,
+ *   revocation: { clientId: 'my-api', clientSecret: process.env.CLIENT_SECRET },
+ *   store: createRedisStore({ url: 'redis://127.0.0.1:6379' }),
+ * };
+ * const verifier = createVerifier(options);
+ * ```
+ */
 export interface VerifierOptions {
   /** The IdP's issuer identifier; `iss` must equal it exactly. Required. */
   issuer: string;
@@ -105,9 +137,23 @@ export const VERIFIER_OPTION_KEYS = optionKeys<VerifierOptions>({
   introspection: true,
 });
 
+/**
+ * RFC 7662 token introspection, for opaque tokens (or every token with `mode: 'always'`): the
+ * IdP's introspection endpoint says whether a token is active. Answers are validated like a token
+ * (`active: true`, `exp`, `nbf`, our `iss` and `aud`) and cached for min(`exp`, `maxAge`); what
+ * unknown tokens may cost the IdP is bounded by `newTokenBudget` per `newTokenWindow`.
+ *
+ * @example
+ * ```ts
+ * import { createVerifier, type IntrospectionOptions } from 'revocable-jwt';
+ * const introspection: IntrospectionOptions = { clientId: 'my-api', clientSecret: 'secret', maxAge: 30 };
+ * const opaque = createVerifier({ issuer: 'https://idp.example.com/', audience: 'api', introspection });
+ * ```
+ */
 export interface IntrospectionOptions {
   /** Our client at the IdP (introspection always needs client authentication). */
   clientId: string;
+  /** Our client secret; required for `client_secret_basic` and `client_secret_post`. */
   clientSecret?: string;
   /** Default: `client_secret_basic` with a secret, `none` without. */
   authMethod?: ClientAuthMethod;
@@ -145,8 +191,30 @@ export const INTROSPECTION_OPTION_KEYS = optionKeys<IntrospectionOptions>({
   newTokenWindow: true,
 });
 
+/**
+ * How `verifier.revoke()` and `revokeRoute` reach the IdP's RFC 7009 revocation endpoint. Without
+ * them, revocation is local only (`idp: 'not_configured'`). While the IdP is unreachable,
+ * revocations wait in the store's outbox and are retried with backoff.
+ *
+ * @example
+ * ```ts
+ * import { createVerifier, type RevocationOptions } from 'revocable-jwt';
+ * // Auth0: /oauth/revoke takes a JSON body with client_id and client_secret.
+ * const revocation: RevocationOptions = {
+ *   clientId: 'my-api',
+ *   clientSecret: 'secret',
+ *   authMethod: 'client_secret_post',
+ *   bodyFormat: 'json',
+ *   endpoint: 'https://tenant.example.auth0.com/oauth/revoke',
+ * };
+ * const withRevocation = createVerifier({ issuer: 'https://tenant.example.auth0.com/', audience: 'api', revocation });
+ * ```
+ */
 export interface RevocationOptions {
-  /** Our client at the IdP. Required unless `authMethod: 'none'` (then the token's own `client_id`/`azp` may stand in). */
+  /**
+   * Our client at the IdP. Required unless `authMethod: 'none'` (then the token's own
+   * `client_id`/`azp` may stand in).
+   */
   clientId?: string;
   /** Required for `client_secret_basic` and `client_secret_post`. */
   clientSecret?: string;
@@ -183,12 +251,29 @@ export const REVOCATION_OPTION_KEYS = optionKeys<RevocationOptions>({
   maxPending: true,
 });
 
+/**
+ * What `verifier.stats()` returns: a snapshot of counters and state, cheap enough to read on
+ * every scrape (`createPrometheusMetrics` does). Instants are epoch milliseconds.
+ *
+ * @example
+ * ```ts
+ * import type { VerifierStats } from 'revocable-jwt';
+ * const stats: VerifierStats = verifier.stats();
+ * const { hits, misses } = stats.cache;
+ * log.info({ hitRatio: hits / Math.max(1, hits + misses), denylisted: stats.revocation.denylisted }, 'auth');
+ * if (stats.misconfigured !== undefined) log.error({}, stats.misconfigured);
+ * ```
+ */
 export interface VerifierStats {
   /** What about the configuration fails against the IdP right now (see the `misconfigured` event), or undefined. */
   misconfigured: string | undefined;
+  /** The verified-token cache: `hits`, `misses`, `size`, `max`. */
   cache: TokenCacheStats;
+  /** The JWKS: `fetches`, `failures`, `keys`, `fetchedAt` (epoch ms). */
   jwks: JwksStats;
+  /** Discovery documents fetched. */
   discovery: { fetches: number };
+  /** This instance's mirror of the revocation store, the IdP outbox and the store's sync state. */
   revocation: {
     /** Entries in this instance's mirror of the store. */
     denylisted: number;
@@ -202,8 +287,19 @@ export interface VerifierStats {
   };
 }
 
-/** Limits a cutoff to one issuer of a multi-issuer verifier. */
+/**
+ * Options of `invalidateSubject()`, `invalidateSession()` and `invalidateAll()`: which issuer's
+ * tokens (for a multi-issuer verifier) and up to which instant.
+ *
+ * @example
+ * ```ts
+ * declare const passwordChangedAt: number; // epoch ms, from your user store
+ * // Every token of alice issued at or before the password change, from one issuer only:
+ * await verifier.invalidateSubject('alice', { issuer: 'https://login.example.com/', at: passwordChangedAt });
+ * ```
+ */
 export interface IssuerScope {
+  /** The issuer whose tokens the cutoff covers. Default: every issuer of the verifier. */
   issuer?: string;
   /**
    * The instant to cut at (epoch ms). Default: now; a later instant is taken as now (a cutoff
@@ -215,11 +311,32 @@ export interface IssuerScope {
   at?: number;
 }
 
+/**
+ * A verifier made by `createVerifier()`: verifies access tokens locally (cached), revokes them at
+ * the IdP and locally, cuts off subjects, sessions or everything, and reports what it does
+ * through `on()` and `stats()`. Framework-free: `authGuard` and the routes are glue around it.
+ * Only objects from `createVerifier()` work with the library's routes and receivers.
+ *
+ * @example
+ * ```ts
+ * import { AuthError, createVerifier } from 'revocable-jwt';
+ * const verifier = createVerifier({ issuer: 'https://idp.example.com/', audience: 'https://api.example.com' });
+ * try {
+ *   const { payload } = await verifier.verify(token);
+ *   log.info({ sub: payload.sub }, 'accepted');
+ * } catch (error) {
+ *   if (error instanceof AuthError) log.info({ reason: error.reason, status: error.status }, 'refused');
+ *   else throw error;
+ * }
+ * await verifier.close(); // on shutdown
+ * ```
+ */
 export interface Verifier {
   /** The issuer (the first one, for a multi-issuer verifier). */
   readonly issuer: string;
   /** Every issuer this verifier trusts. */
   readonly issuers: readonly string[];
+  /** The audiences a token's `aud` must contain one of. */
   readonly audience: readonly string[];
   /**
    * Verifies a JWT access token, resolving to its header and claims or rejecting with an `AuthError`
@@ -228,6 +345,7 @@ export interface Verifier {
   verify(token: string): Promise<VerifiedToken>;
   /** Synchronous cache lookup: the verified result when the token is cached and still valid, else undefined. */
   peek(token: string): VerifiedToken | undefined;
+  /** Counters and state: cache, JWKS, discovery, revocation mirror, outbox, store (see {@link VerifierStats}). */
   stats(): VerifierStats;
   /**
    * Revokes a token at the IdP (RFC 7009) and locally. Local invalidation comes first and does not
@@ -257,6 +375,7 @@ export interface Verifier {
   retryPending(): Promise<import('../revoke/outbox-worker.js').OutboxRunResult>;
   /** Subscribes to what the verifier does (see `VerifierEventMap`). */
   on<E extends VerifierEventName>(event: E, listener: VerifierListener<E>): this;
+  /** Removes a listener added with `on()`. */
   off<E extends VerifierEventName>(event: E, listener: VerifierListener<E>): this;
   /**
    * Aborts in-flight IdP requests and releases timers so the process can exit. `verify()` then
