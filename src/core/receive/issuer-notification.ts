@@ -27,6 +27,18 @@ export interface IssuerNotification {
   invalidateSession(session: string): Promise<void>;
 }
 
+/**
+ * A notification is only ours if it is addressed to us: jose checks `aud` only when given one, so
+ * an absent audience (e.g. an unset environment variable) would accept one meant for any client
+ * of the issuer. Refused as a misuse, before anything is verified.
+ */
+export function requireAudience(audience: unknown, name: string, factory: string): void {
+  const audiences = Array.isArray(audience) ? audience : [audience];
+  if (audiences.length === 0 || audiences.some((a) => typeof a !== 'string' || a === '')) {
+    throw new TypeError(`revocable-jwt: ${factory} needs \`${name}\`: the audience the IdP addresses us by`);
+  }
+}
+
 export async function verifyNotification(
   verifier: Verifier,
   kind: 'bcl' | 'set',

@@ -8,7 +8,7 @@
  * `sub` and/or `sid`, no `nonce`; `typ` `logout+jwt` (or absent / `JWT`, as older IdPs send).
  */
 import { InvalidRequestError } from '../shared/errors.js';
-import { verifyNotification } from './issuer-notification.js';
+import { requireAudience, verifyNotification } from './issuer-notification.js';
 import type { Verifier } from '../verify/types.js';
 import { durationSeconds, type DurationRule } from '../shared/duration-option.js';
 
@@ -135,6 +135,7 @@ export async function processLogoutToken(
   logoutToken: string,
   options: LogoutTokenOptions,
 ): Promise<LogoutResult> {
+  requireAudience(options?.clientId, 'clientId', 'processLogoutToken');
   const maxTokenAge = durationSeconds(options.maxAge, 'maxAge', LOGOUT_TOKEN_MAX_AGE, 'processLogoutToken');
   // Everything below acts for the issuer that signed the token only (its cutoffs, its replay records).
   const notification = await verifyNotification(verifier, 'bcl', logoutToken, {

@@ -12,7 +12,8 @@
  */
 import { AuthError } from '../shared/errors.js';
 import { RevocableJwtError } from '../shared/revocable-jwt-error.js';
-import { verifyNotification, type IssuerNotification } from './issuer-notification.js';
+import { requireAudience, verifyNotification, type IssuerNotification } from './issuer-notification.js';
+import { portOf } from '../verify/verifier-port.js';
 import type { Verifier } from '../verify/types.js';
 import { durationSeconds, type DurationRule } from '../shared/duration-option.js';
 
@@ -218,6 +219,8 @@ export async function processSecurityEvent(
   set: string,
   options: SecurityEventOptions,
 ): Promise<SecurityEventResult> {
+  requireAudience(options?.audience, 'audience', 'processSecurityEvent');
+  portOf(verifier); // a foreign verifier is the app's mistake (TypeError), not the transmitter's (400)
   const maxTokenAge = durationSeconds(options.maxAge, 'maxAge', SECURITY_EVENT_MAX_AGE, 'processSecurityEvent');
   let notification: IssuerNotification;
   try {
