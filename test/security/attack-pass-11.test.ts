@@ -85,3 +85,30 @@ describe('a closed verifier admits nothing, not even from the hit path', () => {
     expect(verifier.peek(token)).toBeUndefined();
   });
 });
+
+describe('Authorization sent twice in a plain record (two casings) is refused, not resolved by picking one', () => {
+  it.each([
+    ['authorization + Authorization', (a: string, b: string) => ({ authorization: a, Authorization: b })],
+    ['Authorization + AUTHORIZATION', (a: string, b: string) => ({ Authorization: a, AUTHORIZATION: b })],
+  ])('%s: 400 multiple_tokens, whichever token each holds', async (_name, headersOf) => {
+    const clock = testClock(1_800_000_000_000);
+    const verifier = hmacVerifier(clock);
+    const [alice, mallory] = [await sign(clock, 'alice'), await sign(clock, 'mallory')];
+    await verifier.verify(alice);
+    await verifier.verify(mallory); // both cached: the sync hit path must refuse as well
+    const authenticate = createAuthenticator({ verifier });
+    const answer = authenticate({ headers: headersOf(`Bearer ${alice}`, `Bearer ${mallory}`) });
+    expect(await outcome(answer)).toEqual({ ok: false, status: 400, reason: 'multiple_tokens' });
+  });
+
+  it('one Authorization in any casing is still read', async () => {
+    const clock = testClock(1_800_000_000_000);
+    const verifier = hmacVerifier(clock);
+    const alice = await sign(clock, 'alice');
+    const authenticate = createAuthenticator({ verifier });
+    expect(await outcome(authenticate({ headers: { AuThOrIzAtIoN: `Bearer ${alice}` } }))).toEqual({
+      ok: true,
+      sub: 'alice',
+    });
+  });
+});
