@@ -7,7 +7,9 @@ import { SignJWT } from 'jose';
 import {
   type Authentication,
   createAuthenticator,
+  createBackchannelLogoutHandler,
   createMemoryStore,
+  createRevokeHandler,
   createVerifier,
   type Verifier,
 } from '../../src/index.js';
@@ -110,5 +112,23 @@ describe('Authorization sent twice in a plain record (two casings) is refused, n
       ok: true,
       sub: 'alice',
     });
+  });
+});
+
+describe('a body that is not an object (a fetch adapter passing `await request.json()` of `null`) is a 400', () => {
+  it.each([null, undefined])('revoke handler, body %p: 400 invalid_request, not a rejection (500)', async (body) => {
+    const clock = testClock(1_800_000_000_000);
+    const revoke = createRevokeHandler({ verifier: hmacVerifier(clock) });
+    const answer = await revoke(body as unknown as Record<string, unknown>, { headers: {} });
+    expect(answer.status).toBe(400);
+    expect(answer.body).toMatchObject({ error: 'invalid_request' });
+  });
+
+  it.each([null, undefined])('back-channel logout handler, body %p: 400 invalid_request', async (body) => {
+    const clock = testClock(1_800_000_000_000);
+    const logout = createBackchannelLogoutHandler({ verifier: hmacVerifier(clock), clientId: 'api' });
+    const answer = await logout(body as unknown as Record<string, unknown>);
+    expect(answer.status).toBe(400);
+    expect(answer.body).toMatchObject({ error: 'invalid_request' });
   });
 });
