@@ -78,7 +78,8 @@ export function buildBackchannelLogoutHandler(
   };
 
   const logout = async (body: Readonly<Record<string, unknown>>): Promise<RouteAnswer> => {
-    const logoutToken = body.logout_token;
+    // `?.`: the adapter's parsed body is whatever the IdP sent, `null` too.
+    const logoutToken = body?.logout_token;
     if (typeof logoutToken !== 'string' || logoutToken === '') {
       return jsonAnswer(400, oauthErrorBody('invalid_request', 'Missing logout_token'));
     }

@@ -7,7 +7,7 @@
  * scans its characters, and adapters may skip it for a token that equals one already verified.
  */
 import { InvalidRequestError, UnauthorizedError } from '../shared/errors.js';
-import { headerOf, type HeaderValue, type RequestLike } from './request-like.js';
+import { headerOf, type HeaderValue, isHeadersLike, type RequestLike } from './request-like.js';
 
 /** b64token (RFC 6750 §2.1): the only characters a bearer token may contain. */
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
@@ -27,7 +27,7 @@ export function extractBearerToken(req: RequestLike): string {
 /** The structural part of {@link extractBearerToken}; the token's characters are not checked. */
 export function readBearerToken(req: RequestLike): string {
   const header = headerOf(req.headers, 'authorization');
-  if (typeof header === 'object' || (req.rawHeaders !== undefined && countAuthorizationHeaders(req.rawHeaders) > 1)) {
+  if (typeof header === 'object' || sentTwice(req)) {
     throw new InvalidRequestError('multiple_tokens', 'Send exactly one Authorization header');
   }
   const inQuery = req.url !== undefined && req.url.indexOf('?') !== -1 && hasQueryToken(req.url);
@@ -74,10 +74,22 @@ function isBearer(scheme: string): boolean {
   return true;
 }
 
-function countAuthorizationHeaders(rawHeaders: readonly string[]): number {
+/**
+ * Whether `Authorization` came more than once where the value read cannot show it: in Node's
+ * `rawHeaders` (its record keeps only the first), or under two casings of a plain record
+ * (`authorization` and `Authorization`). A `Headers` joins repeats into one value, which no
+ * bearer token matches.
+ */
+function sentTwice(req: RequestLike): boolean {
+  if (req.rawHeaders !== undefined) return countAuthorization(req.rawHeaders, 2) > 1;
+  return !isHeadersLike(req.headers) && countAuthorization(Object.keys(req.headers), 1) > 1;
+}
+
+/** How many of `names` (every `step`-th) are `Authorization`, in any casing. */
+function countAuthorization(names: readonly string[], step: number): number {
   let count = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!;
+  for (let i = 0; i < names.length; i += step) {
+    const name = names[i]!;
     if (name.length === 13 && name.toLowerCase() === 'authorization') count++;
   }
   return count;

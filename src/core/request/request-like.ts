@@ -74,7 +74,8 @@ export interface RequestLike {
   /**
    * The header fields: Node's lower-cased record, a WHATWG `Headers`, or a record of any casing
    * (looked up case-insensitively). A field sent twice must stay visible as twice: an array value
-   * in a record, or `rawHeaders` beside Node's record (Node keeps only the first `Authorization`).
+   * or two casings (`authorization`, `Authorization`) in a record, or `rawHeaders` beside Node's
+   * record (Node keeps only the first `Authorization`).
    * A WHATWG `Headers` joins repeats into one value with `, `; for `Authorization` that value is
    * no bearer token, so it is refused as malformed (400), never accepted.
    */
@@ -127,6 +128,6 @@ export function mediaTypeOf(request: Pick<RequestLike, 'headers'>): string {
 }
 
 /** A `Headers` has a `get` method; in a record, `get` could only be a header field's string value. */
-function isHeadersLike(headers: HeaderRecord | HeadersLike): headers is HeadersLike {
+export function isHeadersLike(headers: HeaderRecord | HeadersLike): headers is HeadersLike {
   return typeof headers.get === 'function';
 }

@@ -78,8 +78,9 @@ export function buildRevokeHandler(options: RevokeRequestOptions, factory: strin
 
   const revoke = async (body: Readonly<Record<string, unknown>>, request: RequestLike): Promise<RouteAnswer> => {
     try {
-      const bodyToken = optionalString(body.token, 'token', 16_384);
-      const hint = optionalString(body.token_type_hint, 'token_type_hint', 64);
+      // `?.`: a fetch adapter's `await request.json()` is whatever the client sent, `null` too.
+      const bodyToken = optionalString(body?.token, 'token', 16_384);
+      const hint = optionalString(body?.token_type_hint, 'token_type_hint', 64);
       if (hint !== undefined && !HINT.test(hint))
         throw new InvalidRequestError('malformed_request', 'Invalid token_type_hint');
       const bearer = bearerOf(request, bodyToken !== undefined);

@@ -126,6 +126,9 @@ class JwtVerifier implements Verifier {
   }
 
   peek(token: string): VerifiedToken | undefined {
+    // A verification in flight at close() may still fill the cache; a closed verifier hears no
+    // revocations any more (its mirror is closed), so it vouches for nothing.
+    if (this.closed) return undefined;
     const now = this.options.clock();
     if (!this.mirror.accepts(now)) return undefined; // let verify() wait for the sync or report it
     const hit = this.lookup(token, now, false);

@@ -1,0 +1,134 @@
+/**
+ * Attack pass on issue 11 (the request step in the core, the verifier split): tests an attacker
+ * or a careless integrator would write against the framework-free API. Each names the hole it probes.
+ */
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { SignJWT } from 'jose';
+import {
+  type Authentication,
+  createAuthenticator,
+  createBackchannelLogoutHandler,
+  createMemoryStore,
+  createRevokeHandler,
+  createVerifier,
+  type Verifier,
+} from '../../src/index.js';
+import { testClock } from '../support/idp.js';
+
+const SECRET = new TextEncoder().encode('a-shared-secret-of-at-least-32-bytes!!');
+const AUD = 'https://api.example';
+const ISSUER = 'http://127.0.0.1:9/attack-11';
+const OTHER_ISSUER = 'http://127.0.0.1:9/attack-11-other';
+
+const open: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  for (const item of open.splice(0).reverse()) await item.close();
+});
+
+function hmacVerifier(clock: ReturnType<typeof testClock>): Verifier {
+  const verifier = createVerifier({
+    issuer: ISSUER,
+    audience: AUD,
+    algorithms: ['HS256'],
+    secret: SECRET,
+    clock,
+    store: createMemoryStore({ clock }),
+  });
+  open.push(verifier);
+  return verifier;
+}
+
+function sign(clock: () => number, sub: string): Promise<string> {
+  const iat = Math.floor(clock() / 1000);
+  return new SignJWT({ sub, iss: ISSUER, aud: AUD, iat, exp: iat + 300, jti: `${sub}-${iat}` })
+    .setProtectedHeader({ alg: 'HS256' })
+    .sign(SECRET);
+}
+
+/** The answer, as `{ ok, sub }` or `{ status, reason }`, sync or not. */
+async function outcome(answer: Authentication | Promise<Authentication>) {
+  const settled = await answer;
+  return settled.ok
+    ? { ok: true, sub: settled.auth.payload.sub }
+    : { ok: false, status: settled.status, reason: settled.error.reason };
+}
+
+describe('a closed verifier admits nothing, not even from the hit path', () => {
+  it('a verification in flight at close() does not leave a token that peek() (and so authenticate) accepts', async () => {
+    const clock = testClock(1_800_000_000_000);
+    const verifier = hmacVerifier(clock);
+    const token = await sign(clock, 'alice');
+    // The signature check is asynchronous: close() lands while it runs, and it finishes afterwards.
+    const inFlight = verifier.verify(token).catch(() => undefined);
+    await verifier.close();
+    await inFlight;
+    // The closed verifier no longer hears revocations (its mirror is closed): it must not vouch for anything.
+    expect(verifier.peek(token)).toBeUndefined();
+    const answer = createAuthenticator({ verifier })({ headers: { authorization: `Bearer ${token}` } });
+    expect(await outcome(answer)).toEqual({ ok: false, status: 500, reason: 'verifier_closed' });
+  });
+
+  it('the same through several issuers', async () => {
+    const clock = testClock(1_800_000_000_000);
+    const verifier = createVerifier({
+      issuers: [ISSUER, OTHER_ISSUER].map((issuer) => ({
+        issuer,
+        audience: AUD,
+        algorithms: ['HS256'],
+        secret: SECRET,
+      })),
+      clock,
+    });
+    open.push(verifier);
+    const token = await sign(clock, 'alice');
+    const inFlight = verifier.verify(token).catch(() => undefined);
+    await verifier.close();
+    await inFlight;
+    expect(verifier.peek(token)).toBeUndefined();
+  });
+});
+
+describe('Authorization sent twice in a plain record (two casings) is refused, not resolved by picking one', () => {
+  it.each([
+    ['authorization + Authorization', (a: string, b: string) => ({ authorization: a, Authorization: b })],
+    ['Authorization + AUTHORIZATION', (a: string, b: string) => ({ Authorization: a, AUTHORIZATION: b })],
+  ])('%s: 400 multiple_tokens, whichever token each holds', async (_name, headersOf) => {
+    const clock = testClock(1_800_000_000_000);
+    const verifier = hmacVerifier(clock);
+    const [alice, mallory] = [await sign(clock, 'alice'), await sign(clock, 'mallory')];
+    await verifier.verify(alice);
+    await verifier.verify(mallory); // both cached: the sync hit path must refuse as well
+    const authenticate = createAuthenticator({ verifier });
+    const answer = authenticate({ headers: headersOf(`Bearer ${alice}`, `Bearer ${mallory}`) });
+    expect(await outcome(answer)).toEqual({ ok: false, status: 400, reason: 'multiple_tokens' });
+  });
+
+  it('one Authorization in any casing is still read', async () => {
+    const clock = testClock(1_800_000_000_000);
+    const verifier = hmacVerifier(clock);
+    const alice = await sign(clock, 'alice');
+    const authenticate = createAuthenticator({ verifier });
+    expect(await outcome(authenticate({ headers: { AuThOrIzAtIoN: `Bearer ${alice}` } }))).toEqual({
+      ok: true,
+      sub: 'alice',
+    });
+  });
+});
+
+describe('a body that is not an object (a fetch adapter passing `await request.json()` of `null`) is a 400', () => {
+  it.each([null, undefined])('revoke handler, body %p: 400 invalid_request, not a rejection (500)', async (body) => {
+    const clock = testClock(1_800_000_000_000);
+    const revoke = createRevokeHandler({ verifier: hmacVerifier(clock) });
+    const answer = await revoke(body as unknown as Record<string, unknown>, { headers: {} });
+    expect(answer.status).toBe(400);
+    expect(answer.body).toMatchObject({ error: 'invalid_request' });
+  });
+
+  it.each([null, undefined])('back-channel logout handler, body %p: 400 invalid_request', async (body) => {
+    const clock = testClock(1_800_000_000_000);
+    const logout = createBackchannelLogoutHandler({ verifier: hmacVerifier(clock), clientId: 'api' });
+    const answer = await logout(body as unknown as Record<string, unknown>);
+    expect(answer.status).toBe(400);
+    expect(answer.body).toMatchObject({ error: 'invalid_request' });
+  });
+});
