@@ -18,6 +18,11 @@ export interface DurationRule {
   allowZero?: boolean;
   /** The longest sensible value, in seconds: past it a value most likely meant milliseconds. */
   max?: number;
+  /**
+   * Why values past `max` are refused, when the reason is not a unit mix-up (e.g. a leeway that
+   * would keep expired tokens alive).
+   */
+  tooLong?: string;
 }
 
 /**
@@ -35,6 +40,9 @@ export function durationSeconds(value: unknown, name: string, rule: DurationRule
     fail(`\`${name}\` must be a number of seconds ${range}, e.g. ${rule.default}`);
   }
   const seconds = value as number;
+  if (max !== undefined && seconds > max && rule.tooLong !== undefined) {
+    fail(`\`${name}\` is at most ${max} seconds (${seconds} given): ${rule.tooLong}`);
+  }
   if (max !== undefined && seconds > max) {
     fail(
       `\`${name}\` is in seconds (e.g. ${rule.default}), at most ${max}; ` +

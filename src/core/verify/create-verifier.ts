@@ -147,6 +147,8 @@ class MultiIssuerVerifier implements Verifier {
    * to `options.issuer`. Never a guess: a token sent to another IdP is a token leaked to it.
    */
   revoke(token: string, options: RevokeOptions = {}): Promise<RevocationOutcome> {
+    // Its issuers' verifiers are closed with it; this also covers a token none of them would take.
+    if (this.closed) return Promise.reject(new VerifierClosedError('revoke() called after close()'));
     if (options.issuer !== undefined && !this.byIssuer.has(options.issuer)) {
       return Promise.reject(
         new TypeError(
@@ -165,6 +167,7 @@ class MultiIssuerVerifier implements Verifier {
   }
 
   invalidate(token: string): Promise<void> {
+    if (this.closed) return Promise.reject(new VerifierClosedError('invalidate() called after close()'));
     const verifier = this.route(token);
     return verifier ? verifier.invalidate(token) : Promise.reject(invalidToken('issuer_mismatch'));
   }

@@ -120,7 +120,13 @@ export function resolveVerifierOptions(
     fail("`secret` is only used with HMAC algorithms; add e.g. 'HS256' to `algorithms` or drop `secret`");
   }
 
-  const clockTolerance = durationSeconds(options.clockTolerance, 'clockTolerance', { default: 5, allowZero: true });
+  // A leeway is for clock skew: a large one would keep expired (and revoked-then-lapsed) tokens alive.
+  const clockTolerance = durationSeconds(options.clockTolerance, 'clockTolerance', {
+    default: 5,
+    allowZero: true,
+    max: 300,
+    tooLong: 'a larger leeway would keep expired tokens alive; fix the clocks instead',
+  });
   const requiredClaims = options.requiredClaims ?? ['exp'];
   if (!Array.isArray(requiredClaims) || requiredClaims.some((c) => typeof c !== 'string'))
     fail('`requiredClaims` must be an array of claim names');

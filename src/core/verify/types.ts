@@ -69,7 +69,7 @@ export interface VerifierOptions {
    * algorithm: that is the explicit opt-in. Keys from the JWKS are never used as HMAC secrets.
    */
   secret?: string | Uint8Array;
-  /** Leeway for `exp`, `nbf` and `iat`, in seconds. Default 5. */
+  /** Leeway for `exp`, `nbf` and `iat`, in seconds. Default 5; at most 300 (more would keep expired tokens alive). */
   clockTolerance?: number;
   /**
    * Claims that must be present. Default `['exp']`. A token without `exp` (if you allow one) is

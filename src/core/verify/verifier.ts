@@ -119,7 +119,7 @@ class JwtVerifier implements Verifier {
     this.sweepTimer = setInterval(() => this.mirror.list.sweep(clock()), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
     registerPort(this, {
-      verifyIssuerJwt: issuerJwtVerifier(shared),
+      verifyIssuerJwt: this.whileOpen('a notification', issuerJwtVerifier(shared)),
       claimOnce: (key, until) => this.claimOnce(key, until),
       reportRejection: (error) => this.reportRejection(error),
     });
@@ -240,12 +240,24 @@ class JwtVerifier implements Verifier {
     };
   }
 
+  /**
+   * A closed verifier neither hears nor publishes revocations (its mirror and outbox are stopped):
+   * what it would report as done would not be, so every operation refuses with a coded error.
+   */
+  private whileOpen<A extends unknown[], R>(
+    operation: string,
+    action: (...args: A) => Promise<R>,
+  ): (...args: A) => Promise<R> {
+    return (...args) =>
+      this.closed ? Promise.reject(new VerifierClosedError(`${operation} called after close()`)) : action(...args);
+  }
+
   revoke(token: string, options?: RevokeOptions): Promise<RevocationOutcome> {
-    return this.revoker.revoke(token, options);
+    return this.whileOpen('revoke()', () => this.revoker.revoke(token, options))();
   }
 
   invalidate(token: string): Promise<void> {
-    return this.revoker.invalidate(token);
+    return this.whileOpen('invalidate()', () => this.revoker.invalidate(token))();
   }
 
   invalidateSubject(subject: string, scope?: IssuerScope): Promise<void> {
@@ -261,6 +273,7 @@ class JwtVerifier implements Verifier {
   }
 
   private inScope(scope: IssuerScope | undefined, action: () => Promise<void>): Promise<void> {
+    if (this.closed) return Promise.reject(new VerifierClosedError('invalidate*() called after close()'));
     if (scope?.issuer !== undefined && scope.issuer !== this.issuer) {
       return Promise.reject(new TypeError(`revocable-jwt: this verifier trusts ${this.issuer}, not ${scope.issuer}`));
     }
@@ -268,7 +281,7 @@ class JwtVerifier implements Verifier {
   }
 
   retryPending(): Promise<OutboxRunResult> {
-    return this.revoker.retryPending();
+    return this.whileOpen('retryPending()', () => this.revoker.retryPending())();
   }
 
   async close(): Promise<void> {

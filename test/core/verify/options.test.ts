@@ -286,7 +286,13 @@ describe('duration options are seconds; a millisecond-minded wait fails at const
     [
       'clockTolerance Infinity',
       { clockTolerance: Number.POSITIVE_INFINITY },
-      '`clockTolerance` must be a number of seconds >= 0, e.g. 5',
+      '`clockTolerance` must be a number of seconds >= 0 and <= 300, e.g. 5',
+    ],
+    [
+      'clockTolerance past 5 minutes (a leeway that large keeps expired tokens alive: fails closed at construction)',
+      { clockTolerance: 301 },
+      '`clockTolerance` is at most 300 seconds (301 given): a larger leeway would keep expired tokens alive; ' +
+        'fix the clocks instead',
     ],
     ['jwksCooldown NaN', { jwksCooldown: Number.NaN }, '`jwksCooldown` must be a number of seconds >= 0, e.g. 30'],
     ['jwksMaxAge negative', { jwksMaxAge: -1 }, '`jwksMaxAge` must be a number of seconds > 0, e.g. 600'],
