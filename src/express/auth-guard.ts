@@ -26,18 +26,110 @@ declare global {
   }
 }
 
-/** A verifier, or the options to build one (not both: options beside a verifier would be ignored). */
+/**
+ * The options of {@link authGuard}: `scopes` and `realm` ({@link GuardSettings}), and a verifier
+ * or the options to build one (not both: options beside a verifier would be ignored, so they are
+ * refused). Unknown keys are refused at construction.
+ *
+ * @example
+ * ```ts
+ * import { authGuard, type AuthGuardOptions } from 'revocable-jwt';
+ * const shared: AuthGuardOptions = { verifier, scopes: ['notes:read'], realm: 'notes' };
+ * // Shorthand: the guard builds its own verifier (any createVerifier option), as `guard.verifier`.
+ * const own: AuthGuardOptions = { issuer: 'https://idp.example.com/', audience: 'https://api.example.com' };
+ * app.get('/notes', authGuard(shared), (req, res) => {
+ *   res.json({ user: req.auth?.payload.sub });
+ * });
+ * ```
+ */
 export type AuthGuardOptions = GuardSettings & VerifierChoice;
 
+/**
+ * The `next` of Express and Connect middleware: called with nothing to go on, with an error to
+ * hand it to the error handlers. On a bare `node:http` server, write your own.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http';
+ * import { authGuard, writeAuthError, type NextFunction } from 'revocable-jwt';
+ * const guard = authGuard({ verifier });
+ * createServer((req, res) => {
+ *   const next: NextFunction = (err) => {
+ *     if (err === undefined) res.end('hello');
+ *     else if (!writeAuthError(res, err)) res.writeHead(500).end();
+ *   };
+ *   guard(req, res, next);
+ * }).listen(3000);
+ * ```
+ */
 export type NextFunction = (err?: unknown) => void;
-export type GuardRequest = IncomingMessage & { auth?: VerifiedToken; body?: unknown };
 
+/**
+ * The request {@link authGuard} takes: a Node `IncomingMessage` (an Express or Connect request is
+ * one), with the `auth` the guard sets and the `body` a parser may have left.
+ *
+ * @example
+ * ```ts
+ * import type { GuardRequest } from 'revocable-jwt';
+ * function userOf(req: GuardRequest): string | undefined {
+ *   return req.auth?.payload.sub; // set by authGuard before the next handler runs
+ * }
+ * ```
+ */
+export type GuardRequest = IncomingMessage & {
+  /** Set by `authGuard` once the bearer token is verified and its scopes checked. */
+  auth?: VerifiedToken;
+  /**
+   * The body a parser left, if one ran: an `access_token` in a form body is refused (400: use
+   * the header); any other body (JSON included) is the application's and is never looked at.
+   */
+  body?: unknown;
+};
+
+/**
+ * The middleware {@link authGuard} returns: `(req, res, next)`, calling `next()` with `req.auth`
+ * set, or `next(err)` with an `AuthError`. It answers a cached token synchronously.
+ *
+ * @example
+ * ```ts
+ * import { authGuard, type AuthGuardMiddleware } from 'revocable-jwt';
+ * const guard: AuthGuardMiddleware = authGuard({ issuer: 'https://idp.example.com/', audience: 'api' });
+ * app.use(guard);
+ * process.once('SIGTERM', () => void guard.verifier.close()); // the verifier it built
+ * ```
+ */
 export interface AuthGuardMiddleware {
   (req: GuardRequest, res: ServerResponse, next: NextFunction): void;
   /** The verifier this guard uses (built by the guard for the `{ issuer, audience }` shorthand). */
   readonly verifier: Verifier;
 }
 
+/**
+ * Express/Connect middleware for a resource server: reads the bearer token (RFC 6750: the
+ * `Authorization` header only), verifies it with the verifier (locally, cached), checks `scopes`,
+ * sets `req.auth = { token, header, payload, source }` and calls `next()`. A refusal goes to
+ * `next(err)` as an `AuthError` carrying `status`, `headers` (the `WWW-Authenticate` challenge
+ * under `realm`, `Retry-After`) and a JSON body from `toJSON()`: Express's default handler
+ * already answers with the right status and headers; `authErrorHandler()` adds the JSON body.
+ * 400 malformed request, 401 no or bad token, 403 missing scope, 503 IdP or store unreachable,
+ * 500 misconfiguration. Nothing Express-specific: it also runs under Connect or `node:http`.
+ *
+ * Does not: read or parse a body, or look at any token but the bearer token. With the shorthand
+ * (`{ issuer, audience }`), close `guard.verifier` on shutdown.
+ *
+ * @throws TypeError at construction: unknown keys, verifier options beside `verifier`, scopes or
+ * a realm a challenge cannot carry (printable ASCII, no spaces, quotes or backslashes), bad
+ * verifier options.
+ *
+ * @example
+ * ```ts
+ * import { authErrorHandler, authGuard } from 'revocable-jwt';
+ * app.get('/notes', authGuard({ verifier, scopes: ['notes:read'] }), (req, res) => {
+ *   res.json({ user: req.auth!.payload.sub });
+ * });
+ * app.use(authErrorHandler()); // optional: JSON bodies instead of Express's HTML error page
+ * ```
+ */
 export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
   const authenticate = buildAuthenticator(options, 'authGuard', GUARD_SETTING_KEYS);
 

@@ -9,7 +9,27 @@ import { type EndpointPolicy, postOnly, type RouteAnswer, serverErrorAnswer } fr
 import type { NextFunction } from './auth-guard.js';
 import { writeAnswer } from './write-answer.js';
 
-export type RouteRequest = IncomingMessage & { body?: unknown };
+/**
+ * The request the library's POST routes (`revokeRoute`, `backchannelLogoutRoute`,
+ * `securityEventRoute`) take: a Node `IncomingMessage` (an Express or Connect request is one),
+ * with the `body` a parser may have left.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http';
+ * import { revokeRoute, type RouteRequest } from 'revocable-jwt';
+ * const logout = revokeRoute({ verifier });
+ * createServer((req: RouteRequest, res) => logout(req, res)).listen(3000); // no parser: it reads the stream
+ * ```
+ */
+export type RouteRequest = IncomingMessage & {
+  /**
+   * The body a parser left, if one ran: the logout routes take an object as the parsed fields; a
+   * string or bytes is read as the raw body; without one the route reads the stream itself (up to
+   * 16 KiB).
+   */
+  body?: unknown;
+};
 
 /** A POST endpoint: `handle` reads the body, calls the core step and returns its answer. */
 export function postRoute(policy: EndpointPolicy, handle: (req: RouteRequest) => Promise<RouteAnswer>) {

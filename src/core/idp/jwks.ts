@@ -50,9 +50,23 @@ export interface KeyRemoval {
   kidless: boolean;
 }
 
+/**
+ * The issuer's JWKS figures, as `verifier.stats().jwks` reports them (counters since the verifier
+ * was created).
+ *
+ * @example
+ * ```ts
+ * import type { JwksStats } from 'revocable-jwt';
+ * const jwks: JwksStats = verifier.stats().jwks;
+ * if (jwks.fetchedAt === undefined) log.warn({ failures: jwks.failures }, 'no signing keys fetched yet');
+ * ```
+ */
 export interface JwksStats {
+  /** JWKS requests sent (first load, refreshes, unknown `kid`s). */
   fetches: number;
+  /** JWKS loads that failed: endpoint unknown, network, status, size or a body without `keys`. */
   failures: number;
+  /** Keys in the current set (symmetric `oct` keys, which are dropped, not counted). */
   keys: number;
   /** Epoch ms of the last successful fetch, if any. */
   fetchedAt: number | undefined;

@@ -4,8 +4,9 @@
  * default, of that subject (`sub`) on every instance, since access tokens rarely carry `sid`.
  *
  * Validation per §2.6: signature with the issuer's keys and algorithms, `iss`, `aud` = our client,
- * `iat` (recent), `jti` (replays refused), `events` with the back-channel-logout member (an object),
- * `sub` and/or `sid`, no `nonce`; `typ` `logout+jwt` (or absent / `JWT`, as older IdPs send).
+ * `iat` (recent), `jti` (a repeat makes the same cutoffs again), `events` with the
+ * back-channel-logout member (an object), `sub` and/or `sid`, no `nonce`; `typ` `logout+jwt` (or
+ * absent / `JWT`, as older IdPs send).
  */
 import { InvalidRequestError } from '../shared/errors.js';
 import { requireAudience, verifyNotification } from './issuer-notification.js';

@@ -26,6 +26,7 @@ import { requireScopes } from './scopes.js';
  *
  * @example
  * ```ts
+ * import type { GuardSettings } from 'revocable-jwt';
  * const settings: GuardSettings = { scopes: ['notes:write'], realm: 'notes' };
  * ```
  */
@@ -37,10 +38,13 @@ export interface GuardSettings {
 }
 
 /**
- * A verifier, or the options to build one (not both: options beside a verifier would be ignored).
+ * A verifier, or the options to build one (not both: options beside a verifier would be ignored,
+ * so they are refused at construction). The shorthand builds a verifier of its own, single- or
+ * multi-issuer (`issuers`); the factory exposes it as `.verifier`, for `close()` on shutdown.
  *
  * @example
  * ```ts
+ * import type { VerifierChoice } from 'revocable-jwt';
  * const shared: VerifierChoice = { verifier };
  * const shorthand: VerifierChoice = { issuer: 'https://idp.example.com', audience: 'https://api.example.com' };
  * ```
@@ -54,6 +58,7 @@ export type VerifierChoice =
  *
  * @example
  * ```ts
+ * import type { AuthenticatorSettings } from 'revocable-jwt';
  * const settings: AuthenticatorSettings = { scopes: ['notes:read'], origin: 'https://api.example.com' };
  * ```
  */
@@ -71,7 +76,14 @@ export interface AuthenticatorSettings extends GuardSettings {
  *
  * @example
  * ```ts
- * const options: AuthenticatorOptions = { issuer, audience, scopes: ['notes:read'], realm: 'notes' };
+ * import { createAuthenticator, type AuthenticatorOptions } from 'revocable-jwt';
+ * const options: AuthenticatorOptions = {
+ *   issuer: 'https://idp.example.com/',
+ *   audience: 'https://api.example.com',
+ *   scopes: ['notes:read'],
+ *   realm: 'notes',
+ * };
+ * const authenticate = createAuthenticator(options); // builds its own verifier: authenticate.verifier
  * ```
  */
 export type AuthenticatorOptions = AuthenticatorSettings & VerifierChoice;
@@ -81,11 +93,18 @@ export type AuthenticatorOptions = AuthenticatorSettings & VerifierChoice;
  *
  * @example
  * ```ts
- * if (answer.ok) console.log(answer.auth.payload.sub);
+ * import type { Authentication } from 'revocable-jwt';
+ * declare const answer: Authentication;
+ * if (answer.ok) log.info({ sub: answer.auth.payload.sub, scope: answer.auth.payload.scope }, 'admitted');
  * ```
  */
 export interface Admitted {
+  /** Always `true`: tells an {@link Admitted} from a {@link Refused}. */
   readonly ok: true;
+  /**
+   * The verified token, its scopes checked: what an adapter puts on the request (`req.auth`).
+   * Deeply frozen and shared by every request presenting the same token.
+   */
   readonly auth: VerifiedToken;
 }
 
@@ -94,11 +113,20 @@ export interface Admitted {
  *
  * @example
  * ```ts
- * if (!answer.ok) return Response.json(answer.body, { status: answer.status, headers: answer.headers });
+ * import type { Authentication } from 'revocable-jwt';
+ * declare const answer: Authentication;
+ * const response = answer.ok
+ *   ? Response.json({ user: answer.auth.payload.sub })
+ *   : Response.json(answer.body, { status: answer.status, headers: answer.headers });
  * ```
  */
 export interface Refused {
+  /** Always `false`: tells a {@link Refused} from an {@link Admitted}. */
   readonly ok: false;
+  /**
+   * The status to answer: 400 (malformed request), 401 (no or bad token), 403 (missing scope),
+   * 503 (IdP or revocation store unreachable) or 500 (misconfiguration, closed verifier).
+   */
   readonly status: number;
   /** The RFC 6750 challenge (`WWW-Authenticate`), `Retry-After` where it applies, `Cache-Control: no-store`. */
   readonly headers: Readonly<Record<string, string>>;
@@ -113,7 +141,11 @@ export interface Refused {
  *
  * @example
  * ```ts
- * const answer = authenticate(request);
+ * import { createAuthenticator, type Authentication } from 'revocable-jwt';
+ * declare const request: Request; // a fetch Request
+ * const authenticate = createAuthenticator({ verifier });
+ * const { pathname, search } = new URL(request.url);
+ * const answer = authenticate({ method: request.method, url: pathname + search, headers: request.headers });
  * const done: Authentication = 'ok' in answer ? answer : await answer; // a promise only on a cache miss
  * ```
  */
@@ -125,6 +157,7 @@ export type Authentication = Admitted | Refused;
  *
  * @example
  * ```ts
+ * import { createAuthenticator, type Authenticator } from 'revocable-jwt';
  * const authenticate: Authenticator = createAuthenticator({ verifier, origin: 'https://api.example.com' });
  * authenticate.requestUrl({ url: '/notes' }); // 'https://api.example.com/notes'
  * ```
@@ -133,7 +166,9 @@ export interface Authenticator {
   (request: RequestLike): Authentication | Promise<Authentication>;
   /** The verifier it asks (the one given, or the one it built from verifier options). */
   readonly verifier: Verifier;
+  /** The realm of its `WWW-Authenticate` challenges (`realm`; default `'api'`). */
   readonly realm: string;
+  /** The scopes every token must grant (a frozen copy of `scopes`; empty: none required). */
   readonly scopes: readonly string[];
   /** The configured public origin (serialized), if any. */
   readonly origin: string | undefined;
@@ -152,18 +187,27 @@ export const GUARD_SETTING_KEYS = optionKeys<GuardSettings>({ scopes: true, real
 const AUTHENTICATOR_SETTING_KEYS = optionKeys<AuthenticatorSettings>({ scopes: true, realm: true, origin: true });
 
 /**
- * Builds the authenticate step. Options are checked here, once: a misspelt key, a scope or realm
- * a challenge cannot carry, an origin with a path are TypeErrors saying what to change.
+ * Builds the authenticate step, the framework-free core of `authGuard`: same options (plus
+ * `origin`), same rules, same answers. Construction does no I/O.
  *
- * Does not: read a body, decide the framework's answer format, or look at the request's `Host`.
+ * Does not: read a body (a form body's `access_token` is seen only in a `body` the adapter
+ * parsed), decide the framework's answer format, or look at the request's `Host`.
+ *
+ * @throws TypeError at construction: a misspelt key, verifier options beside `verifier`, a scope or
+ * realm a challenge cannot carry, an `origin` with a path, bad verifier options (shorthand).
  *
  * @example
  * ```ts
+ * import { createAuthenticator } from 'revocable-jwt';
  * const authenticate = createAuthenticator({ verifier, scopes: ['notes:read'], realm: 'notes' });
- * const answer = authenticate({ method: 'GET', url: '/notes', headers: request.headers });
- * const done = 'ok' in answer ? answer : await answer; // sync on a cache hit
- * if (done.ok) handle(done.auth.payload.sub);
- * else reply(done.status, done.headers, done.body);
+ * // Hono / Bun / Deno / workers: a fetch Request's Headers work as they are.
+ * async function handle(request: Request): Promise<Response> {
+ *   const { pathname, search } = new URL(request.url);
+ *   const answer = authenticate({ method: request.method, url: pathname + search, headers: request.headers });
+ *   const done = 'ok' in answer ? answer : await answer; // synchronous on a cache hit
+ *   if (!done.ok) return Response.json(done.body, { status: done.status, headers: done.headers });
+ *   return Response.json({ user: done.auth.payload.sub });
+ * }
  * ```
  */
 export function createAuthenticator(options: AuthenticatorOptions): Authenticator {

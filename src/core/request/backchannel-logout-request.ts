@@ -13,11 +13,40 @@ import type { Verifier } from '../verify/types.js';
 import { portOf } from '../verify/verifier-port.js';
 import { type EndpointPolicy, jsonAnswer, oauthErrorBody, type RouteAnswer } from './route-answer.js';
 
+/**
+ * The options of {@link createBackchannelLogoutHandler} (and of `backchannelLogoutRoute`, which
+ * takes the same): the verifier, and how logout tokens are checked ({@link LogoutTokenOptions}:
+ * `clientId`, `maxAge` in seconds, `sessionOnly`). Unknown keys are refused at construction.
+ *
+ * @example
+ * ```ts
+ * import { createBackchannelLogoutHandler, type BackchannelLogoutRequestOptions } from 'revocable-jwt';
+ * const options: BackchannelLogoutRequestOptions = { verifier, clientId: 'my-api', maxAge: 120 };
+ * const logout = createBackchannelLogoutHandler(options);
+ * ```
+ */
 export interface BackchannelLogoutRequestOptions extends LogoutTokenOptions {
+  /**
+   * The verifier from `createVerifier()`: its issuers' keys check the logout token, and its
+   * store records the cutoffs (shared by every instance) and the replay guard. Required.
+   */
   verifier: Verifier;
 }
 
-/** The back-channel logout step: answers a POST whose form body is parsed. */
+/**
+ * The back-channel logout step: answers a POST whose form body is parsed. 200 (no body) once the
+ * cutoffs are made, 400 `{ error: 'invalid_request', error_description }` for a missing or
+ * refused logout token, 503 with `Retry-After` while the issuer's keys or the store are
+ * unreachable (the IdP retries); `Cache-Control: no-store`.
+ *
+ * @example
+ * ```ts
+ * import { createBackchannelLogoutHandler } from 'revocable-jwt';
+ * const logout = createBackchannelLogoutHandler({ verifier, clientId: 'my-api' });
+ * declare const logoutToken: string; // the IdP's POST: logout_token=…
+ * const { status } = await logout({ logout_token: logoutToken });
+ * ```
+ */
 export interface BackchannelLogoutHandler extends EndpointPolicy {
   /** Acts on the body's `logout_token` and answers; rejects only with what is not the IdP's to hear. */
   (body: Readonly<Record<string, unknown>>): Promise<RouteAnswer>;
@@ -32,13 +61,22 @@ const BACKCHANNEL_LOGOUT_OPTION_KEYS = optionKeys<BackchannelLogoutRequestOption
 });
 
 /**
- * Builds the back-channel logout step; options are checked here, once.
+ * Builds the back-channel logout step (OpenID Connect Back-Channel Logout 1.0), the
+ * framework-free core of `backchannelLogoutRoute`. Options are checked here, once; construction
+ * does no I/O.
  *
- * Does not: read the body or check the method (the adapter does; see `postOnly`).
+ * Does not: read the body or check the method (the adapter does: anything but a POST gets 405
+ * with `Allow: POST`), or authenticate the IdP's request otherwise than by the logout token's
+ * signature.
+ *
+ * @throws TypeError at construction: no verifier (or one `createVerifier()` did not make), no
+ * `clientId`, a bad `maxAge`, an unknown key.
  *
  * @example
  * ```ts
+ * import { createBackchannelLogoutHandler } from 'revocable-jwt';
  * const logout = createBackchannelLogoutHandler({ verifier, clientId: 'my-api' });
+ * declare const request: Request; // a fetch Request: the IdP's POST
  * const answer = await logout(Object.fromEntries(await request.formData())); // 200, 400 or 503
  * ```
  */

@@ -14,9 +14,27 @@ const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 const SCHEME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /**
- * Returns the bearer token of `req`, or throws:
- *  - {@link UnauthorizedError} (401, no error code) when the request has no bearer credentials;
- *  - {@link InvalidRequestError} (400) when it is malformed or uses more than one method.
+ * Returns the bearer token of `req` (RFC 6750): from the `Authorization` header only, scheme
+ * matched case-insensitively. A token in the query string or in a form body
+ * (`application/x-www-form-urlencoded` with `access_token`) is refused, not taken; a JSON body is
+ * never looked at. A repeated `Authorization` is seen in an array value or Node's `rawHeaders`.
+ *
+ * Does not verify the token (pass it to `verifier.verify()`): it only checks that it is a
+ * b64token (RFC 6750 §2.1). The query and body are checked only when `req` carries `url` / `body`.
+ *
+ * @throws {@link UnauthorizedError} (401, no error code) when the request has no bearer
+ * credentials: no `Authorization` header, or another scheme (`Basic …`).
+ * @throws {@link InvalidRequestError} (400 `invalid_request`) when the header is malformed, it is
+ * sent twice, or the token also (or only) comes in the query or a form body.
+ *
+ * @example
+ * ```ts
+ * import { extractBearerToken } from 'revocable-jwt';
+ * extractBearerToken({ headers: { authorization: 'Bearer abc.def.ghi' } }); // 'abc.def.ghi'
+ * extractBearerToken({ headers: new Headers({ Authorization: 'bearer abc' }) }); // 'abc'
+ * extractBearerToken({ headers: {} }); // throws UnauthorizedError: 401, `WWW-Authenticate: Bearer realm="api"`
+ * extractBearerToken({ headers: {}, url: '/notes?access_token=abc' }); // throws InvalidRequestError: 400
+ * ```
  */
 export function extractBearerToken(req: RequestLike): string {
   const token = readBearerToken(req);

@@ -11,8 +11,10 @@ import type { RequestLike } from './request-like.js';
  *
  * @example
  * ```ts
- * const site: PublicOrigin = publicOrigin('https://api.example.com');
- * site.urlOf(req); // 'https://api.example.com/notes?page=2' for GET /notes?page=2
+ * import { publicOrigin, type PublicOrigin } from 'revocable-jwt';
+ * const site: PublicOrigin = publicOrigin('https://API.example.com:443/');
+ * site.origin; // 'https://api.example.com'
+ * site.urlOf({ url: '/notes?page=2' }); // 'https://api.example.com/notes?page=2', whatever `Host` said
  * ```
  */
 export interface PublicOrigin {
@@ -28,11 +30,14 @@ export interface PublicOrigin {
 
 /**
  * Checks `origin` (scheme `http` or `https`, a host, an optional port; no path, query, fragment or
- * credentials) and returns it with {@link PublicOrigin.urlOf}. A TypeError says what to change.
- * `factory` names the caller in that message.
+ * credentials) and returns it with {@link PublicOrigin.urlOf}. `factory` names the caller in the
+ * error message. Does not: check that the host resolves, or that it is this server.
+ *
+ * @throws TypeError saying what to change, for anything but a bare origin.
  *
  * @example
  * ```ts
+ * import { publicOrigin } from 'revocable-jwt';
  * const site = publicOrigin('https://api.example.com');
  * site.urlOf({ url: '/notes?page=2' }); // 'https://api.example.com/notes?page=2'
  * publicOrigin('https://api.example.com/v1'); // TypeError: … drop the path `/v1` …

@@ -14,6 +14,7 @@ import type { X509Certificate } from 'node:crypto';
  *
  * @example
  * ```ts
+ * import type { HeaderRecord } from 'revocable-jwt';
  * const headers: HeaderRecord = { Authorization: 'Bearer abc', accept: ['text/html', 'application/json'] };
  * ```
  */
@@ -24,10 +25,12 @@ export type HeaderRecord = Readonly<Record<string, string | readonly string[] | 
  *
  * @example
  * ```ts
+ * import type { HeadersLike } from 'revocable-jwt';
  * const headers: HeadersLike = new Headers({ Authorization: 'Bearer abc' }); // a fetch Request's `headers`
  * ```
  */
 export interface HeadersLike {
+  /** The field's value, whatever the casing of `name` (repeats joined with `, `), or `null` when absent. */
   get(name: string): string | null;
 }
 
@@ -36,8 +39,9 @@ export interface HeadersLike {
  *
  * @example
  * ```ts
- * const value: HeaderValue = headerOf(request.headers, 'authorization');
- * if (typeof value === 'object') throw new Error('sent twice');
+ * import type { HeaderRecord, HeaderValue } from 'revocable-jwt';
+ * const authorization: HeaderValue = ['Bearer abc', 'Bearer def']; // sent twice: a 400, never a guess
+ * const headers: HeaderRecord = { authorization, accept: 'application/json', cookie: undefined };
  * ```
  */
 export type HeaderValue = string | readonly string[] | undefined;
@@ -48,22 +52,27 @@ export type HeaderValue = string | readonly string[] | undefined;
  *
  * @example
  * ```ts
- * // node:https with requestCert: the DER bytes of the peer's certificate.
- * const clientCertificate: ClientCertificate = (req.socket as TLSSocket).getPeerCertificate().raw;
+ * import type { TLSSocket } from 'node:tls';
+ * import type { ClientCertificate } from 'revocable-jwt';
+ * declare const socket: TLSSocket; // node:https with `requestCert: true`
+ * const clientCertificate: ClientCertificate = socket.getPeerCertificate().raw; // its DER bytes
  * ```
  */
 export type ClientCertificate = Uint8Array | string | X509Certificate;
 
 /**
- * What the request step reads from a request.
+ * What the request step reads from a request. A Node `IncomingMessage` (Express, Connect,
+ * `node:http`) is one as it is: pass the request itself. Only `headers` is required.
  *
  * @example
  * ```ts
- * // Node (Express, Connect, node:http): the IncomingMessage itself.
- * const answer = authenticate(req);
- * // A fetch Request (Hono, Bun, Deno, workers):
+ * import { createAuthenticator, type RequestLike } from 'revocable-jwt';
+ * const authenticate = createAuthenticator({ verifier });
+ * // A fetch Request (Hono, Bun, Deno, workers): its Headers as they are, its path and query.
+ * declare const request: Request;
  * const { pathname, search } = new URL(request.url);
- * const answer2 = authenticate({ method: request.method, url: pathname + search, headers: request.headers });
+ * const like: RequestLike = { method: request.method, url: pathname + search, headers: request.headers };
+ * const answer = authenticate(like);
  * ```
  */
 export interface RequestLike {
@@ -96,12 +105,8 @@ export interface RequestLike {
  * The value of header field `name` (give it lower-case), case-insensitively: a direct look-up in a
  * record first (Node's names are lower-case already: the hot path), then `Headers.get()` (a
  * `Headers` has no own fields), and only then a scan of a record for another casing.
- *
- * @example
- * ```ts
- * headerOf({ 'Content-Type': 'application/json' }, 'content-type'); // 'application/json'
- * headerOf(new Headers({ authorization: 'Bearer abc' }), 'authorization'); // 'Bearer abc'
- * ```
+ * E.g. `headerOf({ 'Content-Type': 'application/json' }, 'content-type')` is `'application/json'`,
+ * and `headerOf(new Headers({ authorization: 'Bearer abc' }), 'authorization')` is `'Bearer abc'`.
  */
 export function headerOf(headers: HeaderRecord | HeadersLike, name: string): HeaderValue {
   const value = (headers as HeaderRecord)[name];
@@ -115,12 +120,7 @@ export function headerOf(headers: HeaderRecord | HeadersLike, name: string): Hea
 
 /**
  * The media type of the request body (`application/json`), lower-case, without parameters; `''`
- * when the request names none.
- *
- * @example
- * ```ts
- * mediaTypeOf({ headers: { 'content-type': 'Application/JSON; charset=utf-8' } }); // 'application/json'
- * ```
+ * when the request names none. E.g. `Application/JSON; charset=utf-8` is `application/json`.
  */
 export function mediaTypeOf(request: Pick<RequestLike, 'headers'>): string {
   const value = headerOf(request.headers, 'content-type');

@@ -32,13 +32,8 @@ export interface RevokedTokens {
 /**
  * The answer to a logout request whose revocations ended in `revoked`; AuthError answers carry
  * the challenge under `realm`. Throws the `MisconfiguredError` an outcome holds (no usable
- * revocation endpoint): not the client's fault, and the application's to log.
- *
- * @example
- * ```ts
- * const token = await verifier.revoke(refreshToken);
- * revocationAnswer({ token }, 'api'); // 200 { revoked: true }, or 502 / 503 + Retry-After
- * ```
+ * revocation endpoint): not the client's fault, and the application's to log. E.g. for
+ * `{ token: await verifier.revoke(refreshToken) }`: 200 `{ revoked: true }`, or 502 / 503 + `Retry-After`.
  */
 export function revocationAnswer(revoked: RevokedTokens, realm: string): RouteAnswer {
   const refusal = refusalFor(revoked);

@@ -12,7 +12,22 @@ import { headerOf, type RequestLike } from './request-like.js';
 import { revocationAnswer } from './revocation-answer.js';
 import { authErrorAnswer, type EndpointPolicy, oauthErrorBody, type RouteAnswer } from './route-answer.js';
 
+/**
+ * The options of {@link createRevokeHandler} (and of `revokeRoute`, which takes the same). Unknown
+ * keys are refused at construction.
+ *
+ * @example
+ * ```ts
+ * import { createRevokeHandler, type RevokeRequestOptions } from 'revocable-jwt';
+ * const options: RevokeRequestOptions = { verifier, realm: 'notes' };
+ * const revoke = createRevokeHandler(options);
+ * ```
+ */
 export interface RevokeRequestOptions {
+  /**
+   * The verifier from `createVerifier()` that revokes (locally, in the shared store, at the IdP
+   * through its `revocation` options). Required.
+   */
   verifier: Verifier;
   /**
    * Several issuers: the IdP that gets a body `token` naming none of them (an opaque or refresh
@@ -25,7 +40,23 @@ export interface RevokeRequestOptions {
   realm?: string;
 }
 
-/** The revoke step: answers a POST whose body is parsed (form or JSON). */
+/**
+ * The revoke step: answers a POST whose body is parsed (form or JSON): 200 `{ revoked: true }`,
+ * 400 `invalid_request`, 401 `invalid_token` (a bearer-only logout with a token that is not
+ * ours), 502 `idp_error`, 503 with `Retry-After`; JSON, `Cache-Control: no-store`.
+ *
+ * @example
+ * ```ts
+ * import { createRevokeHandler } from 'revocable-jwt';
+ * const revoke = createRevokeHandler({ verifier });
+ * // A refresh token in the body, the access token in the header: both are revoked.
+ * const answer = await revoke({ token: 'refresh-token', token_type_hint: 'refresh_token' }, {
+ *   method: 'POST',
+ *   headers: { authorization: `Bearer ${token}` },
+ * });
+ * log.info({ status: answer.status }, 'logout');
+ * ```
+ */
 export interface RevokeHandler extends EndpointPolicy {
   /**
    * Revokes what the request names and answers. Rejects only with what is not the client's to
@@ -40,16 +71,26 @@ const REVOKE_REQUEST_OPTION_KEYS = optionKeys<RevokeRequestOptions>({ verifier: 
 const HINT = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 /**
- * Builds the revoke step; options are checked here, once.
+ * Builds the revoke step, the framework-free core of `revokeRoute`: the body's `token` (RFC 7009,
+ * e.g. a refresh token) and/or the request's own bearer token are revoked at the IdP and locally,
+ * and the answer says whether every instance will refuse them (see {@link RevokeHandler}).
+ * Options are checked here, once; construction does no I/O.
  *
  * Does not: read the body (the adapter parses it, up to its own size limit), check the method
- * (see `postOnly`), or authenticate a client for a body-only revocation: anyone may revoke a
- * token they hold, as RFC 7009 §2.1 allows a public client to.
+ * (answer anything but a POST with 405 and `Allow: POST`), or authenticate a client for a
+ * body-only revocation: anyone may revoke a token they hold, as RFC 7009 §2.1 allows a public
+ * client to.
+ *
+ * @throws TypeError at construction: no verifier, an unknown key, an `issuer` the verifier does
+ * not trust.
  *
  * @example
  * ```ts
+ * import { createRevokeHandler } from 'revocable-jwt';
  * const revoke = createRevokeHandler({ verifier });
- * const answer = await revoke(await request.formData().then(Object.fromEntries), { headers: request.headers });
+ * declare const request: Request; // a fetch Request: POST /logout, a form body
+ * const body = Object.fromEntries(await request.formData());
+ * const answer = await revoke(body, { method: request.method, headers: request.headers });
  * // 200 { revoked: true } · 400 · 401 · 502 · 503 + Retry-After
  * ```
  */

@@ -19,11 +19,40 @@ import { portOf } from '../verify/verifier-port.js';
 import { mediaTypeOf, type RequestLike } from './request-like.js';
 import { type EndpointPolicy, type ErrorBody, jsonAnswer, type RouteAnswer } from './route-answer.js';
 
+/**
+ * The options of {@link createSecurityEventHandler} (and of `securityEventRoute`, which takes the
+ * same): the verifier, and how SETs are checked ({@link SecurityEventOptions}: `audience`, `maxAge`
+ * in seconds). Unknown keys are refused at construction.
+ *
+ * @example
+ * ```ts
+ * import { createSecurityEventHandler, type SecurityEventRequestOptions } from 'revocable-jwt';
+ * const options: SecurityEventRequestOptions = { verifier, audience: 'https://api.example.com/ssf' };
+ * const receive = createSecurityEventHandler(options);
+ * ```
+ */
 export interface SecurityEventRequestOptions extends SecurityEventOptions {
+  /**
+   * The verifier from `createVerifier()`: the transmitter must be one of its issuers (whose keys
+   * sign the SETs), and its store records the cutoffs and the replay guard. Required.
+   */
   verifier: Verifier;
 }
 
-/** The security event step. */
+/**
+ * The security event step (RFC 8935 push): 202 (no body) once the SET is acted on (a duplicate
+ * too), 400 `{ err, description }` with the RFC 8935 codes, 503 with `Retry-After` while the
+ * issuer's keys or the store are unreachable; `Cache-Control: no-store`.
+ *
+ * @example
+ * ```ts
+ * import { createSecurityEventHandler } from 'revocable-jwt';
+ * const receive = createSecurityEventHandler({ verifier, audience: 'https://api.example.com/ssf' });
+ * declare const set: string; // the transmitter's POST body
+ * const headers = { 'content-type': 'application/secevent+jwt' };
+ * const { status } = await receive({ method: 'POST', headers }, async () => set); // 202
+ * ```
+ */
 export interface SecurityEventHandler extends EndpointPolicy {
   /**
    * Checks the request, then reads its body with `readBody` (only then: a request of the wrong
@@ -44,13 +73,20 @@ const SECURITY_EVENT_OPTION_KEYS = optionKeys<SecurityEventRequestOptions>({
 const setErrorBody: ErrorBody = (err, description) => ({ err, description });
 
 /**
- * Builds the security event step; options are checked here, once.
+ * Builds the RFC 8935 push step for Security Event Tokens, the framework-free core of
+ * `securityEventRoute`. Options are checked here, once; construction does no I/O.
  *
- * Does not: check the method (see `postOnly`), or bound the body's size (`readBody` does).
+ * Does not: check the method (the adapter answers anything but a POST with 405 and
+ * `Allow: POST`), or bound the body's size (`readBody` does).
+ *
+ * @throws TypeError at construction: no verifier (or one `createVerifier()` did not make), no
+ * `audience`, a bad `maxAge`, an unknown key.
  *
  * @example
  * ```ts
- * const receive = createSecurityEventHandler({ verifier, audience: 'https://api.example.com' });
+ * import { createSecurityEventHandler } from 'revocable-jwt';
+ * const receive = createSecurityEventHandler({ verifier, audience: 'https://api.example.com/ssf' });
+ * declare const request: Request; // a fetch Request: the transmitter's POST
  * const answer = await receive({ headers: request.headers }, () => request.text()); // 202, 400 or 503
  * ```
  */

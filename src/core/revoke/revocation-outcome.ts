@@ -1,6 +1,18 @@
 /** What a caller asks of `revoke()`, and what it reports back. */
 import type { RevocationError } from '../idp/revocation-client.js';
 
+/**
+ * What a caller asks of `verifier.revoke()`: a `token_type_hint`, to act only on our own tokens,
+ * and (several issuers) which IdP gets a token that names none.
+ *
+ * @example
+ * ```ts
+ * import type { RevokeOptions } from 'revocable-jwt';
+ * declare const refreshToken: string;
+ * const options: RevokeOptions = { tokenTypeHint: 'refresh_token', issuer: 'https://login.example.com/' };
+ * const outcome = await verifier.revoke(refreshToken, options);
+ * ```
+ */
 export interface RevokeOptions {
   /** RFC 7009 `token_type_hint`: `access_token` or `refresh_token` (or an IdP-specific value). */
   tokenTypeHint?: string;
@@ -18,7 +30,7 @@ export interface RevokeOptions {
 }
 
 /**
- * What `revoke()` did.
+ * What `revoke()` did, locally, in the shared store and at the IdP.
  * - `local`: `denylisted` (verified as ours — signature, or the IdP's introspection answer for an
  *   opaque token — refused from now until it expires), `expired` (ours and already dead),
  *   `not_ours` (foreign, forged, inactive, or a token we never accept such as a refresh token:
@@ -32,8 +44,21 @@ export interface RevokeOptions {
  *   see `error`), `not_configured` (no `revocation` options), `skipped` (`onlyIfOurs` and the token is not ours),
  *   `unknown_issuer` (several issuers, the token names none of them and `options.issuer` did not
  *   say which IdP it belongs to: sent nowhere, nothing done).
+ *
+ * @example
+ * ```ts
+ * import type { RevocationOutcome } from 'revocable-jwt';
+ * const outcome: RevocationOutcome = await verifier.revoke(token, { tokenTypeHint: 'access_token' });
+ * if (outcome.store === 'pending') log.warn({}, 'refused here; other instances learn of it once the store has it');
+ * if (outcome.idp === 'queued') log.info({ retryAfter: outcome.retryAfter }, 'the IdP will be told later');
+ * if (outcome.idp === 'rejected') log.error({ reason: outcome.error?.reason }, outcome.error?.message);
+ * ```
  */
 export interface RevocationOutcome {
+  /**
+   * What happened here: `denylisted` (ours, refused from now until it expires), `expired` (ours
+   * and already dead), `not_ours` (nothing local to do), `unverifiable` (cannot be checked now).
+   */
   local: 'denylisted' | 'expired' | 'not_ours' | 'unverifiable';
   /**
    * Whether the local revocation reached the shared store, i.e. every instance: `published` (it
@@ -42,6 +67,11 @@ export interface RevocationOutcome {
    * `local` is not `denylisted`).
    */
   store: 'published' | 'pending' | 'none';
+  /**
+   * What the IdP was told: `revoked`, `not_revocable` (a success: the denylist is the
+   * revocation), `queued`, `queue_full`, `queue_unavailable`, `rejected`, `not_configured`,
+   * `skipped`, `unknown_issuer` (see above).
+   */
   idp:
     | 'revoked'
     | 'not_revocable'
@@ -54,5 +84,9 @@ export interface RevocationOutcome {
     | 'unknown_issuer';
   /** Seconds until the next delivery attempt, when `idp` is `queued`. */
   retryAfter?: number;
+  /**
+   * Why the IdP did not confirm the revocation, when `idp` is `rejected`, `queued`, `queue_full` or
+   * `queue_unavailable`: what to fix, or what it is waiting for.
+   */
   error?: RevocationError;
 }

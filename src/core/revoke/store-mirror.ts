@@ -37,6 +37,18 @@ import { RevocationPendingError, StoreUnavailableError } from '../shared/errors.
 import type { VerifierEvents } from '../shared/events.js';
 import { RevocationList } from './revocation-list.js';
 
+/**
+ * How this instance's mirror of the revocation store stands, as `verifier.stats().revocation.store`
+ * reports it: whether it is in sync, connected and trusted, and what waits to be written.
+ *
+ * @example
+ * ```ts
+ * import type { StoreMirrorStats } from 'revocable-jwt';
+ * const store: StoreMirrorStats = verifier.stats().revocation.store;
+ * if (!store.trusted) log.warn({ since: store.unavailableSince, error: store.lastError }, 'revocation store lost');
+ * if (store.unpublished > 0) log.warn({ unpublished: store.unpublished }, 'revocations not yet shared');
+ * ```
+ */
 export interface StoreMirrorStats {
   /**
    * True only while mirror and store agree both ways: the subscription is up, the mirror has
@@ -51,6 +63,7 @@ export interface StoreMirrorStats {
   unavailableSince: number | undefined;
   /** Revocations applied locally that the store has not confirmed yet; retried until it does. */
   unpublished: number;
+  /** Completed syncs of the mirror from a store snapshot: the first one, then one per reconnect. */
   resyncs: number;
   /** The last store error (a failed write or resync), cleared by the next success. */
   lastError: string | undefined;

@@ -27,8 +27,34 @@ import {
 import { createSingleIssuerVerifier } from './verifier.js';
 import { portOf, registerPort, type VerifierPort } from './verifier-port.js';
 
-/** Several issuers; top-level options are defaults every issuer entry may override. */
+/**
+ * Options of `createVerifier()` for several issuers: every {@link VerifierOptions} key but
+ * `issuer` and `audience` at the top level, as defaults each entry of `issuers` may override.
+ * The top-level `store` serves every issuer that does not bring its own (without one, a memory
+ * store the verifier makes and closes).
+ * `issuer` or `audience` beside `issuers`, an empty list, an issuer listed twice or an unknown key
+ * (at either level) throw a `TypeError` at construction.
+ *
+ * @example
+ * ```ts
+ * import { createRedisStore, createVerifier, type MultiIssuerOptions } from 'revocable-jwt';
+ * const options: MultiIssuerOptions = {
+ *   store: createRedisStore({ url: 'redis://127.0.0.1:6379' }), // defaults for every issuer
+ *   clockTolerance: 10,
+ *   issuers: [
+ *     { issuer: 'https://login.example.com/', audience: 'api', revocation: { clientId: 'my-api' } },
+ *     { issuer: 'https://partner-idp.example/', audience: 'api', algorithms: ['ES256'] },
+ *   ],
+ * };
+ * const verifier = createVerifier(options);
+ * ```
+ */
 export interface MultiIssuerOptions extends Partial<Omit<VerifierOptions, 'issuer' | 'audience'>> {
+  /**
+   * One entry per trusted issuer: its `issuer` and `audience` (required), and any other verifier
+   * option for it alone (its own discovery, JWKS, algorithms, cache, revocation). A token is
+   * routed by its `iss` claim, by exact match, before any key is chosen. Non-empty.
+   */
   issuers: Array<Partial<VerifierOptions> & Pick<VerifierOptions, 'issuer' | 'audience'>>;
 }
 
@@ -45,12 +71,108 @@ const MULTI_ISSUER_OPTION_KEYS = optionKeys<MultiIssuerOptions>({
   }),
 });
 
-/** `stats()` of a multi-issuer verifier: the totals, and each issuer's own figures. */
-export type MultiIssuerStats = VerifierStats & { issuers: Record<string, VerifierStats> };
-/** What `createVerifier({ issuers: [...] })` returns: a `Verifier` whose `stats()` has per-issuer figures. */
-export type MultiIssuerVerifierApi = Omit<Verifier, 'stats'> & { stats(): MultiIssuerStats };
+/**
+ * `stats()` of a multi-issuer verifier: the totals (counters summed over issuers; `jwks.fetchedAt`
+ * and the revocation figures are the first issuer's, since one store feeds every mirror;
+ * `misconfigured` names the first issuer that is), and each issuer's own figures.
+ *
+ * @example
+ * ```ts
+ * import { createVerifier, type MultiIssuerStats } from 'revocable-jwt';
+ * const verifier = createVerifier({
+ *   issuers: [
+ *     { issuer: 'https://login.example.com/', audience: 'api' },
+ *     { issuer: 'https://partner-idp.example/', audience: 'api' },
+ *   ],
+ * });
+ * const stats: MultiIssuerStats = verifier.stats();
+ * for (const [issuer, { jwks }] of Object.entries(stats.issuers)) log.info({ issuer, keys: jwks.keys }, 'JWKS');
+ * ```
+ */
+export type MultiIssuerStats = VerifierStats & {
+  /** Each issuer's own figures, by issuer identifier. */
+  issuers: Record<string, VerifierStats>;
+};
+/**
+ * What `createVerifier({ issuers: [...] })` returns: a {@link Verifier} whose `stats()` has
+ * per-issuer figures. `issuer` is the first issuer, `issuers` all of them, `audience` the union.
+ *
+ * @example
+ * ```ts
+ * import { createVerifier, type MultiIssuerVerifierApi } from 'revocable-jwt';
+ * const verifier: MultiIssuerVerifierApi = createVerifier({
+ *   issuers: [
+ *     { issuer: 'https://login.example.com/', audience: 'api' },
+ *     { issuer: 'https://partner-idp.example/', audience: 'api' },
+ *   ],
+ * });
+ * await verifier.invalidateSubject('alice', { issuer: 'https://partner-idp.example/' }); // that issuer's alice only
+ * ```
+ */
+export type MultiIssuerVerifierApi = Omit<Verifier, 'stats'> & {
+  /** Counters and state: the totals, and each issuer's own figures under `issuers`. */
+  stats(): MultiIssuerStats;
+};
 
+/**
+ * Creates a verifier for several issuers: each gets its own discovery, JWKS, audience,
+ * algorithms, cache and revocation settings, and a token is routed by its `iss` claim (exact
+ * match) before any key is chosen, so it is never checked with another issuer's keys; a token
+ * naming none of them is refused without fetching anything. Cutoffs, denylist keys, logout
+ * tokens, security events and replay records are per issuer. Construction does no I/O.
+ *
+ * Does not: accept opaque tokens (they name no issuer, so none is routed: use a single-issuer
+ * verifier for introspection), or guess where an opaque token goes on `revoke()` (pass `{ issuer }`).
+ *
+ * @throws TypeError at construction: `issuer`/`audience` beside `issuers`, an empty `issuers`, an
+ * issuer listed twice, an unknown key, or any option an entry could not take on its own.
+ *
+ * @example
+ * ```ts
+ * import { createVerifier } from 'revocable-jwt';
+ * const verifier = createVerifier({
+ *   jwksCooldown: 60, // defaults for every issuer
+ *   issuers: [
+ *     { issuer: 'https://login.example.com/', audience: 'api' },
+ *     { issuer: 'https://partner-idp.example/', audience: 'api', algorithms: ['ES256'] },
+ *   ],
+ * });
+ * const { payload } = await verifier.verify(token); // checked by the issuer its `iss` names
+ * ```
+ */
 export function createVerifier(options: MultiIssuerOptions): MultiIssuerVerifierApi;
+/**
+ * Creates a verifier for one issuer: verifies JWT access tokens locally against the issuer's
+ * JWKS (discovered from `issuer` unless `jwksUri`; opaque tokens through RFC 7662 introspection
+ * when `introspection` is set), caches verified tokens, and makes revocation work: `revoke()`,
+ * `invalidate*()`, back-channel logout and security events, shared through `store` (in-memory by
+ * default). Every duration option is in seconds, every instant in epoch milliseconds (see
+ * {@link VerifierOptions} for each option and its default).
+ *
+ * Construction does no I/O: discovery and the JWKS are fetched on the first token, so an API
+ * starts even while its IdP is down. Call `close()` on shutdown to abort in-flight IdP requests.
+ *
+ * @throws TypeError at construction, saying what to change: a missing `issuer` or `audience`, an
+ * unknown key (naming the closest valid one), `none` among `algorithms`, an HMAC algorithm
+ * without a `secret` (32 bytes at least), a wait given in milliseconds (`timeout: 5000`), an
+ * issuer URL with userinfo, a query or a fragment, a credential option present but empty.
+ *
+ * @example
+ * ```ts
+ * import { AuthError, createVerifier } from 'revocable-jwt';
+ * const verifier = createVerifier({
+ *   issuer: 'https://idp.example.com/', // exact `iss`
+ *   audience: 'https://api.example.com', // your API's identifier
+ * });
+ * try {
+ *   const { payload } = await verifier.verify(token);
+ *   log.info({ sub: payload.sub }, 'accepted');
+ * } catch (error) {
+ *   if (!(error instanceof AuthError)) throw error;
+ *   log.info({ reason: error.reason }, 'refused'); // 401 / 503 / 500: error.status
+ * }
+ * ```
+ */
 export function createVerifier(options: VerifierOptions): Verifier;
 export function createVerifier(options: VerifierOptions | MultiIssuerOptions): Verifier | MultiIssuerVerifierApi {
   return buildVerifier(options, 'createVerifier');

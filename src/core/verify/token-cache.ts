@@ -39,10 +39,25 @@ export interface TokenCacheOptions {
   maxTtlMs: number;
 }
 
+/**
+ * The verified-token cache's figures, as `verifier.stats().cache` reports them (counters since
+ * the verifier was created).
+ *
+ * @example
+ * ```ts
+ * import type { TokenCacheStats } from 'revocable-jwt';
+ * const { hits, misses, size, max }: TokenCacheStats = verifier.stats().cache;
+ * log.info({ hitRatio: hits / Math.max(1, hits + misses), full: size / Math.max(1, max) }, 'token cache');
+ * ```
+ */
 export interface TokenCacheStats {
+  /** Look-ups (`verify()`, `peek()`) that found the identical token's entry still valid. */
   hits: number;
+  /** `verify()` calls that found no valid entry (with `cache: false`, every one); `peek()` counts none. */
   misses: number;
+  /** Entries held now. */
   size: number;
+  /** Most entries held (`cache.max`); 0 with `cache: false`. */
   max: number;
 }
 
