@@ -350,8 +350,10 @@ export interface Verifier {
   /**
    * Revokes a token at the IdP (RFC 7009) and locally. Local invalidation comes first and does not
    * depend on the IdP: once this resolves, `verify()` refuses the token. Never rejects because the
-   * IdP is down (the outcome says `queued`); rejects only for a non-string token, or with a
-   * `MisconfiguredError` when the configuration cannot work against the IdP (e.g. wrong `issuer`).
+   * IdP is down (the outcome says `queued`); rejects only for a non-string token, with a
+   * `TypeError` for an `options.issuer` the verifier does not trust (several issuers), with a
+   * `MisconfiguredError` when the configuration cannot work against the IdP (e.g. wrong `issuer`),
+   * or with `VerifierClosedError` after `close()`.
    */
   revoke(token: string, options?: RevokeOptions): Promise<RevocationOutcome>;
   /**
