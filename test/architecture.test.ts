@@ -11,7 +11,8 @@ const src = resolve(import.meta.dirname, '../src');
 /** Top to bottom, as in src/README.md: a file may import only from its own folder or a lower layer. */
 const LAYERS = [
   ['index.ts'],
-  ['express', 'metrics'],
+  ['express', 'fastify', 'koa', 'hono', 'fetch', 'metrics'],
+  ['glue'],
   ['core/request'],
   ['core/receive'],
   ['core/verify'],
@@ -75,6 +76,24 @@ describe('src/ layout', () => {
         if (/^(express|connect|fastify|koa|hono|ioredis|prom-client)$/.test(specifier))
           leaks.push(`${file}: ${specifier}`);
       }
+    }
+    expect(leaks).toEqual([]);
+  });
+
+  it('keeps the Web-standard adapters free of Node: no node:* import, no Buffer', () => {
+    const web = (file: string) =>
+      /^(fetch|hono)\//.test(relative(src, file)) ||
+      ['glue/body-fields.ts', 'glue/post-answer.ts', 'glue/web-request.ts'].includes(relative(src, file));
+    const leaks: string[] = [];
+    for (const file of files.filter(web)) {
+      for (const specifier of importsOf(file)) {
+        if (specifier.startsWith('node:')) leaks.push(`${relative(src, file)}: ${specifier}`);
+        if (specifier.startsWith('.')) {
+          const target = relative(src, resolve(dirname(file), specifier).replace(/\.js$/, '.ts'));
+          if (target.startsWith('glue/') && !web(join(src, target))) leaks.push(`${relative(src, file)} -> ${target}`);
+        }
+      }
+      if (/\bBuffer\b/.test(readFileSync(file, 'utf8'))) leaks.push(`${relative(src, file)}: Buffer`);
     }
     expect(leaks).toEqual([]);
   });

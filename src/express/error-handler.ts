@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authErrorAnswer } from '../core/request/route-answer.js';
 import { AuthError } from '../core/shared/errors.js';
 import type { NextFunction } from './auth-guard.js';
-import { writeAnswer } from './write-answer.js';
+import { writeAnswer } from '../glue/node-answer.js';
 
 /**
  * Writes `error` to `res` if it is an `AuthError`: its status, its headers (the challenge and

@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type EndpointPolicy, postOnly, type RouteAnswer, serverErrorAnswer } from '../core/request/route-answer.js';
 import type { NextFunction } from './auth-guard.js';
-import { writeAnswer } from './write-answer.js';
+import { writeAnswer } from '../glue/node-answer.js';
 
 /**
  * The request the library's POST routes (`revokeRoute`, `backchannelLogoutRoute`,

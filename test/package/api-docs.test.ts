@@ -16,6 +16,8 @@ import ts from 'typescript';
 
 const root = resolve(import.meta.dirname, '../..');
 const entry = join(root, 'dist/index.d.ts');
+/** The framework entry points (`revocable-jwt/fastify`, …) other than Express, whose names the root exports. */
+const frameworkEntries = ['fastify', 'koa', 'hono', 'fetch'].map((name) => join(root, `dist/${name}/index.d.ts`));
 
 /**
  * Exported names that may still lack docs: empty, and meant to stay so. A name put here (while its
@@ -228,7 +230,7 @@ describe('the API documentation', () => {
   virtual.set(contextPath, CONTEXT);
   virtual.set(canaryExamplePath, CANARY_EXAMPLE);
   virtual.set(canaryDeclarationsPath, CANARY_DECLARATIONS);
-  const program = createProgram([entry], virtual);
+  const program = createProgram([entry, ...frameworkEntries], virtual);
   const elapsed = () => `${Math.round(performance.now() - started)} ms`;
 
   it('finds what it checks, and catches a broken example and every kind of gap', () => {
@@ -261,5 +263,16 @@ describe('the API documentation', () => {
     expect(unexpected).toEqual([]);
     // Documented now, or gone: take it off MISSING_DOCS_ALLOWED.
     expect(noLongerMissing).toEqual([]);
+  });
+
+  it('documents every export of the framework entry points (fastify, koa, hono, fetch) the same way', () => {
+    if (staleDist) throw new Error(staleDist);
+    const found = frameworkEntries.map((file) => ({
+      file: relative(root, file),
+      gaps: documentationGaps(program, file),
+    }));
+    // Each entry exports the guard, the three routes and their option types at least.
+    for (const { gaps } of found) expect(gaps.size).toBeGreaterThanOrEqual(8);
+    expect(found.flatMap(({ file, gaps }) => [...gaps.values()].flat().map((gap) => `${file}: ${gap}`))).toEqual([]);
   });
 });

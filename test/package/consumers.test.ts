@@ -1,6 +1,7 @@
 /**
  * Installs the packed tarball the way a user would (only what `files` ships) and loads it from a
- * CommonJS file and from an ES module, each verifying a real token from the embedded IdP.
+ * CommonJS file and from an ES module, each verifying a real token from the embedded IdP, through
+ * the root and through the `revocable-jwt/express` and `revocable-jwt/fetch` entry points.
  * Needs `dist/` (built by `npm test` before jest runs).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -51,13 +52,15 @@ describe('the packed package', () => {
   it.each([
     ['consumer.cjs', 'cjs'],
     ['consumer.mjs', 'esm'],
-  ])('loads from %s and verifies a real token', async (file, kind) => {
+  ])('loads from %s, with the /express and /fetch entry points, and verifies a real token', async (file, kind) => {
     const token = await idp.issueAccessToken();
     const { stdout, stderr } = await run(process.execPath, [file], {
       cwd: workdir,
       env: { PATH: process.env.PATH, ISSUER: idp.issuer, AUDIENCE: idp.audience, TOKEN: token },
     });
-    expect(JSON.parse(stdout)).toEqual({ kind, sub: idp.client.clientId, guard: 'function', rejected: true });
+    const sub = idp.client.clientId;
+    // `express`: the subpath exports the very functions the root does; `fetch`: its guard admitted the token.
+    expect(JSON.parse(stdout)).toEqual({ kind, sub, guard: 'function', rejected: true, express: true, fetch: sub });
     expect(stderr).not.toMatch(/Error/);
   });
 });

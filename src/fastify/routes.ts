@@ -1,0 +1,126 @@
+/**
+ * The library's POST endpoints for Fastify: logout (`revokeRoute`), back-channel logout and RFC
+ * 8935 security events. Each is a plugin to `register` with the path as its `prefix`: inside its
+ * own encapsulated context it replaces Fastify's content-type parsers with one that leaves the
+ * body unread, so the endpoint reads form, JSON or `application/secevent+jwt` bodies itself (within
+ * 16 KiB) without `@fastify/formbody`, and answers bad input like every other adapter (a 400, not
+ * Fastify's 415). Glue only: the checks and the answers are the core's; what the core does not
+ * answer (a misconfiguration) is thrown to Fastify's error handler.
+ */
+import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
+import {
+  type BackchannelLogoutRequestOptions,
+  buildBackchannelLogoutHandler,
+} from '../core/request/backchannel-logout-request.js';
+import type { RequestLike } from '../core/request/request-like.js';
+import { buildRevokeHandler, type RevokeRequestOptions } from '../core/request/revoke-request.js';
+import type { EndpointPolicy, RouteAnswer } from '../core/request/route-answer.js';
+import { buildSecurityEventHandler, type SecurityEventRequestOptions } from '../core/request/security-event-request.js';
+import { readNodeBodyFields, readNodeRawBody } from '../glue/node-body.js';
+import { answerPost } from '../glue/post-answer.js';
+import { sendAnswer } from './send-answer.js';
+
+/**
+ * The verifier, and optionally the `issuer` a body token naming none goes to and the `realm`.
+ *
+ * @example
+ * ```ts
+ * import type { RevokeRouteOptions } from 'revocable-jwt/fastify';
+ * const options: RevokeRouteOptions = { verifier };
+ * ```
+ */
+export type RevokeRouteOptions = RevokeRequestOptions;
+
+/**
+ * The verifier and our `clientId` at the IdP (the logout token's audience); `maxAge`, `sessionOnly`.
+ *
+ * @example
+ * ```ts
+ * import type { BackchannelLogoutRouteOptions } from 'revocable-jwt/fastify';
+ * const options: BackchannelLogoutRouteOptions = { verifier, clientId: 'notes-api' };
+ * ```
+ */
+export type BackchannelLogoutRouteOptions = BackchannelLogoutRequestOptions;
+
+/**
+ * The verifier and the `audience` the transmitter addresses this receiver by; `maxAge`.
+ *
+ * @example
+ * ```ts
+ * import type { SecurityEventRouteOptions } from 'revocable-jwt/fastify';
+ * const options: SecurityEventRouteOptions = { verifier, audience: 'https://api.example.com' };
+ * ```
+ */
+export type SecurityEventRouteOptions = SecurityEventRequestOptions;
+
+/**
+ * The logout endpoint, a plugin: revokes the body's `token` and/or the request's own bearer token,
+ * at the IdP and locally. Answers 200, 400, 401, 405 (not POST), 502, or 503 with `Retry-After`.
+ *
+ * @example
+ * ```ts
+ * import Fastify from 'fastify';
+ * import { revokeRoute } from 'revocable-jwt/fastify';
+ * const app = Fastify();
+ * app.register(revokeRoute({ verifier }), { prefix: '/logout' });
+ * ```
+ */
+export function revokeRoute(options: RevokeRouteOptions): FastifyPluginCallback {
+  const revoke = buildRevokeHandler(options, 'revokeRoute');
+  return endpoint(revoke, async (request) =>
+    revoke(await readNodeBodyFields(request.raw, undefined), requestLikeOf(request)),
+  );
+}
+
+/**
+ * The back-channel logout endpoint the IdP POSTs `logout_token` to, a plugin: 200, 400, 503 with
+ * `Retry-After`; 405 for other methods.
+ *
+ * @example
+ * ```ts
+ * import Fastify from 'fastify';
+ * import { backchannelLogoutRoute } from 'revocable-jwt/fastify';
+ * const app = Fastify();
+ * app.register(backchannelLogoutRoute({ verifier, clientId: 'notes-api' }), { prefix: '/backchannel-logout' });
+ * ```
+ */
+export function backchannelLogoutRoute(options: BackchannelLogoutRouteOptions): FastifyPluginCallback {
+  const logout = buildBackchannelLogoutHandler(options, 'backchannelLogoutRoute');
+  return endpoint(logout, async (request) => logout(await readNodeBodyFields(request.raw, undefined)));
+}
+
+/**
+ * The RFC 8935 push endpoint (`Content-Type: application/secevent+jwt`), a plugin: 202, 400
+ * `{ err, description }`, 503 with `Retry-After`; 405 for other methods.
+ *
+ * @example
+ * ```ts
+ * import Fastify from 'fastify';
+ * import { securityEventRoute } from 'revocable-jwt/fastify';
+ * const app = Fastify();
+ * app.register(securityEventRoute({ verifier, audience: 'https://api.example.com' }), { prefix: '/events' });
+ * ```
+ */
+export function securityEventRoute(options: SecurityEventRouteOptions): FastifyPluginCallback {
+  const receive = buildSecurityEventHandler(options, 'securityEventRoute');
+  return endpoint(receive, (request) => receive(requestLikeOf(request), () => readNodeRawBody(request.raw, undefined)));
+}
+
+/** A plugin serving `handle` at its prefix, every method (405 for all but POST), body left unread. */
+function endpoint(
+  policy: EndpointPolicy,
+  handle: (request: FastifyRequest) => Promise<RouteAnswer>,
+): FastifyPluginCallback {
+  return (instance, _options, done) => {
+    instance.removeAllContentTypeParsers();
+    instance.addContentTypeParser('*', (_request, _payload, parsed) => parsed(null, undefined));
+    instance.all('/', async (request, reply) =>
+      sendAnswer(reply, await answerPost(policy, request.method, () => handle(request))),
+    );
+    done();
+  };
+}
+
+function requestLikeOf(request: FastifyRequest): RequestLike {
+  return { method: request.method, url: request.url, headers: request.headers, rawHeaders: request.raw.rawHeaders };
+}

@@ -1,0 +1,77 @@
+/**
+ * `authGuard()` for Web-standard `Request`/`Response` (Next.js route handlers, Cloudflare Workers,
+ * Deno, Bun): glue only. It reads the request's method, target and headers, asks the core's
+ * authenticate step (core/request/authenticator.ts), and hands back the verified token, or the
+ * RFC 6750 answer as a `Response` ready to return. Web-standard APIs only.
+ */
+import {
+  type Authentication,
+  buildAuthenticator,
+  GUARD_SETTING_KEYS,
+  type GuardSettings,
+  type VerifierChoice,
+} from '../core/request/authenticator.js';
+import { authErrorAnswer } from '../core/request/route-answer.js';
+import type { VerifiedToken, Verifier } from '../core/verify/types.js';
+import { toResponse, webRequestLike } from '../glue/web-request.js';
+
+/**
+ * What a route requires (`scopes`, `realm`), and a verifier or the options to build one: the
+ * options of the Express `authGuard`.
+ *
+ * @example
+ * ```ts
+ * import type { AuthGuardOptions } from 'revocable-jwt/fetch';
+ * const options: AuthGuardOptions = { verifier, scopes: ['notes:read'], realm: 'notes' };
+ * ```
+ */
+export type AuthGuardOptions = GuardSettings & VerifierChoice;
+
+/**
+ * A guard for `Request`s: resolves to the verified token, or to the `Response` to answer with.
+ *
+ * @example
+ * ```ts
+ * import type { FetchAuthGuard } from 'revocable-jwt/fetch';
+ * declare const guard: FetchAuthGuard;
+ * const handle = async (request: Request) => {
+ *   const auth = await guard(request);
+ *   return auth instanceof Response ? auth : Response.json({ sub: auth.payload.sub });
+ * };
+ * ```
+ */
+export interface FetchAuthGuard {
+  (request: Pick<Request, 'method' | 'url' | 'headers'>): Promise<VerifiedToken | Response>;
+  /** The verifier this guard uses (built by the guard for the `{ issuer, audience }` shorthand). */
+  readonly verifier: Verifier;
+}
+
+/**
+ * Builds a guard for Web-standard requests. Options are checked here, once (a `TypeError` says
+ * what to change). The guard never rejects: every refusal is a `Response` (401, 400, 403, 503 with
+ * `Retry-After`) carrying the `WWW-Authenticate` challenge and `{ error, error_description }`.
+ *
+ * Does not: read the body (a form-encoded `access_token` is not looked for: reading would consume
+ * the body the application needs; send the token in the `Authorization` header).
+ *
+ * @example
+ * ```ts
+ * import { authGuard } from 'revocable-jwt/fetch';
+ * const guard = authGuard({ verifier, scopes: ['notes:read'] });
+ * export async function GET(request: Request): Promise<Response> {
+ *   const auth = await guard(request);
+ *   if (auth instanceof Response) return auth; // the RFC 6750 answer, ready to return
+ *   return Response.json({ sub: auth.payload.sub });
+ * }
+ * ```
+ */
+export function authGuard(options: AuthGuardOptions): FetchAuthGuard {
+  const authenticate = buildAuthenticator(options, 'authGuard', GUARD_SETTING_KEYS);
+  const settle = (answer: Authentication): VerifiedToken | Response =>
+    answer.ok ? answer.auth : toResponse(authErrorAnswer(answer.error));
+  const guard = async (request: Pick<Request, 'method' | 'url' | 'headers'>): Promise<VerifiedToken | Response> => {
+    const answer = authenticate(webRequestLike(request));
+    return settle('ok' in answer ? answer : await answer);
+  };
+  return Object.defineProperty(guard, 'verifier', { value: authenticate.verifier, enumerable: true }) as FetchAuthGuard;
+}

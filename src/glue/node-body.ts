@@ -1,0 +1,47 @@
+/**
+ * Reading a body from a `node:http` request (Express, Connect, Fastify, Koa): what a body parser
+ * already produced, or the raw stream when none ran, within {@link MAX_BODY_BYTES}.
+ */
+import type { IncomingMessage } from 'node:http';
+import { mediaTypeOf } from '../core/request/request-like.js';
+import { bodyFields, bodyTooLarge, bodyUnreadable, MAX_BODY_BYTES, parsedFields } from './body-fields.js';
+
+/**
+ * The body's fields: `parsed` when a parser made an object of it, else the stream's text parsed as
+ * form or JSON.
+ */
+export async function readNodeBodyFields(req: IncomingMessage, parsed: unknown): Promise<Record<string, unknown>> {
+  const fields = parsedFields(parsed);
+  if (fields !== undefined) return fields;
+  return bodyFields(await readNodeRawBody(req, parsed), mediaTypeOf(req));
+}
+
+/** The body as text: what a parser left as a string or bytes, or the stream itself. */
+export async function readNodeRawBody(req: IncomingMessage, parsed: unknown): Promise<string> {
+  if (typeof parsed === 'string') return parsed;
+  if (parsed instanceof Uint8Array) return new TextDecoder().decode(parsed);
+  return readStream(req);
+}
+
+function readStream(req: IncomingMessage): Promise<string> {
+  if (req.readableEnded || req.complete) return Promise.resolve('');
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) return Promise.reject(bodyTooLarge());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const fail = (error: Error) => {
+      req.off('data', onData);
+      req.resume(); // drain the rest so the connection can answer
+      reject(error);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) fail(bodyTooLarge());
+      else chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.once('error', () => fail(bodyUnreadable()));
+  });
+}

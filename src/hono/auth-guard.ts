@@ -1,0 +1,91 @@
+/**
+ * `authGuard()`: Hono middleware. Glue only: it reads `c.req.raw` (a WHATWG `Request`), asks the
+ * core's authenticate step (core/request/authenticator.ts), sets `c.get('auth')` on success, and
+ * returns the RFC 6750 answer otherwise. Web-standard APIs only: it runs wherever Hono runs
+ * (Node, Bun, Deno, Cloudflare Workers).
+ */
+import type { MiddlewareHandler } from 'hono';
+import {
+  buildAuthenticator,
+  GUARD_SETTING_KEYS,
+  type GuardSettings,
+  type VerifierChoice,
+} from '../core/request/authenticator.js';
+import { authErrorAnswer } from '../core/request/route-answer.js';
+import type { VerifiedToken, Verifier } from '../core/verify/types.js';
+import { toResponse, webRequestLike } from '../glue/web-request.js';
+
+/**
+ * What a route requires (`scopes`, `realm`), and a verifier or the options to build one: the
+ * options of the Express `authGuard`.
+ *
+ * @example
+ * ```ts
+ * import type { AuthGuardOptions } from 'revocable-jwt/hono';
+ * const options: AuthGuardOptions = { verifier, scopes: ['notes:read'] };
+ * ```
+ */
+export type AuthGuardOptions = GuardSettings & VerifierChoice;
+
+/**
+ * The Hono environment the guard provides: `c.get('auth')` is the verified token.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from 'hono';
+ * import type { AuthEnv } from 'revocable-jwt/hono';
+ * const app = new Hono<AuthEnv>();
+ * app.get('/notes', (c) => c.json({ sub: c.get('auth').payload.sub }));
+ * ```
+ */
+export interface AuthEnv {
+  /** Set by the guard before the next handler runs. */
+  Variables: { auth: VerifiedToken };
+}
+
+/**
+ * The guard: a Hono middleware, and the verifier it uses.
+ *
+ * @example
+ * ```ts
+ * import { type AuthGuardMiddleware, authGuard } from 'revocable-jwt/hono';
+ * const guard: AuthGuardMiddleware = authGuard({ verifier });
+ * guard.verifier.stats();
+ * ```
+ */
+export type AuthGuardMiddleware = MiddlewareHandler<AuthEnv> & {
+  /** The verifier this guard uses (built by the guard for the `{ issuer, audience }` shorthand). */
+  readonly verifier: Verifier;
+};
+
+/**
+ * Builds the guard. Options are checked here, once (a `TypeError` says what to change). A refusal
+ * is answered at once (401, 400, 403, 503 with `Retry-After`), with the `WWW-Authenticate`
+ * challenge and `{ error, error_description }`; later handlers do not run.
+ *
+ * Does not: read the body (a form-encoded `access_token` is not looked for: send the token in the
+ * `Authorization` header).
+ *
+ * @example
+ * ```ts
+ * import { Hono } from 'hono';
+ * import { type AuthEnv, authGuard } from 'revocable-jwt/hono';
+ * const app = new Hono<AuthEnv>();
+ * app.use('/notes/*', authGuard({ verifier, scopes: ['notes:read'] }));
+ * app.get('/notes/mine', (c) => c.json({ sub: c.get('auth').payload.sub }));
+ * ```
+ */
+export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
+  const authenticate = buildAuthenticator(options, 'authGuard', GUARD_SETTING_KEYS);
+  const guard: MiddlewareHandler<AuthEnv> = async (c, next) => {
+    const pending = authenticate(webRequestLike(c.req.raw));
+    const answer = 'ok' in pending ? pending : await pending;
+    if (!answer.ok) return toResponse(authErrorAnswer(answer.error));
+    c.set('auth', answer.auth);
+    await next();
+  };
+  return Object.defineProperty(guard, 'verifier', {
+    value: authenticate.verifier,
+    enumerable: true,
+  }) as AuthGuardMiddleware;
+}

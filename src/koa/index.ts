@@ -1,0 +1,10 @@
+/** `revocable-jwt/koa`: the guard (middleware → `ctx.state.auth`) and the endpoints for Koa. */
+export { type AuthGuardMiddleware, type AuthGuardOptions, type AuthState, authGuard } from './auth-guard.js';
+export {
+  type BackchannelLogoutRouteOptions,
+  backchannelLogoutRoute,
+  type RevokeRouteOptions,
+  revokeRoute,
+  type SecurityEventRouteOptions,
+  securityEventRoute,
+} from './routes.js';
