@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KeyObject } from 'node:crypto';
-import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload } from 'jose';
+import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTHeaderParameters, type JWTPayload } from 'jose';
 import { sendJson, startStubServer, type StubServer } from './http.js';
 
 export const OIDC_DISCOVERY = '/.well-known/openid-configuration';
@@ -184,4 +184,15 @@ export function signAccessToken(
     .setIssuer(iss)
     .setAudience(audience)
     .sign(key.privateKey);
+}
+
+/**
+ * A JWT signed with `key`, with exactly `claims` and a header of `key`'s alg and kid plus `header`
+ * (`typ: undefined` leaves typ out): for logout tokens, security events and anything odd.
+ */
+export function signJwt(key: FakeIdpKey, header: Partial<JWTHeaderParameters>, claims: JWTPayload): Promise<string> {
+  const protectedHeader = Object.fromEntries(
+    Object.entries({ alg: key.alg, kid: key.kid, ...header }).filter(([, value]) => value !== undefined),
+  ) as JWTHeaderParameters;
+  return new SignJWT(claims).setProtectedHeader(protectedHeader).sign(key.privateKey);
 }
