@@ -12,7 +12,10 @@ export interface TrustedIssuer {
 
 const open: Verifier[] = [];
 
-/** A verifier for `idp`'s tokens (its issuer and audience unless `overrides` say otherwise), closed by {@link closeVerifiers}. */
+/**
+ * A verifier for `idp`'s tokens (its issuer and audience, unless `overrides` say otherwise),
+ * closed by {@link closeVerifiers}.
+ */
 export function verifierFor(idp: TrustedIssuer, overrides: Partial<VerifierOptions> = {}): Verifier {
   return closedLater(createVerifier({ issuer: idp.issuer, audience: idp.audience, ...overrides }));
 }
