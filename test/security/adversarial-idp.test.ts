@@ -63,7 +63,7 @@ afterEach(async () => {
 // -------------------------------------------------------------------------------------------------
 
 /** A fake IdP: discovery at the root, JWKS at /keys (both keys), overridden or extended by `routes`. */
-function fakeIdp(routes: (base: string) => Record<string, Route> = () => ({})): Promise<FakeIdp> {
+function idpWith(routes: (base: string) => Record<string, Route> = () => ({})): Promise<FakeIdp> {
   return startFakeIdp((base) => ({
     routes: {
       ...discoveryRoutes(
@@ -91,7 +91,7 @@ const signRsa = (idp: FakeIdp, clock: Clock, kid = 'rsa-1') =>
 
 describe('slow IdP: `timeout` bounds the whole exchange', () => {
   it('cuts off a JWKS that sends its headers and then drips a byte every 20 ms (a total, not an idle, timeout)', async () => {
-    const idp = await fakeIdp(() => ({ '/keys': drip('{"keys":[') }));
+    const idp = await idpWith(() => ({ '/keys': drip('{"keys":[') }));
     const clock = testClock();
     const started = performance.now();
     const error = expectUnavailable(
@@ -102,7 +102,7 @@ describe('slow IdP: `timeout` bounds the whole exchange', () => {
   });
 
   it('cuts off dripping discovery metadata the same way, and never asks for the JWKS', async () => {
-    const idp = await fakeIdp(() => ({ [OIDC]: drip('{"issuer":') }));
+    const idp = await idpWith(() => ({ [OIDC]: drip('{"issuer":') }));
     const clock = testClock();
     expectUnavailable(await refused(verifierFor(idp, { clock, timeout: 300 }).verify(await signRsa(idp, clock))));
     expect(idp.count('/keys')).toBe(0);
@@ -111,7 +111,7 @@ describe('slow IdP: `timeout` bounds the whole exchange', () => {
   it('keeps verifying known keys at once while a background JWKS refresh hangs; an unknown kid waits at most `timeout`', async () => {
     let hang = false;
     const good = serveKeys(() => [rsa.jwk]);
-    const idp = await fakeIdp(() => ({ '/keys': (req, res) => (hang ? undefined : good(req, res)) }));
+    const idp = await idpWith(() => ({ '/keys': (req, res) => (hang ? undefined : good(req, res)) }));
     const clock = testClock();
     const verifier = verifierFor(idp, { clock, timeout: 300 });
     await verifier.verify(await signRsa(idp, clock));
@@ -132,7 +132,7 @@ describe('oversized and pathological documents', () => {
     ['a JSON array', '[]', 'application/json'],
     ['JSON with a BOM', '\ufeff{"issuer":"x"}', 'application/json'],
   ])('answers 503 to discovery metadata that is %s, and fetches no JWKS', async (_name, body, contentType) => {
-    const idp = await fakeIdp(() => ({
+    const idp = await idpWith(() => ({
       [OIDC]: (_req, res) => void res.writeHead(200, { 'content-type': contentType }).end(body),
     }));
     const clock = testClock();
@@ -153,7 +153,7 @@ describe('oversized and pathological documents', () => {
     ],
     ['chunked', huge(200, 300 * 1024)],
   ])('refuses discovery metadata over 256 KiB (%s) with a 503, and fetches no JWKS', async (_name, route) => {
-    const idp = await fakeIdp(() => ({ [OIDC]: route }));
+    const idp = await idpWith(() => ({ [OIDC]: route }));
     const clock = testClock();
     const error = expectUnavailable(await refused(verifierFor(idp, { clock }).verify(await signRsa(idp, clock))));
     expect(rootCause(error)).toMatchObject({ kind: 'too_large' });
@@ -161,7 +161,7 @@ describe('oversized and pathological documents', () => {
   });
 
   it('reads a 5 MiB JWKS only up to the cap, answers 503, and keeps serving', async () => {
-    const idp = await fakeIdp(() => ({ '/keys': huge(200, 5 * 1024 * 1024) }));
+    const idp = await idpWith(() => ({ '/keys': huge(200, 5 * 1024 * 1024) }));
     const clock = testClock();
     const verifier = verifierFor(idp, { clock });
     const error = expectUnavailable(await refused(verifier.verify(await signRsa(idp, clock))));
@@ -174,7 +174,7 @@ describe('oversized and pathological documents', () => {
   it('survives a JWKS of 200 000 nested arrays next to a valid key (no stack overflow), using the valid key', async () => {
     const depth = 200_000;
     const body = `{"keys":[${'['.repeat(depth)}${']'.repeat(depth)},${JSON.stringify(rsa.jwk)}]}`;
-    const idp = await fakeIdp(() => ({
+    const idp = await idpWith(() => ({
       '/keys': (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(body),
     }));
     const clock = testClock();
@@ -185,7 +185,7 @@ describe('oversized and pathological documents', () => {
     const depth = 20_000;
     const nested = `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
     const body = `{"keys":[{"kty":"RSA","kid":"junk","x5c":${nested}}]}`;
-    const idp = await fakeIdp(() => ({
+    const idp = await idpWith(() => ({
       '/keys': (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(body),
     }));
     const clock = testClock();
@@ -204,7 +204,7 @@ describe('oversized and pathological documents', () => {
     const depth = 20_000;
     const nested = `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
     const body = `{"keys":[${JSON.stringify(rsa.jwk)},{"kty":"RSA","kid":"junk","x5c":${nested}}]}`;
-    const idp = await fakeIdp(() => ({
+    const idp = await idpWith(() => ({
       '/keys': (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(body),
     }));
     const clock = testClock();
@@ -213,7 +213,7 @@ describe('oversized and pathological documents', () => {
 
   it('ignores a "__proto__" member of the JWKS document and of a key', async () => {
     const body = `{"__proto__":{"keys":[]},"keys":[${JSON.stringify(rsa.jwk).replace(/^\{/, '{"__proto__":{"alg":"HS256"},')}]}`;
-    const idp = await fakeIdp(() => ({
+    const idp = await idpWith(() => ({
       '/keys': (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(body),
     }));
     const clock = testClock();
@@ -227,7 +227,7 @@ describe('redirects to another host are never followed', () => {
     'discovery answering %i to another host: 503, the other host is never asked',
     async (status) => {
       const away = await elsewhere();
-      const idp = await fakeIdp(() => ({ [OIDC]: redirectTo(status, `${away.url}${OIDC}`) }));
+      const idp = await idpWith(() => ({ [OIDC]: redirectTo(status, `${away.url}${OIDC}`) }));
       const clock = testClock();
       const error = expectUnavailable(await refused(verifierFor(idp, { clock }).verify(await signRsa(idp, clock))));
       expect(rootCause(error)).toMatchObject({ kind: 'redirect', status });
@@ -240,7 +240,7 @@ describe('redirects to another host are never followed', () => {
     async (status) => {
       const away = await elsewhere();
       let redirecting = true;
-      const idp = await fakeIdp(() => ({
+      const idp = await idpWith(() => ({
         '/keys': (req, res) =>
           redirecting ? redirectTo(status, `${away.url}/keys`)(req, res) : serveKeys(() => [rsa.jwk])(req, res),
       }));
@@ -267,7 +267,7 @@ describe('keys that must never verify a token', () => {
     ["key_ops ['sign'] only", { key_ops: ['sign'] }],
     ['a non-boolean ext', { ext: 'yes' }],
   ])('does not use a key with %s', async (_name, change) => {
-    const idp = await fakeIdp(() => ({ '/keys': serveKeys(() => [{ ...rsa.jwk, ...change }]) }));
+    const idp = await idpWith(() => ({ '/keys': serveKeys(() => [{ ...rsa.jwk, ...change }]) }));
     const clock = testClock();
     expectInvalid(await refused(verifierFor(idp, { clock }).verify(await signRsa(idp, clock))), 'key_not_found');
   });
@@ -275,7 +275,7 @@ describe('keys that must never verify a token', () => {
   it('refuses a token signed by a published but weak (1024-bit) RSA key', async () => {
     const weak = generateKeyPairSync('rsa', { modulusLength: 1024 });
     const weakJwk = { ...(weak.publicKey.export({ format: 'jwk' }) as JWK), kid: 'weak', alg: 'RS256', use: 'sig' };
-    const idp = await fakeIdp(() => ({ '/keys': serveKeys(() => [rsa.jwk, weakJwk]) }));
+    const idp = await idpWith(() => ({ '/keys': serveKeys(() => [rsa.jwk, weakJwk]) }));
     const clock = testClock();
     const iat = Math.floor(clock() / 1000);
     const token = rawSigned(
@@ -296,7 +296,7 @@ describe('keys that must never verify a token', () => {
       alg: 'RS256',
       use: 'sig',
     };
-    const idp = await fakeIdp(() => ({ '/keys': serveKeys(() => [oct, { ...oct, kid: 'h', alg: 'HS256' }]) }));
+    const idp = await idpWith(() => ({ '/keys': serveKeys(() => [oct, { ...oct, kid: 'h', alg: 'HS256' }]) }));
     const clock = testClock();
     const verifier = verifierFor(idp, { clock });
     expectInvalid(await refused(verifier.verify(await signRsa(idp, clock))), 'key_not_found');
@@ -309,7 +309,7 @@ describe('duplicate kids', () => {
   // multiple matches; the verifier tries each). A token verifies only if one of *those* keys
   // signed it; any other key with that kid is refused.
   it('accepts a token from either key sharing a kid, refuses any other key with that kid', async () => {
-    const idp = await fakeIdp(() => ({ '/keys': serveKeys(() => [rsa.jwk, other.jwk]) }));
+    const idp = await idpWith(() => ({ '/keys': serveKeys(() => [rsa.jwk, other.jwk]) }));
     const clock = testClock();
     const verifier = verifierFor(idp, { clock });
     await expect(verifier.verify(await signRsa(idp, clock))).resolves.toBeDefined();
@@ -331,7 +331,7 @@ describe('duplicate kids', () => {
 
   it('evicts cached tokens of a kid when one of its keys leaves, and refuses tokens of the key that left', async () => {
     let keys = [rsa.jwk, other.jwk];
-    const idp = await fakeIdp(() => ({ '/keys': serveKeys(() => keys) }));
+    const idp = await idpWith(() => ({ '/keys': serveKeys(() => keys) }));
     const clock = testClock();
     const verifier = verifierFor(idp, { clock });
     const fromOther = await signAccessToken(other, { alg: 'RS256', kid: 'rsa-1' }, idp.issuer, clock);
@@ -352,7 +352,7 @@ describe('thousands of keys', () => {
   const manyKeys = (count: number) => Array.from({ length: count }, (_, i) => ({ ...ec.jwk, kid: `ec-${i}` }));
 
   it('works with 2000 keys (under the size cap): the right key is found, unknown kids are 401, one fetch', async () => {
-    const idp = await fakeIdp(() => ({ '/keys': serveKeys(() => [...manyKeys(2000), rsa.jwk]) }));
+    const idp = await idpWith(() => ({ '/keys': serveKeys(() => [...manyKeys(2000), rsa.jwk]) }));
     const clock = testClock();
     const verifier = verifierFor(idp, { clock });
     await expect(
@@ -365,7 +365,7 @@ describe('thousands of keys', () => {
 
   it('refuses a 5000-key JWKS (over 512 KiB) with a clear 503 too_large, and keeps the known keys when a refresh grows that big', async () => {
     let keys: unknown[] = manyKeys(5000);
-    const idp = await fakeIdp(() => ({ '/keys': serveKeys(() => keys) }));
+    const idp = await idpWith(() => ({ '/keys': serveKeys(() => keys) }));
     const clock = testClock();
     const verifier = verifierFor(idp, { clock });
     const error = expectUnavailable(await refused(verifier.verify(await signRsa(idp, clock))));
@@ -387,7 +387,7 @@ describe('discovery mix-up', () => {
     ['with a trailing-dot host', (base) => base.replace('127.0.0.1', '127.0.0.1.')],
     ['with a dot-segment', (base) => `${base}/x/../tenant`],
   ])('refuses metadata whose issuer is the configured one %s, never fetching its JWKS', async (_name, variant) => {
-    const idp = await fakeIdp((base) => ({
+    const idp = await idpWith((base) => ({
       [`/tenant${OIDC}`]: serveJson({ issuer: variant(base), jwks_uri: `${base}/keys` }),
     }));
     const clock = testClock();
@@ -510,7 +510,7 @@ describe('revocation endpoint misbehaving (verifier.revoke with real IdP tokens)
   );
 
   it('a discovered revocation_endpoint on plain http to a non-loopback host is refused (rejected), never contacted', async () => {
-    const idp = await fakeIdp((base) => ({
+    const idp = await idpWith((base) => ({
       [OIDC]: serveJson({
         issuer: base,
         jwks_uri: `${base}/keys`,
