@@ -20,6 +20,7 @@ import {
 } from '../../src/index.js';
 import { sendJson, startStubServer, type StubServer } from '../support/http.js';
 import { issuedAt, startIdp, testClock, tokenAt, type EmbeddedIdp } from '../support/idp.js';
+import { closedLater, closeVerifiers, verifierFor } from '../support/verifier-for.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void | Promise<void>;
 type Clock = ReturnType<typeof testClock>;
@@ -32,7 +33,6 @@ let revocationIdp: StubServer;
 let idpAnswer: Handler;
 /** A URL nothing listens on (connection refused). */
 let deadEndpoint: string;
-const verifiers: Verifier[] = [];
 
 const ok: Handler = (_req, res) => void res.end();
 
@@ -48,7 +48,7 @@ beforeEach(() => {
   revocationIdp.requests.length = 0;
 });
 afterEach(async () => {
-  await Promise.all(verifiers.splice(0).map((v) => v.close()));
+  await closeVerifiers();
 });
 afterAll(async () => {
   await revocationIdp.close();
@@ -67,9 +67,7 @@ function setup(
   options: { parsers?: boolean; endpoint?: string; verifier?: Partial<VerifierOptions>; clockStart?: number } = {},
 ): Setup {
   const clock = testClock(options.clockStart);
-  const verifier = createVerifier({
-    issuer: idp.issuer,
-    audience: idp.audience,
+  const verifier = verifierFor(idp, {
     clock,
     revocation: {
       ...CLIENT,
@@ -79,7 +77,6 @@ function setup(
     },
     ...options.verifier,
   });
-  verifiers.push(verifier);
   const app = express();
   if (options.parsers) {
     app.use(express.json());
@@ -555,14 +552,15 @@ describe('several issuers (createVerifier({ issuers }))', () => {
   afterAll(() => west.close());
 
   function multiSetup(route: { issuer?: string } = {}) {
-    const verifier = createVerifier({
-      issuers: [idp, west].map((i) => ({
-        issuer: i.issuer,
-        audience: i.audience,
-        revocation: { clientId: i.client.clientId, clientSecret: i.client.clientSecret, retryInterval: 3_600 },
-      })),
-    });
-    verifiers.push(verifier);
+    const verifier = closedLater(
+      createVerifier({
+        issuers: [idp, west].map((i) => ({
+          issuer: i.issuer,
+          audience: i.audience,
+          revocation: { clientId: i.client.clientId, clientSecret: i.client.clientSecret, retryInterval: 3_600 },
+        })),
+      }),
+    );
     const app = express().all('/logout', revokeRoute({ verifier, ...route }));
     return { verifier, app };
   }

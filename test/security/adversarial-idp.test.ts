@@ -4,228 +4,121 @@
  * used, duplicate kids, thousands of keys; and a revocation endpoint that hangs, fails, answers
  * HTML or enormous bodies, or redirects.
  *
- * Complements test/core/jwks-faults.test.ts (status codes, invalid JSON, same-host redirects,
- * 512 KiB JWKS cap, gzip bomb, use/alg/key_ops, oct keys, private keys, metadata issuer variants,
- * hung requests) and test/core/revocation-client.test.ts (the RFC 7009 client on its own): what is
+ * Complements test/core/idp/jwks-faults.test.ts (status codes, invalid JSON, same-host redirects,
+ * 512 KiB JWKS cap, gzip bomb, use/alg/key_ops, oct keys, private keys, hung requests),
+ * test/core/idp/discovery-faults.test.ts (fallbacks, metadata issuer variants, unusable jwks_uri)
+ * and test/core/idp/revocation-client.test.ts (the RFC 7009 client on its own): what is
  * covered there is not repeated here. Every case must end in a typed outcome — IdpUnavailableError
  * (503) when the IdP is the problem, InvalidTokenError (401) when the token is, a RevocationOutcome
  * for revoke() — with no crash, and known keys kept wherever that is safe.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { SignJWT, type JWK, type JWTPayload } from 'jose';
+import type { JWK } from 'jose';
+import type { Verifier, VerifierOptions } from '../../src/index.js';
+import { causes, expectInvalid, expectUnavailable, refused, rootCause } from '../support/expect-refusal.js';
 import {
-  AuthError,
-  createVerifier,
-  IdpUnavailableError,
-  InvalidTokenError,
-  type RejectionReason,
-  type Verifier,
-  type VerifierOptions,
-} from '../../src/index.js';
+  closeFakeIdps,
+  discoveryRoutes,
+  drip,
+  fakeIdpKey,
+  huge,
+  OIDC_DISCOVERY as OIDC,
+  redirectTo,
+  serveJson,
+  serveKeys,
+  signAccessToken,
+  startFakeIdp,
+  type FakeIdp,
+  type FakeIdpKey,
+  type Route,
+} from '../support/fake-idp.js';
 import { sendJson, startStubServer, type StubServer } from '../support/http.js';
 import { attackerKey, issuedAt, startIdp, testClock, type EmbeddedIdp } from '../support/idp.js';
+import { closeVerifiers, verifierFor } from '../support/verifier-for.js';
 import { rawSigned } from './helpers.js';
 
-const AUDIENCE = 'https://api.example.com';
-const OIDC = '/.well-known/openid-configuration';
-
-type Route = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 type Clock = ReturnType<typeof testClock>;
-type Key = Awaited<ReturnType<typeof attackerKey>>;
 
-let rsa: Key;
-let rsaJwk: JWK;
-let other: Key; // a second RSA key, for duplicate kids
-let otherJwk: JWK;
-let ec: Key;
-let ecJwk: JWK;
+let rsa: FakeIdpKey;
+let other: FakeIdpKey; // a second RSA key under the same kid, for duplicate kids
+let ec: FakeIdpKey;
 
+/** Stub servers that are not a fake IdP: other hosts, revocation endpoints. */
 const stubs: StubServer[] = [];
-const verifiers: Verifier[] = [];
 
 beforeAll(async () => {
-  [rsa, other, ec] = await Promise.all([attackerKey('RS256'), attackerKey('RS256'), attackerKey('ES256')]);
-  rsaJwk = { ...(rsa.publicJwk as JWK), kid: 'rsa-1', alg: 'RS256', use: 'sig' };
-  otherJwk = { ...(other.publicJwk as JWK), kid: 'rsa-1', alg: 'RS256', use: 'sig' };
-  ecJwk = { ...(ec.publicJwk as JWK), kid: 'ec-1', alg: 'ES256', use: 'sig' };
+  [rsa, other, ec] = await Promise.all([
+    fakeIdpKey('RS256', 'rsa-1'),
+    fakeIdpKey('RS256', 'rsa-1'),
+    fakeIdpKey('ES256', 'ec-1'),
+  ]);
 });
 afterEach(async () => {
-  await Promise.all(verifiers.splice(0).map((v) => v.close()));
+  await closeVerifiers();
+  await closeFakeIdps();
   await Promise.all(stubs.splice(0).map((s) => s.close()));
 });
 
 // -------------------------------------------------------------------------------------------------
 
-interface FakeIdp {
-  issuer: string;
-  routes: Record<string, Route>;
-  stub: StubServer;
-  count(path: string): number;
-}
-
-/** A stub IdP: discovery at the root, JWKS at /keys (overridable), any extra routes. */
-async function fakeIdp(routes: (base: string) => Record<string, Route> = () => ({})): Promise<FakeIdp> {
-  const idp = { routes: {} as Record<string, Route> } as FakeIdp;
-  const stub = await startStubServer(async (req, res) => {
-    const route = idp.routes[new URL(req.url ?? '/', 'http://x').pathname];
-    if (route) await route(req, res);
-    else sendJson(res, 404, { error: 'not_found' });
-  });
-  stubs.push(stub);
-  Object.assign(idp, {
-    issuer: stub.url,
-    stub,
+/** A fake IdP: discovery at the root, JWKS at /keys (both keys), overridden or extended by `routes`. */
+function idpWith(routes: (base: string) => Record<string, Route> = () => ({})): Promise<FakeIdp> {
+  return startFakeIdp((base) => ({
     routes: {
-      [OIDC]: serveJson({ issuer: stub.url, jwks_uri: `${stub.url}/keys` }),
-      '/keys': serveKeys(() => [rsaJwk, ecJwk]),
-      ...routes(stub.url),
+      ...discoveryRoutes(
+        base,
+        serveKeys(() => [rsa.jwk, ec.jwk]),
+      ),
+      ...routes(base),
     },
-    count: (path: string) => stub.requests.filter((r) => new URL(r.url, 'http://x').pathname === path).length,
-  });
-  return idp;
+  }));
 }
 
 /** Another host (a different origin) that must never be contacted. */
 async function elsewhere(): Promise<StubServer> {
-  const stub = await startStubServer((_req, res) => sendJson(res, 200, { issuer: 'x', jwks_uri: 'x', keys: [rsaJwk] }));
+  const stub = await startStubServer((_req, res) =>
+    sendJson(res, 200, { issuer: 'x', jwks_uri: 'x', keys: [rsa.jwk] }),
+  );
   stubs.push(stub);
   return stub;
 }
 
-const serveJson =
-  (doc: unknown): Route =>
-  (_req, res) =>
-    sendJson(res, 200, doc);
-const serveKeys =
-  (keys: () => unknown[]): Route =>
-  (_req, res) =>
-    sendJson(res, 200, { keys: keys() });
-const redirectTo =
-  (status: number, location: string): Route =>
-  (_req, res) => {
-    res.writeHead(status, { location });
-    res.end();
-  };
-/** Sends headers at once, then one byte every `everyMs`, forever. */
-const drip =
-  (prefix: string, everyMs = 20): Route =>
-  (req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.write(prefix);
-    const timer = setInterval(() => res.write(' '), everyMs);
-    req.socket.on('close', () => clearInterval(timer));
-  };
-/** Streams `bytes` of filler inside a JSON string, chunked (no Content-Length). */
-const huge =
-  (status: number, bytes: number, contentType = 'application/json'): Route =>
-  (_req, res) => {
-    res.writeHead(status, { 'content-type': contentType });
-    res.write('{"keys":[],"padding":"');
-    const chunk = 'x'.repeat(64 * 1024);
-    let sent = 0;
-    const pump = () => {
-      while (sent < bytes) {
-        sent += chunk.length;
-        if (!res.write(chunk)) return void res.once('drain', pump);
-      }
-      res.end('"}');
-    };
-    res.on('error', () => undefined);
-    pump();
-  };
-
-function verifierFor(idp: FakeIdp, clock: Clock, overrides: Partial<VerifierOptions> = {}): Verifier {
-  const verifier = createVerifier({ issuer: idp.issuer, audience: AUDIENCE, clock, ...overrides });
-  verifiers.push(verifier);
-  return verifier;
-}
-
-let jti = 0;
-function sign(
-  key: { privateKey: Key['privateKey'] },
-  header: { alg: string; kid?: string },
-  iss: string,
-  clock: Clock,
-  claims: JWTPayload = {},
-) {
-  const iat = Math.floor(clock() / 1000);
-  return new SignJWT({ sub: 'alice', jti: `j-${++jti}`, iat, exp: iat + 3600, ...claims })
-    .setProtectedHeader({ typ: 'at+jwt', ...header })
-    .setIssuer(iss)
-    .setAudience(AUDIENCE)
-    .sign(key.privateKey);
-}
-const signRsa = (idp: FakeIdp, clock: Clock, kid = 'rsa-1') => sign(rsa, { alg: 'RS256', kid }, idp.issuer, clock);
-
-async function refusal(promise: Promise<unknown>): Promise<AuthError> {
-  const error = await promise.then(
-    () => {
-      throw new Error('expected a refusal, got a verified token');
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(AuthError);
-  return error as AuthError;
-}
-function unavailable(error: AuthError): IdpUnavailableError {
-  expect(error).toBeInstanceOf(IdpUnavailableError);
-  expect(error).toMatchObject({ status: 503, reason: 'idp_unavailable' });
-  expect(error.headers['Retry-After']).toMatch(/^[1-9]\d*$/);
-  return error as IdpUnavailableError;
-}
-function invalid(error: AuthError, reason?: RejectionReason): InvalidTokenError {
-  expect(error).toBeInstanceOf(InvalidTokenError);
-  expect(error.status).toBe(401);
-  if (reason) expect(error.reason).toBe(reason);
-  return error as InvalidTokenError;
-}
-/** The error and its `cause` chain. */
-function causes(error: unknown): unknown[] {
-  const chain: unknown[] = [];
-  for (let current = error; current !== undefined; current = current instanceof Error ? current.cause : undefined)
-    chain.push(current);
-  return chain;
-}
-function rootCause(error: unknown): unknown {
-  let current = error;
-  while (current instanceof Error && current.cause !== undefined) current = current.cause;
-  return current;
-}
+const signRsa = (idp: FakeIdp, clock: Clock, kid = 'rsa-1') =>
+  signAccessToken(rsa, { alg: 'RS256', kid }, idp.issuer, clock);
 
 // -------------------------------------------------------------------------------------------------
 
 describe('slow IdP: `timeout` bounds the whole exchange', () => {
   it('cuts off a JWKS that sends its headers and then drips a byte every 20 ms (a total, not an idle, timeout)', async () => {
-    const idp = await fakeIdp(() => ({ '/keys': drip('{"keys":[') }));
+    const idp = await idpWith(() => ({ '/keys': drip('{"keys":[') }));
     const clock = testClock();
     const started = performance.now();
-    const error = unavailable(
-      await refusal(verifierFor(idp, clock, { timeout: 0.3 }).verify(await signRsa(idp, clock))),
+    const error = expectUnavailable(
+      await refused(verifierFor(idp, { clock, timeout: 0.3 }).verify(await signRsa(idp, clock))),
     );
     expect(performance.now() - started).toBeLessThan(5_000);
     expect(causes(error)).toContainEqual(expect.objectContaining({ kind: 'timeout' }));
   });
 
   it('cuts off dripping discovery metadata the same way, and never asks for the JWKS', async () => {
-    const idp = await fakeIdp(() => ({ [OIDC]: drip('{"issuer":') }));
+    const idp = await idpWith(() => ({ [OIDC]: drip('{"issuer":') }));
     const clock = testClock();
-    unavailable(await refusal(verifierFor(idp, clock, { timeout: 0.3 }).verify(await signRsa(idp, clock))));
+    expectUnavailable(await refused(verifierFor(idp, { clock, timeout: 0.3 }).verify(await signRsa(idp, clock))));
     expect(idp.count('/keys')).toBe(0);
   });
 
   it('keeps verifying known keys at once while a background JWKS refresh hangs; an unknown kid waits at most `timeout`', async () => {
     let hang = false;
-    const good = serveKeys(() => [rsaJwk]);
-    const idp = await fakeIdp(() => ({ '/keys': (req, res) => (hang ? undefined : good(req, res)) }));
+    const good = serveKeys(() => [rsa.jwk]);
+    const idp = await idpWith(() => ({ '/keys': (req, res) => (hang ? undefined : good(req, res)) }));
     const clock = testClock();
-    const verifier = verifierFor(idp, clock, { timeout: 0.3 });
+    const verifier = verifierFor(idp, { clock, timeout: 0.3 });
     await verifier.verify(await signRsa(idp, clock));
     hang = true;
     clock.advance(601_000); // past jwksMaxAge: the next lookup starts a background refresh, which hangs
     await expect(verifier.verify(await signRsa(idp, clock))).resolves.toBeDefined();
-    unavailable(await refusal(verifier.verify(await signRsa(idp, clock, 'rotated'))));
+    expectUnavailable(await refused(verifier.verify(await signRsa(idp, clock, 'rotated'))));
     await expect(verifier.verify(await signRsa(idp, clock))).resolves.toMatchObject({ header: { kid: 'rsa-1' } });
     expect(verifier.stats().jwks).toMatchObject({ keys: 1, failures: 1 });
   });
@@ -239,12 +132,12 @@ describe('oversized and pathological documents', () => {
     ['a JSON array', '[]', 'application/json'],
     ['JSON with a BOM', '\ufeff{"issuer":"x"}', 'application/json'],
   ])('answers 503 to discovery metadata that is %s, and fetches no JWKS', async (_name, body, contentType) => {
-    const idp = await fakeIdp(() => ({
+    const idp = await idpWith(() => ({
       [OIDC]: (_req, res) => void res.writeHead(200, { 'content-type': contentType }).end(body),
     }));
     const clock = testClock();
-    const verifier = verifierFor(idp, clock);
-    unavailable(await refusal(verifier.verify(await signRsa(idp, clock))));
+    const verifier = verifierFor(idp, { clock });
+    expectUnavailable(await refused(verifier.verify(await signRsa(idp, clock))));
     expect(idp.count('/keys')).toBe(0);
     expect(verifier.stats().jwks.fetches).toBe(0);
   });
@@ -260,43 +153,43 @@ describe('oversized and pathological documents', () => {
     ],
     ['chunked', huge(200, 300 * 1024)],
   ])('refuses discovery metadata over 256 KiB (%s) with a 503, and fetches no JWKS', async (_name, route) => {
-    const idp = await fakeIdp(() => ({ [OIDC]: route }));
+    const idp = await idpWith(() => ({ [OIDC]: route }));
     const clock = testClock();
-    const error = unavailable(await refusal(verifierFor(idp, clock).verify(await signRsa(idp, clock))));
+    const error = expectUnavailable(await refused(verifierFor(idp, { clock }).verify(await signRsa(idp, clock))));
     expect(rootCause(error)).toMatchObject({ kind: 'too_large' });
     expect(idp.count('/keys')).toBe(0);
   });
 
   it('reads a 5 MiB JWKS only up to the cap, answers 503, and keeps serving', async () => {
-    const idp = await fakeIdp(() => ({ '/keys': huge(200, 5 * 1024 * 1024) }));
+    const idp = await idpWith(() => ({ '/keys': huge(200, 5 * 1024 * 1024) }));
     const clock = testClock();
-    const verifier = verifierFor(idp, clock);
-    const error = unavailable(await refusal(verifier.verify(await signRsa(idp, clock))));
+    const verifier = verifierFor(idp, { clock });
+    const error = expectUnavailable(await refused(verifier.verify(await signRsa(idp, clock))));
     expect(rootCause(error)).toMatchObject({ kind: 'too_large' });
-    idp.routes['/keys'] = serveKeys(() => [rsaJwk]);
+    idp.routes['/keys'] = serveKeys(() => [rsa.jwk]);
     clock.advance(60_000);
     await expect(verifier.verify(await signRsa(idp, clock))).resolves.toBeDefined();
   });
 
   it('survives a JWKS of 200 000 nested arrays next to a valid key (no stack overflow), using the valid key', async () => {
     const depth = 200_000;
-    const body = `{"keys":[${'['.repeat(depth)}${']'.repeat(depth)},${JSON.stringify(rsaJwk)}]}`;
-    const idp = await fakeIdp(() => ({
+    const body = `{"keys":[${'['.repeat(depth)}${']'.repeat(depth)},${JSON.stringify(rsa.jwk)}]}`;
+    const idp = await idpWith(() => ({
       '/keys': (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(body),
     }));
     const clock = testClock();
-    await expect(verifierFor(idp, clock).verify(await signRsa(idp, clock))).resolves.toBeDefined();
+    await expect(verifierFor(idp, { clock }).verify(await signRsa(idp, clock))).resolves.toBeDefined();
   });
 
   it('drops a deeply nested JWKS member instead of crashing (a set with only that member has no usable key)', async () => {
     const depth = 20_000;
     const nested = `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
     const body = `{"keys":[{"kty":"RSA","kid":"junk","x5c":${nested}}]}`;
-    const idp = await fakeIdp(() => ({
+    const idp = await idpWith(() => ({
       '/keys': (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(body),
     }));
     const clock = testClock();
-    const error = await refusal(verifierFor(idp, clock).verify(await signRsa(idp, clock)));
+    const error = await refused(verifierFor(idp, { clock }).verify(await signRsa(idp, clock)));
     expect(error.status).toBeGreaterThanOrEqual(401);
     expect(error.status).toBeLessThan(600);
   });
@@ -310,21 +203,21 @@ describe('oversized and pathological documents', () => {
   it('keeps the valid keys usable when another JWKS member is deeply nested', async () => {
     const depth = 20_000;
     const nested = `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
-    const body = `{"keys":[${JSON.stringify(rsaJwk)},{"kty":"RSA","kid":"junk","x5c":${nested}}]}`;
-    const idp = await fakeIdp(() => ({
+    const body = `{"keys":[${JSON.stringify(rsa.jwk)},{"kty":"RSA","kid":"junk","x5c":${nested}}]}`;
+    const idp = await idpWith(() => ({
       '/keys': (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(body),
     }));
     const clock = testClock();
-    await expect(verifierFor(idp, clock).verify(await signRsa(idp, clock))).resolves.toBeDefined();
+    await expect(verifierFor(idp, { clock }).verify(await signRsa(idp, clock))).resolves.toBeDefined();
   });
 
   it('ignores a "__proto__" member of the JWKS document and of a key', async () => {
-    const body = `{"__proto__":{"keys":[]},"keys":[${JSON.stringify(rsaJwk).replace(/^\{/, '{"__proto__":{"alg":"HS256"},')}]}`;
-    const idp = await fakeIdp(() => ({
+    const body = `{"__proto__":{"keys":[]},"keys":[${JSON.stringify(rsa.jwk).replace(/^\{/, '{"__proto__":{"alg":"HS256"},')}]}`;
+    const idp = await idpWith(() => ({
       '/keys': (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(body),
     }));
     const clock = testClock();
-    await expect(verifierFor(idp, clock).verify(await signRsa(idp, clock))).resolves.toBeDefined();
+    await expect(verifierFor(idp, { clock }).verify(await signRsa(idp, clock))).resolves.toBeDefined();
     expect(({} as Record<string, unknown>).alg).toBeUndefined();
   });
 });
@@ -334,9 +227,9 @@ describe('redirects to another host are never followed', () => {
     'discovery answering %i to another host: 503, the other host is never asked',
     async (status) => {
       const away = await elsewhere();
-      const idp = await fakeIdp(() => ({ [OIDC]: redirectTo(status, `${away.url}${OIDC}`) }));
+      const idp = await idpWith(() => ({ [OIDC]: redirectTo(status, `${away.url}${OIDC}`) }));
       const clock = testClock();
-      const error = unavailable(await refusal(verifierFor(idp, clock).verify(await signRsa(idp, clock))));
+      const error = expectUnavailable(await refused(verifierFor(idp, { clock }).verify(await signRsa(idp, clock))));
       expect(rootCause(error)).toMatchObject({ kind: 'redirect', status });
       expect(away.requests).toHaveLength(0);
     },
@@ -347,13 +240,13 @@ describe('redirects to another host are never followed', () => {
     async (status) => {
       const away = await elsewhere();
       let redirecting = true;
-      const idp = await fakeIdp(() => ({
+      const idp = await idpWith(() => ({
         '/keys': (req, res) =>
-          redirecting ? redirectTo(status, `${away.url}/keys`)(req, res) : serveKeys(() => [rsaJwk])(req, res),
+          redirecting ? redirectTo(status, `${away.url}/keys`)(req, res) : serveKeys(() => [rsa.jwk])(req, res),
       }));
       const clock = testClock();
-      const verifier = verifierFor(idp, clock);
-      unavailable(await refusal(verifier.verify(await signRsa(idp, clock))));
+      const verifier = verifierFor(idp, { clock });
+      expectUnavailable(await refused(verifier.verify(await signRsa(idp, clock))));
       redirecting = false;
       clock.advance(60_000);
       await verifier.verify(await signRsa(idp, clock));
@@ -374,24 +267,24 @@ describe('keys that must never verify a token', () => {
     ["key_ops ['sign'] only", { key_ops: ['sign'] }],
     ['a non-boolean ext', { ext: 'yes' }],
   ])('does not use a key with %s', async (_name, change) => {
-    const idp = await fakeIdp(() => ({ '/keys': serveKeys(() => [{ ...rsaJwk, ...change }]) }));
+    const idp = await idpWith(() => ({ '/keys': serveKeys(() => [{ ...rsa.jwk, ...change }]) }));
     const clock = testClock();
-    invalid(await refusal(verifierFor(idp, clock).verify(await signRsa(idp, clock))), 'key_not_found');
+    expectInvalid(await refused(verifierFor(idp, { clock }).verify(await signRsa(idp, clock))), 'key_not_found');
   });
 
   it('refuses a token signed by a published but weak (1024-bit) RSA key', async () => {
     const weak = generateKeyPairSync('rsa', { modulusLength: 1024 });
     const weakJwk = { ...(weak.publicKey.export({ format: 'jwk' }) as JWK), kid: 'weak', alg: 'RS256', use: 'sig' };
-    const idp = await fakeIdp(() => ({ '/keys': serveKeys(() => [rsaJwk, weakJwk]) }));
+    const idp = await idpWith(() => ({ '/keys': serveKeys(() => [rsa.jwk, weakJwk]) }));
     const clock = testClock();
     const iat = Math.floor(clock() / 1000);
     const token = rawSigned(
       { alg: 'RS256', kid: 'weak' },
-      { iss: idp.issuer, aud: AUDIENCE, sub: 'a', iat, exp: iat + 600 },
+      { iss: idp.issuer, aud: idp.audience, sub: 'a', iat, exp: iat + 600 },
       weak.privateKey,
     );
-    const verifier = verifierFor(idp, clock);
-    invalid(await refusal(verifier.verify(token)));
+    const verifier = verifierFor(idp, { clock });
+    expectInvalid(await refused(verifier.verify(token)));
     await expect(verifier.verify(await signRsa(idp, clock))).resolves.toBeDefined();
   });
 
@@ -403,10 +296,10 @@ describe('keys that must never verify a token', () => {
       alg: 'RS256',
       use: 'sig',
     };
-    const idp = await fakeIdp(() => ({ '/keys': serveKeys(() => [oct, { ...oct, kid: 'h', alg: 'HS256' }]) }));
+    const idp = await idpWith(() => ({ '/keys': serveKeys(() => [oct, { ...oct, kid: 'h', alg: 'HS256' }]) }));
     const clock = testClock();
-    const verifier = verifierFor(idp, clock);
-    invalid(await refusal(verifier.verify(await signRsa(idp, clock))), 'key_not_found');
+    const verifier = verifierFor(idp, { clock });
+    expectInvalid(await refused(verifier.verify(await signRsa(idp, clock))), 'key_not_found');
     expect(verifier.stats().jwks).toMatchObject({ fetches: 1, failures: 0, keys: 0 });
   });
 });
@@ -416,71 +309,73 @@ describe('duplicate kids', () => {
   // multiple matches; the verifier tries each). A token verifies only if one of *those* keys
   // signed it; any other key with that kid is refused.
   it('accepts a token from either key sharing a kid, refuses any other key with that kid', async () => {
-    const idp = await fakeIdp(() => ({ '/keys': serveKeys(() => [rsaJwk, otherJwk]) }));
+    const idp = await idpWith(() => ({ '/keys': serveKeys(() => [rsa.jwk, other.jwk]) }));
     const clock = testClock();
-    const verifier = verifierFor(idp, clock);
+    const verifier = verifierFor(idp, { clock });
     await expect(verifier.verify(await signRsa(idp, clock))).resolves.toBeDefined();
     await expect(
-      verifier.verify(await sign(other, { alg: 'RS256', kid: 'rsa-1' }, idp.issuer, clock)),
+      verifier.verify(await signAccessToken(other, { alg: 'RS256', kid: 'rsa-1' }, idp.issuer, clock)),
     ).resolves.toBeDefined();
     const stranger = await attackerKey('RS256');
-    invalid(
-      await refusal(verifier.verify(await sign(stranger, { alg: 'RS256', kid: 'rsa-1' }, idp.issuer, clock))),
+    expectInvalid(
+      await refused(
+        verifier.verify(await signAccessToken(stranger, { alg: 'RS256', kid: 'rsa-1' }, idp.issuer, clock)),
+      ),
       'signature_invalid',
     );
-    invalid(
-      await refusal(verifier.verify(await sign(ec, { alg: 'ES256', kid: 'rsa-1' }, idp.issuer, clock))),
+    expectInvalid(
+      await refused(verifier.verify(await signAccessToken(ec, { alg: 'ES256', kid: 'rsa-1' }, idp.issuer, clock))),
       'key_not_found',
     );
   });
 
   it('evicts cached tokens of a kid when one of its keys leaves, and refuses tokens of the key that left', async () => {
-    let keys = [rsaJwk, otherJwk];
-    const idp = await fakeIdp(() => ({ '/keys': serveKeys(() => keys) }));
+    let keys = [rsa.jwk, other.jwk];
+    const idp = await idpWith(() => ({ '/keys': serveKeys(() => keys) }));
     const clock = testClock();
-    const verifier = verifierFor(idp, clock);
-    const fromOther = await sign(other, { alg: 'RS256', kid: 'rsa-1' }, idp.issuer, clock);
+    const verifier = verifierFor(idp, { clock });
+    const fromOther = await signAccessToken(other, { alg: 'RS256', kid: 'rsa-1' }, idp.issuer, clock);
     const fromRsa = await signRsa(idp, clock);
     await verifier.verify(fromOther);
     await verifier.verify(fromRsa);
-    keys = [rsaJwk];
+    keys = [rsa.jwk];
     clock.advance(31_000);
-    invalid(await refusal(verifier.verify(await signRsa(idp, clock, 'new-kid'))), 'key_not_found'); // triggers the refetch
+    expectInvalid(await refused(verifier.verify(await signRsa(idp, clock, 'new-kid'))), 'key_not_found'); // triggers the refetch
     expect(verifier.peek(fromOther)).toBeUndefined();
     expect(verifier.peek(fromRsa)).toBeUndefined();
-    invalid(await refusal(verifier.verify(fromOther)), 'signature_invalid');
+    expectInvalid(await refused(verifier.verify(fromOther)), 'signature_invalid');
     await expect(verifier.verify(fromRsa)).resolves.toBeDefined();
   });
 });
 
 describe('thousands of keys', () => {
-  const manyKeys = (count: number) => Array.from({ length: count }, (_, i) => ({ ...ecJwk, kid: `ec-${i}` }));
+  const manyKeys = (count: number) => Array.from({ length: count }, (_, i) => ({ ...ec.jwk, kid: `ec-${i}` }));
 
   it('works with 2000 keys (under the size cap): the right key is found, unknown kids are 401, one fetch', async () => {
-    const idp = await fakeIdp(() => ({ '/keys': serveKeys(() => [...manyKeys(2000), rsaJwk]) }));
+    const idp = await idpWith(() => ({ '/keys': serveKeys(() => [...manyKeys(2000), rsa.jwk]) }));
     const clock = testClock();
-    const verifier = verifierFor(idp, clock);
+    const verifier = verifierFor(idp, { clock });
     await expect(
-      verifier.verify(await sign(ec, { alg: 'ES256', kid: 'ec-1999' }, idp.issuer, clock)),
+      verifier.verify(await signAccessToken(ec, { alg: 'ES256', kid: 'ec-1999' }, idp.issuer, clock)),
     ).resolves.toBeDefined();
     await expect(verifier.verify(await signRsa(idp, clock))).resolves.toBeDefined();
-    invalid(await refusal(verifier.verify(await signRsa(idp, clock, 'ec-2000'))), 'key_not_found');
+    expectInvalid(await refused(verifier.verify(await signRsa(idp, clock, 'ec-2000'))), 'key_not_found');
     expect(verifier.stats().jwks).toMatchObject({ fetches: 1, keys: 2001 });
   });
 
   it('refuses a 5000-key JWKS (over 512 KiB) with a clear 503 too_large, and keeps the known keys when a refresh grows that big', async () => {
     let keys: unknown[] = manyKeys(5000);
-    const idp = await fakeIdp(() => ({ '/keys': serveKeys(() => keys) }));
+    const idp = await idpWith(() => ({ '/keys': serveKeys(() => keys) }));
     const clock = testClock();
-    const verifier = verifierFor(idp, clock);
-    const error = unavailable(await refusal(verifier.verify(await signRsa(idp, clock))));
+    const verifier = verifierFor(idp, { clock });
+    const error = expectUnavailable(await refused(verifier.verify(await signRsa(idp, clock))));
     expect(rootCause(error)).toMatchObject({ kind: 'too_large' });
-    keys = [rsaJwk];
+    keys = [rsa.jwk];
     clock.advance(60_000);
     await verifier.verify(await signRsa(idp, clock));
-    keys = [...manyKeys(5000), rsaJwk];
+    keys = [...manyKeys(5000), rsa.jwk];
     clock.advance(31_000);
-    unavailable(await refusal(verifier.verify(await signRsa(idp, clock, 'ec-4999'))));
+    expectUnavailable(await refused(verifier.verify(await signRsa(idp, clock, 'ec-4999'))));
     await expect(verifier.verify(await signRsa(idp, clock))).resolves.toBeDefined();
     expect(verifier.stats().jwks).toMatchObject({ keys: 1, failures: 2 });
   });
@@ -492,15 +387,14 @@ describe('discovery mix-up', () => {
     ['with a trailing-dot host', (base) => base.replace('127.0.0.1', '127.0.0.1.')],
     ['with a dot-segment', (base) => `${base}/x/../tenant`],
   ])('refuses metadata whose issuer is the configured one %s, never fetching its JWKS', async (_name, variant) => {
-    const idp = await fakeIdp((base) => ({
+    const idp = await idpWith((base) => ({
       [`/tenant${OIDC}`]: serveJson({ issuer: variant(base), jwks_uri: `${base}/keys` }),
     }));
     const clock = testClock();
-    const verifier = createVerifier({ issuer: `${idp.issuer}/tenant`, audience: AUDIENCE, clock });
-    verifiers.push(verifier);
+    const verifier = verifierFor(idp, { issuer: `${idp.issuer}/tenant`, clock });
     // Refused as a misconfiguration (500, no retry suggested): no retry makes another issuer's metadata ours.
-    const error = await refusal(
-      verifier.verify(await sign(rsa, { alg: 'RS256', kid: 'rsa-1' }, `${idp.issuer}/tenant`, clock)),
+    const error = await refused(
+      verifier.verify(await signAccessToken(rsa, { alg: 'RS256', kid: 'rsa-1' }, `${idp.issuer}/tenant`, clock)),
     );
     expect(error).toMatchObject({ status: 500, reason: 'misconfigured' });
     expect(error.message).toMatch(/is for issuer .*, not the configured/);
@@ -529,9 +423,7 @@ describe('revocation endpoint misbehaving (verifier.revoke with real IdP tokens)
     // A token of the real IdP carries its real iat: the test clock starts there, not at Date.now().
     const token = await realIdp.issueAccessToken();
     const clock = testClock(issuedAt(token));
-    const verifier = createVerifier({
-      issuer: realIdp.issuer,
-      audience: realIdp.audience,
+    const verifier = verifierFor(realIdp, {
       clock,
       revocation: {
         clientId: 'rs',
@@ -541,14 +433,13 @@ describe('revocation endpoint misbehaving (verifier.revoke with real IdP tokens)
         ...revocation,
       },
     });
-    verifiers.push(verifier);
     await verifier.verify(token);
     return { verifier, clock, token };
   }
 
   /** Whatever the IdP did, the token is dead locally and nothing leaks it. */
   async function expectDeadLocally(verifier: Verifier, token: string) {
-    invalid(await refusal(verifier.verify(token)), 'revoked');
+    expectInvalid(await refused(verifier.verify(token)), 'revoked');
     expect(JSON.stringify(verifier.stats().revocation.outbox)).not.toContain(token.split('.')[2]!.slice(0, 24));
   }
 
@@ -619,17 +510,18 @@ describe('revocation endpoint misbehaving (verifier.revoke with real IdP tokens)
   );
 
   it('a discovered revocation_endpoint on plain http to a non-loopback host is refused (rejected), never contacted', async () => {
-    const idp = await fakeIdp((base) => ({
+    const idp = await idpWith((base) => ({
       [OIDC]: serveJson({
         issuer: base,
         jwks_uri: `${base}/keys`,
         revocation_endpoint: 'http://revoke.evil.example/revoke',
       }),
-      '/keys': serveKeys(() => [rsaJwk]),
+      '/keys': serveKeys(() => [rsa.jwk]),
     }));
     const clock = testClock();
     const calls: string[] = [];
-    const verifier = verifierFor(idp, clock, {
+    const verifier = verifierFor(idp, {
+      clock,
       revocation: { clientId: 'rs', clientSecret: 'rs-secret' },
       fetch: (input, init) => {
         calls.push(String(input));
@@ -641,7 +533,7 @@ describe('revocation endpoint misbehaving (verifier.revoke with real IdP tokens)
     expect(outcome).toMatchObject({ local: 'denylisted', idp: 'rejected' });
     expect(outcome.error?.message).toMatch(/revocation_endpoint/);
     expect(calls.some((url) => url.includes('evil.example'))).toBe(false);
-    invalid(await refusal(verifier.verify(token)), 'revoked');
+    expectInvalid(await refused(verifier.verify(token)), 'revoked');
   });
 
   it('close() during a hung revocation settles at once', async () => {

@@ -17,6 +17,7 @@ import {
 } from '../../src/index.js';
 import { sendJson, startStubServer, type StubServer } from '../support/http.js';
 import { testClock } from '../support/idp.js';
+import { closeVerifiers, verifierFor } from '../support/verifier-for.js';
 
 const AUDIENCE = 'https://api.example';
 type Clock = ReturnType<typeof testClock>;
@@ -33,9 +34,8 @@ interface CountingIdp {
 }
 
 const stubs: StubServer[] = [];
-const verifiers: Verifier[] = [];
 afterEach(async () => {
-  await Promise.all(verifiers.splice(0).map((v) => v.close()));
+  await closeVerifiers();
   await Promise.all(stubs.splice(0).map((s) => s.close()));
 });
 
@@ -63,20 +63,24 @@ async function countingIdp(clock: Clock): Promise<CountingIdp> {
   return idp;
 }
 
-function verifierFor(idp: CountingIdp, clock: Clock, introspection: Partial<IntrospectionOptions> = {}): Verifier {
-  const verifier = createVerifier({
-    issuer: 'https://idp.example',
-    audience: AUDIENCE,
-    clock,
-    introspection: {
-      clientId: 'rs',
-      clientSecret: 'rs-secret',
-      endpoint: `${idp.stub.url}/introspect`,
-      ...introspection,
+/** A verifier whose opaque tokens go to `idp`'s introspection endpoint. */
+function introspectingVerifier(
+  idp: CountingIdp,
+  clock: Clock,
+  introspection: Partial<IntrospectionOptions> = {},
+): Verifier {
+  return verifierFor(
+    { issuer: 'https://idp.example', audience: AUDIENCE },
+    {
+      clock,
+      introspection: {
+        clientId: 'rs',
+        clientSecret: 'rs-secret',
+        endpoint: `${idp.stub.url}/introspect`,
+        ...introspection,
+      },
     },
-  });
-  verifiers.push(verifier);
-  return verifier;
+  );
 }
 
 /** A genuine opaque token the IdP calls active for our audience. */
@@ -106,7 +110,7 @@ describe('unknown opaque tokens cannot flood the IdP', () => {
   it('300 garbage tokens cost the window budget in IdP calls, the rest a 503 with Retry-After; genuine cached tokens keep 200', async () => {
     const clock = testClock();
     const idp = await countingIdp(clock);
-    const verifier = verifierFor(idp, clock, { newTokenBudget: 10, newTokenWindow: 1 });
+    const verifier = introspectingVerifier(idp, clock, { newTokenBudget: 10, newTokenWindow: 1 });
     const app = express().get('/', authGuard({ verifier }), (req, res) => res.json({ sub: req.auth!.payload.sub }));
     const tokens = [genuine(idp, 'a'), genuine(idp, 'b')];
     for (const token of tokens) expect(await outcome(verifier.verify(token))).toBe('accepted');
@@ -136,7 +140,7 @@ describe('unknown opaque tokens cannot flood the IdP', () => {
   it("honours the IdP's Retry-After on 429: no call at all until it has passed, cached tokens keep working", async () => {
     const clock = testClock();
     const idp = await countingIdp(clock);
-    const verifier = verifierFor(idp, clock, { newTokenBudget: 1_000 });
+    const verifier = introspectingVerifier(idp, clock, { newTokenBudget: 1_000 });
     const known = genuine(idp, 'known');
     expect(await outcome(verifier.verify(known))).toBe('accepted');
     idp.limitAfter = 5;
@@ -166,7 +170,7 @@ describe('unknown opaque tokens cannot flood the IdP', () => {
   it('backs off exponentially when the endpoint fails without Retry-After, one probe per step', async () => {
     const clock = testClock();
     const idp = await countingIdp(clock);
-    const verifier = verifierFor(idp, clock);
+    const verifier = introspectingVerifier(idp, clock);
     idp.limitAfter = 0;
     idp.retryAfter = 'soon'; // unusable: our own backoff decides
     expect(await outcome(verifier.verify('garbage-0123456789abcdef-a'))).toBe('unavailable:30');
@@ -180,7 +184,7 @@ describe('unknown opaque tokens cannot flood the IdP', () => {
   it('a flood cannot lock out a token the IdP called active before, once its cached answer is past maxAge', async () => {
     const clock = testClock();
     const idp = await countingIdp(clock);
-    const verifier = verifierFor(idp, clock, { newTokenBudget: 5, maxAge: 10 });
+    const verifier = introspectingVerifier(idp, clock, { newTokenBudget: 5, maxAge: 10 });
     const known = genuine(idp, 'known');
     expect(await outcome(verifier.verify(known))).toBe('accepted');
     clock.advance(11_000); // the cached answer is too old: the IdP must be asked again
@@ -197,7 +201,7 @@ describe('refusals are remembered, briefly and safely', () => {
   it('an inactive token replayed within 30 s costs no call; after 30 s (injected clock) it is asked again', async () => {
     const clock = testClock();
     const idp = await countingIdp(clock);
-    const verifier = verifierFor(idp, clock);
+    const verifier = introspectingVerifier(idp, clock);
     const [token] = garbage(1);
     expect(await outcome(verifier.verify(token!))).toBe('token_inactive');
     expect(await outcome(verifier.verify(token!))).toBe('token_inactive');
@@ -213,7 +217,7 @@ describe('refusals are remembered, briefly and safely', () => {
   it('an active token for another audience is remembered as refused too', async () => {
     const clock = testClock();
     const idp = await countingIdp(clock);
-    const verifier = verifierFor(idp, clock);
+    const verifier = introspectingVerifier(idp, clock);
     const token = 'opaque-0123456789abcdef-someone-elses';
     idp.active.set(token, 'https://other-api.example');
     expect(await outcome(verifier.verify(token))).toBe('audience_mismatch');
@@ -224,7 +228,7 @@ describe('refusals are remembered, briefly and safely', () => {
   it('concurrent checks of one unknown token share one call', async () => {
     const clock = testClock();
     const idp = await countingIdp(clock);
-    const verifier = verifierFor(idp, clock);
+    const verifier = introspectingVerifier(idp, clock);
     const [token] = garbage(1);
     expect(tally(await Promise.all(Array.from({ length: 50 }, () => outcome(verifier.verify(token!)))))).toEqual({
       token_inactive: 50,

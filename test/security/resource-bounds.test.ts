@@ -5,34 +5,21 @@
  * cooldown windows are exact.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import {
-  AuthError,
-  authGuard,
-  createVerifier,
-  type GuardRequest,
-  type Verifier,
-  type VerifierOptions,
-} from '../../src/index.js';
+import { AuthError, authGuard, type GuardRequest, type Verifier } from '../../src/index.js';
+import { closeVerifiers, verifierFor } from '../support/verifier-for.js';
 import { startStubServer } from '../support/http.js';
 import { rawToken, signToken, standardClaims, startIdp, testClock, tokenAt, type EmbeddedIdp } from '../support/idp.js';
 import { b64u } from './helpers.js';
 
 let idp: EmbeddedIdp;
-const verifiers: Verifier[] = [];
 
 beforeAll(async () => {
   idp = await startIdp();
 });
 afterAll(async () => {
-  await Promise.all(verifiers.map((v) => v.close()));
+  await closeVerifiers();
   await idp.close();
 });
-
-function verifierFor(overrides: Partial<VerifierOptions> = {}, of: EmbeddedIdp = idp): Verifier {
-  const verifier = createVerifier({ issuer: of.issuer, audience: of.audience, ...overrides });
-  verifiers.push(verifier);
-  return verifier;
-}
 
 /** The verifier's map of in-flight first verifications (private; read only to bound it). */
 function inflight(verifier: Verifier): Map<string, unknown> {
@@ -97,7 +84,7 @@ function garbage(i: number, kid: string, claims: object): string {
 describe('garbage leaves nothing behind', () => {
   it('50 000 unique garbage tokens: cache and in-flight map stay empty, no denylist entry, no JWKS refetch', async () => {
     const clock = testClock();
-    const verifier = verifierFor({ clock });
+    const verifier = verifierFor(idp, { clock });
     const kid = idp.keys[0]!.kid;
     const claims = standardClaims(idp, {}, clock());
     await verifier.verify(await tokenAt(idp, clock())); // a warm verifier, as in production
@@ -124,7 +111,7 @@ describe('garbage leaves nothing behind', () => {
 
   it('garbage through authGuard (called directly): nothing cached, nothing in flight', async () => {
     const clock = testClock();
-    const verifier = verifierFor({ clock });
+    const verifier = verifierFor(idp, { clock });
     const guard = authGuard({ verifier });
     const kid = idp.keys[0]!.kid;
     const claims = standardClaims(idp, {}, clock());
@@ -155,7 +142,7 @@ describe('garbage leaves nothing behind', () => {
   });
 
   it('200 tokens of 256 KiB are refused unparsed: no fetch of any kind, nothing kept', async () => {
-    const verifier = verifierFor();
+    const verifier = verifierFor(idp);
     const reasons = await flood(verifier, 200, (i) => `${'a'.repeat(128 * 1024)}.${i}.${'b'.repeat(128 * 1024)}`, 50);
     expect(reasons).toEqual(new Map([['token_too_long', 200]]));
     expect(verifier.stats()).toMatchObject({ cache: { size: 0 }, jwks: { fetches: 0 }, discovery: { fetches: 0 } });
@@ -163,7 +150,7 @@ describe('garbage leaves nothing behind', () => {
   });
 
   it('1000 concurrent presentations of one unverified token hold one in-flight entry, then none', async () => {
-    const verifier = verifierFor();
+    const verifier = verifierFor(idp);
     const token = await idp.issueAccessToken();
     const all = Promise.all(Array.from({ length: 1_000 }, () => verifier.verify(token)));
     expect(inflight(verifier).size).toBe(1);
@@ -176,7 +163,7 @@ describe('garbage leaves nothing behind', () => {
 describe('unknown kids cannot drive JWKS traffic', () => {
   it('10 000 random unknown kids over 5 cooldown windows: at most one JWKS fetch per window, valid tokens verify meanwhile', async () => {
     const clock = testClock();
-    const verifier = verifierFor({ clock, jwksCooldown: 30 });
+    const verifier = verifierFor(idp, { clock, jwksCooldown: 30 });
     const claims = standardClaims(idp, {}, clock());
     await verifier.verify(await tokenAt(idp, clock()));
     const fetchesAtStart = verifier.stats().jwks.fetches;
@@ -212,7 +199,7 @@ describe('unknown kids cannot drive JWKS traffic', () => {
     const down = await startIdp();
     try {
       const clock = testClock();
-      const verifier = verifierFor({ clock, jwksCooldown: 30 }, down);
+      const verifier = verifierFor(down, { clock, jwksCooldown: 30 });
       await verifier.verify(await tokenAt(down, clock()));
       const known = await signToken(
         standardClaims(down, { exp: Math.floor(clock() / 1000) + 3600 }, clock()),
@@ -243,7 +230,7 @@ describe('unknown kids cannot drive JWKS traffic', () => {
 describe('the cache is bounded', () => {
   it('600 distinct valid tokens with cache.max 100: never more than 100 entries, the newest kept', async () => {
     const clock = testClock();
-    const verifier = verifierFor({ clock, cache: { max: 100, maxTtl: 600 } });
+    const verifier = verifierFor(idp, { clock, cache: { max: 100, maxTtl: 600 } });
     const tokens = await Promise.all(
       Array.from({ length: 600 }, () => signToken(standardClaims(idp, {}, clock()), idp.keys[0]!)),
     );
@@ -260,7 +247,7 @@ describe('the cache is bounded', () => {
   });
 
   it('non-canonical spellings of one token are refused and take no cache entry', async () => {
-    const verifier = verifierFor({ cache: { max: 10, maxTtl: 600 } });
+    const verifier = verifierFor(idp, { cache: { max: 10, maxTtl: 600 } });
     const token = await idp.issueAccessToken();
     const [h, p, s] = token.split('.') as [string, string, string];
     const last = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.indexOf(s.at(-1)!);
@@ -281,7 +268,7 @@ describe('the cache is bounded', () => {
 describe('revocation state is bounded by what is genuinely ours', () => {
   it('5000 forged or foreign tokens passed to invalidate()/revoke(): no denylist entry, no cutoff', async () => {
     const clock = testClock();
-    const verifier = verifierFor({ clock });
+    const verifier = verifierFor(idp, { clock });
     const kid = idp.keys[0]!.kid;
     const claims = standardClaims(idp, {}, clock());
     const outcomes = await Promise.allSettled(
@@ -300,7 +287,7 @@ describe('revocation state is bounded by what is genuinely ours', () => {
     const endpoint = `${dead.url}/revoke`;
     await dead.close(); // connection refused from now on
     const clock = testClock();
-    const verifier = verifierFor({
+    const verifier = verifierFor(idp, {
       clock,
       revocation: { clientId: 'rs', clientSecret: 'rs-secret', endpoint, maxPending: 50, timeout: 1 },
     });

@@ -46,6 +46,9 @@ beforeAll(async () => {
         lazyConnect: true,
         maxRetriesPerRequest: 0,
         retryStrategy: () => null,
+        // Disconnecting a probe whose connection was refused would otherwise leave a 2 s timer
+        // behind, which keeps the Jest worker alive past its exit.
+        disconnectTimeout: 0,
       });
       probe.on('error', () => undefined);
       try {

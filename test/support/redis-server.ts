@@ -51,6 +51,9 @@ async function ping(port: number): Promise<boolean> {
     lazyConnect: true,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
+    // Disconnecting a connection that was refused would otherwise leave a 2 s timer behind, which
+    // keeps a Jest worker alive past its exit ("a worker process has failed to exit gracefully").
+    disconnectTimeout: 0,
   });
   client.on('error', () => undefined);
   try {

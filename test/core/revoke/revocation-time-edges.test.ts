@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SignJWT } from 'jose';
 import {
   BACKCHANNEL_LOGOUT_EVENT,
-  createVerifier,
   CREDENTIAL_CHANGE,
   InvalidTokenError,
   processLogoutToken,
@@ -17,32 +16,29 @@ import {
   type VerifierOptions,
 } from '../../../src/index.js';
 import { signToken, standardClaims, startIdp, testClock, type EmbeddedIdp } from '../../support/idp.js';
+import { closeVerifiers, verifierFor } from '../../support/verifier-for.js';
 
 const C = 1_800_000_000; // a whole second, the cutoff second of most tests
 const TOLERANCE = 120;
 const LIFETIME = 600;
 let idp: EmbeddedIdp;
-const verifiers: Verifier[] = [];
 
 beforeAll(async () => {
   idp = await startIdp();
 });
 afterAll(async () => {
-  await Promise.all(verifiers.map((v) => v.close()));
+  await closeVerifiers();
   await idp.close();
 });
 
 function setup(overrides: Partial<VerifierOptions> = {}) {
   const clock = testClock(C * 1000);
-  const verifier = createVerifier({
-    issuer: idp.issuer,
-    audience: idp.audience,
+  const verifier = verifierFor(idp, {
     clock,
     clockTolerance: TOLERANCE,
     maxTokenLifetime: LIFETIME,
     ...overrides,
   });
-  verifiers.push(verifier);
   return { clock, verifier };
 }
 

@@ -3,13 +3,7 @@
  * introspection endpoint, and JWT access tokens it refuses to revoke (so our denylist must).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import {
-  createMemoryStore,
-  createVerifier,
-  InvalidTokenError,
-  type Verifier,
-  type VerifierOptions,
-} from '../../../src/index.js';
+import { createMemoryStore, InvalidTokenError, type Verifier } from '../../../src/index.js';
 import {
   issuedAt,
   signToken,
@@ -19,19 +13,13 @@ import {
   tokenAt,
   type EmbeddedIdp,
 } from '../../support/idp.js';
+import { closeVerifiers, verifierFor } from '../../support/verifier-for.js';
 
 let idp: EmbeddedIdp;
-const verifiers: Verifier[] = [];
 
-function verifierFor(overrides: Partial<VerifierOptions> = {}): Verifier {
-  const verifier = createVerifier({
-    issuer: idp.issuer,
-    audience: idp.audience,
-    revocation: { clientId: idp.client.clientId, clientSecret: idp.client.clientSecret },
-    ...overrides,
-  });
-  verifiers.push(verifier);
-  return verifier;
+/** A verifier for the embedded IdP that also revokes there (RFC 7009, its endpoint found through discovery). */
+function revokingVerifier(): Verifier {
+  return verifierFor(idp, { revocation: { clientId: idp.client.clientId, clientSecret: idp.client.clientSecret } });
 }
 
 async function reason(promise: Promise<unknown>): Promise<string> {
@@ -48,13 +36,13 @@ beforeAll(async () => {
   idp = await startIdp();
 });
 afterAll(async () => {
-  await Promise.all(verifiers.map((v) => v.close()));
+  await closeVerifiers();
   await idp.close();
 });
 
 describe('revoke()', () => {
   it("kills a JWT access token locally even though the IdP cannot revoke it (the seeds' warning, fixed)", async () => {
-    const verifier = verifierFor();
+    const verifier = revokingVerifier();
     const token = await idp.issueAccessToken();
     await verifier.verify(token); // cached
     const outcome = await verifier.revoke(token, { tokenTypeHint: 'access_token' });
@@ -66,7 +54,7 @@ describe('revoke()', () => {
   });
 
   it('revokes a refresh token at the IdP (introspection turns inactive), nothing local', async () => {
-    const verifier = verifierFor();
+    const verifier = revokingVerifier();
     const refreshToken = await idp.issueRefreshToken();
     expect(await idp.introspect(refreshToken)).toMatchObject({ active: true });
     const outcome = await verifier.revoke(refreshToken, { tokenTypeHint: 'refresh_token' });
@@ -76,7 +64,7 @@ describe('revoke()', () => {
   });
 
   it('finds the revocation endpoint through discovery and authenticates with client_secret_post too', async () => {
-    const verifier = verifierFor({
+    const verifier = verifierFor(idp, {
       revocation: {
         clientId: idp.client.clientId,
         clientSecret: idp.client.clientSecret,
@@ -89,7 +77,7 @@ describe('revoke()', () => {
   });
 
   it('reports a wrong client secret as rejected, after killing the token locally', async () => {
-    const verifier = verifierFor({
+    const verifier = verifierFor(idp, {
       revocation: { clientId: idp.client.clientId, clientSecret: 'wrong-secret-wrong-secret' },
     });
     const token = await idp.issueAccessToken();
@@ -102,7 +90,7 @@ describe('revoke()', () => {
   });
 
   it('works without revocation options: local only', async () => {
-    const verifier = verifierFor({ revocation: undefined });
+    const verifier = verifierFor(idp);
     const token = await idp.issueAccessToken();
     expect(await verifier.revoke(token)).toEqual({ local: 'denylisted', store: 'published', idp: 'not_configured' });
     expect(await reason(verifier.verify(token))).toBe('revoked');
@@ -111,7 +99,7 @@ describe('revoke()', () => {
   it('evicts an already expired token without denylisting it', async () => {
     const token = await idp.issueAccessToken();
     const clock = testClock((claimsOf(token).exp + 60) * 1000);
-    const verifier = verifierFor({ clock, revocation: undefined });
+    const verifier = verifierFor(idp, { clock });
     expect(await verifier.revoke(token)).toEqual({ local: 'expired', store: 'none', idp: 'not_configured' });
     expect(verifier.stats().revocation.denylisted).toBe(0);
   });
@@ -121,14 +109,14 @@ describe('revoke()', () => {
     delete claims.jti;
     const token = await signToken(claims, idp.keys[0]!);
     const twin = await signToken({ ...claims, scope: 'notes:read' }, idp.keys[0]!);
-    const verifier = verifierFor({ revocation: undefined });
+    const verifier = verifierFor(idp);
     await verifier.invalidate(token);
     expect(await reason(verifier.verify(token))).toBe('revoked');
     expect(await reason(verifier.verify(twin))).toBe('accepted');
   });
 
   it('never lets a forged or foreign token create a denylist entry', async () => {
-    const verifier = verifierFor();
+    const verifier = revokingVerifier();
     const genuine = await idp.issueAccessToken();
     const [h, p] = genuine.split('.');
     const forged = `${h}.${p}.${'A'.repeat(342)}`; // genuine claims (same jti), bad signature
@@ -148,9 +136,7 @@ describe('revoke()', () => {
     try {
       const access = await flaky.issueAccessToken();
       const clock = testClock(issuedAt(access));
-      const verifier = verifierFor({
-        issuer: flaky.issuer,
-        audience: flaky.audience,
+      const verifier = verifierFor(flaky, {
         clock,
         revocation: {
           clientId: flaky.client.clientId,
@@ -188,7 +174,7 @@ describe('revoke()', () => {
   });
 
   it('caps the queue for tokens it cannot verify, never for its own', async () => {
-    const verifier = verifierFor({
+    const verifier = verifierFor(idp, {
       revocation: { clientId: 'c', clientSecret: 's', endpoint: 'http://127.0.0.1:9/revoke', maxPending: 2 },
     });
     expect((await verifier.revoke('opaque-1')).idp).toBe('queued');
@@ -201,7 +187,7 @@ describe('revoke()', () => {
   });
 
   it('onlyIfOurs: a token that is not ours is neither forwarded nor queued', async () => {
-    const verifier = verifierFor({
+    const verifier = verifierFor(idp, {
       revocation: { clientId: 'c', clientSecret: 's', endpoint: 'http://127.0.0.1:9/revoke' },
     });
     expect(await verifier.revoke('garbage', { onlyIfOurs: true })).toEqual({
@@ -215,7 +201,7 @@ describe('revoke()', () => {
   it('drops queued revocations of tokens that expired meanwhile', async () => {
     const store = createMemoryStore();
     const clock = testClock();
-    const verifier = verifierFor({
+    const verifier = verifierFor(idp, {
       clock,
       store,
       revocation: { clientId: 'c', clientSecret: 's', endpoint: 'http://127.0.0.1:9/revoke' },
@@ -230,7 +216,7 @@ describe('revoke()', () => {
 
 describe('invalidate(), invalidateSubject(), invalidateAll()', () => {
   it('invalidate() is local only and immediate', async () => {
-    const verifier = verifierFor();
+    const verifier = revokingVerifier();
     const token = await idp.issueAccessToken();
     await verifier.verify(token);
     await verifier.invalidate(token);
@@ -240,7 +226,7 @@ describe('invalidate(), invalidateSubject(), invalidateAll()', () => {
   it("invalidateSubject() refuses that subject's earlier tokens, same second included, and only those", async () => {
     const clock = testClock();
     const now = clock();
-    const verifier = verifierFor({ clock, revocation: undefined });
+    const verifier = verifierFor(idp, { clock });
     const nowSec = Math.floor(now / 1000);
     const alice1 = await tokenAt(idp, now, { sub: 'alice', iat: nowSec - 100 });
     const aliceSameSecond = await tokenAt(idp, now, { sub: 'alice', iat: nowSec });
@@ -266,7 +252,7 @@ describe('invalidate(), invalidateSubject(), invalidateAll()', () => {
   it('a token issued by the IdP after a subject cutoff still works', async () => {
     const after = await idp.issueAccessToken(); // sub = client_id for client_credentials
     const clock = testClock(issuedAt(after) - 5_000); // the cutoff falls 5 s before the IdP issued `after`
-    const verifier = verifierFor({ clock, revocation: undefined });
+    const verifier = verifierFor(idp, { clock });
     const before = await tokenAt(idp, clock(), { sub: idp.client.clientId, iat: Math.floor(clock() / 1000) - 1 });
     await verifier.invalidateSubject(idp.client.clientId);
     clock.set(issuedAt(after));
@@ -277,7 +263,7 @@ describe('invalidate(), invalidateSubject(), invalidateAll()', () => {
   it('invalidateAll() refuses every earlier token and clears the cache; later tokens work', async () => {
     const later = await idp.issueAccessToken();
     const clock = testClock(issuedAt(later) - 5_000); // the cutoff falls 5 s before the IdP issued `later`
-    const verifier = verifierFor({ clock, revocation: undefined });
+    const verifier = verifierFor(idp, { clock });
     const early = await tokenAt(idp, clock(), { iat: Math.floor(clock() / 1000) - 1 });
     await verifier.verify(early);
     await verifier.invalidateAll();
@@ -288,7 +274,7 @@ describe('invalidate(), invalidateSubject(), invalidateAll()', () => {
   });
 
   it('refuses tokens that carry no iat: nothing places them before or after a cutoff, or bounds how long one must last', async () => {
-    const verifier = verifierFor({ revocation: undefined });
+    const verifier = verifierFor(idp);
     const claims = standardClaims(idp, { sub: 'carol' });
     delete claims.iat;
     const token = await signToken(claims, idp.keys[0]!);
@@ -298,7 +284,7 @@ describe('invalidate(), invalidateSubject(), invalidateAll()', () => {
   });
 
   it('refuses tokens living longer than maxTokenLifetime (a cutoff could not outlive them)', async () => {
-    const verifier = verifierFor({ maxTokenLifetime: 3600, revocation: undefined });
+    const verifier = verifierFor(idp, { maxTokenLifetime: 3600 });
     const iat = Math.floor(Date.now() / 1000);
     expect(
       await reason(verifier.verify(await signToken(standardClaims(idp, { iat, exp: iat + 3600 }), idp.keys[0]!))),
@@ -309,7 +295,7 @@ describe('invalidate(), invalidateSubject(), invalidateAll()', () => {
   });
 
   it('validates its arguments', async () => {
-    const verifier = verifierFor();
+    const verifier = revokingVerifier();
     await expect(verifier.invalidateSubject('')).rejects.toThrow(TypeError);
     await expect(verifier.revoke(undefined as never)).rejects.toThrow(TypeError);
     await expect(verifier.invalidate('')).rejects.toThrow(TypeError);
@@ -319,8 +305,8 @@ describe('invalidate(), invalidateSubject(), invalidateAll()', () => {
 describe('verifiers sharing one store', () => {
   it('agree: a revocation through one is refused by the other, cached or not', async () => {
     const store = createMemoryStore();
-    const a = verifierFor({ store, revocation: undefined });
-    const b = verifierFor({ store, revocation: undefined });
+    const a = verifierFor(idp, { store });
+    const b = verifierFor(idp, { store });
     const token = await idp.issueAccessToken();
     await a.verify(token);
     await b.verify(token); // cached in b
@@ -338,10 +324,10 @@ describe('verifiers sharing one store', () => {
 
   it("a verifier created later starts from the store's snapshot", async () => {
     const store = createMemoryStore();
-    const a = verifierFor({ store, revocation: undefined });
+    const a = verifierFor(idp, { store });
     const token = await idp.issueAccessToken();
     await a.invalidate(token);
-    const late = verifierFor({ store, revocation: undefined });
+    const late = verifierFor(idp, { store });
     expect(await reason(late.verify(token))).toBe('revoked');
   });
 });

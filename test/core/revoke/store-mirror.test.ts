@@ -74,9 +74,14 @@ async function refuseWrites(on: boolean): Promise<void> {
   await admin.config('SET', 'maxmemory', on ? '1' : '0');
 }
 
-/** Owns an ioredis client so a test can hold one of its calls at a gate (to make a race window wide and certain). */
+/**
+ * Owns an ioredis client so a test can hold one of its calls at a gate (to make a race window wide
+ * and certain), or close it whatever state its connection is in. `disconnectTimeout: 0`: ioredis
+ * otherwise leaves a 2 s timer behind when it disconnects a connection that is already gone, which
+ * keeps the Jest worker alive past its exit ("a worker process has failed to exit gracefully").
+ */
 function ownedClient(url: string): Redis {
-  const client = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: () => 50 });
+  const client = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: () => 50, disconnectTimeout: 0 });
   client.on('error', () => undefined);
   cleanups.push(() => client.disconnect());
   return client;
@@ -295,8 +300,10 @@ describe('a store that has never been reachable (item 13)', () => {
     const down = await startPrivateRedis();
     cleanups.push(() => down.stop());
     await down.stop();
+    // On a client this test owns: a store closing its own client on a dead connection leaves a 2 s
+    // ioredis timer behind (see ownedClient).
     const store = createRedisStore({
-      url: down.url,
+      client: ownedClient(down.url) as never,
       keyPrefix: newPrefix(),
       syncTimeout: 0.1,
       onStoreUnavailable: 'fail-open',

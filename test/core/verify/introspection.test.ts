@@ -22,26 +22,26 @@ import { sendJson, startStubServer, type StubServer } from '../../support/http.j
 import { startIdp, testClock, type EmbeddedIdp } from '../../support/idp.js';
 import { b64, basicEnc, receivedCredentials, spellings } from '../../support/spellings.js';
 import { REDIS_URL } from '../../support/redis-server.js';
+import { closeVerifiers, verifierFor } from '../../support/verifier-for.js';
 import { waitFor } from '../../support/wait-for.js';
 
 let idp: EmbeddedIdp;
-const verifiers: Verifier[] = [];
 let introspectionCalls = 0;
 const countingFetch: FetchLike = (input, init) => {
   if (String(input).endsWith('/token/introspection')) introspectionCalls++;
   return fetch(input, init);
 };
 
-function verifierFor(overrides: Partial<VerifierOptions> = {}): Verifier {
-  const verifier = createVerifier({
-    issuer: idp.issuer,
-    audience: idp.opaqueAudience,
-    fetch: countingFetch,
-    introspection: { clientId: idp.client.clientId, clientSecret: idp.client.clientSecret },
-    ...overrides,
-  });
-  verifiers.push(verifier);
-  return verifier;
+/** A verifier for the embedded IdP's opaque tokens: introspection at the IdP, its calls counted. */
+function introspectingVerifier(overrides: Partial<VerifierOptions> = {}): Verifier {
+  return verifierFor(
+    { issuer: idp.issuer, audience: idp.opaqueAudience },
+    {
+      fetch: countingFetch,
+      introspection: { clientId: idp.client.clientId, clientSecret: idp.client.clientSecret },
+      ...overrides,
+    },
+  );
 }
 
 const reason = (promise: Promise<unknown>) =>
@@ -55,13 +55,13 @@ beforeAll(async () => {
   idp = await startIdp();
 });
 afterAll(async () => {
-  await Promise.all(verifiers.map((v) => v.close()));
+  await closeVerifiers();
   await idp.close();
 });
 
 describe('opaque access tokens through the IdP introspection endpoint', () => {
   it('accepts an active opaque token and caches the answer', async () => {
-    const verifier = verifierFor();
+    const verifier = introspectingVerifier();
     const token = await idp.issueAccessToken({ resource: idp.opaqueAudience, scope: 'notes:read' });
     const before = introspectionCalls;
     const result = await verifier.verify(token);
@@ -76,7 +76,7 @@ describe('opaque access tokens through the IdP introspection endpoint', () => {
   });
 
   it('works behind authGuard, with scopes', async () => {
-    const verifier = verifierFor();
+    const verifier = introspectingVerifier();
     const app = express().get('/', authGuard({ verifier, scopes: ['notes:read'] }), (req, res) =>
       res.json({ client: req.auth!.payload.client_id }),
     );
@@ -90,7 +90,7 @@ describe('opaque access tokens through the IdP introspection endpoint', () => {
     const token = await idp.issueAccessToken({ resource: idp.opaqueAudience });
     // The IdP answers with its own (real) iat and exp: the test clock starts at that iat.
     const clock = testClock(((await idp.introspect(token)).iat as number) * 1000);
-    const verifier = verifierFor({
+    const verifier = introspectingVerifier({
       clock,
       introspection: { clientId: idp.client.clientId, clientSecret: idp.client.clientSecret, maxAge: 30 },
     });
@@ -111,7 +111,7 @@ describe('opaque access tokens through the IdP introspection endpoint', () => {
   });
 
   it('revoke() through the verifier: dead at the IdP and locally at once', async () => {
-    const verifier = verifierFor({
+    const verifier = introspectingVerifier({
       revocation: { clientId: idp.client.clientId, clientSecret: idp.client.clientSecret },
     });
     const token = await idp.issueAccessToken({ resource: idp.opaqueAudience });
@@ -130,7 +130,7 @@ describe('opaque access tokens through the IdP introspection endpoint', () => {
   });
 
   it('remembers inactive tokens briefly: a replay costs no IdP call', async () => {
-    const verifier = verifierFor();
+    const verifier = introspectingVerifier();
     const before = introspectionCalls;
     expect(await reason(verifier.verify('not-a-real-opaque-token-0123456789'))).toBe('token_inactive');
     expect(await reason(verifier.verify('not-a-real-opaque-token-0123456789'))).toBe('token_inactive');
@@ -138,19 +138,19 @@ describe('opaque access tokens through the IdP introspection endpoint', () => {
   });
 
   it('refuses a refresh token presented as an access token (no matching aud)', async () => {
-    const verifier = verifierFor();
+    const verifier = introspectingVerifier();
     expect(await reason(verifier.verify(await idp.issueRefreshToken()))).toBe('audience_mismatch');
   });
 
   it('refuses an opaque token issued for another resource', async () => {
-    const verifier = verifierFor({ audience: 'http://127.0.0.1/some-other-api' });
+    const verifier = introspectingVerifier({ audience: 'http://127.0.0.1/some-other-api' });
     expect(await reason(verifier.verify(await idp.issueAccessToken({ resource: idp.opaqueAudience })))).toBe(
       'audience_mismatch',
     );
   });
 
   it('still verifies JWTs locally in the default (opaque) mode', async () => {
-    const verifier = verifierFor({ audience: idp.audience });
+    const verifier = introspectingVerifier({ audience: idp.audience });
     const before = introspectionCalls;
     expect((await verifier.verify(await idp.issueAccessToken())).source).toBe('jwt');
     expect(introspectionCalls).toBe(before);
@@ -160,16 +160,16 @@ describe('opaque access tokens through the IdP introspection endpoint', () => {
     const down = await startIdp();
     try {
       const token = await down.issueAccessToken({ resource: down.opaqueAudience });
-      const verifier = createVerifier({
-        issuer: down.issuer,
-        audience: down.opaqueAudience,
-        introspection: {
-          clientId: down.client.clientId,
-          clientSecret: down.client.clientSecret,
-          endpoint: `${down.issuer}/token/introspection`,
+      const verifier = verifierFor(
+        { issuer: down.issuer, audience: down.opaqueAudience },
+        {
+          introspection: {
+            clientId: down.client.clientId,
+            clientSecret: down.client.clientSecret,
+            endpoint: `${down.issuer}/token/introspection`,
+          },
         },
-      });
-      verifiers.push(verifier);
+      );
       await down.pause();
       expect(await reason(verifier.verify(token))).toBe('idp_unavailable');
     } finally {
@@ -207,7 +207,7 @@ describe('answers only a stub IdP gives', () => {
   afterAll(() => stub.close());
 
   const stubVerifier = (overrides: Partial<NonNullable<VerifierOptions['introspection']>> = {}) =>
-    verifierFor({
+    introspectingVerifier({
       audience: 'https://api.example',
       introspection: { clientId: 'c', clientSecret: 's', endpoint: `${stub.url}/introspect`, ...overrides },
     });
@@ -257,8 +257,8 @@ describe('answers only a stub IdP gives', () => {
       audience: 'https://api.example',
       introspection: { clientId: 'c', clientSecret: 's', endpoint: `${stub.url}/introspect` },
     };
-    const a = verifierFor(options);
-    const b = verifierFor({
+    const a = introspectingVerifier(options);
+    const b = introspectingVerifier({
       ...options,
       revocation: { clientId: 'c', clientSecret: 's', endpoint: `${dead.url}/revoke`, retryInterval: 3_600 },
     });
@@ -282,8 +282,8 @@ describe('one revocation identity per opaque token, on every instance', () => {
 
   it('revoke() on instance B makes instance A, holding a cached answer, refuse the token', async () => {
     const store = createMemoryStore();
-    const a = verifierFor({ store });
-    const b = verifierFor({ store, revocation: revocation() });
+    const a = introspectingVerifier({ store });
+    const b = introspectingVerifier({ store, revocation: revocation() });
     const token = await idp.issueAccessToken({ resource: idp.opaqueAudience });
     expect(await reason(a.verify(token))).toBe('accepted'); // A caches the IdP's answer (maxAge 60 s)
     // B never saw the token: the IdP's answer proves it is ours, the string alone gives its key.
@@ -298,19 +298,19 @@ describe('one revocation identity per opaque token, on every instance', () => {
 
   it('invalidate() on instance B (local only, the IdP still says active) makes A refuse it', async () => {
     const store = createMemoryStore();
-    const [a, b] = [verifierFor({ store }), verifierFor({ store })];
+    const [a, b] = [introspectingVerifier({ store }), introspectingVerifier({ store })];
     const token = await idp.issueAccessToken({ resource: idp.opaqueAudience });
     expect(await reason(a.verify(token))).toBe('accepted');
     await b.invalidate(token);
     expect(await reason(a.verify(token))).toBe('revoked');
-    expect(await reason(verifierFor({ store }).verify(token))).toBe('revoked'); // a third, fresh instance asks the IdP, then refuses
+    expect(await reason(introspectingVerifier({ store }).verify(token))).toBe('revoked'); // a third, fresh instance asks the IdP, then refuses
     expect(await idp.introspect(token)).toMatchObject({ active: true });
   });
 
   it('revoke() of an opaque token while the introspection endpoint is down is unverifiable, not "not ours"', async () => {
     const dead = await startStubServer((_req, res) => void res.end());
     await dead.close();
-    const b = verifierFor({
+    const b = introspectingVerifier({
       introspection: {
         clientId: idp.client.clientId,
         clientSecret: idp.client.clientSecret,
@@ -329,7 +329,7 @@ describe('one revocation identity per opaque token, on every instance', () => {
 
   it('denylists nothing for an opaque string the IdP does not call ours (garbage, inactive, a refresh token)', async () => {
     const store = createMemoryStore();
-    const b = verifierFor({ store, revocation: revocation() });
+    const b = introspectingVerifier({ store, revocation: revocation() });
     for (const token of ['garbage-opaque-token-0123456789', await idp.issueRefreshToken()]) {
       expect(await b.revoke(token)).toMatchObject({ local: 'not_ours', idp: 'revoked' });
     }
@@ -343,9 +343,9 @@ describe('one revocation identity per opaque token, on every instance', () => {
       createRedisStore({ url: REDIS_URL, keyPrefix: prefix }),
       createRedisStore({ url: REDIS_URL, keyPrefix: prefix }),
     ];
+    const a = introspectingVerifier({ store: stores[0] });
+    const b = introspectingVerifier({ store: stores[1], revocation: revocation() });
     try {
-      const a = verifierFor({ store: stores[0] });
-      const b = verifierFor({ store: stores[1], revocation: revocation() });
       const token = await idp.issueAccessToken({ resource: idp.opaqueAudience });
       expect(await reason(a.verify(token))).toBe('accepted');
       expect(await b.revoke(token)).toMatchObject({ local: 'denylisted', idp: 'revoked' });
@@ -355,7 +355,7 @@ describe('one revocation identity per opaque token, on every instance', () => {
         'instance A to refuse the token revoked on B',
       );
     } finally {
-      await Promise.all(verifiers.splice(-2).map((v) => v.close()));
+      await Promise.all([a.close(), b.close()]);
       await Promise.all(stores.map((s) => s.close()));
     }
   });
@@ -372,7 +372,7 @@ describe("mode 'always': one identity whatever path verified the JWT", () => {
   afterAll(() => stub.close());
 
   const always = (store: VerifierOptions['store']) =>
-    verifierFor({
+    introspectingVerifier({
       store,
       audience: idp.audience,
       introspection: { clientId: 'c', clientSecret: 's', endpoint: `${stub.url}/introspect`, mode: 'always' },
@@ -390,7 +390,7 @@ describe("mode 'always': one identity whatever path verified the JWT", () => {
   it('a JWT invalidated by an instance that checks signatures is refused by one that introspects, and back', async () => {
     const store = createMemoryStore();
     const introspecting = always(store);
-    const signatures = verifierFor({ store, audience: idp.audience, introspection: undefined });
+    const signatures = introspectingVerifier({ store, audience: idp.audience, introspection: undefined });
     const first = await idp.issueAccessToken();
     expect((await introspecting.verify(first)).source).toBe('introspection'); // cached with its keys
     await signatures.invalidate(first);
@@ -424,7 +424,7 @@ describe('an introspection endpoint that echoes our request', () => {
   it.each(['client_secret_basic', 'client_secret_post'] as const)(
     '%s: the IdP error reaches the cause, scrubbed of token and credentials',
     async (authMethod) => {
-      const verifier = verifierFor({
+      const verifier = introspectingVerifier({
         audience: 'https://api.example',
         introspection: { clientId: 'rs', clientSecret: SECRET, authMethod, endpoint: `${stub.url}/introspect` },
       });
@@ -449,7 +449,7 @@ describe('an introspection endpoint that echoes our request', () => {
         sendJson(res, 401, { error: 'invalid_client', error_description: `got ${header} ${decoded} ${body}` });
       });
       try {
-        const verifier = verifierFor({
+        const verifier = introspectingVerifier({
           audience: 'https://api.example',
           introspection: {
             clientId: 'rs-client.1',

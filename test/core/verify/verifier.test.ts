@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { exportJWK, SignJWT } from 'jose';
-import { createVerifier, IdpUnavailableError, InvalidTokenError, type Verifier } from '../../../src/index.js';
+import { IdpUnavailableError, InvalidTokenError } from '../../../src/index.js';
+import { closeVerifiers, verifierFor } from '../../support/verifier-for.js';
 import {
   attackerKey,
   issuedAt,
@@ -15,13 +16,6 @@ import {
 import { waitFor } from '../../support/wait-for.js';
 
 let idp: EmbeddedIdp;
-const verifiers: Verifier[] = [];
-
-function verifierFor(overrides: Partial<Parameters<typeof createVerifier>[0]> = {}): Verifier {
-  const verifier = createVerifier({ issuer: idp.issuer, audience: idp.audience, ...overrides });
-  verifiers.push(verifier);
-  return verifier;
-}
 
 async function rejection(promise: Promise<unknown>) {
   const error = await promise.then(
@@ -37,14 +31,14 @@ beforeAll(async () => {
   idp = await startIdp();
 });
 afterAll(async () => {
-  await Promise.all(verifiers.map((v) => v.close()));
+  await closeVerifiers();
   await idp.close();
 });
 
 describe('tokens from the real IdP', () => {
   it('verifies a client_credentials JWT access token and returns header and claims', async () => {
     const token = await idp.issueAccessToken({ scope: 'notes:read' });
-    const verifier = verifierFor();
+    const verifier = verifierFor(idp);
     const result = await verifier.verify(token);
     expect(result.token).toBe(token);
     expect(result.header).toMatchObject({ alg: 'RS256', typ: 'at+jwt', kid: idp.keys[0]!.kid });
@@ -61,7 +55,7 @@ describe('tokens from the real IdP', () => {
 
   it('serves the second verification from the cache, same object, no new fetch', async () => {
     const token = await idp.issueAccessToken();
-    const verifier = verifierFor();
+    const verifier = verifierFor(idp);
     const first = await verifier.verify(token);
     const second = await verifier.verify(token);
     expect(second).toBe(first);
@@ -72,7 +66,7 @@ describe('tokens from the real IdP', () => {
 
   it('does not cache when cache is false', async () => {
     const token = await idp.issueAccessToken();
-    const verifier = verifierFor({ cache: false });
+    const verifier = verifierFor(idp, { cache: false });
     await verifier.verify(token);
     await verifier.verify(token);
     expect(verifier.peek(token)).toBeUndefined();
@@ -81,7 +75,7 @@ describe('tokens from the real IdP', () => {
 
   it('coalesces concurrent verifications of one token into one signature check', async () => {
     const token = await idp.issueAccessToken();
-    const verifier = verifierFor();
+    const verifier = verifierFor(idp);
     const results = await Promise.all(Array.from({ length: 20 }, () => verifier.verify(token)));
     expect(new Set(results).size).toBe(1);
     expect(verifier.stats().cache.size).toBe(1);
@@ -89,43 +83,45 @@ describe('tokens from the real IdP', () => {
 
   it('accepts any configured audience', async () => {
     const token = await idp.issueAccessToken();
-    const verifier = verifierFor({ audience: ['https://other.example', idp.audience] });
+    const verifier = verifierFor(idp, { audience: ['https://other.example', idp.audience] });
     await expect(verifier.verify(token)).resolves.toBeDefined();
   });
 
   it('rejects a token for another audience', async () => {
     const token = await idp.issueAccessToken();
-    const error = await rejection(verifierFor({ audience: 'https://other.example' }).verify(token));
+    const error = await rejection(verifierFor(idp, { audience: 'https://other.example' }).verify(token));
     expect(error).toBeInstanceOf(InvalidTokenError);
     expect(error).toMatchObject({ status: 401, code: 'invalid_token', reason: 'audience_mismatch' });
   });
 
   it('enforces typ when asked (RFC 9068 at+jwt)', async () => {
     const token = await idp.issueAccessToken();
-    await expect(verifierFor({ typ: 'at+jwt' }).verify(token)).resolves.toBeDefined();
+    await expect(verifierFor(idp, { typ: 'at+jwt' }).verify(token)).resolves.toBeDefined();
     const idToken = await signToken(standardClaims(idp), idp.keys[0]!, { typ: 'JWT' });
-    expect(await rejection(verifierFor({ typ: 'at+jwt' }).verify(idToken))).toMatchObject({ reason: 'type_mismatch' });
+    expect(await rejection(verifierFor(idp, { typ: 'at+jwt' }).verify(idToken))).toMatchObject({
+      reason: 'type_mismatch',
+    });
   });
 });
 
 describe('claims', () => {
   it('rejects a token from another issuer, even signed with the trusted key', async () => {
     const token = await signToken(standardClaims(idp, { iss: 'https://evil.example' }), idp.keys[0]!);
-    expect(await rejection(verifierFor().verify(token))).toMatchObject({ reason: 'issuer_mismatch' });
+    expect(await rejection(verifierFor(idp).verify(token))).toMatchObject({ reason: 'issuer_mismatch' });
   });
 
   it('rejects issuer variants (trailing slash)', async () => {
     const token = await signToken(standardClaims(idp, { iss: `${idp.issuer}/` }), idp.keys[0]!);
-    expect(await rejection(verifierFor().verify(token))).toMatchObject({ reason: 'issuer_mismatch' });
+    expect(await rejection(verifierFor(idp).verify(token))).toMatchObject({ reason: 'issuer_mismatch' });
   });
 
   it('rejects an expired token (clock past exp + tolerance) and accepts within tolerance', async () => {
     const token = await idp.issueAccessToken();
     const exp = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).exp as number;
     const clock = testClock(exp * 1000 + 4_000);
-    await expect(verifierFor({ clock }).verify(token)).resolves.toBeDefined();
+    await expect(verifierFor(idp, { clock }).verify(token)).resolves.toBeDefined();
     const late = testClock(exp * 1000 + 6_000);
-    expect(await rejection(verifierFor({ clock: late }).verify(token))).toMatchObject({
+    expect(await rejection(verifierFor(idp, { clock: late }).verify(token))).toMatchObject({
       reason: 'token_expired',
       description: 'The access token expired',
     });
@@ -135,7 +131,7 @@ describe('claims', () => {
     const clock = testClock();
     const now = clock();
     const token = await signToken(standardClaims(idp, { exp: Math.floor(now / 1000) + 60 }, now), idp.keys[0]!);
-    const verifier = verifierFor({ clock, clockTolerance: 0 });
+    const verifier = verifierFor(idp, { clock, clockTolerance: 0 });
     await verifier.verify(token);
     expect(verifier.peek(token)).toBeDefined();
     clock.advance(61_000);
@@ -146,7 +142,7 @@ describe('claims', () => {
   it('caps a cache entry at maxTtl even when exp is far away', async () => {
     const clock = testClock();
     const token = await tokenAt(idp, clock());
-    const verifier = verifierFor({ clock, cache: { max: 10, maxTtl: 30 } });
+    const verifier = verifierFor(idp, { clock, cache: { max: 10, maxTtl: 30 } });
     await verifier.verify(token);
     clock.advance(29_000);
     expect(verifier.peek(token)).toBeDefined();
@@ -157,19 +153,19 @@ describe('claims', () => {
 
   it('rejects nbf in the future', async () => {
     const token = await signToken(standardClaims(idp, { nbf: Math.floor(Date.now() / 1000) + 300 }), idp.keys[0]!);
-    expect(await rejection(verifierFor().verify(token))).toMatchObject({ reason: 'token_not_yet_valid' });
+    expect(await rejection(verifierFor(idp).verify(token))).toMatchObject({ reason: 'token_not_yet_valid' });
   });
 
   it('rejects iat in the future', async () => {
     const token = await signToken(standardClaims(idp, { iat: Math.floor(Date.now() / 1000) + 300 }), idp.keys[0]!);
-    expect(await rejection(verifierFor().verify(token))).toMatchObject({ reason: 'issued_in_future' });
+    expect(await rejection(verifierFor(idp).verify(token))).toMatchObject({ reason: 'issued_in_future' });
   });
 
   it('requires exp by default', async () => {
     const claims = standardClaims(idp);
     delete claims.exp;
     const token = await signToken(claims, idp.keys[0]!);
-    expect(await rejection(verifierFor().verify(token))).toMatchObject({ reason: 'claim_missing' });
+    expect(await rejection(verifierFor(idp).verify(token))).toMatchObject({ reason: 'claim_missing' });
   });
 
   it.each([
@@ -179,7 +175,7 @@ describe('claims', () => {
     ['exp', '9999999999'],
   ])('rejects a non-string/non-numeric %s claim', async (claim, value) => {
     const token = await signToken(standardClaims(idp, { [claim]: value }), idp.keys[0]!);
-    const error = await rejection(verifierFor().verify(token));
+    const error = await rejection(verifierFor(idp).verify(token));
     expect(error).toBeInstanceOf(InvalidTokenError);
   });
 });
@@ -187,7 +183,7 @@ describe('claims', () => {
 describe('algorithms and keys', () => {
   it.each(['none', 'None', 'NONE', 'nOnE'])('rejects alg %s', async (alg) => {
     const token = rawToken({ alg, typ: 'at+jwt' }, standardClaims(idp));
-    expect(await rejection(verifierFor().verify(token))).toMatchObject({ reason: 'algorithm_not_allowed' });
+    expect(await rejection(verifierFor(idp).verify(token))).toMatchObject({ reason: 'algorithm_not_allowed' });
   });
 
   it('rejects HS256 signed with the IdP public key as secret (key confusion)', async () => {
@@ -197,9 +193,9 @@ describe('algorithms and keys', () => {
     const token = await new SignJWT(standardClaims(idp))
       .setProtectedHeader({ alg: 'HS256', kid: idp.keys[0]!.kid })
       .sign(secret);
-    expect(await rejection(verifierFor().verify(token))).toMatchObject({ reason: 'algorithm_not_allowed' });
+    expect(await rejection(verifierFor(idp).verify(token))).toMatchObject({ reason: 'algorithm_not_allowed' });
     // Even with HMAC opted in, only the configured secret is an HMAC key, never the JWKS key.
-    const hmac = verifierFor({ algorithms: ['RS256', 'HS256'], secret: 'a'.repeat(32) });
+    const hmac = verifierFor(idp, { algorithms: ['RS256', 'HS256'], secret: 'a'.repeat(32) });
     expect(await rejection(hmac.verify(token))).toMatchObject({ reason: 'signature_invalid' });
   });
 
@@ -208,13 +204,13 @@ describe('algorithms and keys', () => {
     const token = await new SignJWT(standardClaims(idp))
       .setProtectedHeader({ alg: 'HS256' })
       .sign(new TextEncoder().encode(secret));
-    await expect(verifierFor({ algorithms: ['HS256'], secret }).verify(token)).resolves.toBeDefined();
-    expect(await rejection(verifierFor().verify(token))).toMatchObject({ reason: 'algorithm_not_allowed' });
+    await expect(verifierFor(idp, { algorithms: ['HS256'], secret }).verify(token)).resolves.toBeDefined();
+    expect(await rejection(verifierFor(idp).verify(token))).toMatchObject({ reason: 'algorithm_not_allowed' });
   });
 
   it('rejects an algorithm outside the allowlist', async () => {
     const token = await idp.issueAccessToken();
-    expect(await rejection(verifierFor({ algorithms: ['ES256'] }).verify(token))).toMatchObject({
+    expect(await rejection(verifierFor(idp, { algorithms: ['ES256'] }).verify(token))).toMatchObject({
       reason: 'algorithm_not_allowed',
     });
   });
@@ -222,12 +218,12 @@ describe('algorithms and keys', () => {
   it('rejects a token whose kid is unknown', async () => {
     const attacker = await attackerKey();
     const token = await signToken(standardClaims(idp), { ...attacker, kid: 'no-such-kid' });
-    expect(await rejection(verifierFor().verify(token))).toMatchObject({ reason: 'key_not_found' });
+    expect(await rejection(verifierFor(idp).verify(token))).toMatchObject({ reason: 'key_not_found' });
   });
 
   it('never trusts jwk / jku / x5u headers pointing at an attacker key', async () => {
     const attacker = await attackerKey();
-    const verifier = verifierFor();
+    const verifier = verifierFor(idp);
     const withOwnKid = await signToken(standardClaims(idp), attacker, {
       jwk: attacker.publicJwk as never,
       jku: 'http://127.0.0.1:1/jwks',
@@ -244,7 +240,7 @@ describe('algorithms and keys', () => {
 
   it('refuses a payload altered after the genuine token was cached', async () => {
     const token = await idp.issueAccessToken({ scope: 'notes:read' });
-    const verifier = verifierFor();
+    const verifier = verifierFor(idp);
     await verifier.verify(token);
     const [header, payload, signature] = token.split('.');
     const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString());
@@ -256,17 +252,17 @@ describe('algorithms and keys', () => {
 
   it('refuses five-segment (JWE) tokens before any decryption', async () => {
     const jwe = 'eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.a.b.c.d';
-    const verifier = verifierFor();
+    const verifier = verifierFor(idp);
     expect(await rejection(verifier.verify(jwe))).toMatchObject({ reason: 'encrypted_token' });
     expect(verifier.stats().jwks.fetches).toBe(0);
   });
 
   it.each(['', 'abc', 'a.b', 'a.b.c.d', '...', 'eyJ.eyJ.sig'])('rejects malformed token %j', async (token) => {
-    expect(await rejection(verifierFor().verify(token))).toMatchObject({ code: 'invalid_token' });
+    expect(await rejection(verifierFor(idp).verify(token))).toMatchObject({ code: 'invalid_token' });
   });
 
   it('rejects overlong tokens without parsing them', async () => {
-    const verifier = verifierFor({ maxTokenLength: 100 });
+    const verifier = verifierFor(idp, { maxTokenLength: 100 });
     expect(await rejection(verifier.verify(`${'a'.repeat(60)}.${'b'.repeat(60)}.c`))).toMatchObject({
       reason: 'token_too_long',
     });
@@ -274,7 +270,7 @@ describe('algorithms and keys', () => {
 
   it('never puts the token in error messages', async () => {
     const token = await signToken(standardClaims(idp, { iss: 'https://evil.example' }), idp.keys[0]!);
-    const error = await rejection(verifierFor().verify(token));
+    const error = await rejection(verifierFor(idp).verify(token));
     expect(error.message).not.toContain(token.split('.')[1]!.slice(0, 20));
     expect(JSON.stringify(error.headers)).not.toContain(token.slice(0, 20));
   });
@@ -285,7 +281,7 @@ describe('key rotation and JWKS outages', () => {
     const rotating = await startIdp();
     try {
       const clock = testClock();
-      const verifier = verifierFor({ issuer: rotating.issuer, audience: rotating.audience, clock });
+      const verifier = verifierFor(idp, { issuer: rotating.issuer, audience: rotating.audience, clock });
       const oldToken = await tokenAt(rotating, clock());
       await verifier.verify(oldToken);
 
@@ -308,7 +304,7 @@ describe('key rotation and JWKS outages', () => {
   });
 
   it('refetches the JWKS at most once per cooldown for unknown kids, coalescing concurrent misses', async () => {
-    const verifier = verifierFor();
+    const verifier = verifierFor(idp);
     await verifier.verify(await idp.issueAccessToken());
     expect(verifier.stats().jwks.fetches).toBe(1);
     const attacker = await attackerKey();
@@ -323,7 +319,7 @@ describe('key rotation and JWKS outages', () => {
 
   it('coalesces unknown-kid refetches once the cooldown has passed', async () => {
     const clock = testClock();
-    const verifier = verifierFor({ clock });
+    const verifier = verifierFor(idp, { clock });
     await verifier.verify(await tokenAt(idp, clock()));
     clock.advance(31_000);
     const attacker = await attackerKey();
@@ -340,7 +336,7 @@ describe('key rotation and JWKS outages', () => {
     const flaky = await startIdp();
     try {
       const clock = testClock();
-      const verifier = verifierFor({ issuer: flaky.issuer, audience: flaky.audience, clock });
+      const verifier = verifierFor(idp, { issuer: flaky.issuer, audience: flaky.audience, clock });
       await verifier.verify(await tokenAt(flaky, clock()));
       const second = await tokenAt(flaky, clock());
       const third = await tokenAt(flaky, clock(), { exp: Math.floor(clock() / 1000) + 3600 });
@@ -372,7 +368,7 @@ describe('key rotation and JWKS outages', () => {
       const token = await down.issueAccessToken();
       await down.pause();
       const clock = testClock(issuedAt(token));
-      const verifier = verifierFor({ issuer: down.issuer, audience: down.audience, clock });
+      const verifier = verifierFor(idp, { issuer: down.issuer, audience: down.audience, clock });
       const error = await rejection(verifier.verify(token));
       expect(error).toBeInstanceOf(IdpUnavailableError);
       // Backed off: an immediate retry does not hit the IdP again.
