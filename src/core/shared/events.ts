@@ -3,7 +3,6 @@
  * synchronously; keep them cheap. `verified` fires on every accepted request (cache hits too),
  * so the verifier only builds that event while someone listens.
  */
-import { EventEmitter } from 'node:events';
 import type { RejectionReason } from './errors.js';
 import type { MisconfigurationSource } from './misconfiguration.js';
 
@@ -74,31 +73,46 @@ export type VerifierEventName = keyof VerifierEventMap;
 export type VerifierListener<E extends VerifierEventName> = (event: VerifierEventMap[E]) => void;
 
 export class VerifierEvents {
-  private readonly emitter = new EventEmitter();
-  /** Checked on the hot path instead of asking the emitter. */
+  /**
+   * Per event, its listeners in registration order (a listener added twice is called twice).
+   * Stored as taking `never`: `on()` is what ties each listener to its event's payload type.
+   */
+  private readonly listeners = new Map<VerifierEventName, ReadonlyArray<(payload: never) => void>>();
+  /** Checked on the hot path instead of looking the listeners up. */
   listeningForVerified = false;
 
   on<E extends VerifierEventName>(event: E, listener: VerifierListener<E>): void {
-    this.emitter.on(event, listener);
-    this.listeningForVerified = this.emitter.listenerCount('verified') > 0;
+    this.listeners.set(event, [...(this.listeners.get(event) ?? []), listener]);
+    this.listeningForVerified = this.listeners.has('verified');
   }
 
   off<E extends VerifierEventName>(event: E, listener: VerifierListener<E>): void {
-    this.emitter.off(event, listener);
-    this.listeningForVerified = this.emitter.listenerCount('verified') > 0;
+    const current = this.listeners.get(event) ?? [];
+    const at = current.lastIndexOf(listener);
+    if (at === -1) return;
+    const rest = current.filter((_, index) => index !== at);
+    if (rest.length === 0) this.listeners.delete(event);
+    else this.listeners.set(event, rest);
+    this.listeningForVerified = this.listeners.has('verified');
   }
 
   emit<E extends VerifierEventName>(event: E, payload: VerifierEventMap[E]): void {
-    if (this.emitter.listenerCount(event) === 0) return;
-    try {
-      this.emitter.emit(event, payload);
-    } catch {
-      // A throwing listener must never turn into a rejected request or a crash.
+    const current = this.listeners.get(event);
+    if (current === undefined) return;
+    // Arrays are replaced, never changed in place: a listener that calls on()/off() does not
+    // change who hears this event.
+    for (const listener of current) {
+      try {
+        listener(payload as never); // registered by on() for this event, so it takes this payload
+      } catch {
+        // A throwing listener (a broken logger) must never turn into a rejected request or a
+        // crash, nor keep the listeners after it (the metrics) from the event.
+      }
     }
   }
 
   removeAll(): void {
-    this.emitter.removeAllListeners();
+    this.listeners.clear();
     this.listeningForVerified = false;
   }
 }
