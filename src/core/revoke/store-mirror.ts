@@ -258,13 +258,15 @@ export class StoreMirror {
       const now = this.clock();
       const snapshot = await this.store.snapshot(now);
       if (epoch !== this.epoch || this.closed) return true; // a newer connect asks again; a disconnect waits for one
-      const inStore = new Set(snapshot.map(revocationTarget));
+      const inStore = new Map(snapshot.map((revocation) => [revocationTarget(revocation), revocation]));
       for (const revocation of snapshot) this.applyLocally(revocation);
-      // Heal: whatever we know that the store lost (restart without persistence) goes back,
-      // through the same retrying path as any other write.
+      // Heal: whatever we know that the store lost (restart without persistence), or holds only in
+      // an older form (an earlier cutoff for the same subject), goes back, through the same
+      // retrying path as any other write; the store merges, so a later cutoff wins there too.
       let healed = 0;
       for (const revocation of this.list.entries(now)) {
-        if (!inStore.has(revocationTarget(revocation))) {
+        const stored = inStore.get(revocationTarget(revocation));
+        if (stored === undefined || !covers(stored, revocation)) {
           this.remember(revocation);
           healed++;
         }

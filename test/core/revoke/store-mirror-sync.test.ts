@@ -232,14 +232,10 @@ describe('resyncs', () => {
     expect(holds(mirror, clock(), missed)).toBe(true);
   });
 
-  // A real bug in src/core/revoke/store-mirror.ts resync(): healing compares targets only
-  // (`inStore.has(revocationTarget(revocation))`), not what the store holds for them. A store that
-  // restarted empty and then got an older cutoff for the same subject back (another instance's
-  // delayed retry) keeps that older cutoff: this mirror refuses alice's tokens up to its own,
-  // later cutoff, but every instance that syncs from the store accepts those issued in between.
-  // Should: heal when the store's entry does not cover the mirror's (the `covers()` test publish()
-  // already uses). Flip to `it` once fixed.
-  it.failing('heals a store that holds an older cutoff than the mirror for the same target', async () => {
+  // A store that restarted empty and then got an older cutoff for the same subject back (another
+  // instance's delayed retry) must get the later one again: otherwise every instance that syncs
+  // from the store accepts the tokens issued between the two cutoffs, which this one refuses.
+  it('heals a store that holds an older cutoff than the mirror for the same target', async () => {
     const { clock, store, mirror } = setup();
     await connected(store);
     await mirror.publish(subjectCut('alice', 2_000));
