@@ -66,7 +66,7 @@ export type { StoreMirrorStats } from './core/revoke/store-mirror.js';
 export type { TokenCacheStats } from './core/verify/token-cache.js';
 export type { JwksStats } from './core/idp/jwks.js';
 export type { VerifierEventMap, VerifierEventName, VerifierListener } from './core/shared/events.js';
-export type { MisconfigurationSource } from './core/shared/misconfiguration.js';
+export type { MisconfigurationSource } from './core/shared/events.js';
 export {
   createPrometheusMetrics,
   type PrometheusMetrics,

@@ -4,7 +4,20 @@
  * so the verifier only builds that event while someone listens.
  */
 import type { RejectionReason } from './errors.js';
-import type { MisconfigurationSource } from './misconfiguration.js';
+
+/**
+ * Which use of the IdP the configuration broke: `keys` (discovery or JWKS: e.g. the metadata's
+ * `issuer` differs from ours), `introspection` (e.g. the endpoint refuses our client) or
+ * `revocation` (e.g. no usable revocation endpoint). The `source` of the `misconfigured` event.
+ *
+ * @example
+ * ```ts
+ * import type { MisconfigurationSource } from 'revocable-jwt';
+ * const owners: Record<MisconfigurationSource, string> = { keys: 'platform', introspection: 'api', revocation: 'api' };
+ * verifier.on('misconfigured', ({ source, message, issuer }) => log.error({ team: owners[source], issuer }, message));
+ * ```
+ */
+export type MisconfigurationSource = 'keys' | 'introspection' | 'revocation';
 
 /**
  * Every event a verifier emits, by name, with its payload: what `verifier.on(name, listener)`

@@ -5,21 +5,9 @@
  * once per request, and again only if the cause changes or comes back after being fixed.
  */
 import { MisconfiguredError } from './errors.js';
-import type { VerifierEvents } from './events.js';
+import type { MisconfigurationSource, VerifierEvents } from './events.js';
 
-/**
- * Which use of the IdP the configuration broke: `keys` (discovery or JWKS: e.g. the metadata's
- * `issuer` differs from ours), `introspection` (e.g. the endpoint refuses our client) or
- * `revocation` (e.g. no usable revocation endpoint). The `source` of the `misconfigured` event.
- *
- * @example
- * ```ts
- * import type { MisconfigurationSource } from 'revocable-jwt';
- * const owners: Record<MisconfigurationSource, string> = { keys: 'platform', introspection: 'api', revocation: 'api' };
- * verifier.on('misconfigured', ({ source, message, issuer }) => log.error({ team: owners[source], issuer }, message));
- * ```
- */
-export type MisconfigurationSource = 'keys' | 'introspection' | 'revocation';
+export type { MisconfigurationSource } from './events.js';
 
 export class MisconfigurationMonitor {
   /** The current cause per source; bounded by the number of sources. */
