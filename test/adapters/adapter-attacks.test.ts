@@ -107,6 +107,26 @@ async function likeExpress(
   return express5;
 }
 
+describe('a hostile client, on every adapter', () => {
+  it.each([
+    ['a Content-Type that is no media type', 'Content-Type: foo'],
+    ['an empty Content-Type', 'Content-Type: '],
+  ])('logout with %s: the answer Express gives, not a framework 415', async (_name, contentType) => {
+    const answer = await likeExpress(async () =>
+      post('/logout', [contentType], `token=${await tokenAt(idp, clock())}`),
+    );
+    expect(answer.status).not.toBe(415);
+  });
+
+  it('a security event with a Content-Type that is no media type: 400 invalid_request, as Express', async () => {
+    const answer = await likeExpress(() => post('/security-events', ['Content-Type: secevent+jwt'], 'a.b.c'));
+    expect(answer).toMatchObject({
+      status: 400,
+      body: { err: 'invalid_request', description: 'Send the SET as application/secevent+jwt' },
+    });
+  });
+});
+
 /** Serves `listener` on 127.0.0.1 until the suite ends; its base URL. */
 async function serve(listener: RequestListener): Promise<string> {
   const server = createServer(listener);
