@@ -125,6 +125,21 @@ describe('a hostile client, on every adapter', () => {
       body: { err: 'invalid_request', description: 'Send the SET as application/secevent+jwt' },
     });
   });
+
+  it('another scheme and a Bearer token in one Authorization field (a Headers joins repeats so): 400', async () => {
+    const token = await tokenAt(idp, clock());
+    for (const fields of [
+      [`Authorization: Basic eHg6eXk=`, `Authorization: Bearer ${token}`],
+      [`Authorization: Basic eHg6eXk=, Bearer ${token}`],
+      [`Authorization: `, `Authorization: Bearer ${token}`],
+    ]) {
+      const answer = await likeExpress(() => [['GET /notes HTTP/1.1', ...fields], '']);
+      expect(answer).toMatchObject({
+        status: 400,
+        body: { error: 'invalid_request', error_description: 'Send exactly one Authorization header' },
+      });
+    }
+  });
 });
 
 /** Serves `listener` on 127.0.0.1 until the suite ends; its base URL. */
