@@ -5,9 +5,11 @@
  * the body), the answer it gets without that. Requests that must reach the server in one piece
  * (headers and body in one write, a repeated header) go over a raw socket.
  */
+import { getRequestListener } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import express from 'express';
 import Fastify from 'fastify';
+import { Hono } from 'hono';
 import Koa from 'koa';
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
@@ -15,6 +17,7 @@ import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as expressAdapter from '../../src/express/index.js';
 import * as fastifyAdapter from '../../src/fastify/index.js';
+import * as honoAdapter from '../../src/hono/index.js';
 import * as koaAdapter from '../../src/koa/index.js';
 import { createVerifier, type Verifier } from '../../src/index.js';
 import { type EmbeddedIdp, startIdp, testClock, tokenAt } from '../support/idp.js';
@@ -201,6 +204,24 @@ const integrators: Record<string, () => Promise<string>> = {
     });
     app.use(koaAdapter.revokeRoute({ verifier }));
     return serve(app.callback());
+  },
+  'Hono with a middleware that read the body': async () => {
+    const app = new Hono();
+    app.use('/logout', async (c, next) => {
+      await c.req.text(); // a request logger, a signature check…
+      await next();
+    });
+    app.post('/logout', honoAdapter.revokeRoute({ verifier }));
+    return serve(getRequestListener(app.fetch));
+  },
+  'Hono with a middleware that parsed the form': async () => {
+    const app = new Hono();
+    app.use('/logout', async (c, next) => {
+      await c.req.parseBody();
+      await next();
+    });
+    app.post('/logout', honoAdapter.revokeRoute({ verifier }));
+    return serve(getRequestListener(app.fetch));
   },
 };
 
