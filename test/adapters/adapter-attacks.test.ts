@@ -56,7 +56,7 @@ interface Answer {
 const HEADERS = ['www-authenticate', 'cache-control', 'retry-after', 'allow', 'content-type'];
 
 /** Sends `head` (lines, no blank line) and `body` in one write on a fresh connection; reads to its close. */
-function rawRequest(url: string, head: string[], body = ''): Promise<Answer> {
+function rawRequest(url: string, head: readonly string[], body = ''): Promise<Answer> {
   const { port } = new URL(url);
   const message = `${[...head, 'Host: localhost', 'Connection: close'].join('\r\n')}\r\n\r\n${body}`;
   return new Promise((resolve, reject) => {
@@ -95,13 +95,16 @@ function parseAnswer(text: string): Answer {
   return { status: Number(statusLine!.split(' ')[1]), headers, body: body === '' ? undefined : JSON.parse(body) };
 }
 
-const post = (path: string, headers: string[], body: string) =>
-  [[`POST ${path} HTTP/1.1`, ...headers, `Content-Length: ${Buffer.byteLength(body)}`], body] as const;
+/** A raw request: its head (request line and header fields) and its body. */
+type RawRequest = readonly [readonly string[], string];
+
+const post = (path: string, headers: string[], body: string): RawRequest => [
+  [`POST ${path} HTTP/1.1`, ...headers, `Content-Length: ${Buffer.byteLength(body)}`],
+  body,
+];
 
 /** Every adapter answers `request` as Express 5 does. */
-async function likeExpress(
-  request: (name: string) => readonly [string[], string] | Promise<readonly [string[], string]>,
-) {
+async function likeExpress(request: (name: string) => RawRequest | Promise<RawRequest>) {
   const answers = await Promise.all(
     [...apps].map(async ([name, app]) => [name, await rawRequest(app.url, ...(await request(name)))] as const),
   );
