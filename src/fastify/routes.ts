@@ -7,7 +7,7 @@
  * Fastify's 415). Glue only: the checks and the answers are the core's; what the core does not
  * answer (a misconfiguration) is thrown to Fastify's error handler.
  */
-import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
+import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import {
   type BackchannelLogoutRequestOptions,
   buildBackchannelLogoutHandler,
@@ -114,11 +114,23 @@ function endpoint(
   return (instance, _options, done) => {
     instance.removeAllContentTypeParsers();
     instance.addContentTypeParser('*', (_request, _payload, parsed) => parsed(null, undefined));
-    instance.all('/', async (request, reply) =>
-      sendAnswer(reply, await answerPost(policy, request.method, () => handle(request))),
-    );
+    const answer = async (request: FastifyRequest, reply: FastifyReply) =>
+      sendAnswer(reply, await answerPost(policy, request.method, () => handle(request)));
+    instance.all('/', answer);
+    // A Content-Type Fastify cannot parse (`foo`, an empty one) is refused with its own 415 before
+    // any parser runs: the endpoint answers it instead, as on every other adapter.
+    instance.setErrorHandler((error, request, reply) => {
+      if (isInvalidMediaType(error)) return answer(request, reply);
+      throw error;
+    });
     done();
   };
+}
+
+function isInvalidMediaType(error: unknown): boolean {
+  return (
+    typeof error === 'object' && error !== null && 'code' in error && error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+  );
 }
 
 function requestLikeOf(request: FastifyRequest): RequestLike {

@@ -8,11 +8,12 @@ import { bodyFields, bodyTooLarge, bodyUnreadable, MAX_BODY_BYTES, parsedFields 
 
 /**
  * The body's fields: `parsed` when a parser made an object of it, else the stream's text parsed as
- * form or JSON.
+ * form or JSON. An empty object beside a stream nobody has read is not the body: a parser for
+ * other types left it (Express 4's `express.json()` and koa-bodyparser set `{}` for a form body).
  */
 export async function readNodeBodyFields(req: IncomingMessage, parsed: unknown): Promise<Record<string, unknown>> {
   const fields = parsedFields(parsed);
-  if (fields !== undefined) return fields;
+  if (fields !== undefined && !(isEmpty(fields) && unread(req))) return fields;
   return bodyFields(await readNodeRawBody(req, parsed), mediaTypeOf(req));
 }
 
@@ -23,8 +24,19 @@ export async function readNodeRawBody(req: IncomingMessage, parsed: unknown): Pr
   return readStream(req);
 }
 
+function isEmpty(fields: Record<string, unknown>): boolean {
+  for (const _ in fields) return false;
+  return true;
+}
+
+function unread(req: IncomingMessage): boolean {
+  return !req.readableDidRead && !req.readableEnded;
+}
+
 function readStream(req: IncomingMessage): Promise<string> {
-  if (req.readableEnded || req.complete) return Promise.resolve('');
+  // Consumed by someone else: nothing left. (`req.complete` is no sign of that: it only says the
+  // whole body has arrived, and after an async step it waits, unread, in the stream's buffer.)
+  if (req.readableEnded) return Promise.resolve('');
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) return Promise.reject(bodyTooLarge());
   return new Promise((resolve, reject) => {
@@ -43,5 +55,6 @@ function readStream(req: IncomingMessage): Promise<string> {
     req.on('data', onData);
     req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.once('error', () => fail(bodyUnreadable()));
+    req.resume(); // `on('data')` does not restart a stream someone paused
   });
 }

@@ -1,6 +1,6 @@
 /**
  * The library's POST endpoints as Hono handlers: logout (`revokeRoute`), back-channel logout and
- * RFC 8935 security events. Glue only: each reads `c.req.raw` (its body within 16 KiB), calls the
+ * RFC 8935 security events. Glue only: each reads `c.req.raw` (its body within 16 KiB, or Hono's copy), calls the
  * core step and returns the core's answer as a `Response`; what the core does not answer (a
  * misconfiguration) is thrown to Hono's `onError`. Mount them with `app.all(path, …)` to get the
  * 405 for other methods, or `app.post(path, …)`.
@@ -13,7 +13,8 @@ import {
 import { buildRevokeHandler, type RevokeRequestOptions } from '../core/request/revoke-request.js';
 import { buildSecurityEventHandler, type SecurityEventRequestOptions } from '../core/request/security-event-request.js';
 import { answerPost } from '../glue/post-answer.js';
-import { readWebBodyFields, readWebRawBody, toResponse, webRequestLike } from '../glue/web-request.js';
+import { toResponse, webRequestLike } from '../glue/web-request.js';
+import { readHonoBodyFields, readHonoRawBody } from './request-body.js';
 
 /**
  * The verifier, and optionally the `issuer` a body token naming none goes to and the `realm`.
@@ -64,7 +65,7 @@ export function revokeRoute(options: RevokeRouteOptions): Handler {
   return async (c) => {
     const request = c.req.raw;
     const answer = await answerPost(revoke, request.method, async () =>
-      revoke(await readWebBodyFields(request), webRequestLike(request)),
+      revoke(await readHonoBodyFields(c.req), webRequestLike(request)),
     );
     return toResponse(answer);
   };
@@ -85,7 +86,7 @@ export function backchannelLogoutRoute(options: BackchannelLogoutRouteOptions): 
   const logout = buildBackchannelLogoutHandler(options, 'backchannelLogoutRoute');
   return async (c) => {
     const request = c.req.raw;
-    return toResponse(await answerPost(logout, request.method, async () => logout(await readWebBodyFields(request))));
+    return toResponse(await answerPost(logout, request.method, async () => logout(await readHonoBodyFields(c.req))));
   };
 }
 
@@ -105,7 +106,7 @@ export function securityEventRoute(options: SecurityEventRouteOptions): Handler 
   return async (c) => {
     const request = c.req.raw;
     return toResponse(
-      await answerPost(receive, request.method, () => receive(webRequestLike(request), () => readWebRawBody(request))),
+      await answerPost(receive, request.method, () => receive(webRequestLike(request), () => readHonoRawBody(c.req))),
     );
   };
 }

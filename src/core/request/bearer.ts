@@ -68,6 +68,8 @@ export function readBearerToken(req: RequestLike): string {
   const space = header.indexOf(' ');
   const scheme = space === -1 ? header : header.slice(0, space);
   if (!isBearer(scheme)) {
+    // `Basic x, Bearer y`: two fields joined into one (a `Headers` does it), not other credentials.
+    if (joinedRepeat(header)) throw new InvalidRequestError('multiple_tokens', 'Send exactly one Authorization header');
     if (!SCHEME.test(scheme)) throw new InvalidRequestError('malformed_request', 'Malformed Authorization header');
     throw new UnauthorizedError('Bearer token required');
   }
@@ -101,6 +103,24 @@ function isBearer(scheme: string): boolean {
 function sentTwice(req: RequestLike): boolean {
   if (req.rawHeaders !== undefined) return countAuthorization(req.rawHeaders, 2) > 1;
   return !isHeadersLike(req.headers) && countAuthorization(Object.keys(req.headers), 1) > 1;
+}
+
+/** A scheme, then a space or nothing: how a field's credentials begin (`Basic …`, `Bearer …`). */
+const CREDENTIALS_START = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?: |$)/;
+
+/**
+ * Whether `value` is several fields joined with `, ` (RFC 9110 §5.3; a `Headers` joins repeats so):
+ * a part after such a separator is empty or begins like credentials. The auth-params of one field
+ * (`Digest realm="a", nonce="b"`) never look like that.
+ */
+function joinedRepeat(value: string): boolean {
+  if (value.indexOf(', ') === -1) return false;
+  const parts = value.split(', ');
+  for (let i = 1; i < parts.length; i++) {
+    const part = parts[i]!;
+    if (part === '' || CREDENTIALS_START.test(part)) return true;
+  }
+  return false;
 }
 
 /** How many of `names` (every `step`-th) are `Authorization`, in any casing. */

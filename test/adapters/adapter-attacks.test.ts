@@ -1,0 +1,243 @@
+/**
+ * The adapters attacked like a hostile client and used like a careless integrator would (issue 12):
+ * each scenario expects what Express answers for the same input, or, for an app that does
+ * something before the endpoint (an async step, a body parser of its own, a middleware that read
+ * the body), the answer it gets without that. Requests that must reach the server in one piece
+ * (headers and body in one write, a repeated header) go over a raw socket.
+ */
+import { getRequestListener } from '@hono/node-server';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import express from 'express';
+import Fastify from 'fastify';
+import { Hono } from 'hono';
+import Koa from 'koa';
+import { createRequire } from 'node:module';
+import { connect } from 'node:net';
+import { createServer, type RequestListener } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as expressAdapter from '../../src/express/index.js';
+import * as fastifyAdapter from '../../src/fastify/index.js';
+import * as honoAdapter from '../../src/hono/index.js';
+import * as koaAdapter from '../../src/koa/index.js';
+import { createVerifier, type Verifier } from '../../src/index.js';
+import { type EmbeddedIdp, startIdp, testClock, tokenAt } from '../support/idp.js';
+import { HARNESSES, type RunningApp } from './harnesses.js';
+
+const clock = testClock();
+let idp: EmbeddedIdp;
+let down: EmbeddedIdp;
+let verifier: Verifier;
+let outageVerifier: Verifier;
+const apps = new Map<string, RunningApp>();
+const closers: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  [idp, down] = await Promise.all([startIdp(), startIdp()]);
+  await down.pause();
+  verifier = createVerifier({ issuer: idp.issuer, audience: idp.audience, clock });
+  outageVerifier = createVerifier({ issuer: down.issuer, audience: down.audience, clock });
+  const spec = { verifier, outageVerifier, clientId: idp.client.clientId, eventAudience: 'https://api.example/events' };
+  for (const harness of HARNESSES) apps.set(harness.name, await harness.start(spec));
+}, 30_000);
+
+afterAll(async () => {
+  await Promise.all([...apps.values()].map((app) => app.close()));
+  await Promise.all(closers.map((close) => close()));
+  await Promise.all([verifier?.close(), outageVerifier?.close()]);
+  await Promise.all([idp?.close(), down?.close()]);
+});
+
+interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+const HEADERS = ['www-authenticate', 'cache-control', 'retry-after', 'allow', 'content-type'];
+
+/** Sends `head` (lines, no blank line) and `body` in one write on a fresh connection; reads to its close. */
+function rawRequest(url: string, head: readonly string[], body = ''): Promise<Answer> {
+  const { port } = new URL(url);
+  const message = `${[...head, 'Host: localhost', 'Connection: close'].join('\r\n')}\r\n\r\n${body}`;
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(parseAnswer(Buffer.concat(chunks).toString('utf8'))));
+    socket.end(message);
+  });
+}
+
+function parseAnswer(text: string): Answer {
+  const split = text.indexOf('\r\n\r\n');
+  const [statusLine, ...lines] = text.slice(0, split).split('\r\n');
+  const all = new Map(
+    lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
+  );
+  let body = text.slice(split + 4);
+  if (all.get('transfer-encoding') === 'chunked') {
+    let decoded = '';
+    for (let at = 0; ; ) {
+      const end = body.indexOf('\r\n', at);
+      const size = Number.parseInt(body.slice(at, end), 16);
+      if (!size) break;
+      decoded += body.slice(end + 2, end + 2 + size);
+      at = end + 2 + size + 2;
+    }
+    body = decoded;
+  }
+  const headers: Record<string, string> = {};
+  for (const name of HEADERS) {
+    const value = all.get(name);
+    if (value !== undefined) headers[name] = value;
+  }
+  return { status: Number(statusLine!.split(' ')[1]), headers, body: body === '' ? undefined : JSON.parse(body) };
+}
+
+/** A raw request: its head (request line and header fields) and its body. */
+type RawRequest = readonly [readonly string[], string];
+
+const post = (path: string, headers: string[], body: string): RawRequest => [
+  [`POST ${path} HTTP/1.1`, ...headers, `Content-Length: ${Buffer.byteLength(body)}`],
+  body,
+];
+
+/** Every adapter answers `request` as Express 5 does. */
+async function likeExpress(request: (name: string) => RawRequest | Promise<RawRequest>) {
+  const answers = await Promise.all(
+    [...apps].map(async ([name, app]) => [name, await rawRequest(app.url, ...(await request(name)))] as const),
+  );
+  const express5 = answers.find(([name]) => name === 'Express 5')![1];
+  expect(Object.fromEntries(answers)).toEqual(Object.fromEntries(answers.map(([name]) => [name, express5])));
+  return express5;
+}
+
+describe('a hostile client, on every adapter', () => {
+  it.each([
+    ['a Content-Type that is no media type', 'Content-Type: foo'],
+    ['an empty Content-Type', 'Content-Type: '],
+  ])('logout with %s: the answer Express gives, not a framework 415', async (_name, contentType) => {
+    const answer = await likeExpress(async () =>
+      post('/logout', [contentType], `token=${await tokenAt(idp, clock())}`),
+    );
+    expect(answer.status).not.toBe(415);
+  });
+
+  it('a security event with a Content-Type that is no media type: 400 invalid_request, as Express', async () => {
+    const answer = await likeExpress(() => post('/security-events', ['Content-Type: secevent+jwt'], 'a.b.c'));
+    expect(answer).toMatchObject({
+      status: 400,
+      body: { err: 'invalid_request', description: 'Send the SET as application/secevent+jwt' },
+    });
+  });
+
+  it('another scheme and a Bearer token in one Authorization field (a Headers joins repeats so): 400', async () => {
+    const token = await tokenAt(idp, clock());
+    for (const fields of [
+      [`Authorization: Basic eHg6eXk=`, `Authorization: Bearer ${token}`],
+      [`Authorization: Basic eHg6eXk=, Bearer ${token}`],
+      [`Authorization: `, `Authorization: Bearer ${token}`],
+    ]) {
+      const answer = await likeExpress(() => [['GET /notes HTTP/1.1', ...fields], '']);
+      expect(answer).toMatchObject({
+        status: 400,
+        body: { error: 'invalid_request', error_description: 'Send exactly one Authorization header' },
+      });
+    }
+  });
+});
+
+/** Serves `listener` on 127.0.0.1 until the suite ends; its base URL. */
+async function serve(listener: RequestListener): Promise<string> {
+  const server = createServer(listener);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  closers.push(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** A step an app takes before its routes (a session look-up, say): the body arrives meanwhile. */
+const asyncStep = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Each app mounts the logout route at /logout behind something of its own. */
+const integrators: Record<string, () => Promise<string>> = {
+  'Express 5 with an async middleware first': async () => {
+    const app = express();
+    app.use((_req, _res, next) => void asyncStep().then(() => next()));
+    app.post('/logout', expressAdapter.revokeRoute({ verifier }));
+    return serve(app);
+  },
+  'node:http with an await before the route': async () => {
+    const logout = expressAdapter.revokeRoute({ verifier });
+    return serve((req, res) => void asyncStep().then(() => logout(req, res)));
+  },
+  'Fastify with an async onRequest hook': async () => {
+    const app = Fastify();
+    app.addHook('onRequest', asyncStep);
+    app.register(fastifyAdapter.revokeRoute({ verifier }), { prefix: '/logout' });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    closers.push(() => app.close());
+    return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  },
+  'Koa with an async middleware first': async () => {
+    const app = new Koa();
+    app.use(async (_ctx, next) => {
+      await asyncStep();
+      await next();
+    });
+    app.use(koaAdapter.revokeRoute({ verifier }));
+    return serve(app.callback());
+  },
+  'Express 4 with express.json() for the whole app': async () => {
+    const express4 = createRequire(import.meta.url)('express4') as typeof express;
+    const app = express4();
+    app.use(express4.json()); // sets req.body = {} for a form body it leaves unread
+    app.post('/logout', expressAdapter.revokeRoute({ verifier }));
+    return serve(app);
+  },
+  'Koa with a JSON-only body parser': async () => {
+    const app = new Koa();
+    // What koa-bodyparser does for a type it does not parse: `{}`, the stream left unread.
+    app.use(async (ctx, next) => {
+      if (!ctx.is('application/json')) Object.assign(ctx.request, { body: {} });
+      await next();
+    });
+    app.use(koaAdapter.revokeRoute({ verifier }));
+    return serve(app.callback());
+  },
+  'Hono with a middleware that read the body': async () => {
+    const app = new Hono();
+    app.use('/logout', async (c, next) => {
+      await c.req.text(); // a request logger, a signature check…
+      await next();
+    });
+    app.post('/logout', honoAdapter.revokeRoute({ verifier }));
+    return serve(getRequestListener(app.fetch));
+  },
+  'Hono with a middleware that parsed the form': async () => {
+    const app = new Hono();
+    app.use('/logout', async (c, next) => {
+      await c.req.parseBody();
+      await next();
+    });
+    app.post('/logout', honoAdapter.revokeRoute({ verifier }));
+    return serve(getRequestListener(app.fetch));
+  },
+};
+
+describe('a careless integrator: the logout route still reads the form body', () => {
+  it.each(Object.keys(integrators))('%s: 200, and the body token is revoked', async (name) => {
+    const url = await integrators[name]!();
+    const token = await tokenAt(idp, clock(), { sub: `integrator-${name.replace(/\W+/g, '-')}` });
+    await expect(verifier.verify(token)).resolves.toBeDefined();
+    const answer = await rawRequest(
+      url,
+      ...post('/logout', ['Content-Type: application/x-www-form-urlencoded'], `token=${token}`),
+    );
+    expect(answer).toMatchObject({ status: 200, body: { revoked: true } });
+    await expect(verifier.verify(token)).rejects.toMatchObject({ status: 401 });
+  });
+});
