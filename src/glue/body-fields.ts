@@ -42,7 +42,8 @@ export function bodyFields(raw: string, mediaType: string): Record<string, unkno
   }
   if (mediaType === 'application/x-www-form-urlencoded' || mediaType === '') {
     const params = new URLSearchParams(raw);
-    const fields: Record<string, unknown> = {};
+    // No prototype: a field named `__proto__` is a field like any other, never the object's prototype.
+    const fields: Record<string, unknown> = Object.create(null);
     for (const key of new Set(params.keys())) {
       const values = params.getAll(key);
       fields[key] = values.length === 1 ? values[0] : values;

@@ -241,3 +241,14 @@ describe('a careless integrator: the logout route still reads the form body', ()
     await expect(verifier.verify(token)).rejects.toMatchObject({ status: 401 });
   });
 });
+
+describe('form fields named like Object.prototype members', () => {
+  it('a `__proto__` field is an own field, never the prototype of the fields object', async () => {
+    const { bodyFields } = await import('../../src/glue/body-fields.js');
+    const fields = bodyFields('__proto__=a&__proto__=b&token=t', 'application/x-www-form-urlencoded');
+    expect(Object.getPrototypeOf(fields)).toBeNull();
+    expect(Object.hasOwn(fields, '__proto__')).toBe(true);
+    expect(Reflect.get(fields, '__proto__')).toEqual(['a', 'b']);
+    expect(fields.token).toBe('t');
+  });
+});
