@@ -163,7 +163,9 @@ describe('garbage leaves nothing behind', () => {
 describe('unknown kids cannot drive JWKS traffic', () => {
   it('10 000 random unknown kids over 5 cooldown windows: at most one JWKS fetch per window, valid tokens verify meanwhile', async () => {
     const clock = testClock();
-    const verifier = verifierFor(idp, { clock, jwksCooldown: 30 });
+    // The longest IdP timeout: on a loaded 2-core machine a JWKS answer queued behind 2 000
+    // verifications can take seconds, and a timeout would be a different refusal than the one asserted.
+    const verifier = verifierFor(idp, { clock, jwksCooldown: 30, timeout: 60 });
     const claims = standardClaims(idp, {}, clock());
     await verifier.verify(await tokenAt(idp, clock()));
     const fetchesAtStart = verifier.stats().jwks.fetches;
