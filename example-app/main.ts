@@ -6,16 +6,24 @@
  *   CLIENT_ID=... CLIENT_SECRET=... [SCOPE="notes:read notes:write"] npm start
  * or pass ACCESS_TOKEN=... instead of the client credentials.
  *
- * Flags: --serve keeps the API (and embedded IdP) running after the walkthrough; PORT sets its port.
+ * Flags: --serve keeps the API (and embedded IdP) running after the walkthrough; PORT sets its port;
+ * --framework express|fastify|hono picks which variant of the notes API serves it (default express:
+ * app.ts; fastify-app.ts and hono-app.ts are the same API on the other adapters).
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
 import { SignJWT, createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
-import { createVerifier } from 'revocable-jwt';
+import { createVerifier, type Verifier } from 'revocable-jwt';
 import { createNotesApp } from './app.js';
 import { startEmbeddedIdp, type EmbeddedIdp } from './embedded-idp.js';
+import { createFastifyNotesApp } from './fastify-app.js';
+import { createHonoNotesApp } from './hono-app.js';
 
 const serve = process.argv.includes('--serve');
+const frameworks = ['express', 'fastify', 'hono'] as const;
+type Framework = (typeof frameworks)[number];
+const framework = frameworkFlag();
 const step = (n: number, text: string) => console.log(`\n[${n}] ${text}`);
 const show = (label: string, value: string) => console.log(`    ${label.padEnd(18)} ${value}`);
 const short = (token: string) => `${token.slice(0, 16)}…${token.slice(-8)} (${token.length} chars)`;
@@ -25,6 +33,26 @@ function expectStatus(actual: number, expected: number, what: string): void {
   const ok = actual === expected;
   if (!ok) failures++;
   show(ok ? 'ok' : 'UNEXPECTED', `${what}: HTTP ${actual}${ok ? '' : ` (expected ${expected})`}`);
+}
+
+function frameworkFlag(): Framework {
+  const at = process.argv.indexOf('--framework');
+  if (at === -1) return 'express';
+  const name = process.argv[at + 1];
+  if (!frameworks.includes(name as Framework)) {
+    console.error(`--framework takes one of ${frameworks.join(', ')} (got ${name ?? 'nothing'})`);
+    process.exit(2);
+  }
+  return name as Framework;
+}
+
+/** The notes API on the chosen framework, as a listener for a `node:http` server we already own. */
+async function notesListener(options: { verifier: Verifier; clientId?: string }): Promise<RequestListener> {
+  if (framework === 'express') return createNotesApp(options);
+  if (framework === 'hono') return getRequestListener(createHonoNotesApp(options).fetch);
+  const app = createFastifyNotesApp(options);
+  await app.ready();
+  return (req, res) => app.routing(req, res);
 }
 
 async function call(base: string, method: string, path: string, token?: string, body?: unknown) {
@@ -103,9 +131,8 @@ async function main(): Promise<void> {
         : {}),
   });
   const clientId = idp?.client.clientId ?? process.env.CLIENT_ID;
-  const app = createNotesApp({ verifier, ...(clientId ? { clientId } : {}) });
-  server.on('request', app);
-  show('notes API', base);
+  server.on('request', await notesListener({ verifier, ...(clientId ? { clientId } : {}) }));
+  show('notes API', `${base} (${framework})`);
 
   step(2, 'An access token is issued (client_credentials)');
   const token = await obtainToken(idp, issuer);
