@@ -205,7 +205,8 @@ async function readBounded(response: Response, maxBytes: number, target: string)
     });
   }
   if (!response.body) return '';
-  const chunks: Uint8Array[] = [];
+  const decoder = new TextDecoder();
+  let text = '';
   let size = 0;
   const reader = response.body.getReader();
   for (;;) {
@@ -218,9 +219,9 @@ async function readBounded(response: Response, maxBytes: number, target: string)
         status: response.status,
       });
     }
-    chunks.push(value);
+    text += decoder.decode(value, { stream: true });
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return text + decoder.decode();
 }
 
 function classifyAbort(
