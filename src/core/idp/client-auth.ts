@@ -1,3 +1,5 @@
+import { base64, utf8Bytes } from './base64.js';
+
 /**
  * OAuth client authentication for our calls to the IdP (revocation, introspection), per RFC 6749
  * §2.3.1: `client_secret_basic` (id and secret form-urlencoded, then base64), `client_secret_post`,
@@ -16,8 +18,6 @@
  * });
  * ```
  */
-import { base64, utf8Bytes } from './base64.js';
-
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
 
 /**

@@ -205,7 +205,8 @@ async function readBounded(response: Response, maxBytes: number, target: string)
     });
   }
   if (!response.body) return '';
-  const decoder = new TextDecoder();
+  // ignoreBOM: a BOM stays in the text, so a JSON body that starts with one is refused as before.
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   let text = '';
   let size = 0;
   const reader = response.body.getReader();
