@@ -7,9 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { startIdp, type EmbeddedIdp } from '../support/idp.js';
 
@@ -28,8 +28,13 @@ beforeAll(async () => {
   await mkdir(installed, { recursive: true });
   await run('tar', ['-xzf', join(workdir, tarball), '-C', installed, '--strip-components=1']);
   // Runtime dependencies come from our own node_modules (no registry access needed).
-  for (const dep of ['jose', 'lru-cache'])
+  const { dependencies } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as {
+    dependencies: Record<string, string>;
+  };
+  for (const dep of Object.keys(dependencies)) {
+    await mkdir(dirname(join(workdir, 'node_modules', dep)), { recursive: true });
     await symlink(join(root, 'node_modules', dep), join(workdir, 'node_modules', dep));
+  }
   for (const file of ['consumer.cjs', 'consumer.mjs'])
     await copyFile(join(import.meta.dirname, 'fixtures', file), join(workdir, file));
   idp = await startIdp();

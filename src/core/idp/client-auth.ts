@@ -1,3 +1,5 @@
+import { base64, utf8Bytes } from './base64.js';
+
 /**
  * OAuth client authentication for our calls to the IdP (revocation, introspection), per RFC 6749
  * §2.3.1: `client_secret_basic` (id and secret form-urlencoded, then base64), `client_secret_post`,
@@ -79,5 +81,5 @@ export function clientAuthenticatedRequest(
 /** RFC 6749 §2.3.1: form-urlencode id and secret, then base64 `id:secret`. */
 export function basicCredentials(clientId: string, clientSecret: string): string {
   const encode = (value: string) => encodeURIComponent(value).replace(/%20/g, '+');
-  return `Basic ${Buffer.from(`${encode(clientId)}:${encode(clientSecret)}`).toString('base64')}`;
+  return `Basic ${base64(utf8Bytes(`${encode(clientId)}:${encode(clientSecret)}`))}`;
 }

@@ -205,7 +205,9 @@ async function readBounded(response: Response, maxBytes: number, target: string)
     });
   }
   if (!response.body) return '';
-  const chunks: Uint8Array[] = [];
+  // ignoreBOM: a BOM stays in the text, so a JSON body that starts with one is refused as before.
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+  let text = '';
   let size = 0;
   const reader = response.body.getReader();
   for (;;) {
@@ -218,9 +220,9 @@ async function readBounded(response: Response, maxBytes: number, target: string)
         status: response.status,
       });
     }
-    chunks.push(value);
+    text += decoder.decode(value, { stream: true });
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return text + decoder.decode();
 }
 
 function classifyAbort(

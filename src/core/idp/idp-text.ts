@@ -5,6 +5,7 @@
  * Every such copy of the token and of every credential we sent is cut out here, in one place,
  * for revocation and introspection alike.
  */
+import { base64, base64url, textOfBase64, utf8Bytes } from './base64.js';
 import { basicCredentials, type ClientAuthConfig } from './client-auth.js';
 
 const REDACTED = '[redacted]';
@@ -20,10 +21,7 @@ export function sentSecrets(token: string | undefined, client: ClientAuthConfig 
     if (client.authMethod === 'client_secret_basic' && client.clientId) {
       // The header's base64 payload is `id:secret`, both form-encoded first (RFC 6749 §2.3.1).
       const header = basicCredentials(client.clientId, client.clientSecret);
-      secrets.push(
-        header.slice('Basic '.length),
-        Buffer.from(header.slice('Basic '.length), 'base64').toString('utf8'),
-      );
+      secrets.push(header.slice('Basic '.length), textOfBase64(header.slice('Basic '.length)));
     }
   }
   return secrets;
@@ -80,13 +78,13 @@ function encodings(value: string): string[] {
   const out = new Set<string>();
   for (const text of texts) {
     out.add(text).add(lowerHex(text));
-    const bytes = Buffer.from(text, 'utf8');
-    out.add(bytes.toString('base64')).add(bytes.toString('base64url'));
+    const bytes = utf8Bytes(text);
+    out.add(base64(bytes)).add(base64url(bytes));
     // Inside a longer base64 text (a dumped body or header) the value starts at one of three byte
     // alignments; for each, the groups that hold only its bytes are spelled the same everywhere.
     for (let shift = 0; shift < 3; shift++) {
       const whole = bytes.subarray(shift, shift + Math.floor((bytes.length - shift) / 3) * 3);
-      out.add(whole.toString('base64')).add(whole.toString('base64url'));
+      out.add(base64(whole)).add(base64url(whole));
     }
   }
   return [...out];

@@ -5,6 +5,7 @@
  */
 import type { PendingRevocation, RevocationOutbox } from '../../stores/revocation-store.js';
 import { RevocationError, type IdpRevocationResult } from '../idp/revocation-client.js';
+import { unrefTimer } from '../shared/unref-timer.js';
 
 export interface OutboxWorkerOptions {
   outbox: RevocationOutbox;
@@ -80,7 +81,7 @@ export class OutboxWorker {
     this.timer = setInterval(() => {
       this.run().catch((error: unknown) => this.options.onError?.(error));
     }, this.options.pollInterval);
-    this.timer.unref();
+    unrefTimer(this.timer);
   }
 
   stop(): void {

@@ -18,10 +18,10 @@
  * identities share a key: issuers `…/c` and `…/c:9` with `jti`s `9:k` and `k` stay apart, and an
  * opaque string equal to some JWT's signing input does not hit that JWT's entry.
  */
-import { createHash } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import type { CutoffRevocation } from '../../stores/revocation-store.js';
 import { invalidToken } from '../shared/rejections.js';
+import { sha256 } from '../shared/sha256.js';
 import type { AccessTokenClaims, VerifiedToken } from '../shared/verified-token.js';
 
 /** Where to look a verified token up; strings built once per token, reused on every hit. */
@@ -111,8 +111,4 @@ function jwsClaimsOf(token: string): AccessTokenClaims | undefined {
   } catch {
     return undefined;
   }
-}
-
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('base64url');
 }

@@ -7,13 +7,13 @@
  * keys with our `iss`/`aud`, or the IdP's introspection answer) ever creates a denylist entry: a
  * forged token must not be able to log someone else out, nor garbage grow every mirror.
  */
-import { createHash } from 'node:crypto';
 import type { PendingRevocation, Revocation, RevocationStore } from '../../stores/revocation-store.js';
 import { IdpUnavailableError, RevocationPendingError } from '../shared/errors.js';
 import type { IdpEndpoints } from '../idp/endpoints.js';
 import type { FetchLike } from '../idp/http-client.js';
 import { OutboxWorker, type OutboxRunResult } from './outbox-worker.js';
 import { invalidToken } from '../shared/rejections.js';
+import { sha256 } from '../shared/sha256.js';
 import { revokeAtIdp, RevocationError, type RevocationClientConfig } from '../idp/revocation-client.js';
 import type { RevocationKeys } from './revocation-identity.js';
 import type { StoreMirror } from './store-mirror.js';
@@ -127,7 +127,7 @@ export class Revoker {
       }
       const retryIn = this.worker.backoff(1, failure.retryAfter);
       const item: PendingRevocation = {
-        id: createHash('sha256').update(`${this.options.issuer}\n${token}`).digest('base64url'),
+        id: sha256(`${this.options.issuer}\n${token}`),
         token,
         issuer: this.options.issuer,
         tokenTypeHint: options.tokenTypeHint,

@@ -24,8 +24,6 @@
  * `fail-open`). Never synced, or reconnected and not resynced yet, it is not trusted:
  * verifications wait up to `syncTimeoutMs` for the sync, then (fail-closed) get 503.
  */
-import { randomUUID } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import {
   mergeRevocation,
   revocationTarget,
@@ -35,6 +33,7 @@ import {
 } from '../../stores/revocation-store.js';
 import { RevocationPendingError, StoreUnavailableError } from '../shared/errors.js';
 import type { VerifierEvents } from '../shared/events.js';
+import { unrefTimer } from '../shared/unref-timer.js';
 import { RevocationList } from './revocation-list.js';
 
 /**
@@ -109,7 +108,7 @@ export class StoreMirror {
   private resyncs = 0;
   private closed = false;
   /** Tags our publishes so their echo from the store is not counted as news. */
-  private readonly origin = randomUUID();
+  private readonly origin = crypto.randomUUID();
 
   constructor(
     private readonly store: RevocationStore,
@@ -133,7 +132,7 @@ export class StoreMirror {
       this.unavailableSince = clock(); // a shared store is unknown until it connects and syncs
       // A store that never answers (no refusal, no connect) is announced once the wait is over.
       this.startupTimer = setTimeout(() => this.everSynced || this.markUnavailable(), this.syncTimeoutMs);
-      this.startupTimer.unref();
+      unrefTimer(this.startupTimer);
       this.cleanups.push(
         store.watch((status) => (status === 'connected' ? this.onConnected() : this.onDisconnected())),
       );
@@ -325,7 +324,7 @@ export class StoreMirror {
     clearTimeout(this.retryTimer);
     this.failures++;
     this.retryTimer = setTimeout(() => this.kick(), this.nextDelay() * (0.5 + Math.random() / 2));
-    this.retryTimer.unref();
+    unrefTimer(this.retryTimer);
   }
 
   private nextDelay(): number {

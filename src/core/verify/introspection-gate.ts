@@ -15,12 +15,12 @@
  * Answers already cached keep being served during a backoff, but never past `maxAge`: that bound
  * is how long a revocation made at the IdP may go unnoticed, and an IdP outage does not extend it.
  */
-import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { FailureBackoff } from '../shared/backoff.js';
 import { IdpUnavailableError, InvalidTokenError, type RejectionReason } from '../shared/errors.js';
 import { HttpRequestError } from '../idp/http-client.js';
 import { invalidToken } from '../shared/rejections.js';
+import { sha256 } from '../shared/sha256.js';
 
 export interface IntrospectionGateOptions {
   now: () => number;
@@ -63,7 +63,7 @@ export class IntrospectionGate {
     ask: () => Promise<Record<string, unknown>>,
     accept: (answer: Record<string, unknown>) => T,
   ): Promise<T> {
-    const key = createHash('sha256').update(token).digest('base64url');
+    const key = sha256(token);
     const refusal = this.refused.get(key);
     if (refusal !== undefined) return Promise.reject(invalidToken(refusal));
     const running = this.inflight.get(key);

@@ -145,7 +145,9 @@ export function resolveVerifierOptions(
     cache = { max, maxTtlMs: durationMs(c.maxTtl, 'cache.maxTtl', { default: 600 }) };
   }
 
-  const fetchImpl = options.fetch ?? globalThis.fetch;
+  // Bound: workerd refuses its `fetch` called as a method of another object ("Illegal invocation"),
+  // and the IdP clients call it as `options.fetch(…)`.
+  const fetchImpl = options.fetch ?? globalThis.fetch?.bind(globalThis);
   if (typeof fetchImpl !== 'function') fail('`fetch` must be a function (Node >= 20.19 has a global fetch)');
   const clock = options.clock ?? Date.now;
   if (typeof clock !== 'function') fail('`clock` must be a function returning epoch milliseconds');

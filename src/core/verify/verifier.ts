@@ -13,6 +13,7 @@ import { AuthError, StoreUnavailableError, VerifierClosedError } from '../shared
 import { VerifierEvents, type VerifierEventName, type VerifierListener } from '../shared/events.js';
 import { MisconfigurationMonitor } from '../shared/misconfiguration.js';
 import { invalidToken } from '../shared/rejections.js';
+import { unrefTimer } from '../shared/unref-timer.js';
 import { Admission } from './admission.js';
 import { IntrospectionVerifier } from './introspection-verifier.js';
 import { issuerJwtVerifier } from './issuer-jwt.js';
@@ -117,7 +118,7 @@ class JwtVerifier implements Verifier {
       mirror: this.mirror,
     });
     this.sweepTimer = setInterval(() => this.mirror.list.sweep(clock()), SWEEP_INTERVAL_MS);
-    this.sweepTimer.unref();
+    unrefTimer(this.sweepTimer);
     registerPort(this, {
       verifyIssuerJwt: this.whileOpen('a notification', issuerJwtVerifier(shared)),
       claimOnce: (key, until) => this.claimOnce(key, until),

@@ -536,6 +536,24 @@ describe('which requests are made, and with which fetch', () => {
     }
   });
 
+  it('calls the global fetch, when none is injected, with the global as `this` (workerd refuses another)', async () => {
+    const idp = await healthyIdp();
+    const realFetch = globalThis.fetch;
+    const receivers: unknown[] = [];
+    globalThis.fetch = function (this: unknown, input: Parameters<typeof fetch>[0], init?: RequestInit) {
+      receivers.push(this);
+      return realFetch(input, init);
+    };
+    try {
+      const clock = testClock();
+      const verifier = verifierFor(idp, { clock });
+      await verifier.verify(await signRsa(idp, clock));
+      expect(receivers.map((receiver) => receiver === globalThis)).toEqual([true, true]);
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+  });
+
   it.each<[string, FetchLike]>([
     [
       'throws synchronously',

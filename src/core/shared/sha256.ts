@@ -1,0 +1,29 @@
+/**
+ * SHA-256 of a text's UTF-8 bytes, base64url: the keys of revocation identities, the IdP outbox
+ * and the introspection gate. Synchronous, because its callers are (WebCrypto's `digest` is
+ * async). Node, Bun and Deno hand over their native hash through `process.getBuiltinModule` (no
+ * `node:*` import, so edge bundles stay Web-standard); elsewhere (workerd, browsers) the audited
+ * pure-JS `@noble/hashes` computes the same digest, about 5 times slower. Neither runs on a
+ * cache hit: a verified token's keys are computed once, when it is first verified.
+ */
+import { sha256 as pureSha256 } from '@noble/hashes/sha2.js';
+import { base64url } from 'jose';
+
+interface NativeCrypto {
+  createHash(algorithm: 'sha256'): { update(text: string): { digest(encoding: 'base64url'): string } };
+}
+interface MaybeNodeProcess {
+  process?: { getBuiltinModule?: (id: string) => unknown };
+}
+
+const native = (globalThis as MaybeNodeProcess).process?.getBuiltinModule?.('node:crypto') as NativeCrypto | undefined;
+const encoder = new TextEncoder();
+
+/** The pure-JS digest, exported for the test that checks it against the native one. */
+export function portableSha256(text: string): string {
+  return base64url.encode(pureSha256(encoder.encode(text)));
+}
+
+/** SHA-256 of `text` (UTF-8), base64url without padding. */
+export const sha256: (text: string) => string =
+  native === undefined ? portableSha256 : (text) => native.createHash('sha256').update(text).digest('base64url');

@@ -1,0 +1,126 @@
+/**
+ * The conformance scenarios of the fetch and Hono adapters, runtime-neutral: this file (bundled
+ * with the built package and jose by run.ts) runs inside Node 22/24, Bun, Deno and workerd. It
+ * builds a verifier for the IdP the Node driver serves on 127.0.0.1 (discovery, JWKS and RFC 7009
+ * revocation are real HTTP calls from the runtime), puts the guard and the logout route behind a
+ * `(Request) => Response` app per adapter, sends each scenario's request in-process and returns
+ * what came back. The driver compares that with what Node 20 answers (the expected answers live there).
+ */
+import { createVerifier } from 'revocable-jwt';
+import * as fetchAdapter from 'revocable-jwt/fetch';
+import * as honoAdapter from 'revocable-jwt/hono';
+import { type Context, Hono } from 'hono';
+
+/** What the driver sends: where the IdP is, and the tokens it minted for the scenarios. */
+export interface ConformanceInput {
+  issuer: string;
+  audience: string;
+  client: { clientId: string; clientSecret: string };
+  tokens: {
+    valid: string;
+    readOnly: string;
+    expired: string;
+    forged: string;
+    /** One per app: each is revoked through that app's logout route. */
+    revocable: Record<AppName, string>;
+  };
+}
+
+/** What a client acts on in an answer. */
+export interface Observed {
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+export type AppName = 'fetch' | 'hono';
+export const APP_NAMES: readonly AppName[] = ['fetch', 'hono'];
+type App = (request: Request) => Promise<Response>;
+
+const HEADERS = ['www-authenticate', 'cache-control', 'retry-after', 'allow', 'content-type'];
+const ORIGIN = 'http://api.test';
+
+/** Runs every scenario on every app; the answers by `<app> <scenario>`. */
+export async function runConformance(input: ConformanceInput): Promise<Record<string, Observed>> {
+  // Built here, not at module load: workerd allows timers and I/O only while a request is handled.
+  const verifier = createVerifier({ issuer: input.issuer, audience: input.audience, revocation: input.client });
+  const apps: Record<AppName, App> = { fetch: fetchApp(verifier), hono: honoApp(verifier) };
+  const out: Record<string, Observed> = {};
+  try {
+    for (const name of APP_NAMES) {
+      const app = apps[name];
+      const call = async (path: string, init: RequestInit = {}) => observe(await app(new Request(ORIGIN + path, init)));
+      const bearer = (token: string, init: RequestInit = {}): RequestInit => ({
+        ...init,
+        headers: { Authorization: `Bearer ${token}` },
+      });
+      const { tokens } = input;
+      out[`${name} valid token`] = await call('/notes', bearer(tokens.valid));
+      out[`${name} no token`] = await call('/notes');
+      out[`${name} malformed header`] = await call('/notes', { headers: { Authorization: 'Bearer a,b' } });
+      out[`${name} expired token`] = await call('/notes', bearer(tokens.expired));
+      out[`${name} forged token`] = await call('/notes', bearer(tokens.forged));
+      out[`${name} insufficient scope`] = await call('/admin', bearer(tokens.readOnly));
+      out[`${name} logout by GET`] = await call('/logout');
+      out[`${name} logout body over 16 KiB`] = await call('/logout', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: `token=${'a'.repeat(20_000)}`,
+      });
+      const revocable = tokens.revocable[name];
+      out[`${name} before logout`] = await call('/notes', bearer(revocable));
+      out[`${name} logout`] = await call('/logout', bearer(revocable, { method: 'POST' }));
+      out[`${name} after logout`] = await call('/notes', bearer(revocable));
+    }
+    // Both apps share the verifier: a token revoked through one is refused by the other.
+    out['hono refuses what fetch revoked'] = await observe(
+      await apps.hono(authorized('/notes', input.tokens.revocable.fetch)),
+    );
+  } finally {
+    await verifier.close();
+  }
+  return out;
+}
+
+function authorized(path: string, token: string): Request {
+  return new Request(ORIGIN + path, { headers: { Authorization: `Bearer ${token}` } });
+}
+
+type VerifierLike = ReturnType<typeof createVerifier>;
+
+function fetchApp(verifier: VerifierLike): App {
+  const notes = fetchAdapter.authGuard({ verifier, scopes: ['notes:read'] });
+  const admin = fetchAdapter.authGuard({ verifier, scopes: ['notes:admin'] });
+  const logout = fetchAdapter.revokeRoute({ verifier });
+  return async (request) => {
+    const path = new URL(request.url).pathname;
+    if (path === '/logout') return logout(request);
+    const guard = path === '/notes' ? notes : path === '/admin' ? admin : undefined;
+    if (!guard) return new Response(null, { status: 404 });
+    const auth = await guard(request);
+    return auth instanceof Response ? auth : Response.json({ sub: auth.payload.sub, scope: auth.payload.scope });
+  };
+}
+
+function honoApp(verifier: VerifierLike): App {
+  const app = new Hono<honoAdapter.AuthEnv>();
+  const answer = (c: Context<honoAdapter.AuthEnv>) =>
+    c.json({ sub: c.get('auth').payload.sub, scope: c.get('auth').payload.scope });
+  app.get('/notes', honoAdapter.authGuard({ verifier, scopes: ['notes:read'] }), answer);
+  app.get('/admin', honoAdapter.authGuard({ verifier, scopes: ['notes:admin'] }), answer);
+  app.all('/logout', honoAdapter.revokeRoute({ verifier }));
+  return async (request) => app.fetch(request);
+}
+
+async function observe(response: Response): Promise<Observed> {
+  const headers: Record<string, string> = {};
+  for (const header of HEADERS) {
+    // The app's own 200 (`Response.json`, Hono's `c.json`) names its type its own way (Bun adds a
+    // charset); the library's answers all carry Cache-Control: no-store.
+    if (header === 'content-type' && response.status === 200 && !response.headers.has('cache-control')) continue;
+    const value = response.headers.get(header);
+    if (value !== null) headers[header] = header === 'retry-after' && /^\d+$/.test(value) ? '<seconds>' : value;
+  }
+  const text = await response.text();
+  return { status: response.status, headers, body: text === '' ? undefined : JSON.parse(text) };
+}

@@ -1,0 +1,223 @@
+/**
+ * `npm run test:runtimes`: the fetch and Hono adapters on Node 20 (this process), Node 22 and 24,
+ * Bun, Deno and workerd. Installs the runtimes (install.mjs, cached in .cache/runtimes), bundles
+ * the conformance scenarios with the built package (dist/), jose, lru-cache and Hono into one ESM
+ * file per entry (so no runtime resolves node_modules), starts the embedded IdP on 127.0.0.1,
+ * mints the tokens, runs the bundle on each runtime and compares every answer with the one
+ * expected here. Exits 1 on any difference. Run `npm run build` first (the npm script does).
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual, promisify } from 'node:util';
+import { type BuildOptions, build } from 'esbuild';
+import { attackerKey, type EmbeddedIdp, signToken, standardClaims, startIdp, tokenAt } from '../support/idp.js';
+import { APP_NAMES, type ConformanceInput, type Observed } from './conformance.js';
+// @ts-expect-error: a plain .mjs script without types
+import { CACHE, install, locate, RUNTIMES } from './install.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../..');
+const bundles = join(CACHE, 'bundles');
+const run = promisify(execFile);
+
+interface RuntimeSpec {
+  name: string;
+  pkg: string;
+  version: string;
+  bin?: string;
+}
+
+/** How each runtime runs the bundle (`cli`: the command entry; `worker`: the Worker entry). */
+interface Target {
+  label: string;
+  command: (input: string) => [string, string[]];
+}
+
+/** workerd runs without nodejs_compat: the fetch and Hono code path needs no Node API. */
+const WORKERD_FLAGS: string[] = [];
+
+function targets(): Target[] {
+  const cli = join(bundles, 'cli.mjs');
+  const worker = join(bundles, 'worker.mjs');
+  const bin = (name: string) => locate((RUNTIMES as RuntimeSpec[]).find((r) => r.name === name)).bin as string;
+  const version = (name: string) => (RUNTIMES as RuntimeSpec[]).find((r) => r.name === name)!.version;
+  const workerd = locate((RUNTIMES as RuntimeSpec[]).find((r) => r.name === 'workerd')).prefix as string;
+  return [
+    { label: `Node ${process.versions.node}`, command: (input) => [process.execPath, [cli, input]] },
+    { label: `Node ${version('node22')}`, command: (input) => [bin('node22'), [cli, input]] },
+    { label: `Node ${version('node24')}`, command: (input) => [bin('node24'), [cli, input]] },
+    { label: `Bun ${version('bun')}`, command: (input) => [bin('bun'), [cli, input]] },
+    {
+      label: `Deno ${version('deno')}`,
+      command: (input) => [bin('deno'), ['run', '--no-prompt', '--allow-net=127.0.0.1', cli, input]],
+    },
+    {
+      label: `workerd (miniflare ${version('workerd')})`,
+      command: (input) => [bin('node24'), [join(here, 'miniflare-host.mjs'), workerd, worker, input, ...WORKERD_FLAGS]],
+    },
+  ];
+}
+
+async function bundle(): Promise<void> {
+  mkdirSync(bundles, { recursive: true });
+  const common: BuildOptions = {
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    mainFields: ['module', 'main'],
+    target: 'es2022',
+    // The package as published: its entry points, built.
+    alias: { 'revocable-jwt': join(root, 'dist') },
+    // Kept as imports, not bundled: what the edge path still needs of Node shows in the bundle.
+    external: ['node:*'],
+    logLevel: 'warning',
+  };
+  await build({ ...common, entryPoints: [join(here, 'cli-entry.ts')], outfile: join(bundles, 'cli.mjs') });
+  // The conditions wrangler bundles a Worker with: lru-cache's browser build has no node:diagnostics_channel.
+  await build({
+    ...common,
+    entryPoints: [join(here, 'worker-entry.ts')],
+    outfile: join(bundles, 'worker.mjs'),
+    conditions: ['workerd', 'worker', 'browser'],
+  });
+  for (const file of ['cli.mjs', 'worker.mjs']) {
+    const source = readFileSync(join(bundles, file), 'utf8');
+    const imports = new Set([...source.matchAll(/(?:from\s*|import\s*\(\s*)"(node:[^"]+)"/g)].map((m) => m[1]));
+    console.log(`${file}: ${imports.size === 0 ? 'no node:* import' : `imports ${[...imports].join(', ')}`}`);
+    // workerd runs without nodejs_compat: a node:* import in the Worker would not even load.
+    if (file === 'worker.mjs' && imports.size > 0) throw new Error('the Worker bundle imports node:* modules');
+  }
+}
+
+/** The scenarios' tokens, fresh for each runtime (its logout revokes some). */
+async function inputFor(idp: EmbeddedIdp): Promise<ConformanceInput> {
+  const now = Date.now();
+  const forger = { ...(await attackerKey()), kid: idp.keys[0]!.kid };
+  const revocable = Object.fromEntries(
+    await Promise.all(APP_NAMES.map(async (name) => [name, await tokenAt(idp, now, { sub: `bob-${name}` })] as const)),
+  ) as ConformanceInput['tokens']['revocable'];
+  return {
+    issuer: idp.issuer,
+    audience: idp.audience,
+    client: idp.client,
+    tokens: {
+      valid: await tokenAt(idp, now, { sub: 'alice', scope: 'notes:read' }),
+      readOnly: await tokenAt(idp, now, { scope: 'notes:read' }),
+      expired: await tokenAt(idp, now - 3_600_000),
+      forged: await signToken(standardClaims(idp, {}, now), forger),
+      revocable,
+    },
+  };
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+const refusal = (status: number, challenge: string, body?: Record<string, string>): Observed => ({
+  status,
+  headers: {
+    'www-authenticate': challenge,
+    'cache-control': 'no-store',
+    ...(body ? { 'content-type': JSON_TYPE } : {}),
+  },
+  body,
+});
+const invalidToken = (description: string) =>
+  refusal(401, `Bearer realm="api", error="invalid_token", error_description="${description}"`, {
+    error: 'invalid_token',
+    error_description: description,
+  });
+const invalidRequest = (description: string) =>
+  refusal(400, `Bearer realm="api", error="invalid_request", error_description="${description}"`, {
+    error: 'invalid_request',
+    error_description: description,
+  });
+/** The answers every runtime must give, exactly. */
+function expected(): Record<string, Observed> {
+  const out: Record<string, Observed> = {};
+  for (const name of APP_NAMES) {
+    const ok = (body: unknown): Observed => ({ status: 200, headers: {}, body });
+    out[`${name} valid token`] = ok({ sub: 'alice', scope: 'notes:read' });
+    out[`${name} no token`] = refusal(401, 'Bearer realm="api"', {
+      error: 'unauthorized',
+      error_description: 'Bearer token required',
+    });
+    out[`${name} malformed header`] = invalidRequest('Malformed Bearer token');
+    out[`${name} expired token`] = invalidToken('The access token expired');
+    out[`${name} forged token`] = invalidToken('The access token signature is invalid');
+    out[`${name} insufficient scope`] = refusal(
+      403,
+      'Bearer realm="api", error="insufficient_scope", error_description="The access token lacks a required scope", ' +
+        'scope="notes:admin"',
+      { error: 'insufficient_scope', error_description: 'The access token lacks a required scope' },
+    );
+    out[`${name} logout by GET`] = {
+      status: 405,
+      headers: { allow: 'POST', 'cache-control': 'no-store', 'content-type': JSON_TYPE },
+      body: { error: 'invalid_request', error_description: 'Use POST' },
+    };
+    out[`${name} logout body over 16 KiB`] = invalidRequest('The request body exceeds 16384 bytes');
+    out[`${name} before logout`] = ok({ sub: `bob-${name}`, scope: 'notes:read notes:write' });
+    out[`${name} logout`] = {
+      status: 200,
+      headers: { 'cache-control': 'no-store', 'content-type': JSON_TYPE },
+      body: { revoked: true },
+    };
+    out[`${name} after logout`] = invalidToken('The access token has been revoked');
+  }
+  out['hono refuses what fetch revoked'] = invalidToken('The access token has been revoked');
+  return out;
+}
+
+/** Every scenario whose answer differs, with both answers. */
+function differences(got: Record<string, Observed>, want: Record<string, Observed>): string[] {
+  const keys = new Set([...Object.keys(want), ...Object.keys(got)]);
+  return [...keys]
+    .filter((key) => !isDeepStrictEqual(JSON.parse(JSON.stringify(got[key] ?? null)), want[key] ?? null))
+    .map((key) => `  ${key}:\n    expected ${JSON.stringify(want[key])}\n    got      ${JSON.stringify(got[key])}`);
+}
+
+async function main(): Promise<number> {
+  const seconds = (from: number) => ((performance.now() - from) / 1000).toFixed(1);
+  const started = performance.now();
+  for (const runtime of RUNTIMES as RuntimeSpec[]) {
+    if (install(runtime)) console.log(`installed ${runtime.pkg}@${runtime.version} (${runtime.name})`);
+  }
+  console.log(`runtimes ready in ${seconds(started)} s`);
+  await bundle();
+  const idp = await startIdp();
+  const want = expected();
+  let failed = 0;
+  try {
+    for (const target of targets()) {
+      const from = performance.now();
+      const [file, args] = target.command(JSON.stringify(await inputFor(idp)));
+      try {
+        const { stdout } = await run(file, args, {
+          timeout: 60_000,
+          maxBuffer: 16 * 1024 * 1024,
+          env: { ...process.env, DENO_DIR: join(CACHE, 'deno-dir'), DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' },
+        });
+        const got = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, Observed>;
+        const diff = differences(got, want);
+        if (diff.length > 0) {
+          failed++;
+          console.log(`FAIL ${target.label}: ${diff.length} of ${Object.keys(want).length} scenarios differ`);
+          console.log(diff.join('\n'));
+        } else {
+          console.log(`ok   ${target.label}: ${Object.keys(want).length} scenarios (${seconds(from)} s)`);
+        }
+      } catch (error) {
+        failed++;
+        const { stderr, code, signal } = error as { stderr?: string; code?: number; signal?: string };
+        console.log(`FAIL ${target.label}: exit ${code ?? signal}\n${(stderr ?? String(error)).slice(0, 4000)}`);
+      }
+    }
+  } finally {
+    await idp.close();
+  }
+  console.log(`test:runtimes ${failed === 0 ? 'passed' : `failed on ${failed} runtime(s)`} in ${seconds(started)} s`);
+  return failed === 0 ? 0 : 1;
+}
+
+process.exitCode = await main();
