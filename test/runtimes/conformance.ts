@@ -2,9 +2,9 @@
  * The conformance scenarios of the fetch and Hono adapters, runtime-neutral: this file (bundled
  * with the built package and jose by run.ts) runs inside Node 22/24, Bun, Deno and workerd. It
  * builds a verifier for the IdP the Node driver serves on 127.0.0.1 (discovery, JWKS and RFC 7009
- * revocation are real HTTP calls from the runtime), puts the guard and the logout route behind a
- * `(Request) => Response` app per adapter, sends each scenario's request in-process and returns
- * what came back. The driver compares that with what Node 20 answers (the expected answers live there).
+ * revocation are real HTTP calls from the runtime) and one for an issuer on a closed port, puts the
+ * guards, the logout, back-channel logout and security event routes behind a `(Request) => Response`
+ * app per adapter, sends each scenario's request in-process and returns what came back. The driver compares that with what Node 20 answers (the expected answers live there).
  */
 import { createVerifier } from 'revocable-jwt';
 import * as fetchAdapter from 'revocable-jwt/fetch';
@@ -16,6 +16,10 @@ export interface ConformanceInput {
   issuer: string;
   audience: string;
   client: { clientId: string; clientSecret: string };
+  /** An issuer on a closed 127.0.0.1 port: its keys cannot be fetched (the guard answers 503). */
+  downIssuer: string;
+  /** The audience security events are addressed to (the receiver). */
+  eventAudience: string;
   tokens: {
     valid: string;
     readOnly: string;
@@ -23,6 +27,12 @@ export interface ConformanceInput {
     forged: string;
     /** One per app: each is revoked through that app's logout route. */
     revocable: Record<AppName, string>;
+    /** A token naming the down issuer (kid unknown there). */
+    outage: string;
+    /** One per app: a token of a subject, and the IdP's logout token for that subject. */
+    loggedOut: Record<AppName, { token: string; logoutToken: string }>;
+    /** One per app: a SET (credential change) for the event audience, signed by the IdP. */
+    securityEvent: Record<AppName, string>;
   };
 }
 
@@ -44,7 +54,14 @@ const ORIGIN = 'http://api.test';
 export async function runConformance(input: ConformanceInput): Promise<Record<string, Observed>> {
   // Built here, not at module load: workerd allows timers and I/O only while a request is handled.
   const verifier = createVerifier({ issuer: input.issuer, audience: input.audience, revocation: input.client });
-  const apps: Record<AppName, App> = { fetch: fetchApp(verifier), hono: honoApp(verifier) };
+  // One per app: the first request to a down IdP fails on discovery, later ones on the keys.
+  const outage = () => createVerifier({ issuer: input.downIssuer, audience: input.audience });
+  const outageVerifiers = [outage(), outage()] as const;
+  const spec = { verifier, clientId: input.client.clientId, eventAudience: input.eventAudience };
+  const apps: Record<AppName, App> = {
+    fetch: fetchApp({ ...spec, outageVerifier: outageVerifiers[0] }),
+    hono: honoApp({ ...spec, outageVerifier: outageVerifiers[1] }),
+  };
   const out: Record<string, Observed> = {};
   try {
     for (const name of APP_NAMES) {
@@ -71,13 +88,37 @@ export async function runConformance(input: ConformanceInput): Promise<Record<st
       out[`${name} before logout`] = await call('/notes', bearer(revocable));
       out[`${name} logout`] = await call('/logout', bearer(revocable, { method: 'POST' }));
       out[`${name} after logout`] = await call('/notes', bearer(revocable));
+      out[`${name} IdP down`] = await call('/outage', bearer(tokens.outage));
+      const { token, logoutToken } = tokens.loggedOut[name];
+      out[`${name} before back-channel logout`] = await call('/notes', bearer(token));
+      out[`${name} back-channel logout`] = await call('/backchannel-logout', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ logout_token: logoutToken }).toString(),
+      });
+      // The cutoff is the verifier's, so both apps refuse the subject's token.
+      for (const other of APP_NAMES) {
+        out[`${name} back-channel logout, then ${other}`] = await observe(
+          await apps[other](authorized('/notes', token)),
+        );
+      }
+      out[`${name} security event`] = await call('/security-events', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/secevent+jwt' },
+        body: tokens.securityEvent[name],
+      });
+      out[`${name} security event of another type`] = await call('/security-events', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/jwt' },
+        body: 'a.b.c',
+      });
     }
     // Both apps share the verifier: a token revoked through one is refused by the other.
     out['hono refuses what fetch revoked'] = await observe(
       await apps.hono(authorized('/notes', input.tokens.revocable.fetch)),
     );
   } finally {
-    await verifier.close();
+    await Promise.all([verifier, ...outageVerifiers].map((v) => v.close()));
   }
   return out;
 }
@@ -88,27 +129,44 @@ function authorized(path: string, token: string): Request {
 
 type VerifierLike = ReturnType<typeof createVerifier>;
 
-function fetchApp(verifier: VerifierLike): App {
+/** What an app is built from: the verifier, one whose IdP is down, and the routes' settings. */
+interface AppSpec {
+  verifier: VerifierLike;
+  outageVerifier: VerifierLike;
+  clientId: string;
+  eventAudience: string;
+}
+
+function fetchApp({ verifier, outageVerifier, clientId, eventAudience }: AppSpec): App {
   const notes = fetchAdapter.authGuard({ verifier, scopes: ['notes:read'] });
   const admin = fetchAdapter.authGuard({ verifier, scopes: ['notes:admin'] });
-  const logout = fetchAdapter.revokeRoute({ verifier });
+  const outage = fetchAdapter.authGuard({ verifier: outageVerifier });
+  const routes: Record<string, fetchAdapter.FetchRoute> = {
+    '/logout': fetchAdapter.revokeRoute({ verifier }),
+    '/backchannel-logout': fetchAdapter.backchannelLogoutRoute({ verifier, clientId }),
+    '/security-events': fetchAdapter.securityEventRoute({ verifier, audience: eventAudience }),
+  };
   return async (request) => {
     const path = new URL(request.url).pathname;
-    if (path === '/logout') return logout(request);
-    const guard = path === '/notes' ? notes : path === '/admin' ? admin : undefined;
+    const route = routes[path];
+    if (route) return route(request);
+    const guard = path === '/notes' ? notes : path === '/admin' ? admin : path === '/outage' ? outage : undefined;
     if (!guard) return new Response(null, { status: 404 });
     const auth = await guard(request);
     return auth instanceof Response ? auth : Response.json({ sub: auth.payload.sub, scope: auth.payload.scope });
   };
 }
 
-function honoApp(verifier: VerifierLike): App {
+function honoApp({ verifier, outageVerifier, clientId, eventAudience }: AppSpec): App {
   const app = new Hono<honoAdapter.AuthEnv>();
   const answer = (c: Context<honoAdapter.AuthEnv>) =>
     c.json({ sub: c.get('auth').payload.sub, scope: c.get('auth').payload.scope });
   app.get('/notes', honoAdapter.authGuard({ verifier, scopes: ['notes:read'] }), answer);
   app.get('/admin', honoAdapter.authGuard({ verifier, scopes: ['notes:admin'] }), answer);
+  app.get('/outage', honoAdapter.authGuard({ verifier: outageVerifier }), answer);
   app.all('/logout', honoAdapter.revokeRoute({ verifier }));
+  app.all('/backchannel-logout', honoAdapter.backchannelLogoutRoute({ verifier, clientId }));
+  app.all('/security-events', honoAdapter.securityEventRoute({ verifier, audience: eventAudience }));
   return async (request) => app.fetch(request);
 }
 

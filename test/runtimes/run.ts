@@ -3,17 +3,20 @@
  * Bun, Deno and workerd. Installs the runtimes (install.mjs, cached in .cache/runtimes), bundles
  * the conformance scenarios with the built package (dist/), jose, lru-cache and Hono into one ESM
  * file per entry (so no runtime resolves node_modules), starts the embedded IdP on 127.0.0.1,
- * mints the tokens, runs the bundle on each runtime and compares every answer with the one
- * expected here. Exits 1 on any difference. Run `npm run build` first (the npm script does).
+ * closes a port for an issuer that is down, mints the tokens (logout tokens and SETs too), runs
+ * the bundle on each runtime and compares every answer with the one expected here. Exits 1 on any difference. Run `npm run build` first (the npm script does).
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createServer } from 'node:net';
 import { isDeepStrictEqual, promisify } from 'node:util';
 import { type BuildOptions, build } from 'esbuild';
+import { SignJWT } from 'jose';
+import { CREDENTIAL_CHANGE } from '../../src/index.js';
 import { attackerKey, type EmbeddedIdp, signToken, standardClaims, startIdp, tokenAt } from '../support/idp.js';
-import { APP_NAMES, type ConformanceInput, type Observed } from './conformance.js';
+import { APP_NAMES, type AppName, type ConformanceInput, type Observed } from './conformance.js';
 // @ts-expect-error: a plain .mjs script without types
 import { CACHE, install, locate, RUNTIMES } from './install.mjs';
 
@@ -91,23 +94,78 @@ async function bundle(): Promise<void> {
   }
 }
 
-/** The scenarios' tokens, fresh for each runtime (its logout revokes some). */
-async function inputFor(idp: EmbeddedIdp): Promise<ConformanceInput> {
+const EVENT_AUDIENCE = 'https://api.example/receiver';
+
+/** An issuer URL on a 127.0.0.1 port that was free a moment ago and is closed now: connections are refused. */
+async function closedPortIssuer(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((done) => server.close(() => done()));
+  return `http://127.0.0.1:${port}`;
+}
+
+/** Signs a JWT with the IdP's active key and the given `typ` (logout tokens, SETs). */
+function signedByIdp(idp: EmbeddedIdp, payload: Record<string, unknown>, typ: string): Promise<string> {
+  const key = idp.keys[0]!;
+  return new SignJWT(payload).setProtectedHeader({ alg: key.alg, kid: key.kid, typ }).sign(key.privateKey);
+}
+
+/** One value per app, built by `make(name)`. */
+async function perApp<T>(make: (name: AppName) => Promise<T>): Promise<Record<AppName, T>> {
+  return Object.fromEntries(
+    await Promise.all(APP_NAMES.map(async (name) => [name, await make(name)] as const)),
+  ) as Record<AppName, T>;
+}
+
+/** The scenarios' tokens, fresh for each runtime (its logouts revoke some). */
+async function inputFor(idp: EmbeddedIdp, downIssuer: string): Promise<ConformanceInput> {
   const now = Date.now();
+  const iat = Math.floor(now / 1000);
   const forger = { ...(await attackerKey()), kid: idp.keys[0]!.kid };
-  const revocable = Object.fromEntries(
-    await Promise.all(APP_NAMES.map(async (name) => [name, await tokenAt(idp, now, { sub: `bob-${name}` })] as const)),
-  ) as ConformanceInput['tokens']['revocable'];
   return {
     issuer: idp.issuer,
     audience: idp.audience,
     client: idp.client,
+    downIssuer,
+    eventAudience: EVENT_AUDIENCE,
     tokens: {
       valid: await tokenAt(idp, now, { sub: 'alice', scope: 'notes:read' }),
       readOnly: await tokenAt(idp, now, { scope: 'notes:read' }),
       expired: await tokenAt(idp, now - 3_600_000),
       forged: await signToken(standardClaims(idp, {}, now), forger),
-      revocable,
+      revocable: await perApp((name) => tokenAt(idp, now, { sub: `bob-${name}` })),
+      // Signed with the running IdP's key: the down issuer has no keys, so its kid is unknown there.
+      outage: await tokenAt(idp, now, { iss: downIssuer }),
+      loggedOut: await perApp(async (name) => ({
+        token: await tokenAt(idp, now, { sub: `bcl-${name}` }),
+        logoutToken: await signedByIdp(
+          idp,
+          {
+            iss: idp.issuer,
+            aud: idp.client.clientId,
+            iat,
+            jti: `bcl-${name}-${now}`,
+            sub: `bcl-${name}`,
+            events: { 'http://schemas.openid.net/event/backchannel-logout': {} },
+          },
+          'logout+jwt',
+        ),
+      })),
+      securityEvent: await perApp((name) =>
+        signedByIdp(
+          idp,
+          {
+            iss: idp.issuer,
+            aud: EVENT_AUDIENCE,
+            iat,
+            jti: `set-${name}-${now}`,
+            events: { [CREDENTIAL_CHANGE]: { event_timestamp: iat } },
+            sub_id: { format: 'iss_sub', iss: idp.issuer, sub: `set-${name}` },
+          },
+          'secevent+jwt',
+        ),
+      ),
     },
   };
 }
@@ -164,17 +222,39 @@ function expected(): Record<string, Observed> {
       body: { revoked: true },
     };
     out[`${name} after logout`] = invalidToken('The access token has been revoked');
+    // As test/adapters/conformance.test.ts: 503, Retry-After, temporarily_unavailable (no challenge).
+    out[`${name} IdP down`] = {
+      status: 503,
+      headers: { 'cache-control': 'no-store', 'retry-after': '<seconds>', 'content-type': JSON_TYPE },
+      body: { error: 'temporarily_unavailable', error_description: 'The identity provider metadata is unavailable' },
+    };
+    out[`${name} before back-channel logout`] = ok({ sub: `bcl-${name}`, scope: 'notes:read notes:write' });
+    out[`${name} back-channel logout`] = { status: 200, headers: { 'cache-control': 'no-store' }, body: undefined };
+    for (const other of APP_NAMES) {
+      out[`${name} back-channel logout, then ${other}`] = invalidToken('The access token has been revoked');
+    }
+    out[`${name} security event`] = { status: 202, headers: { 'cache-control': 'no-store' }, body: undefined };
+    out[`${name} security event of another type`] = {
+      status: 400,
+      headers: { 'cache-control': 'no-store', 'content-type': JSON_TYPE },
+      body: { err: 'invalid_request', description: 'Send the SET as application/secevent+jwt' },
+    };
   }
   out['hono refuses what fetch revoked'] = invalidToken('The access token has been revoked');
   return out;
 }
 
+const asJson = (value: Observed | undefined): unknown => JSON.parse(JSON.stringify(value ?? null));
+
 /** Every scenario whose answer differs, with both answers. */
 function differences(got: Record<string, Observed>, want: Record<string, Observed>): string[] {
   const keys = new Set([...Object.keys(want), ...Object.keys(got)]);
-  return [...keys]
-    .filter((key) => !isDeepStrictEqual(JSON.parse(JSON.stringify(got[key] ?? null)), want[key] ?? null))
-    .map((key) => `  ${key}:\n    expected ${JSON.stringify(want[key])}\n    got      ${JSON.stringify(got[key])}`);
+  return (
+    [...keys]
+      // Both through JSON, as the answers travel: an absent body is `undefined` in one, missing in the other.
+      .filter((key) => !isDeepStrictEqual(asJson(got[key]), asJson(want[key])))
+      .map((key) => `  ${key}:\n    expected ${JSON.stringify(want[key])}\n    got      ${JSON.stringify(got[key])}`)
+  );
 }
 
 async function main(): Promise<number> {
@@ -186,12 +266,13 @@ async function main(): Promise<number> {
   console.log(`runtimes ready in ${seconds(started)} s`);
   await bundle();
   const idp = await startIdp();
+  const downIssuer = await closedPortIssuer();
   const want = expected();
   let failed = 0;
   try {
     for (const target of targets()) {
       const from = performance.now();
-      const [file, args] = target.command(JSON.stringify(await inputFor(idp)));
+      const [file, args] = target.command(JSON.stringify(await inputFor(idp, downIssuer)));
       try {
         const { stdout } = await run(file, args, {
           timeout: 60_000,
