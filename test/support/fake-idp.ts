@@ -196,3 +196,34 @@ export function signJwt(key: FakeIdpKey, header: Partial<JWTHeaderParameters>, c
   ) as JWTHeaderParameters;
   return new SignJWT(claims).setProtectedHeader(protectedHeader).sign(key.privateKey);
 }
+
+/** Two fake IdPs, each publishing one signing key: what multi-issuer notification tests sign with. */
+export interface SigningIdps {
+  /** Signs with an RS256 key (`east-1`). */
+  east: FakeIdp;
+  /** Signs with an ES256 key (`west-1`). */
+  west: FakeIdp;
+  /** Each IdP's signing key; a test may add its own IdPs. */
+  keys: Map<FakeIdp, FakeIdpKey>;
+}
+
+/** Starts {@link SigningIdps}; {@link closeFakeIdps} stops them. */
+export async function startSigningIdps(): Promise<SigningIdps> {
+  const [eastKey, westKey] = await Promise.all([fakeIdpKey('RS256', 'east-1'), fakeIdpKey('ES256', 'west-1')]);
+  const serving = (key: FakeIdpKey) =>
+    startFakeIdp((base) => ({
+      routes: discoveryRoutes(
+        base,
+        serveKeys(() => [key.jwk]),
+      ),
+    }));
+  const [east, west] = await Promise.all([serving(eastKey), serving(westKey)]);
+  return {
+    east,
+    west,
+    keys: new Map([
+      [east, eastKey],
+      [west, westKey],
+    ]),
+  };
+}

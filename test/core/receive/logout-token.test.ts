@@ -16,12 +16,9 @@ import {
 } from '../../../src/index.js';
 import {
   closeFakeIdps,
-  discoveryRoutes,
-  fakeIdpKey,
-  serveKeys,
   signAccessToken,
   signJwt,
-  startFakeIdp,
+  startSigningIdps,
   type FakeIdp,
   type FakeIdpKey,
 } from '../../support/fake-idp.js';
@@ -32,23 +29,10 @@ const CLIENT_ID = 'notes-api';
 const clock = testClock();
 let east: FakeIdp;
 let west: FakeIdp;
-const keys = new Map<FakeIdp, FakeIdpKey>();
+let keys: Map<FakeIdp, FakeIdpKey>;
 
 beforeAll(async () => {
-  const [eastKey, westKey] = await Promise.all([fakeIdpKey('RS256', 'east-1'), fakeIdpKey('ES256', 'west-1')]);
-  east = await startFakeIdp((base) => ({
-    routes: discoveryRoutes(
-      base,
-      serveKeys(() => [eastKey.jwk]),
-    ),
-  }));
-  west = await startFakeIdp((base) => ({
-    routes: discoveryRoutes(
-      base,
-      serveKeys(() => [westKey.jwk]),
-    ),
-  }));
-  keys.set(east, eastKey).set(west, westKey);
+  ({ east, west, keys } = await startSigningIdps());
 });
 afterEach(async () => {
   await closeVerifiers();
