@@ -133,20 +133,21 @@ export interface AuthGuardMiddleware {
 export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
   const authenticate = buildAuthenticator(options, 'authGuard', GUARD_SETTING_KEYS);
 
-  const finish = (req: GuardRequest, next: NextFunction, answer: Authentication): void => {
+  const finish = (req: GuardRequest, res: ServerResponse, next: NextFunction, answer: Authentication): void => {
     if (!answer.ok) {
       next(answer.error);
       return;
     }
     req.auth = answer.auth;
+    if (answer.headers !== undefined) res.setHeaders(new Map(Object.entries(answer.headers)));
     next();
   };
 
   // An IncomingMessage is a RequestLike as is: nothing to copy on the hit path.
-  const guard = (req: GuardRequest, _res: ServerResponse, next: NextFunction): void => {
+  const guard = (req: GuardRequest, res: ServerResponse, next: NextFunction): void => {
     const answer = authenticate(req);
-    if ('ok' in answer) finish(req, next, answer);
-    else answer.then((settled) => finish(req, next, settled));
+    if ('ok' in answer) finish(req, res, next, answer);
+    else answer.then((settled) => finish(req, res, next, settled));
   };
   return Object.defineProperty(guard, 'verifier', {
     value: authenticate.verifier,

@@ -79,6 +79,7 @@ export function authGuard(options: AuthGuardOptions): AuthGuardHook {
       return;
     }
     request.auth = answer.auth;
+    if (answer.headers !== undefined) reply.headers(answer.headers);
     done();
   };
   const guard = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {

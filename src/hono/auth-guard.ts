@@ -82,6 +82,7 @@ export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
     const answer = 'ok' in pending ? pending : await pending;
     if (!answer.ok) return toResponse(authErrorAnswer(answer.error));
     c.set('auth', answer.auth);
+    if (answer.headers !== undefined) for (const [name, value] of Object.entries(answer.headers)) c.header(name, value);
     await next();
   };
   return Object.defineProperty(guard, 'verifier', {

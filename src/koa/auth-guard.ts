@@ -87,6 +87,7 @@ export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
       return;
     }
     ctx.state.auth = answer.auth;
+    if (answer.headers !== undefined) ctx.set(answer.headers);
     await next();
   };
   return Object.defineProperty(guard, 'verifier', {

@@ -9,6 +9,7 @@
  * Adapters (authGuard, and those for other frameworks) read their request into a
  * {@link RequestLike}, call the authenticator, and write its answer.
  */
+import { bearerChallenge, type Challenge, challengeUsing } from '../shared/challenge.js';
 import { type AuthError, fitsChallenge } from '../shared/errors.js';
 import { optionKeys, rejectUnknownKeys } from '../shared/option-keys.js';
 import { toAuthError } from '../shared/rejections.js';
@@ -18,6 +19,7 @@ import { portOf } from '../verify/verifier-port.js';
 import { assertB64Token, readBearerToken } from './bearer.js';
 import { publicOrigin } from './public-origin.js';
 import type { RequestLike } from './request-like.js';
+import { type Presentation, type RequestCheck, type ResponseHeaders, runChecks } from './request-check.js';
 import { authErrorAnswer } from './route-answer.js';
 import { requireScopes } from './scopes.js';
 
@@ -106,6 +108,11 @@ export interface Admitted {
    * Deeply frozen and shared by every request presenting the same token.
    */
   readonly auth: VerifiedToken;
+  /**
+   * Headers to add to the response (e.g. a fresh `DPoP-Nonce`); absent when there are none, which
+   * is the common case.
+   */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -262,23 +269,40 @@ export function buildAuthenticator(
     verifier = buildVerifier(verifierOptions, factory);
   }
   const required = Object.freeze([...scopes]);
+  const challenge: Challenge = bearerChallenge(realm);
 
   // Token rejections are reported by the verifier itself; request-level ones (no token, bad
   // header, missing scope) only this step sees.
   const report = portOf(verifier).reportRejection;
-  const refuse = (error: unknown, reportIt: boolean): Refused => {
-    const authError = toAuthError(error).withRealm(realm);
+  const refuse = (error: unknown, reportIt: boolean, scheme?: Presentation['scheme']): Refused => {
+    const authError = toAuthError(error).withChallenge(challengeUsing(challenge, scheme));
     if (reportIt) report(authError);
     return new Refusal(authError);
   };
 
-  const admit = (auth: VerifiedToken): Authentication => {
+  // What a verified token must also pass for this route, on every request (cache hits included),
+  // in order. A check throws an AuthError to refuse.
+  const checks: RequestCheck[] = [];
+  if (required.length > 0) checks.push((auth) => requireScopes(auth, required));
+
+  const admit = (auth: VerifiedToken, presented: Presentation): Authentication | Promise<Authentication> => {
+    if (checks.length === 0) return { ok: true, auth };
+    let added: Record<string, string> | undefined;
+    const headers: ResponseHeaders = {
+      set(name, value) {
+        added ??= {};
+        added[name] = value;
+      },
+    };
+    const done = (): Authentication => (added === undefined ? { ok: true, auth } : { ok: true, auth, headers: added });
+    let pending: Promise<void> | undefined;
     try {
-      requireScopes(auth, required);
+      pending = runChecks(checks, auth, presented, headers);
     } catch (error) {
-      return refuse(error, true);
+      return refuse(error, true, presented.scheme);
     }
-    return { ok: true, auth };
+    if (pending === undefined) return done();
+    return pending.then(done, (error: unknown) => refuse(error, true, presented.scheme));
   };
 
   const authenticate = (request: RequestLike): Authentication | Promise<Authentication> => {
@@ -288,16 +312,20 @@ export function buildAuthenticator(
     } catch (error) {
       return refuse(error, true);
     }
+    const presented: Presentation = { request, scheme: 'Bearer', token };
     // Cache hit: answer synchronously. A token identical to one already verified is well-formed by
     // construction, so its characters are only scanned on a miss.
     const cached = verifier.peek(token);
-    if (cached !== undefined) return admit(cached);
+    if (cached !== undefined) return admit(cached, presented);
     try {
       assertB64Token(token);
     } catch (error) {
-      return refuse(error, true);
+      return refuse(error, true, presented.scheme);
     }
-    return verifier.verify(token).then(admit, (error: unknown) => refuse(error, false));
+    return verifier.verify(token).then(
+      (auth) => admit(auth, presented),
+      (error: unknown) => refuse(error, false, presented.scheme),
+    );
   };
 
   const requestUrl = (request: Pick<RequestLike, 'url'>): string | undefined => {

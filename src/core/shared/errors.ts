@@ -3,6 +3,7 @@
  * framework's default error handler (Express's included) renders the right response from
  * `status` and `headers` alone.
  */
+import { bearerChallenge, type Challenge, challengeValue, formatChallenges } from './challenge.js';
 import { RevocableJwtError, type RejectionReason } from './revocable-jwt-error.js';
 
 export type { RejectionReason } from './revocable-jwt-error.js';
@@ -25,7 +26,7 @@ export type { RejectionReason } from './revocable-jwt-error.js';
  */
 export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope';
 
-const DEFAULT_REALM = 'api';
+const DEFAULT_CHALLENGE = bearerChallenge('api');
 
 /**
  * Base class of every error this library passes to `next(err)` or rejects `verify()` with: a
@@ -59,8 +60,11 @@ export abstract class AuthError extends RevocableJwtError {
   declare readonly reason: RejectionReason;
   /** Human-readable, safe to show to the client: never the token, never internals. */
   readonly description: string;
-  /** Realm for the `WWW-Authenticate` challenge; the guard sets its own. */
-  realm = DEFAULT_REALM;
+  /**
+   * How the `WWW-Authenticate` challenge is worded: realm, schemes (Bearer, DPoP), parameters
+   * such as `resource_metadata`. A guard sets its own (through {@link AuthError.withChallenge}).
+   */
+  challenge: Challenge = DEFAULT_CHALLENGE;
   /** Tells http-errors-style handlers the message is safe to send to the client. */
   readonly expose: boolean = true;
 
@@ -69,15 +73,29 @@ export abstract class AuthError extends RevocableJwtError {
     this.description = description;
   }
 
+  /** Realm of the `WWW-Authenticate` challenge (default `'api'`); a guard sets its own. */
+  get realm(): string {
+    return this.challenge.realm;
+  }
+  set realm(realm: string) {
+    this.challenge = { ...this.challenge, realm };
+  }
+
   /**
    * This error under `realm`: itself when the realm is already that, else a copy. One rejection
    * may be shared by concurrent requests (their verifications are coalesced) that reach guards of
    * different realms, so it is never mutated.
    */
   withRealm(realm: string): this {
-    if (realm === this.realm) return this;
+    if (realm === this.challenge.realm) return this;
+    return this.withChallenge({ ...this.challenge, realm });
+  }
+
+  /** This error worded under `challenge`: itself when it already is, else a copy (never mutated, like {@link AuthError.withRealm}). */
+  withChallenge(challenge: Challenge): this {
+    if (challenge === this.challenge) return this;
     const copy = Object.create(Object.getPrototypeOf(this) as object, Object.getOwnPropertyDescriptors(this)) as this;
-    copy.realm = realm;
+    copy.challenge = challenge;
     return copy;
   }
 
@@ -88,7 +106,7 @@ export abstract class AuthError extends RevocableJwtError {
 
   /** Response headers: the RFC 6750 challenge, plus `Retry-After` where it applies. */
   get headers(): Record<string, string> {
-    return { 'WWW-Authenticate': formatChallenge(this.realm, this.challengeParams()) };
+    return { 'WWW-Authenticate': formatChallenges(this.challenge, this.challengeParams()) };
   }
 
   /**
@@ -378,28 +396,14 @@ export function isTemporarilyUnavailable(error: unknown): error is IdpUnavailabl
 }
 
 /**
- * Builds an RFC 6750 §3 challenge. Every value, the library's or an application's (its own
+ * Builds an RFC 6750 §3 Bearer challenge. Every value, the library's or an application's (its own
  * AuthError descriptions, realms, scope names), is cut down to the RFC 6750 §3 charset here.
  */
 export function formatChallenge(realm: string, params: ReadonlyArray<[string, string]>): string {
-  const parts = [`realm="${challengeValue(realm)}"`, ...params.map(([k, v]) => `${k}="${challengeValue(v)}"`)];
-  return `Bearer ${parts.join(', ')}`;
+  return formatChallenges(bearerChallenge(realm), params);
 }
-
-/**
- * RFC 6750 §3 allows only %x20-21 / %x23-5B / %x5D-7E in error_description (and scope tokens,
- * RFC 6749 §3.3, are the same set without the space): no `"`, no `\`, no control or non-ASCII
- * character. So nothing needs quoted-pair escaping, which many clients parse wrongly anyway:
- * `"` becomes `'` (descriptions stay readable), everything else outside the set is dropped.
- */
-function challengeValue(value: string): string {
-  return value.replace(/"/g, "'").replace(NOT_IN_CHALLENGE, '');
-}
-
-/** Outside the RFC 6750 §3 charset (%x20-21 / %x23-5B / %x5D-7E): no quote, backslash, control or non-ASCII. */
-const NOT_IN_CHALLENGE = /[^\x20\x21\x23-\x5b\x5d-\x7e]/g;
 
 /** Whether a non-empty value fits a challenge as is (for options checked at construction, e.g. a realm). */
 export function fitsChallenge(value: string): boolean {
-  return value !== '' && value.search(NOT_IN_CHALLENGE) === -1;
+  return value !== '' && challengeValue(value) === value;
 }
