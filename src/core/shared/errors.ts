@@ -91,7 +91,10 @@ export abstract class AuthError extends RevocableJwtError {
     return this.withChallenge({ ...this.challenge, realm });
   }
 
-  /** This error worded under `challenge`: itself when it already is, else a copy (never mutated, like {@link AuthError.withRealm}). */
+  /**
+   * This error worded under `challenge`: itself when it already is, else a copy (never mutated,
+   * like {@link AuthError.withRealm}).
+   */
   withChallenge(challenge: Challenge): this {
     if (challenge === this.challenge) return this;
     const copy = Object.create(Object.getPrototypeOf(this) as object, Object.getOwnPropertyDescriptors(this)) as this;
