@@ -108,6 +108,7 @@ export {
   type SecurityEventRequestOptions,
 } from './core/request/security-event-request.js';
 export { grantedScopes, requireScopes } from './core/request/scopes.js';
+export type { Challenge, ChallengeScheme } from './core/shared/challenge.js';
 /**
  * Errors: one root, `RevocableJwtError`, whose `reason` (an `ErrorReason`) names the cause in
  * every family; `AuthError` (and its subclasses) for refused requests, `HttpRequestError`,

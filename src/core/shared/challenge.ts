@@ -5,7 +5,15 @@
  * (`error`, `error_description`, `scope`, …) to the challenge of the scheme the client used.
  */
 
-/** One scheme a resource accepts, with the parameters only its challenge carries (DPoP: `algs`). */
+/**
+ * One scheme a resource accepts, with the parameters only its challenge carries (DPoP: `algs`).
+ *
+ * @example
+ * ```ts
+ * import type { ChallengeScheme } from 'revocable-jwt';
+ * const dpop: ChallengeScheme = { name: 'DPoP', params: [['algs', 'ES256 EdDSA']] };
+ * ```
+ */
 export interface ChallengeScheme {
   /** The authentication scheme, as written in the challenge. */
   readonly name: 'Bearer' | 'DPoP';
@@ -16,6 +24,14 @@ export interface ChallengeScheme {
 /**
  * How a resource words its challenges. Frozen and shared: an error carries one (its copy per
  * request differs only in `used`).
+ *
+ * @example
+ * ```ts
+ * import { AuthError, type Challenge } from 'revocable-jwt';
+ * declare const error: AuthError;
+ * const challenge: Challenge = error.challenge; // what error.headers['WWW-Authenticate'] is written from
+ * log.info({ realm: challenge.realm, schemes: challenge.schemes.map((s) => s.name) }, 'refused');
+ * ```
  */
 export interface Challenge {
   /** The `realm` of every challenge. */
