@@ -108,6 +108,8 @@ export {
   type SecurityEventRequestOptions,
 } from './core/request/security-event-request.js';
 export { grantedScopes, requireScopes } from './core/request/scopes.js';
+export type { MtlsOptions, MtlsSettings } from './core/request/certificate-binding.js';
+export { certificateThumbprint } from './core/request/client-certificate.js';
 /**
  * Errors: one root, `RevocableJwtError`, whose `reason` (an `ErrorReason`) names the cause in
  * every family; `AuthError` (and its subclasses) for refused requests, `HttpRequestError`,
