@@ -36,10 +36,13 @@ export type AuthGuardOptions = GuardSettings & VerifierChoice;
  *
  * @example
  * ```ts
- * import type { TLSSocket } from 'node:tls';
- * import type { Connection } from 'revocable-jwt/fetch';
- * declare const socket: TLSSocket; // the connection the request came on (node:https, requestCert)
+ * import { authGuard, type Connection } from 'revocable-jwt/fetch';
+ * declare const request: Request;
+ * const guard = authGuard({ verifier, mtls: true });
+ * // The Node TLSSocket the request came on (node:https with `requestCert: true`):
+ * declare const socket: { getPeerX509Certificate(): { raw: Uint8Array } | undefined };
  * const connection: Connection = { clientCertificate: socket.getPeerX509Certificate() };
+ * const auth = await guard(request, connection);
  * ```
  */
 export interface Connection {

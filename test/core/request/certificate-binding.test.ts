@@ -204,6 +204,20 @@ describe('mtls: { certificateHeader } (a trusted TLS-terminating proxy)', () => 
     }
   });
 
+  it('gives each value its own answer when the same values come again (remembered thumbprints)', async () => {
+    const guard = authenticate();
+    const values = [alice.escapedPem, bob.escapedPem, 'garbage', '', alice.escapedPem.toLowerCase()];
+    const expected = ['admitted', 'certificate_mismatch', 'certificate_unreadable', 'certificate_required'];
+    for (let round = 0; round < 3; round++) {
+      const outcomes: string[] = [];
+      for (const value of values) {
+        const settled = await answer(guard(request(aliceToken, { headers: { 'x-client-cert': value } })));
+        outcomes.push(settled.ok ? 'admitted' : settled.error.reason);
+      }
+      expect(outcomes).toEqual([...expected, 'certificate_unreadable']);
+    }
+  });
+
   it('ignores the connection’s certificate: behind the proxy it is the proxy’s own', async () => {
     await refusal(authenticate()(request(aliceToken, { clientCertificate: alice.der })), 'certificate_required');
     const headers = { 'x-client-cert': bob.escapedPem };

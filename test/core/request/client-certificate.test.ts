@@ -132,6 +132,8 @@ describe('forwardedCertificate: the header a trusted proxy writes', () => {
     ['a private key', () => encodeURIComponent('-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----\n')],
     ['base64url instead of base64', () => Buffer.from(alice.der).toString('base64url').replace(/^/, '_')],
     ['base64 of a truncated DER', () => base64(alice.der.slice(0, -4))],
+    ['base64 one character too long', () => `${base64(alice.der).replace(/=+$/, '')}AAAAA`],
+    ['base64 with padding in the middle', () => `${base64(alice.der).slice(0, 8)}==${base64(alice.der).slice(8)}`],
     ['base64 with a space inside', () => `${base64(alice.der).slice(0, 20)} ${base64(alice.der).slice(20)}`],
     ['an Envoy XFCC element', () => `By=spiffe://api;Hash=abc;Cert="${alice.escapedPem}"`],
     ['a thumbprint instead of a certificate', () => alice.thumbprint],
