@@ -7,8 +7,7 @@
  * - URL-encoded PEM (`-----BEGIN%20CERTIFICATE-----…`): nginx `$ssl_client_escaped_cert`, Envoy
  *   `%DOWNSTREAM_PEER_CERT%`, AWS ALB `X-Amzn-Mtls-Clientcert-Leaf` (verify mode) and
  *   `X-Amzn-Mtls-Clientcert` (passthrough mode: the chain, the client's certificate first);
- * - RFC 9440 `Client-Cert`: the DER as a structured-field byte sequence (`:MIIB…:`), as
- *   CloudFront sends it;
+ * - RFC 9440 `Client-Cert`: the DER as a structured-field byte sequence (`:MIIB…:`);
  * - bare base64 of the DER: HAProxy `%[ssl_c_der,base64]`, Caddy
  *   `{http.request.tls.client.certificate_der_base64}`.
  * A repeated field, a chain in the base64 shapes, or anything else is malformed.
