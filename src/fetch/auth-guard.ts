@@ -64,6 +64,10 @@ export interface Connection {
  * ```
  */
 export interface FetchAuthGuard {
+  /**
+   * Authenticates `request`; `connection` gives what the `Request` does not carry (the client
+   * certificate, for `mtls`).
+   */
   (request: Pick<Request, 'method' | 'url' | 'headers'>, connection?: Connection): Promise<VerifiedToken | Response>;
   /** The verifier this guard uses (built by the guard for the `{ issuer, audience }` shorthand). */
   readonly verifier: Verifier;

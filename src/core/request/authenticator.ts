@@ -219,7 +219,8 @@ const AUTHENTICATOR_SETTING_KEYS = optionKeys<AuthenticatorSettings>({
  * parsed), decide the framework's answer format, or look at the request's `Host`.
  *
  * @throws TypeError at construction: a misspelt key, verifier options beside `verifier`, a scope or
- * realm a challenge cannot carry, an `origin` with a path, bad verifier options (shorthand).
+ * realm a challenge cannot carry, an `origin` with a path, an `mtls` that is not `true`, `false` or
+ * {@link MtlsOptions}, bad verifier options (shorthand).
  *
  * @example
  * ```ts
