@@ -15,7 +15,7 @@ import {
 } from '../core/request/authenticator.js';
 import type { RequestLike } from '../core/request/request-like.js';
 import type { VerifiedToken, Verifier } from '../core/verify/types.js';
-import { peerCertificateOf } from '../glue/peer-certificate.js';
+import { peerCertificateOf, readsPeerCertificate } from '../glue/peer-certificate.js';
 
 export type { GuardSettings } from '../core/request/authenticator.js';
 
@@ -147,7 +147,7 @@ export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
 
   // An IncomingMessage is a RequestLike as is: nothing to copy on the hit path, unless the
   // certificate-bound token check needs the TLS connection's certificate beside it.
-  const fromSocket = authenticate.mtls !== undefined && authenticate.mtls.certificateHeader === undefined;
+  const fromSocket = readsPeerCertificate(authenticate);
   const guard = (req: GuardRequest, res: ServerResponse, next: NextFunction): void => {
     const answer = authenticate(fromSocket ? withPeerCertificate(req) : req);
     if ('ok' in answer) finish(req, res, next, answer);

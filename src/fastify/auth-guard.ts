@@ -14,7 +14,7 @@ import {
 } from '../core/request/authenticator.js';
 import { authErrorAnswer } from '../core/request/route-answer.js';
 import type { VerifiedToken, Verifier } from '../core/verify/types.js';
-import { peerCertificateOf } from '../glue/peer-certificate.js';
+import { peerCertificateOf, readsPeerCertificate } from '../glue/peer-certificate.js';
 import { sendAnswer } from './send-answer.js';
 
 declare module 'fastify' {
@@ -83,7 +83,7 @@ export function authGuard(options: AuthGuardOptions): AuthGuardHook {
     if (answer.headers !== undefined) reply.headers(answer.headers);
     done();
   };
-  const fromSocket = authenticate.mtls !== undefined && authenticate.mtls.certificateHeader === undefined;
+  const fromSocket = readsPeerCertificate(authenticate);
   const guard = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
     const answer = authenticate({
       method: request.method,

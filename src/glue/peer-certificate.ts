@@ -9,6 +9,7 @@
  * authentication), so it is read once per connection and the same bytes handed to every request:
  * the core then hashes it once per connection too. Older protocols are read on every request.
  */
+import type { Authenticator } from '../core/request/authenticator.js';
 import type { ClientCertificate } from '../core/request/request-like.js';
 
 /** What this glue uses of a Node `TLSSocket`. */
@@ -33,4 +34,12 @@ export function peerCertificateOf(socket: unknown): ClientCertificate | undefine
   const der = tls.getPeerX509Certificate()?.raw;
   if (tls.getProtocol?.() === 'TLSv1.3') perConnection.set(socket, der ?? NONE);
   return der;
+}
+
+/**
+ * Whether a guard reads the client certificate of the connection: `mtls` on, and no trusted
+ * proxy's header to read it from instead (then the socket's certificate, if any, is the proxy's).
+ */
+export function readsPeerCertificate(authenticate: Pick<Authenticator, 'mtls'>): boolean {
+  return authenticate.mtls !== undefined && authenticate.mtls.certificateHeader === undefined;
 }

@@ -13,7 +13,7 @@ import {
 } from '../core/request/authenticator.js';
 import { authErrorAnswer } from '../core/request/route-answer.js';
 import type { VerifiedToken, Verifier } from '../core/verify/types.js';
-import { peerCertificateOf } from '../glue/peer-certificate.js';
+import { peerCertificateOf, readsPeerCertificate } from '../glue/peer-certificate.js';
 import { toResponse, webRequestLike } from '../glue/web-request.js';
 
 /**
@@ -78,7 +78,7 @@ export type AuthGuardMiddleware = MiddlewareHandler<AuthEnv> & {
  */
 export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
   const authenticate = buildAuthenticator(options, 'authGuard', GUARD_SETTING_KEYS);
-  const fromSocket = authenticate.mtls !== undefined && authenticate.mtls.certificateHeader === undefined;
+  const fromSocket = readsPeerCertificate(authenticate);
   const guard: MiddlewareHandler<AuthEnv> = async (c, next) => {
     const request = webRequestLike(c.req.raw);
     // @hono/node-server hands the Node request as `c.env.incoming`; other runtimes have no socket.

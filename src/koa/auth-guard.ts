@@ -14,7 +14,7 @@ import {
 import type { RequestLike } from '../core/request/request-like.js';
 import { authErrorAnswer } from '../core/request/route-answer.js';
 import type { VerifiedToken, Verifier } from '../core/verify/types.js';
-import { peerCertificateOf } from '../glue/peer-certificate.js';
+import { peerCertificateOf, readsPeerCertificate } from '../glue/peer-certificate.js';
 import { writeKoaAnswer } from './write-answer.js';
 
 /**
@@ -80,7 +80,7 @@ export type AuthGuardMiddleware = Middleware<AuthState> & {
  */
 export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
   const authenticate = buildAuthenticator(options, 'authGuard', GUARD_SETTING_KEYS);
-  const fromSocket = authenticate.mtls !== undefined && authenticate.mtls.certificateHeader === undefined;
+  const fromSocket = readsPeerCertificate(authenticate);
   const guard: Middleware<AuthState> = async (ctx, next) => {
     const request = koaRequestLike(ctx);
     if (fromSocket) request.clientCertificate = peerCertificateOf(ctx.req.socket);
