@@ -28,7 +28,17 @@ export interface EmbeddedIdpOptions {
   keys?: SigningKey[];
   /** Where the IdP POSTs back-channel logout tokens for the default client. */
   backchannelLogoutUri?: string;
+  /**
+   * Certificate-bound access tokens (RFC 8705): a client registered with
+   * `tls_client_certificate_bound_access_tokens: true` gets `cnf['x5t#S256']` of the certificate
+   * its token request presents. This IdP speaks plain HTTP, so the request presents it in the
+   * `x-test-client-cert` header (URL-encoded PEM), the way a TLS-terminating proxy would.
+   */
+  mtls?: boolean;
 }
+
+/** The header the embedded IdP reads a token request's client certificate from (`mtls`). */
+export const TEST_CLIENT_CERT_HEADER = 'x-test-client-cert';
 
 export type SigningAlg = 'RS256' | 'PS256' | 'ES256' | 'ES384' | 'EdDSA';
 
@@ -67,6 +77,8 @@ export interface EmbeddedIdp {
     clientId?: string;
     clientSecret?: string;
     resource?: string;
+    /** PEM of the client certificate the token request presents (`mtls`). */
+    certificate?: string;
   }): Promise<string>;
   /** Mints a refresh token through the provider's own models (no browser needed). */
   issueRefreshToken(options?: { accountId?: string; clientId?: string }): Promise<string>;
@@ -188,6 +200,18 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions = {}): Promis
             return fetch(url, init);
           },
           features: {
+            ...(options.mtls
+              ? {
+                  mTLS: {
+                    enabled: true,
+                    certificateBoundAccessTokens: true,
+                    getCertificate: (ctx: { get(name: string): string }) => {
+                      const escaped = ctx.get(TEST_CLIENT_CERT_HEADER);
+                      return escaped ? decodeURIComponent(escaped) : undefined;
+                    },
+                  },
+                }
+              : {}),
             backchannelLogout: { enabled: true },
             devInteractions: { enabled: false },
             clientCredentials: { enabled: true },
@@ -234,12 +258,18 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions = {}): Promis
     callback(req, res);
   });
 
-  const tokenRequest = async (body: Record<string, string>, clientId: string, clientSecret: string) => {
+  const tokenRequest = async (
+    body: Record<string, string>,
+    clientId: string,
+    clientSecret: string,
+    certificate?: string,
+  ) => {
     const response = await fetch(`${issuer}/token`, {
       method: 'POST',
       headers: {
         'content-type': 'application/x-www-form-urlencoded',
         authorization: basicAuth(clientId, clientSecret),
+        ...(certificate === undefined ? {} : { [TEST_CLIENT_CERT_HEADER]: encodeURIComponent(certificate) }),
       },
       body: new URLSearchParams(body),
     });
@@ -267,8 +297,14 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions = {}): Promis
       clientId = DEFAULT_CLIENT.clientId,
       clientSecret = DEFAULT_CLIENT.clientSecret,
       resource = audience,
+      certificate,
     } = {}) {
-      const json = await tokenRequest({ grant_type: 'client_credentials', scope, resource }, clientId, clientSecret);
+      const json = await tokenRequest(
+        { grant_type: 'client_credentials', scope, resource },
+        clientId,
+        clientSecret,
+        certificate,
+      );
       return json.access_token as string;
     },
     async issueRefreshToken({ accountId = 'alice', clientId = DEFAULT_CLIENT.clientId } = {}) {

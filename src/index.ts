@@ -108,7 +108,8 @@ export {
   type SecurityEventRequestOptions,
 } from './core/request/security-event-request.js';
 export { grantedScopes, requireScopes } from './core/request/scopes.js';
-export type { Challenge, ChallengeScheme } from './core/shared/challenge.js';
+export type { MtlsOptions, MtlsSettings } from './core/request/certificate-binding.js';
+export { certificateThumbprint } from './core/request/client-certificate.js';
 /**
  * Errors: one root, `RevocableJwtError`, whose `reason` (an `ErrorReason`) names the cause in
  * every family; `AuthError` (and its subclasses) for refused requests, `HttpRequestError`,
@@ -135,6 +136,7 @@ export {
   type BearerErrorCode,
   type RejectionReason,
 } from './core/shared/errors.js';
+export type { Challenge, ChallengeScheme } from './core/shared/challenge.js';
 export { HttpRequestError, type FetchLike, type HttpFailureKind, type HttpResult } from './core/idp/http-client.js';
 export type {
   AccessTokenClaims,

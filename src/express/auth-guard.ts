@@ -13,7 +13,9 @@ import {
   type GuardSettings,
   type VerifierChoice,
 } from '../core/request/authenticator.js';
+import type { RequestLike } from '../core/request/request-like.js';
 import type { VerifiedToken, Verifier } from '../core/verify/types.js';
+import { peerCertificateOf, readsPeerCertificate } from '../glue/peer-certificate.js';
 
 export type { GuardSettings } from '../core/request/authenticator.js';
 
@@ -27,7 +29,7 @@ declare global {
 }
 
 /**
- * The options of {@link authGuard}: `scopes` and `realm` ({@link GuardSettings}), and a verifier
+ * The options of {@link authGuard}: `scopes`, `realm` and `mtls` ({@link GuardSettings}), and a verifier
  * or the options to build one (not both: options beside a verifier would be ignored, so they are
  * refused). Unknown keys are refused at construction.
  *
@@ -143,9 +145,11 @@ export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
     next();
   };
 
-  // An IncomingMessage is a RequestLike as is: nothing to copy on the hit path.
+  // An IncomingMessage is a RequestLike as is: nothing to copy on the hit path, unless the
+  // certificate-bound token check needs the TLS connection's certificate beside it.
+  const fromSocket = readsPeerCertificate(authenticate);
   const guard = (req: GuardRequest, res: ServerResponse, next: NextFunction): void => {
-    const answer = authenticate(req);
+    const answer = authenticate(fromSocket ? withPeerCertificate(req) : req);
     if ('ok' in answer) finish(req, res, next, answer);
     else answer.then((settled) => finish(req, res, next, settled));
   };
@@ -153,4 +157,16 @@ export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
     value: authenticate.verifier,
     enumerable: true,
   }) as AuthGuardMiddleware;
+}
+
+/** What the core reads of `req`, with the client certificate of its TLS connection. */
+function withPeerCertificate(req: GuardRequest): RequestLike {
+  return {
+    method: req.method,
+    url: req.url,
+    headers: req.headers,
+    rawHeaders: req.rawHeaders,
+    body: req.body,
+    clientCertificate: peerCertificateOf(req.socket),
+  };
 }

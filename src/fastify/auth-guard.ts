@@ -14,6 +14,7 @@ import {
 } from '../core/request/authenticator.js';
 import { authErrorAnswer } from '../core/request/route-answer.js';
 import type { VerifiedToken, Verifier } from '../core/verify/types.js';
+import { peerCertificateOf, readsPeerCertificate } from '../glue/peer-certificate.js';
 import { sendAnswer } from './send-answer.js';
 
 declare module 'fastify' {
@@ -82,6 +83,7 @@ export function authGuard(options: AuthGuardOptions): AuthGuardHook {
     if (answer.headers !== undefined) reply.headers(answer.headers);
     done();
   };
+  const fromSocket = readsPeerCertificate(authenticate);
   const guard = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
     const answer = authenticate({
       method: request.method,
@@ -89,6 +91,7 @@ export function authGuard(options: AuthGuardOptions): AuthGuardHook {
       headers: request.headers,
       rawHeaders: request.raw.rawHeaders,
       body: request.body,
+      clientCertificate: fromSocket ? peerCertificateOf(request.raw.socket) : undefined,
     });
     if ('ok' in answer) finish(request, reply, done, answer);
     else answer.then((settled) => finish(request, reply, done, settled));

@@ -11,6 +11,7 @@ import {
   type GuardSettings,
   type VerifierChoice,
 } from '../core/request/authenticator.js';
+import type { ClientCertificate } from '../core/request/request-like.js';
 import { authErrorAnswer } from '../core/request/route-answer.js';
 import type { VerifiedToken, Verifier } from '../core/verify/types.js';
 import { toResponse, webRequestLike } from '../glue/web-request.js';
@@ -28,6 +29,28 @@ import { toResponse, webRequestLike } from '../glue/web-request.js';
 export type AuthGuardOptions = GuardSettings & VerifierChoice;
 
 /**
+ * What the server knows of a request's connection that a WHATWG `Request` does not carry: the
+ * client's TLS certificate, for a guard with `mtls` on. No runtime puts it on the `Request`; pass
+ * it from wherever yours exposes it (a Node server's socket), or let a trusted proxy forward it
+ * in a header (`mtls.certificateHeader`), which needs nothing here.
+ *
+ * @example
+ * ```ts
+ * import { authGuard, type Connection } from 'revocable-jwt/fetch';
+ * declare const request: Request;
+ * const guard = authGuard({ verifier, mtls: true });
+ * // The Node TLSSocket the request came on (node:https with `requestCert: true`):
+ * declare const socket: { getPeerX509Certificate(): { raw: Uint8Array } | undefined };
+ * const connection: Connection = { clientCertificate: socket.getPeerX509Certificate() };
+ * const auth = await guard(request, connection);
+ * ```
+ */
+export interface Connection {
+  /** The client certificate of the TLS connection: DER bytes, PEM, or an object with its DER as `raw`. */
+  clientCertificate?: ClientCertificate | undefined;
+}
+
+/**
  * A guard for `Request`s: resolves to the verified token, or to the `Response` to answer with.
  *
  * @example
@@ -41,7 +64,11 @@ export type AuthGuardOptions = GuardSettings & VerifierChoice;
  * ```
  */
 export interface FetchAuthGuard {
-  (request: Pick<Request, 'method' | 'url' | 'headers'>): Promise<VerifiedToken | Response>;
+  /**
+   * Authenticates `request`; `connection` gives what the `Request` does not carry (the client
+   * certificate, for `mtls`).
+   */
+  (request: Pick<Request, 'method' | 'url' | 'headers'>, connection?: Connection): Promise<VerifiedToken | Response>;
   /** The verifier this guard uses (built by the guard for the `{ issuer, audience }` shorthand). */
   readonly verifier: Verifier;
 }
@@ -69,8 +96,14 @@ export function authGuard(options: AuthGuardOptions): FetchAuthGuard {
   const authenticate = buildAuthenticator(options, 'authGuard', GUARD_SETTING_KEYS);
   const settle = (answer: Authentication): VerifiedToken | Response =>
     answer.ok ? answer.auth : toResponse(authErrorAnswer(answer.error));
-  const guard = async (request: Pick<Request, 'method' | 'url' | 'headers'>): Promise<VerifiedToken | Response> => {
-    const answer = authenticate(webRequestLike(request));
+  const guard = async (
+    request: Pick<Request, 'method' | 'url' | 'headers'>,
+    connection?: Connection,
+  ): Promise<VerifiedToken | Response> => {
+    const like = webRequestLike(request);
+    // Only the connection's certificate: with `mtls.certificateHeader` the core reads the header alone.
+    if (connection?.clientCertificate !== undefined) like.clientCertificate = connection.clientCertificate;
+    const answer = authenticate(like);
     return settle('ok' in answer ? answer : await answer);
   };
   return Object.defineProperty(guard, 'verifier', { value: authenticate.verifier, enumerable: true }) as FetchAuthGuard;

@@ -13,6 +13,7 @@ import {
 } from '../core/request/authenticator.js';
 import { authErrorAnswer } from '../core/request/route-answer.js';
 import type { VerifiedToken, Verifier } from '../core/verify/types.js';
+import { peerCertificateOf, readsPeerCertificate } from '../glue/peer-certificate.js';
 import { toResponse, webRequestLike } from '../glue/web-request.js';
 
 /**
@@ -77,8 +78,12 @@ export type AuthGuardMiddleware = MiddlewareHandler<AuthEnv> & {
  */
 export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
   const authenticate = buildAuthenticator(options, 'authGuard', GUARD_SETTING_KEYS);
+  const fromSocket = readsPeerCertificate(authenticate);
   const guard: MiddlewareHandler<AuthEnv> = async (c, next) => {
-    const pending = authenticate(webRequestLike(c.req.raw));
+    const request = webRequestLike(c.req.raw);
+    // @hono/node-server hands the Node request as `c.env.incoming`; other runtimes have no socket.
+    if (fromSocket) request.clientCertificate = peerCertificateOf(nodeIncomingOf(c.env)?.socket);
+    const pending = authenticate(request);
     const answer = 'ok' in pending ? pending : await pending;
     if (!answer.ok) return toResponse(authErrorAnswer(answer.error));
     c.set('auth', answer.auth);
@@ -89,4 +94,11 @@ export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
     value: authenticate.verifier,
     enumerable: true,
   }) as AuthGuardMiddleware;
+}
+
+/** `c.env.incoming` on @hono/node-server (the Node `IncomingMessage`); `undefined` elsewhere. */
+function nodeIncomingOf(env: unknown): { socket?: unknown } | undefined {
+  if (typeof env !== 'object' || env === null) return undefined;
+  const incoming = (env as { incoming?: unknown }).incoming;
+  return typeof incoming === 'object' && incoming !== null ? incoming : undefined;
 }

@@ -14,6 +14,7 @@ import {
 import type { RequestLike } from '../core/request/request-like.js';
 import { authErrorAnswer } from '../core/request/route-answer.js';
 import type { VerifiedToken, Verifier } from '../core/verify/types.js';
+import { peerCertificateOf, readsPeerCertificate } from '../glue/peer-certificate.js';
 import { writeKoaAnswer } from './write-answer.js';
 
 /**
@@ -79,8 +80,11 @@ export type AuthGuardMiddleware = Middleware<AuthState> & {
  */
 export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
   const authenticate = buildAuthenticator(options, 'authGuard', GUARD_SETTING_KEYS);
+  const fromSocket = readsPeerCertificate(authenticate);
   const guard: Middleware<AuthState> = async (ctx, next) => {
-    const pending = authenticate(koaRequestLike(ctx));
+    const request = koaRequestLike(ctx);
+    if (fromSocket) request.clientCertificate = peerCertificateOf(ctx.req.socket);
+    const pending = authenticate(request);
     const answer = 'ok' in pending ? pending : await pending;
     if (!answer.ok) {
       writeKoaAnswer(ctx, authErrorAnswer(answer.error));

@@ -17,6 +17,7 @@ import { buildVerifier } from '../verify/create-verifier.js';
 import { VERIFIER_OPTION_KEYS, type VerifiedToken, type Verifier, type VerifierOptions } from '../verify/types.js';
 import { portOf } from '../verify/verifier-port.js';
 import { assertB64Token, readBearerToken } from './bearer.js';
+import { certificateBinding, type MtlsOptions, type MtlsSettings, mtlsSettings } from './certificate-binding.js';
 import { publicOrigin } from './public-origin.js';
 import type { RequestLike } from './request-like.js';
 import { type Presentation, type RequestCheck, type ResponseHeaders, runChecks } from './request-check.js';
@@ -37,6 +38,13 @@ export interface GuardSettings {
   scopes?: string[];
   /** Realm in `WWW-Authenticate` challenges. Default `'api'`. */
   realm?: string;
+  /**
+   * Certificate-bound tokens (RFC 8705): `true` admits a token only if its `cnf['x5t#S256']` is
+   * the thumbprint of the client certificate of the TLS connection (unbound tokens refused);
+   * {@link MtlsOptions} reads the certificate from a trusted proxy's header or admits unbound
+   * tokens too. Default `false`: nothing is read, a bound token passes as a bearer token.
+   */
+  mtls?: boolean | MtlsOptions;
 }
 
 /**
@@ -180,6 +188,11 @@ export interface Authenticator {
   /** The configured public origin (serialized), if any. */
   readonly origin: string | undefined;
   /**
+   * How certificate-bound tokens are checked (`mtls`); `undefined` when they are not. An adapter
+   * reads the connection's certificate only when this is set without a `certificateHeader`.
+   */
+  readonly mtls: MtlsSettings | undefined;
+  /**
    * The absolute URL of `request`: the configured origin, then the request's path and query;
    * `undefined` when the request has no path. A TypeError when no `origin` is configured.
    */
@@ -190,8 +203,13 @@ export interface Authenticator {
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
 /** Settings every adapter of the request step accepts: one line per option. */
-export const GUARD_SETTING_KEYS = optionKeys<GuardSettings>({ scopes: true, realm: true });
-const AUTHENTICATOR_SETTING_KEYS = optionKeys<AuthenticatorSettings>({ scopes: true, realm: true, origin: true });
+export const GUARD_SETTING_KEYS = optionKeys<GuardSettings>({ scopes: true, realm: true, mtls: true });
+const AUTHENTICATOR_SETTING_KEYS = optionKeys<AuthenticatorSettings>({
+  scopes: true,
+  realm: true,
+  origin: true,
+  mtls: true,
+});
 
 /**
  * Builds the authenticate step, the framework-free core of `authGuard`: same options (plus
@@ -201,7 +219,8 @@ const AUTHENTICATOR_SETTING_KEYS = optionKeys<AuthenticatorSettings>({ scopes: t
  * parsed), decide the framework's answer format, or look at the request's `Host`.
  *
  * @throws TypeError at construction: a misspelt key, verifier options beside `verifier`, a scope or
- * realm a challenge cannot carry, an `origin` with a path, bad verifier options (shorthand).
+ * realm a challenge cannot carry, an `origin` with a path, an `mtls` that is not `true`, `false` or
+ * {@link MtlsOptions}, bad verifier options (shorthand).
  *
  * @example
  * ```ts
@@ -261,11 +280,12 @@ export function buildAuthenticator(
     );
   }
   const site = origin === undefined ? undefined : publicOrigin(origin, factory);
+  const mtls = mtlsSettings(options.mtls, factory);
   let verifier: Verifier;
   if (withVerifier)
     verifier = options.verifier as Verifier; // checked above: an object
   else {
-    const { scopes: _scopes, realm: _realm, origin: _origin, ...verifierOptions } = options;
+    const { scopes: _scopes, realm: _realm, origin: _origin, mtls: _mtls, ...verifierOptions } = options;
     verifier = buildVerifier(verifierOptions, factory);
   }
   const required = Object.freeze([...scopes]);
@@ -284,6 +304,7 @@ export function buildAuthenticator(
   // in order. A check throws an AuthError to refuse.
   const checks: RequestCheck[] = [];
   if (required.length > 0) checks.push((auth) => requireScopes(auth, required));
+  if (mtls !== undefined) checks.push(certificateBinding(mtls));
 
   const admit = (auth: VerifiedToken, presented: Presentation): Authentication | Promise<Authentication> => {
     if (checks.length === 0) return { ok: true, auth };
@@ -342,6 +363,7 @@ export function buildAuthenticator(
     realm: { value: realm, enumerable: true },
     scopes: { value: required, enumerable: true },
     origin: { value: site?.origin, enumerable: true },
+    mtls: { value: mtls, enumerable: true },
     requestUrl: { value: requestUrl, enumerable: true },
   }) as Authenticator;
 }

@@ -7,8 +7,6 @@
  * Not validated here: that `url` is a well-formed request target, or that `method` is a known
  * method. Each step reads only what it needs and refuses what it cannot use.
  */
-import type { X509Certificate } from 'node:crypto';
-
 /**
  * Header fields as a plain record: Node's `req.headers` (lower-cased names), or any casing.
  *
@@ -48,17 +46,19 @@ export type HeaderValue = string | readonly string[] | undefined;
 
 /**
  * The client's TLS certificate (RFC 8705 mutual TLS), as the server or the proxy in front of it
- * hands it over: DER bytes, PEM text, or a parsed `X509Certificate`. Carried, not yet checked.
+ * hands it over: its DER bytes, its PEM text, or an object carrying its DER as `raw` (Node's
+ * `X509Certificate`, `getPeerCertificate()`). Read only by a guard with `mtls` on, and only for a
+ * certificate-bound token.
  *
  * @example
  * ```ts
  * import type { TLSSocket } from 'node:tls';
  * import type { ClientCertificate } from 'revocable-jwt';
  * declare const socket: TLSSocket; // node:https with `requestCert: true`
- * const clientCertificate: ClientCertificate = socket.getPeerCertificate().raw; // its DER bytes
+ * const clientCertificate: ClientCertificate | undefined = socket.getPeerX509Certificate(); // or its `.raw` DER
  * ```
  */
-export type ClientCertificate = Uint8Array | string | X509Certificate;
+export type ClientCertificate = Uint8Array | string | { readonly raw: Uint8Array };
 
 /**
  * What the request step reads from a request. A Node `IncomingMessage` (Express, Connect,
@@ -97,7 +97,11 @@ export interface RequestLike {
    * body (JSON included) is the application's data and is never looked at.
    */
   body?: unknown;
-  /** The client's TLS certificate, when the connection (or a trusted proxy) presented one. */
+  /**
+   * The client's TLS certificate, when the connection presented one: what a guard with `mtls` on
+   * checks a certificate-bound token against (unless it takes the certificate from a trusted
+   * proxy's header, `mtls.certificateHeader`, and then only from there).
+   */
   clientCertificate?: ClientCertificate;
 }
 

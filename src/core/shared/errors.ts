@@ -199,6 +199,10 @@ const TOKEN_DESCRIPTIONS: Partial<Record<RejectionReason, string>> = {
   lifetime_too_long: 'The access token lifetime exceeds what this resource accepts',
   revoked: 'The access token has been revoked',
   token_inactive: 'The access token is not active',
+  token_not_bound: 'The access token is not bound to a client certificate',
+  certificate_required: 'The access token is bound to a client certificate, and none was presented',
+  certificate_unreadable: 'The client certificate could not be read',
+  certificate_mismatch: 'The access token is bound to another client certificate',
 };
 
 /**

@@ -49,6 +49,14 @@ export type RejectionReason =
   | 'revoked'
   | 'token_inactive'
   | 'insufficient_scope'
+  /** `mtls` on: the token carries no `cnf['x5t#S256']` (RFC 8705), and unbound tokens are refused. */
+  | 'token_not_bound'
+  /** `mtls` on: the token is bound to a certificate, and the request presented none. */
+  | 'certificate_required'
+  /** `mtls` on: the certificate given (a proxy's header, a `clientCertificate`) is no certificate. */
+  | 'certificate_unreadable'
+  /** `mtls` on: the token is bound to a certificate other than the one presented. */
+  | 'certificate_mismatch'
   | 'idp_unavailable'
   | 'store_unavailable'
   | 'misconfigured'

@@ -1,16 +1,17 @@
 /**
- * SHA-256 of a text's UTF-8 bytes, base64url: the keys of revocation identities, the IdP outbox
- * and the introspection gate. Synchronous, because its callers are (WebCrypto's `digest` is
- * async). Node, Bun and Deno hand over their native hash through `process.getBuiltinModule` (no
- * `node:*` import, so edge bundles stay Web-standard); elsewhere (workerd, browsers) the audited
- * pure-JS `@noble/hashes` computes the same digest, about 5 times slower. Neither runs on a
- * cache hit: a verified token's keys are computed once, when it is first verified.
+ * SHA-256, base64url: of a text's UTF-8 bytes for the keys of revocation identities, the IdP
+ * outbox and the introspection gate; of bytes for a client certificate's RFC 8705 thumbprint.
+ * Synchronous, because its callers are (WebCrypto's `digest` is async). Node, Bun and Deno hand
+ * over their native hash through `process.getBuiltinModule` (no `node:*` import, so edge bundles
+ * stay Web-standard); elsewhere (workerd, browsers) the audited pure-JS `@noble/hashes` computes
+ * the same digest, about 5 times slower. A token's keys are computed once, when it is first
+ * verified; a certificate's thumbprint once per certificate object.
  */
 import { sha256 as pureSha256 } from '@noble/hashes/sha2.js';
 import { base64url } from 'jose';
 
 interface NativeCrypto {
-  createHash(algorithm: 'sha256'): { update(text: string): { digest(encoding: 'base64url'): string } };
+  createHash(algorithm: 'sha256'): { update(data: string | Uint8Array): { digest(encoding: 'base64url'): string } };
 }
 interface MaybeNodeProcess {
   process?: { getBuiltinModule?: (id: string) => unknown };
@@ -27,3 +28,14 @@ export function portableSha256(text: string): string {
 /** SHA-256 of `text` (UTF-8), base64url without padding. */
 export const sha256: (text: string) => string =
   native === undefined ? portableSha256 : (text) => native.createHash('sha256').update(text).digest('base64url');
+
+/** The pure-JS digest of bytes, exported for the test that checks it against the native one. */
+export function portableSha256OfBytes(bytes: Uint8Array): string {
+  return base64url.encode(pureSha256(bytes));
+}
+
+/** SHA-256 of `bytes`, base64url without padding. */
+export const sha256OfBytes: (bytes: Uint8Array) => string =
+  native === undefined
+    ? portableSha256OfBytes
+    : (bytes) => native.createHash('sha256').update(bytes).digest('base64url');

@@ -64,7 +64,7 @@ describe('every factory refuses unknown option keys, naming the closest valid on
     [
       'authGuard (verifier options beside a verifier are ignored, so refused)',
       () => authGuard({ verifier, audience: 'https://other.example.com' } as never),
-      'unknown option `audience` in authGuard; valid options: scopes, realm, verifier',
+      'unknown option `audience` in authGuard; valid options: scopes, realm, mtls, verifier',
     ],
     [
       'authGuard (shorthand, nested)',

@@ -5,7 +5,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import { portableSha256, sha256 } from '../../../src/core/shared/sha256.js';
+import { portableSha256, portableSha256OfBytes, sha256, sha256OfBytes } from '../../../src/core/shared/sha256.js';
 
 const reference = (text: string) => createHash('sha256').update(text).digest('base64url');
 
@@ -22,6 +22,20 @@ describe('sha256', () => {
         expect(portableSha256(text)).toBe(reference(text));
       }),
       { numRuns: 500 },
+    );
+  });
+});
+
+describe('sha256OfBytes', () => {
+  const referenceOfBytes = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('base64url');
+
+  it('gives the same digest natively and in pure JS, for any bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2000 }), (bytes) => {
+        expect(sha256OfBytes(bytes)).toBe(referenceOfBytes(bytes));
+        expect(portableSha256OfBytes(bytes)).toBe(referenceOfBytes(bytes));
+      }),
+      { numRuns: 300 },
     );
   });
 });
