@@ -83,7 +83,9 @@ export type {
 export {
   createAuthenticator,
   type Admitted,
+  type Anonymous,
   type Authentication,
+  type OptionalAuthentication,
   type Authenticator,
   type AuthenticatorOptions,
   type AuthenticatorSettings,
@@ -107,7 +109,8 @@ export {
   type SecurityEventHandler,
   type SecurityEventRequestOptions,
 } from './core/request/security-event-request.js';
-export { grantedScopes, requireScopes } from './core/request/scopes.js';
+export { grantedScopes, requireAnyScope, requireScopes, type ScopeRequirement } from './core/request/scopes.js';
+export type { ClaimRules, ClaimValue } from './core/request/claim-checks.js';
 /**
  * Errors: one root, `RevocableJwtError`, whose `reason` (an `ErrorReason`) names the cause in
  * every family; `AuthError` (and its subclasses) for refused requests, `HttpRequestError`,
@@ -126,6 +129,7 @@ export {
   InvalidRequestError,
   InvalidTokenError,
   InsufficientScopeError,
+  InsufficientUserAuthenticationError,
   IdpUnavailableError,
   StoreUnavailableError,
   MisconfiguredError,

@@ -1,5 +1,11 @@
 /** `revocable-jwt/koa`: the guard (middleware → `ctx.state.auth`) and the endpoints for Koa. */
-export { type AuthGuardMiddleware, type AuthGuardOptions, type AuthState, authGuard } from './auth-guard.js';
+export {
+  type AuthGuardMiddleware,
+  type AuthGuardOptions,
+  type AuthState,
+  authGuard,
+  type OptionalAuthState,
+} from './auth-guard.js';
 export {
   type BackchannelLogoutRouteOptions,
   backchannelLogoutRoute,

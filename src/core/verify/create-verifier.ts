@@ -380,6 +380,8 @@ class MultiIssuerVerifier implements Verifier {
           : Promise.reject(new TypeError(`revocable-jwt: unknown issuer ${issuer}`));
       },
       reportRejection: (error) => portOf(this.verifiers[0]!).reportRejection(error),
+      // Issuers share the top-level `clock` unless an entry brings its own: the first one's stands for all.
+      time: portOf(this.verifiers[0]!).time,
     };
   }
 

@@ -64,7 +64,7 @@ describe('every factory refuses unknown option keys, naming the closest valid on
     [
       'authGuard (verifier options beside a verifier are ignored, so refused)',
       () => authGuard({ verifier, audience: 'https://other.example.com' } as never),
-      'unknown option `audience` in authGuard; valid options: scopes, realm, verifier',
+      'unknown option `audience` in authGuard; valid options: scopes, claims, acrValues, maxAge, optional, resourceMetadata, realm, verifier',
     ],
     [
       'authGuard (shorthand, nested)',
@@ -116,6 +116,11 @@ describe('every factory refuses unknown option keys, naming the closest valid on
       'createVerifier multi-issuer (nested in an entry)',
       () => createVerifier({ issuers: [{ ...base, revocation: { clientid: 'x' } }] } as never),
       'unknown option `issuers[0].revocation.clientid` in createVerifier; did you mean `issuers[0].revocation.clientId`?',
+    ],
+    [
+      'authGuard (claims)',
+      () => authGuard({ verifier, claims: { equal: { tenant: 't1' } } } as never),
+      'unknown option `claims.equal` in authGuard; did you mean `claims.equals`?',
     ],
     [
       'revokeRoute',
@@ -214,6 +219,18 @@ describe('every factory refuses unknown option keys, naming the closest valid on
       fetch: forbiddenFetch,
     });
     expect(() => authGuard({ verifier: full, scopes: ['a'], realm: 'r' })).not.toThrow();
+    expect(() =>
+      authGuard({
+        verifier: full,
+        scopes: { anyOf: ['a', 'b'] },
+        claims: { equals: { tenant: 't1' }, includes: { roles: ['admin'] }, check: () => true },
+        acrValues: ['urn:example:mfa'],
+        maxAge: 300,
+        optional: true,
+        resourceMetadata: 'https://api.example.com/.well-known/oauth-protected-resource',
+        realm: 'r',
+      }),
+    ).not.toThrow();
     const shorthand = authGuard({ ...base, scopes: ['a'], realm: 'r' });
     expect(() => revokeRoute({ verifier: full, realm: 'r' })).not.toThrow();
     expect(() =>
