@@ -147,6 +147,7 @@ export type {
   RevocationOptions,
   RevocationOutcome,
   RevokeOptions,
+  StaticJwks,
   VerifiedToken,
   Verifier,
   VerifierOptions,

@@ -212,6 +212,7 @@ describe('every factory refuses unknown option keys, naming the closest valid on
         timeout: 1,
         allowMissingAudience: false,
       },
+      maxTokenAge: 3600,
     });
     const multi = createVerifier({
       issuers: [base, { ...base, issuer: 'https://b.example.com/' }],
