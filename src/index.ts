@@ -14,6 +14,7 @@ export type {
 } from './express/auth-guard.js';
 export { authErrorHandler, writeAuthError } from './express/error-handler.js';
 export { revokeRoute, type RevokeRouteOptions } from './express/revoke-route.js';
+export { protectedResourceMetadata, type MetadataRoute } from './express/resource-metadata-route.js';
 export type { RouteRequest } from './express/post-route.js';
 export { backchannelLogoutRoute, type BackchannelLogoutRouteOptions } from './express/backchannel-logout-route.js';
 export { securityEventRoute, type SecurityEventRouteOptions } from './express/security-event-route.js';
@@ -111,6 +112,12 @@ export {
 } from './core/request/security-event-request.js';
 export { grantedScopes, requireAnyScope, requireScopes, type ScopeRequirement } from './core/request/scopes.js';
 export type { ClaimRules, ClaimValue } from './core/request/claim-checks.js';
+export {
+  createProtectedResourceMetadataHandler,
+  type ProtectedResourceMetadata,
+  type ProtectedResourceMetadataHandler,
+  type ProtectedResourceMetadataOptions,
+} from './core/request/resource-metadata.js';
 /**
  * Errors: one root, `RevocableJwtError`, whose `reason` (an `ErrorReason`) names the cause in
  * every family; `AuthError` (and its subclasses) for refused requests, `HttpRequestError`,

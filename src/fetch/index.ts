@@ -4,5 +4,6 @@
  */
 export { type AuthGuardOptions, authGuard, type FetchAuthGuard, type OptionalFetchAuthGuard } from './auth-guard.js';
 export { type BackchannelLogoutRouteOptions, backchannelLogoutRoute } from './backchannel-logout-route.js';
+export { type FetchMetadataRoute, protectedResourceMetadata } from './resource-metadata-route.js';
 export { type FetchRoute, type RevokeRouteOptions, revokeRoute } from './revoke-route.js';
 export { type SecurityEventRouteOptions, securityEventRoute } from './security-event-route.js';

@@ -12,6 +12,8 @@ export {
 export {
   type BackchannelLogoutRouteOptions,
   backchannelLogoutRoute,
+  type MetadataHandler,
+  protectedResourceMetadata,
   type RevokeRouteOptions,
   revokeRoute,
   type SecurityEventRouteOptions,

@@ -9,6 +9,8 @@ export {
 export {
   type BackchannelLogoutRouteOptions,
   backchannelLogoutRoute,
+  type MetadataMiddleware,
+  protectedResourceMetadata,
   type RevokeRouteOptions,
   revokeRoute,
   type SecurityEventRouteOptions,

@@ -11,6 +11,7 @@ import {
   createVerifier,
   processLogoutToken,
   processSecurityEvent,
+  protectedResourceMetadata,
   revokeRoute,
   securityEventRoute,
   type FetchLike,
@@ -123,6 +124,11 @@ describe('every factory refuses unknown option keys, naming the closest valid on
       'unknown option `claims.equal` in authGuard; did you mean `claims.equals`?',
     ],
     [
+      'protectedResourceMetadata',
+      () => protectedResourceMetadata({ resource: AUDIENCE, scopeSupported: ['a'] } as never),
+      'unknown option `scopeSupported` in protectedResourceMetadata; did you mean `scopesSupported`?',
+    ],
+    [
       'revokeRoute',
       () => revokeRoute({ verifier, relm: 'x' } as never),
       'unknown option `relm` in revokeRoute; did you mean `realm`?',
@@ -230,6 +236,22 @@ describe('every factory refuses unknown option keys, naming the closest valid on
         optional: true,
         resourceMetadata: 'https://api.example.com/.well-known/oauth-protected-resource',
         realm: 'r',
+      }),
+    ).not.toThrow();
+    expect(() =>
+      protectedResourceMetadata({
+        resource: 'https://api.example.com',
+        verifier: full,
+        authorizationServers: [ISSUER],
+        scopesSupported: ['a'],
+        resourceName: 'API',
+        resourceDocumentation: 'https://api.example.com/docs',
+        resourcePolicyUri: 'https://api.example.com/policy',
+        resourceTosUri: 'https://api.example.com/tos',
+        dpopSigningAlgValuesSupported: ['ES256'],
+        dpopBoundAccessTokensRequired: false,
+        tlsClientCertificateBoundAccessTokens: false,
+        cacheMaxAge: 60,
       }),
     ).not.toThrow();
     const shorthand = authGuard({ ...base, scopes: ['a'], realm: 'r' });
