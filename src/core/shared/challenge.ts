@@ -5,7 +5,15 @@
  * (`error`, `error_description`, `scope`, …) to the challenge of the scheme the client used.
  */
 
-/** One scheme a resource accepts, with the parameters only its challenge carries (DPoP: `algs`). */
+/**
+ * One scheme a resource accepts, with the parameters only its challenge carries (DPoP: `algs`).
+ *
+ * @example
+ * ```ts
+ * import type { ChallengeScheme } from 'revocable-jwt';
+ * const dpop: ChallengeScheme = { name: 'DPoP', params: [['algs', 'ES256 EdDSA']] };
+ * ```
+ */
 export interface ChallengeScheme {
   /** The authentication scheme, as written in the challenge. */
   readonly name: 'Bearer' | 'DPoP';
@@ -16,6 +24,18 @@ export interface ChallengeScheme {
 /**
  * How a resource words its challenges. Frozen and shared: an error carries one (its copy per
  * request differs only in `used`).
+ *
+ * @example
+ * ```ts
+ * import { InvalidTokenError, type Challenge } from 'revocable-jwt';
+ * const challenge: Challenge = {
+ *   realm: 'notes',
+ *   schemes: [{ name: 'Bearer', params: [] }],
+ *   params: [['resource_metadata', 'https://api.example.com/.well-known/oauth-protected-resource']],
+ * };
+ * const error = new InvalidTokenError('revoked').withChallenge(challenge);
+ * error.headers['WWW-Authenticate']; // Bearer realm="notes", resource_metadata="…", error="invalid_token", …
+ * ```
  */
 export interface Challenge {
   /** The `realm` of every challenge. */
