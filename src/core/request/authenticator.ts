@@ -12,16 +12,16 @@
  */
 import { parseTrustedUrl } from '../idp/url-policy.js';
 import { bearerChallenge, type Challenge, challengeUsing } from '../shared/challenge.js';
-import { type AuthError, fitsChallenge, UnauthorizedError } from '../shared/errors.js';
+import { type AuthError, fitsChallenge } from '../shared/errors.js';
 import { optionKeys, rejectUnknownKeys } from '../shared/option-keys.js';
 import { toAuthError } from '../shared/rejections.js';
 import { buildVerifier } from '../verify/create-verifier.js';
 import { VERIFIER_OPTION_KEYS, type VerifiedToken, type Verifier, type VerifierOptions } from '../verify/types.js';
 import { portOf } from '../verify/verifier-port.js';
-import { assertB64Token, readBearerToken } from './bearer.js';
+import { assertB64Token, presentsNoCredentials, readBearerToken } from './bearer.js';
 import { type ClaimRules, claimChecks } from './claim-checks.js';
 import { publicOrigin } from './public-origin.js';
-import { headerOf, type RequestLike } from './request-like.js';
+import type { RequestLike } from './request-like.js';
 import { type Presentation, type RequestCheck, type ResponseHeaders, runChecks } from './request-check.js';
 import { authErrorAnswer } from './route-answer.js';
 import { type ScopeRequirement, scopeCheck, scopeRequirement } from './scopes.js';
@@ -404,14 +404,13 @@ export function buildAuthenticator(
   };
 
   const authenticate = (request: RequestLike): OptionalAuthentication | Promise<OptionalAuthentication> => {
+    // No credentials at all: an optional route goes on without them. Anything presented (another
+    // scheme included: an attempt to authenticate that we cannot check) is judged as always.
+    if (optional && presentsNoCredentials(request)) return ANONYMOUS;
     let token: string;
     try {
       token = readBearerToken(request);
     } catch (error) {
-      // No credentials at all: an optional route goes on without them. Another scheme is an
-      // attempt to authenticate that we cannot check, refused as before.
-      if (optional && error instanceof UnauthorizedError && !headerOf(request.headers, 'authorization'))
-        return ANONYMOUS;
       return refuse(error, true);
     }
     const presented: Presentation = { request, scheme: 'Bearer', token };
