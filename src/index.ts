@@ -14,6 +14,7 @@ export type {
 } from './express/auth-guard.js';
 export { authErrorHandler, writeAuthError } from './express/error-handler.js';
 export { revokeRoute, type RevokeRouteOptions } from './express/revoke-route.js';
+export { protectedResourceMetadata, type MetadataRoute } from './express/resource-metadata-route.js';
 export type { RouteRequest } from './express/post-route.js';
 export { backchannelLogoutRoute, type BackchannelLogoutRouteOptions } from './express/backchannel-logout-route.js';
 export { securityEventRoute, type SecurityEventRouteOptions } from './express/security-event-route.js';
@@ -83,7 +84,9 @@ export type {
 export {
   createAuthenticator,
   type Admitted,
+  type Anonymous,
   type Authentication,
+  type OptionalAuthentication,
   type Authenticator,
   type AuthenticatorOptions,
   type AuthenticatorSettings,
@@ -107,7 +110,14 @@ export {
   type SecurityEventHandler,
   type SecurityEventRequestOptions,
 } from './core/request/security-event-request.js';
-export { grantedScopes, requireScopes } from './core/request/scopes.js';
+export { grantedScopes, requireAnyScope, requireScopes, type ScopeRequirement } from './core/request/scopes.js';
+export type { ClaimRules, ClaimValue } from './core/request/claim-checks.js';
+export {
+  createProtectedResourceMetadataHandler,
+  type ProtectedResourceMetadata,
+  type ProtectedResourceMetadataHandler,
+  type ProtectedResourceMetadataOptions,
+} from './core/request/resource-metadata.js';
 export type { MtlsOptions, MtlsSettings } from './core/request/certificate-binding.js';
 export { certificateThumbprint } from './core/request/client-certificate.js';
 /**
@@ -128,6 +138,7 @@ export {
   InvalidRequestError,
   InvalidTokenError,
   InsufficientScopeError,
+  InsufficientUserAuthenticationError,
   IdpUnavailableError,
   StoreUnavailableError,
   MisconfiguredError,
@@ -146,6 +157,7 @@ export type {
   RevocationOptions,
   RevocationOutcome,
   RevokeOptions,
+  StaticJwks,
   VerifiedToken,
   Verifier,
   VerifierOptions,

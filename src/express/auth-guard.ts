@@ -7,10 +7,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
-  type Authentication,
   buildAuthenticator,
   GUARD_SETTING_KEYS,
   type GuardSettings,
+  type OptionalAuthentication,
   type VerifierChoice,
 } from '../core/request/authenticator.js';
 import type { RequestLike } from '../core/request/request-like.js';
@@ -108,8 +108,10 @@ export interface AuthGuardMiddleware {
 
 /**
  * Express/Connect middleware for a resource server: reads the bearer token (RFC 6750: the
- * `Authorization` header only), verifies it with the verifier (locally, cached), checks `scopes`,
- * sets `req.auth = { token, header, payload, source }` and calls `next()`. A refusal goes to
+ * `Authorization` header only), verifies it with the verifier (locally, cached), checks `claims`,
+ * step-up (`acrValues`, `maxAge`) and `scopes`, sets `req.auth = { token, header, payload, source }`
+ * and calls `next()` (with `optional: true`, a request without credentials goes on with `req.auth`
+ * undefined). A refusal goes to
  * `next(err)` as an `AuthError` carrying `status`, `headers` (the `WWW-Authenticate` challenge
  * under `realm`, `Retry-After`) and a JSON body from `toJSON()`: Express's default handler
  * already answers with the right status and headers; `authErrorHandler()` adds the JSON body.
@@ -135,11 +137,12 @@ export interface AuthGuardMiddleware {
 export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
   const authenticate = buildAuthenticator(options, 'authGuard', GUARD_SETTING_KEYS);
 
-  const finish = (req: GuardRequest, res: ServerResponse, next: NextFunction, answer: Authentication): void => {
+  const finish = (req: GuardRequest, res: ServerResponse, next: NextFunction, answer: OptionalAuthentication): void => {
     if (!answer.ok) {
       next(answer.error);
       return;
     }
+    // `undefined` on an optional route without credentials, whatever an earlier middleware left there.
     req.auth = answer.auth;
     if (answer.headers !== undefined) res.setHeaders(new Map(Object.entries(answer.headers)));
     next();

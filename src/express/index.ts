@@ -13,5 +13,6 @@ export {
 export { type BackchannelLogoutRouteOptions, backchannelLogoutRoute } from './backchannel-logout-route.js';
 export { authErrorHandler, writeAuthError } from './error-handler.js';
 export type { RouteRequest } from './post-route.js';
+export { type MetadataRoute, protectedResourceMetadata } from './resource-metadata-route.js';
 export { type RevokeRouteOptions, revokeRoute } from './revoke-route.js';
 export { type SecurityEventRouteOptions, securityEventRoute } from './security-event-route.js';

@@ -6,10 +6,10 @@
  */
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import {
-  type Authentication,
   buildAuthenticator,
   GUARD_SETTING_KEYS,
   type GuardSettings,
+  type OptionalAuthentication,
   type VerifierChoice,
 } from '../core/request/authenticator.js';
 import { authErrorAnswer } from '../core/request/route-answer.js';
@@ -55,7 +55,8 @@ export interface AuthGuardHook {
 /**
  * Builds the guard. Options are checked here, once (a `TypeError` says what to change). A refusal
  * is answered at once (401, 400, 403, 503 with `Retry-After`), with the `WWW-Authenticate`
- * challenge and `{ error, error_description }`.
+ * challenge and `{ error, error_description }`. With `optional: true`, a request without
+ * credentials goes on with `request.auth` undefined.
  *
  * @example
  * ```ts
@@ -73,13 +74,13 @@ export function authGuard(options: AuthGuardOptions): AuthGuardHook {
     request: FastifyRequest,
     reply: FastifyReply,
     done: HookHandlerDoneFunction,
-    answer: Authentication,
+    answer: OptionalAuthentication,
   ) => {
     if (!answer.ok) {
       sendAnswer(reply, authErrorAnswer(answer.error)); // answered: `done` is not called
       return;
     }
-    request.auth = answer.auth;
+    request.auth = answer.auth; // undefined on an optional route without credentials
     if (answer.headers !== undefined) reply.headers(answer.headers);
     done();
   };

@@ -6,6 +6,8 @@ export { type AuthGuardHook, type AuthGuardOptions, authGuard } from './auth-gua
 export {
   type BackchannelLogoutRouteOptions,
   backchannelLogoutRoute,
+  type MetadataPlugin,
+  protectedResourceMetadata,
   type RevokeRouteOptions,
   revokeRoute,
   type SecurityEventRouteOptions,

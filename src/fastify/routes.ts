@@ -13,6 +13,11 @@ import {
   buildBackchannelLogoutHandler,
 } from '../core/request/backchannel-logout-request.js';
 import type { RequestLike } from '../core/request/request-like.js';
+import {
+  createProtectedResourceMetadataHandler,
+  type ProtectedResourceMetadata,
+  type ProtectedResourceMetadataOptions,
+} from '../core/request/resource-metadata.js';
 import { buildRevokeHandler, type RevokeRequestOptions } from '../core/request/revoke-request.js';
 import type { EndpointPolicy, RouteAnswer } from '../core/request/route-answer.js';
 import { buildSecurityEventHandler, type SecurityEventRequestOptions } from '../core/request/security-event-request.js';
@@ -104,6 +109,56 @@ export function backchannelLogoutRoute(options: BackchannelLogoutRouteOptions): 
 export function securityEventRoute(options: SecurityEventRouteOptions): FastifyPluginCallback {
   const receive = buildSecurityEventHandler(options, 'securityEventRoute');
   return endpoint(receive, (request) => receive(requestLikeOf(request), () => readNodeRawBody(request.raw, undefined)));
+}
+
+/**
+ * The plugin {@link protectedResourceMetadata} returns, and where it belongs.
+ *
+ * @example
+ * ```ts
+ * import { type MetadataPlugin, protectedResourceMetadata } from 'revocable-jwt/fastify';
+ * const metadata: MetadataPlugin = protectedResourceMetadata({ resource: 'https://api.example.com', verifier });
+ * ```
+ */
+export type MetadataPlugin = FastifyPluginCallback & {
+  /** Where it serves: `/.well-known/oauth-protected-resource` followed by the resource's path. */
+  readonly path: string;
+  /** Its absolute URL: what guards pass as `resourceMetadata`. */
+  readonly url: string;
+  /** The document served. */
+  readonly metadata: ProtectedResourceMetadata;
+};
+
+/**
+ * The RFC 9728 protected resource metadata endpoint, a plugin: GET and HEAD answer the document
+ * (`Cache-Control: public, max-age=3600`, `Access-Control-Allow-Origin: *`), OPTIONS the CORS
+ * preflight, anything else 405. Register it with its path as `prefix`, like the other endpoints
+ * (without a prefix it serves at its own path); give `metadata.url` to the guards as
+ * `resourceMetadata`.
+ *
+ * @example
+ * ```ts
+ * import Fastify from 'fastify';
+ * import { protectedResourceMetadata } from 'revocable-jwt/fastify';
+ * const app = Fastify();
+ * const metadata = protectedResourceMetadata({ resource: 'https://api.example.com', verifier });
+ * app.register(metadata, { prefix: metadata.path });
+ * ```
+ */
+export function protectedResourceMetadata(options: ProtectedResourceMetadataOptions): MetadataPlugin {
+  const handle = createProtectedResourceMetadataHandler(options, 'protectedResourceMetadata');
+  const plugin: FastifyPluginCallback = (instance, _options, done) => {
+    // Node sends no body for HEAD, whatever is written: the answer is the same for both.
+    instance.all(instance.prefix === '' ? handle.path : '/', async (request, reply) =>
+      sendAnswer(reply, handle({ method: request.method, headers: request.headers })),
+    );
+    done();
+  };
+  return Object.defineProperties(plugin, {
+    path: { value: handle.path, enumerable: true },
+    url: { value: handle.url, enumerable: true },
+    metadata: { value: handle.metadata, enumerable: true },
+  }) as MetadataPlugin;
 }
 
 /** A plugin serving `handle` at its prefix, every method (405 for all but POST), body left unread. */

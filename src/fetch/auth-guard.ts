@@ -5,10 +5,10 @@
  * RFC 6750 answer as a `Response` ready to return. Web-standard APIs only.
  */
 import {
-  type Authentication,
   buildAuthenticator,
   GUARD_SETTING_KEYS,
   type GuardSettings,
+  type OptionalAuthentication,
   type VerifierChoice,
 } from '../core/request/authenticator.js';
 import type { ClientCertificate } from '../core/request/request-like.js';
@@ -74,9 +74,32 @@ export interface FetchAuthGuard {
 }
 
 /**
+ * A guard built with `optional: true`: like {@link FetchAuthGuard}, and resolves to `undefined`
+ * for a request without credentials (no `Authorization` header), which may go on anonymously.
+ *
+ * @example
+ * ```ts
+ * import { authGuard, type OptionalFetchAuthGuard } from 'revocable-jwt/fetch';
+ * const guard: OptionalFetchAuthGuard = authGuard({ verifier, optional: true });
+ * const handle = async (request: Request) => {
+ *   const auth = await guard(request);
+ *   if (auth instanceof Response) return auth; // a token was presented and refused
+ *   return Response.json({ user: auth?.payload.sub ?? 'anonymous' });
+ * };
+ * ```
+ */
+export interface OptionalFetchAuthGuard {
+  (request: Pick<Request, 'method' | 'url' | 'headers'>): Promise<VerifiedToken | Response | undefined>;
+  /** The verifier this guard uses (built by the guard for the `{ issuer, audience }` shorthand). */
+  readonly verifier: Verifier;
+}
+
+/**
  * Builds a guard for Web-standard requests. Options are checked here, once (a `TypeError` says
  * what to change). The guard never rejects: every refusal is a `Response` (401, 400, 403, 503 with
  * `Retry-After`) carrying the `WWW-Authenticate` challenge and `{ error, error_description }`.
+ * With `optional: true` it resolves to `undefined` for a request without credentials
+ * ({@link OptionalFetchAuthGuard}); a token that is presented is checked as always.
  *
  * Does not: read the body (a form-encoded `access_token` is not looked for: reading would consume
  * the body the application needs; send the token in the `Authorization` header).
@@ -92,19 +115,25 @@ export interface FetchAuthGuard {
  * }
  * ```
  */
-export function authGuard(options: AuthGuardOptions): FetchAuthGuard {
+export function authGuard(options: AuthGuardOptions & { optional: true }): OptionalFetchAuthGuard;
+export function authGuard(options: AuthGuardOptions & { optional?: false }): FetchAuthGuard;
+export function authGuard(options: AuthGuardOptions): OptionalFetchAuthGuard;
+export function authGuard(options: AuthGuardOptions): OptionalFetchAuthGuard {
   const authenticate = buildAuthenticator(options, 'authGuard', GUARD_SETTING_KEYS);
-  const settle = (answer: Authentication): VerifiedToken | Response =>
+  const settle = (answer: OptionalAuthentication): VerifiedToken | Response | undefined =>
     answer.ok ? answer.auth : toResponse(authErrorAnswer(answer.error));
   const guard = async (
     request: Pick<Request, 'method' | 'url' | 'headers'>,
     connection?: Connection,
-  ): Promise<VerifiedToken | Response> => {
+  ): Promise<VerifiedToken | Response | undefined> => {
     const like = webRequestLike(request);
     // Only the connection's certificate: with `mtls.certificateHeader` the core reads the header alone.
     if (connection?.clientCertificate !== undefined) like.clientCertificate = connection.clientCertificate;
     const answer = authenticate(like);
     return settle('ok' in answer ? answer : await answer);
   };
-  return Object.defineProperty(guard, 'verifier', { value: authenticate.verifier, enumerable: true }) as FetchAuthGuard;
+  return Object.defineProperty(guard, 'verifier', {
+    value: authenticate.verifier,
+    enumerable: true,
+  }) as OptionalFetchAuthGuard;
 }

@@ -45,6 +45,23 @@ export interface AuthEnv {
 }
 
 /**
+ * The Hono environment an `optional: true` guard provides: `c.get('auth')` is the verified token,
+ * or `undefined` for a request without credentials.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from 'hono';
+ * import { authGuard, type OptionalAuthEnv } from 'revocable-jwt/hono';
+ * const app = new Hono<OptionalAuthEnv>();
+ * app.get('/notes', authGuard({ verifier, optional: true }), (c) => c.json({ user: c.get('auth')?.payload.sub }));
+ * ```
+ */
+export interface OptionalAuthEnv {
+  /** Set by the guard before the next handler runs; `auth` is `undefined` without credentials. */
+  Variables: { auth: VerifiedToken | undefined };
+}
+
+/**
  * The guard: a Hono middleware, and the verifier it uses.
  *
  * @example
@@ -54,7 +71,7 @@ export interface AuthEnv {
  * guard.verifier.stats();
  * ```
  */
-export type AuthGuardMiddleware = MiddlewareHandler<AuthEnv> & {
+export type AuthGuardMiddleware<Env extends OptionalAuthEnv = AuthEnv> = MiddlewareHandler<Env> & {
   /** The verifier this guard uses (built by the guard for the `{ issuer, audience }` shorthand). */
   readonly verifier: Verifier;
 };
@@ -62,7 +79,8 @@ export type AuthGuardMiddleware = MiddlewareHandler<AuthEnv> & {
 /**
  * Builds the guard. Options are checked here, once (a `TypeError` says what to change). A refusal
  * is answered at once (401, 400, 403, 503 with `Retry-After`), with the `WWW-Authenticate`
- * challenge and `{ error, error_description }`; later handlers do not run.
+ * challenge and `{ error, error_description }`; later handlers do not run. With `optional: true`,
+ * a request without credentials goes on with `c.get('auth')` undefined ({@link OptionalAuthEnv}).
  *
  * Does not: read the body (a form-encoded `access_token` is not looked for: send the token in the
  * `Authorization` header).
@@ -76,10 +94,13 @@ export type AuthGuardMiddleware = MiddlewareHandler<AuthEnv> & {
  * app.get('/notes/mine', (c) => c.json({ sub: c.get('auth').payload.sub }));
  * ```
  */
-export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
+export function authGuard(options: AuthGuardOptions & { optional: true }): AuthGuardMiddleware<OptionalAuthEnv>;
+export function authGuard(options: AuthGuardOptions & { optional?: false }): AuthGuardMiddleware;
+export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware<OptionalAuthEnv>;
+export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware<OptionalAuthEnv> | AuthGuardMiddleware {
   const authenticate = buildAuthenticator(options, 'authGuard', GUARD_SETTING_KEYS);
   const fromSocket = readsPeerCertificate(authenticate);
-  const guard: MiddlewareHandler<AuthEnv> = async (c, next) => {
+  const guard: MiddlewareHandler<OptionalAuthEnv> = async (c, next) => {
     const request = webRequestLike(c.req.raw);
     // @hono/node-server hands the Node request as `c.env.incoming`; other runtimes have no socket.
     if (fromSocket) request.clientCertificate = peerCertificateOf(nodeIncomingOf(c.env)?.socket);
@@ -93,7 +114,7 @@ export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
   return Object.defineProperty(guard, 'verifier', {
     value: authenticate.verifier,
     enumerable: true,
-  }) as AuthGuardMiddleware;
+  }) as AuthGuardMiddleware<OptionalAuthEnv>;
 }
 
 /** `c.env.incoming` on @hono/node-server (the Node `IncomingMessage`); `undefined` elsewhere. */

@@ -10,6 +10,11 @@ import {
   type BackchannelLogoutRequestOptions,
   buildBackchannelLogoutHandler,
 } from '../core/request/backchannel-logout-request.js';
+import {
+  createProtectedResourceMetadataHandler,
+  type ProtectedResourceMetadata,
+  type ProtectedResourceMetadataOptions,
+} from '../core/request/resource-metadata.js';
 import { buildRevokeHandler, type RevokeRequestOptions } from '../core/request/revoke-request.js';
 import { buildSecurityEventHandler, type SecurityEventRequestOptions } from '../core/request/security-event-request.js';
 import { answerPost } from '../glue/post-answer.js';
@@ -109,4 +114,51 @@ export function securityEventRoute(options: SecurityEventRouteOptions): Handler 
       await answerPost(receive, request.method, () => receive(webRequestLike(request), () => readHonoRawBody(c.req))),
     );
   };
+}
+
+/**
+ * The handler {@link protectedResourceMetadata} returns, and where it belongs.
+ *
+ * @example
+ * ```ts
+ * import { type MetadataHandler, protectedResourceMetadata } from 'revocable-jwt/hono';
+ * const metadata: MetadataHandler = protectedResourceMetadata({ resource: 'https://api.example.com', verifier });
+ * ```
+ */
+export type MetadataHandler = Handler & {
+  /** Where to mount it: `/.well-known/oauth-protected-resource` followed by the resource's path. */
+  readonly path: string;
+  /** Its absolute URL: what guards pass as `resourceMetadata`. */
+  readonly url: string;
+  /** The document served. */
+  readonly metadata: ProtectedResourceMetadata;
+};
+
+/**
+ * The RFC 9728 protected resource metadata endpoint: GET and HEAD answer the document
+ * (`Cache-Control: public, max-age=3600`, `Access-Control-Allow-Origin: *`), OPTIONS the CORS
+ * preflight, anything else 405. Mount it with `app.all(metadata.path, metadata)`; give
+ * `metadata.url` to the guards as `resourceMetadata`.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from 'hono';
+ * import { protectedResourceMetadata } from 'revocable-jwt/hono';
+ * const metadata = protectedResourceMetadata({ resource: 'https://api.example.com', verifier });
+ * new Hono().all(metadata.path, metadata);
+ * ```
+ */
+export function protectedResourceMetadata(options: ProtectedResourceMetadataOptions): MetadataHandler {
+  const handle = createProtectedResourceMetadataHandler(options, 'protectedResourceMetadata');
+  const route: Handler = (c) => {
+    const request = c.req.raw;
+    const response = toResponse(handle(request));
+    // A Response to HEAD carries the headers of the GET, never its body.
+    return request.method === 'HEAD' ? new Response(null, response) : response;
+  };
+  return Object.defineProperties(route, {
+    path: { value: handle.path, enumerable: true },
+    url: { value: handle.url, enumerable: true },
+    metadata: { value: handle.metadata, enumerable: true },
+  }) as MetadataHandler;
 }

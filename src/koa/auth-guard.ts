@@ -48,6 +48,25 @@ export interface AuthState {
 }
 
 /**
+ * The Koa state an `optional: true` guard provides: `ctx.state.auth` is the verified token, or
+ * `undefined` for a request without credentials.
+ *
+ * @example
+ * ```ts
+ * import Koa from 'koa';
+ * import { type OptionalAuthState, authGuard } from 'revocable-jwt/koa';
+ * const app = new Koa<OptionalAuthState>();
+ * app.use(authGuard({ verifier, optional: true })).use((ctx) => {
+ *   ctx.body = { user: ctx.state.auth?.payload.sub ?? 'anonymous' };
+ * });
+ * ```
+ */
+export interface OptionalAuthState {
+  /** Set by the guard before the next middleware runs; `undefined` without credentials. */
+  auth: VerifiedToken | undefined;
+}
+
+/**
  * The guard: a Koa middleware, and the verifier it uses.
  *
  * @example
@@ -57,7 +76,7 @@ export interface AuthState {
  * guard.verifier.stats();
  * ```
  */
-export type AuthGuardMiddleware = Middleware<AuthState> & {
+export type AuthGuardMiddleware<State extends OptionalAuthState = AuthState> = Middleware<State> & {
   /** The verifier this guard uses (built by the guard for the `{ issuer, audience }` shorthand). */
   readonly verifier: Verifier;
 };
@@ -65,7 +84,8 @@ export type AuthGuardMiddleware = Middleware<AuthState> & {
 /**
  * Builds the guard. Options are checked here, once (a `TypeError` says what to change). A refusal
  * is answered at once (401, 400, 403, 503 with `Retry-After`), with the `WWW-Authenticate`
- * challenge and `{ error, error_description }`.
+ * challenge and `{ error, error_description }`. With `optional: true`, a request without
+ * credentials goes on with `ctx.state.auth` undefined (typed by {@link OptionalAuthState}).
  *
  * @example
  * ```ts
@@ -78,10 +98,13 @@ export type AuthGuardMiddleware = Middleware<AuthState> & {
  * });
  * ```
  */
-export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
+export function authGuard(options: AuthGuardOptions & { optional: true }): AuthGuardMiddleware<OptionalAuthState>;
+export function authGuard(options: AuthGuardOptions & { optional?: false }): AuthGuardMiddleware;
+export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware<OptionalAuthState>;
+export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware<OptionalAuthState> {
   const authenticate = buildAuthenticator(options, 'authGuard', GUARD_SETTING_KEYS);
   const fromSocket = readsPeerCertificate(authenticate);
-  const guard: Middleware<AuthState> = async (ctx, next) => {
+  const guard: Middleware<OptionalAuthState> = async (ctx, next) => {
     const request = koaRequestLike(ctx);
     if (fromSocket) request.clientCertificate = peerCertificateOf(ctx.req.socket);
     const pending = authenticate(request);
@@ -97,7 +120,7 @@ export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
   return Object.defineProperty(guard, 'verifier', {
     value: authenticate.verifier,
     enumerable: true,
-  }) as AuthGuardMiddleware;
+  }) as AuthGuardMiddleware<OptionalAuthState>;
 }
 
 /** The request as the core reads it; `body` is what a body parser (koa-bodyparser, koa-body) left. */

@@ -10,6 +10,11 @@ import {
   type BackchannelLogoutRequestOptions,
   buildBackchannelLogoutHandler,
 } from '../core/request/backchannel-logout-request.js';
+import {
+  createProtectedResourceMetadataHandler,
+  type ProtectedResourceMetadata,
+  type ProtectedResourceMetadataOptions,
+} from '../core/request/resource-metadata.js';
 import { buildRevokeHandler, type RevokeRequestOptions } from '../core/request/revoke-request.js';
 import { buildSecurityEventHandler, type SecurityEventRequestOptions } from '../core/request/security-event-request.js';
 import { answerPost } from '../glue/post-answer.js';
@@ -114,4 +119,47 @@ export function securityEventRoute(options: SecurityEventRouteOptions): Middlewa
     );
     writeKoaAnswer(ctx, answer);
   };
+}
+
+/**
+ * The middleware {@link protectedResourceMetadata} returns, and where it belongs.
+ *
+ * @example
+ * ```ts
+ * import { type MetadataMiddleware, protectedResourceMetadata } from 'revocable-jwt/koa';
+ * const metadata: MetadataMiddleware = protectedResourceMetadata({ resource: 'https://api.example.com', verifier });
+ * ```
+ */
+export type MetadataMiddleware = Middleware & {
+  /** Where to mount it: `/.well-known/oauth-protected-resource` followed by the resource's path. */
+  readonly path: string;
+  /** Its absolute URL: what guards pass as `resourceMetadata`. */
+  readonly url: string;
+  /** The document served. */
+  readonly metadata: ProtectedResourceMetadata;
+};
+
+/**
+ * The RFC 9728 protected resource metadata endpoint: GET and HEAD answer the document
+ * (`Cache-Control: public, max-age=3600`, `Access-Control-Allow-Origin: *`), OPTIONS the CORS
+ * preflight, anything else 405. Mount it at `metadata.path`; give `metadata.url` to the guards as
+ * `resourceMetadata`.
+ *
+ * @example
+ * ```ts
+ * import Koa from 'koa';
+ * import { protectedResourceMetadata } from 'revocable-jwt/koa';
+ * const metadata = protectedResourceMetadata({ resource: 'https://api.example.com', verifier });
+ * new Koa().use((ctx, next) => (ctx.path === metadata.path ? metadata(ctx, next) : next()));
+ * ```
+ */
+export function protectedResourceMetadata(options: ProtectedResourceMetadataOptions): MetadataMiddleware {
+  const handle = createProtectedResourceMetadataHandler(options, 'protectedResourceMetadata');
+  // Koa sends no body for HEAD (only its length): the answer is the same for both.
+  const route: Middleware = (ctx) => writeKoaAnswer(ctx, handle(ctx));
+  return Object.defineProperties(route, {
+    path: { value: handle.path, enumerable: true },
+    url: { value: handle.url, enumerable: true },
+    metadata: { value: handle.metadata, enumerable: true },
+  }) as MetadataMiddleware;
 }

@@ -21,7 +21,7 @@ import {
   testClock,
   tokenAt,
 } from '../support/idp.js';
-import { HARNESSES, type RunningApp } from './harnesses.js';
+import { HARNESSES, METADATA, type RunningApp } from './harnesses.js';
 
 const EVENT_AUDIENCE = 'https://api.example/receiver';
 const names = HARNESSES.map((h) => h.name);
@@ -54,7 +54,16 @@ interface Answer {
   body: unknown;
 }
 
-const HEADERS = ['www-authenticate', 'cache-control', 'retry-after', 'allow'];
+const HEADERS = [
+  'www-authenticate',
+  'cache-control',
+  'retry-after',
+  'allow',
+  'access-control-allow-origin',
+  'access-control-allow-methods',
+  'access-control-allow-headers',
+  'access-control-max-age',
+];
 
 async function call(name: string, path: string, init: RequestInit = {}): Promise<Answer> {
   const res = await fetch(`${apps.get(name)!.url}${path}`, init);
@@ -299,6 +308,192 @@ describe('the back-channel logout and security event routes, on every adapter', 
         status: 400,
         headers: { 'cache-control': 'no-store', 'content-type': JSON_TYPE },
         body: { err: 'invalid_request', description: 'Send the SET as application/secevent+jwt' },
+      },
+    );
+  });
+});
+
+describe('route policy (optional, claims, step-up, any-of scopes), on every adapter', () => {
+  const METADATA_URL = 'https://api.example.com/.well-known/oauth-protected-resource';
+  const now = () => Math.floor(clock() / 1000);
+  const stepUpToken = (claims: Record<string, unknown> = {}) =>
+    tokenAt(idp, clock(), { tenant: 't1', acr: 'urn:example:mfa', auth_time: now(), scope: 'notes:read', ...claims });
+
+  it('optional: lets a request without credentials through (200, no auth), admits a good token', async () => {
+    await expectEvery('/optional', {}, { status: 200, headers: {}, body: {} });
+    await expectEvery('/optional', bearer(await tokenAt(idp, clock(), { scope: 'notes:read' })), {
+      status: 200,
+      headers: {},
+      body: { sub: 'alice', scope: 'notes:read' },
+    });
+  });
+
+  it('optional: still refuses a bad token (401), another scheme (401) and a token without the scope (403)', async () => {
+    const expired = await tokenAt(idp, clock() - 3_600_000, { scope: 'notes:read' });
+    await expectEvery('/optional', bearer(expired), invalidToken('The access token expired'));
+    const basic = await sameEverywhere('/optional', { headers: { Authorization: 'Basic YTpi' } });
+    expect(basic).toMatchObject({ status: 401, headers: { 'www-authenticate': 'Bearer realm="api"' } });
+    const unscoped = await sameEverywhere('/optional', bearer(await tokenAt(idp, clock(), { scope: 'other' })));
+    expect(unscoped).toMatchObject({ status: 403, body: { error: 'insufficient_scope' } });
+  });
+
+  it('step-up route: admits a token meeting every requirement, its scope from scp', async () => {
+    await expectEvery('/step-up', bearer(await stepUpToken({ scope: undefined, scp: ['notes:admin'] })), {
+      status: 200,
+      headers: {},
+      body: { sub: 'alice' },
+    });
+  });
+
+  it('step-up route: every refusal carries resource_metadata, the bare 401 included', async () => {
+    await expectEvery(
+      '/step-up',
+      {},
+      {
+        status: 401,
+        headers: {
+          'www-authenticate': `Bearer realm="api", resource_metadata="${METADATA_URL}"`,
+          'cache-control': 'no-store',
+          'content-type': JSON_TYPE,
+        },
+        body: { error: 'unauthorized', error_description: 'Bearer token required' },
+      },
+    );
+    await expectEvery(
+      '/step-up',
+      bearer(await stepUpToken({ tenant: 't2' })),
+      refusal(
+        401,
+        `Bearer realm="api", resource_metadata="${METADATA_URL}", error="invalid_token", ` +
+          `error_description="Unexpected 'tenant' value"`,
+        { error: 'invalid_token', error_description: "Unexpected 'tenant' value" },
+      ),
+    );
+  });
+
+  it('step-up route: 401 insufficient_user_authentication with acr_values and max_age (RFC 9470)', async () => {
+    const challenge = (description: string) =>
+      `Bearer realm="api", resource_metadata="${METADATA_URL}", error="insufficient_user_authentication", ` +
+      `error_description="${description}", acr_values="urn:example:mfa", max_age="300"`;
+    await expectEvery(
+      '/step-up',
+      bearer(await stepUpToken({ acr: 'urn:example:pwd' })),
+      refusal(401, challenge('A different authentication level is required'), {
+        error: 'insufficient_user_authentication',
+        error_description: 'A different authentication level is required',
+      }),
+    );
+    await expectEvery(
+      '/step-up',
+      bearer(await stepUpToken({ auth_time: now() - 3600 })),
+      refusal(401, challenge('More recent authentication is required'), {
+        error: 'insufficient_user_authentication',
+        error_description: 'More recent authentication is required',
+      }),
+    );
+  });
+
+  it('step-up route: 403 naming every alternative of an any-of scope, with resource_metadata', async () => {
+    const answer = await sameEverywhere('/step-up', bearer(await stepUpToken({ scope: 'notes:write' })));
+    expect(answer).toMatchObject({ status: 403, body: { error: 'insufficient_scope' } });
+    expect(answer.headers['www-authenticate']).toBe(
+      `Bearer realm="api", resource_metadata="${METADATA_URL}", error="insufficient_scope", ` +
+        'error_description="The access token lacks a required scope", scope="notes:read notes:admin"',
+    );
+  });
+});
+
+describe('the RFC 9728 metadata route, on every adapter', () => {
+  const path = '/.well-known/oauth-protected-resource';
+  const document = () => ({
+    resource: METADATA.resource,
+    authorization_servers: [idp.issuer],
+    scopes_supported: METADATA.scopesSupported,
+    bearer_methods_supported: ['header'],
+  });
+
+  it('GET: 200, the document, cacheable and open to any origin', async () => {
+    const answers = await Promise.all(
+      names.map(async (name) => {
+        const res = await fetch(`${apps.get(name)!.url}${path}`);
+        return [
+          name,
+          {
+            status: res.status,
+            contentType: res.headers.get('content-type'),
+            cacheControl: res.headers.get('cache-control'),
+            origin: res.headers.get('access-control-allow-origin'),
+            body: await res.json(),
+          },
+        ] as const;
+      }),
+    );
+    const expected = {
+      status: 200,
+      contentType: JSON_TYPE,
+      cacheControl: 'public, max-age=3600',
+      origin: '*',
+      body: document(),
+    };
+    expect(Object.fromEntries(answers)).toEqual(Object.fromEntries(names.map((name) => [name, expected])));
+  });
+
+  it('HEAD: the same headers, no body', async () => {
+    await expectEvery(
+      path,
+      { method: 'HEAD' },
+      {
+        status: 200,
+        headers: {
+          'cache-control': 'public, max-age=3600',
+          'access-control-allow-origin': '*',
+          'content-type': JSON_TYPE,
+        },
+        body: undefined,
+      },
+    );
+  });
+
+  it('OPTIONS: the CORS preflight (a browser-based MCP client sends one for its own headers)', async () => {
+    await expectEvery(
+      path,
+      {
+        method: 'OPTIONS',
+        headers: {
+          Origin: 'https://client.example',
+          'Access-Control-Request-Method': 'GET',
+          'Access-Control-Request-Headers': 'mcp-protocol-version',
+        },
+      },
+      {
+        status: 204,
+        headers: {
+          allow: 'GET, HEAD, OPTIONS',
+          'cache-control': 'no-store',
+          'access-control-allow-origin': '*',
+          'access-control-allow-methods': 'GET, HEAD, OPTIONS',
+          'access-control-allow-headers': 'mcp-protocol-version',
+          'access-control-max-age': '86400',
+          'content-type': '',
+        },
+        body: undefined,
+      },
+    );
+  });
+
+  it('another method: 405 with Allow', async () => {
+    await expectEvery(
+      path,
+      { method: 'POST', body: 'x' },
+      {
+        status: 405,
+        headers: {
+          allow: 'GET, HEAD, OPTIONS',
+          'cache-control': 'no-store',
+          'access-control-allow-origin': '*',
+          'content-type': JSON_TYPE,
+        },
+        body: { error: 'invalid_request', error_description: 'Use GET' },
       },
     );
   });

@@ -3,8 +3,11 @@
  * options, served on 127.0.0.1. Each is what a user would write with that framework.
  *   GET /notes   guard, scope notes:read → 200 { sub, scope }
  *   GET /admin   guard, scope notes:admin
+ *   GET /optional  guard, optional: a request without credentials → 200 {}
+ *   GET /step-up   guard, claims + acrValues/maxAge + any-of scopes, resource_metadata in challenges
  *   GET /outage  guard on a verifier whose IdP is down
  *   /logout, /backchannel-logout, /security-events: the library's endpoints (every method)
+ *   /.well-known/oauth-protected-resource: RFC 9728 metadata (every method)
  */
 import { getRequestListener } from '@hono/node-server';
 import connect from 'connect';
@@ -20,7 +23,7 @@ import * as fetchAdapter from '../../src/fetch/index.js';
 import * as honoAdapter from '../../src/hono/index.js';
 import * as koaAdapter from '../../src/koa/index.js';
 import * as expressAdapter from '../../src/express/index.js';
-import type { VerifiedToken, Verifier } from '../../src/index.js';
+import type { GuardSettings, ProtectedResourceMetadataOptions, VerifiedToken, Verifier } from '../../src/index.js';
 
 export interface AppSpec {
   verifier: Verifier;
@@ -29,7 +32,15 @@ export interface AppSpec {
   clientId: string;
   /** The audience of security events. */
   eventAudience: string;
+  /** The RFC 9728 metadata route's options (without the verifier); default {@link METADATA}. */
+  metadata?: Omit<ProtectedResourceMetadataOptions, 'verifier'>;
 }
+
+/** The metadata every app serves unless its spec says otherwise. */
+export const METADATA: Omit<ProtectedResourceMetadataOptions, 'verifier'> = {
+  resource: 'https://api.example.com',
+  scopesSupported: ['notes:read', 'notes:write', 'notes:admin'],
+};
 
 export interface RunningApp {
   url: string;
@@ -44,7 +55,19 @@ export interface Harness {
 /** What every app answers a guarded GET with: the auth result. */
 export const authBody = (auth: VerifiedToken | undefined) => ({ sub: auth?.payload.sub, scope: auth?.payload.scope });
 
-const GUARDED = { '/notes': ['notes:read'], '/admin': ['notes:admin'] } as const;
+/** The guarded routes and what each requires. */
+export const GUARDED: Readonly<Record<string, GuardSettings>> = {
+  '/notes': { scopes: ['notes:read'] },
+  '/admin': { scopes: ['notes:admin'] },
+  '/optional': { optional: true, scopes: ['notes:read'] },
+  '/step-up': {
+    claims: { equals: { tenant: 't1' } },
+    acrValues: ['urn:example:mfa'],
+    maxAge: 300,
+    scopes: { anyOf: ['notes:read', 'notes:admin'] },
+    resourceMetadata: 'https://api.example.com/.well-known/oauth-protected-resource',
+  },
+};
 
 async function listen(server: Server): Promise<RunningApp> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -66,11 +89,16 @@ function expressHarness(name: string, framework: typeof express): Harness {
     start: async (spec) => {
       const { authGuard, authErrorHandler, revokeRoute, backchannelLogoutRoute, securityEventRoute } = expressAdapter;
       const app = framework();
-      for (const [path, scopes] of Object.entries(GUARDED)) {
-        app.get(path, authGuard({ verifier: spec.verifier, scopes: [...scopes] }), (req, res) => {
+      for (const [path, settings] of Object.entries(GUARDED)) {
+        app.get(path, authGuard({ verifier: spec.verifier, ...settings }), (req, res) => {
           res.json(authBody(req.auth));
         });
       }
+      const metadata = expressAdapter.protectedResourceMetadata({
+        ...(spec.metadata ?? METADATA),
+        verifier: spec.verifier,
+      });
+      app.all(metadata.path, metadata);
       app.get('/outage', authGuard({ verifier: spec.outageVerifier }), (_req, res) => res.json({}));
       app.all('/logout', revokeRoute({ verifier: spec.verifier }));
       app.all('/backchannel-logout', backchannelLogoutRoute({ verifier: spec.verifier, clientId: spec.clientId }));
@@ -91,10 +119,15 @@ const connectHarness: Harness = {
       res.end(JSON.stringify(authBody((req as expressAdapter.GuardRequest).auth)));
     };
     // Connect mounts by path prefix: `/notes` also matches `/notes/…`, which no scenario sends.
-    for (const [path, scopes] of Object.entries(GUARDED)) {
-      app.use(path, authGuard({ verifier: spec.verifier, scopes: [...scopes] }));
+    for (const [path, settings] of Object.entries(GUARDED)) {
+      app.use(path, authGuard({ verifier: spec.verifier, ...settings }));
       app.use(path, json);
     }
+    const metadata = expressAdapter.protectedResourceMetadata({
+      ...(spec.metadata ?? METADATA),
+      verifier: spec.verifier,
+    });
+    app.use(metadata.path, metadata);
     app.use('/outage', authGuard({ verifier: spec.outageVerifier }));
     app.use('/outage', json);
     app.use('/logout', revokeRoute({ verifier: spec.verifier }));
@@ -111,11 +144,16 @@ const nodeHttpHarness: Harness = {
     const { authGuard, writeAuthError, revokeRoute, backchannelLogoutRoute, securityEventRoute } = expressAdapter;
     const guards = new Map<string, expressAdapter.AuthGuardMiddleware>([
       ...Object.entries(GUARDED).map(
-        ([path, scopes]) => [path, authGuard({ verifier: spec.verifier, scopes: [...scopes] })] as const,
+        ([path, settings]) => [path, authGuard({ verifier: spec.verifier, ...settings })] as const,
       ),
       ['/outage', authGuard({ verifier: spec.outageVerifier })],
     ]);
+    const metadata = expressAdapter.protectedResourceMetadata({
+      ...(spec.metadata ?? METADATA),
+      verifier: spec.verifier,
+    });
     const routes = new Map<string, RequestListener>([
+      [metadata.path, metadata],
       ['/logout', revokeRoute({ verifier: spec.verifier })],
       ['/backchannel-logout', backchannelLogoutRoute({ verifier: spec.verifier, clientId: spec.clientId })],
       ['/security-events', securityEventRoute({ verifier: spec.verifier, audience: spec.eventAudience })],
@@ -148,11 +186,16 @@ const fastifyHarness: Harness = {
   start: async (spec) => {
     const { authGuard, revokeRoute, backchannelLogoutRoute, securityEventRoute } = fastifyAdapter;
     const app = Fastify();
-    for (const [path, scopes] of Object.entries(GUARDED)) {
-      app.get(path, { preHandler: authGuard({ verifier: spec.verifier, scopes: [...scopes] }) }, async (request) =>
+    for (const [path, settings] of Object.entries(GUARDED)) {
+      app.get(path, { preHandler: authGuard({ verifier: spec.verifier, ...settings }) }, async (request) =>
         authBody(request.auth),
       );
     }
+    const metadata = fastifyAdapter.protectedResourceMetadata({
+      ...(spec.metadata ?? METADATA),
+      verifier: spec.verifier,
+    });
+    app.register(metadata, { prefix: metadata.path });
     app.get('/outage', { preHandler: authGuard({ verifier: spec.outageVerifier }) }, async () => ({}));
     app.register(revokeRoute({ verifier: spec.verifier }), { prefix: '/logout' });
     app.register(backchannelLogoutRoute({ verifier: spec.verifier, clientId: spec.clientId }), {
@@ -173,14 +216,18 @@ const koaHarness: Harness = {
     const { authGuard, revokeRoute, backchannelLogoutRoute, securityEventRoute } = koaAdapter;
     const app = new Koa();
     const routes = new Map<string, Koa.Middleware>();
-    const guarded = (guard: koaAdapter.AuthGuardMiddleware): Koa.Middleware<koaAdapter.AuthState> => {
+    const guarded = <S extends koaAdapter.OptionalAuthState>(
+      guard: koaAdapter.AuthGuardMiddleware<S>,
+    ): Koa.Middleware<S> => {
       return (ctx) =>
         guard(ctx, async () => {
           ctx.body = authBody(ctx.state.auth);
         });
     };
-    for (const [path, scopes] of Object.entries(GUARDED))
-      routes.set(path, guarded(authGuard({ verifier: spec.verifier, scopes: [...scopes] })));
+    for (const [path, settings] of Object.entries(GUARDED))
+      routes.set(path, guarded(authGuard({ verifier: spec.verifier, ...settings })));
+    const metadata = koaAdapter.protectedResourceMetadata({ ...(spec.metadata ?? METADATA), verifier: spec.verifier });
+    routes.set(metadata.path, metadata);
     routes.set('/outage', guarded(authGuard({ verifier: spec.outageVerifier })));
     routes.set('/logout', revokeRoute({ verifier: spec.verifier }));
     routes.set('/backchannel-logout', backchannelLogoutRoute({ verifier: spec.verifier, clientId: spec.clientId }));
@@ -194,12 +241,12 @@ const honoHarness: Harness = {
   name: 'Hono 4',
   start: async (spec) => {
     const { authGuard, revokeRoute, backchannelLogoutRoute, securityEventRoute } = honoAdapter;
-    const app = new Hono<honoAdapter.AuthEnv>();
-    for (const [path, scopes] of Object.entries(GUARDED)) {
-      app.get(path, authGuard({ verifier: spec.verifier, scopes: [...scopes] }), (c) =>
-        c.json(authBody(c.get('auth'))),
-      );
+    const app = new Hono<honoAdapter.OptionalAuthEnv>();
+    for (const [path, settings] of Object.entries(GUARDED)) {
+      app.get(path, authGuard({ verifier: spec.verifier, ...settings }), (c) => c.json(authBody(c.get('auth'))));
     }
+    const metadata = honoAdapter.protectedResourceMetadata({ ...(spec.metadata ?? METADATA), verifier: spec.verifier });
+    app.all(metadata.path, metadata);
     app.get('/outage', authGuard({ verifier: spec.outageVerifier }), (c) => c.json({}));
     app.all('/logout', revokeRoute({ verifier: spec.verifier }));
     app.all('/backchannel-logout', backchannelLogoutRoute({ verifier: spec.verifier, clientId: spec.clientId }));
@@ -213,13 +260,18 @@ const fetchHarness: Harness = {
   name: 'fetch',
   start: async (spec) => {
     const { authGuard, revokeRoute, backchannelLogoutRoute, securityEventRoute } = fetchAdapter;
-    const guards = new Map<string, fetchAdapter.FetchAuthGuard>([
+    const guards = new Map<string, fetchAdapter.OptionalFetchAuthGuard>([
       ...Object.entries(GUARDED).map(
-        ([path, scopes]) => [path, authGuard({ verifier: spec.verifier, scopes: [...scopes] })] as const,
+        ([path, settings]) => [path, authGuard({ verifier: spec.verifier, ...settings })] as const,
       ),
       ['/outage', authGuard({ verifier: spec.outageVerifier })],
     ]);
+    const metadata = fetchAdapter.protectedResourceMetadata({
+      ...(spec.metadata ?? METADATA),
+      verifier: spec.verifier,
+    });
     const routes = new Map<string, fetchAdapter.FetchRoute>([
+      [metadata.path, metadata],
       ['/logout', revokeRoute({ verifier: spec.verifier })],
       ['/backchannel-logout', backchannelLogoutRoute({ verifier: spec.verifier, clientId: spec.clientId })],
       ['/security-events', securityEventRoute({ verifier: spec.verifier, audience: spec.eventAudience })],

@@ -222,7 +222,7 @@ export class JwksSource {
  * object, say) is dropped here, so one odd member can neither blow the stack of jose's copy nor
  * invalidate the rest of the set.
  */
-function flatJwk(key: JWK): JWK {
+export function flatJwk(key: JWK): JWK {
   const flat: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(key)) {
     if (typeof value === 'string' || typeof value === 'boolean') flat[name] = value;

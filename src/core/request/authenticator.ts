@@ -1,14 +1,16 @@
 /**
  * The request step, framework-free: read the bearer token (RFC 6750), ask the verifier, check
- * scopes, and answer. A token already verified is answered synchronously (no promise, no
- * microtask), so an adapter's hit path costs a cache look-up; anything else is answered by a
- * promise. A refusal carries the status, the `WWW-Authenticate` challenge under this
- * authenticator's realm, the JSON body, and the `AuthError` itself (a copy when its realm differs:
- * one rejection may be shared by concurrent requests, so it is never mutated).
+ * what the route requires (claims, step-up, scopes), and answer. A token already verified is
+ * answered synchronously (no promise, no microtask), so an adapter's hit path costs a cache
+ * look-up; anything else is answered by a promise. A refusal carries the status, the
+ * `WWW-Authenticate` challenge under this authenticator's realm, the JSON body, and the
+ * `AuthError` itself (a copy when its realm differs: one rejection may be shared by concurrent
+ * requests, so it is never mutated).
  *
  * Adapters (authGuard, and those for other frameworks) read their request into a
  * {@link RequestLike}, call the authenticator, and write its answer.
  */
+import { parseTrustedUrl } from '../idp/url-policy.js';
 import { bearerChallenge, type Challenge, challengeUsing } from '../shared/challenge.js';
 import { type AuthError, fitsChallenge } from '../shared/errors.js';
 import { optionKeys, rejectUnknownKeys } from '../shared/option-keys.js';
@@ -16,26 +18,66 @@ import { toAuthError } from '../shared/rejections.js';
 import { buildVerifier } from '../verify/create-verifier.js';
 import { VERIFIER_OPTION_KEYS, type VerifiedToken, type Verifier, type VerifierOptions } from '../verify/types.js';
 import { portOf } from '../verify/verifier-port.js';
-import { assertB64Token, readBearerToken } from './bearer.js';
+import { assertB64Token, presentsNoCredentials, readBearerToken } from './bearer.js';
 import { certificateBinding, type MtlsOptions, type MtlsSettings, mtlsSettings } from './certificate-binding.js';
+import { type ClaimRules, claimChecks } from './claim-checks.js';
 import { publicOrigin } from './public-origin.js';
 import type { RequestLike } from './request-like.js';
 import { type Presentation, type RequestCheck, type ResponseHeaders, runChecks } from './request-check.js';
 import { authErrorAnswer } from './route-answer.js';
-import { requireScopes } from './scopes.js';
+import { type ScopeRequirement, scopeCheck, scopeRequirement } from './scopes.js';
+import { stepUpCheck, stepUpRequirements } from './step-up.js';
 
 /**
- * What a route requires of a token, and how its refusals are worded.
+ * What a route requires of a token, and how its refusals are worded. Checked on every request,
+ * cache hits included, in this order: `claims` (401 `invalid_token`), `acrValues` / `maxAge` (401
+ * `insufficient_user_authentication`), `scopes` (403 `insufficient_scope`): authentication before
+ * authorization, so a client is not sent for scopes with a token it would have to replace anyway.
  *
  * @example
  * ```ts
  * import type { GuardSettings } from 'revocable-jwt';
- * const settings: GuardSettings = { scopes: ['notes:write'], realm: 'notes' };
+ * const settings: GuardSettings = {
+ *   scopes: { anyOf: ['notes:write', 'notes:admin'] },
+ *   claims: { equals: { tenant: 't1' } },
+ *   acrValues: ['urn:example:mfa'],
+ *   maxAge: 300,
+ *   resourceMetadata: 'https://api.example.com/.well-known/oauth-protected-resource',
+ *   realm: 'notes',
+ * };
  * ```
  */
 export interface GuardSettings {
-  /** Scopes the route needs; all must be granted. */
-  scopes?: string[];
+  /**
+   * Scopes the route needs: all of a list, or any one of `{ anyOf: [...] }`. The 403 challenge's
+   * `scope` names the list (for `anyOf`, every alternative: any one of them will do).
+   */
+  scopes?: string[] | { anyOf: string[] };
+  /** Claims the token must carry (`equals`, `includes`, `check`); a token that fails gets 401 `invalid_token`. */
+  claims?: ClaimRules;
+  /**
+   * RFC 9470 step-up: the `acr` values accepted. A token whose `acr` is none of them (or absent)
+   * gets 401 `insufficient_user_authentication` with `acr_values` in the challenge.
+   */
+  acrValues?: string[];
+  /**
+   * RFC 9470 step-up: the longest time since the user authenticated (`auth_time`), in whole
+   * seconds, on the verifier's clock and leeway. Older (or absent) gets 401
+   * `insufficient_user_authentication` with `max_age` in the challenge.
+   */
+  maxAge?: number;
+  /**
+   * A request without any credentials (no `Authorization` header) is let through unauthenticated
+   * (`auth` undefined) instead of 401. A token that is presented is checked as always: a bad,
+   * expired or revoked one, or another scheme (`Basic …`), is still refused. Default false.
+   */
+  optional?: boolean;
+  /**
+   * RFC 9728: the URL of this resource's protected resource metadata, sent as `resource_metadata`
+   * in every challenge (e.g. `protectedResourceMetadata(...).url`). An https URL (http only on
+   * loopback) without fragment.
+   */
+  resourceMetadata?: string;
   /** Realm in `WWW-Authenticate` challenges. Default `'api'`. */
   realm?: string;
   /**
@@ -152,6 +194,27 @@ export interface Refused {
 }
 
 /**
+ * A request without credentials, let through by a guard with `optional: true`: nobody is
+ * authenticated, so `auth` is `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { createAuthenticator } from 'revocable-jwt';
+ * const authenticate = createAuthenticator({ verifier, optional: true });
+ * const answer = await authenticate({ headers: {} }); // no Authorization header
+ * if (answer.ok && answer.auth === undefined) log.info({}, 'anonymous request');
+ * ```
+ */
+export interface Anonymous {
+  /** Always `true`: the request may go on. */
+  readonly ok: true;
+  /** Always `undefined`: no token was presented. */
+  readonly auth: undefined;
+  /** Never set: nothing was checked, so there is nothing to add to the response. */
+  readonly headers?: undefined;
+}
+
+/**
  * What {@link Authenticator} answers for one request.
  *
  * @example
@@ -167,6 +230,20 @@ export interface Refused {
 export type Authentication = Admitted | Refused;
 
 /**
+ * What an authenticator built with `optional: true` answers: {@link Authentication}, or
+ * {@link Anonymous} for a request without credentials.
+ *
+ * @example
+ * ```ts
+ * import { createAuthenticator, type OptionalAuthentication } from 'revocable-jwt';
+ * const authenticate = createAuthenticator({ verifier, optional: true });
+ * const answer: OptionalAuthentication = await authenticate({ headers: {} });
+ * const user = answer.ok ? (answer.auth?.payload.sub ?? 'anonymous') : undefined;
+ * ```
+ */
+export type OptionalAuthentication = Authentication | Anonymous;
+
+/**
  * The authenticate step: answers synchronously on a cache hit, with a promise otherwise. Never
  * throws, and its promise never rejects: every failure is a {@link Refused}.
  *
@@ -177,14 +254,16 @@ export type Authentication = Admitted | Refused;
  * authenticate.requestUrl({ url: '/notes' }); // 'https://api.example.com/notes'
  * ```
  */
-export interface Authenticator {
-  (request: RequestLike): Authentication | Promise<Authentication>;
+export interface Authenticator<A extends OptionalAuthentication = Authentication> {
+  (request: RequestLike): A | Promise<A>;
   /** The verifier it asks (the one given, or the one it built from verifier options). */
   readonly verifier: Verifier;
   /** The realm of its `WWW-Authenticate` challenges (`realm`; default `'api'`). */
   readonly realm: string;
-  /** The scopes every token must grant (a frozen copy of `scopes`; empty: none required). */
-  readonly scopes: readonly string[];
+  /** The scopes every token must grant (a frozen copy of `scopes`; an empty list: none required). */
+  readonly scopes: ScopeRequirement;
+  /** Whether a request without credentials is let through ({@link Anonymous}). */
+  readonly optional: boolean;
   /** The configured public origin (serialized), if any. */
   readonly origin: string | undefined;
   /**
@@ -199,17 +278,24 @@ export interface Authenticator {
   requestUrl(request: Pick<RequestLike, 'url'>): string | undefined;
 }
 
-/** A scope token (RFC 6749 §3.3 NQCHAR): what a 403 challenge can name without mangling it. */
-const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
-
 /** Settings every adapter of the request step accepts: one line per option. */
-export const GUARD_SETTING_KEYS = optionKeys<GuardSettings>({ scopes: true, realm: true, mtls: true });
-const AUTHENTICATOR_SETTING_KEYS = optionKeys<AuthenticatorSettings>({
+export const GUARD_SETTING_KEYS = optionKeys<GuardSettings>({
   scopes: true,
-  realm: true,
-  origin: true,
+  claims: true,
+  acrValues: true,
+  maxAge: true,
+  optional: true,
+  resourceMetadata: true,
   mtls: true,
+  realm: true,
 });
+const AUTHENTICATOR_SETTING_KEYS = Object.freeze([
+  ...GUARD_SETTING_KEYS,
+  ...optionKeys<Omit<AuthenticatorSettings, keyof GuardSettings>>({ origin: true }),
+]);
+
+/** The answer to a request without credentials on an `optional` route: shared, nothing to copy. */
+const ANONYMOUS: Anonymous = Object.freeze({ ok: true, auth: undefined });
 
 /**
  * Builds the authenticate step, the framework-free core of `authGuard`: same options (plus
@@ -236,7 +322,12 @@ const AUTHENTICATOR_SETTING_KEYS = optionKeys<AuthenticatorSettings>({
  * }
  * ```
  */
-export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
+export function createAuthenticator(
+  options: AuthenticatorOptions & { optional: true },
+): Authenticator<OptionalAuthentication>;
+export function createAuthenticator(options: AuthenticatorOptions & { optional?: false }): Authenticator;
+export function createAuthenticator(options: AuthenticatorOptions): Authenticator<OptionalAuthentication>;
+export function createAuthenticator(options: AuthenticatorOptions): Authenticator<OptionalAuthentication> {
   return buildAuthenticator(options, 'createAuthenticator', AUTHENTICATOR_SETTING_KEYS);
 }
 
@@ -248,7 +339,7 @@ export function buildAuthenticator(
   options: AuthenticatorOptions,
   factory: string,
   settingKeys: readonly string[] = AUTHENTICATOR_SETTING_KEYS,
-): Authenticator {
+): Authenticator<OptionalAuthentication> {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`revocable-jwt: ${factory} needs options: { verifier } or { issuer, audience }`);
   }
@@ -266,13 +357,10 @@ export function buildAuthenticator(
     withVerifier ? [...settingKeys, 'verifier'] : [...settingKeys, ...VERIFIER_OPTION_KEYS, 'issuers'],
     factory,
   );
-  const { scopes = [], realm = 'api', origin } = options;
-  if (!Array.isArray(scopes) || scopes.some((s) => typeof s !== 'string' || !SCOPE_TOKEN.test(s))) {
-    throw new TypeError(
-      'revocable-jwt: `scopes` must be an array of scope names (printable ASCII, no spaces, double quotes or ' +
-        "backslashes), e.g. ['notes:read']",
-    );
-  }
+  const { realm = 'api', origin, optional = false } = options;
+  const scopes = scopeRequirement(options.scopes);
+  const stepUp = stepUpRequirements(options.acrValues, options.maxAge);
+  if (typeof optional !== 'boolean') throw new TypeError('revocable-jwt: `optional` must be true or false');
   if (typeof realm !== 'string' || !fitsChallenge(realm)) {
     throw new TypeError(
       'revocable-jwt: `realm` must be a non-empty string of printable ASCII without double quotes or backslashes, ' +
@@ -281,15 +369,20 @@ export function buildAuthenticator(
   }
   const site = origin === undefined ? undefined : publicOrigin(origin, factory);
   const mtls = mtlsSettings(options.mtls, factory);
+  const metadataUrl = resourceMetadataUrl(options.resourceMetadata);
+  // Built before the verifier, so a bad rule throws before the shorthand starts anything.
+  const claimCheck = claimChecks(options.claims, factory);
   let verifier: Verifier;
   if (withVerifier)
     verifier = options.verifier as Verifier; // checked above: an object
   else {
-    const { scopes: _scopes, realm: _realm, origin: _origin, mtls: _mtls, ...verifierOptions } = options;
-    verifier = buildVerifier(verifierOptions, factory);
+    const verifierOptions = Object.fromEntries(Object.entries(options).filter(([key]) => !settingKeys.includes(key)));
+    verifier = buildVerifier(verifierOptions as VerifierOptions, factory);
   }
-  const required = Object.freeze([...scopes]);
-  const challenge: Challenge = bearerChallenge(realm);
+  const challenge: Challenge = bearerChallenge(
+    realm,
+    metadataUrl === undefined ? undefined : [['resource_metadata', metadataUrl]],
+  );
 
   // Token rejections are reported by the verifier itself; request-level ones (no token, bad
   // header, missing scope) only this step sees.
@@ -301,10 +394,14 @@ export function buildAuthenticator(
   };
 
   // What a verified token must also pass for this route, on every request (cache hits included),
-  // in order. A check throws an AuthError to refuse.
-  const checks: RequestCheck[] = [];
-  if (required.length > 0) checks.push((auth) => requireScopes(auth, required));
-  if (mtls !== undefined) checks.push(certificateBinding(mtls));
+  // in order (see GuardSettings): the certificate binding first (whose token is it?), then what
+  // the token must say. A check throws an AuthError to refuse.
+  const checks: RequestCheck[] = [
+    mtls === undefined ? undefined : certificateBinding(mtls),
+    claimCheck,
+    stepUpCheck(stepUp, portOf(verifier).time),
+    scopeCheck(scopes),
+  ].filter((check) => check !== undefined);
 
   const admit = (auth: VerifiedToken, presented: Presentation): Authentication | Promise<Authentication> => {
     if (checks.length === 0) return { ok: true, auth };
@@ -326,7 +423,10 @@ export function buildAuthenticator(
     return pending.then(done, (error: unknown) => refuse(error, true, presented.scheme));
   };
 
-  const authenticate = (request: RequestLike): Authentication | Promise<Authentication> => {
+  const authenticate = (request: RequestLike): OptionalAuthentication | Promise<OptionalAuthentication> => {
+    // No credentials at all: an optional route goes on without them. Anything presented (another
+    // scheme included: an attempt to authenticate that we cannot check) is judged as always.
+    if (optional && presentsNoCredentials(request)) return ANONYMOUS;
     let token: string;
     try {
       token = readBearerToken(request);
@@ -361,11 +461,23 @@ export function buildAuthenticator(
   return Object.defineProperties(authenticate, {
     verifier: { value: verifier, enumerable: true },
     realm: { value: realm, enumerable: true },
-    scopes: { value: required, enumerable: true },
+    scopes: { value: scopes, enumerable: true },
+    optional: { value: optional, enumerable: true },
     origin: { value: site?.origin, enumerable: true },
     mtls: { value: mtls, enumerable: true },
     requestUrl: { value: requestUrl, enumerable: true },
-  }) as Authenticator;
+  }) as Authenticator<OptionalAuthentication>;
+}
+
+/** `resourceMetadata` checked: an absolute https URL (http on loopback) without userinfo or fragment. */
+function resourceMetadataUrl(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  const url = parseTrustedUrl(value, 'resourceMetadata', false);
+  if (url.username !== '' || url.password !== '' || url.hash !== '' || String(value).includes('#'))
+    throw new TypeError('revocable-jwt: `resourceMetadata` must be a URL without userinfo or fragment');
+  if (!fitsChallenge(String(value)))
+    throw new TypeError('revocable-jwt: `resourceMetadata` must be a URL a challenge can carry (no quotes or spaces)');
+  return String(value);
 }
 
 /** A refusal: status, headers and body are derived from the error when an adapter asks for them. */

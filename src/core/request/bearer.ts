@@ -81,6 +81,20 @@ export function readBearerToken(req: RequestLike): string {
   return start === 7 ? header.slice(7) : header.slice(start);
 }
 
+/**
+ * Whether `req` presents no credentials at all: no `Authorization` header (or an empty one), and
+ * no token in the query or a form body. Never throws: the cheap test an `optional` route makes
+ * before {@link readBearerToken}, whose refusal would cost an error (and its stack) per request.
+ */
+export function presentsNoCredentials(req: RequestLike): boolean {
+  const header = headerOf(req.headers, 'authorization');
+  if (header !== undefined && header !== '') return false;
+  if (req.url !== undefined && req.url.indexOf('?') !== -1 && hasQueryToken(req.url)) return false;
+  if (req.body !== undefined && req.body !== null && hasFormBodyToken(req.body, headerOf(req.headers, 'content-type')))
+    return false;
+  return !sentTwice(req);
+}
+
 /** Throws InvalidRequestError unless `token` is a b64token (RFC 6750 §2.1). */
 export function assertB64Token(token: string): void {
   if (!B64TOKEN.test(token)) throw new InvalidRequestError('malformed_request', 'Malformed Bearer token');

@@ -7,6 +7,56 @@
  */
 import { InsufficientScopeError } from '../shared/errors.js';
 import type { VerifiedToken } from '../shared/verified-token.js';
+import type { RequestCheck } from './request-check.js';
+
+/**
+ * The scopes a route requires: all of a list (`['notes:read', 'notes:write']`), or any one of
+ * several (`{ anyOf: ['notes:read', 'notes:admin'] }`).
+ *
+ * @example
+ * ```ts
+ * import type { ScopeRequirement } from 'revocable-jwt';
+ * const both: ScopeRequirement = ['notes:read', 'notes:write'];
+ * const either: ScopeRequirement = { anyOf: ['notes:read', 'notes:admin'] };
+ * ```
+ */
+export type ScopeRequirement = readonly string[] | { readonly anyOf: readonly string[] };
+
+/** A scope token (RFC 6749 §3.3 NQCHAR): what a 403 challenge can name without mangling it. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+const SCOPE_NAMES = 'scope names (printable ASCII, no spaces, double quotes or backslashes)';
+
+/** `scopes` as a guard got it, validated and frozen (a later change to the caller's array changes nothing). */
+export function scopeRequirement(scopes: unknown): ScopeRequirement {
+  const isScopeList = (list: unknown): list is string[] =>
+    Array.isArray(list) && list.every((s) => typeof s === 'string' && SCOPE_TOKEN.test(s));
+  if (scopes === undefined) return Object.freeze([]);
+  if (isScopeList(scopes)) return Object.freeze([...scopes]);
+  if (typeof scopes === 'object' && scopes !== null && !Array.isArray(scopes)) {
+    const keys = Object.keys(scopes);
+    const { anyOf } = scopes as { anyOf?: unknown };
+    if (keys.length === 1 && keys[0] === 'anyOf' && isScopeList(anyOf) && anyOf.length > 0)
+      return Object.freeze({ anyOf: Object.freeze([...anyOf]) });
+    throw new TypeError(
+      `revocable-jwt: \`scopes\` as an object must be { anyOf: [...] }, a non-empty array of ${SCOPE_NAMES}, ` +
+        "e.g. { anyOf: ['notes:read', 'notes:admin'] }",
+    );
+  }
+  throw new TypeError(
+    `revocable-jwt: \`scopes\` must be an array of ${SCOPE_NAMES}, e.g. ['notes:read'], ` +
+      "or { anyOf: ['notes:read', 'notes:admin'] }",
+  );
+}
+
+/** The request check for `requirement`, or `undefined` when it requires nothing. */
+export function scopeCheck(requirement: ScopeRequirement): RequestCheck | undefined {
+  if ('anyOf' in requirement) {
+    const { anyOf } = requirement;
+    return (auth) => requireAnyScope(auth, anyOf);
+  }
+  const all = requirement as readonly string[];
+  return all.length === 0 ? undefined : (auth) => requireScopes(auth, all);
+}
 
 const parsed = new WeakMap<object, ReadonlySet<string>>();
 
@@ -58,4 +108,26 @@ export function requireScopes(result: VerifiedToken, required: readonly string[]
   if (required.length === 0) return;
   const granted = grantedScopes(result);
   for (const scope of required) if (!granted.has(scope)) throw new InsufficientScopeError(required);
+}
+
+/**
+ * Checks that the token grants at least one scope of `alternatives` (see {@link grantedScopes}:
+ * `scope` and `scp` alike, each a space-delimited string or an array of strings). An array element
+ * holding a space (`['notes:read notes:admin']`) is one malformed scope, never two.
+ * `authGuard({ scopes: { anyOf } })` does this for a whole route.
+ *
+ * @throws {@link InsufficientScopeError} (403 `insufficient_scope`, `match: 'any'`, the challenge
+ * naming every alternative) unless one is granted; always for an empty list.
+ *
+ * @example
+ * ```ts
+ * import { requireAnyScope } from 'revocable-jwt';
+ * const auth = await verifier.verify(token);
+ * requireAnyScope(auth, ['notes:read', 'notes:admin']); // either will do
+ * ```
+ */
+export function requireAnyScope(result: VerifiedToken, alternatives: readonly string[]): void {
+  const granted = grantedScopes(result);
+  for (const scope of alternatives) if (granted.has(scope)) return;
+  throw new InsufficientScopeError(alternatives, 'any');
 }

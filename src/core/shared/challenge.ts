@@ -47,9 +47,14 @@ export interface Challenge {
 const BEARER: ChallengeScheme = Object.freeze({ name: 'Bearer', params: Object.freeze([]) });
 const NO_PARAMS: Challenge['params'] = Object.freeze([]);
 
-/** A Bearer-only challenge under `realm`, without other parameters: the default of every error. */
-export function bearerChallenge(realm: string): Challenge {
-  return Object.freeze({ realm, schemes: Object.freeze([BEARER]), params: NO_PARAMS });
+/**
+ * A Bearer-only challenge under `realm`, with `params` in every challenge (e.g. RFC 9728's
+ * `resource_metadata`); without them, the default of every error.
+ */
+export function bearerChallenge(realm: string, params?: Challenge['params']): Challenge {
+  const common =
+    params === undefined ? NO_PARAMS : Object.freeze(params.map((p) => Object.freeze([p[0], p[1]] as const)));
+  return Object.freeze({ realm, schemes: Object.freeze([BEARER]), params: common });
 }
 
 /** The same challenge, naming `used` as the scheme the request used (the same object when it already does). */

@@ -55,8 +55,16 @@ const DEFAULT_CHALLENGE = bearerChallenge('api');
 export abstract class AuthError extends RevocableJwtError {
   /** HTTP status to answer with. */
   abstract readonly status: number;
-  /** RFC 6750 error code (absent for a request without credentials). */
-  abstract readonly code: BearerErrorCode | 'temporarily_unavailable' | 'server_error' | undefined;
+  /**
+   * RFC 6750 error code, or RFC 9470's `insufficient_user_authentication` (absent for a request
+   * without credentials).
+   */
+  abstract readonly code:
+    | BearerErrorCode
+    | 'insufficient_user_authentication'
+    | 'temporarily_unavailable'
+    | 'server_error'
+    | undefined;
   declare readonly reason: RejectionReason;
   /** Human-readable, safe to show to the client: never the token, never internals. */
   readonly description: string;
@@ -197,6 +205,9 @@ const TOKEN_DESCRIPTIONS: Partial<Record<RejectionReason, string>> = {
   claim_missing: 'The access token lacks a required claim',
   claim_invalid: 'The access token has an invalid claim',
   lifetime_too_long: 'The access token lifetime exceeds what this resource accepts',
+  token_too_old: 'The access token was issued too long ago for this resource',
+  claim_mismatch: 'The access token does not meet the claim requirements of this resource',
+  claim_check_error: 'The access token does not meet the claim requirements of this resource',
   revoked: 'The access token has been revoked',
   token_inactive: 'The access token is not active',
   token_not_bound: 'The access token is not bound to a client certificate',
@@ -228,7 +239,10 @@ export class InvalidTokenError extends AuthError {
 
 /**
  * 403 `insufficient_scope`: a valid token without a scope the resource needs. The challenge names
- * the required scopes (`scope="notes:write"`), as RFC 6750 §3.1 suggests.
+ * the required scopes (`scope="notes:write"`), as RFC 6750 §3.1 suggests. For a route that takes
+ * any one of several scopes (`match: 'any'`), it names every alternative, as
+ * express-oauth2-jwt-bearer's `scopeIncludesAny` does: a token granted the whole list always
+ * passes, and any one of them is enough.
  *
  * @example
  * ```ts
@@ -236,19 +250,68 @@ export class InvalidTokenError extends AuthError {
  * const { payload } = await verifier.verify(token);
  * const granted = typeof payload.scope === 'string' ? payload.scope.split(' ') : [];
  * if (!granted.includes('notes:write')) throw new InsufficientScopeError(['notes:write']);
+ * // Either scope will do:
+ * if (!granted.some((s) => s === 'notes:read' || s === 'notes:admin'))
+ *   throw new InsufficientScopeError(['notes:read', 'notes:admin'], 'any');
  * ```
  */
 export class InsufficientScopeError extends AuthError {
   readonly status = 403;
   readonly code = 'insufficient_scope';
-  /** The scopes the resource requires (all of them), as named in the challenge. */
+  /** The scopes the resource requires (all of them, or one of them: see `match`), as named in the challenge. */
   readonly scopes: readonly string[];
-  constructor(requiredScopes: readonly string[]) {
+  /** `all`: every scope in `scopes` is required; `any`: one of them is enough. */
+  readonly match: 'all' | 'any';
+  constructor(requiredScopes: readonly string[], match: 'all' | 'any' = 'all') {
     super('insufficient_scope', 'The access token lacks a required scope');
     this.scopes = requiredScopes;
+    this.match = match;
   }
   protected override challengeParams(): Array<[string, string]> {
     return [...super.challengeParams(), ['scope', this.scopes.join(' ')]];
+  }
+}
+
+/**
+ * 401 `insufficient_user_authentication` (RFC 9470, OAuth 2.0 Step-Up Authentication): the token
+ * is valid, but the user behind it did not authenticate the way this resource requires — with an
+ * authentication context class (`acr`) it accepts, or recently enough (`auth_time` within
+ * `max_age` seconds). The challenge tells the client what to ask the authorization server for:
+ * `acr_values="…"` and/or `max_age="…"`. The client obtains a new token (sending `acr_values` /
+ * `max_age` in its authorization request) and retries.
+ *
+ * @example
+ * ```ts
+ * import { InsufficientUserAuthenticationError } from 'revocable-jwt';
+ * const { payload } = await verifier.verify(token);
+ * if (payload.acr !== 'urn:example:mfa')
+ *   throw new InsufficientUserAuthenticationError({ acrValues: ['urn:example:mfa'] });
+ * // WWW-Authenticate: Bearer realm="api", error="insufficient_user_authentication",
+ * //   error_description="A different authentication level is required", acr_values="urn:example:mfa"
+ * ```
+ */
+export class InsufficientUserAuthenticationError extends AuthError {
+  readonly status = 401;
+  readonly code = 'insufficient_user_authentication';
+  /** The authentication context classes the resource accepts (the challenge's `acr_values`), if it names any. */
+  readonly acrValues: readonly string[] | undefined;
+  /** The longest time since the user's authentication, in seconds (the challenge's `max_age`), if limited. */
+  readonly maxAge: number | undefined;
+  constructor(
+    requirements: { acrValues?: readonly string[]; maxAge?: number },
+    description = requirements.acrValues !== undefined
+      ? 'A different authentication level is required'
+      : 'More recent authentication is required',
+  ) {
+    super('insufficient_user_authentication', description);
+    this.acrValues = requirements.acrValues;
+    this.maxAge = requirements.maxAge;
+  }
+  protected override challengeParams(): Array<[string, string]> {
+    const params = super.challengeParams();
+    if (this.acrValues !== undefined) params.push(['acr_values', this.acrValues.join(' ')]);
+    if (this.maxAge !== undefined) params.push(['max_age', String(this.maxAge)]);
+    return params;
   }
 }
 

@@ -48,6 +48,9 @@ export type RejectionReason =
   | 'lifetime_too_long'
   | 'revoked'
   | 'token_inactive'
+  | 'token_too_old'
+  | 'claim_mismatch'
+  | 'claim_check_error'
   | 'insufficient_scope'
   /** `mtls` on: the token carries no `cnf['x5t#S256']` (RFC 8705), and unbound tokens are refused. */
   | 'token_not_bound'
@@ -57,6 +60,7 @@ export type RejectionReason =
   | 'certificate_unreadable'
   /** `mtls` on: the token is bound to a certificate other than the one presented. */
   | 'certificate_mismatch'
+  | 'insufficient_user_authentication'
   | 'idp_unavailable'
   | 'store_unavailable'
   | 'misconfigured'

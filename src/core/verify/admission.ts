@@ -7,6 +7,7 @@ import type { JWTVerifyOptions } from 'jose';
 import type { RevocationList } from '../revoke/revocation-list.js';
 import { revocationKeysFor } from '../revoke/revocation-identity.js';
 import { invalidToken } from '../shared/rejections.js';
+import { maxAgeAcceptedUntil } from '../shared/token-lifetime.js';
 import type { VerifiedToken } from '../shared/verified-token.js';
 import type { IntrospectionVerifier } from './introspection-verifier.js';
 import type { ResolvedOptions } from './options.js';
@@ -28,6 +29,7 @@ export interface AdmissionOptions
     | 'clockTolerance'
     | 'maxTokenLength'
     | 'maxTokenLifetimeMs'
+    | 'maxTokenAgeMs'
   > {
   cache: Pick<TokenCache, 'set'>;
   /** This instance's revocations. */
@@ -80,10 +82,26 @@ export class Admission {
     const { payload } = result;
     checkClaimTypes(payload, now, this.options.clockTolerance, result.source === 'jwt' && this.requireClientId);
     checkLifetime(payload, now, result.source, this.options);
+    const tooOldAt = this.tooOldAt(payload, now);
     const keys = revocationKeysFor(result);
     if (this.options.revocations.isRevoked(keys, payload.iat, now)) throw invalidToken('revoked');
     deepFreeze(result);
-    this.options.cache.set(result, now, expiresAt(payload, this.options), keys, maxAgeMs);
+    // A cached entry stops being served when the token becomes too old, as it does at `exp`.
+    const servedFor = tooOldAt === undefined ? maxAgeMs : Math.min(maxAgeMs ?? Infinity, tooOldAt - now);
+    this.options.cache.set(result, now, expiresAt(payload, this.options), keys, servedFor);
     return result;
+  }
+
+  /**
+   * `maxTokenAge`: epoch ms from which the token is too old (jose's whole-second rule, tolerance
+   * included), or undefined without the option. Refuses one already too old, or without `iat`.
+   */
+  private tooOldAt(payload: VerifiedToken['payload'], now: number): number | undefined {
+    const { maxTokenAgeMs, clockTolerance } = this.options;
+    if (maxTokenAgeMs === undefined) return undefined;
+    if (typeof payload.iat !== 'number') throw invalidToken('claim_missing');
+    const until = maxAgeAcceptedUntil(payload.iat, maxTokenAgeMs / 1000, clockTolerance);
+    if (now >= until) throw invalidToken('token_too_old');
+    return until;
   }
 }

@@ -49,7 +49,7 @@ import { portOf, registerPort, type VerifierPort } from './verifier-port.js';
  * const verifier = createVerifier(options);
  * ```
  */
-export interface MultiIssuerOptions extends Partial<Omit<VerifierOptions, 'issuer' | 'audience'>> {
+export interface MultiIssuerOptions extends Partial<Omit<VerifierOptions, 'issuer' | 'audience' | 'jwks'>> {
   /**
    * One entry per trusted issuer: its `issuer` and `audience` (required), and any other verifier
    * option for it alone (its own discovery, JWKS, algorithms, cache, revocation). A token is
@@ -65,9 +65,9 @@ export interface MultiIssuerOptions extends Partial<Omit<VerifierOptions, 'issue
 const MULTI_ISSUER_OPTION_KEYS = optionKeys<MultiIssuerOptions>({
   issuers: true,
   ...(Object.fromEntries(
-    VERIFIER_OPTION_KEYS.filter((k) => k !== 'issuer' && k !== 'audience').map((k) => [k, true]),
+    VERIFIER_OPTION_KEYS.filter((k) => k !== 'issuer' && k !== 'audience' && k !== 'jwks').map((k) => [k, true]),
   ) as {
-    [K in keyof Required<Omit<VerifierOptions, 'issuer' | 'audience'>>]: true;
+    [K in keyof Required<Omit<VerifierOptions, 'issuer' | 'audience' | 'jwks'>>]: true;
   }),
 });
 
@@ -197,6 +197,13 @@ function createMultiIssuerVerifier(options: MultiIssuerOptions, factory: string)
           'e.g. issuers: [{ issuer, audience }, ...]',
       );
     }
+  }
+  if (Object.hasOwn(options, 'jwks')) {
+    // Shared keys would let one issuer's key sign tokens that name another issuer.
+    throw new TypeError(
+      `revocable-jwt: \`jwks\` cannot be a default for every issuer in ${factory}: give each entry its own keys, ` +
+        'e.g. issuers: [{ issuer, audience, jwks: { keys: [...] } }, ...]',
+    );
   }
   rejectUnknownKeys(options, MULTI_ISSUER_OPTION_KEYS, factory);
   const { issuers: entries, ...defaults } = options;
@@ -380,6 +387,8 @@ class MultiIssuerVerifier implements Verifier {
           : Promise.reject(new TypeError(`revocable-jwt: unknown issuer ${issuer}`));
       },
       reportRejection: (error) => portOf(this.verifiers[0]!).reportRejection(error),
+      // Issuers share the top-level `clock` unless an entry brings its own: the first one's stands for all.
+      time: portOf(this.verifiers[0]!).time,
     };
   }
 

@@ -4,6 +4,7 @@
  */
 import { createMemoryStore } from '../../stores/memory-store.js';
 import type { RevocationStore } from '../../stores/revocation-store.js';
+import type { JWK } from 'jose';
 import type { FetchLike } from '../idp/http-client.js';
 import type { ResolvedIntrospectionOptions } from '../idp/introspection.js';
 import type { ResolvedRevocationOptions } from '../revoke/revoker.js';
@@ -16,6 +17,7 @@ import {
   VERIFIER_OPTION_KEYS,
   type VerifierOptions,
 } from './types.js';
+import { resolveStaticJwks } from '../idp/static-jwks.js';
 import { parseIssuerUrl, parseTrustedUrl } from '../idp/url-policy.js';
 
 export const ASYMMETRIC_ALGORITHMS = [
@@ -40,6 +42,8 @@ export interface ResolvedOptions {
   issuer: string;
   audience: string[];
   jwksUri: URL | undefined;
+  /** `jwks`: keys given, none fetched. */
+  staticKeys: JWK[] | undefined;
   algorithms: string[];
   secret: Uint8Array | undefined;
   clockTolerance: number;
@@ -54,6 +58,8 @@ export interface ResolvedOptions {
   clock: () => number;
   maxTokenLength: number;
   maxTokenLifetimeMs: number;
+  /** `maxTokenAge`, if set. */
+  maxTokenAgeMs: number | undefined;
   revocation: ResolvedRevocationOptions | undefined;
   introspection: ResolvedIntrospectionOptions | undefined;
   store: RevocationStore;
@@ -89,6 +95,8 @@ export function resolveVerifierOptions(
   }
 
   const jwksUri = options.jwksUri === undefined ? undefined : parseTrustedUrl(options.jwksUri, 'jwksUri', allowHttp);
+  if (jwksUri !== undefined && options.jwks !== undefined)
+    fail('`jwks` (keys given) and `jwksUri` (keys fetched) exclude each other: keep one');
 
   const algorithms = options.algorithms ?? [...ASYMMETRIC_ALGORITHMS];
   if (!Array.isArray(algorithms) || algorithms.length === 0)
@@ -156,6 +164,7 @@ export function resolveVerifierOptions(
     issuer: options.issuer,
     audience: [...audience],
     jwksUri,
+    staticKeys: options.jwks === undefined ? undefined : resolveStaticJwks(options.jwks, algorithms, factory, path),
     algorithms: [...algorithms],
     secret,
     clockTolerance,
@@ -170,6 +179,10 @@ export function resolveVerifierOptions(
     clock,
     maxTokenLength: positive(options.maxTokenLength, 16_384, 'maxTokenLength', 'characters'),
     maxTokenLifetimeMs: durationMs(options.maxTokenLifetime, 'maxTokenLifetime', { default: 86_400 }),
+    maxTokenAgeMs:
+      options.maxTokenAge === undefined
+        ? undefined
+        : durationMs(options.maxTokenAge, 'maxTokenAge', { default: 3_600 }),
     revocation: resolveRevocation(options.revocation, allowHttp, factory, path),
     introspection: resolveIntrospection(options.introspection, allowHttp, factory, path),
     store: resolveStore(options.store, clock),

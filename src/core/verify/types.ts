@@ -1,3 +1,4 @@
+import type { JWK } from 'jose';
 import type { RevocationStore } from '../../stores/revocation-store.js';
 import type { FetchLike } from '../idp/http-client.js';
 import type { VerifierEventName, VerifierListener } from '../shared/events.js';
@@ -111,6 +112,38 @@ export interface VerifierOptions {
   store?: RevocationStore;
   /** RFC 7662 introspection, for opaque tokens (or every token with `mode: 'always'`). */
   introspection?: IntrospectionOptions;
+  /**
+   * The issuer's public signing keys, given here instead of fetched: a JWK Set (`{ keys: [...] }`).
+   * No discovery and no JWKS request for keys (construction and verification do no key I/O); an
+   * unknown `kid` is refused at once. Checked at construction: public keys only (no `d`, `p`, `q`,
+   * …; no symmetric `oct` keys: use `secret`), unique `kid`s, every key usable by one of
+   * `algorithms` and its own `alg`, if any, among them. Not with `jwksUri`. With several issuers,
+   * give each entry its own (never at the top level: one issuer's keys must not sign for another).
+   */
+  jwks?: StaticJwks;
+  /**
+   * Oldest token accepted, in seconds since its `iat` (plus `clockTolerance`): older tokens are
+   * refused (401 `invalid_token`, reason `token_too_old`) even before they expire, cached ones
+   * included; a token (or introspection answer) without `iat` is refused. Default: no limit.
+   */
+  maxTokenAge?: number;
+}
+
+/**
+ * Static signing keys for `createVerifier({ jwks })`: a JWK Set of public keys, used instead of the
+ * issuer's `jwks_uri` (no network).
+ *
+ * @example
+ * ```ts
+ * import { createVerifier, type StaticJwks } from 'revocable-jwt';
+ * declare const publicJwk: import('jose').JWK; // e.g. from your IdP's JWKS, checked in
+ * const jwks: StaticJwks = { keys: [{ ...publicJwk, kid: '2024-1', alg: 'ES256', use: 'sig' }] };
+ * const offline = createVerifier({ issuer: 'https://idp.example.com/', audience: 'api', jwks });
+ * ```
+ */
+export interface StaticJwks {
+  /** The public keys (JWKs), each with a unique `kid` when it has one. */
+  keys: JWK[];
 }
 
 /** The keys `createVerifier` accepts (any other is refused): one line per option. */
@@ -135,6 +168,8 @@ export const VERIFIER_OPTION_KEYS = optionKeys<VerifierOptions>({
   revocation: true,
   store: true,
   introspection: true,
+  jwks: true,
+  maxTokenAge: true,
 });
 
 /**

@@ -37,6 +37,11 @@ export interface VerifierPort {
   claimOnce(key: string, until: number, issuer: string): Promise<boolean>;
   /** Request-level rejections (no token, malformed header, missing scope) reach the verifier's listeners. */
   reportRejection(error: AuthError): void;
+  /**
+   * The verifier's clock (epoch ms) and leeway (seconds), for request checks that compare a token's
+   * instants with now (RFC 9470 `auth_time`): one notion of time for the verifier and the route.
+   */
+  readonly time: { readonly clock: () => number; readonly clockTolerance: number };
 }
 
 // One registry per process, shared by every copy of the library that may be loaded (as the

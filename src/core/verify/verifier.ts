@@ -6,6 +6,7 @@
 import { createMetadataSource, type MetadataSource } from '../idp/discovery.js';
 import { createEndpoints } from '../idp/endpoints.js';
 import { JwksSource } from '../idp/jwks.js';
+import { StaticJwks } from '../idp/static-jwks.js';
 import type { OutboxRunResult } from '../revoke/outbox-worker.js';
 import { Revoker } from '../revoke/revoker.js';
 import { StoreMirror } from '../revoke/store-mirror.js';
@@ -48,7 +49,7 @@ class JwtVerifier implements Verifier {
   readonly audience: readonly string[];
   private readonly cache: TokenCache;
   private readonly metadata: MetadataSource;
-  private readonly jwks: JwksSource;
+  private readonly jwks: Pick<JwksSource, 'getKey' | 'stats'>;
   /** Verifies, checks and caches the tokens the cache does not have. */
   private readonly admission: Admission;
   /**
@@ -81,18 +82,21 @@ class JwtVerifier implements Verifier {
       allowHttp: options.allowHttp,
       misconfiguration: this.misconfiguration,
     });
-    this.jwks = new JwksSource({
-      endpoints,
-      fetch,
-      timeoutMs,
-      cooldownMs: options.jwksCooldownMs,
-      maxAgeMs: options.jwksMaxAgeMs,
-      maxBytes: MAX_JWKS_BYTES,
-      now: clock,
-      signal,
-      onKeysRemoved: (change) => this.cache.evictSignedBy(change),
-      events: this.events,
-    });
+    // Keys given (`jwks`) are never fetched; otherwise from `jwksUri` or discovery.
+    this.jwks = options.staticKeys
+      ? new StaticJwks(options.staticKeys, clock())
+      : new JwksSource({
+          endpoints,
+          fetch,
+          timeoutMs,
+          cooldownMs: options.jwksCooldownMs,
+          maxAgeMs: options.jwksMaxAgeMs,
+          maxBytes: MAX_JWKS_BYTES,
+          now: clock,
+          signal,
+          onKeysRemoved: (change) => this.cache.evictSignedBy(change),
+          events: this.events,
+        });
     this.mirror = new StoreMirror(options.store, clock, {
       onApply: (revocation) => this.cache.evictRevoked(revocation, issuer),
       events: this.events,
@@ -123,6 +127,7 @@ class JwtVerifier implements Verifier {
       verifyIssuerJwt: this.whileOpen('a notification', issuerJwtVerifier(shared)),
       claimOnce: (key, until) => this.claimOnce(key, until),
       reportRejection: (error) => this.reportRejection(error),
+      time: Object.freeze({ clock, clockTolerance: options.clockTolerance }),
     });
   }
 

@@ -6,6 +6,7 @@ import { describe, expect, it } from '@jest/globals';
 import {
   grantedScopes,
   InsufficientScopeError,
+  requireAnyScope,
   requireScopes,
   type AccessTokenClaims,
   type VerifiedToken,
@@ -99,5 +100,56 @@ describe('requireScopes()', () => {
     expect(() => requireScopes(token, ['notes:read'])).toThrow(InsufficientScopeError);
     expect(() => requireScopes(token, ['notes:'])).toThrow(InsufficientScopeError);
     expect(() => requireScopes(token, ['Notes:Read'])).not.toThrow();
+  });
+});
+
+describe('requireAnyScope(): one of several scopes', () => {
+  const alternatives = ['notes:read', 'notes:admin'];
+  const passes = (payload: Record<string, unknown>) => {
+    try {
+      requireAnyScope(verified(payload), alternatives);
+      return true;
+    } catch (error) {
+      expect(error).toBeInstanceOf(InsufficientScopeError);
+      return false;
+    }
+  };
+
+  it.each<[string, Record<string, unknown>, boolean]>([
+    ['the first alternative in scope', { scope: 'notes:read' }, true],
+    ['the second alternative in scp (array)', { scp: ['notes:admin'] }, true],
+    ['the second alternative in an scp string', { scp: 'other notes:admin' }, true],
+    ['both', { scope: 'notes:read notes:admin' }, true],
+    ['neither', { scope: 'notes:write' }, false],
+    ['no scope claim', {}, false],
+    // The attacker's view: shapes that might look like a grant to a looser parser.
+    ['both alternatives as one array element (a malformed scope)', { scp: ['notes:read notes:admin'] }, false],
+    ['an alternative as an object key', { scope: { 'notes:admin': true } }, false],
+    ['an alternative nested in an array', { scp: [['notes:admin']] }, false],
+    ['an alternative with different case', { scope: 'NOTES:ADMIN' }, false],
+    ['a prefix of an alternative', { scope: 'notes:' }, false],
+    ['an alternative followed by a tab', { scope: 'notes:admin\tx' }, false],
+    ['an alternative in another claim', { scopes: 'notes:admin', roles: ['notes:admin'] }, false],
+    ['an alternative in scp while scope is a number', { scope: 7, scp: 'notes:read' }, true],
+  ])('%s: %s', (_name, payload, expected) => {
+    expect(passes(payload)).toBe(expected);
+  });
+
+  it('throws a 403 naming every alternative, with match: any', () => {
+    let error: unknown;
+    try {
+      requireAnyScope(verified({ scope: 'notes:write' }), alternatives);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({ status: 403, code: 'insufficient_scope', scopes: alternatives, match: 'any' });
+    expect((error as InsufficientScopeError).headers['WWW-Authenticate']).toBe(
+      'Bearer realm="api", error="insufficient_scope", ' +
+        'error_description="The access token lacks a required scope", scope="notes:read notes:admin"',
+    );
+  });
+
+  it('refuses every token for an empty list (nothing can be one of nothing)', () => {
+    expect(() => requireAnyScope(verified({ scope: 'a' }), [])).toThrow(InsufficientScopeError);
   });
 });

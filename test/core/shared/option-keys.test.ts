@@ -11,6 +11,7 @@ import {
   createVerifier,
   processLogoutToken,
   processSecurityEvent,
+  protectedResourceMetadata,
   revokeRoute,
   securityEventRoute,
   type FetchLike,
@@ -64,7 +65,7 @@ describe('every factory refuses unknown option keys, naming the closest valid on
     [
       'authGuard (verifier options beside a verifier are ignored, so refused)',
       () => authGuard({ verifier, audience: 'https://other.example.com' } as never),
-      'unknown option `audience` in authGuard; valid options: scopes, realm, mtls, verifier',
+      'unknown option `audience` in authGuard; valid options: scopes, claims, acrValues, maxAge, optional, resourceMetadata, mtls, realm, verifier',
     ],
     [
       'authGuard (shorthand, nested)',
@@ -116,6 +117,16 @@ describe('every factory refuses unknown option keys, naming the closest valid on
       'createVerifier multi-issuer (nested in an entry)',
       () => createVerifier({ issuers: [{ ...base, revocation: { clientid: 'x' } }] } as never),
       'unknown option `issuers[0].revocation.clientid` in createVerifier; did you mean `issuers[0].revocation.clientId`?',
+    ],
+    [
+      'authGuard (claims)',
+      () => authGuard({ verifier, claims: { equal: { tenant: 't1' } } } as never),
+      'unknown option `claims.equal` in authGuard; did you mean `claims.equals`?',
+    ],
+    [
+      'protectedResourceMetadata',
+      () => protectedResourceMetadata({ resource: AUDIENCE, scopeSupported: ['a'] } as never),
+      'unknown option `scopeSupported` in protectedResourceMetadata; did you mean `scopesSupported`?',
     ],
     [
       'revokeRoute',
@@ -207,6 +218,7 @@ describe('every factory refuses unknown option keys, naming the closest valid on
         timeout: 1,
         allowMissingAudience: false,
       },
+      maxTokenAge: 3600,
     });
     const multi = createVerifier({
       issuers: [base, { ...base, issuer: 'https://b.example.com/' }],
@@ -214,6 +226,34 @@ describe('every factory refuses unknown option keys, naming the closest valid on
       fetch: forbiddenFetch,
     });
     expect(() => authGuard({ verifier: full, scopes: ['a'], realm: 'r' })).not.toThrow();
+    expect(() =>
+      authGuard({
+        verifier: full,
+        scopes: { anyOf: ['a', 'b'] },
+        claims: { equals: { tenant: 't1' }, includes: { roles: ['admin'] }, check: () => true },
+        acrValues: ['urn:example:mfa'],
+        maxAge: 300,
+        optional: true,
+        resourceMetadata: 'https://api.example.com/.well-known/oauth-protected-resource',
+        realm: 'r',
+      }),
+    ).not.toThrow();
+    expect(() =>
+      protectedResourceMetadata({
+        resource: 'https://api.example.com',
+        verifier: full,
+        authorizationServers: [ISSUER],
+        scopesSupported: ['a'],
+        resourceName: 'API',
+        resourceDocumentation: 'https://api.example.com/docs',
+        resourcePolicyUri: 'https://api.example.com/policy',
+        resourceTosUri: 'https://api.example.com/tos',
+        dpopSigningAlgValuesSupported: ['ES256'],
+        dpopBoundAccessTokensRequired: false,
+        tlsClientCertificateBoundAccessTokens: false,
+        cacheMaxAge: 60,
+      }),
+    ).not.toThrow();
     const shorthand = authGuard({ ...base, scopes: ['a'], realm: 'r' });
     expect(() => revokeRoute({ verifier: full, realm: 'r' })).not.toThrow();
     expect(() =>
