@@ -61,12 +61,17 @@ export interface EmbeddedIdp {
   readonly keys: readonly SigningKey[];
   /** Number of requests the JWKS endpoint has served. */
   readonly jwksRequests: number;
-  /** Issues a JWT access token via client_credentials (a real HTTP call to the token endpoint). */
+  /**
+   * Issues a JWT access token via client_credentials (a real HTTP call to the token endpoint).
+   * With `dpop` (a DPoP proof for `POST <issuer>/token`, RFC 9449 §5), the token is DPoP-bound:
+   * its `cnf.jkt` is the thumbprint of the proof's key.
+   */
   issueAccessToken(options?: {
     scope?: string;
     clientId?: string;
     clientSecret?: string;
     resource?: string;
+    dpop?: string;
   }): Promise<string>;
   /** Mints a refresh token through the provider's own models (no browser needed). */
   issueRefreshToken(options?: { accountId?: string; clientId?: string }): Promise<string>;
@@ -191,6 +196,8 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions = {}): Promis
             backchannelLogout: { enabled: true },
             devInteractions: { enabled: false },
             clientCredentials: { enabled: true },
+            // On by default in oidc-provider 9; spelt out because DPoP-bound tokens are tested.
+            dPoP: { enabled: true },
             introspection: { enabled: true, allowedPolicy: () => true },
             // The default policy, spelt out: a client may revoke only its own tokens (400 otherwise).
             revocation: {
@@ -234,12 +241,13 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions = {}): Promis
     callback(req, res);
   });
 
-  const tokenRequest = async (body: Record<string, string>, clientId: string, clientSecret: string) => {
+  const tokenRequest = async (body: Record<string, string>, clientId: string, clientSecret: string, dpop?: string) => {
     const response = await fetch(`${issuer}/token`, {
       method: 'POST',
       headers: {
         'content-type': 'application/x-www-form-urlencoded',
         authorization: basicAuth(clientId, clientSecret),
+        ...(dpop === undefined ? {} : { dpop }),
       },
       body: new URLSearchParams(body),
     });
@@ -267,8 +275,14 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions = {}): Promis
       clientId = DEFAULT_CLIENT.clientId,
       clientSecret = DEFAULT_CLIENT.clientSecret,
       resource = audience,
+      dpop,
     } = {}) {
-      const json = await tokenRequest({ grant_type: 'client_credentials', scope, resource }, clientId, clientSecret);
+      const json = await tokenRequest(
+        { grant_type: 'client_credentials', scope, resource },
+        clientId,
+        clientSecret,
+        dpop,
+      );
       return json.access_token as string;
     },
     async issueRefreshToken({ accountId = 'alice', clientId = DEFAULT_CLIENT.clientId } = {}) {

@@ -16,7 +16,8 @@ import { toAuthError } from '../shared/rejections.js';
 import { buildVerifier } from '../verify/create-verifier.js';
 import { VERIFIER_OPTION_KEYS, type VerifiedToken, type Verifier, type VerifierOptions } from '../verify/types.js';
 import { portOf } from '../verify/verifier-port.js';
-import { assertB64Token, readBearerToken } from './bearer.js';
+import { assertB64Token, type DpopToken, readCredentials, readDpopProof } from './bearer.js';
+import { type DpopMode, dpopPolicy } from './dpop-check.js';
 import { publicOrigin } from './public-origin.js';
 import type { RequestLike } from './request-like.js';
 import { type Presentation, type RequestCheck, type ResponseHeaders, runChecks } from './request-check.js';
@@ -37,12 +38,21 @@ export interface GuardSettings {
   scopes?: string[];
   /** Realm in `WWW-Authenticate` challenges. Default `'api'`. */
   realm?: string;
+  /**
+   * DPoP-bound tokens (RFC 9449): `'off'`, `'allowed'` (Bearer or DPoP) or `'required'`. Default:
+   * `'allowed'` when the verifier has a `publicUrl` (or the authenticator an `origin`) to check a
+   * proof's `htu` against, else `'off'`; set explicitly without one, it throws. In every mode a
+   * DPoP-bound token sent as Bearer is refused.
+   */
+  dpop?: DpopMode;
 }
 
 /**
  * A verifier, or the options to build one (not both: options beside a verifier would be ignored,
  * so they are refused at construction). The shorthand builds a verifier of its own, single- or
  * multi-issuer (`issuers`); the factory exposes it as `.verifier`, for `close()` on shutdown.
+ * `dpop` is always the guard's mode: in the shorthand, the verifier's DPoP proof settings keep
+ * their defaults (build the verifier with `createVerifier({ dpop })` to change them).
  *
  * @example
  * ```ts
@@ -52,8 +62,8 @@ export interface GuardSettings {
  * ```
  */
 export type VerifierChoice =
-  | ({ verifier: Verifier } & { [K in keyof VerifierOptions]?: never })
-  | (VerifierOptions & { verifier?: never });
+  | ({ verifier: Verifier } & { [K in Exclude<keyof VerifierOptions, 'dpop'>]?: never })
+  | (Omit<VerifierOptions, 'dpop'> & { verifier?: never });
 
 /**
  * {@link GuardSettings}, and where this server is reached.
@@ -190,8 +200,13 @@ export interface Authenticator {
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
 /** Settings every adapter of the request step accepts: one line per option. */
-export const GUARD_SETTING_KEYS = optionKeys<GuardSettings>({ scopes: true, realm: true });
-const AUTHENTICATOR_SETTING_KEYS = optionKeys<AuthenticatorSettings>({ scopes: true, realm: true, origin: true });
+export const GUARD_SETTING_KEYS = optionKeys<GuardSettings>({ scopes: true, realm: true, dpop: true });
+const AUTHENTICATOR_SETTING_KEYS = optionKeys<AuthenticatorSettings>({
+  scopes: true,
+  realm: true,
+  origin: true,
+  dpop: true,
+});
 
 /**
  * Builds the authenticate step, the framework-free core of `authGuard`: same options (plus
@@ -265,15 +280,26 @@ export function buildAuthenticator(
   if (withVerifier)
     verifier = options.verifier as Verifier; // checked above: an object
   else {
-    const { scopes: _scopes, realm: _realm, origin: _origin, ...verifierOptions } = options;
+    const { scopes: _scopes, realm: _realm, origin: _origin, dpop: _dpop, ...verifierOptions } = options;
     verifier = buildVerifier(verifierOptions, factory);
   }
   const required = Object.freeze([...scopes]);
-  const challenge: Challenge = bearerChallenge(realm);
+  const port = portOf(verifier);
+  // The guard's `origin` is this server's public origin: it overrides the verifier's `publicUrl`.
+  const dpop = dpopPolicy(options.dpop, port, site?.origin, factory);
+  const bearer = bearerChallenge(realm);
+  // Bearer first: clients that read only the first challenge keep finding theirs.
+  const challenge: Challenge =
+    dpop.scheme === undefined
+      ? bearer
+      : Object.freeze({
+          ...bearer,
+          schemes: Object.freeze(dpop.mode === 'required' ? [dpop.scheme] : [...bearer.schemes, dpop.scheme]),
+        });
 
   // Token rejections are reported by the verifier itself; request-level ones (no token, bad
   // header, missing scope) only this step sees.
-  const report = portOf(verifier).reportRejection;
+  const report = port.reportRejection;
   const refuse = (error: unknown, reportIt: boolean, scheme?: Presentation['scheme']): Refused => {
     const authError = toAuthError(error).withChallenge(challengeUsing(challenge, scheme));
     if (reportIt) report(authError);
@@ -282,7 +308,8 @@ export function buildAuthenticator(
 
   // What a verified token must also pass for this route, on every request (cache hits included),
   // in order. A check throws an AuthError to refuse.
-  const checks: RequestCheck[] = [];
+  // The DPoP check always runs: in every mode a DPoP-bound token sent as Bearer is refused.
+  const checks: RequestCheck[] = [dpop.check];
   if (required.length > 0) checks.push((auth) => requireScopes(auth, required));
 
   const admit = (auth: VerifiedToken, presented: Presentation): Authentication | Promise<Authentication> => {
@@ -306,19 +333,30 @@ export function buildAuthenticator(
   };
 
   const authenticate = (request: RequestLike): Authentication | Promise<Authentication> => {
-    let token: string;
+    let credentials: string | DpopToken;
     try {
-      token = readBearerToken(request);
+      credentials = readCredentials(request, dpop.mode);
     } catch (error) {
       return refuse(error, true);
     }
-    const presented: Presentation = { request, scheme: 'Bearer', token };
-    // Cache hit: answer synchronously. A token identical to one already verified is well-formed by
-    // construction, so its characters are only scanned on a miss.
+    let presented: Presentation;
+    if (typeof credentials === 'string')
+      presented = { request, scheme: 'Bearer', token: credentials, proof: undefined };
+    else {
+      try {
+        presented = { request, scheme: 'DPoP', token: credentials.dpop, proof: readDpopProof(request) };
+      } catch (error) {
+        return refuse(error, true, 'DPoP');
+      }
+    }
+    const token = presented.token;
+    // Cache hit: answer synchronously (a DPoP proof is checked on every request, hit or not). A
+    // token identical to one already verified is well-formed by construction, so its characters
+    // are only scanned on a miss.
     const cached = verifier.peek(token);
     if (cached !== undefined) return admit(cached, presented);
     try {
-      assertB64Token(token);
+      assertB64Token(token, presented.scheme);
     } catch (error) {
       return refuse(error, true, presented.scheme);
     }

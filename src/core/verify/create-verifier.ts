@@ -380,6 +380,7 @@ class MultiIssuerVerifier implements Verifier {
           : Promise.reject(new TypeError(`revocable-jwt: unknown issuer ${issuer}`));
       },
       reportRejection: (error) => portOf(this.verifiers[0]!).reportRejection(error),
+      dpop: new Map(this.verifiers.flatMap((v) => [...portOf(v).dpop])),
     };
   }
 

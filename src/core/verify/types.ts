@@ -6,6 +6,7 @@ import type { OutboxStats } from '../revoke/outbox-worker.js';
 import type { ClientAuthMethod, RevocationBodyFormat } from '../idp/revocation-client.js';
 import type { StoreMirrorStats } from '../revoke/store-mirror.js';
 import type { TokenCacheStats } from './token-cache.js';
+import type { DpopOptions } from './dpop-options.js';
 import { optionKeys } from '../shared/option-keys.js';
 import type { VerifiedToken } from '../shared/verified-token.js';
 
@@ -111,6 +112,15 @@ export interface VerifierOptions {
   store?: RevocationStore;
   /** RFC 7662 introspection, for opaque tokens (or every token with `mode: 'always'`). */
   introspection?: IntrospectionOptions;
+  /** How DPoP proofs (RFC 9449) are checked: algorithms, `iatWindow`, server nonces (see {@link DpopOptions}). */
+  dpop?: DpopOptions;
+  /**
+   * The URL clients reach this API at (`'https://api.example.com'`, or with a base path
+   * `'https://example.com/api'`): a DPoP proof's `htu` must be it followed by the request's path.
+   * Configured, never read from `Host` or `X-Forwarded-*`. Without it (and without a guard
+   * `origin`), guards take no DPoP requests.
+   */
+  publicUrl?: string;
 }
 
 /** The keys `createVerifier` accepts (any other is refused): one line per option. */
@@ -135,6 +145,8 @@ export const VERIFIER_OPTION_KEYS = optionKeys<VerifierOptions>({
   revocation: true,
   store: true,
   introspection: true,
+  dpop: true,
+  publicUrl: true,
 });
 
 /**

@@ -7,6 +7,7 @@
  */
 import type { JWSHeaderParameters } from 'jose';
 import type { AuthError } from '../shared/errors.js';
+import type { DpopSettings } from './dpop-options.js';
 import type { AccessTokenClaims, Verifier } from './types.js';
 
 /** How to verify an IdP-signed JWT that is not an access token (a logout token, a security event). */
@@ -37,6 +38,8 @@ export interface VerifierPort {
   claimOnce(key: string, until: number, issuer: string): Promise<boolean>;
   /** Request-level rejections (no token, malformed header, missing scope) reach the verifier's listeners. */
   reportRejection(error: AuthError): void;
+  /** How each issuer checks DPoP proofs, by issuer (one entry for a single-issuer verifier). */
+  readonly dpop: ReadonlyMap<string, DpopSettings>;
 }
 
 // One registry per process, shared by every copy of the library that may be loaded (as the

@@ -123,6 +123,7 @@ class JwtVerifier implements Verifier {
       verifyIssuerJwt: this.whileOpen('a notification', issuerJwtVerifier(shared)),
       claimOnce: (key, until) => this.claimOnce(key, until),
       reportRejection: (error) => this.reportRejection(error),
+      dpop: new Map([[issuer, options.dpop]]),
     });
   }
 

@@ -187,7 +187,7 @@ describe('createAuthenticator: options are checked at construction', () => {
 
   it('authGuard keeps its own options: no `origin` there yet', () => {
     expect(() => authGuard({ verifier, origin: 'https://api.example.com' } as never)).toThrow(
-      'revocable-jwt: unknown option `origin` in authGuard; valid options: scopes, realm, verifier',
+      'revocable-jwt: unknown option `origin` in authGuard; valid options: scopes, realm, dpop, verifier',
     );
   });
 });

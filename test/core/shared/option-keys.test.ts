@@ -64,7 +64,7 @@ describe('every factory refuses unknown option keys, naming the closest valid on
     [
       'authGuard (verifier options beside a verifier are ignored, so refused)',
       () => authGuard({ verifier, audience: 'https://other.example.com' } as never),
-      'unknown option `audience` in authGuard; valid options: scopes, realm, verifier',
+      'unknown option `audience` in authGuard; valid options: scopes, realm, dpop, verifier',
     ],
     [
       'authGuard (shorthand, nested)',
@@ -207,13 +207,15 @@ describe('every factory refuses unknown option keys, naming the closest valid on
         timeout: 1,
         allowMissingAudience: false,
       },
+      dpop: { algorithms: ['ES256'], iatWindow: 60, nonce: { secret: 'x'.repeat(32) } },
+      publicUrl: 'https://api.example.com',
     });
     const multi = createVerifier({
       issuers: [base, { ...base, issuer: 'https://b.example.com/' }],
       clockTolerance: 2,
       fetch: forbiddenFetch,
     });
-    expect(() => authGuard({ verifier: full, scopes: ['a'], realm: 'r' })).not.toThrow();
+    expect(() => authGuard({ verifier: full, scopes: ['a'], realm: 'r', dpop: 'required' })).not.toThrow();
     const shorthand = authGuard({ ...base, scopes: ['a'], realm: 'r' });
     expect(() => revokeRoute({ verifier: full, realm: 'r' })).not.toThrow();
     expect(() =>
