@@ -22,7 +22,7 @@ import {
   type VerifierOptions,
 } from '../../../src/index.js';
 import { ath, dpopClient, type DpopClient, issueDpopToken, type ProofOptions } from '../../support/dpop.js';
-import { issuedAt, rawToken, startIdp, testClock, type EmbeddedIdp } from '../../support/idp.js';
+import { issuedAt, rawToken, startIdp, testClock, tokenAt, type EmbeddedIdp } from '../../support/idp.js';
 import { REDIS_URL, startPrivateRedis, type PrivateRedis } from '../../support/redis-server.js';
 
 const PUBLIC_URL = 'https://api.example.com';
@@ -111,6 +111,37 @@ describe('a DPoP-bound token from the IdP', () => {
     const hit = authenticate(await dpopRequest());
     expect(hit).toBeInstanceOf(Promise); // the proof needs a signature check and a store claim
     expect(await hit).toMatchObject({ ok: true, auth: { token: bound } });
+  });
+
+  it.each(['ES256', 'ES384', 'EdDSA', 'PS256', 'RS256'] as const)(
+    'admits proofs by a %s key (the RFC 7638 thumbprint of each key type is cnf.jkt)',
+    async (alg) => {
+      const key = await dpopClient(alg);
+      const token = await tokenAt(idp, clock(), { cnf: { jkt: key.jkt } });
+      const authenticate = createAuthenticator({ verifier: verifierWith() });
+      const proof = await key.proof({ htu: HTU, token, at: clock() });
+      const answer = await authenticate({
+        method: 'GET',
+        url: '/notes',
+        headers: { authorization: `DPoP ${token}`, dpop: proof },
+      });
+      expect(answer).toMatchObject({ ok: true });
+    },
+  );
+
+  it('takes the guard shorthand: dpop is the mode, publicUrl goes to the verifier it builds', async () => {
+    const authenticate = createAuthenticator({
+      issuer: idp.issuer,
+      audience: idp.audience,
+      clock,
+      publicUrl: PUBLIC_URL,
+      dpop: 'required',
+    });
+    closers.push(() => authenticate.verifier.close());
+    expect(await authenticate(await dpopRequest())).toMatchObject({ ok: true });
+    expect(() =>
+      createAuthenticator({ issuer: idp.issuer, audience: idp.audience, dpop: { algorithms: ['ES256'] } as never }),
+    ).toThrow(/proof settings such as algorithms go to createVerifier\(\{ dpop \}\)/);
   });
 
   it('challenges with both schemes when DPoP is allowed, and the DPoP one carries a DPoP error', async () => {
