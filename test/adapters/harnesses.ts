@@ -4,6 +4,8 @@
  *   GET /notes   guard, scope notes:read → 200 { sub, scope }
  *   GET /admin   guard, scope notes:admin
  *   GET /outage  guard on a verifier whose IdP is down
+ *   GET /dpop    guard, scope notes:read, DPoP allowed (verifier with publicUrl), when the spec has one
+ *   GET /dpop-nonce  guard, DPoP required, server nonces, when the spec has that verifier
  *   /logout, /backchannel-logout, /security-events: the library's endpoints (every method)
  */
 import { getRequestListener } from '@hono/node-server';
@@ -29,6 +31,10 @@ export interface AppSpec {
   clientId: string;
   /** The audience of security events. */
   eventAudience: string;
+  /** A verifier with a `publicUrl` (DPoP allowed on /dpop). */
+  dpopVerifier?: Verifier;
+  /** A verifier with a `publicUrl` and server nonces (DPoP required on /dpop-nonce). */
+  nonceVerifier?: Verifier;
 }
 
 export interface RunningApp {
@@ -44,7 +50,18 @@ export interface Harness {
 /** What every app answers a guarded GET with: the auth result. */
 export const authBody = (auth: VerifiedToken | undefined) => ({ sub: auth?.payload.sub, scope: auth?.payload.scope });
 
-const GUARDED = { '/notes': ['notes:read'], '/admin': ['notes:admin'] } as const;
+/** Every guarded route and its guard's options (the same in every adapter). */
+function guardedRoutes(spec: AppSpec): Array<[string, expressAdapter.AuthGuardOptions]> {
+  return [
+    ['/notes', { verifier: spec.verifier, scopes: ['notes:read'] }],
+    ['/admin', { verifier: spec.verifier, scopes: ['notes:admin'] }],
+    ['/outage', { verifier: spec.outageVerifier }],
+    ...(spec.dpopVerifier
+      ? [['/dpop', { verifier: spec.dpopVerifier, scopes: ['notes:read'], dpop: 'allowed' }] as const]
+      : []),
+    ...(spec.nonceVerifier ? [['/dpop-nonce', { verifier: spec.nonceVerifier, dpop: 'required' }] as const] : []),
+  ] as Array<[string, expressAdapter.AuthGuardOptions]>;
+}
 
 async function listen(server: Server): Promise<RunningApp> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -66,12 +83,11 @@ function expressHarness(name: string, framework: typeof express): Harness {
     start: async (spec) => {
       const { authGuard, authErrorHandler, revokeRoute, backchannelLogoutRoute, securityEventRoute } = expressAdapter;
       const app = framework();
-      for (const [path, scopes] of Object.entries(GUARDED)) {
-        app.get(path, authGuard({ verifier: spec.verifier, scopes: [...scopes] }), (req, res) => {
+      for (const [path, options] of guardedRoutes(spec)) {
+        app.get(path, authGuard(options), (req, res) => {
           res.json(authBody(req.auth));
         });
       }
-      app.get('/outage', authGuard({ verifier: spec.outageVerifier }), (_req, res) => res.json({}));
       app.all('/logout', revokeRoute({ verifier: spec.verifier }));
       app.all('/backchannel-logout', backchannelLogoutRoute({ verifier: spec.verifier, clientId: spec.clientId }));
       app.all('/security-events', securityEventRoute({ verifier: spec.verifier, audience: spec.eventAudience }));
@@ -91,12 +107,10 @@ const connectHarness: Harness = {
       res.end(JSON.stringify(authBody((req as expressAdapter.GuardRequest).auth)));
     };
     // Connect mounts by path prefix: `/notes` also matches `/notes/…`, which no scenario sends.
-    for (const [path, scopes] of Object.entries(GUARDED)) {
-      app.use(path, authGuard({ verifier: spec.verifier, scopes: [...scopes] }));
+    for (const [path, options] of guardedRoutes(spec)) {
+      app.use(path, authGuard(options));
       app.use(path, json);
     }
-    app.use('/outage', authGuard({ verifier: spec.outageVerifier }));
-    app.use('/outage', json);
     app.use('/logout', revokeRoute({ verifier: spec.verifier }));
     app.use('/backchannel-logout', backchannelLogoutRoute({ verifier: spec.verifier, clientId: spec.clientId }));
     app.use('/security-events', securityEventRoute({ verifier: spec.verifier, audience: spec.eventAudience }));
@@ -109,12 +123,7 @@ const nodeHttpHarness: Harness = {
   name: 'node:http',
   start: async (spec) => {
     const { authGuard, writeAuthError, revokeRoute, backchannelLogoutRoute, securityEventRoute } = expressAdapter;
-    const guards = new Map<string, expressAdapter.AuthGuardMiddleware>([
-      ...Object.entries(GUARDED).map(
-        ([path, scopes]) => [path, authGuard({ verifier: spec.verifier, scopes: [...scopes] })] as const,
-      ),
-      ['/outage', authGuard({ verifier: spec.outageVerifier })],
-    ]);
+    const guards = new Map(guardedRoutes(spec).map(([path, options]) => [path, authGuard(options)] as const));
     const routes = new Map<string, RequestListener>([
       ['/logout', revokeRoute({ verifier: spec.verifier })],
       ['/backchannel-logout', backchannelLogoutRoute({ verifier: spec.verifier, clientId: spec.clientId })],
@@ -148,12 +157,9 @@ const fastifyHarness: Harness = {
   start: async (spec) => {
     const { authGuard, revokeRoute, backchannelLogoutRoute, securityEventRoute } = fastifyAdapter;
     const app = Fastify();
-    for (const [path, scopes] of Object.entries(GUARDED)) {
-      app.get(path, { preHandler: authGuard({ verifier: spec.verifier, scopes: [...scopes] }) }, async (request) =>
-        authBody(request.auth),
-      );
+    for (const [path, options] of guardedRoutes(spec)) {
+      app.get(path, { preHandler: authGuard(options) }, async (request) => authBody(request.auth));
     }
-    app.get('/outage', { preHandler: authGuard({ verifier: spec.outageVerifier }) }, async () => ({}));
     app.register(revokeRoute({ verifier: spec.verifier }), { prefix: '/logout' });
     app.register(backchannelLogoutRoute({ verifier: spec.verifier, clientId: spec.clientId }), {
       prefix: '/backchannel-logout',
@@ -179,9 +185,7 @@ const koaHarness: Harness = {
           ctx.body = authBody(ctx.state.auth);
         });
     };
-    for (const [path, scopes] of Object.entries(GUARDED))
-      routes.set(path, guarded(authGuard({ verifier: spec.verifier, scopes: [...scopes] })));
-    routes.set('/outage', guarded(authGuard({ verifier: spec.outageVerifier })));
+    for (const [path, options] of guardedRoutes(spec)) routes.set(path, guarded(authGuard(options)));
     routes.set('/logout', revokeRoute({ verifier: spec.verifier }));
     routes.set('/backchannel-logout', backchannelLogoutRoute({ verifier: spec.verifier, clientId: spec.clientId }));
     routes.set('/security-events', securityEventRoute({ verifier: spec.verifier, audience: spec.eventAudience }));
@@ -195,12 +199,9 @@ const honoHarness: Harness = {
   start: async (spec) => {
     const { authGuard, revokeRoute, backchannelLogoutRoute, securityEventRoute } = honoAdapter;
     const app = new Hono<honoAdapter.AuthEnv>();
-    for (const [path, scopes] of Object.entries(GUARDED)) {
-      app.get(path, authGuard({ verifier: spec.verifier, scopes: [...scopes] }), (c) =>
-        c.json(authBody(c.get('auth'))),
-      );
+    for (const [path, options] of guardedRoutes(spec)) {
+      app.get(path, authGuard(options), (c) => c.json(authBody(c.get('auth'))));
     }
-    app.get('/outage', authGuard({ verifier: spec.outageVerifier }), (c) => c.json({}));
     app.all('/logout', revokeRoute({ verifier: spec.verifier }));
     app.all('/backchannel-logout', backchannelLogoutRoute({ verifier: spec.verifier, clientId: spec.clientId }));
     app.all('/security-events', securityEventRoute({ verifier: spec.verifier, audience: spec.eventAudience }));
@@ -213,12 +214,7 @@ const fetchHarness: Harness = {
   name: 'fetch',
   start: async (spec) => {
     const { authGuard, revokeRoute, backchannelLogoutRoute, securityEventRoute } = fetchAdapter;
-    const guards = new Map<string, fetchAdapter.FetchAuthGuard>([
-      ...Object.entries(GUARDED).map(
-        ([path, scopes]) => [path, authGuard({ verifier: spec.verifier, scopes: [...scopes] })] as const,
-      ),
-      ['/outage', authGuard({ verifier: spec.outageVerifier })],
-    ]);
+    const guards = new Map(guardedRoutes(spec).map(([path, options]) => [path, authGuard(options)] as const));
     const routes = new Map<string, fetchAdapter.FetchRoute>([
       ['/logout', revokeRoute({ verifier: spec.verifier })],
       ['/backchannel-logout', backchannelLogoutRoute({ verifier: spec.verifier, clientId: spec.clientId })],
