@@ -8,7 +8,7 @@
  * Not checked here: the access token itself (the verifier did that, or its cache vouches for it),
  * how many `DPoP` headers came (the header reader), what the route requires.
  */
-import { type CryptoKey, decodeProtectedHeader, errors as jose, importJWK, type JWTPayload, jwtVerify } from 'jose';
+import { base64url, type CryptoKey, importJWK } from 'jose';
 import type { LRUCache } from 'lru-cache';
 import { InvalidDpopProofError, InvalidTokenError, UseDpopNonceError } from '../shared/errors.js';
 import type { RejectionReason } from '../shared/revocable-jwt-error.js';
@@ -59,7 +59,7 @@ const refuse = (reason: RejectionReason, description?: string, cause?: unknown):
  */
 export async function checkProof(input: ProofInput, checker: ProofChecker): Promise<string | undefined> {
   const { settings } = checker;
-  const header = proofHeader(input.proof);
+  const { header, payload: encodedPayload, signature } = proofParts(input.proof);
   const { alg } = header;
   if (typeof alg !== 'string' || !settings.algorithms.includes(alg)) refuse('dpop_algorithm_not_allowed');
   if (typeof header.typ !== 'string' || header.typ.toLowerCase() !== 'dpop+jwt')
@@ -71,7 +71,8 @@ export async function checkProof(input: ProofInput, checker: ProofChecker): Prom
   if (thumbprint !== input.jkt) throw new InvalidTokenError('dpop_key_mismatch');
 
   const now = settings.clock();
-  const payload = await verifiedPayload(input.proof, alg as string, jwk, thumbprint, checker, now);
+  await verifySignature(input.proof, signature, alg as string, jwk, thumbprint, checker);
+  const payload = proofClaims(encodedPayload, now, settings.clockToleranceMs);
   const { jti, htm, htu, ath, iat } = payload;
   if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI_LENGTH)
     refuse('dpop_proof_malformed', 'The DPoP proof needs a jti');
@@ -92,7 +93,7 @@ export async function checkProof(input: ProofInput, checker: ProofChecker): Prom
     acceptedUntil = (period + 2) * nonces.periodMs;
     if (period < current) rotate = await nonces.issue(now);
   } else {
-    const issuedAt = (iat as number) * 1000; // a number: jwtVerify required it
+    const issuedAt = (iat as number) * 1000; // a number: proofClaims checked it
     if (issuedAt < now - settings.iatWindowMs - settings.clockToleranceMs || issuedAt > now + settings.clockToleranceMs)
       refuse('dpop_proof_stale');
     acceptedUntil = issuedAt + settings.iatWindowMs + settings.clockToleranceMs;
@@ -101,14 +102,30 @@ export async function checkProof(input: ProofInput, checker: ProofChecker): Prom
   return rotate;
 }
 
-/** The protected header, decoded; anything that is not a compact JWS with a JSON header is malformed. */
-function proofHeader(proof: string): Record<string, unknown> {
-  if (proof.split('.').length !== 3) refuse('dpop_proof_malformed');
+/** The proof's three segments, its protected header decoded (a JSON object); anything else is malformed. */
+function proofParts(proof: string): { header: Record<string, unknown>; payload: string; signature: string } {
+  const first = proof.indexOf('.');
+  const second = proof.indexOf('.', first + 1);
+  if (first === -1 || second === -1 || proof.indexOf('.', second + 1) !== -1) refuse('dpop_proof_malformed');
+  const header = decodeJson(proof.slice(0, first));
+  // No extension is understood, so none may be critical; `b64: false` would sign another input.
+  if ('crit' in header || 'b64' in header) refuse('dpop_proof_malformed', 'The DPoP proof uses an unsupported header');
+  return { header, payload: proof.slice(first + 1, second), signature: proof.slice(second + 1) };
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+const encoder = new TextEncoder();
+
+/** A base64url segment holding a JSON object (not an array, not null). */
+function decodeJson(segment: string): Record<string, unknown> {
+  let value: unknown;
   try {
-    return decodeProtectedHeader(proof) as Record<string, unknown>;
+    value = JSON.parse(decoder.decode(base64url.decode(segment)));
   } catch (cause) {
     return refuse('dpop_proof_malformed', undefined, cause);
   }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) refuse('dpop_proof_malformed');
+  return value as Record<string, unknown>;
 }
 
 /**
@@ -145,41 +162,75 @@ function publicJwk(value: unknown): Record<string, string> {
   }
 }
 
-/** The signature checked with the proof's own key (imported once per key and algorithm), then the claims' types. */
-async function verifiedPayload(
+/** WebCrypto's verify parameters per JWS algorithm (RFC 7518 §3; RFC 8037 for EdDSA). */
+const SIGNING: Record<string, Parameters<typeof crypto.subtle.verify>[0]> = {
+  ES256: { name: 'ECDSA', hash: 'SHA-256' },
+  ES384: { name: 'ECDSA', hash: 'SHA-384' },
+  ES512: { name: 'ECDSA', hash: 'SHA-512' },
+  RS256: { name: 'RSASSA-PKCS1-v1_5' },
+  RS384: { name: 'RSASSA-PKCS1-v1_5' },
+  RS512: { name: 'RSASSA-PKCS1-v1_5' },
+  PS256: { name: 'RSA-PSS', saltLength: 32 },
+  PS384: { name: 'RSA-PSS', saltLength: 48 },
+  PS512: { name: 'RSA-PSS', saltLength: 64 },
+  EdDSA: { name: 'Ed25519' },
+  Ed25519: { name: 'Ed25519' },
+};
+
+/**
+ * The signature over `<header>.<payload>`, checked with the proof's own key through WebCrypto
+ * (every runtime has it). The key is imported by jose, which ties it to the algorithm (an EC key
+ * of another curve, an RSA key for EdDSA, X25519 are refused), once per key and algorithm.
+ */
+async function verifySignature(
   proof: string,
+  signature: string,
   alg: string,
   jwk: Record<string, string>,
   thumbprint: string,
   checker: ProofChecker,
-  now: number,
-): Promise<JWTPayload> {
+): Promise<void> {
   const cacheKey = `${alg} ${thumbprint}`;
   let key = checker.keys.get(cacheKey);
   if (key === undefined) {
     try {
       key = (await importJWK(jwk, alg)) as CryptoKey;
     } catch (cause) {
-      // A key that does not fit the algorithm (a P-384 key for ES256, a short RSA key, X25519).
       return refuse('dpop_proof_malformed', 'The DPoP proof jwk does not fit its alg', cause);
     }
+    // RFC 7518 §3.3: RSA keys of 2048 bits or more.
+    const { modulusLength } = key.algorithm as { modulusLength?: number };
+    if (modulusLength !== undefined && modulusLength < 2048)
+      refuse('dpop_proof_malformed', 'The DPoP proof jwk is an RSA key shorter than 2048 bits');
     checker.keys.set(cacheKey, key);
   }
+  let valid = false;
   try {
-    const { payload } = await jwtVerify(proof, key, {
-      typ: 'dpop+jwt',
-      algorithms: [alg],
-      requiredClaims: ['jti', 'htm', 'htu', 'iat'],
-      currentDate: new Date(now),
-      clockTolerance: checker.settings.clockToleranceMs / 1000,
-    });
-    return payload;
+    const input = encoder.encode(proof.slice(0, proof.length - signature.length - 1));
+    valid = await crypto.subtle.verify(
+      SIGNING[alg]!,
+      key,
+      base64url.decode(signature) as Uint8Array<ArrayBuffer>,
+      input,
+    );
   } catch (cause) {
-    if (cause instanceof jose.JWSSignatureVerificationFailed) return refuse('dpop_signature_invalid', undefined, cause);
-    // An `exp` or `nbf` a proof may carry, and it says the proof is not valid now.
-    if (cause instanceof jose.JWTExpired) return refuse('dpop_proof_stale', undefined, cause);
-    if (cause instanceof jose.JWTClaimValidationFailed && cause.claim === 'nbf')
-      return refuse('dpop_proof_stale', undefined, cause);
-    return refuse('dpop_proof_malformed', undefined, cause);
+    // Not base64url, or a signature WebCrypto cannot even read: not a signature by this key.
+    return refuse('dpop_signature_invalid', undefined, cause);
   }
+  if (!valid) refuse('dpop_signature_invalid');
+}
+
+/**
+ * The claims, a JSON object, and what a proof may say about its own validity: `iat` a number
+ * (required, RFC 9449 §4.2), `exp` and `nbf` numbers that do not put it outside `now`.
+ */
+function proofClaims(segment: string, now: number, toleranceMs: number): Record<string, unknown> {
+  const claims = decodeJson(segment);
+  const { iat, exp, nbf } = claims;
+  const numeric = (value: unknown) => typeof value === 'number' && Number.isFinite(value);
+  if (!numeric(iat)) refuse('dpop_proof_malformed', 'The DPoP proof needs a numeric iat');
+  if ((exp !== undefined && !numeric(exp)) || (nbf !== undefined && !numeric(nbf))) refuse('dpop_proof_malformed');
+  if (exp !== undefined && (exp as number) * 1000 <= now - toleranceMs) refuse('dpop_proof_stale');
+  if (nbf !== undefined && (nbf as number) * 1000 > now + toleranceMs) refuse('dpop_proof_stale');
+  return claims;
 }

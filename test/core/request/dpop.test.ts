@@ -7,9 +7,9 @@
  * One test clock drives the verifiers and the proofs (anchored on the IdP's own `iat`s).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { randomUUID } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, type KeyObject, randomUUID, sign } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { base64url, SignJWT } from 'jose';
+import { base64url, calculateJwkThumbprint, SignJWT } from 'jose';
 import {
   type Authentication,
   createAuthenticator,
@@ -98,6 +98,21 @@ async function expectRefused(
 
 const invalidProof = (reason: string) => ({ status: 401, code: 'invalid_dpop_proof', reason });
 
+/** A compact JWS signed with node:crypto: for headers and keys jose refuses to sign with. */
+function signWithNode(header: object, claims: object, key: KeyObject): string {
+  const input = `${base64url.encode(JSON.stringify(header))}.${base64url.encode(JSON.stringify(claims))}`;
+  const ec = key.asymmetricKeyType === 'ec';
+  const signature = sign('sha256', Buffer.from(input), ec ? { key, dsaEncoding: 'ieee-p1363' } : key);
+  return `${input}.${signature.toString('base64url')}`;
+}
+
+/** A valid proof by `client` (ES256), with extra header members. */
+function nodeSigned(extra: object): string {
+  const claims = { htm: 'GET', htu: HTU, iat: Math.floor(clock() / 1000), jti: randomUUID(), ath: ath(bound) };
+  const header = { alg: 'ES256', typ: 'dpop+jwt', jwk: client.publicJwk, ...extra };
+  return signWithNode(header, claims, createPrivateKey({ key: client.privateJwk as never, format: 'jwk' }));
+}
+
 describe('a DPoP-bound token from the IdP', () => {
   it('is bound to the key of the proof the token request carried (cnf.jkt)', () => {
     const payload = JSON.parse(Buffer.from(bound.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
@@ -184,6 +199,15 @@ describe('every check of RFC 9449 §4.3, with the proof an attacker would send',
     ['a jti of 300 characters', async () => ({ jti: 'j'.repeat(300) }), 'dpop_proof_malformed'],
     ['no iat', async () => ({ claims: { iat: undefined } }), 'dpop_proof_malformed'],
     ['a string iat', async () => ({ claims: { iat: String(Math.floor(clock() / 1000)) } }), 'dpop_proof_malformed'],
+    ['an nbf ahead', async () => ({ claims: { nbf: Math.floor(clock() / 1000) + 60 } }), 'dpop_proof_stale'],
+    ['a string exp', async () => ({ claims: { exp: 'soon' } }), 'dpop_proof_malformed'],
+    ['a crit header', async () => nodeSigned({ crit: ['exp'] }), 'dpop_proof_malformed'],
+    ['b64: false', async () => nodeSigned({ b64: false }), 'dpop_proof_malformed'],
+    [
+      'a signature that is not base64url',
+      async () => `${(await client.proof({ htu: HTU, token: bound, at: clock() })).slice(0, -4)}!!!!`,
+      'dpop_signature_invalid',
+    ],
     ['typ JWT', async () => ({ header: { typ: 'JWT' } }), 'dpop_proof_malformed'],
     ['no typ', async () => ({ header: { typ: undefined } }), 'dpop_proof_malformed'],
     ['no jwk', async () => ({ header: { jwk: undefined } }), 'dpop_proof_malformed'],
@@ -221,6 +245,30 @@ describe('every check of RFC 9449 §4.3, with the proof an attacker would send',
       authenticate(await dpopRequest(bound, `${header}.${payload}.${otherSignature}`)),
       invalidProof('dpop_signature_invalid'),
     );
+  });
+
+  it('refuses an RSA key shorter than 2048 bits, even bound to the token', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const { kty, n, e } = publicKey.export({ format: 'jwk' });
+    const jwk = { e: e!, kty: kty!, n: n! };
+    const token = await tokenAt(idp, clock(), { cnf: { jkt: await calculateJwkThumbprint(jwk) } });
+    const claims = { htm: 'GET', htu: HTU, iat: Math.floor(clock() / 1000), jti: randomUUID(), ath: ath(token) };
+    const weak = signWithNode({ alg: 'RS256', typ: 'dpop+jwt', jwk }, claims, privateKey);
+    const answer = await authenticate({
+      method: 'GET',
+      url: '/notes',
+      headers: { authorization: `DPoP ${token}`, dpop: weak },
+    });
+    await expectRefused(answer, invalidProof('dpop_proof_malformed'));
+  });
+
+  it('admits the node-signed proof the crit and b64 cases start from', async () => {
+    expect(await authenticate(await dpopRequest(bound, nodeSigned({})))).toMatchObject({ ok: true });
+  });
+
+  it('admits a proof that carries a future exp', async () => {
+    const answer = await authenticate(await dpopRequest(bound, { claims: { exp: Math.floor(clock() / 1000) + 60 } }));
+    expect(answer).toMatchObject({ ok: true });
   });
 
   it('refuses a jwk that does not fit its alg (a P-256 key claiming ES384)', async () => {
