@@ -92,6 +92,7 @@ export {
 } from './core/request/authenticator.js';
 export { publicOrigin, type PublicOrigin } from './core/request/public-origin.js';
 export type { DpopMode } from './core/request/dpop-check.js';
+export type { Challenge, ChallengeScheme } from './core/shared/challenge.js';
 export type { DpopOptions } from './core/verify/dpop-options.js';
 export type { EndpointPolicy, ErrorBody, RouteAnswer } from './core/request/route-answer.js';
 export {

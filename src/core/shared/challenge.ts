@@ -5,7 +5,17 @@
  * (`error`, `error_description`, `scope`, …) to the challenge of the scheme the client used.
  */
 
-/** One scheme a resource accepts, with the parameters only its challenge carries (DPoP: `algs`). */
+/**
+ * One scheme a resource accepts, with the parameters only its challenge carries (DPoP: `algs`).
+ *
+ * @example
+ * ```ts
+ * import { AuthError, type ChallengeScheme } from 'revocable-jwt';
+ * declare const error: AuthError;
+ * const dpop: ChallengeScheme | undefined = error.challenge.schemes.find((s) => s.name === 'DPoP');
+ * const algs = dpop?.params.find(([name]) => name === 'algs')?.[1]; // e.g. 'ES256 EdDSA'
+ * ```
+ */
 export interface ChallengeScheme {
   /** The authentication scheme, as written in the challenge. */
   readonly name: 'Bearer' | 'DPoP';
@@ -16,6 +26,15 @@ export interface ChallengeScheme {
 /**
  * How a resource words its challenges. Frozen and shared: an error carries one (its copy per
  * request differs only in `used`).
+ *
+ * @example
+ * ```ts
+ * import { AuthError, type Challenge } from 'revocable-jwt';
+ * declare const error: AuthError;
+ * const challenge: Challenge = error.challenge;
+ * const schemes = challenge.schemes.map((s) => s.name); // ['Bearer', 'DPoP'] where DPoP is allowed
+ * log.info({ realm: challenge.realm, schemes, used: challenge.used }, 'refused');
+ * ```
  */
 export interface Challenge {
   /** The `realm` of every challenge. */
