@@ -189,6 +189,8 @@ export interface Authenticator {
   readonly scopes: readonly string[];
   /** The configured public origin (serialized), if any. */
   readonly origin: string | undefined;
+  /** The effective DPoP mode (`dpop`, or what its default resolved to: `'allowed'` or `'off'`). */
+  readonly dpop: DpopMode;
   /**
    * The absolute URL of `request`: the configured origin, then the request's path and query;
    * `undefined` when the request has no path. A TypeError when no `origin` is configured.
@@ -380,6 +382,7 @@ export function buildAuthenticator(
     realm: { value: realm, enumerable: true },
     scopes: { value: required, enumerable: true },
     origin: { value: site?.origin, enumerable: true },
+    dpop: { value: dpop.mode, enumerable: true },
     requestUrl: { value: requestUrl, enumerable: true },
   }) as Authenticator;
 }

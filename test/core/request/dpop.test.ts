@@ -662,7 +662,9 @@ describe('configuration', () => {
     expect(() => createAuthenticator({ verifier: plain, dpop: 'on' as never })).toThrow(
       /'off', 'allowed' or 'required'/,
     );
-    expect(() => createAuthenticator({ verifier: plain, dpop: 'off' })).not.toThrow();
+    expect(createAuthenticator({ verifier: plain, dpop: 'off' }).dpop).toBe('off');
+    expect(createAuthenticator({ verifier: plain }).dpop).toBe('off'); // the default without a public URL
+    expect(createAuthenticator({ verifier: verifierWith() }).dpop).toBe('allowed'); // … and with one
   });
 
   it("takes the authenticator's origin as the base of htu, over the verifier's publicUrl", async () => {
