@@ -94,6 +94,9 @@ export {
   type VerifierChoice,
 } from './core/request/authenticator.js';
 export { publicOrigin, type PublicOrigin } from './core/request/public-origin.js';
+export type { DpopMode } from './core/request/dpop-check.js';
+export type { Challenge, ChallengeScheme } from './core/shared/challenge.js';
+export type { DpopOptions } from './core/verify/dpop-options.js';
 export type { EndpointPolicy, ErrorBody, RouteAnswer } from './core/request/route-answer.js';
 export {
   createRevokeHandler,
@@ -131,6 +134,7 @@ export {
   type HttpFailureReason,
   type RevocationFailureReason,
   type SecurityEventReason,
+  type DpopRejectionReason,
 } from './core/shared/revocable-jwt-error.js';
 export {
   AuthError,
@@ -144,10 +148,12 @@ export {
   MisconfiguredError,
   RevocationPendingError,
   VerifierClosedError,
+  InvalidDpopProofError,
+  UseDpopNonceError,
   type BearerErrorCode,
+  type DpopErrorCode,
   type RejectionReason,
 } from './core/shared/errors.js';
-export type { Challenge, ChallengeScheme } from './core/shared/challenge.js';
 export { HttpRequestError, type FetchLike, type HttpFailureKind, type HttpResult } from './core/idp/http-client.js';
 export type {
   AccessTokenClaims,

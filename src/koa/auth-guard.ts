@@ -128,6 +128,7 @@ export function koaRequestLike(ctx: ParameterizedContext): RequestLike {
   return {
     method: ctx.method,
     url: ctx.url,
+    originalUrl: ctx.originalUrl,
     headers: ctx.headers,
     rawHeaders: ctx.req.rawHeaders,
     body: parsedBodyOf(ctx),

@@ -33,6 +33,9 @@ export interface MemoryStoreOptions {
   clock?: () => number;
 }
 
+/** Most live replay records (logout tokens, security events, DPoP proofs) a memory store keeps. */
+const MAX_CLAIMS = 100_000;
+
 /** The keys createMemoryStore accepts (any other is refused): one line per option. */
 const MEMORY_STORE_OPTION_KEYS = optionKeys<MemoryStoreOptions>({ clock: true });
 
@@ -40,7 +43,8 @@ const MEMORY_STORE_OPTION_KEYS = optionKeys<MemoryStoreOptions>({ clock: true })
  * The default `RevocationStore`: revocations, replay records and the IdP outbox in this process's
  * memory. Verifiers that share one memory store see each other's revocations at once; a verifier
  * without a `store` option gets its own. Entries expire with the tokens they cover, so memory
- * stays bounded by live tokens (replay records: at most 100 000).
+ * stays bounded by live tokens (replay records: at most 100 000 live ones; past that a new claim
+ * fails, so the request is answered 503, rather than a live record being forgotten).
  *
  * Not shared between processes, and nothing survives a restart — including IdP revocations still
  * waiting in the outbox. For several instances, use {@link createRedisStore}.
@@ -69,9 +73,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): RevocationS
   const revocations = new Map<string, Revocation>();
   const listeners = new Set<RevocationListener>();
   const pending = new Map<string, PendingRevocation & { leasedUntil: number }>();
-  // Bounded: entries expire, and past the cap the oldest claims go first. Made on first use:
-  // lru-cache allocates its arrays up front (~3 MB at this size).
+  // Bounded, and never by forgetting a live claim (that would let its replay through): entries
+  // expire, and when the cap is full of live ones a new claim fails (the caller answers 503). Made
+  // on first use: lru-cache allocates its arrays up front (~3 MB at this size).
   let claimed: LRUCache<string, true> | undefined;
+  let purgedAt = -Infinity;
 
   const identity = revocationTarget;
   const sweep = (now: number) => {
@@ -117,8 +123,21 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): RevocationS
       for (const listener of listeners) listener(revocation, meta);
     },
     async claimOnce(key, ttlMs) {
-      claimed ??= new LRUCache<string, true>({ max: 100_000, ttl: 60_000, ttlResolution: 0, perf: { now: clock } });
+      claimed ??= new LRUCache<string, true>({ max: MAX_CLAIMS, ttl: 60_000, ttlResolution: 0, perf: { now: clock } });
       if (claimed.has(key)) return false;
+      if (claimed.size >= MAX_CLAIMS) {
+        // A full scan, so at most once a second; until expired claims make room, claims fail.
+        if (clock() - purgedAt >= 1000) {
+          purgedAt = clock();
+          claimed.purgeStale();
+        }
+        if (claimed.size >= MAX_CLAIMS) {
+          throw new Error(
+            `revocable-jwt: the memory store holds ${MAX_CLAIMS} live replay records; ` +
+              'refusing to forget one (use a shared store such as Redis for this load)',
+          );
+        }
+      }
       claimed.set(key, true, { ttl: Math.max(1, ttlMs) });
       return true;
     },

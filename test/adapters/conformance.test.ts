@@ -7,9 +7,11 @@
  *
  * One IdP and one verifier (test clock) are shared by all apps, so a token revoked through one
  * app's logout route must be refused by every app; a second IdP, down from the start, gives the
- * 503 + Retry-After of an unknown key that cannot be fetched.
+ * 503 + Retry-After of an unknown key that cannot be fetched. Two more verifiers with a public URL
+ * (one with server nonces) guard the DPoP routes.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { request as httpRequest } from 'node:http';
 import { SignJWT } from 'jose';
 import { CREDENTIAL_CHANGE, createVerifier, type Verifier } from '../../src/index.js';
 import {
@@ -21,6 +23,7 @@ import {
   testClock,
   tokenAt,
 } from '../support/idp.js';
+import { dpopClient, type DpopClient } from '../support/dpop.js';
 import { HARNESSES, METADATA, type RunningApp } from './harnesses.js';
 
 const EVENT_AUDIENCE = 'https://api.example/receiver';
@@ -30,6 +33,9 @@ let idp: EmbeddedIdp;
 let down: EmbeddedIdp;
 let verifier: Verifier;
 let outageVerifier: Verifier;
+let dpopVerifier: Verifier;
+let nonceVerifier: Verifier;
+const PUBLIC_URL = 'https://api.example.com';
 const apps = new Map<string, RunningApp>();
 
 beforeAll(async () => {
@@ -37,13 +43,24 @@ beforeAll(async () => {
   await down.pause();
   verifier = createVerifier({ issuer: idp.issuer, audience: idp.audience, clock });
   outageVerifier = createVerifier({ issuer: down.issuer, audience: down.audience, clock });
-  const spec = { verifier, outageVerifier, clientId: idp.client.clientId, eventAudience: EVENT_AUDIENCE };
+  const dpopOptions = { issuer: idp.issuer, audience: idp.audience, clock, publicUrl: PUBLIC_URL };
+  dpopVerifier = createVerifier(dpopOptions);
+  // A 60 s nonce period, so the rotation scenario moves the clock little.
+  nonceVerifier = createVerifier({ ...dpopOptions, dpop: { iatWindow: 60, nonce: { secret: 's'.repeat(32) } } });
+  const spec = {
+    verifier,
+    outageVerifier,
+    dpopVerifier,
+    nonceVerifier,
+    clientId: idp.client.clientId,
+    eventAudience: EVENT_AUDIENCE,
+  };
   for (const harness of HARNESSES) apps.set(harness.name, await harness.start(spec));
 }, 30_000);
 
 afterAll(async () => {
   await Promise.all([...apps.values()].map((app) => app.close()));
-  await Promise.all([verifier?.close(), outageVerifier?.close()]);
+  await Promise.all([verifier?.close(), outageVerifier?.close(), dpopVerifier?.close(), nonceVerifier?.close()]);
   await Promise.all([idp?.close(), down?.close()]);
 });
 
@@ -59,6 +76,7 @@ const HEADERS = [
   'cache-control',
   'retry-after',
   'allow',
+  'dpop-nonce',
   'access-control-allow-origin',
   'access-control-allow-methods',
   'access-control-allow-headers',
@@ -498,3 +516,168 @@ describe('the RFC 9728 metadata route, on every adapter', () => {
     );
   });
 });
+
+describe('DPoP (RFC 9449), on every adapter', () => {
+  let key: DpopClient;
+  let bound: string;
+  beforeAll(async () => {
+    key = await dpopClient();
+    bound = await tokenAt(idp, clock(), { sub: 'dora', scope: 'notes:read', cnf: { jkt: key.jkt } });
+  });
+  const ALGS = 'ES256 ES384 ES512 EdDSA Ed25519 PS256 PS384 PS512 RS256 RS384 RS512';
+  const dpopInit = async (path: string, extra: { nonce?: string; htu?: string } = {}): Promise<RequestInit> => ({
+    headers: {
+      Authorization: `DPoP ${bound}`,
+      DPoP: await key.proof({
+        htu: extra.htu ?? `${PUBLIC_URL}${path}`,
+        token: bound,
+        at: clock(),
+        nonce: extra.nonce,
+      }),
+    },
+  });
+  const admitted = (headers: Record<string, string> = {}): Answer => ({
+    status: 200,
+    headers,
+    body: { sub: 'dora', scope: 'notes:read' },
+  });
+  const dpopRefusal = (status: number, challenge: string, code: string, description: string, extra = {}) =>
+    refusal(status, challenge, { error: code, error_description: description }, extra);
+
+  it('admits a DPoP-bound token with a fresh proof: htu is the public URL, whatever the app listens on', async () => {
+    await expectEvery('/dpop', () => dpopInit('/dpop'), admitted());
+  });
+
+  it('refuses a replayed proof 401 invalid_dpop_proof, the error in the DPoP challenge', async () => {
+    const inits = new Map(await Promise.all(names.map(async (name) => [name, await dpopInit('/dpop')] as const)));
+    await expectEvery('/dpop', (name) => inits.get(name)!, admitted());
+    const description = 'The DPoP proof has already been used';
+    await expectEvery(
+      '/dpop',
+      (name) => inits.get(name)!,
+      dpopRefusal(
+        401,
+        `Bearer realm="api", DPoP realm="api", algs="${ALGS}", error="invalid_dpop_proof", error_description="${description}"`,
+        'invalid_dpop_proof',
+        description,
+      ),
+    );
+  });
+
+  it('ignores X-Forwarded-Host and -Proto: a proof for the forwarded URL is refused', async () => {
+    const description = 'The DPoP proof htu is not the request URL';
+    await expectEvery(
+      '/dpop',
+      async () => {
+        const init = await dpopInit('/dpop', { htu: 'http://evil.example/dpop' });
+        const forwarded = { 'X-Forwarded-Host': 'evil.example', 'X-Forwarded-Proto': 'http' };
+        return { headers: { ...(init.headers as Record<string, string>), ...forwarded } };
+      },
+      dpopRefusal(
+        401,
+        `Bearer realm="api", DPoP realm="api", algs="${ALGS}", error="invalid_dpop_proof", error_description="${description}"`,
+        'invalid_dpop_proof',
+        description,
+      ),
+    );
+    const own = await Promise.all(
+      names.map((name) =>
+        dpopInit('/dpop', { htu: `${apps.get(name)!.url}/dpop` }).then((i) => call(name, '/dpop', i)),
+      ),
+    );
+    for (const answer of own) expect(answer).toMatchObject({ status: 401, body: { error: 'invalid_dpop_proof' } });
+  });
+
+  it('refuses two DPoP header fields 400 invalid_request', async () => {
+    const answers = await Promise.all(
+      names.map(async (name) => {
+        const proof = await key.proof({ htu: `${PUBLIC_URL}/dpop`, token: bound, at: clock() });
+        return [name, await twoProofs(`${apps.get(name)!.url}/dpop`, bound, proof)] as const;
+      }),
+    );
+    for (const [, answer] of answers) {
+      expect(answer).toMatchObject({
+        status: 400,
+        body: { error: 'invalid_request', error_description: 'Send exactly one DPoP header' },
+      });
+    }
+  });
+
+  it('refuses a DPoP-bound token sent as Bearer 401 invalid_token, on DPoP and Bearer-only routes alike', async () => {
+    const description = 'The access token is DPoP-bound: send it with the DPoP scheme and a DPoP proof';
+    const body = { error: 'invalid_token', error_description: description };
+    await expectEvery(
+      '/dpop',
+      bearer(bound),
+      refusal(
+        401,
+        `Bearer realm="api", error="invalid_token", error_description="${description}", DPoP realm="api", algs="${ALGS}"`,
+        body,
+      ),
+    );
+    await expectEvery(
+      '/notes',
+      bearer(bound),
+      refusal(401, `Bearer realm="api", error="invalid_token", error_description="${description}"`, body),
+    );
+  });
+
+  it('refuses a Bearer token where DPoP is required: 401 with a bare DPoP challenge', async () => {
+    const token = await tokenAt(idp, clock(), { scope: 'notes:read' });
+    await expectEvery(
+      '/dpop-nonce',
+      bearer(token),
+      refusal(401, `DPoP realm="api", algs="${ALGS}"`, {
+        error: 'unauthorized',
+        error_description: 'DPoP token required',
+      }),
+    );
+  });
+
+  it('runs the nonce flow: use_dpop_nonce with DPoP-Nonce, the retry admitted, a rotated nonce on success', async () => {
+    const description = 'Sign a DPoP proof with the nonce in the DPoP-Nonce header';
+    const first = await sameEverywhere('/dpop-nonce', await dpopInit('/dpop-nonce'));
+    const nonce = first.headers['dpop-nonce']!;
+    expect(first).toEqual(
+      dpopRefusal(
+        401,
+        `DPoP realm="api", algs="${ALGS}", error="use_dpop_nonce", error_description="${description}"`,
+        'use_dpop_nonce',
+        description,
+        { 'dpop-nonce': nonce },
+      ),
+    );
+    await expectEvery('/dpop-nonce', () => dpopInit('/dpop-nonce', { nonce }), admitted());
+    const start = clock();
+    clock.set((Math.floor(start / 60_000) + 1) * 60_000 + 1000); // the next nonce period
+    try {
+      const rotated = await Promise.all(
+        names.map((name) => dpopInit('/dpop-nonce', { nonce }).then((init) => call(name, '/dpop-nonce', init))),
+      );
+      const next = rotated[0]!.headers['dpop-nonce'];
+      expect(next).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      // Every adapter but fetch writes the new nonce on the admitted request (the fetch guard
+      // answers a token, not a Response: its clients get the nonce through use_dpop_nonce).
+      expect(Object.fromEntries(names.map((name, i) => [name, rotated[i]]))).toEqual(
+        Object.fromEntries(names.map((name) => [name, admitted(name === 'fetch' ? {} : { 'dpop-nonce': next! })])),
+      );
+    } finally {
+      clock.set(start);
+    }
+  });
+});
+
+/** A DPoP request with the `DPoP` field sent twice (two header lines, as node:http sends an array). */
+function twoProofs(url: string, token: string, proof: string): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { headers: { authorization: `DPoP ${token}`, dpop: [proof, proof] } }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => {
+        text += chunk.toString('utf8');
+      });
+      res.on('end', () => resolve({ status: res.statusCode!, headers: {}, body: JSON.parse(text) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}

@@ -6,6 +6,8 @@
  *   GET /optional  guard, optional: a request without credentials → 200 {}
  *   GET /step-up   guard, claims + acrValues/maxAge + any-of scopes, resource_metadata in challenges
  *   GET /outage  guard on a verifier whose IdP is down
+ *   GET /dpop    guard, scope notes:read, DPoP allowed (verifier with publicUrl), when the spec has one
+ *   GET /dpop-nonce  guard, DPoP required, server nonces, when the spec has that verifier
  *   /logout, /backchannel-logout, /security-events: the library's endpoints (every method)
  *   /.well-known/oauth-protected-resource: RFC 9728 metadata (every method)
  */
@@ -34,6 +36,10 @@ export interface AppSpec {
   eventAudience: string;
   /** The RFC 9728 metadata route's options (without the verifier); default {@link METADATA}. */
   metadata?: Omit<ProtectedResourceMetadataOptions, 'verifier'>;
+  /** A verifier with a `publicUrl` (DPoP allowed on /dpop). */
+  dpopVerifier?: Verifier;
+  /** A verifier with a `publicUrl` and server nonces (DPoP required on /dpop-nonce). */
+  nonceVerifier?: Verifier;
 }
 
 /** The metadata every app serves unless its spec says otherwise. */
@@ -69,6 +75,18 @@ export const GUARDED: Readonly<Record<string, GuardSettings>> = {
   },
 };
 
+/** Every guarded route and its guard's options (the same in every adapter). */
+function guardedRoutes(spec: AppSpec): Array<[string, expressAdapter.AuthGuardOptions]> {
+  return [
+    ...Object.entries(GUARDED).map(([path, settings]) => [path, { verifier: spec.verifier, ...settings }] as const),
+    ['/outage', { verifier: spec.outageVerifier }],
+    ...(spec.dpopVerifier
+      ? [['/dpop', { verifier: spec.dpopVerifier, scopes: ['notes:read'], dpop: 'allowed' }] as const]
+      : []),
+    ...(spec.nonceVerifier ? [['/dpop-nonce', { verifier: spec.nonceVerifier, dpop: 'required' }] as const] : []),
+  ] as Array<[string, expressAdapter.AuthGuardOptions]>;
+}
+
 async function listen(server: Server): Promise<RunningApp> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
@@ -89,8 +107,8 @@ function expressHarness(name: string, framework: typeof express): Harness {
     start: async (spec) => {
       const { authGuard, authErrorHandler, revokeRoute, backchannelLogoutRoute, securityEventRoute } = expressAdapter;
       const app = framework();
-      for (const [path, settings] of Object.entries(GUARDED)) {
-        app.get(path, authGuard({ verifier: spec.verifier, ...settings }), (req, res) => {
+      for (const [path, options] of guardedRoutes(spec)) {
+        app.get(path, authGuard(options), (req, res) => {
           res.json(authBody(req.auth));
         });
       }
@@ -99,7 +117,6 @@ function expressHarness(name: string, framework: typeof express): Harness {
         verifier: spec.verifier,
       });
       app.all(metadata.path, metadata);
-      app.get('/outage', authGuard({ verifier: spec.outageVerifier }), (_req, res) => res.json({}));
       app.all('/logout', revokeRoute({ verifier: spec.verifier }));
       app.all('/backchannel-logout', backchannelLogoutRoute({ verifier: spec.verifier, clientId: spec.clientId }));
       app.all('/security-events', securityEventRoute({ verifier: spec.verifier, audience: spec.eventAudience }));
@@ -119,8 +136,8 @@ const connectHarness: Harness = {
       res.end(JSON.stringify(authBody((req as expressAdapter.GuardRequest).auth)));
     };
     // Connect mounts by path prefix: `/notes` also matches `/notes/…`, which no scenario sends.
-    for (const [path, settings] of Object.entries(GUARDED)) {
-      app.use(path, authGuard({ verifier: spec.verifier, ...settings }));
+    for (const [path, options] of guardedRoutes(spec)) {
+      app.use(path, authGuard(options));
       app.use(path, json);
     }
     const metadata = expressAdapter.protectedResourceMetadata({
@@ -128,8 +145,6 @@ const connectHarness: Harness = {
       verifier: spec.verifier,
     });
     app.use(metadata.path, metadata);
-    app.use('/outage', authGuard({ verifier: spec.outageVerifier }));
-    app.use('/outage', json);
     app.use('/logout', revokeRoute({ verifier: spec.verifier }));
     app.use('/backchannel-logout', backchannelLogoutRoute({ verifier: spec.verifier, clientId: spec.clientId }));
     app.use('/security-events', securityEventRoute({ verifier: spec.verifier, audience: spec.eventAudience }));
@@ -142,12 +157,9 @@ const nodeHttpHarness: Harness = {
   name: 'node:http',
   start: async (spec) => {
     const { authGuard, writeAuthError, revokeRoute, backchannelLogoutRoute, securityEventRoute } = expressAdapter;
-    const guards = new Map<string, expressAdapter.AuthGuardMiddleware>([
-      ...Object.entries(GUARDED).map(
-        ([path, settings]) => [path, authGuard({ verifier: spec.verifier, ...settings })] as const,
-      ),
-      ['/outage', authGuard({ verifier: spec.outageVerifier })],
-    ]);
+    const guards = new Map<string, expressAdapter.AuthGuardMiddleware>(
+      guardedRoutes(spec).map(([path, options]) => [path, authGuard(options)] as const),
+    );
     const metadata = expressAdapter.protectedResourceMetadata({
       ...(spec.metadata ?? METADATA),
       verifier: spec.verifier,
@@ -186,17 +198,14 @@ const fastifyHarness: Harness = {
   start: async (spec) => {
     const { authGuard, revokeRoute, backchannelLogoutRoute, securityEventRoute } = fastifyAdapter;
     const app = Fastify();
-    for (const [path, settings] of Object.entries(GUARDED)) {
-      app.get(path, { preHandler: authGuard({ verifier: spec.verifier, ...settings }) }, async (request) =>
-        authBody(request.auth),
-      );
+    for (const [path, options] of guardedRoutes(spec)) {
+      app.get(path, { preHandler: authGuard(options) }, async (request) => authBody(request.auth));
     }
     const metadata = fastifyAdapter.protectedResourceMetadata({
       ...(spec.metadata ?? METADATA),
       verifier: spec.verifier,
     });
     app.register(metadata, { prefix: metadata.path });
-    app.get('/outage', { preHandler: authGuard({ verifier: spec.outageVerifier }) }, async () => ({}));
     app.register(revokeRoute({ verifier: spec.verifier }), { prefix: '/logout' });
     app.register(backchannelLogoutRoute({ verifier: spec.verifier, clientId: spec.clientId }), {
       prefix: '/backchannel-logout',
@@ -224,11 +233,9 @@ const koaHarness: Harness = {
           ctx.body = authBody(ctx.state.auth);
         });
     };
-    for (const [path, settings] of Object.entries(GUARDED))
-      routes.set(path, guarded(authGuard({ verifier: spec.verifier, ...settings })));
+    for (const [path, options] of guardedRoutes(spec)) routes.set(path, guarded(authGuard(options)));
     const metadata = koaAdapter.protectedResourceMetadata({ ...(spec.metadata ?? METADATA), verifier: spec.verifier });
     routes.set(metadata.path, metadata);
-    routes.set('/outage', guarded(authGuard({ verifier: spec.outageVerifier })));
     routes.set('/logout', revokeRoute({ verifier: spec.verifier }));
     routes.set('/backchannel-logout', backchannelLogoutRoute({ verifier: spec.verifier, clientId: spec.clientId }));
     routes.set('/security-events', securityEventRoute({ verifier: spec.verifier, audience: spec.eventAudience }));
@@ -242,12 +249,11 @@ const honoHarness: Harness = {
   start: async (spec) => {
     const { authGuard, revokeRoute, backchannelLogoutRoute, securityEventRoute } = honoAdapter;
     const app = new Hono<honoAdapter.OptionalAuthEnv>();
-    for (const [path, settings] of Object.entries(GUARDED)) {
-      app.get(path, authGuard({ verifier: spec.verifier, ...settings }), (c) => c.json(authBody(c.get('auth'))));
+    for (const [path, options] of guardedRoutes(spec)) {
+      app.get(path, authGuard(options), (c) => c.json(authBody(c.get('auth'))));
     }
     const metadata = honoAdapter.protectedResourceMetadata({ ...(spec.metadata ?? METADATA), verifier: spec.verifier });
     app.all(metadata.path, metadata);
-    app.get('/outage', authGuard({ verifier: spec.outageVerifier }), (c) => c.json({}));
     app.all('/logout', revokeRoute({ verifier: spec.verifier }));
     app.all('/backchannel-logout', backchannelLogoutRoute({ verifier: spec.verifier, clientId: spec.clientId }));
     app.all('/security-events', securityEventRoute({ verifier: spec.verifier, audience: spec.eventAudience }));
@@ -260,12 +266,9 @@ const fetchHarness: Harness = {
   name: 'fetch',
   start: async (spec) => {
     const { authGuard, revokeRoute, backchannelLogoutRoute, securityEventRoute } = fetchAdapter;
-    const guards = new Map<string, fetchAdapter.OptionalFetchAuthGuard>([
-      ...Object.entries(GUARDED).map(
-        ([path, settings]) => [path, authGuard({ verifier: spec.verifier, ...settings })] as const,
-      ),
-      ['/outage', authGuard({ verifier: spec.outageVerifier })],
-    ]);
+    const guards = new Map<string, fetchAdapter.OptionalFetchAuthGuard>(
+      guardedRoutes(spec).map(([path, options]) => [path, authGuard(options)] as const),
+    );
     const metadata = fetchAdapter.protectedResourceMetadata({
       ...(spec.metadata ?? METADATA),
       verifier: spec.verifier,

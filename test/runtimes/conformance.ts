@@ -33,6 +33,8 @@ export interface ConformanceInput {
     loggedOut: Record<AppName, { token: string; logoutToken: string }>;
     /** One per app: a SET (credential change) for the event audience, signed by the IdP. */
     securityEvent: Record<AppName, string>;
+    /** One per app: a DPoP-bound token, a proof for GET /dpop and one for GET /dpop-nonce (no nonce). */
+    dpop: Record<AppName, { token: string; proof: string; nonceProof: string }>;
   };
 }
 
@@ -47,8 +49,9 @@ export type AppName = 'fetch' | 'hono';
 export const APP_NAMES: readonly AppName[] = ['fetch', 'hono'];
 type App = (request: Request) => Promise<Response>;
 
-const HEADERS = ['www-authenticate', 'cache-control', 'retry-after', 'allow', 'content-type'];
-const ORIGIN = 'http://api.test';
+const HEADERS = ['www-authenticate', 'cache-control', 'retry-after', 'allow', 'content-type', 'dpop-nonce'];
+/** Also the public URL of the DPoP verifiers: what the proofs' `htu` name. */
+export const ORIGIN = 'http://api.test';
 
 /** Runs every scenario on every app; the answers by `<app> <scenario>`. */
 export async function runConformance(input: ConformanceInput): Promise<Record<string, Observed>> {
@@ -57,7 +60,19 @@ export async function runConformance(input: ConformanceInput): Promise<Record<st
   // One per app: the first request to a down IdP fails on discovery, later ones on the keys.
   const outage = () => createVerifier({ issuer: input.downIssuer, audience: input.audience });
   const outageVerifiers = [outage(), outage()] as const;
-  const spec = { verifier, clientId: input.client.clientId, eventAudience: input.eventAudience };
+  const dpopOptions = { issuer: input.issuer, audience: input.audience, publicUrl: ORIGIN };
+  const dpopVerifier = createVerifier(dpopOptions);
+  const nonceVerifier = createVerifier({
+    ...dpopOptions,
+    dpop: { nonce: { secret: 'a runtime test nonce secret, 32 bytes+' } },
+  });
+  const spec = {
+    verifier,
+    dpopVerifier,
+    nonceVerifier,
+    clientId: input.client.clientId,
+    eventAudience: input.eventAudience,
+  };
   const apps: Record<AppName, App> = {
     fetch: fetchApp({ ...spec, outageVerifier: outageVerifiers[0] }),
     hono: honoApp({ ...spec, outageVerifier: outageVerifiers[1] }),
@@ -112,13 +127,21 @@ export async function runConformance(input: ConformanceInput): Promise<Record<st
         headers: { 'Content-Type': 'application/jwt' },
         body: 'a.b.c',
       });
+      // DPoP proofs verified in the runtime (WebCrypto, SHA-256, HMAC nonces): admitted, replayed, asked for a nonce.
+      const dpop = input.tokens.dpop[name];
+      const withProof = (proof: string): RequestInit => ({
+        headers: { Authorization: `DPoP ${dpop.token}`, DPoP: proof },
+      });
+      out[`${name} DPoP proof`] = await call('/dpop', withProof(dpop.proof));
+      out[`${name} DPoP replay`] = await call('/dpop', withProof(dpop.proof));
+      out[`${name} DPoP without a nonce`] = await call('/dpop-nonce', withProof(dpop.nonceProof));
     }
     // Both apps share the verifier: a token revoked through one is refused by the other.
     out['hono refuses what fetch revoked'] = await observe(
       await apps.hono(authorized('/notes', input.tokens.revocable.fetch)),
     );
   } finally {
-    await Promise.all([verifier, ...outageVerifiers].map((v) => v.close()));
+    await Promise.all([verifier, dpopVerifier, nonceVerifier, ...outageVerifiers].map((v) => v.close()));
   }
   return out;
 }
@@ -133,14 +156,22 @@ type VerifierLike = ReturnType<typeof createVerifier>;
 interface AppSpec {
   verifier: VerifierLike;
   outageVerifier: VerifierLike;
+  /** With a public URL: DPoP allowed on /dpop. */
+  dpopVerifier: VerifierLike;
+  /** With a public URL and server nonces: DPoP required on /dpop-nonce. */
+  nonceVerifier: VerifierLike;
   clientId: string;
   eventAudience: string;
 }
 
-function fetchApp({ verifier, outageVerifier, clientId, eventAudience }: AppSpec): App {
-  const notes = fetchAdapter.authGuard({ verifier, scopes: ['notes:read'] });
-  const admin = fetchAdapter.authGuard({ verifier, scopes: ['notes:admin'] });
-  const outage = fetchAdapter.authGuard({ verifier: outageVerifier });
+function fetchApp({ verifier, outageVerifier, dpopVerifier, nonceVerifier, clientId, eventAudience }: AppSpec): App {
+  const guards: Record<string, fetchAdapter.FetchAuthGuard> = {
+    '/notes': fetchAdapter.authGuard({ verifier, scopes: ['notes:read'] }),
+    '/admin': fetchAdapter.authGuard({ verifier, scopes: ['notes:admin'] }),
+    '/outage': fetchAdapter.authGuard({ verifier: outageVerifier }),
+    '/dpop': fetchAdapter.authGuard({ verifier: dpopVerifier, dpop: 'allowed' }),
+    '/dpop-nonce': fetchAdapter.authGuard({ verifier: nonceVerifier, dpop: 'required' }),
+  };
   const routes: Record<string, fetchAdapter.FetchRoute> = {
     '/logout': fetchAdapter.revokeRoute({ verifier }),
     '/backchannel-logout': fetchAdapter.backchannelLogoutRoute({ verifier, clientId }),
@@ -150,20 +181,22 @@ function fetchApp({ verifier, outageVerifier, clientId, eventAudience }: AppSpec
     const path = new URL(request.url).pathname;
     const route = routes[path];
     if (route) return route(request);
-    const guard = path === '/notes' ? notes : path === '/admin' ? admin : path === '/outage' ? outage : undefined;
+    const guard = guards[path];
     if (!guard) return new Response(null, { status: 404 });
     const auth = await guard(request);
     return auth instanceof Response ? auth : Response.json({ sub: auth.payload.sub, scope: auth.payload.scope });
   };
 }
 
-function honoApp({ verifier, outageVerifier, clientId, eventAudience }: AppSpec): App {
+function honoApp({ verifier, outageVerifier, dpopVerifier, nonceVerifier, clientId, eventAudience }: AppSpec): App {
   const app = new Hono<honoAdapter.AuthEnv>();
   const answer = (c: Context<honoAdapter.AuthEnv>) =>
     c.json({ sub: c.get('auth').payload.sub, scope: c.get('auth').payload.scope });
   app.get('/notes', honoAdapter.authGuard({ verifier, scopes: ['notes:read'] }), answer);
   app.get('/admin', honoAdapter.authGuard({ verifier, scopes: ['notes:admin'] }), answer);
   app.get('/outage', honoAdapter.authGuard({ verifier: outageVerifier }), answer);
+  app.get('/dpop', honoAdapter.authGuard({ verifier: dpopVerifier, dpop: 'allowed' }), answer);
+  app.get('/dpop-nonce', honoAdapter.authGuard({ verifier: nonceVerifier, dpop: 'required' }), answer);
   app.all('/logout', honoAdapter.revokeRoute({ verifier }));
   app.all('/backchannel-logout', honoAdapter.backchannelLogoutRoute({ verifier, clientId }));
   app.all('/security-events', honoAdapter.securityEventRoute({ verifier, audience: eventAudience }));
@@ -177,7 +210,10 @@ async function observe(response: Response): Promise<Observed> {
     // charset); the library's answers all carry Cache-Control: no-store.
     if (header === 'content-type' && response.status === 200 && !response.headers.has('cache-control')) continue;
     const value = response.headers.get(header);
-    if (value !== null) headers[header] = header === 'retry-after' && /^\d+$/.test(value) ? '<seconds>' : value;
+    if (value === null) continue;
+    if (header === 'retry-after' && /^\d+$/.test(value)) headers[header] = '<seconds>';
+    else if (header === 'dpop-nonce' && /^[A-Za-z0-9_-]{43}$/.test(value)) headers[header] = '<nonce>';
+    else headers[header] = value;
   }
   const text = await response.text();
   return { status: response.status, headers, body: text === '' ? undefined : JSON.parse(text) };

@@ -15,8 +15,9 @@ import { isDeepStrictEqual, promisify } from 'node:util';
 import { type BuildOptions, build } from 'esbuild';
 import { SignJWT } from 'jose';
 import { CREDENTIAL_CHANGE } from '../../src/index.js';
+import { dpopClient } from '../support/dpop.js';
 import { attackerKey, type EmbeddedIdp, signToken, standardClaims, startIdp, tokenAt } from '../support/idp.js';
-import { APP_NAMES, type AppName, type ConformanceInput, type Observed } from './conformance.js';
+import { APP_NAMES, type AppName, type ConformanceInput, ORIGIN, type Observed } from './conformance.js';
 // @ts-expect-error: a plain .mjs script without types
 import { CACHE, install, locate, RUNTIMES } from './install.mjs';
 
@@ -166,6 +167,15 @@ async function inputFor(idp: EmbeddedIdp, downIssuer: string): Promise<Conforman
           'secevent+jwt',
         ),
       ),
+      dpop: await perApp(async (name) => {
+        const key = await dpopClient();
+        const token = await tokenAt(idp, now, { sub: `dpop-${name}`, scope: 'notes:read', cnf: { jkt: key.jkt } });
+        return {
+          token,
+          proof: await key.proof({ htu: `${ORIGIN}/dpop`, token, at: now }),
+          nonceProof: await key.proof({ htu: `${ORIGIN}/dpop-nonce`, token, at: now }),
+        };
+      }),
     },
   };
 }
@@ -239,6 +249,22 @@ function expected(): Record<string, Observed> {
       headers: { 'cache-control': 'no-store', 'content-type': JSON_TYPE },
       body: { err: 'invalid_request', description: 'Send the SET as application/secevent+jwt' },
     };
+    const algs = 'ES256 ES384 ES512 EdDSA Ed25519 PS256 PS384 PS512 RS256 RS384 RS512';
+    out[`${name} DPoP proof`] = ok({ sub: `dpop-${name}`, scope: 'notes:read' });
+    out[`${name} DPoP replay`] = refusal(
+      401,
+      `Bearer realm="api", DPoP realm="api", algs="${algs}", error="invalid_dpop_proof", ` +
+        'error_description="The DPoP proof has already been used"',
+      { error: 'invalid_dpop_proof', error_description: 'The DPoP proof has already been used' },
+    );
+    const nonce = 'Sign a DPoP proof with the nonce in the DPoP-Nonce header';
+    out[`${name} DPoP without a nonce`] = {
+      ...refusal(401, `DPoP realm="api", algs="${algs}", error="use_dpop_nonce", error_description="${nonce}"`, {
+        error: 'use_dpop_nonce',
+        error_description: nonce,
+      }),
+    };
+    out[`${name} DPoP without a nonce`].headers['dpop-nonce'] = '<nonce>';
   }
   out['hono refuses what fetch revoked'] = invalidToken('The access token has been revoked');
   return out;

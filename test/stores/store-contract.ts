@@ -148,6 +148,19 @@ export function revocationStoreContract(name: string, harness: StoreHarness): vo
       }
     });
 
+    it('claimOnce: exactly one of many concurrent claims of a key wins, and every later one loses', async () => {
+      const now = Date.now();
+      const store = await harness.create(() => now);
+      try {
+        const results = await Promise.all(Array.from({ length: 20 }, () => store.claimOnce('dpop:jkt:jti-1', 60_000)));
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await store.claimOnce('dpop:jkt:jti-1', 60_000)).toBe(false);
+        expect(await store.claimOnce('dpop:jkt:jti-2', 60_000)).toBe(true);
+      } finally {
+        await store.close();
+      }
+    });
+
     it('outbox: enqueue is idempotent, claims lease items to one caller, reschedule and complete', async () => {
       let now = Date.now();
       const store = await harness.create(() => now);

@@ -18,9 +18,10 @@ import { toAuthError } from '../shared/rejections.js';
 import { buildVerifier } from '../verify/create-verifier.js';
 import { VERIFIER_OPTION_KEYS, type VerifiedToken, type Verifier, type VerifierOptions } from '../verify/types.js';
 import { portOf } from '../verify/verifier-port.js';
-import { assertB64Token, presentsNoCredentials, readBearerToken } from './bearer.js';
+import { assertB64Token, type DpopToken, presentsNoCredentials, readCredentials, readDpopProof } from './bearer.js';
 import { certificateBinding, type MtlsOptions, type MtlsSettings, mtlsSettings } from './certificate-binding.js';
 import { type ClaimRules, claimChecks } from './claim-checks.js';
+import { type DpopMode, dpopPolicy } from './dpop-check.js';
 import { publicOrigin } from './public-origin.js';
 import type { RequestLike } from './request-like.js';
 import { type Presentation, type RequestCheck, type ResponseHeaders, runChecks } from './request-check.js';
@@ -87,12 +88,21 @@ export interface GuardSettings {
    * tokens too. Default `false`: nothing is read, a bound token passes as a bearer token.
    */
   mtls?: boolean | MtlsOptions;
+  /**
+   * DPoP-bound tokens (RFC 9449): `'off'`, `'allowed'` (Bearer or DPoP) or `'required'`. Default:
+   * `'allowed'` when the verifier has a `publicUrl` (or the authenticator an `origin`) to check a
+   * proof's `htu` against, else `'off'`; set explicitly without one, it throws. In every mode a
+   * DPoP-bound token sent as Bearer is refused.
+   */
+  dpop?: DpopMode;
 }
 
 /**
  * A verifier, or the options to build one (not both: options beside a verifier would be ignored,
  * so they are refused at construction). The shorthand builds a verifier of its own, single- or
  * multi-issuer (`issuers`); the factory exposes it as `.verifier`, for `close()` on shutdown.
+ * `dpop` is always the guard's mode: in the shorthand, the verifier's DPoP proof settings keep
+ * their defaults (build the verifier with `createVerifier({ dpop })` to change them).
  *
  * @example
  * ```ts
@@ -102,8 +112,8 @@ export interface GuardSettings {
  * ```
  */
 export type VerifierChoice =
-  | ({ verifier: Verifier } & { [K in keyof VerifierOptions]?: never })
-  | (VerifierOptions & { verifier?: never });
+  | ({ verifier: Verifier } & { [K in Exclude<keyof VerifierOptions, 'dpop'>]?: never })
+  | (Omit<VerifierOptions, 'dpop'> & { verifier?: never });
 
 /**
  * {@link GuardSettings}, and where this server is reached.
@@ -266,6 +276,8 @@ export interface Authenticator<A extends OptionalAuthentication = Authentication
   readonly optional: boolean;
   /** The configured public origin (serialized), if any. */
   readonly origin: string | undefined;
+  /** The effective DPoP mode (`dpop`, or what its default resolved to: `'allowed'` or `'off'`). */
+  readonly dpop: DpopMode;
   /**
    * How certificate-bound tokens are checked (`mtls`); `undefined` when they are not. An adapter
    * reads the connection's certificate only when this is set without a `certificateHeader`.
@@ -287,6 +299,7 @@ export const GUARD_SETTING_KEYS = optionKeys<GuardSettings>({
   optional: true,
   resourceMetadata: true,
   mtls: true,
+  dpop: true,
   realm: true,
 });
 const AUTHENTICATOR_SETTING_KEYS = Object.freeze([
@@ -379,14 +392,22 @@ export function buildAuthenticator(
     const verifierOptions = Object.fromEntries(Object.entries(options).filter(([key]) => !settingKeys.includes(key)));
     verifier = buildVerifier(verifierOptions as VerifierOptions, factory);
   }
-  const challenge: Challenge = bearerChallenge(
-    realm,
-    metadataUrl === undefined ? undefined : [['resource_metadata', metadataUrl]],
-  );
+  const port = portOf(verifier);
+  // The guard's `origin` is this server's public origin: it overrides the verifier's `publicUrl`.
+  const dpop = dpopPolicy(options.dpop, port, site?.origin, factory);
+  const bearer = bearerChallenge(realm, metadataUrl === undefined ? undefined : [['resource_metadata', metadataUrl]]);
+  // Bearer first: clients that read only the first challenge keep finding theirs.
+  const challenge: Challenge =
+    dpop.scheme === undefined
+      ? bearer
+      : Object.freeze({
+          ...bearer,
+          schemes: Object.freeze(dpop.mode === 'required' ? [dpop.scheme] : [...bearer.schemes, dpop.scheme]),
+        });
 
   // Token rejections are reported by the verifier itself; request-level ones (no token, bad
   // header, missing scope) only this step sees.
-  const report = portOf(verifier).reportRejection;
+  const report = port.reportRejection;
   const refuse = (error: unknown, reportIt: boolean, scheme?: Presentation['scheme']): Refused => {
     const authError = toAuthError(error).withChallenge(challengeUsing(challenge, scheme));
     if (reportIt) report(authError);
@@ -394,12 +415,15 @@ export function buildAuthenticator(
   };
 
   // What a verified token must also pass for this route, on every request (cache hits included),
-  // in order (see GuardSettings): the certificate binding first (whose token is it?), then what
-  // the token must say. A check throws an AuthError to refuse.
+  // in order (see GuardSettings): how the token is bound to its sender first (DPoP proof,
+  // client certificate: whose token is it?), then what the token must say. A check throws an
+  // AuthError to refuse. The DPoP check always runs: in every mode a DPoP-bound token sent as
+  // Bearer is refused.
   const checks: RequestCheck[] = [
+    dpop.check,
     mtls === undefined ? undefined : certificateBinding(mtls),
     claimCheck,
-    stepUpCheck(stepUp, portOf(verifier).time),
+    stepUpCheck(stepUp, port.time),
     scopeCheck(scopes),
   ].filter((check) => check !== undefined);
 
@@ -427,19 +451,30 @@ export function buildAuthenticator(
     // No credentials at all: an optional route goes on without them. Anything presented (another
     // scheme included: an attempt to authenticate that we cannot check) is judged as always.
     if (optional && presentsNoCredentials(request)) return ANONYMOUS;
-    let token: string;
+    let credentials: string | DpopToken;
     try {
-      token = readBearerToken(request);
+      credentials = readCredentials(request, dpop.mode);
     } catch (error) {
       return refuse(error, true);
     }
-    const presented: Presentation = { request, scheme: 'Bearer', token };
-    // Cache hit: answer synchronously. A token identical to one already verified is well-formed by
-    // construction, so its characters are only scanned on a miss.
+    let presented: Presentation;
+    if (typeof credentials === 'string')
+      presented = { request, scheme: 'Bearer', token: credentials, proof: undefined };
+    else {
+      try {
+        presented = { request, scheme: 'DPoP', token: credentials.dpop, proof: readDpopProof(request) };
+      } catch (error) {
+        return refuse(error, true, 'DPoP');
+      }
+    }
+    const token = presented.token;
+    // Cache hit: answer synchronously (a DPoP proof is checked on every request, hit or not). A
+    // token identical to one already verified is well-formed by construction, so its characters
+    // are only scanned on a miss.
     const cached = verifier.peek(token);
     if (cached !== undefined) return admit(cached, presented);
     try {
-      assertB64Token(token);
+      assertB64Token(token, presented.scheme);
     } catch (error) {
       return refuse(error, true, presented.scheme);
     }
@@ -465,6 +500,7 @@ export function buildAuthenticator(
     optional: { value: optional, enumerable: true },
     origin: { value: site?.origin, enumerable: true },
     mtls: { value: mtls, enumerable: true },
+    dpop: { value: dpop.mode, enumerable: true },
     requestUrl: { value: requestUrl, enumerable: true },
   }) as Authenticator<OptionalAuthentication>;
 }

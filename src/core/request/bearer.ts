@@ -6,7 +6,9 @@
  * header, the Bearer scheme, no second method) without scanning the token; `assertB64Token`
  * scans its characters, and adapters may skip it for a token that equals one already verified.
  */
-import { InvalidRequestError, UnauthorizedError } from '../shared/errors.js';
+import { InvalidDpopProofError, InvalidRequestError, UnauthorizedError } from '../shared/errors.js';
+import type { DpopMode } from './dpop-check.js';
+import { MAX_PROOF_LENGTH } from './dpop-proof.js';
 import { headerOf, type HeaderValue, isHeadersLike, type RequestLike } from './request-like.js';
 
 /** b64token (RFC 6750 §2.1): the only characters a bearer token may contain. */
@@ -44,8 +46,23 @@ export function extractBearerToken(req: RequestLike): string {
 
 /** The structural part of {@link extractBearerToken}; the token's characters are not checked. */
 export function readBearerToken(req: RequestLike): string {
+  return readCredentials(req, 'off') as string;
+}
+
+/** A token that came under the DPoP scheme (RFC 9449 §7.1); its proof is read by {@link readDpopProof}. */
+export interface DpopToken {
+  readonly dpop: string;
+}
+
+/**
+ * The access token of `req`: a string for the Bearer scheme (no allocation: the hot path), a
+ * {@link DpopToken} for the DPoP scheme when `dpop` is not `'off'` (otherwise DPoP is a scheme
+ * this resource does not take: 401). Under `'required'`, a Bearer token is refused (401, reason
+ * `dpop_required`) before anything verifies it.
+ */
+export function readCredentials(req: RequestLike, dpop: DpopMode): string | DpopToken {
   const header = headerOf(req.headers, 'authorization');
-  if (typeof header === 'object' || sentTwice(req)) {
+  if (typeof header === 'object' || sentTwice(req, 'authorization')) {
     throw new InvalidRequestError('multiple_tokens', 'Send exactly one Authorization header');
   }
   const inQuery = req.url !== undefined && req.url.indexOf('?') !== -1 && hasQueryToken(req.url);
@@ -63,22 +80,40 @@ export function readBearerToken(req: RequestLike): string {
         'query_token_not_allowed',
         'Send the access token in the Authorization header, not the body',
       );
-    throw new UnauthorizedError();
+    throw new UnauthorizedError(TOKEN_REQUIRED[dpop]);
   }
   const space = header.indexOf(' ');
   const scheme = space === -1 ? header : header.slice(0, space);
   if (!isBearer(scheme)) {
+    if (dpop !== 'off' && isDpop(scheme)) {
+      if (inQuery || inBody)
+        throw new InvalidRequestError('multiple_tokens', 'Send the access token by one method only');
+      return { dpop: tokenAfter(header, space, 'DPoP') };
+    }
     // `Basic x, Bearer y`: two fields joined into one (a `Headers` does it), not other credentials.
     if (joinedRepeat(header)) throw new InvalidRequestError('multiple_tokens', 'Send exactly one Authorization header');
     if (!SCHEME.test(scheme)) throw new InvalidRequestError('malformed_request', 'Malformed Authorization header');
-    throw new UnauthorizedError('Bearer token required');
+    throw new UnauthorizedError(TOKEN_REQUIRED[dpop]);
   }
+  if (dpop === 'required') throw new UnauthorizedError(TOKEN_REQUIRED.required, 'dpop_required');
   if (inQuery || inBody) throw new InvalidRequestError('multiple_tokens', 'Send the access token by one method only');
+  return tokenAfter(header, space, 'Bearer');
+}
+
+/** What a 401 without credentials says, by the schemes accepted. */
+const TOKEN_REQUIRED: Record<DpopMode, string> = {
+  off: 'Bearer token required',
+  allowed: 'Bearer or DPoP token required',
+  required: 'DPoP token required',
+};
+
+/** The token after `scheme` and its spaces (`space`: where the first one is, or -1). */
+function tokenAfter(header: string, space: number, scheme: 'Bearer' | 'DPoP'): string {
   let start = space + 1;
   while (space !== -1 && start < header.length && header.charCodeAt(start) === 32) start++;
   if (space === -1 || start >= header.length)
-    throw new InvalidRequestError('malformed_request', 'The Bearer scheme needs a token');
-  return start === 7 ? header.slice(7) : header.slice(start);
+    throw new InvalidRequestError('malformed_request', `The ${scheme} scheme needs a token`);
+  return header.slice(start);
 }
 
 /**
@@ -92,12 +127,36 @@ export function presentsNoCredentials(req: RequestLike): boolean {
   if (req.url !== undefined && req.url.indexOf('?') !== -1 && hasQueryToken(req.url)) return false;
   if (req.body !== undefined && req.body !== null && hasFormBodyToken(req.body, headerOf(req.headers, 'content-type')))
     return false;
-  return !sentTwice(req);
+  return !sentTwice(req, 'authorization');
 }
 
-/** Throws InvalidRequestError unless `token` is a b64token (RFC 6750 §2.1). */
-export function assertB64Token(token: string): void {
-  if (!B64TOKEN.test(token)) throw new InvalidRequestError('malformed_request', 'Malformed Bearer token');
+/**
+ * The one `DPoP` header (RFC 9449 §4.3 check 1) of a DPoP-scheme request, within
+ * {@link MAX_PROOF_LENGTH}. Two of them (an array, Node's `rawHeaders`, two casings, or a value a
+ * `Headers` joined with `, `: a proof never contains a comma) are a 400; none is a 401
+ * `invalid_dpop_proof`.
+ */
+export function readDpopProof(req: RequestLike): string {
+  const proof = headerOf(req.headers, 'dpop');
+  if (typeof proof === 'object' || sentTwice(req, 'dpop') || (proof !== undefined && proof.indexOf(',') !== -1))
+    throw new InvalidRequestError('multiple_tokens', 'Send exactly one DPoP header');
+  if (proof === undefined || proof === '') throw new InvalidDpopProofError('dpop_proof_missing');
+  if (proof.length > MAX_PROOF_LENGTH)
+    throw new InvalidDpopProofError('dpop_proof_malformed', 'The DPoP proof is too long');
+  return proof;
+}
+
+/** Throws InvalidRequestError unless `token` is a b64token (RFC 6750 §2.1; RFC 9449 §7.1 takes the same token68). */
+export function assertB64Token(token: string, scheme: 'Bearer' | 'DPoP' = 'Bearer'): void {
+  if (!B64TOKEN.test(token)) throw new InvalidRequestError('malformed_request', `Malformed ${scheme} token`);
+}
+
+/** "DPoP", case-insensitively (RFC 9110 §11.1), without allocating. */
+function isDpop(scheme: string): boolean {
+  if (scheme.length !== 4) return false;
+  const expected = 'dpop';
+  for (let i = 0; i < 4; i++) if ((scheme.charCodeAt(i) | 0x20) !== expected.charCodeAt(i)) return false;
+  return true;
 }
 
 /** "Bearer", case-insensitively, without allocating a lower-cased copy. */
@@ -109,14 +168,14 @@ function isBearer(scheme: string): boolean {
 }
 
 /**
- * Whether `Authorization` came more than once where the value read cannot show it: in Node's
- * `rawHeaders` (its record keeps only the first), or under two casings of a plain record
- * (`authorization` and `Authorization`). A `Headers` joins repeats into one value, which no
- * bearer token matches.
+ * Whether the field `name` (`Authorization`, `DPoP`) came more than once where the value read
+ * cannot show it: in Node's `rawHeaders` (its record keeps only the first), or under two casings of
+ * a plain record (`authorization` and `Authorization`). A `Headers` joins repeats into one value,
+ * which no bearer token or proof matches.
  */
-function sentTwice(req: RequestLike): boolean {
-  if (req.rawHeaders !== undefined) return countAuthorization(req.rawHeaders, 2) > 1;
-  return !isHeadersLike(req.headers) && countAuthorization(Object.keys(req.headers), 1) > 1;
+function sentTwice(req: RequestLike, name: 'authorization' | 'dpop'): boolean {
+  if (req.rawHeaders !== undefined) return countNamed(req.rawHeaders, 2, name) > 1;
+  return !isHeadersLike(req.headers) && countNamed(Object.keys(req.headers), 1, name) > 1;
 }
 
 /** A scheme, then a space or nothing: how a field's credentials begin (`Basic …`, `Bearer …`). */
@@ -137,12 +196,12 @@ function joinedRepeat(value: string): boolean {
   return false;
 }
 
-/** How many of `names` (every `step`-th) are `Authorization`, in any casing. */
-function countAuthorization(names: readonly string[], step: number): number {
+/** How many of `names` (every `step`-th) are `wanted` (lower-case), in any casing. */
+function countNamed(names: readonly string[], step: number, wanted: string): number {
   let count = 0;
   for (let i = 0; i < names.length; i += step) {
     const name = names[i]!;
-    if (name.length === 13 && name.toLowerCase() === 'authorization') count++;
+    if (name.length === wanted.length && name.toLowerCase() === wanted) count++;
   }
   return count;
 }

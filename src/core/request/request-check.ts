@@ -17,6 +17,8 @@ export interface Presentation {
   readonly scheme: 'Bearer' | 'DPoP';
   /** The access token, as presented. */
   readonly token: string;
+  /** The `DPoP` header (RFC 9449 proof) that came with a `DPoP`-scheme token: exactly one, size-capped. */
+  readonly proof?: string;
 }
 
 /**

@@ -81,6 +81,11 @@ export interface RequestLike {
   /** The request target as Node gives it: path and query (`/notes?page=2`), not an absolute URL. */
   url?: string;
   /**
+   * The request target before a router stripped its mount path from `url` (Express and Connect
+   * set it; Koa has `ctx.originalUrl`): the path a DPoP proof's `htu` names. Default: `url`.
+   */
+  originalUrl?: string;
+  /**
    * The header fields: Node's lower-cased record, a WHATWG `Headers`, or a record of any casing
    * (looked up case-insensitively). A field sent twice must stay visible as twice: an array value
    * or two casings (`authorization`, `Authorization`) in a record, or `rawHeaders` beside Node's

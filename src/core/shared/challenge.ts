@@ -10,8 +10,10 @@
  *
  * @example
  * ```ts
- * import type { ChallengeScheme } from 'revocable-jwt';
- * const dpop: ChallengeScheme = { name: 'DPoP', params: [['algs', 'ES256 EdDSA']] };
+ * import { AuthError, type ChallengeScheme } from 'revocable-jwt';
+ * declare const error: AuthError;
+ * const dpop: ChallengeScheme | undefined = error.challenge.schemes.find((s) => s.name === 'DPoP');
+ * const algs = dpop?.params.find(([name]) => name === 'algs')?.[1]; // e.g. 'ES256 EdDSA'
  * ```
  */
 export interface ChallengeScheme {
@@ -29,8 +31,9 @@ export interface ChallengeScheme {
  * ```ts
  * import { AuthError, type Challenge } from 'revocable-jwt';
  * declare const error: AuthError;
- * const challenge: Challenge = error.challenge; // what error.headers['WWW-Authenticate'] is written from
- * log.info({ realm: challenge.realm, schemes: challenge.schemes.map((s) => s.name) }, 'refused');
+ * const challenge: Challenge = error.challenge;
+ * const schemes = challenge.schemes.map((s) => s.name); // ['Bearer', 'DPoP'] where DPoP is allowed
+ * log.info({ realm: challenge.realm, schemes, used: challenge.used }, 'refused');
  * ```
  */
 export interface Challenge {

@@ -26,6 +26,19 @@ export type { RejectionReason } from './revocable-jwt-error.js';
  */
 export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope';
 
+/**
+ * The error codes RFC 9449 §7.1 and §9 add for the DPoP scheme: a proof that fails a check
+ * (`invalid_dpop_proof`), and a proof without the server's current nonce (`use_dpop_nonce`, with
+ * the nonce in a `DPoP-Nonce` header).
+ *
+ * @example
+ * ```ts
+ * import type { DpopErrorCode } from 'revocable-jwt';
+ * const retryWithNonce = (code: string | undefined): code is DpopErrorCode => code === 'use_dpop_nonce';
+ * ```
+ */
+export type DpopErrorCode = 'invalid_dpop_proof' | 'use_dpop_nonce';
+
 const DEFAULT_CHALLENGE = bearerChallenge('api');
 
 /**
@@ -56,11 +69,12 @@ export abstract class AuthError extends RevocableJwtError {
   /** HTTP status to answer with. */
   abstract readonly status: number;
   /**
-   * RFC 6750 error code, or RFC 9470's `insufficient_user_authentication` (absent for a request
-   * without credentials).
+   * RFC 6750 error code, RFC 9449's DPoP codes or RFC 9470's `insufficient_user_authentication`
+   * (absent for a request without credentials).
    */
   abstract readonly code:
     | BearerErrorCode
+    | DpopErrorCode
     | 'insufficient_user_authentication'
     | 'temporarily_unavailable'
     | 'server_error'
@@ -141,7 +155,8 @@ export abstract class AuthError extends RevocableJwtError {
 /**
  * 401 without an error code, reason `missing_token`: the request carried no bearer token at all,
  * so the challenge is a bare `Bearer realm="…"` (RFC 6750 §3.1: no `error` for a request that did
- * not try to authenticate).
+ * not try to authenticate). Reason `dpop_required`: a Bearer token where the route requires DPoP
+ * (an authentication method the resource does not support, which RFC 6750 §3.1 also answers bare).
  *
  * @example
  * ```ts
@@ -157,8 +172,8 @@ export abstract class AuthError extends RevocableJwtError {
 export class UnauthorizedError extends AuthError {
   readonly status = 401;
   readonly code = undefined;
-  constructor(description = 'Bearer token required') {
-    super('missing_token', description);
+  constructor(description = 'Bearer token required', reason: 'missing_token' | 'dpop_required' = 'missing_token') {
+    super(reason, description);
   }
 }
 
@@ -214,6 +229,8 @@ const TOKEN_DESCRIPTIONS: Partial<Record<RejectionReason, string>> = {
   certificate_required: 'The access token is bound to a client certificate, and none was presented',
   certificate_unreadable: 'The client certificate could not be read',
   certificate_mismatch: 'The access token is bound to another client certificate',
+  dpop_bound_token: 'The access token is DPoP-bound: send it with the DPoP scheme and a DPoP proof',
+  dpop_key_mismatch: 'The access token is not bound to the key of the DPoP proof',
 };
 
 /**
@@ -269,6 +286,69 @@ export class InsufficientScopeError extends AuthError {
   }
   protected override challengeParams(): Array<[string, string]> {
     return [...super.challengeParams(), ['scope', this.scopes.join(' ')]];
+  }
+}
+
+/** What a client is told for each reason a DPoP proof is refused (which check failed, never the proof). */
+const PROOF_DESCRIPTIONS: Partial<Record<RejectionReason, string>> = {
+  dpop_proof_missing: 'The DPoP scheme needs a DPoP proof in a DPoP header',
+  dpop_proof_malformed: 'The DPoP proof is malformed',
+  dpop_algorithm_not_allowed: 'The DPoP proof is signed with an algorithm that is not accepted',
+  dpop_signature_invalid: 'The DPoP proof signature is invalid',
+  dpop_method_mismatch: 'The DPoP proof htm is not the request method',
+  dpop_url_mismatch: 'The DPoP proof htu is not the request URL',
+  dpop_ath_mismatch: 'The DPoP proof ath is not the hash of the access token',
+  dpop_proof_stale: 'The DPoP proof iat is outside the accepted window',
+  dpop_proof_replayed: 'The DPoP proof has already been used',
+};
+
+/**
+ * 401 `invalid_dpop_proof` (RFC 9449 §7.1): the `DPoP` header is missing, malformed, signed with
+ * an algorithm or key that is not accepted, or does not match the request (`htm`, `htu`), the
+ * token (`ath`) or the time (`iat`); or its `jti` was already used. `reason` says which; the
+ * challenge goes to the `DPoP` scheme.
+ *
+ * @example
+ * ```ts
+ * import { InvalidDpopProofError } from 'revocable-jwt';
+ * verifier.on('rejected', ({ reason, code }) => {
+ *   if (code === 'invalid_dpop_proof') log.info({ reason }, 'DPoP proof refused'); // e.g. dpop_proof_replayed
+ * });
+ * const replayed = new InvalidDpopProofError('dpop_proof_replayed');
+ * replayed.headers; // { 'WWW-Authenticate': 'Bearer realm="api", error="invalid_dpop_proof", …' }
+ * ```
+ */
+export class InvalidDpopProofError extends AuthError {
+  readonly status = 401;
+  readonly code = 'invalid_dpop_proof';
+  constructor(reason: RejectionReason, description?: string, options?: { cause?: unknown }) {
+    super(reason, description ?? PROOF_DESCRIPTIONS[reason] ?? 'The DPoP proof is invalid', options);
+  }
+}
+
+/**
+ * 401 `use_dpop_nonce` (RFC 9449 §9): server nonces are in use and the proof carries none, or one
+ * that expired. The answer carries a fresh nonce in `DPoP-Nonce`; the client signs a new proof with
+ * it and retries. Reason `dpop_nonce_required`.
+ *
+ * @example
+ * ```ts
+ * import { UseDpopNonceError } from 'revocable-jwt';
+ * const error = new UseDpopNonceError('eyJub25jZSI');
+ * error.headers['DPoP-Nonce']; // 'eyJub25jZSI': the client puts it in its next proof's `nonce` claim
+ * ```
+ */
+export class UseDpopNonceError extends AuthError {
+  readonly status = 401;
+  readonly code = 'use_dpop_nonce';
+  /** The nonce the client must put in its next proof (also sent as `DPoP-Nonce`). */
+  readonly nonce: string;
+  constructor(nonce: string, description = 'Sign a DPoP proof with the nonce in the DPoP-Nonce header') {
+    super('dpop_nonce_required', description);
+    this.nonce = nonce;
+  }
+  override get headers(): Record<string, string> {
+    return { ...super.headers, 'DPoP-Nonce': this.nonce };
   }
 }
 

@@ -61,10 +61,56 @@ export type RejectionReason =
   /** `mtls` on: the token is bound to a certificate other than the one presented. */
   | 'certificate_mismatch'
   | 'insufficient_user_authentication'
+  | DpopRejectionReason
   | 'idp_unavailable'
   | 'store_unavailable'
   | 'misconfigured'
   | 'verifier_closed';
+
+/**
+ * Why a DPoP request (RFC 9449) was refused: the `reason` of an `InvalidDpopProofError`
+ * (`invalid_dpop_proof`), a `UseDpopNonceError` (`dpop_nonce_required`), an `InvalidTokenError`
+ * (`dpop_bound_token`: a DPoP-bound token sent as Bearer; `dpop_key_mismatch`: the proof's key is
+ * not the one the token is bound to), or an `UnauthorizedError` (`dpop_required`: a Bearer token
+ * where the route requires DPoP).
+ *
+ * @example
+ * ```ts
+ * import type { DpopRejectionReason } from 'revocable-jwt';
+ * // A replayed proof or a stolen token is worth an alert; a stale clock is routine.
+ * const alarming = new Set<DpopRejectionReason>(['dpop_proof_replayed', 'dpop_key_mismatch', 'dpop_bound_token']);
+ * verifier.on('rejected', ({ reason }) => {
+ *   if (alarming.has(reason as DpopRejectionReason)) log.warn({ reason }, 'sender-constrained token misused');
+ * });
+ * ```
+ */
+export type DpopRejectionReason =
+  /** `Authorization: DPoP …` without a `DPoP` header. */
+  | 'dpop_proof_missing'
+  /** Not a well-formed proof: size, encoding, `typ`, `jwk`, missing or mistyped claims. */
+  | 'dpop_proof_malformed'
+  /** The proof's `alg` is not in `dpop.algorithms` (never `none` or an HMAC). */
+  | 'dpop_algorithm_not_allowed'
+  /** The proof's signature does not verify with its own `jwk`. */
+  | 'dpop_signature_invalid'
+  /** `htm` is not the request's method. */
+  | 'dpop_method_mismatch'
+  /** `htu` is not this resource's public URL and the request's path. */
+  | 'dpop_url_mismatch'
+  /** `ath` is not the hash of the access token presented. */
+  | 'dpop_ath_mismatch'
+  /** `iat` outside the accepted window (and no server nonce in use). */
+  | 'dpop_proof_stale'
+  /** A proof `jti` already used (on any instance sharing the store). */
+  | 'dpop_proof_replayed'
+  /** Server nonces are in use and the proof has none, or an expired one (`use_dpop_nonce`). */
+  | 'dpop_nonce_required'
+  /** The proof's key is not the key the access token is bound to (`cnf.jkt`), or the token is not bound. */
+  | 'dpop_key_mismatch'
+  /** A DPoP-bound token (`cnf.jkt`) presented as a Bearer token. */
+  | 'dpop_bound_token'
+  /** A Bearer token on a route that requires DPoP. */
+  | 'dpop_required';
 
 /**
  * Why a request to the IdP gave no usable answer (an `HttpRequestError`): `http_` + its `kind`.

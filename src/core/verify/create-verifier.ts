@@ -389,6 +389,7 @@ class MultiIssuerVerifier implements Verifier {
       reportRejection: (error) => portOf(this.verifiers[0]!).reportRejection(error),
       // Issuers share the top-level `clock` unless an entry brings its own: the first one's stands for all.
       time: portOf(this.verifiers[0]!).time,
+      dpop: new Map(this.verifiers.flatMap((v) => [...portOf(v).dpop])),
     };
   }
 

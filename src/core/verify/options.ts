@@ -19,6 +19,7 @@ import {
 } from './types.js';
 import { resolveStaticJwks } from '../idp/static-jwks.js';
 import { parseIssuerUrl, parseTrustedUrl } from '../idp/url-policy.js';
+import { type DpopSettings, resolveDpopSettings } from './dpop-options.js';
 
 export const ASYMMETRIC_ALGORITHMS = [
   'RS256',
@@ -63,6 +64,7 @@ export interface ResolvedOptions {
   revocation: ResolvedRevocationOptions | undefined;
   introspection: ResolvedIntrospectionOptions | undefined;
   store: RevocationStore;
+  dpop: DpopSettings;
 }
 
 export type { ResolvedRevocationOptions } from '../revoke/revoker.js';
@@ -186,6 +188,7 @@ export function resolveVerifierOptions(
     revocation: resolveRevocation(options.revocation, allowHttp, factory, path),
     introspection: resolveIntrospection(options.introspection, allowHttp, factory, path),
     store: resolveStore(options.store, clock),
+    dpop: resolveDpopSettings(options.dpop, options.publicUrl, { clock, clockTolerance, factory, path }),
   };
 }
 

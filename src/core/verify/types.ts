@@ -7,6 +7,7 @@ import type { OutboxStats } from '../revoke/outbox-worker.js';
 import type { ClientAuthMethod, RevocationBodyFormat } from '../idp/revocation-client.js';
 import type { StoreMirrorStats } from '../revoke/store-mirror.js';
 import type { TokenCacheStats } from './token-cache.js';
+import type { DpopOptions } from './dpop-options.js';
 import { optionKeys } from '../shared/option-keys.js';
 import type { VerifiedToken } from '../shared/verified-token.js';
 
@@ -112,6 +113,15 @@ export interface VerifierOptions {
   store?: RevocationStore;
   /** RFC 7662 introspection, for opaque tokens (or every token with `mode: 'always'`). */
   introspection?: IntrospectionOptions;
+  /** How DPoP proofs (RFC 9449) are checked: algorithms, `iatWindow`, server nonces (see {@link DpopOptions}). */
+  dpop?: DpopOptions;
+  /**
+   * The URL clients reach this API at (`'https://api.example.com'`, or with a base path
+   * `'https://example.com/api'`): a DPoP proof's `htu` must be it followed by the request's path.
+   * Configured, never read from `Host` or `X-Forwarded-*`. Without it (and without a guard
+   * `origin`), guards take no DPoP requests.
+   */
+  publicUrl?: string;
   /**
    * The issuer's public signing keys, given here instead of fetched: a JWK Set (`{ keys: [...] }`).
    * No discovery and no JWKS request for keys (construction and verification do no key I/O); an
@@ -170,6 +180,8 @@ export const VERIFIER_OPTION_KEYS = optionKeys<VerifierOptions>({
   introspection: true,
   jwks: true,
   maxTokenAge: true,
+  dpop: true,
+  publicUrl: true,
 });
 
 /**

@@ -7,6 +7,7 @@
  */
 import type { JWSHeaderParameters } from 'jose';
 import type { AuthError } from '../shared/errors.js';
+import type { DpopSettings } from './dpop-options.js';
 import type { AccessTokenClaims, Verifier } from './types.js';
 
 /** How to verify an IdP-signed JWT that is not an access token (a logout token, a security event). */
@@ -42,6 +43,8 @@ export interface VerifierPort {
    * instants with now (RFC 9470 `auth_time`): one notion of time for the verifier and the route.
    */
   readonly time: { readonly clock: () => number; readonly clockTolerance: number };
+  /** How each issuer checks DPoP proofs, by issuer (one entry for a single-issuer verifier). */
+  readonly dpop: ReadonlyMap<string, DpopSettings>;
 }
 
 // One registry per process, shared by every copy of the library that may be loaded (as the

@@ -128,6 +128,7 @@ class JwtVerifier implements Verifier {
       claimOnce: (key, until) => this.claimOnce(key, until),
       reportRejection: (error) => this.reportRejection(error),
       time: Object.freeze({ clock, clockTolerance: options.clockTolerance }),
+      dpop: new Map([[issuer, options.dpop]]),
     });
   }
 

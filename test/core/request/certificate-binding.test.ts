@@ -144,9 +144,11 @@ describe('mtls: true (the certificate of the TLS connection)', () => {
     }
   });
 
-  it('checks the certificate of a token also bound by DPoP (both confirmation members)', async () => {
+  it('refuses a token also bound by DPoP (both confirmation members) sent as Bearer, whatever the certificate', async () => {
     const token = await tokenAt(idp, clock(), { cnf: { 'x5t#S256': alice.thumbprint, jkt: 'some-jwk-thumbprint' } });
-    await refusal(authenticate()(request(token, { clientCertificate: bob.der })), 'certificate_mismatch');
+    // The sender binding checks run DPoP first: without its proof the key binding cannot hold.
+    await refusal(authenticate()(request(token, { clientCertificate: bob.der })), 'dpop_bound_token');
+    await refusal(authenticate()(request(token, { clientCertificate: alice.der })), 'dpop_bound_token');
   });
 
   it('keeps refusing a revoked bound token on what was a cache hit', async () => {

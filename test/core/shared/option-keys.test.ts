@@ -65,7 +65,7 @@ describe('every factory refuses unknown option keys, naming the closest valid on
     [
       'authGuard (verifier options beside a verifier are ignored, so refused)',
       () => authGuard({ verifier, audience: 'https://other.example.com' } as never),
-      'unknown option `audience` in authGuard; valid options: scopes, claims, acrValues, maxAge, optional, resourceMetadata, mtls, realm, verifier',
+      'unknown option `audience` in authGuard; valid options: scopes, claims, acrValues, maxAge, optional, resourceMetadata, mtls, dpop, realm, verifier',
     ],
     [
       'authGuard (shorthand, nested)',
@@ -219,6 +219,8 @@ describe('every factory refuses unknown option keys, naming the closest valid on
         allowMissingAudience: false,
       },
       maxTokenAge: 3600,
+      dpop: { algorithms: ['ES256'], iatWindow: 60, nonce: { secret: 'x'.repeat(32) } },
+      publicUrl: 'https://api.example.com',
     });
     const multi = createVerifier({
       issuers: [base, { ...base, issuer: 'https://b.example.com/' }],
@@ -235,6 +237,7 @@ describe('every factory refuses unknown option keys, naming the closest valid on
         maxAge: 300,
         optional: true,
         resourceMetadata: 'https://api.example.com/.well-known/oauth-protected-resource',
+        dpop: 'required',
         realm: 'r',
       }),
     ).not.toThrow();
