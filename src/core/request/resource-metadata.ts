@@ -14,6 +14,7 @@ import { durationSeconds } from '../shared/duration-option.js';
 import { optionKeys, rejectUnknownKeys } from '../shared/option-keys.js';
 import { ASYMMETRIC_ALGORITHMS } from '../verify/options.js';
 import type { Verifier } from '../verify/types.js';
+import { portOf } from '../verify/verifier-port.js';
 import { headerOf, type RequestLike } from './request-like.js';
 import type { RouteAnswer } from './route-answer.js';
 
@@ -53,11 +54,21 @@ export interface ProtectedResourceMetadataOptions {
   resourcePolicyUri?: string;
   /** `resource_tos_uri`: a URL of the terms of service. */
   resourceTosUri?: string;
-  /** `dpop_signing_alg_values_supported` (RFC 9449): the DPoP proof algorithms accepted. */
+  /**
+   * `dpop_signing_alg_values_supported` (RFC 9449): the DPoP proof algorithms accepted. Default:
+   * the `verifier`'s `dpop.algorithms` when it has a `publicUrl` (what guards need to take DPoP
+   * requests), else absent.
+   */
   dpopSigningAlgValuesSupported?: string[];
-  /** `dpop_bound_access_tokens_required` (RFC 9449): whether every token must be DPoP-bound. */
+  /**
+   * `dpop_bound_access_tokens_required` (RFC 9449): whether every token must be DPoP-bound. A
+   * guard's `dpop: 'required'` is a route's setting, not the verifier's: say it here. Default absent.
+   */
   dpopBoundAccessTokensRequired?: boolean;
-  /** `tls_client_certificate_bound_access_tokens` (RFC 8705): whether certificate-bound tokens are supported. */
+  /**
+   * `tls_client_certificate_bound_access_tokens` (RFC 8705): whether certificate-bound tokens are
+   * supported. Like `dpopBoundAccessTokensRequired`, a route's `mtls` setting: say it here.
+   */
   tlsClientCertificateBoundAccessTokens?: boolean;
   /** How long clients and caches may keep the document, in whole seconds (`Cache-Control: max-age`). Default 3600. */
   cacheMaxAge?: number;
@@ -230,14 +241,16 @@ export function createProtectedResourceMetadataHandler(
       resource_documentation: link(options.resourceDocumentation, 'resourceDocumentation'),
       resource_policy_uri: link(options.resourcePolicyUri, 'resourcePolicyUri'),
       resource_tos_uri: link(options.resourceTosUri, 'resourceTosUri'),
-      // Sender-constrained tokens (RFC 9449 DPoP, RFC 8705 mTLS): taken as configured here. Defaults
-      // from the verifier's `dpop` options and the guards' `dpop` / `mtls` settings belong here too.
-      dpop_signing_alg_values_supported: stringList(
-        options.dpopSigningAlgValuesSupported,
-        'dpopSigningAlgValuesSupported',
-        (alg) => (ASYMMETRIC_ALGORITHMS as readonly string[]).includes(alg),
-        "['ES256', 'EdDSA'] (asymmetric algorithms only)",
-      ),
+      // Sender-constrained tokens (RFC 9449 DPoP, RFC 8705 mTLS). The proof algorithms default to
+      // the verifier's; whether a route requires bound tokens is the guards' setting, so it is said
+      // here explicitly (a metadata route does not know which guards protect the resource).
+      dpop_signing_alg_values_supported:
+        stringList(
+          options.dpopSigningAlgValuesSupported,
+          'dpopSigningAlgValuesSupported',
+          (alg) => (ASYMMETRIC_ALGORITHMS as readonly string[]).includes(alg),
+          "['ES256', 'EdDSA'] (asymmetric algorithms only)",
+        ) ?? (verifier === undefined ? undefined : dpopAlgorithmsOf(verifier)),
       dpop_bound_access_tokens_required: flag(options.dpopBoundAccessTokensRequired, 'dpopBoundAccessTokensRequired'),
       tls_client_certificate_bound_access_tokens: flag(
         options.tlsClientCertificateBoundAccessTokens,
@@ -302,4 +315,16 @@ function nonEmptyString(value: unknown, name: string, fail: (message: string) =>
 /** The document without the members nobody configured (RFC 9728 members are omitted, not null). */
 function withoutUndefined<T extends object>(document: T): T {
   return Object.fromEntries(Object.entries(document).filter(([, value]) => value !== undefined)) as T;
+}
+
+/**
+ * The DPoP proof algorithms a verifier accepts, over its issuers that can take DPoP requests (a
+ * `publicUrl` to check `htu` against); `undefined` when none can.
+ */
+function dpopAlgorithmsOf(verifier: Verifier): readonly string[] | undefined {
+  const algorithms = new Set<string>();
+  for (const settings of portOf(verifier).dpop.values()) {
+    if (settings.publicUrl !== undefined) for (const alg of settings.algorithms) algorithms.add(alg);
+  }
+  return algorithms.size === 0 ? undefined : Object.freeze([...algorithms]);
 }

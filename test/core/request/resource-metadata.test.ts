@@ -57,6 +57,36 @@ describe('the document', () => {
     expect(Object.isFrozen(handler.metadata)).toBe(true);
   });
 
+  it('says the DPoP proof algorithms of a verifier that can take DPoP requests (it has a publicUrl); explicit wins', async () => {
+    const dpopVerifier = createVerifier({
+      issuer: 'https://idp.example.com/',
+      audience: 'api',
+      fetch: noFetch,
+      publicUrl: 'https://api.example.com',
+      dpop: { algorithms: ['ES256', 'EdDSA'] },
+    });
+    try {
+      const resource = 'https://api.example.com';
+      const handler = createProtectedResourceMetadataHandler({ resource, verifier: dpopVerifier });
+      expect(handler.metadata.dpop_signing_alg_values_supported).toEqual(['ES256', 'EdDSA']);
+      const explicit = createProtectedResourceMetadataHandler({
+        resource,
+        verifier: dpopVerifier,
+        dpopSigningAlgValuesSupported: ['ES256'],
+        dpopBoundAccessTokensRequired: true,
+      });
+      expect(explicit.metadata).toMatchObject({
+        dpop_signing_alg_values_supported: ['ES256'],
+        dpop_bound_access_tokens_required: true,
+      });
+      // Without a publicUrl its guards take no DPoP requests: nothing to advertise.
+      const plain = createProtectedResourceMetadataHandler({ resource, verifier });
+      expect(plain.metadata).not.toHaveProperty('dpop_signing_alg_values_supported');
+    } finally {
+      await dpopVerifier.close();
+    }
+  });
+
   it('lists every issuer of a multi-issuer verifier; explicit authorizationServers win', () => {
     expect(
       createProtectedResourceMetadataHandler({ resource: 'https://api.example.com', verifier: multi }).metadata
