@@ -134,6 +134,7 @@ export {
   type BearerErrorCode,
   type RejectionReason,
 } from './core/shared/errors.js';
+export type { Challenge, ChallengeScheme } from './core/shared/challenge.js';
 export { HttpRequestError, type FetchLike, type HttpFailureKind, type HttpResult } from './core/idp/http-client.js';
 export type {
   AccessTokenClaims,

@@ -5,7 +5,15 @@
  * (`error`, `error_description`, `scope`, …) to the challenge of the scheme the client used.
  */
 
-/** One scheme a resource accepts, with the parameters only its challenge carries (DPoP: `algs`). */
+/**
+ * One scheme a resource accepts, with the parameters only its challenge carries (DPoP: `algs`).
+ *
+ * @example
+ * ```ts
+ * import type { ChallengeScheme } from 'revocable-jwt';
+ * const dpop: ChallengeScheme = { name: 'DPoP', params: [['algs', 'ES256 EdDSA']] };
+ * ```
+ */
 export interface ChallengeScheme {
   /** The authentication scheme, as written in the challenge. */
   readonly name: 'Bearer' | 'DPoP';
@@ -16,6 +24,14 @@ export interface ChallengeScheme {
 /**
  * How a resource words its challenges. Frozen and shared: an error carries one (its copy per
  * request differs only in `used`).
+ *
+ * @example
+ * ```ts
+ * import { type Challenge, InvalidTokenError } from 'revocable-jwt';
+ * const challenge: Challenge = { realm: 'notes', schemes: [{ name: 'Bearer', params: [] }], params: [] };
+ * new InvalidTokenError('token_expired').withChallenge(challenge).headers['WWW-Authenticate'];
+ * // 'Bearer realm="notes", error="invalid_token", error_description="The access token expired"'
+ * ```
  */
 export interface Challenge {
   /** The `realm` of every challenge. */
