@@ -252,3 +252,21 @@ describe('form fields named like Object.prototype members', () => {
     expect(fields.token).toBe('t');
   });
 });
+
+describe('one Authorization field carrying two Bearer tokens, on every adapter', () => {
+  it.each([
+    [
+      'two fields (a Headers joins them)',
+      (a: string, b: string) => [`Authorization: Bearer ${a}`, `Authorization: Bearer ${b}`],
+    ],
+    ['one field, joined by the client', (a: string, b: string) => [`Authorization: Bearer ${a}, Bearer ${b}`]],
+  ])('%s: 400 "Send exactly one Authorization header", as Express', async (_name, fields) => {
+    const [a, b] = [await tokenAt(idp, clock()), await tokenAt(idp, clock(), { sub: 'mallory' })];
+    await verifier.verify(a); // cached: the hit path must refuse as well
+    const answer = await likeExpress(() => [['GET /notes HTTP/1.1', ...fields(a, b)], '']);
+    expect(answer).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_request', error_description: 'Send exactly one Authorization header' },
+    });
+  });
+});

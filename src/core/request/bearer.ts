@@ -81,9 +81,15 @@ export function readBearerToken(req: RequestLike): string {
   return start === 7 ? header.slice(7) : header.slice(start);
 }
 
-/** Throws InvalidRequestError unless `token` is a b64token (RFC 6750 §2.1). */
+/**
+ * Throws InvalidRequestError unless `token` is a b64token (RFC 6750 §2.1). `a, Bearer b` is two
+ * fields joined into one (a `Headers` joins repeats so; Node's `rawHeaders` shows them apart):
+ * worded as the repeat it is, so every adapter answers it alike.
+ */
 export function assertB64Token(token: string): void {
-  if (!B64TOKEN.test(token)) throw new InvalidRequestError('malformed_request', 'Malformed Bearer token');
+  if (B64TOKEN.test(token)) return;
+  if (joinedRepeat(token)) throw new InvalidRequestError('multiple_tokens', 'Send exactly one Authorization header');
+  throw new InvalidRequestError('malformed_request', 'Malformed Bearer token');
 }
 
 /** "Bearer", case-insensitively, without allocating a lower-cased copy. */
