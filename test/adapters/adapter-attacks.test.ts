@@ -17,9 +17,10 @@ import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as expressAdapter from '../../src/express/index.js';
 import * as fastifyAdapter from '../../src/fastify/index.js';
+import * as fetchAdapter from '../../src/fetch/index.js';
 import * as honoAdapter from '../../src/hono/index.js';
 import * as koaAdapter from '../../src/koa/index.js';
-import { createVerifier, type Verifier } from '../../src/index.js';
+import { createVerifier, type VerifiedToken, type Verifier } from '../../src/index.js';
 import { type EmbeddedIdp, startIdp, testClock, tokenAt } from '../support/idp.js';
 import { HARNESSES, type RunningApp } from './harnesses.js';
 
@@ -55,7 +56,11 @@ interface Answer {
 
 const HEADERS = ['www-authenticate', 'cache-control', 'retry-after', 'allow', 'content-type'];
 
-/** Sends `head` (lines, no blank line) and `body` in one write on a fresh connection; reads to its close. */
+/**
+ * Sends `head` (lines, no blank line) and `body` in one write on a fresh connection; reads to its
+ * close (`Connection: close`). The client does not half-close: Node's server drops a request whose
+ * client ended its side before the answer was written.
+ */
 function rawRequest(url: string, head: readonly string[], body = ''): Promise<Answer> {
   const { port } = new URL(url);
   const message = `${[...head, 'Host: localhost', 'Connection: close'].join('\r\n')}\r\n\r\n${body}`;
@@ -65,7 +70,7 @@ function rawRequest(url: string, head: readonly string[], body = ''): Promise<An
     socket.on('data', (chunk) => chunks.push(chunk));
     socket.on('error', reject);
     socket.on('close', () => resolve(parseAnswer(Buffer.concat(chunks).toString('utf8'))));
-    socket.end(message);
+    socket.write(message);
   });
 }
 
@@ -268,5 +273,118 @@ describe('one Authorization field carrying two Bearer tokens, on every adapter',
       status: 400,
       body: { error: 'invalid_request', error_description: 'Send exactly one Authorization header' },
     });
+  });
+});
+
+/** Each app mounts the same guard (scope notes:read) twice on GET /twice; `runs` counts the handler's runs. */
+function doubledApps(runs: Map<string, number>): Record<string, () => Promise<string>> {
+  const guarded = { verifier, scopes: ['notes:read'] };
+  const ran = (name: string) => runs.set(name, (runs.get(name) ?? 0) + 1);
+  const body = (auth: VerifiedToken | undefined) => ({ sub: auth?.payload.sub });
+  return {
+    Express: async () => {
+      const guard = expressAdapter.authGuard(guarded);
+      const app = express();
+      app.get('/twice', guard, guard, (req, res) => {
+        ran('Express');
+        res.json(body(req.auth));
+      });
+      app.use(expressAdapter.authErrorHandler());
+      return serve(app);
+    },
+    'node:http': async () => {
+      const guard = expressAdapter.authGuard(guarded);
+      return serve((req: expressAdapter.GuardRequest, res) => {
+        const fail = (error: unknown) => {
+          if (!expressAdapter.writeAuthError(res, error)) res.writeHead(500).end();
+        };
+        guard(req, res, (error) => {
+          if (error !== undefined) return fail(error);
+          guard(req, res, (again) => {
+            if (again !== undefined) return fail(again);
+            ran('node:http');
+            res.setHeader('Content-Type', 'application/json; charset=utf-8');
+            res.end(JSON.stringify(body(req.auth)));
+          });
+        });
+      });
+    },
+    Fastify: async () => {
+      const guard = fastifyAdapter.authGuard(guarded);
+      const app = Fastify();
+      app.get('/twice', { preHandler: [guard, guard] }, async (request) => {
+        ran('Fastify');
+        return body(request.auth);
+      });
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      closers.push(() => app.close());
+      return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    },
+    Koa: async () => {
+      const guard = koaAdapter.authGuard(guarded);
+      const app = new Koa<koaAdapter.AuthState>();
+      app.use(guard);
+      app.use(guard);
+      app.use((ctx) => {
+        ran('Koa');
+        ctx.body = body(ctx.state.auth);
+      });
+      return serve(app.callback());
+    },
+    Hono: async () => {
+      const guard = honoAdapter.authGuard(guarded);
+      const app = new Hono<honoAdapter.AuthEnv>();
+      app.get('/twice', guard, guard, (c) => {
+        ran('Hono');
+        return c.json(body(c.get('auth')));
+      });
+      return serve(getRequestListener(app.fetch));
+    },
+    fetch: async () => {
+      const guard = fetchAdapter.authGuard(guarded);
+      return serve(
+        getRequestListener(async (request) => {
+          const first = await guard(request);
+          if (first instanceof Response) return first;
+          const second = await guard(request);
+          if (second instanceof Response) return second;
+          ran('fetch');
+          return Response.json(body(second));
+        }),
+      );
+    },
+  };
+}
+
+describe('the same guard mounted twice on one route', () => {
+  it('answers as once: 200 with the auth result (the handler runs once), 401 without a token, 403 without the scope', async () => {
+    const runs = new Map<string, number>();
+    const urls = Object.fromEntries(
+      await Promise.all(Object.entries(doubledApps(runs)).map(async ([name, start]) => [name, await start()] as const)),
+    );
+    const names = Object.keys(urls);
+    const get = async (authorization?: string) =>
+      Object.fromEntries(
+        await Promise.all(
+          names.map(async (name) => {
+            const head = ['GET /twice HTTP/1.1', ...(authorization ? [`Authorization: ${authorization}`] : [])];
+            const { status, body } = await rawRequest(urls[name]!, head);
+            return [name, { status, body }] as const;
+          }),
+        ),
+      );
+    const every = (answer: unknown) => Object.fromEntries(names.map((name) => [name, answer]));
+    const token = await tokenAt(idp, clock(), { sub: 'twice', scope: 'notes:read' });
+    expect(await get(`Bearer ${token}`)).toEqual(every({ status: 200, body: { sub: 'twice' } })); // a miss, then a hit
+    expect(await get(`Bearer ${token}`)).toEqual(every({ status: 200, body: { sub: 'twice' } })); // two hits
+    expect(Object.fromEntries(runs)).toEqual(every(2));
+    expect(await get()).toEqual(
+      every({ status: 401, body: { error: 'unauthorized', error_description: expect.any(String) } }),
+    );
+    const unscoped = await tokenAt(idp, clock(), { scope: 'notes:write' });
+    expect(await get(`Bearer ${unscoped}`)).toEqual(
+      every({ status: 403, body: { error: 'insufficient_scope', error_description: expect.any(String) } }),
+    );
+    expect(Object.fromEntries(runs)).toEqual(every(2));
   });
 });
