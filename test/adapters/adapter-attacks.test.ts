@@ -22,6 +22,7 @@ import * as honoAdapter from '../../src/hono/index.js';
 import * as koaAdapter from '../../src/koa/index.js';
 import { createVerifier, type VerifiedToken, type Verifier } from '../../src/index.js';
 import { type EmbeddedIdp, startIdp, testClock, tokenAt } from '../support/idp.js';
+import { waitFor } from '../support/wait-for.js';
 import { HARNESSES, type RunningApp } from './harnesses.js';
 
 const clock = testClock();
@@ -386,5 +387,104 @@ describe('the same guard mounted twice on one route', () => {
       every({ status: 403, body: { error: 'insufficient_scope', error_description: expect.any(String) } }),
     );
     expect(Object.fromEntries(runs)).toEqual(every(2));
+  });
+});
+
+/**
+ * A `fetch` for a verifier that, once armed, holds its JWKS requests until `release()` (or until
+ * the request is aborted, as a real fetch would be): verifications wait there, in flight.
+ */
+function jwksGate() {
+  let armed = false;
+  let release = () => {};
+  let held = Promise.resolve();
+  return {
+    arm() {
+      armed = true;
+      held = new Promise((resolve) => {
+        release = resolve;
+      });
+    },
+    release: () => {
+      armed = false;
+      release();
+    },
+    fetch: async (input: string | URL, init?: RequestInit): Promise<Response> => {
+      if (armed && new URL(String(input)).pathname === '/jwks') {
+        await new Promise<void>((resolve) => {
+          void held.then(resolve);
+          init?.signal?.addEventListener('abort', () => resolve(), { once: true });
+        });
+      }
+      return fetch(input, init);
+    },
+  };
+}
+
+/** Every harness app on `spec`'s verifiers; closed when the suite ends. */
+async function startEvery(spec: Parameters<(typeof HARNESSES)[number]['start']>[0]) {
+  const started = new Map<string, RunningApp>();
+  for (const harness of HARNESSES) started.set(harness.name, await harness.start(spec));
+  closers.push(async () => {
+    await Promise.all([...started.values()].map((app) => app.close()));
+  });
+  return started;
+}
+
+describe('verifier.close() while requests are in flight on every adapter', () => {
+  it('each ends in a 500 (VerifierClosedError), never a hang, a 503 or an unhandled rejection', async () => {
+    const gate = jwksGate();
+    const closing = createVerifier({ issuer: idp.issuer, audience: idp.audience, clock, fetch: gate.fetch });
+    closers.push(() => closing.close());
+    const started = await startEvery({
+      verifier: closing,
+      outageVerifier,
+      clientId: idp.client.clientId,
+      eventAudience: 'https://api.example/events',
+    });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      gate.arm();
+      const token = await tokenAt(idp, clock(), { sub: 'closing', scope: 'notes:read' });
+      const answers = [...started].map(async ([name, app]) => {
+        const { status } = await rawRequest(app.url, ['GET /notes HTTP/1.1', `Authorization: Bearer ${token}`]);
+        return [name, status] as const;
+      });
+      // Every request has reached the verifier (one miss each) and waits for the keys.
+      await waitFor(() => closing.stats().cache.misses >= started.size, 'every request in flight');
+      await closing.close();
+      expect(Object.fromEntries(await Promise.all(answers))).toEqual(
+        Object.fromEntries([...started.keys()].map((name) => [name, 500])),
+      );
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      gate.release();
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('in-process too: the fetch guard resolves to a 500 Response, the Hono app answers 500', async () => {
+    const gate = jwksGate();
+    const closing = createVerifier({ issuer: idp.issuer, audience: idp.audience, clock, fetch: gate.fetch });
+    const guard = fetchAdapter.authGuard({ verifier: closing });
+    const app = new Hono().get('/notes', honoAdapter.authGuard({ verifier: closing }), (c) => c.text('ok'));
+    gate.arm();
+    try {
+      const token = await tokenAt(idp, clock(), { sub: 'closing-in-process' });
+      const request = () => new Request('http://api.test/notes', { headers: { Authorization: `Bearer ${token}` } });
+      const fromGuard = guard(request());
+      const fromHono = app.fetch(request());
+      await waitFor(() => closing.stats().cache.misses >= 2, 'both requests in flight');
+      await closing.close();
+      const [guarded, answered] = await Promise.all([fromGuard, fromHono]);
+      expect(guarded).toBeInstanceOf(Response);
+      expect((guarded as Response).status).toBe(500);
+      expect(answered.status).toBe(500);
+    } finally {
+      gate.release();
+    }
   });
 });
