@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
+import { SignJWT } from 'jose';
 import Koa from 'koa';
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
@@ -486,5 +487,93 @@ describe('verifier.close() while requests are in flight on every adapter', () =>
     } finally {
       gate.release();
     }
+  });
+});
+
+describe('a revocation confirmed on one adapter while a verification is in flight on another', () => {
+  it('the in-flight request is refused (401 revoked) once the logout has answered 200; an untouched one is admitted', async () => {
+    const rotating = await startIdp();
+    closers.push(() => rotating.close());
+    const gate = jwksGate();
+    const shared = createVerifier({
+      issuer: rotating.issuer,
+      audience: rotating.audience,
+      clock,
+      fetch: gate.fetch,
+      jwksCooldown: 0,
+    });
+    closers.push(() => shared.close());
+    const started = await startEvery({
+      verifier: shared,
+      outageVerifier,
+      clientId: rotating.client.clientId,
+      eventAudience: 'https://api.example/events',
+    });
+    const names = [...started.keys()];
+    await shared.verify(await tokenAt(rotating, clock())); // the first key is known
+    // The IdP rotates: tokens signed with the new key make every verification fetch the JWKS again,
+    // and the gate holds that fetch. The old key (which signs the logout tokens) stays known.
+    const oldKey = rotating.keys[0]!;
+    await rotating.rotateKeys();
+    gate.arm();
+    const subject = (name: string) => `race-${name.replace(/\W+/g, '-')}`;
+    const tokens = new Map(
+      await Promise.all(
+        [...names, 'control'].map(
+          async (name) => [name, await tokenAt(rotating, clock(), { sub: subject(name) })] as const,
+        ),
+      ),
+    );
+    const misses = shared.stats().cache.misses;
+    const guarded = names.map(async (name) => {
+      const head = ['GET /notes HTTP/1.1', `Authorization: Bearer ${tokens.get(name)}`];
+      return [name, await rawRequest(started.get(name)!.url, head)] as const;
+    });
+    const control = rawRequest(started.get('fetch')!.url, [
+      'GET /notes HTTP/1.1',
+      `Authorization: Bearer ${tokens.get('control')}`,
+    ]);
+    await waitFor(() => shared.stats().cache.misses >= misses + names.length + 1, 'every request in flight');
+
+    // Each subject is logged out through the next adapter in the list: confirmed (200) while its
+    // token's verification still waits for the keys.
+    const logouts = await Promise.all(
+      names.map(async (name, index) => {
+        const iat = Math.floor(clock() / 1000);
+        const logoutToken = await new SignJWT({
+          iss: rotating.issuer,
+          aud: rotating.client.clientId,
+          iat,
+          jti: `race-${index}-${iat}`,
+          sub: subject(name),
+          events: { 'http://schemas.openid.net/event/backchannel-logout': {} },
+        })
+          .setProtectedHeader({ alg: oldKey.alg, kid: oldKey.kid, typ: 'logout+jwt' })
+          .sign(oldKey.privateKey);
+        const via = started.get(names[(index + 1) % names.length]!)!;
+        const body = `logout_token=${logoutToken}`;
+        return (
+          await rawRequest(
+            via.url,
+            ...post('/backchannel-logout', ['Content-Type: application/x-www-form-urlencoded'], body),
+          )
+        ).status;
+      }),
+    );
+    expect(logouts).toEqual(names.map(() => 200));
+
+    gate.release();
+    const answers = Object.fromEntries(
+      (await Promise.all(guarded)).map(([name, answer]) => [name, { status: answer.status, body: answer.body }]),
+    );
+    expect(answers).toEqual(
+      Object.fromEntries(
+        names.map((name) => [
+          name,
+          { status: 401, body: { error: 'invalid_token', error_description: 'The access token has been revoked' } },
+        ]),
+      ),
+    );
+    expect(await control).toMatchObject({ status: 200, body: { sub: subject('control') } });
   });
 });
