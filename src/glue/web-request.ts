@@ -5,7 +5,7 @@
  */
 import { mediaTypeOf, type RequestLike } from '../core/request/request-like.js';
 import type { RouteAnswer } from '../core/request/route-answer.js';
-import { bodyFields, bodyTooLarge, bodyUnreadable, MAX_BODY_BYTES } from './body-fields.js';
+import { bodyAlreadyRead, bodyFields, bodyTooLarge, bodyUnreadable, MAX_BODY_BYTES } from './body-fields.js';
 
 /** The shape of a WHATWG `Request` this glue reads (a Hono `c.req.raw` is one). */
 export type WebRequest = Pick<Request, 'method' | 'url' | 'headers' | 'body' | 'bodyUsed'>;
@@ -38,7 +38,7 @@ export async function readWebRawBody(request: WebRequest): Promise<string> {
   const declared = Number(request.headers.get('content-length') ?? undefined);
   if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) throw bodyTooLarge();
   if (request.body === null) return '';
-  if (request.bodyUsed) throw bodyUnreadable();
+  if (request.bodyUsed) throw bodyAlreadyRead(); // the application read it first
   const reader = request.body.getReader();
   const decoder = new TextDecoder();
   let text = '';

@@ -21,7 +21,7 @@ import * as fastifyAdapter from '../../src/fastify/index.js';
 import * as fetchAdapter from '../../src/fetch/index.js';
 import * as honoAdapter from '../../src/hono/index.js';
 import * as koaAdapter from '../../src/koa/index.js';
-import { createVerifier, type VerifiedToken, type Verifier } from '../../src/index.js';
+import { createVerifier, MisconfiguredError, type VerifiedToken, type Verifier } from '../../src/index.js';
 import { type EmbeddedIdp, startIdp, testClock, tokenAt } from '../support/idp.js';
 import { waitFor } from '../support/wait-for.js';
 import { HARNESSES, type RunningApp } from './harnesses.js';
@@ -99,7 +99,16 @@ function parseAnswer(text: string): Answer {
     const value = all.get(name);
     if (value !== undefined) headers[name] = value;
   }
-  return { status: Number(statusLine!.split(' ')[1]), headers, body: body === '' ? undefined : JSON.parse(body) };
+  return { status: Number(statusLine!.split(' ')[1]), headers, body: body === '' ? undefined : jsonOrText(body) };
+}
+
+/** A framework's own 500 page is text. */
+function jsonOrText(body: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch {
+    return body;
+  }
 }
 
 /** A raw request: its head (request line and header fields) and its body. */
@@ -575,5 +584,90 @@ describe('a revocation confirmed on one adapter while a verification is in fligh
       ),
     );
     expect(await control).toMatchObject({ status: 200, body: { sub: subject('control') } });
+  });
+});
+
+/** Reads a Node request's stream to its end and drops it: a middleware that leaves no parsed body. */
+async function drain(stream: AsyncIterable<unknown>): Promise<void> {
+  for await (const _ of stream);
+}
+
+/** Each app mounts the logout route at /logout behind a middleware that consumed the body and kept nothing. */
+const bodyEaters: Record<string, () => Promise<string>> = {
+  Express: async () => {
+    const app = express();
+    app.use((req, _res, next) => void drain(req).then(() => next()));
+    app.post('/logout', expressAdapter.revokeRoute({ verifier }));
+    app.use(((_error, _req, res, _next) => res.status(500).end()) as express.ErrorRequestHandler);
+    return serve(app);
+  },
+  'node:http (no next: the route answers 500 itself)': async () => {
+    const logout = expressAdapter.revokeRoute({ verifier });
+    return serve((req, res) => void drain(req).then(() => logout(req, res)));
+  },
+  Fastify: async () => {
+    const app = Fastify();
+    app.addHook('preHandler', async (request) => drain(request.raw));
+    app.register(fastifyAdapter.revokeRoute({ verifier }), { prefix: '/logout' });
+    app.setErrorHandler((_error, _request, reply) => reply.code(500).send());
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    closers.push(() => app.close());
+    return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  },
+  Koa: async () => {
+    const app = new Koa();
+    app.silent = true; // Koa logs errors it answers 500 to; this one is expected
+    app.use(async (ctx, next) => {
+      await drain(ctx.req);
+      await next();
+    });
+    app.use(koaAdapter.revokeRoute({ verifier }));
+    return serve(app.callback());
+  },
+  'Hono (the raw Request read, not through c.req)': async () => {
+    const app = new Hono();
+    app.use('/logout', async (c, next) => {
+      await c.req.raw.text();
+      await next();
+    });
+    app.post('/logout', honoAdapter.revokeRoute({ verifier }));
+    app.onError((_error, c) => c.body(null, 500));
+    return serve(getRequestListener(app.fetch));
+  },
+};
+
+describe('a body the application read before the endpoint, leaving no copy: a 500, never a 400 or a silent empty body', () => {
+  it.each(Object.keys(bodyEaters))('%s: 500, and the body token is not revoked', async (name) => {
+    const url = await bodyEaters[name]!();
+    const token = await tokenAt(idp, clock(), { sub: `eaten-${name.replace(/\W+/g, '-')}` });
+    const caller = await tokenAt(idp, clock(), { sub: `eaten-caller-${name.replace(/\W+/g, '-')}` });
+    const answer = await rawRequest(
+      url,
+      ...post(
+        '/logout',
+        ['Content-Type: application/x-www-form-urlencoded', `Authorization: Bearer ${caller}`],
+        `token=${token}`,
+      ),
+    );
+    // Before: the Node adapters took the body as empty and revoked only the caller's own token (200).
+    expect(answer.status).toBe(500);
+    await expect(verifier.verify(token)).resolves.toBeDefined();
+    await expect(verifier.verify(caller)).resolves.toBeDefined();
+  });
+
+  it('fetch: revokeRoute and securityEventRoute reject with MisconfiguredError (the runtime answers 500)', async () => {
+    const token = await tokenAt(idp, clock(), { sub: 'eaten-fetch' });
+    const logout = fetchAdapter.revokeRoute({ verifier });
+    const events = fetchAdapter.securityEventRoute({ verifier, audience: 'https://api.example/events' });
+    const read = async (init: RequestInit) => {
+      const request = new Request('http://api.test/endpoint', { method: 'POST', ...init });
+      await request.text();
+      return request;
+    };
+    const form = { headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: `token=${token}` };
+    await expect(logout(await read(form))).rejects.toBeInstanceOf(MisconfiguredError);
+    const set = { headers: { 'Content-Type': 'application/secevent+jwt' }, body: 'a.b.c' };
+    await expect(events(await read(set))).rejects.toBeInstanceOf(MisconfiguredError);
+    await expect(verifier.verify(token)).resolves.toBeDefined();
   });
 });
