@@ -13,7 +13,7 @@ import {
 } from '../core/request/authenticator.js';
 import { authErrorAnswer } from '../core/request/route-answer.js';
 import type { VerifiedToken, Verifier } from '../core/verify/types.js';
-import { toResponse, webRequestLike } from '../glue/web-request.js';
+import { formBodyToInspect, type GuardedWebRequest, toResponse, webRequestLike } from '../glue/web-request.js';
 
 /**
  * What a route requires (`scopes`, `realm`), and a verifier or the options to build one: the
@@ -41,7 +41,10 @@ export type AuthGuardOptions = GuardSettings & VerifierChoice;
  * ```
  */
 export interface FetchAuthGuard {
-  (request: Pick<Request, 'method' | 'url' | 'headers'>): Promise<VerifiedToken | Response>;
+  /** A `Request`, or just its method, URL and headers (then no body is looked at). */
+  (
+    request: Pick<Request, 'method' | 'url' | 'headers'> & Partial<Pick<Request, 'body' | 'bodyUsed' | 'clone'>>,
+  ): Promise<VerifiedToken | Response>;
   /** The verifier this guard uses (built by the guard for the `{ issuer, audience }` shorthand). */
   readonly verifier: Verifier;
 }
@@ -51,8 +54,12 @@ export interface FetchAuthGuard {
  * what to change). The guard never rejects: every refusal is a `Response` (401, 400, 403, 503 with
  * `Retry-After`) carrying the `WWW-Authenticate` challenge and `{ error, error_description }`.
  *
- * Does not: read the body (a form-encoded `access_token` is not looked for: reading would consume
- * the body the application needs; send the token in the `Authorization` header).
+ * A form body's `access_token` (RFC 6750 §2.2) is refused as on the Node adapters (400: beside the
+ * header, or instead of it), read from a clone so the application keeps the body, and only when
+ * the body is `application/x-www-form-urlencoded` with a declared `Content-Length` of at most 16 KiB.
+ *
+ * Does not: look into any other body (JSON, a larger one, a stream of undeclared length, one
+ * already read), or wait on a stream the application may be meant to consume piece by piece.
  *
  * @example
  * ```ts
@@ -69,8 +76,9 @@ export function authGuard(options: AuthGuardOptions): FetchAuthGuard {
   const authenticate = buildAuthenticator(options, 'authGuard', GUARD_SETTING_KEYS);
   const settle = (answer: Authentication): VerifiedToken | Response =>
     answer.ok ? answer.auth : toResponse(authErrorAnswer(answer.error));
-  const guard = async (request: Pick<Request, 'method' | 'url' | 'headers'>): Promise<VerifiedToken | Response> => {
-    const answer = authenticate(webRequestLike(request));
+  const guard = async (request: GuardedWebRequest): Promise<VerifiedToken | Response> => {
+    const form = formBodyToInspect(request);
+    const answer = authenticate(webRequestLike(request, form && (await form)));
     return settle('ok' in answer ? answer : await answer);
   };
   return Object.defineProperty(guard, 'verifier', { value: authenticate.verifier, enumerable: true }) as FetchAuthGuard;

@@ -671,3 +671,120 @@ describe('a body the application read before the endpoint, leaving no copy: a 50
     await expect(verifier.verify(token)).resolves.toBeDefined();
   });
 });
+
+/** A request body streamed in `chunks` (then closed, unless `open`); `cancelled` says whether a reader gave up on it. */
+function streamed(chunks: string[], { open = false, fail = false } = {}) {
+  const state = { cancelled: false, pulled: 0 };
+  const encoder = new TextEncoder();
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (state.pulled < chunks.length) controller.enqueue(encoder.encode(chunks[state.pulled++]!));
+      else if (fail) controller.error(new Error('connection reset'));
+      else if (!open) controller.close();
+      // open: never closes, as an upload still under way
+    },
+    cancel() {
+      state.cancelled = true;
+    },
+  });
+  return { stream, state };
+}
+
+const streamingPost = (body: ReadableStream<Uint8Array>, headers: Record<string, string>) =>
+  new Request('http://api.test/notes', { method: 'POST', body, headers, duplex: 'half' } as RequestInit);
+
+describe('a fetch Request with a streaming (duplex) body', () => {
+  const FORM = { 'Content-Type': 'application/x-www-form-urlencoded' };
+
+  it('the fetch and Hono guards answer without waiting for a stream of undeclared length, and leave it to the app', async () => {
+    const token = await tokenAt(idp, clock(), { sub: 'streamer' });
+    const guard = fetchAdapter.authGuard({ verifier });
+    const { stream } = streamed(['note=first'], { open: true });
+    const request = streamingPost(stream, { ...FORM, Authorization: `Bearer ${token}` });
+    const auth = await guard(request);
+    expect(auth).not.toBeInstanceOf(Response);
+    const reader = request.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe('note=first');
+    await reader.cancel();
+
+    const app = new Hono<honoAdapter.AuthEnv>().post('/notes', honoAdapter.authGuard({ verifier }), async (c) => {
+      const reader = c.req.raw.body!.getReader();
+      const first = new TextDecoder().decode((await reader.read()).value);
+      await reader.cancel();
+      return c.json({ sub: c.get('auth').payload.sub, first });
+    });
+    const open = streamed(['note=first'], { open: true });
+    const answer = await app.fetch(streamingPost(open.stream, { ...FORM, Authorization: `Bearer ${token}` }));
+    expect(await answer.json()).toEqual({ sub: 'streamer', first: 'note=first' });
+  });
+
+  it('a declared form body is looked into through a clone: a streamed access_token is refused, the rest still readable', async () => {
+    const token = await tokenAt(idp, clock(), { sub: 'streamer-2' });
+    const guard = fetchAdapter.authGuard({ verifier });
+    const body = `note=x&access_token=${token}`;
+    const declared = { ...FORM, 'Content-Length': String(body.length) };
+    const refused = await guard(streamingPost(streamed([body.slice(0, 10), body.slice(10)]).stream, declared));
+    expect(refused).toBeInstanceOf(Response);
+    expect(await (refused as Response).json()).toEqual({
+      error: 'invalid_request',
+      error_description: 'Send the access token in the Authorization header, not the body',
+    });
+    const plain = 'note=kept';
+    const request = streamingPost(streamed([plain]).stream, {
+      ...FORM,
+      'Content-Length': String(plain.length),
+      Authorization: `Bearer ${token}`,
+    });
+    expect(await guard(request)).not.toBeInstanceOf(Response);
+    expect(await request.text()).toBe('note=kept');
+  });
+
+  it('revokeRoute reads a streamed form body in chunks: 200; over 16 KiB: 400 and the stream cancelled; a failing stream: 400', async () => {
+    const logout = fetchAdapter.revokeRoute({ verifier });
+    const token = await tokenAt(idp, clock(), { sub: 'streamed-logout' });
+    const ok = await logout(streamingPost(streamed(['tok', `en=${token.slice(0, 20)}`, token.slice(20)]).stream, FORM));
+    expect({ status: ok.status, body: await ok.json() }).toMatchObject({ status: 200, body: { revoked: true } });
+    await expect(verifier.verify(token)).rejects.toMatchObject({ status: 401 });
+
+    const huge = streamed(
+      Array.from({ length: 40 }, () => 'a'.repeat(1024)),
+      { open: true },
+    );
+    const tooLarge = await logout(streamingPost(huge.stream, FORM));
+    expect(tooLarge.status).toBe(400);
+    expect(huge.state.cancelled).toBe(true);
+
+    const broken = await logout(streamingPost(streamed(['token=abc'], { fail: true }).stream, FORM));
+    expect({ status: broken.status, body: await broken.json() }).toEqual({
+      status: 400,
+      body: { error: 'invalid_request', error_description: 'The request body could not be read' },
+    });
+  });
+});
+
+describe('Hono: a form the app already read through c.req before the guard', () => {
+  it.each([
+    ['c.req.parseBody()', (c: { req: { parseBody(): Promise<unknown> } }) => c.req.parseBody()],
+    ['c.req.formData()', (c: { req: { formData(): Promise<unknown> } }) => c.req.formData()],
+    ['c.req.text()', (c: { req: { text(): Promise<unknown> } }) => c.req.text()],
+  ])('%s: the body token is still seen (Hono keeps a copy) and refused 400', async (_name, read) => {
+    const token = await tokenAt(idp, clock(), { sub: 'hono-read-first' });
+    const app = new Hono<honoAdapter.AuthEnv>();
+    app.use('/notes', async (c, next) => {
+      await read(c);
+      await next();
+    });
+    app.post('/notes', honoAdapter.authGuard({ verifier }), (c) => c.json({ sub: c.get('auth').payload.sub }));
+    const answer = await app.fetch(
+      new Request('http://api.test/notes', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: `Bearer ${token}` },
+        body: `access_token=${token}`,
+      }),
+    );
+    expect({ status: answer.status, body: await answer.json() }).toEqual({
+      status: 400,
+      body: { error: 'invalid_request', error_description: 'Send the access token by one method only' },
+    });
+  });
+});

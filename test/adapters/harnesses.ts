@@ -2,6 +2,8 @@
  * One small app per adapter, all alike, for the conformance suite: the same routes, the same
  * options, served on 127.0.0.1. Each is what a user would write with that framework.
  *   GET /notes   guard, scope notes:read → 200 { sub, scope }
+ *   POST /notes  the same, after the framework's form body parser (where it has none, what a user
+ *                would write) → 200 { sub, scope, note } with the form's `note`, read after the guard
  *   GET /admin   guard, scope notes:admin
  *   GET /outage  guard on a verifier whose IdP is down
  *   /logout, /backchannel-logout, /security-events: the library's endpoints (every method)
@@ -12,7 +14,7 @@ import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
 import Koa from 'koa';
-import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import * as fastifyAdapter from '../../src/fastify/index.js';
@@ -41,8 +43,23 @@ export interface Harness {
   start(spec: AppSpec): Promise<RunningApp>;
 }
 
-/** What every app answers a guarded GET with: the auth result. */
-export const authBody = (auth: VerifiedToken | undefined) => ({ sub: auth?.payload.sub, scope: auth?.payload.scope });
+/** What every app answers a guarded request with: the auth result, and a form body's `note` (POST). */
+export const authBody = (auth: VerifiedToken | undefined, note?: unknown) => ({
+  sub: auth?.payload.sub,
+  scope: auth?.payload.scope,
+  note,
+});
+
+const FORM = 'application/x-www-form-urlencoded';
+const isForm = (type: string | null | undefined) => (type ?? '').split(';')[0]!.trim().toLowerCase() === FORM;
+
+/** A form body's fields, read from a node:http request (what a body parser does). */
+async function formFields(req: IncomingMessage): Promise<Record<string, string> | undefined> {
+  if (!isForm(req.headers['content-type'])) return undefined;
+  let text = '';
+  for await (const chunk of req) text += chunk;
+  return Object.fromEntries(new URLSearchParams(text));
+}
 
 const GUARDED = { '/notes': ['notes:read'], '/admin': ['notes:admin'] } as const;
 
@@ -67,8 +84,12 @@ function expressHarness(name: string, framework: typeof express): Harness {
       const { authGuard, authErrorHandler, revokeRoute, backchannelLogoutRoute, securityEventRoute } = expressAdapter;
       const app = framework();
       for (const [path, scopes] of Object.entries(GUARDED)) {
-        app.get(path, authGuard({ verifier: spec.verifier, scopes: [...scopes] }), (req, res) => {
+        const guard = authGuard({ verifier: spec.verifier, scopes: [...scopes] });
+        app.get(path, guard, (req, res) => {
           res.json(authBody(req.auth));
+        });
+        app.post(path, framework.urlencoded({ extended: false }), guard, (req, res) => {
+          res.json(authBody(req.auth, (req.body as { note?: string } | undefined)?.note));
         });
       }
       app.get('/outage', authGuard({ verifier: spec.outageVerifier }), (_req, res) => res.json({}));
@@ -87,11 +108,13 @@ const connectHarness: Harness = {
     const { authGuard, authErrorHandler, revokeRoute, backchannelLogoutRoute, securityEventRoute } = expressAdapter;
     const app = connect();
     const json: connect.NextHandleFunction = (req, res) => {
+      const { auth, body } = req as expressAdapter.GuardRequest & { body?: { note?: string } };
       res.setHeader('Content-Type', 'application/json; charset=utf-8');
-      res.end(JSON.stringify(authBody((req as expressAdapter.GuardRequest).auth)));
+      res.end(JSON.stringify(authBody(auth, body?.note)));
     };
     // Connect mounts by path prefix: `/notes` also matches `/notes/…`, which no scenario sends.
     for (const [path, scopes] of Object.entries(GUARDED)) {
+      app.use(path, express.urlencoded({ extended: false })); // body-parser, as Connect apps use it
       app.use(path, authGuard({ verifier: spec.verifier, scopes: [...scopes] }));
       app.use(path, json);
     }
@@ -125,13 +148,16 @@ const nodeHttpHarness: Harness = {
         const path = pathOf(req.url);
         const guard = guards.get(path);
         if (guard) {
-          guard(req, res, (error) => {
-            if (error !== undefined) {
-              if (!writeAuthError(res, error)) res.writeHead(500).end();
-              return;
-            }
-            res.setHeader('Content-Type', 'application/json; charset=utf-8');
-            res.end(JSON.stringify(authBody(req.auth)));
+          void formFields(req).then((fields) => {
+            req.body = fields;
+            guard(req, res, (error) => {
+              if (error !== undefined) {
+                if (!writeAuthError(res, error)) res.writeHead(500).end();
+                return;
+              }
+              res.setHeader('Content-Type', 'application/json; charset=utf-8');
+              res.end(JSON.stringify(authBody(req.auth, fields?.note)));
+            });
           });
           return;
         }
@@ -148,9 +174,15 @@ const fastifyHarness: Harness = {
   start: async (spec) => {
     const { authGuard, revokeRoute, backchannelLogoutRoute, securityEventRoute } = fastifyAdapter;
     const app = Fastify();
+    // What @fastify/formbody does.
+    app.addContentTypeParser(FORM, { parseAs: 'string' }, (_request, body, done) =>
+      done(null, Object.fromEntries(new URLSearchParams(body as string))),
+    );
     for (const [path, scopes] of Object.entries(GUARDED)) {
-      app.get(path, { preHandler: authGuard({ verifier: spec.verifier, scopes: [...scopes] }) }, async (request) =>
-        authBody(request.auth),
+      const guard = authGuard({ verifier: spec.verifier, scopes: [...scopes] });
+      app.get(path, { preHandler: guard }, async (request) => authBody(request.auth));
+      app.post(path, { preHandler: guard }, async (request) =>
+        authBody(request.auth, (request.body as { note?: string } | undefined)?.note),
       );
     }
     app.get('/outage', { preHandler: authGuard({ verifier: spec.outageVerifier }) }, async () => ({}));
@@ -176,9 +208,17 @@ const koaHarness: Harness = {
     const guarded = (guard: koaAdapter.AuthGuardMiddleware): Koa.Middleware<koaAdapter.AuthState> => {
       return (ctx) =>
         guard(ctx, async () => {
-          ctx.body = authBody(ctx.state.auth);
+          ctx.body = authBody(ctx.state.auth, (ctx.request as { body?: { note?: string } }).body?.note);
         });
     };
+    // What koa-bodyparser does, for the guarded routes.
+    app.use(async (ctx, next) => {
+      if (ctx.path in GUARDED) {
+        const fields = await formFields(ctx.req);
+        if (fields !== undefined) Object.assign(ctx.request, { body: fields });
+      }
+      await next();
+    });
     for (const [path, scopes] of Object.entries(GUARDED))
       routes.set(path, guarded(authGuard({ verifier: spec.verifier, scopes: [...scopes] })));
     routes.set('/outage', guarded(authGuard({ verifier: spec.outageVerifier })));
@@ -196,9 +236,12 @@ const honoHarness: Harness = {
     const { authGuard, revokeRoute, backchannelLogoutRoute, securityEventRoute } = honoAdapter;
     const app = new Hono<honoAdapter.AuthEnv>();
     for (const [path, scopes] of Object.entries(GUARDED)) {
-      app.get(path, authGuard({ verifier: spec.verifier, scopes: [...scopes] }), (c) =>
-        c.json(authBody(c.get('auth'))),
-      );
+      const guard = authGuard({ verifier: spec.verifier, scopes: [...scopes] });
+      app.get(path, guard, (c) => c.json(authBody(c.get('auth'))));
+      app.post(path, guard, async (c) => {
+        const note = isForm(c.req.header('content-type')) ? (await c.req.parseBody()).note : undefined;
+        return c.json(authBody(c.get('auth'), note));
+      });
     }
     app.get('/outage', authGuard({ verifier: spec.outageVerifier }), (c) => c.json({}));
     app.all('/logout', revokeRoute({ verifier: spec.verifier }));
@@ -229,7 +272,9 @@ const fetchHarness: Harness = {
       const guard = guards.get(path);
       if (guard) {
         const auth = await guard(request);
-        return auth instanceof Response ? auth : Response.json(authBody(auth));
+        if (auth instanceof Response) return auth;
+        const form = request.method === 'POST' && isForm(request.headers.get('content-type'));
+        return Response.json(authBody(auth, form ? (await request.formData()).get('note') : undefined));
       }
       return routes.get(path)?.(request) ?? new Response(null, { status: 404 });
     };

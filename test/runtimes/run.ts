@@ -209,6 +209,8 @@ function expected(): Record<string, Observed> {
         'scope="notes:admin"',
       { error: 'insufficient_scope', error_description: 'The access token lacks a required scope' },
     );
+    out[`${name} form body token beside the header`] = invalidRequest('Send the access token by one method only');
+    out[`${name} form body read by the app after the guard`] = ok({ sub: 'alice', scope: 'notes:read', note: 'kept' });
     out[`${name} logout by GET`] = {
       status: 405,
       headers: { allow: 'POST', 'cache-control': 'no-store', 'content-type': JSON_TYPE },
