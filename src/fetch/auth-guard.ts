@@ -11,6 +11,7 @@ import {
   type GuardSettings,
   type VerifierChoice,
 } from '../core/request/authenticator.js';
+import type { RequestLike } from '../core/request/request-like.js';
 import { authErrorAnswer } from '../core/request/route-answer.js';
 import type { VerifiedToken, Verifier } from '../core/verify/types.js';
 import { formBodyToInspect, type GuardedWebRequest, toResponse, webRequestLike } from '../glue/web-request.js';
@@ -76,10 +77,22 @@ export function authGuard(options: AuthGuardOptions): FetchAuthGuard {
   const authenticate = buildAuthenticator(options, 'authGuard', GUARD_SETTING_KEYS);
   const settle = (answer: Authentication): VerifiedToken | Response =>
     answer.ok ? answer.auth : toResponse(authErrorAnswer(answer.error));
-  const guard = async (request: GuardedWebRequest): Promise<VerifiedToken | Response> => {
-    const form = formBodyToInspect(request);
-    const answer = authenticate(webRequestLike(request, form && (await form)));
-    return settle('ok' in answer ? answer : await answer);
+  const answer = (request: RequestLike): Promise<VerifiedToken | Response> => {
+    const pending = authenticate(request);
+    return 'ok' in pending ? Promise.resolve(settle(pending)) : pending.then(settle);
+  };
+  // Not an async function: a cache hit costs one resolved promise, and the method is read once.
+  const guard = (request: GuardedWebRequest): Promise<VerifiedToken | Response> => {
+    let like: RequestLike;
+    let form: Promise<string | undefined> | undefined;
+    try {
+      like = webRequestLike(request);
+      form = formBodyToInspect(request, like.method);
+    } catch (error) {
+      return Promise.reject(error); // what an async function would do: never a synchronous throw
+    }
+    if (form === undefined) return answer(like);
+    return form.then((body) => answer(body === undefined ? like : { ...like, body }));
   };
   return Object.defineProperty(guard, 'verifier', { value: authenticate.verifier, enumerable: true }) as FetchAuthGuard;
 }

@@ -37,8 +37,10 @@ export function webRequestLike(
  * streamed body of undeclared length (the guard never waits on a stream the application may be
  * meant to consume piece by piece), a larger or already-read body, or a clone that fails to read.
  */
-export function formBodyToInspect(request: GuardedWebRequest): Promise<string | undefined> | undefined {
-  const { method } = request;
+export function formBodyToInspect(
+  request: GuardedWebRequest,
+  method = request.method,
+): Promise<string | undefined> | undefined {
   if (method === 'GET' || method === 'HEAD' || request.clone === undefined) return undefined;
   if (mediaTypeOf(request) !== 'application/x-www-form-urlencoded') return undefined;
   const declared = Number(request.headers.get('content-length') ?? Number.NaN);
