@@ -38,7 +38,14 @@ if (choice !== 'current') {
     console.error(`jest.mjs: ${choice} is not a Node.js runtime`);
     process.exit(2);
   }
-  install(runtime);
+  try {
+    install(runtime);
+  } catch (error) {
+    console.error(
+      `jest.mjs: ${error.message}.\nOffline? \`npm test -- --node current\` runs jest on the Node running npm.`,
+    );
+    process.exit(1);
+  }
   node = locate(runtime).bin;
 }
 
