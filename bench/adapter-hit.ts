@@ -7,7 +7,8 @@
  * pair gives a ratio (guard / no-op req/s) and the server time the guard adds per request
  * (1e6/rps(guard) − 1e6/rps(no-op) µs), which carries to other hardware better than the ratio.
  * Each window records steal, other processes' CPU and the load average: a shared machine's noise
- * shows. Before measuring, the guarded app must admit the token and refuse a forged one.
+ * shows. Before measuring, the guarded app must admit the token and refuse a forged one. It runs
+ * the built package (dist/; the npm scripts build it first).
  *
  *   npm run bench:fastify -- [--cycles <n>] [--seconds <s>] [--connections <n>]
  *   (tsx bench/adapter-hit.ts --framework fastify|koa|hono …)  → bench/results/adapter-hit-<framework>.json
@@ -22,10 +23,11 @@ import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
-import { createVerifier } from '../src/index.js';
-import { authGuard as fastifyGuard } from '../src/fastify/index.js';
-import { authGuard as honoGuard } from '../src/hono/index.js';
-import { authGuard as koaGuard } from '../src/koa/index.js';
+// The built package, as users run it (tsx's keepNames would add a `__name()` per closure made per request).
+import { createVerifier } from '../dist/index.js';
+import { authGuard as fastifyGuard } from '../dist/fastify/index.js';
+import { authGuard as honoGuard } from '../dist/hono/index.js';
+import { authGuard as koaGuard } from '../dist/koa/index.js';
 import { statusOf } from './lib/http.js';
 import { startJwksStub } from './lib/jwks-server.js';
 import { measure } from './lib/load.js';

@@ -7,14 +7,23 @@
  * timed batch, so building it is not counted). Time is the process's CPU time, not the wall
  * clock, so other work on a shared machine inflates it less; the load average is recorded.
  *
- *   npm run bench:fetch -- [--rounds <n>] [--min-ms <ms>]   → bench/results/fetch-guard-hit.json
+ * It measures the built package (dist/, what users run; the npm script builds it first), not src/
+ * through tsx: tsx compiles with esbuild's `keepNames`, which wraps every function created per
+ * request in a `__name()` call (an Object.defineProperty) and so adds a few hundred ns that no
+ * user pays. `--against <dir>` adds a third side: the guard of another build of the package (e.g.
+ * the previous commit's, `npx tsc -p tsconfig.build.json --outDir .cache/before/dist`), with its
+ * own verifier, interleaved with the others in the same rounds: a before/after from one run.
+ *
+ *   npm run bench:fetch -- [--rounds <n>] [--min-ms <ms>] [--against <dist dir>]
+ *     → bench/results/fetch-guard-hit.json
  */
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { do_not_optimize } from 'mitata';
-import { authGuard } from '../src/fetch/index.js';
-import { createVerifier } from '../src/index.js';
+import { authGuard } from '../dist/fetch/index.js';
+import { createVerifier } from '../dist/index.js';
 import { startJwksStub } from './lib/jwks-server.js';
 import { root } from './lib/processes.js';
 import { median, round } from './lib/stats.js';
@@ -27,6 +36,7 @@ const option = (name: string, fallback: string): string => {
 };
 const rounds = Number(option('rounds', '10'));
 const minCpuUs = Number(option('min-ms', '300')) * 1e3;
+const against = option('against', '');
 
 const key = await generateKey('RS256');
 const stub = await startJwksStub([key.publicJwk]);
@@ -40,45 +50,80 @@ const url = 'https://api.example.com/notes';
 const fresh = (value: string): string => ` ${value}`.slice(1);
 const noop = async (request: Request): Promise<Request> => request;
 
-const first = await guard(new Request(url, { headers: { authorization: header } }));
-if (first instanceof Response) throw new Error(`the guard refused the token: ${first.status}`);
+/** The guard of the build in `dir`, on a verifier of that build (a verifier only serves its own build's guards). */
+async function guardOf(dir: string): Promise<{ guard: typeof guard; close(): Promise<void> }> {
+  const load = (path: string) => import(pathToFileURL(resolve(dir, path)).href);
+  const [{ authGuard: otherGuard }, { createVerifier: otherVerifier }] = await Promise.all([
+    load('fetch/index.js'),
+    load('index.js'),
+  ]);
+  const own = otherVerifier(site);
+  return { guard: otherGuard({ verifier: own, scopes: ['notes:read'] }), close: () => own.close() };
+}
+const other = against === '' ? undefined : await guardOf(against);
+
+for (const side of [guard, ...(other ? [other.guard] : [])]) {
+  const first = await side(new Request(url, { headers: { authorization: header } }));
+  if (first instanceof Response) throw new Error(`the guard refused the token: ${first.status}`);
+}
 
 const reused = new Request(url, { headers: { authorization: header } });
 const variants = {
   'same Request': () => reused,
   'new Request, fresh header string': () => new Request(url, { headers: { authorization: fresh(header) } }),
 };
-type Side = 'noop' | 'guard';
-const sides: Record<Side, (request: Request) => Promise<unknown>> = { noop, guard };
+type Side = 'noop' | 'guard' | 'against';
+const sides: Partial<Record<Side, (request: Request) => Promise<unknown>>> = { noop, guard };
+if (other) sides.against = other.guard;
+const sideNames = Object.keys(sides) as Side[];
 
 const cacheBefore = verifier.stats().cache;
 const results: Record<string, unknown> = {};
 const loads: number[] = [];
-console.log(`fetch authGuard cache hit vs an async no-op: ${rounds} rounds, CPU ns per call`);
+console.log(
+  `fetch authGuard cache hit vs an async no-op${other ? ` and the build in ${against}` : ''}: ${rounds} rounds, ` +
+    'CPU ns per call',
+);
 for (const [variant, make] of Object.entries(variants)) {
-  const samples: Record<Side, number[]> = { noop: [], guard: [] };
+  const samples: Partial<Record<Side, number[]>> = Object.fromEntries(sideNames.map((side) => [side, []]));
   for (let r = 0; r < rounds; r++) {
-    const order: Side[] = r % 2 === 0 ? ['noop', 'guard'] : ['guard', 'noop'];
-    for (const side of order) samples[side].push(await cpuNsPerCall(make, sides[side]));
+    // Each round in another order (rotated, and reversed every other round), so no side always goes first.
+    const rotated = sideNames.map((_, i) => sideNames[(i + r) % sideNames.length]!);
+    const order = r % 2 === 0 ? rotated : rotated.reverse();
+    for (const side of order) samples[side]!.push(await cpuNsPerCall(make, sides[side]!));
     loads.push(loadavg()[0]!);
   }
-  const added = samples.guard.map((g, i) => g - samples.noop[i]!);
   const spread = (values: number[]) => ({
     median: round(median(values), 1),
     min: round(Math.min(...values), 1),
     max: round(Math.max(...values), 1),
   });
-  results[variant] = { noop: spread(samples.noop), guard: spread(samples.guard), addedNs: spread(added) };
-  console.log(
-    `  ${variant}: no-op median ${median(samples.noop).toFixed(0)} ns, guard median ${median(samples.guard).toFixed(0)}` +
-      ` ns; added per call: median ${median(added).toFixed(0)} ns (rounds ${Math.min(...added).toFixed(0)}–` +
-      `${Math.max(...added).toFixed(0)})`,
-  );
+  const addedBy = (side: Side) => samples[side]!.map((g, i) => g - samples.noop![i]!);
+  const entry: Record<string, unknown> = {};
+  for (const side of sideNames) entry[side] = spread(samples[side]!);
+  entry.addedNs = spread(addedBy('guard'));
+  if (other) {
+    entry.againstAddedNs = spread(addedBy('against'));
+    // Per round: what the other build costs more than this one (positive: this one is cheaper).
+    entry.againstMinusGuardNs = spread(samples.against!.map((b, i) => b - samples.guard![i]!));
+  }
+  results[variant] = entry;
+  const line = (side: Side) => {
+    const added = addedBy(side);
+    return (
+      `${side} median ${median(samples[side]!).toFixed(0)} ns, added per call: median ${median(added).toFixed(0)} ns` +
+      ` (rounds ${Math.min(...added).toFixed(0)}–${Math.max(...added).toFixed(0)})`
+    );
+  };
+  console.log(`  ${variant}: no-op median ${median(samples.noop!).toFixed(0)} ns`);
+  for (const side of sideNames.filter((s) => s !== 'noop')) console.log(`    ${line(side)}`);
 }
 if (verifier.stats().cache.misses !== cacheBefore.misses) throw new Error('a measured call missed the cache');
 const report = {
   date: new Date().toISOString(),
   node: process.version,
+  measured: 'dist/ (the built package)',
+  ...(other ? { against } : {}),
   rounds,
   minCpuMsPerSample: minCpuUs / 1e3,
   tokenChars: token.length,
@@ -92,6 +137,7 @@ const report = {
 writeFileSync(resolve(root, 'bench/results/fetch-guard-hit.json'), `${JSON.stringify(report, null, 2)}\n`);
 console.log(`  load average (1 min) during the run: ${JSON.stringify(report.loadAverage1)}`);
 await verifier.close();
+await other?.close();
 await stub.close();
 
 /**

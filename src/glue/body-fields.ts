@@ -4,7 +4,7 @@
  * `InvalidRequestError` (a 400), never a crash. Web-standard only: the Hono and fetch adapters run
  * on workers, Deno and Bun too.
  */
-import { InvalidRequestError } from '../core/shared/errors.js';
+import { InvalidRequestError, MisconfiguredError } from '../core/shared/errors.js';
 
 /** The largest body an endpoint of this library reads. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -17,6 +17,18 @@ export function bodyTooLarge(): InvalidRequestError {
 /** The error for a body the connection failed to deliver. */
 export function bodyUnreadable(): InvalidRequestError {
   return new InvalidRequestError('malformed_request', 'The request body could not be read');
+}
+
+/**
+ * The error for a body the application read before the endpoint could, leaving no parsed copy: a
+ * 500 thrown to the framework (a misconfiguration), never a 400 (the client sent a good request)
+ * and never an empty body (that would drop the `token` it asked to revoke and still answer 200).
+ */
+export function bodyAlreadyRead(): MisconfiguredError {
+  return new MisconfiguredError(
+    'the request body was read before the endpoint could read it, and no parsed copy was left: mount the ' +
+      'endpoint before the middleware that reads the body, or use a body parser that leaves its result on the request',
+  );
 }
 
 /** What a framework's body parser left: its fields when it parsed one (an object), else `undefined`. */

@@ -4,7 +4,14 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { mediaTypeOf } from '../core/request/request-like.js';
-import { bodyFields, bodyTooLarge, bodyUnreadable, MAX_BODY_BYTES, parsedFields } from './body-fields.js';
+import {
+  bodyAlreadyRead,
+  bodyFields,
+  bodyTooLarge,
+  bodyUnreadable,
+  MAX_BODY_BYTES,
+  parsedFields,
+} from './body-fields.js';
 
 /**
  * The body's fields: `parsed` when a parser made an object of it, else the stream's text parsed as
@@ -33,10 +40,20 @@ function unread(req: IncomingMessage): boolean {
   return !req.readableDidRead && !req.readableEnded;
 }
 
+/** Whether the request came with a body (RFC 9112 §6.3: a Transfer-Encoding, or a Content-Length above 0). */
+function hasBody(req: IncomingMessage): boolean {
+  if (req.headers['transfer-encoding'] !== undefined) return true;
+  const length = Number(req.headers['content-length']);
+  return Number.isFinite(length) && length > 0;
+}
+
 function readStream(req: IncomingMessage): Promise<string> {
-  // Consumed by someone else: nothing left. (`req.complete` is no sign of that: it only says the
-  // whole body has arrived, and after an async step it waits, unread, in the stream's buffer.)
-  if (req.readableEnded) return Promise.resolve('');
+  // Read by someone else, who left no parsed copy: an empty body is no loss; a body is gone, and
+  // so is what it asked for. (`req.complete` is no sign of a read: it only says the whole body
+  // has arrived, and after an async step it waits, unread, in the stream's buffer.)
+  if (req.readableEnded || req.readableDidRead) {
+    return hasBody(req) ? Promise.reject(bodyAlreadyRead()) : Promise.resolve('');
+  }
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) return Promise.reject(bodyTooLarge());
   return new Promise((resolve, reject) => {

@@ -5,17 +5,47 @@
  */
 import { mediaTypeOf, type RequestLike } from '../core/request/request-like.js';
 import type { RouteAnswer } from '../core/request/route-answer.js';
-import { bodyFields, bodyTooLarge, bodyUnreadable, MAX_BODY_BYTES } from './body-fields.js';
+import { bodyAlreadyRead, bodyFields, bodyTooLarge, bodyUnreadable, MAX_BODY_BYTES } from './body-fields.js';
 
 /** The shape of a WHATWG `Request` this glue reads (a Hono `c.req.raw` is one). */
 export type WebRequest = Pick<Request, 'method' | 'url' | 'headers' | 'body' | 'bodyUsed'>;
 
+/** What a guard reads of a `Request`: a whole one, or just its method, URL and headers. */
+export type GuardedWebRequest = Pick<Request, 'method' | 'url' | 'headers'> &
+  Partial<Pick<Request, 'body' | 'bodyUsed' | 'clone'>>;
+
 /**
  * What the core reads of `request`: method, headers, and the request target (path and query) of
- * its absolute URL, taken by string (a `new URL()` per request is not needed to find the path).
+ * its absolute URL, taken by string (a `new URL()` per request is not needed to find the path);
+ * and `body`, a form body's text a guard read (see {@link formBodyToInspect}).
  */
-export function webRequestLike(request: Pick<Request, 'method' | 'url' | 'headers'>): RequestLike {
-  return { method: request.method, url: requestTarget(request.url), headers: request.headers };
+export function webRequestLike(
+  request: Pick<Request, 'method' | 'url' | 'headers'>,
+  body?: string | Record<string, unknown>,
+): RequestLike {
+  const like: RequestLike = { method: request.method, url: requestTarget(request.url), headers: request.headers };
+  if (body !== undefined) like.body = body;
+  return like;
+}
+
+/**
+ * The text of a form body a guard looks into for an `access_token` (RFC 6750 §2.2: refused, with
+ * the same 400 as on the Node adapters), read from a clone so the application still has the body.
+ * Only when that is cheap and bounded: an `application/x-www-form-urlencoded` body whose declared
+ * `Content-Length` is at most {@link MAX_BODY_BYTES} and that nobody has read. `undefined` (nothing
+ * looked at, at no cost but a header look-up) for everything else: GET and HEAD, other types, a
+ * streamed body of undeclared length (the guard never waits on a stream the application may be
+ * meant to consume piece by piece), a larger or already-read body, or a clone that fails to read.
+ */
+export function formBodyToInspect(
+  request: GuardedWebRequest,
+  method = request.method,
+): Promise<string | undefined> | undefined {
+  if (method === 'GET' || method === 'HEAD' || request.clone === undefined) return undefined;
+  if (mediaTypeOf(request) !== 'application/x-www-form-urlencoded') return undefined;
+  const declared = Number(request.headers.get('content-length') ?? Number.NaN);
+  if (!(declared > 0 && declared <= MAX_BODY_BYTES) || request.body == null || request.bodyUsed) return undefined;
+  return readWebRawBody(request.clone() as WebRequest).catch(() => undefined);
 }
 
 function requestTarget(url: string): string {
@@ -38,7 +68,7 @@ export async function readWebRawBody(request: WebRequest): Promise<string> {
   const declared = Number(request.headers.get('content-length') ?? undefined);
   if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) throw bodyTooLarge();
   if (request.body === null) return '';
-  if (request.bodyUsed) throw bodyUnreadable();
+  if (request.bodyUsed) throw bodyAlreadyRead(); // the application read it first
   const reader = request.body.getReader();
   const decoder = new TextDecoder();
   let text = '';

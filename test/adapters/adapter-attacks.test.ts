@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
+import { SignJWT } from 'jose';
 import Koa from 'koa';
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
@@ -17,10 +18,12 @@ import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as expressAdapter from '../../src/express/index.js';
 import * as fastifyAdapter from '../../src/fastify/index.js';
+import * as fetchAdapter from '../../src/fetch/index.js';
 import * as honoAdapter from '../../src/hono/index.js';
 import * as koaAdapter from '../../src/koa/index.js';
-import { createVerifier, type Verifier } from '../../src/index.js';
+import { createVerifier, MisconfiguredError, type VerifiedToken, type Verifier } from '../../src/index.js';
 import { type EmbeddedIdp, startIdp, testClock, tokenAt } from '../support/idp.js';
+import { waitFor } from '../support/wait-for.js';
 import { HARNESSES, type RunningApp } from './harnesses.js';
 
 const clock = testClock();
@@ -55,7 +58,11 @@ interface Answer {
 
 const HEADERS = ['www-authenticate', 'cache-control', 'retry-after', 'allow', 'content-type'];
 
-/** Sends `head` (lines, no blank line) and `body` in one write on a fresh connection; reads to its close. */
+/**
+ * Sends `head` (lines, no blank line) and `body` in one write on a fresh connection; reads to its
+ * close (`Connection: close`). The client does not half-close: Node's server drops a request whose
+ * client ended its side before the answer was written.
+ */
 function rawRequest(url: string, head: readonly string[], body = ''): Promise<Answer> {
   const { port } = new URL(url);
   const message = `${[...head, 'Host: localhost', 'Connection: close'].join('\r\n')}\r\n\r\n${body}`;
@@ -65,7 +72,7 @@ function rawRequest(url: string, head: readonly string[], body = ''): Promise<An
     socket.on('data', (chunk) => chunks.push(chunk));
     socket.on('error', reject);
     socket.on('close', () => resolve(parseAnswer(Buffer.concat(chunks).toString('utf8'))));
-    socket.end(message);
+    socket.write(message);
   });
 }
 
@@ -92,7 +99,16 @@ function parseAnswer(text: string): Answer {
     const value = all.get(name);
     if (value !== undefined) headers[name] = value;
   }
-  return { status: Number(statusLine!.split(' ')[1]), headers, body: body === '' ? undefined : JSON.parse(body) };
+  return { status: Number(statusLine!.split(' ')[1]), headers, body: body === '' ? undefined : jsonOrText(body) };
+}
+
+/** A framework's own 500 page is text. */
+function jsonOrText(body: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch {
+    return body;
+  }
 }
 
 /** A raw request: its head (request line and header fields) and its body. */
@@ -250,5 +266,525 @@ describe('form fields named like Object.prototype members', () => {
     expect(Object.hasOwn(fields, '__proto__')).toBe(true);
     expect(Reflect.get(fields, '__proto__')).toEqual(['a', 'b']);
     expect(fields.token).toBe('t');
+  });
+});
+
+describe('one Authorization field carrying two Bearer tokens, on every adapter', () => {
+  it.each([
+    [
+      'two fields (a Headers joins them)',
+      (a: string, b: string) => [`Authorization: Bearer ${a}`, `Authorization: Bearer ${b}`],
+    ],
+    ['one field, joined by the client', (a: string, b: string) => [`Authorization: Bearer ${a}, Bearer ${b}`]],
+  ])('%s: 400 "Send exactly one Authorization header", as Express', async (_name, fields) => {
+    const [a, b] = [await tokenAt(idp, clock()), await tokenAt(idp, clock(), { sub: 'mallory' })];
+    await verifier.verify(a); // cached: the hit path must refuse as well
+    const answer = await likeExpress(() => [['GET /notes HTTP/1.1', ...fields(a, b)], '']);
+    expect(answer).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_request', error_description: 'Send exactly one Authorization header' },
+    });
+  });
+});
+
+/** Each app mounts the same guard (scope notes:read) twice on GET /twice; `runs` counts the handler's runs. */
+function doubledApps(runs: Map<string, number>): Record<string, () => Promise<string>> {
+  const guarded = { verifier, scopes: ['notes:read'] };
+  const ran = (name: string) => runs.set(name, (runs.get(name) ?? 0) + 1);
+  const body = (auth: VerifiedToken | undefined) => ({ sub: auth?.payload.sub });
+  return {
+    Express: async () => {
+      const guard = expressAdapter.authGuard(guarded);
+      const app = express();
+      app.get('/twice', guard, guard, (req, res) => {
+        ran('Express');
+        res.json(body(req.auth));
+      });
+      app.use(expressAdapter.authErrorHandler());
+      return serve(app);
+    },
+    'node:http': async () => {
+      const guard = expressAdapter.authGuard(guarded);
+      return serve((req: expressAdapter.GuardRequest, res) => {
+        const fail = (error: unknown) => {
+          if (!expressAdapter.writeAuthError(res, error)) res.writeHead(500).end();
+        };
+        guard(req, res, (error) => {
+          if (error !== undefined) return fail(error);
+          guard(req, res, (again) => {
+            if (again !== undefined) return fail(again);
+            ran('node:http');
+            res.setHeader('Content-Type', 'application/json; charset=utf-8');
+            res.end(JSON.stringify(body(req.auth)));
+          });
+        });
+      });
+    },
+    Fastify: async () => {
+      const guard = fastifyAdapter.authGuard(guarded);
+      const app = Fastify();
+      app.get('/twice', { preHandler: [guard, guard] }, async (request) => {
+        ran('Fastify');
+        return body(request.auth);
+      });
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      closers.push(() => app.close());
+      return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    },
+    Koa: async () => {
+      const guard = koaAdapter.authGuard(guarded);
+      const app = new Koa<koaAdapter.AuthState>();
+      app.use(guard);
+      app.use(guard);
+      app.use((ctx) => {
+        ran('Koa');
+        ctx.body = body(ctx.state.auth);
+      });
+      return serve(app.callback());
+    },
+    Hono: async () => {
+      const guard = honoAdapter.authGuard(guarded);
+      const app = new Hono<honoAdapter.AuthEnv>();
+      app.get('/twice', guard, guard, (c) => {
+        ran('Hono');
+        return c.json(body(c.get('auth')));
+      });
+      return serve(getRequestListener(app.fetch));
+    },
+    fetch: async () => {
+      const guard = fetchAdapter.authGuard(guarded);
+      return serve(
+        getRequestListener(async (request) => {
+          const first = await guard(request);
+          if (first instanceof Response) return first;
+          const second = await guard(request);
+          if (second instanceof Response) return second;
+          ran('fetch');
+          return Response.json(body(second));
+        }),
+      );
+    },
+  };
+}
+
+describe('the same guard mounted twice on one route', () => {
+  it('answers as once: 200 with the auth result (the handler runs once), 401 without a token, 403 without the scope', async () => {
+    const runs = new Map<string, number>();
+    const urls = Object.fromEntries(
+      await Promise.all(Object.entries(doubledApps(runs)).map(async ([name, start]) => [name, await start()] as const)),
+    );
+    const names = Object.keys(urls);
+    const get = async (authorization?: string) =>
+      Object.fromEntries(
+        await Promise.all(
+          names.map(async (name) => {
+            const head = ['GET /twice HTTP/1.1', ...(authorization ? [`Authorization: ${authorization}`] : [])];
+            const { status, body } = await rawRequest(urls[name]!, head);
+            return [name, { status, body }] as const;
+          }),
+        ),
+      );
+    const every = (answer: unknown) => Object.fromEntries(names.map((name) => [name, answer]));
+    const token = await tokenAt(idp, clock(), { sub: 'twice', scope: 'notes:read' });
+    expect(await get(`Bearer ${token}`)).toEqual(every({ status: 200, body: { sub: 'twice' } })); // a miss, then a hit
+    expect(await get(`Bearer ${token}`)).toEqual(every({ status: 200, body: { sub: 'twice' } })); // two hits
+    expect(Object.fromEntries(runs)).toEqual(every(2));
+    expect(await get()).toEqual(
+      every({ status: 401, body: { error: 'unauthorized', error_description: expect.any(String) } }),
+    );
+    const unscoped = await tokenAt(idp, clock(), { scope: 'notes:write' });
+    expect(await get(`Bearer ${unscoped}`)).toEqual(
+      every({ status: 403, body: { error: 'insufficient_scope', error_description: expect.any(String) } }),
+    );
+    expect(Object.fromEntries(runs)).toEqual(every(2));
+  });
+});
+
+/**
+ * A `fetch` for a verifier that, once armed, holds its JWKS requests until `release()` (or until
+ * the request is aborted, as a real fetch would be): verifications wait there, in flight.
+ */
+function jwksGate() {
+  let armed = false;
+  let release = () => {};
+  let held = Promise.resolve();
+  return {
+    arm() {
+      armed = true;
+      held = new Promise((resolve) => {
+        release = resolve;
+      });
+    },
+    release: () => {
+      armed = false;
+      release();
+    },
+    fetch: async (input: string | URL, init?: RequestInit): Promise<Response> => {
+      if (armed && new URL(String(input)).pathname === '/jwks') {
+        await new Promise<void>((resolve) => {
+          void held.then(resolve);
+          init?.signal?.addEventListener('abort', () => resolve(), { once: true });
+        });
+      }
+      return fetch(input, init);
+    },
+  };
+}
+
+/** Every harness app on `spec`'s verifiers; closed when the suite ends. */
+async function startEvery(spec: Parameters<(typeof HARNESSES)[number]['start']>[0]) {
+  const started = new Map<string, RunningApp>();
+  for (const harness of HARNESSES) started.set(harness.name, await harness.start(spec));
+  closers.push(async () => {
+    await Promise.all([...started.values()].map((app) => app.close()));
+  });
+  return started;
+}
+
+describe('verifier.close() while requests are in flight on every adapter', () => {
+  it('each ends in a 500 (VerifierClosedError), never a hang, a 503 or an unhandled rejection', async () => {
+    const gate = jwksGate();
+    const closing = createVerifier({ issuer: idp.issuer, audience: idp.audience, clock, fetch: gate.fetch });
+    closers.push(() => closing.close());
+    const started = await startEvery({
+      verifier: closing,
+      outageVerifier,
+      clientId: idp.client.clientId,
+      eventAudience: 'https://api.example/events',
+    });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      gate.arm();
+      const token = await tokenAt(idp, clock(), { sub: 'closing', scope: 'notes:read' });
+      const answers = [...started].map(async ([name, app]) => {
+        const { status } = await rawRequest(app.url, ['GET /notes HTTP/1.1', `Authorization: Bearer ${token}`]);
+        return [name, status] as const;
+      });
+      // Every request has reached the verifier (one miss each) and waits for the keys.
+      await waitFor(() => closing.stats().cache.misses >= started.size, 'every request in flight');
+      await closing.close();
+      expect(Object.fromEntries(await Promise.all(answers))).toEqual(
+        Object.fromEntries([...started.keys()].map((name) => [name, 500])),
+      );
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      gate.release();
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('in-process too: the fetch guard resolves to a 500 Response, the Hono app answers 500', async () => {
+    const gate = jwksGate();
+    const closing = createVerifier({ issuer: idp.issuer, audience: idp.audience, clock, fetch: gate.fetch });
+    const guard = fetchAdapter.authGuard({ verifier: closing });
+    const app = new Hono().get('/notes', honoAdapter.authGuard({ verifier: closing }), (c) => c.text('ok'));
+    gate.arm();
+    try {
+      const token = await tokenAt(idp, clock(), { sub: 'closing-in-process' });
+      const request = () => new Request('http://api.test/notes', { headers: { Authorization: `Bearer ${token}` } });
+      const fromGuard = guard(request());
+      const fromHono = app.fetch(request());
+      await waitFor(() => closing.stats().cache.misses >= 2, 'both requests in flight');
+      await closing.close();
+      const [guarded, answered] = await Promise.all([fromGuard, fromHono]);
+      expect(guarded).toBeInstanceOf(Response);
+      expect((guarded as Response).status).toBe(500);
+      expect(answered.status).toBe(500);
+    } finally {
+      gate.release();
+    }
+  });
+});
+
+describe('a revocation confirmed on one adapter while a verification is in flight on another', () => {
+  it('the in-flight request is refused (401 revoked) once the logout has answered 200; an untouched one is admitted', async () => {
+    const rotating = await startIdp();
+    closers.push(() => rotating.close());
+    const gate = jwksGate();
+    const shared = createVerifier({
+      issuer: rotating.issuer,
+      audience: rotating.audience,
+      clock,
+      fetch: gate.fetch,
+      jwksCooldown: 0,
+    });
+    closers.push(() => shared.close());
+    const started = await startEvery({
+      verifier: shared,
+      outageVerifier,
+      clientId: rotating.client.clientId,
+      eventAudience: 'https://api.example/events',
+    });
+    const names = [...started.keys()];
+    await shared.verify(await tokenAt(rotating, clock())); // the first key is known
+    // The IdP rotates: tokens signed with the new key make every verification fetch the JWKS again,
+    // and the gate holds that fetch. The old key (which signs the logout tokens) stays known.
+    const oldKey = rotating.keys[0]!;
+    await rotating.rotateKeys();
+    gate.arm();
+    const subject = (name: string) => `race-${name.replace(/\W+/g, '-')}`;
+    const tokens = new Map(
+      await Promise.all(
+        [...names, 'control'].map(
+          async (name) => [name, await tokenAt(rotating, clock(), { sub: subject(name) })] as const,
+        ),
+      ),
+    );
+    const misses = shared.stats().cache.misses;
+    const guarded = names.map(async (name) => {
+      const head = ['GET /notes HTTP/1.1', `Authorization: Bearer ${tokens.get(name)}`];
+      return [name, await rawRequest(started.get(name)!.url, head)] as const;
+    });
+    const control = rawRequest(started.get('fetch')!.url, [
+      'GET /notes HTTP/1.1',
+      `Authorization: Bearer ${tokens.get('control')}`,
+    ]);
+    await waitFor(() => shared.stats().cache.misses >= misses + names.length + 1, 'every request in flight');
+
+    // Each subject is logged out through the next adapter in the list: confirmed (200) while its
+    // token's verification still waits for the keys.
+    const logouts = await Promise.all(
+      names.map(async (name, index) => {
+        const iat = Math.floor(clock() / 1000);
+        const logoutToken = await new SignJWT({
+          iss: rotating.issuer,
+          aud: rotating.client.clientId,
+          iat,
+          jti: `race-${index}-${iat}`,
+          sub: subject(name),
+          events: { 'http://schemas.openid.net/event/backchannel-logout': {} },
+        })
+          .setProtectedHeader({ alg: oldKey.alg, kid: oldKey.kid, typ: 'logout+jwt' })
+          .sign(oldKey.privateKey);
+        const via = started.get(names[(index + 1) % names.length]!)!;
+        const body = `logout_token=${logoutToken}`;
+        return (
+          await rawRequest(
+            via.url,
+            ...post('/backchannel-logout', ['Content-Type: application/x-www-form-urlencoded'], body),
+          )
+        ).status;
+      }),
+    );
+    expect(logouts).toEqual(names.map(() => 200));
+
+    gate.release();
+    const answers = Object.fromEntries(
+      (await Promise.all(guarded)).map(([name, answer]) => [name, { status: answer.status, body: answer.body }]),
+    );
+    expect(answers).toEqual(
+      Object.fromEntries(
+        names.map((name) => [
+          name,
+          { status: 401, body: { error: 'invalid_token', error_description: 'The access token has been revoked' } },
+        ]),
+      ),
+    );
+    expect(await control).toMatchObject({ status: 200, body: { sub: subject('control') } });
+  });
+});
+
+/** Reads a Node request's stream to its end and drops it: a middleware that leaves no parsed body. */
+async function drain(stream: AsyncIterable<unknown>): Promise<void> {
+  for await (const _ of stream);
+}
+
+/** Each app mounts the logout route at /logout behind a middleware that consumed the body and kept nothing. */
+const bodyEaters: Record<string, () => Promise<string>> = {
+  Express: async () => {
+    const app = express();
+    app.use((req, _res, next) => void drain(req).then(() => next()));
+    app.post('/logout', expressAdapter.revokeRoute({ verifier }));
+    app.use(((_error, _req, res, _next) => res.status(500).end()) as express.ErrorRequestHandler);
+    return serve(app);
+  },
+  'node:http (no next: the route answers 500 itself)': async () => {
+    const logout = expressAdapter.revokeRoute({ verifier });
+    return serve((req, res) => void drain(req).then(() => logout(req, res)));
+  },
+  Fastify: async () => {
+    const app = Fastify();
+    app.addHook('preHandler', async (request) => drain(request.raw));
+    app.register(fastifyAdapter.revokeRoute({ verifier }), { prefix: '/logout' });
+    app.setErrorHandler((_error, _request, reply) => reply.code(500).send());
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    closers.push(() => app.close());
+    return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  },
+  Koa: async () => {
+    const app = new Koa();
+    app.silent = true; // Koa logs errors it answers 500 to; this one is expected
+    app.use(async (ctx, next) => {
+      await drain(ctx.req);
+      await next();
+    });
+    app.use(koaAdapter.revokeRoute({ verifier }));
+    return serve(app.callback());
+  },
+  'Hono (the raw Request read, not through c.req)': async () => {
+    const app = new Hono();
+    app.use('/logout', async (c, next) => {
+      await c.req.raw.text();
+      await next();
+    });
+    app.post('/logout', honoAdapter.revokeRoute({ verifier }));
+    app.onError((_error, c) => c.body(null, 500));
+    return serve(getRequestListener(app.fetch));
+  },
+};
+
+describe('a body the application read before the endpoint, leaving no copy: a 500, never a 400 or a silent empty body', () => {
+  it.each(Object.keys(bodyEaters))('%s: 500, and the body token is not revoked', async (name) => {
+    const url = await bodyEaters[name]!();
+    const token = await tokenAt(idp, clock(), { sub: `eaten-${name.replace(/\W+/g, '-')}` });
+    const caller = await tokenAt(idp, clock(), { sub: `eaten-caller-${name.replace(/\W+/g, '-')}` });
+    const answer = await rawRequest(
+      url,
+      ...post(
+        '/logout',
+        ['Content-Type: application/x-www-form-urlencoded', `Authorization: Bearer ${caller}`],
+        `token=${token}`,
+      ),
+    );
+    // Before: the Node adapters took the body as empty and revoked only the caller's own token (200).
+    expect(answer.status).toBe(500);
+    await expect(verifier.verify(token)).resolves.toBeDefined();
+    await expect(verifier.verify(caller)).resolves.toBeDefined();
+  });
+
+  it('fetch: revokeRoute and securityEventRoute reject with MisconfiguredError (the runtime answers 500)', async () => {
+    const token = await tokenAt(idp, clock(), { sub: 'eaten-fetch' });
+    const logout = fetchAdapter.revokeRoute({ verifier });
+    const events = fetchAdapter.securityEventRoute({ verifier, audience: 'https://api.example/events' });
+    const read = async (init: RequestInit) => {
+      const request = new Request('http://api.test/endpoint', { method: 'POST', ...init });
+      await request.text();
+      return request;
+    };
+    const form = { headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: `token=${token}` };
+    await expect(logout(await read(form))).rejects.toBeInstanceOf(MisconfiguredError);
+    const set = { headers: { 'Content-Type': 'application/secevent+jwt' }, body: 'a.b.c' };
+    await expect(events(await read(set))).rejects.toBeInstanceOf(MisconfiguredError);
+    await expect(verifier.verify(token)).resolves.toBeDefined();
+  });
+});
+
+/** A request body streamed in `chunks` (then closed, unless `open`); `cancelled` says whether a reader gave up on it. */
+function streamed(chunks: string[], { open = false, fail = false } = {}) {
+  const state = { cancelled: false, pulled: 0 };
+  const encoder = new TextEncoder();
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (state.pulled < chunks.length) controller.enqueue(encoder.encode(chunks[state.pulled++]!));
+      else if (fail) controller.error(new Error('connection reset'));
+      else if (!open) controller.close();
+      // open: never closes, as an upload still under way
+    },
+    cancel() {
+      state.cancelled = true;
+    },
+  });
+  return { stream, state };
+}
+
+const streamingPost = (body: ReadableStream<Uint8Array>, headers: Record<string, string>) =>
+  new Request('http://api.test/notes', { method: 'POST', body, headers, duplex: 'half' } as RequestInit);
+
+describe('a fetch Request with a streaming (duplex) body', () => {
+  const FORM = { 'Content-Type': 'application/x-www-form-urlencoded' };
+
+  it('the fetch and Hono guards answer without waiting for a stream of undeclared length, and leave it to the app', async () => {
+    const token = await tokenAt(idp, clock(), { sub: 'streamer' });
+    const guard = fetchAdapter.authGuard({ verifier });
+    const { stream } = streamed(['note=first'], { open: true });
+    const request = streamingPost(stream, { ...FORM, Authorization: `Bearer ${token}` });
+    const auth = await guard(request);
+    expect(auth).not.toBeInstanceOf(Response);
+    const reader = request.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe('note=first');
+    await reader.cancel();
+
+    const app = new Hono<honoAdapter.AuthEnv>().post('/notes', honoAdapter.authGuard({ verifier }), async (c) => {
+      const reader = c.req.raw.body!.getReader();
+      const first = new TextDecoder().decode((await reader.read()).value);
+      await reader.cancel();
+      return c.json({ sub: c.get('auth').payload.sub, first });
+    });
+    const open = streamed(['note=first'], { open: true });
+    const answer = await app.fetch(streamingPost(open.stream, { ...FORM, Authorization: `Bearer ${token}` }));
+    expect(await answer.json()).toEqual({ sub: 'streamer', first: 'note=first' });
+  });
+
+  it('a declared form body is looked into through a clone: a streamed access_token is refused, the rest still readable', async () => {
+    const token = await tokenAt(idp, clock(), { sub: 'streamer-2' });
+    const guard = fetchAdapter.authGuard({ verifier });
+    const body = `note=x&access_token=${token}`;
+    const declared = { ...FORM, 'Content-Length': String(body.length) };
+    const refused = await guard(streamingPost(streamed([body.slice(0, 10), body.slice(10)]).stream, declared));
+    expect(refused).toBeInstanceOf(Response);
+    expect(await (refused as Response).json()).toEqual({
+      error: 'invalid_request',
+      error_description: 'Send the access token in the Authorization header, not the body',
+    });
+    const plain = 'note=kept';
+    const request = streamingPost(streamed([plain]).stream, {
+      ...FORM,
+      'Content-Length': String(plain.length),
+      Authorization: `Bearer ${token}`,
+    });
+    expect(await guard(request)).not.toBeInstanceOf(Response);
+    expect(await request.text()).toBe('note=kept');
+  });
+
+  it('revokeRoute reads a streamed form body in chunks: 200; over 16 KiB: 400 and the stream cancelled; a failing stream: 400', async () => {
+    const logout = fetchAdapter.revokeRoute({ verifier });
+    const token = await tokenAt(idp, clock(), { sub: 'streamed-logout' });
+    const ok = await logout(streamingPost(streamed(['tok', `en=${token.slice(0, 20)}`, token.slice(20)]).stream, FORM));
+    expect({ status: ok.status, body: await ok.json() }).toMatchObject({ status: 200, body: { revoked: true } });
+    await expect(verifier.verify(token)).rejects.toMatchObject({ status: 401 });
+
+    const huge = streamed(
+      Array.from({ length: 40 }, () => 'a'.repeat(1024)),
+      { open: true },
+    );
+    const tooLarge = await logout(streamingPost(huge.stream, FORM));
+    expect(tooLarge.status).toBe(400);
+    expect(huge.state.cancelled).toBe(true);
+
+    const broken = await logout(streamingPost(streamed(['token=abc'], { fail: true }).stream, FORM));
+    expect({ status: broken.status, body: await broken.json() }).toEqual({
+      status: 400,
+      body: { error: 'invalid_request', error_description: 'The request body could not be read' },
+    });
+  });
+});
+
+describe('Hono: a form the app already read through c.req before the guard', () => {
+  it.each([
+    ['c.req.parseBody()', (c: { req: { parseBody(): Promise<unknown> } }) => c.req.parseBody()],
+    ['c.req.formData()', (c: { req: { formData(): Promise<unknown> } }) => c.req.formData()],
+    ['c.req.text()', (c: { req: { text(): Promise<unknown> } }) => c.req.text()],
+  ])('%s: the body token is still seen (Hono keeps a copy) and refused 400', async (_name, read) => {
+    const token = await tokenAt(idp, clock(), { sub: 'hono-read-first' });
+    const app = new Hono<honoAdapter.AuthEnv>();
+    app.use('/notes', async (c, next) => {
+      await read(c);
+      await next();
+    });
+    app.post('/notes', honoAdapter.authGuard({ verifier }), (c) => c.json({ sub: c.get('auth').payload.sub }));
+    const answer = await app.fetch(
+      new Request('http://api.test/notes', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: `Bearer ${token}` },
+        body: `access_token=${token}`,
+      }),
+    );
+    expect({ status: answer.status, body: await answer.json() }).toEqual({
+      status: 400,
+      body: { error: 'invalid_request', error_description: 'Send the access token by one method only' },
+    });
   });
 });

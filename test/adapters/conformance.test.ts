@@ -169,6 +169,57 @@ describe('the guard, on every adapter', () => {
     );
   });
 
+  describe('a form body (RFC 6750 §2.2), parsed by the app or peeked at by the guard', () => {
+    const form = (body: string, authorization?: string): RequestInit => ({
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/x-www-form-urlencoded',
+        ...(authorization ? { Authorization: authorization } : {}),
+      },
+      body,
+    });
+    it('answers an access_token in the body alone 400 (send it in the header)', async () => {
+      const token = await tokenAt(idp, clock(), { scope: 'notes:read' });
+      await expectEvery(
+        '/notes',
+        form(`access_token=${token}`),
+        invalidRequest('Send the access token in the Authorization header, not the body'),
+      );
+    });
+
+    it('answers an access_token in the body beside the header 400 multiple_tokens', async () => {
+      const token = await tokenAt(idp, clock(), { scope: 'notes:read' });
+      await verifier.verify(token); // cached: the hit path looks at the body too
+      await expectEvery(
+        '/notes',
+        form(`note=hi&access_token=${token}`, `Bearer ${token}`),
+        invalidRequest('Send the access token by one method only'),
+      );
+    });
+
+    it('admits a form without a token, and the application still reads its body', async () => {
+      const token = await tokenAt(idp, clock(), { sub: 'poster', scope: 'notes:read' });
+      await expectEvery('/notes', form('note=hello', `Bearer ${token}`), {
+        status: 200,
+        headers: {},
+        body: { sub: 'poster', scope: 'notes:read', note: 'hello' },
+      });
+    });
+
+    it('never looks into a JSON body, even one with an access_token member', async () => {
+      const token = await tokenAt(idp, clock(), { sub: 'json', scope: 'notes:read' });
+      await expectEvery(
+        '/notes',
+        {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+          body: JSON.stringify({ access_token: token }),
+        },
+        { status: 200, headers: {}, body: { sub: 'json', scope: 'notes:read' } },
+      );
+    });
+  });
+
   it('answers an expired token 401 invalid_token', async () => {
     const expired = await tokenAt(idp, clock() - 3_600_000);
     const answer = await sameEverywhere('/notes', bearer(expired));

@@ -2,6 +2,8 @@
  * One small app per adapter, all alike, for the conformance suite: the same routes, the same
  * options, served on 127.0.0.1. Each is what a user would write with that framework.
  *   GET /notes   guard, scope notes:read → 200 { sub, scope }
+ *   POST /notes  the same, after the framework's form body parser (where it has none, what a user
+ *                would write) → 200 { sub, scope, note } with the form's `note`, read after the guard
  *   GET /admin   guard, scope notes:admin
  *   GET /optional  guard, optional: a request without credentials → 200 {}
  *   GET /step-up   guard, claims + acrValues/maxAge + any-of scopes, resource_metadata in challenges
@@ -17,7 +19,7 @@ import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
 import Koa from 'koa';
-import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import * as fastifyAdapter from '../../src/fastify/index.js';
@@ -58,8 +60,23 @@ export interface Harness {
   start(spec: AppSpec): Promise<RunningApp>;
 }
 
-/** What every app answers a guarded GET with: the auth result. */
-export const authBody = (auth: VerifiedToken | undefined) => ({ sub: auth?.payload.sub, scope: auth?.payload.scope });
+/** What every app answers a guarded request with: the auth result, and a form body's `note` (POST). */
+export const authBody = (auth: VerifiedToken | undefined, note?: unknown) => ({
+  sub: auth?.payload.sub,
+  scope: auth?.payload.scope,
+  note,
+});
+
+const FORM = 'application/x-www-form-urlencoded';
+const isForm = (type: string | null | undefined) => (type ?? '').split(';')[0]!.trim().toLowerCase() === FORM;
+
+/** A form body's fields, read from a node:http request (what a body parser does). */
+async function formFields(req: IncomingMessage): Promise<Record<string, string> | undefined> {
+  if (!isForm(req.headers['content-type'])) return undefined;
+  let text = '';
+  for await (const chunk of req) text += chunk;
+  return Object.fromEntries(new URLSearchParams(text));
+}
 
 /** The guarded routes and what each requires. */
 export const GUARDED: Readonly<Record<string, GuardSettings>> = {
@@ -108,8 +125,12 @@ function expressHarness(name: string, framework: typeof express): Harness {
       const { authGuard, authErrorHandler, revokeRoute, backchannelLogoutRoute, securityEventRoute } = expressAdapter;
       const app = framework();
       for (const [path, options] of guardedRoutes(spec)) {
-        app.get(path, authGuard(options), (req, res) => {
+        const guard = authGuard(options);
+        app.get(path, guard, (req, res) => {
           res.json(authBody(req.auth));
+        });
+        app.post(path, framework.urlencoded({ extended: false }), guard, (req, res) => {
+          res.json(authBody(req.auth, (req.body as { note?: string } | undefined)?.note));
         });
       }
       const metadata = expressAdapter.protectedResourceMetadata({
@@ -132,11 +153,13 @@ const connectHarness: Harness = {
     const { authGuard, authErrorHandler, revokeRoute, backchannelLogoutRoute, securityEventRoute } = expressAdapter;
     const app = connect();
     const json: connect.NextHandleFunction = (req, res) => {
+      const { auth, body } = req as expressAdapter.GuardRequest & { body?: { note?: string } };
       res.setHeader('Content-Type', 'application/json; charset=utf-8');
-      res.end(JSON.stringify(authBody((req as expressAdapter.GuardRequest).auth)));
+      res.end(JSON.stringify(authBody(auth, body?.note)));
     };
     // Connect mounts by path prefix: `/notes` also matches `/notes/…`, which no scenario sends.
     for (const [path, options] of guardedRoutes(spec)) {
+      app.use(path, express.urlencoded({ extended: false })); // body-parser, as Connect apps use it
       app.use(path, authGuard(options));
       app.use(path, json);
     }
@@ -175,13 +198,16 @@ const nodeHttpHarness: Harness = {
         const path = pathOf(req.url);
         const guard = guards.get(path);
         if (guard) {
-          guard(req, res, (error) => {
-            if (error !== undefined) {
-              if (!writeAuthError(res, error)) res.writeHead(500).end();
-              return;
-            }
-            res.setHeader('Content-Type', 'application/json; charset=utf-8');
-            res.end(JSON.stringify(authBody(req.auth)));
+          void formFields(req).then((fields) => {
+            req.body = fields;
+            guard(req, res, (error) => {
+              if (error !== undefined) {
+                if (!writeAuthError(res, error)) res.writeHead(500).end();
+                return;
+              }
+              res.setHeader('Content-Type', 'application/json; charset=utf-8');
+              res.end(JSON.stringify(authBody(req.auth, fields?.note)));
+            });
           });
           return;
         }
@@ -198,8 +224,16 @@ const fastifyHarness: Harness = {
   start: async (spec) => {
     const { authGuard, revokeRoute, backchannelLogoutRoute, securityEventRoute } = fastifyAdapter;
     const app = Fastify();
+    // What @fastify/formbody does.
+    app.addContentTypeParser(FORM, { parseAs: 'string' }, (_request, body, done) =>
+      done(null, Object.fromEntries(new URLSearchParams(body as string))),
+    );
     for (const [path, options] of guardedRoutes(spec)) {
-      app.get(path, { preHandler: authGuard(options) }, async (request) => authBody(request.auth));
+      const guard = authGuard(options);
+      app.get(path, { preHandler: guard }, async (request) => authBody(request.auth));
+      app.post(path, { preHandler: guard }, async (request) =>
+        authBody(request.auth, (request.body as { note?: string } | undefined)?.note),
+      );
     }
     const metadata = fastifyAdapter.protectedResourceMetadata({
       ...(spec.metadata ?? METADATA),
@@ -230,9 +264,17 @@ const koaHarness: Harness = {
     ): Koa.Middleware<S> => {
       return (ctx) =>
         guard(ctx, async () => {
-          ctx.body = authBody(ctx.state.auth);
+          ctx.body = authBody(ctx.state.auth, (ctx.request as { body?: { note?: string } }).body?.note);
         });
     };
+    // What koa-bodyparser does, for the guarded routes.
+    app.use(async (ctx, next) => {
+      if (ctx.path in GUARDED) {
+        const fields = await formFields(ctx.req);
+        if (fields !== undefined) Object.assign(ctx.request, { body: fields });
+      }
+      await next();
+    });
     for (const [path, options] of guardedRoutes(spec)) routes.set(path, guarded(authGuard(options)));
     const metadata = koaAdapter.protectedResourceMetadata({ ...(spec.metadata ?? METADATA), verifier: spec.verifier });
     routes.set(metadata.path, metadata);
@@ -250,7 +292,12 @@ const honoHarness: Harness = {
     const { authGuard, revokeRoute, backchannelLogoutRoute, securityEventRoute } = honoAdapter;
     const app = new Hono<honoAdapter.OptionalAuthEnv>();
     for (const [path, options] of guardedRoutes(spec)) {
-      app.get(path, authGuard(options), (c) => c.json(authBody(c.get('auth'))));
+      const guard = authGuard(options);
+      app.get(path, guard, (c) => c.json(authBody(c.get('auth'))));
+      app.post(path, guard, async (c) => {
+        const note = isForm(c.req.header('content-type')) ? (await c.req.parseBody()).note : undefined;
+        return c.json(authBody(c.get('auth'), note));
+      });
     }
     const metadata = honoAdapter.protectedResourceMetadata({ ...(spec.metadata ?? METADATA), verifier: spec.verifier });
     app.all(metadata.path, metadata);
@@ -284,7 +331,9 @@ const fetchHarness: Harness = {
       const guard = guards.get(path);
       if (guard) {
         const auth = await guard(request);
-        return auth instanceof Response ? auth : Response.json(authBody(auth));
+        if (auth instanceof Response) return auth;
+        const form = request.method === 'POST' && isForm(request.headers.get('content-type'));
+        return Response.json(authBody(auth, form ? (await request.formData()).get('note') : undefined));
       }
       return routes.get(path)?.(request) ?? new Response(null, { status: 404 });
     };

@@ -93,6 +93,18 @@ export async function runConformance(input: ConformanceInput): Promise<Record<st
       out[`${name} expired token`] = await call('/notes', bearer(tokens.expired));
       out[`${name} forged token`] = await call('/notes', bearer(tokens.forged));
       out[`${name} insufficient scope`] = await call('/admin', bearer(tokens.readOnly));
+      // A form body the guard peeks at through a clone (a declared length of at most 16 KiB).
+      const form = (body: string): RequestInit => ({
+        method: 'POST',
+        headers: {
+          Authorization: `Bearer ${tokens.valid}`,
+          'Content-Type': 'application/x-www-form-urlencoded',
+          'Content-Length': String(new TextEncoder().encode(body).byteLength),
+        },
+        body,
+      });
+      out[`${name} form body token beside the header`] = await call('/notes', form(`access_token=${tokens.valid}`));
+      out[`${name} form body read by the app after the guard`] = await call('/notes', form('note=kept'));
       out[`${name} logout by GET`] = await call('/logout');
       out[`${name} logout body over 16 KiB`] = await call('/logout', {
         method: 'POST',
@@ -184,7 +196,9 @@ function fetchApp({ verifier, outageVerifier, dpopVerifier, nonceVerifier, clien
     const guard = guards[path];
     if (!guard) return new Response(null, { status: 404 });
     const auth = await guard(request);
-    return auth instanceof Response ? auth : Response.json({ sub: auth.payload.sub, scope: auth.payload.scope });
+    if (auth instanceof Response) return auth;
+    const note = request.method === 'POST' ? (await request.formData()).get('note') : undefined;
+    return Response.json({ sub: auth.payload.sub, scope: auth.payload.scope, note });
   };
 }
 
@@ -192,7 +206,12 @@ function honoApp({ verifier, outageVerifier, dpopVerifier, nonceVerifier, client
   const app = new Hono<honoAdapter.AuthEnv>();
   const answer = (c: Context<honoAdapter.AuthEnv>) =>
     c.json({ sub: c.get('auth').payload.sub, scope: c.get('auth').payload.scope });
-  app.get('/notes', honoAdapter.authGuard({ verifier, scopes: ['notes:read'] }), answer);
+  const notes = honoAdapter.authGuard({ verifier, scopes: ['notes:read'] });
+  app.get('/notes', notes, answer);
+  app.post('/notes', notes, async (c) => {
+    const { note } = await c.req.parseBody();
+    return c.json({ sub: c.get('auth').payload.sub, scope: c.get('auth').payload.scope, note });
+  });
   app.get('/admin', honoAdapter.authGuard({ verifier, scopes: ['notes:admin'] }), answer);
   app.get('/outage', honoAdapter.authGuard({ verifier: outageVerifier }), answer);
   app.get('/dpop', honoAdapter.authGuard({ verifier: dpopVerifier, dpop: 'allowed' }), answer);

@@ -1,5 +1,5 @@
 /**
- * `npm run test:runtimes`: the fetch and Hono adapters on Node 20 (this process), Node 22 and 24,
+ * `npm run test:runtimes`: the fetch and Hono adapters on Node 20 (the engines floor), 22 and 24,
  * Bun, Deno and workerd. Installs the runtimes (install.mjs, cached in .cache/runtimes), bundles
  * the conformance scenarios with the built package (dist/), jose, lru-cache and Hono into one ESM
  * file per entry (so no runtime resolves node_modules), starts the embedded IdP on 127.0.0.1,
@@ -49,7 +49,7 @@ function targets(): Target[] {
   const version = (name: string) => (RUNTIMES as RuntimeSpec[]).find((r) => r.name === name)!.version;
   const workerd = locate((RUNTIMES as RuntimeSpec[]).find((r) => r.name === 'workerd')).prefix as string;
   return [
-    { label: `Node ${process.versions.node}`, command: (input) => [process.execPath, [cli, input]] },
+    { label: `Node ${version('node20')}`, command: (input) => [bin('node20'), [cli, input]] },
     { label: `Node ${version('node22')}`, command: (input) => [bin('node22'), [cli, input]] },
     { label: `Node ${version('node24')}`, command: (input) => [bin('node24'), [cli, input]] },
     { label: `Bun ${version('bun')}`, command: (input) => [bin('bun'), [cli, input]] },
@@ -219,6 +219,8 @@ function expected(): Record<string, Observed> {
         'scope="notes:admin"',
       { error: 'insufficient_scope', error_description: 'The access token lacks a required scope' },
     );
+    out[`${name} form body token beside the header`] = invalidRequest('Send the access token by one method only');
+    out[`${name} form body read by the app after the guard`] = ok({ sub: 'alice', scope: 'notes:read', note: 'kept' });
     out[`${name} logout by GET`] = {
       status: 405,
       headers: { allow: 'POST', 'cache-control': 'no-store', 'content-type': JSON_TYPE },

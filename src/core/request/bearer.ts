@@ -146,9 +146,15 @@ export function readDpopProof(req: RequestLike): string {
   return proof;
 }
 
-/** Throws InvalidRequestError unless `token` is a b64token (RFC 6750 §2.1; RFC 9449 §7.1 takes the same token68). */
+/**
+ * Throws InvalidRequestError unless `token` is a b64token (RFC 6750 §2.1; RFC 9449 §7.1 takes the
+ * same token68). `a, Bearer b` is two fields joined into one (a `Headers` joins repeats so; Node's
+ * `rawHeaders` shows them apart): worded as the repeat it is, so every adapter answers it alike.
+ */
 export function assertB64Token(token: string, scheme: 'Bearer' | 'DPoP' = 'Bearer'): void {
-  if (!B64TOKEN.test(token)) throw new InvalidRequestError('malformed_request', `Malformed ${scheme} token`);
+  if (B64TOKEN.test(token)) return;
+  if (joinedRepeat(token)) throw new InvalidRequestError('multiple_tokens', 'Send exactly one Authorization header');
+  throw new InvalidRequestError('malformed_request', `Malformed ${scheme} token`);
 }
 
 /** "DPoP", case-insensitively (RFC 9110 §11.1), without allocating. */

@@ -5,7 +5,7 @@
  * otherwise, 503 with `Retry-After` when the issuer's keys cannot be fetched or the revocation
  * store has not confirmed the revocation; never cached.
  */
-import { isTemporarilyUnavailable } from '../shared/errors.js';
+import { isTemporarilyUnavailable, MisconfiguredError } from '../shared/errors.js';
 import { optionKeys, rejectUnknownKeys } from '../shared/option-keys.js';
 import {
   processSecurityEvent,
@@ -128,6 +128,7 @@ export function buildSecurityEventHandler(options: SecurityEventRequestOptions, 
       try {
         set = (await readBody()).trim();
       } catch (cause) {
+        if (cause instanceof MisconfiguredError) throw cause; // the application's, not the transmitter's
         throw new SecurityEventError('invalid_request', 'The request body could not be read', { cause });
       }
       if (set === '') throw new SecurityEventError('invalid_request', 'The body holds no SET');

@@ -495,7 +495,8 @@ export class MisconfiguredError extends AuthError {
 }
 
 /**
- * 500, reason `verifier_closed`: `verify()` was called after `close()`. The application's
+ * 500, reason `verifier_closed`: `verify()` was called after `close()`, or `close()` landed while
+ * it was verifying (a closed verifier hears no revocations, so it vouches for nothing). The application's
  * mistake (e.g. serving requests during shutdown after closing the verifier), not the client's,
  * so never a 401: like any {@link MisconfiguredError} it carries no challenge, a generic body,
  * and the explanation in `message`. Adapters hand it to `next(err)` as they do a misconfiguration.
@@ -508,8 +509,8 @@ export class MisconfiguredError extends AuthError {
  */
 export class VerifierClosedError extends MisconfiguredError {
   override readonly reason = 'verifier_closed';
-  constructor(message = 'verify() called after close()') {
-    super(message);
+  constructor(message = 'verify() called after close()', options?: { cause?: unknown }) {
+    super(message, options);
   }
 }
 

@@ -43,6 +43,11 @@ export function createSingleIssuerVerifier(options: VerifierOptions, factory?: s
   return new JwtVerifier(resolveVerifierOptions(options, factory, path));
 }
 
+/** The refusal of a verification that close() ended (or found waiting for the store). */
+function closedMidway(cause?: unknown): VerifierClosedError {
+  return new VerifierClosedError('close() called while the token was being verified', { cause });
+}
+
 class JwtVerifier implements Verifier {
   readonly issuer: string;
   readonly issuers: readonly string[];
@@ -188,6 +193,7 @@ class JwtVerifier implements Verifier {
   }
 
   private verifyTrusted(token: string, now: number): Promise<VerifiedToken> {
+    if (this.closed) return this.reject(closedMidway()); // while it waited for the store's sync
     const hit = this.lookup(token, now, true);
     if (hit === REVOKED) return this.reject(invalidToken('revoked'));
     if (hit !== undefined) return Promise.resolve(hit);
@@ -198,10 +204,13 @@ class JwtVerifier implements Verifier {
       .verify(token)
       .then(
         (result) => {
+          // close() landed meanwhile: a closed verifier hears no revocations, so it vouches for
+          // nothing; and what its aborted requests failed with is not the IdP's fault (no 503).
+          if (this.closed) return this.reject(closedMidway());
           if (this.events.listeningForVerified) this.emitVerified(result, false);
           return result;
         },
-        (error: unknown) => this.reject(error),
+        (error: unknown) => this.reject(this.closed ? closedMidway(error) : error),
       )
       .finally(() => {
         if (this.inflight.get(index)?.promise === verification) this.inflight.delete(index);

@@ -7,7 +7,7 @@
 import { afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { gzipSync } from 'node:zlib';
 import { base64url, type JWK } from 'jose';
-import type { FetchLike } from '../../../src/index.js';
+import { type FetchLike, IdpUnavailableError, VerifierClosedError } from '../../../src/index.js';
 import { expectInvalid, expectUnavailable, refused, rootCause } from '../../support/expect-refusal.js';
 import {
   closeFakeIdps,
@@ -432,7 +432,7 @@ describe('timeouts', () => {
     expect(error.cause).toMatchObject({ kind: 'timeout' });
   });
 
-  it('close() settles a verification stuck on a hung JWKS request', async () => {
+  it('close() settles a verification stuck on a hung JWKS request: VerifierClosedError, the abort as its cause', async () => {
     const idp = await healthyIdp(hang);
     const clock = testClock();
     const verifier = verifierFor(idp, { clock, timeout: 15 });
@@ -447,7 +447,10 @@ describe('timeouts', () => {
     await verifier.close();
     const error = await pending;
     expect(performance.now() - started).toBeLessThan(1_000);
-    expectUnavailable(error);
+    // Not a 503: the IdP did not fail, close() aborted the request (see closed-verifier.test.ts).
+    expect(error).toBeInstanceOf(VerifierClosedError);
+    expect(error).toMatchObject({ status: 500, reason: 'verifier_closed' });
+    expect(error.cause).toBeInstanceOf(IdpUnavailableError);
   });
 });
 

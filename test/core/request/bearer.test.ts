@@ -93,7 +93,7 @@ describe('extractBearerToken: malformed requests are a 400 invalid_request', () 
     ['"Bearer    " with only spaces', req('Bearer    '), 'malformed_request'],
     ['two space-separated tokens', req('Bearer a b'), 'malformed_request'],
     ['a comma-joined second credential', req('Bearer a,Bearer b'), 'malformed_request'],
-    ['comma-joined credentials with a space', req('Bearer a, Bearer b'), 'malformed_request'],
+    ['comma-joined credentials with a space (two fields, joined)', req('Bearer a, Bearer b'), 'multiple_tokens'],
     ['a non-ASCII token', req('Bearer abcé'), 'malformed_request'],
     ['a token with an emoji', req('Bearer ab\u{1F600}'), 'malformed_request'],
     ['a token with a NUL byte', req('Bearer ab\u0000c'), 'malformed_request'],

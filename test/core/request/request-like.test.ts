@@ -57,10 +57,10 @@ describe('a repeated Authorization header', () => {
     });
   });
 
-  it('a WHATWG Headers folds repeats into one value: refused as malformed, never accepted', () => {
+  it('a WHATWG Headers folds repeats into one value: refused as a repeat, never accepted', () => {
     const headers = new Headers();
     headers.append('Authorization', 'Bearer abc');
     headers.append('Authorization', 'Bearer def');
-    expect(refusal({ headers })).toMatchObject({ status: 400, reason: 'malformed_request' });
+    expect(refusal({ headers })).toMatchObject({ status: 400, reason: 'multiple_tokens' });
   });
 });

@@ -71,3 +71,25 @@ describe.each([
     expect(response.body).not.toMatchObject({ revoked: true });
   });
 });
+
+describe.each([
+  ['one issuer', single],
+  ['several issuers', multi],
+] as const)('%s, closed while a verification is in flight', (_label, make) => {
+  it('that verification refuses with VerifierClosedError, not with the token it was proving', async () => {
+    const verifier = make();
+    const jwt = await token();
+    const inFlight = verifier.verify(jwt).then(
+      () => 'admitted',
+      (e: unknown) => e,
+    ); // the HMAC check is asynchronous: close() lands before it ends
+    await verifier.close();
+    const error = await inFlight;
+    expect(error).toBeInstanceOf(VerifierClosedError);
+    expect(error).toMatchObject({
+      reason: 'verifier_closed',
+      status: 500,
+      message: 'revocable-jwt: close() called while the token was being verified',
+    });
+  });
+});
