@@ -23,6 +23,7 @@ import { AuthError } from '../../src/index.js';
 import { jwsBackend, type JwsBackend } from '../../src/core/verify/jws-backend.js';
 import type { RegisteredClaimRules } from '../../src/core/verify/registered-claims.js';
 import { SignatureCheck } from '../../src/core/verify/signature.js';
+import { checkCanonicalSegments } from '../../src/core/verify/token-shape.js';
 import { toAuthError } from '../../src/core/shared/rejections.js';
 import { b64u } from './helpers.js';
 
@@ -152,6 +153,8 @@ export interface Outcome {
 export async function outcomeOf(check: SignatureCheck, token: string): Promise<Outcome> {
   let jwt: Outcome['jwt'];
   try {
+    // The verifier's callers check the shape first (the type says so); so does this one.
+    checkCanonicalSegments(token);
     const { protectedHeader, payload } = await check.verifyJwt(token, RULES, NOW);
     jwt = { header: protectedHeader, payload };
   } catch (error) {

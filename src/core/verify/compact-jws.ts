@@ -7,10 +7,11 @@
  * allowlist. The node:crypto signature path reads tokens through here; the WebCrypto path lets
  * jose do the same, and test/security/backend-differential.test.ts holds the two equal.
  *
- * Precondition: every segment is canonical base64url (token-shape.ts, `checkCanonicalSegments`),
- * so `decode` may be any exact decoder.
+ * Takes only a {@link CanonicalJws} (every segment canonical base64url, token-shape.ts), so
+ * `decode` may be any exact decoder.
  */
 import { errors as jose, type JWSHeaderParameters } from 'jose';
+import type { CanonicalJws } from './token-shape.js';
 
 /** A base64url segment's bytes (the segment is canonical: see the file comment). */
 export type SegmentDecoder = (segment: string) => Uint8Array;
@@ -32,7 +33,11 @@ export interface ParsedJws {
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Splits and checks `token`; throws jose's JWSInvalid, JOSENotSupported or JOSEAlgNotAllowed. */
-export function parseCompactJws(token: string, algorithms: ReadonlySet<string>, decode: SegmentDecoder): ParsedJws {
+export function parseCompactJws(
+  token: CanonicalJws,
+  algorithms: ReadonlySet<string>,
+  decode: SegmentDecoder,
+): ParsedJws {
   const first = token.indexOf('.');
   const second = first === -1 ? -1 : token.indexOf('.', first + 1);
   if (second === -1 || token.indexOf('.', second + 1) !== -1) throw new jose.JWSInvalid('Invalid Compact JWS');

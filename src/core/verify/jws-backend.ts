@@ -9,6 +9,7 @@
  */
 import type { FlattenedJWSInput, JWSHeaderParameters } from 'jose';
 import type { VerificationKey } from '../idp/jwks.js';
+import type { CanonicalJws } from './token-shape.js';
 import { nodeCryptoJws } from './node-crypto-jws.js';
 import { webCryptoJws } from './webcrypto-jws.js';
 
@@ -30,11 +31,8 @@ export interface VerifiedJws {
 /** One way of checking a compact JWS (see the file comment). */
 export interface JwsBackend {
   readonly name: JwsBackendName;
-  /**
-   * The token's header and payload once its signature holds. `token` has passed
-   * `checkCanonicalSegments`; `algorithms` is the allowlist.
-   */
-  verify(token: string, key: KeyResolver, algorithms: ReadonlySet<string>): Promise<VerifiedJws>;
+  /** The token's header and payload once its signature holds; `algorithms` is the allowlist. */
+  verify(token: CanonicalJws, key: KeyResolver, algorithms: ReadonlySet<string>): Promise<VerifiedJws>;
 }
 
 export type JwsBackendName = 'node:crypto' | 'webcrypto';

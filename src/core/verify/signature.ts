@@ -12,7 +12,7 @@ import type { AccessTokenClaims } from '../shared/verified-token.js';
 import { defaultJwsBackend, type JwsBackend, type KeyResolver, type VerifiedJws } from './jws-backend.js';
 import { HMAC_ALGORITHMS } from './options.js';
 import { checkRegisteredClaims, decodeClaimsSet, type RegisteredClaimRules } from './registered-claims.js';
-import { checkCanonicalSegments } from './token-shape.js';
+import { type CanonicalJws, checkCanonicalSegments } from './token-shape.js';
 
 /**
  * Most keys a token without `kid` is checked against. Two covers the rotation overlap of an IdP
@@ -51,11 +51,11 @@ export class SignatureCheck {
 
   /**
    * The signature, then the claims set held to `rules` at `now` (epoch ms): what jose's jwtVerify
-   * checked, on one parse (registered-claims.ts). Rejects with an AuthError.
+   * checked, on one parse (registered-claims.ts). `token` passed checkShape. Rejects with an AuthError.
    */
-  async verifyJwt(token: string, rules: RegisteredClaimRules, now: number): Promise<VerifiedJwt> {
+  async verifyJwt(token: CanonicalJws, rules: RegisteredClaimRules, now: number): Promise<VerifiedJwt> {
     try {
-      const jws = await this.verifySignature(token);
+      const jws = await this.verified(token);
       if (!jws.b64) throw new joseErrors.JWTInvalid('JWTs MUST NOT use unencoded payload');
       const payload = decodeClaimsSet(jws.payload);
       checkRegisteredClaims(jws.protectedHeader, payload, rules, now);
@@ -73,6 +73,10 @@ export class SignatureCheck {
   async verifySignature(token: string): Promise<VerifiedJws> {
     // Both backends decode only canonical base64url: one token, one spelling, one answer.
     checkCanonicalSegments(token);
+    return this.verified(token);
+  }
+
+  private verified(token: CanonicalJws): Promise<VerifiedJws> {
     return this.withKeys((key) => this.backend.verify(token, key, this.algorithms));
   }
 
