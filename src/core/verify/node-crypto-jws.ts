@@ -1,7 +1,8 @@
 /**
  * The node:crypto signature backend: the token parsed once (compact-jws.ts), the key chosen by
  * the same resolver as the WebCrypto path, and one synchronous `crypto.verify` on a `KeyObject`
- * prepared once per key (node-crypto-keys.ts): about a third of jose's WebCrypto cost per miss.
+ * prepared once per key (node-crypto-keys.ts); what that saves per miss is measured by
+ * bench/miss.ts (README, "The miss path").
  * Only on Node itself: node:crypto is reached through `process.getBuiltinModule` (no `node:*`
  * import, so edge bundles stay Web-standard). Bun and Deno offer a node:crypto too, but the
  * differential tests that hold this backend equal to jose's run on Node only, so they keep the
