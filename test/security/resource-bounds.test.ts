@@ -111,7 +111,9 @@ describe('garbage leaves nothing behind', () => {
 
   it('garbage through authGuard (called directly): nothing cached, nothing in flight', async () => {
     const clock = testClock();
-    const verifier = verifierFor(idp, { clock });
+    // The longest IdP timeout (as below): on a loaded machine the cold verifier's discovery and
+    // JWKS answers, queued behind the first batch, once took over 5 s and turned 401s into 503s.
+    const verifier = verifierFor(idp, { clock, timeout: 60 });
     const guard = authGuard({ verifier });
     const kid = idp.keys[0]!.kid;
     const claims = standardClaims(idp, {}, clock());
