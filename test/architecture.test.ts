@@ -80,6 +80,18 @@ describe('src/ layout', () => {
     expect(leaks).toEqual([]);
   });
 
+  it('keeps the core free of the Buffer global (Node-only code takes node:buffer from process.getBuiltinModule)', () => {
+    const uses: string[] = [];
+    for (const file of files.filter((f) => relative(src, f).startsWith('core/'))) {
+      const code = readFileSync(file, 'utf8')
+        .replace(/\/\*[\s\S]*?\*\//g, '')
+        .replace(/\/\/.*$/gm, '');
+      // `Buffer.from(…)`, `new Buffer`, `instanceof Buffer`: the global, not a member of a module object.
+      if (/(?<![.\w])Buffer\s*[.(]|new\s+Buffer\b|instanceof\s+Buffer\b/.test(code)) uses.push(relative(src, file));
+    }
+    expect(uses).toEqual([]);
+  });
+
   it('keeps the Web-standard adapters free of Node: no node:* import, no Buffer', () => {
     const web = (file: string) =>
       /^(fetch|hono)\//.test(relative(src, file)) ||

@@ -11,9 +11,11 @@ import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:cry
 import { calculateJwkThumbprint, type JWK } from 'jose';
 
 export type Alg = 'RS256' | 'ES256';
+/** Every algorithm a bench key can sign with (the miss benchmark adds EdDSA). */
+export type SigningAlg = Alg | 'EdDSA';
 
 export interface BenchKey {
-  alg: Alg;
+  alg: SigningAlg;
   kid: string;
   privateKey: KeyObject;
   /** Public JWK with `kid`, `alg`, `use`, as a JWKS publishes it. */
@@ -25,11 +27,13 @@ export interface TokenSite {
   audience: string;
 }
 
-export async function generateKey(alg: Alg): Promise<BenchKey> {
+export async function generateKey(alg: SigningAlg): Promise<BenchKey> {
   const { privateKey, publicKey } =
     alg === 'RS256'
       ? generateKeyPairSync('rsa', { modulusLength: 2048 })
-      : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      : alg === 'ES256'
+        ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+        : generateKeyPairSync('ed25519');
   const jwk = publicKey.export({ format: 'jwk' }) as JWK;
   // A 43-character thumbprint, like oidc-provider's and many IdPs' kids.
   const kid = await calculateJwkThumbprint(jwk);
@@ -41,7 +45,7 @@ const b64 = (value: string | Buffer): string => Buffer.from(value).toString('bas
 function signInput(key: BenchKey, input: string): string {
   // JWS wants ECDSA signatures as r||s (IEEE P1363), not node's default DER.
   const signature = sign(
-    'sha256',
+    key.alg === 'EdDSA' ? null : 'sha256',
     Buffer.from(input),
     key.alg === 'ES256' ? { key: key.privateKey, dsaEncoding: 'ieee-p1363' } : key.privateKey,
   );
@@ -87,7 +91,7 @@ export async function badTokens(key: BenchKey, site: TokenSite): Promise<{ forge
 }
 
 /** A genuine token's payload and signature under a header naming a random `kid` nobody publishes. */
-export function withUnknownKid(token: string, alg: Alg): string {
+export function withUnknownKid(token: string, alg: SigningAlg): string {
   const [, payload, signature] = token.split('.');
   return `${b64(JSON.stringify({ alg, typ: 'at+jwt', kid: randomBytes(16).toString('base64url') }))}.${payload}.${signature}`;
 }

@@ -5,10 +5,14 @@
  *   FUZZ_RUNS=200000 node --import tsx test/security/fuzz-long.ts
  *   FUZZ_SEED=123456 FUZZ_RUNS=1 node --import tsx test/security/fuzz-long.ts   # replay a seed
  *
+ * Then the node:crypto and WebCrypto signature backends on at least 10⁵ generated tokens
+ * (backend-differential.ts).
+ *
  * Exits 1 when a property that must hold fails (fast-check prints the seed, path and shrunk
  * counterexample). The strict "only byte-identical tokens verify" property is known to fail
  * (see fuzz.test.ts); it is run last and reported, and only flagged if it unexpectedly passes.
  */
+import { differentialContext, propertyBackendsAgree } from './backend-differential.js';
 import {
   fuzzSettings,
   propertyGarbageIsRejectedTyped,
@@ -54,6 +58,20 @@ try {
       '  known ("only byte-identical tokens verify"): non-canonical signature spellings / ECDSA twins still verify',
     );
     console.log(`        ${message.split('\n').find((line) => line.includes('accepted')) ?? message.slice(0, 300)}`);
+  }
+  // The two signature backends on generated tokens: at least 10⁵ cases (FUZZ_RUNS raises it).
+  const differentialRuns = Math.max(settings.numRuns, 100_000);
+  const started = performance.now();
+  try {
+    const tally = await propertyBackendsAgree(differentialContext(), { ...settings, numRuns: differentialRuns });
+    const accepted = tally.outcomes.get('accepted') ?? 0;
+    console.log(
+      `  ok    node:crypto and WebCrypto backends agree on ${tally.cases} generated tokens ` +
+        `(${accepted} accepted, ${tally.acceptedByAlg.size} algorithms; ${((performance.now() - started) / 1000).toFixed(1)} s)`,
+    );
+  } catch (error) {
+    failed += 1;
+    console.log(`  FAIL  signature backends disagree\n${error instanceof Error ? error.message : String(error)}`);
   }
 } finally {
   await ctx.close();

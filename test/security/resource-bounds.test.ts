@@ -12,13 +12,15 @@ import { rawToken, signToken, standardClaims, startIdp, testClock, tokenAt, type
 import { b64u } from './helpers.js';
 
 let idp: EmbeddedIdp;
+/** IdPs a single test starts for itself. */
+const ownIdps: EmbeddedIdp[] = [];
 
 beforeAll(async () => {
   idp = await startIdp();
 });
 afterAll(async () => {
   await closeVerifiers();
-  await idp.close();
+  await Promise.all([idp, ...ownIdps].map((each) => each.close()));
 });
 
 /** The verifier's map of in-flight first verifications (private; read only to bound it). */
@@ -111,10 +113,15 @@ describe('garbage leaves nothing behind', () => {
 
   it('garbage through authGuard (called directly): nothing cached, nothing in flight', async () => {
     const clock = testClock();
-    const verifier = verifierFor(idp, { clock });
+    // An IdP of its own: this cold verifier's first requests must not reuse a keep-alive socket
+    // the previous test left idle for about the server's 5 s keep-alive timeout (under load, a
+    // request raced the server closing it: ECONNRESET, and 401s became 503s).
+    const own = await startIdp();
+    ownIdps.push(own);
+    const verifier = verifierFor(own, { clock });
     const guard = authGuard({ verifier });
-    const kid = idp.keys[0]!.kid;
-    const claims = standardClaims(idp, {}, clock());
+    const kid = own.keys[0]!.kid;
+    const claims = standardClaims(own, {}, clock());
     const statuses = new Map<number, number>();
     for (let start = 0; start < 5_000; start += 500) {
       await Promise.all(

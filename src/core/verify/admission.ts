@@ -3,7 +3,6 @@
  * signature, then held to the checks every accepted token passes, however it was proven (claim
  * types, lifetime, revocation), frozen, and cached. The verifier's hit path reads what this writes.
  */
-import type { JWTVerifyOptions } from 'jose';
 import type { RevocationList } from '../revoke/revocation-list.js';
 import { revocationKeysFor } from '../revoke/revocation-identity.js';
 import { invalidToken } from '../shared/rejections.js';
@@ -11,6 +10,7 @@ import { maxAgeAcceptedUntil } from '../shared/token-lifetime.js';
 import type { VerifiedToken } from '../shared/verified-token.js';
 import type { IntrospectionVerifier } from './introspection-verifier.js';
 import type { ResolvedOptions } from './options.js';
+import type { RegisteredClaimRules } from './registered-claims.js';
 import type { SignatureCheck } from './signature.js';
 import { checkClaimTypes, checkLifetime, expiresAt } from './token-claims.js';
 import { deepFreeze, type TokenCache } from './token-cache.js';
@@ -22,7 +22,6 @@ export interface AdmissionOptions
     ResolvedOptions,
     | 'issuer'
     | 'audience'
-    | 'algorithms'
     | 'requiredClaims'
     | 'typ'
     | 'clock'
@@ -41,8 +40,8 @@ export interface AdmissionOptions
 
 /** The verifier's miss path (see the file comment). */
 export class Admission {
-  /** What jose checks on an access token, built once (see {@link Admission.verify} for the clock). */
-  private readonly jwtRules: JWTVerifyOptions;
+  /** The registered claims' rules for an access token, built once. */
+  private readonly jwtRules: RegisteredClaimRules;
   /** The app enforces RFC 9068 access tokens (`typ: 'at+jwt'`), which must carry `client_id`. */
   private readonly requireClientId: boolean;
 
@@ -50,7 +49,6 @@ export class Admission {
     this.jwtRules = {
       issuer: options.issuer,
       audience: options.audience,
-      algorithms: options.algorithms,
       clockTolerance: options.clockTolerance,
       requiredClaims: options.requiredClaims,
       ...(options.typ !== undefined ? { typ: options.typ } : {}),
@@ -67,10 +65,7 @@ export class Admission {
     }
     checkShape(token, this.options.maxTokenLength);
     const now = this.options.clock();
-    // With the real clock jose reads the time itself; only an injected clock costs an options copy.
-    const rules: JWTVerifyOptions =
-      this.options.clock === Date.now ? this.jwtRules : { ...this.jwtRules, currentDate: new Date(now) };
-    const verified = await this.options.signature.verifyJwt(token, rules);
+    const verified = await this.options.signature.verifyJwt(token, this.jwtRules, now);
     return this.admit({ token, header: verified.protectedHeader, payload: verified.payload, source: 'jwt' }, now);
   }
 

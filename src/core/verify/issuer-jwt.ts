@@ -2,7 +2,6 @@
  * Other JWTs our issuer signs (a back-channel logout token, a security event): verified with the
  * same keys, algorithms and `iss` as access tokens, and their own audience, type and claims.
  */
-import type { JWTVerifyOptions } from 'jose';
 import { invalidToken } from '../shared/rejections.js';
 import { expAcceptedUntil, maxAgeAcceptedUntil } from '../shared/token-lifetime.js';
 import type { SignatureCheck } from './signature.js';
@@ -13,7 +12,6 @@ import type { IssuerJwtOptions, VerifiedIssuerJwt } from './verifier-port.js';
 /** What an issuer-JWT check needs from its verifier. */
 export interface IssuerJwtContext {
   issuer: string;
-  algorithms: string[];
   /** Seconds of leeway on `exp`, `nbf` and `iat`. */
   clockTolerance: number;
   clock: () => number;
@@ -28,19 +26,17 @@ export interface IssuerJwtContext {
 export function issuerJwtVerifier(
   context: IssuerJwtContext,
 ): (jwt: string, options: IssuerJwtOptions) => Promise<VerifiedIssuerJwt> {
-  const { issuer, algorithms, clockTolerance: tolerance, clock, maxTokenLength, signature } = context;
+  const { issuer, clockTolerance: tolerance, clock, maxTokenLength, signature } = context;
   return async (jwt, options) => {
     checkShape(jwt, maxTokenLength);
-    const verifyOptions: JWTVerifyOptions = {
+    const rules = {
       issuer,
       audience: options.audience,
-      algorithms,
       clockTolerance: tolerance,
       requiredClaims: options.requiredClaims,
       maxTokenAge: options.maxTokenAge,
-      currentDate: new Date(clock()),
     };
-    const verified = await signature.verifyJwt(jwt, verifyOptions);
+    const verified = await signature.verifyJwt(jwt, rules, clock());
     if (!options.types.includes(mediaType(verified.protectedHeader.typ))) throw invalidToken('type_mismatch');
     const { payload } = verified;
     checkClaimTypes(payload, clock(), tolerance);

@@ -1,23 +1,18 @@
 /**
  * Key selection and signature checks: which key may have signed a token (HMAC only from the
- * configured secret, everything else only from the issuer's JWKS), and what happens when a token
- * without `kid` matches several keys. Both uses (verify() and identify()) go through here, so a
+ * configured secret, everything else only from the issuer's JWKS), what happens when a token
+ * without `kid` matches several keys, and who checks the signature (jws-backend.ts: node:crypto
+ * on Node, jose's WebCrypto elsewhere). Both uses (verify() and identify()) go through here, so a
  * token is never accepted by one and refused by the other for its signature.
  */
-import {
-  type CompactVerifyResult,
-  compactVerify,
-  errors as joseErrors,
-  type FlattenedJWSInput,
-  type JWSHeaderParameters,
-  type JWTVerifyOptions,
-  type JWTVerifyResult,
-  jwtVerify,
-} from 'jose';
+import { errors as joseErrors, type JWTHeaderParameters } from 'jose';
 import type { JwksSource, VerificationKey } from '../idp/jwks.js';
 import { toAuthError } from '../shared/rejections.js';
 import type { AccessTokenClaims } from '../shared/verified-token.js';
+import { defaultJwsBackend, type JwsBackend, type KeyResolver, type VerifiedJws } from './jws-backend.js';
 import { HMAC_ALGORITHMS } from './options.js';
+import { checkRegisteredClaims, decodeClaimsSet, type RegisteredClaimRules } from './registered-claims.js';
+import { type CanonicalJws, checkCanonicalSegments } from './token-shape.js';
 
 /**
  * Most keys a token without `kid` is checked against. Two covers the rotation overlap of an IdP
@@ -25,9 +20,6 @@ import { HMAC_ALGORITHMS } from './options.js';
  * signature check per published key (64 with 64 keys).
  */
 const MAX_KIDLESS_CANDIDATES = 2;
-
-/** A jose key resolver: the key that must have signed a token with this header. */
-type KeyResolver = (header: JWSHeaderParameters, jws: FlattenedJWSInput) => Promise<VerificationKey | Uint8Array>;
 
 /** Where a {@link SignatureCheck} finds its keys. */
 export interface SignatureCheckOptions {
@@ -37,16 +29,37 @@ export interface SignatureCheckOptions {
   secret: Uint8Array | undefined;
   /** The accepted `alg` values. */
   algorithms: string[];
+  /** Who checks signatures (jws-backend.ts); node:crypto where Node runs, else WebCrypto. */
+  backend?: JwsBackend;
+}
+
+/** A JWT whose signature and registered claims hold. */
+export interface VerifiedJwt {
+  protectedHeader: JWTHeaderParameters;
+  payload: AccessTokenClaims;
 }
 
 /** Verifies signatures with the issuer's keys; see the file comment for which key is used. */
 export class SignatureCheck {
-  constructor(private readonly options: SignatureCheckOptions) {}
+  readonly backend: JwsBackend;
+  private readonly algorithms: ReadonlySet<string>;
 
-  /** jose's jwtVerify (signature and claims) with our keys; rejects with an AuthError. */
-  async verifyJwt(token: string, options: JWTVerifyOptions): Promise<JWTVerifyResult<AccessTokenClaims>> {
+  constructor(private readonly options: SignatureCheckOptions) {
+    this.backend = options.backend ?? defaultJwsBackend();
+    this.algorithms = new Set(options.algorithms);
+  }
+
+  /**
+   * The signature, then the claims set held to `rules` at `now` (epoch ms): what jose's jwtVerify
+   * checked, on one parse (registered-claims.ts). `token` passed checkShape. Rejects with an AuthError.
+   */
+  async verifyJwt(token: CanonicalJws, rules: RegisteredClaimRules, now: number): Promise<VerifiedJwt> {
     try {
-      return await this.withKeys((key) => jwtVerify<AccessTokenClaims>(token, key, options));
+      const jws = await this.verified(token);
+      if (!jws.b64) throw new joseErrors.JWTInvalid('JWTs MUST NOT use unencoded payload');
+      const payload = decodeClaimsSet(jws.payload);
+      checkRegisteredClaims(jws.protectedHeader, payload, rules, now);
+      return { protectedHeader: jws.protectedHeader as JWTHeaderParameters, payload };
     } catch (error) {
       throw toAuthError(error);
     }
@@ -54,11 +67,17 @@ export class SignatureCheck {
 
   /**
    * The signature alone (no claim is looked at), for telling whether a token is ours. Rejects with
-   * jose's error for a bad token, or with IdpUnavailableError / MisconfiguredError when the keys
-   * cannot be had.
+   * an AuthError for a non-canonical token, jose's error for a bad one, or with
+   * IdpUnavailableError / MisconfiguredError when the keys cannot be had.
    */
-  verifySignature(token: string): Promise<CompactVerifyResult> {
-    return this.withKeys((key) => compactVerify(token, key, { algorithms: this.options.algorithms }));
+  async verifySignature(token: string): Promise<VerifiedJws> {
+    // Both backends decode only canonical base64url: one token, one spelling, one answer.
+    checkCanonicalSegments(token);
+    return this.verified(token);
+  }
+
+  private verified(token: CanonicalJws): Promise<VerifiedJws> {
+    return this.withKeys((key) => this.backend.verify(token, key, this.algorithms));
   }
 
   /** HMAC only from the configured secret, everything else only from the JWKS. */

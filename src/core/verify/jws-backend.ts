@@ -1,0 +1,59 @@
+/**
+ * Who checks a JWS signature: node:crypto's one-shot `verify` where Node is the runtime, jose's
+ * WebCrypto path everywhere else (workerd, Deno, Bun, browsers). Both take the same token, the
+ * same key resolver (the issuer's JWKS through jose's key selection, or the configured HMAC
+ * secret) and the same allowlist, and answer alike: the protected header and the payload bytes,
+ * or a jose error whose class says why (rejections.ts turns it into the client's reason).
+ * test/security/backend-differential.test.ts (named attacks and generated tokens, 10⁵ of them in
+ * `npm run fuzz`) and the attack corpus run under each (test/security/webcrypto/) hold them equal.
+ */
+import type { FlattenedJWSInput, JWSHeaderParameters } from 'jose';
+import type { VerificationKey } from '../idp/jwks.js';
+import type { CanonicalJws } from './token-shape.js';
+import { nodeCryptoJws } from './node-crypto-jws.js';
+import { webCryptoJws } from './webcrypto-jws.js';
+
+/** A jose key resolver: the key that must have signed a token with this header. */
+export type KeyResolver = (
+  header: JWSHeaderParameters,
+  jws: FlattenedJWSInput,
+) => Promise<VerificationKey | Uint8Array>;
+
+/** A JWS whose signature holds. */
+export interface VerifiedJws {
+  protectedHeader: JWSHeaderParameters;
+  /** The payload's bytes (decoded from base64url unless `b64` is false). */
+  payload: Uint8Array;
+  /** False for an RFC 7797 unencoded payload (`b64: false` under `crit`), which no JWT may use. */
+  b64: boolean;
+}
+
+/** One way of checking a compact JWS (see the file comment). */
+export interface JwsBackend {
+  readonly name: JwsBackendName;
+  /** The token's header and payload once its signature holds; `algorithms` is the allowlist. */
+  verify(token: CanonicalJws, key: KeyResolver, algorithms: ReadonlySet<string>): Promise<VerifiedJws>;
+}
+
+export type JwsBackendName = 'node:crypto' | 'webcrypto';
+
+let forced: JwsBackend | undefined;
+
+/** The backend a new verifier uses: node:crypto where it runs, else WebCrypto (or what a test forced). */
+export function defaultJwsBackend(): JwsBackend {
+  return forced ?? nodeCryptoJws ?? webCryptoJws;
+}
+
+/** The backend by name, for tests that compare them; undefined when node:crypto is absent. */
+export function jwsBackend(name: JwsBackendName): JwsBackend | undefined {
+  return name === 'webcrypto' ? webCryptoJws : nodeCryptoJws;
+}
+
+/**
+ * Test hook, not public API (not exported from the package): verifiers created from now on in
+ * this module instance use `backend` (undefined restores the default). The attack corpus and
+ * its neighbours run once more under WebCrypto through it (test/support/webcrypto-backend.ts).
+ */
+export function forceJwsBackendForTests(backend: JwsBackend | undefined): void {
+  forced = backend;
+}

@@ -1,0 +1,617 @@
+/**
+ * Differential testing of the two signature backends (src/core/verify/jws-backend.ts): node:crypto
+ * (our parse, our key binding, one-shot `crypto.verify`) against jose's WebCrypto `compactVerify`,
+ * the implementation the verifier used before and still uses off Node. Both get the same token,
+ * the same keys (one jose JWKS selection, as a verifier has) and the same allowlist; they must
+ * agree on accept/reject, on the reason of a refusal, and on the header and claims they accept.
+ *
+ * Tokens come from fast-check: headers (every algorithm, `none`, junk `alg`s, known/unknown/odd
+ * `kid`s, `crit`/`b64` variants, raw bytes that are not JSON or not UTF-8, duplicate members),
+ * payloads (claims, non-objects, invalid UTF-8), signatures made by the genuine key for the
+ * header's `alg` or for a swapped one, by a key of another type, curve or size (RSA-1024), by an
+ * attacker, PSS with the wrong salt length, and then mutated (bit flips, truncation, extension,
+ * ECDSA r or s zeroed, r = n, the high-S twin, DER instead of r‖s, random bytes), and whole tokens
+ * re-spelled (padding, spare bits, `+/`, whitespace, segments added or lost).
+ *
+ * Shared by test/security/backend-differential.test.ts (bounded, CI) and
+ * test/security/fuzz-long.ts (`npm run fuzz`, ≥ 10⁵ cases). No @jest/globals here.
+ */
+import { constants, createHmac, generateKeyPairSync, sign as nodeSign, type KeyObject } from 'node:crypto';
+import fc from 'fast-check';
+import { createLocalJWKSet, type JWK } from 'jose';
+import { AuthError } from '../../src/index.js';
+import { jwsBackend, type JwsBackend } from '../../src/core/verify/jws-backend.js';
+import type { RegisteredClaimRules } from '../../src/core/verify/registered-claims.js';
+import { SignatureCheck } from '../../src/core/verify/signature.js';
+import { checkCanonicalSegments } from '../../src/core/verify/token-shape.js';
+import { toAuthError } from '../../src/core/shared/rejections.js';
+import { b64u } from './helpers.js';
+
+export const ASYMMETRIC = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+] as const;
+export const HMAC = ['HS256', 'HS384', 'HS512'] as const;
+const ALL = [...ASYMMETRIC, ...HMAC];
+
+export const ISSUER = 'https://idp.differential.example';
+export const AUDIENCE = 'https://api.differential.example';
+/** The verifiers' clock: a fixed instant, so claim checks never depend on when a case runs. */
+export const NOW = 1_800_000_000_000;
+const RULES: RegisteredClaimRules = { issuer: ISSUER, audience: AUDIENCE, clockTolerance: 5, requiredClaims: ['exp'] };
+const SECRET = new TextEncoder().encode('differential-shared-secret-of-32+-bytes');
+
+// --- keys ----------------------------------------------------------------------------------------
+
+export interface TestKey {
+  name: string;
+  privateKey: KeyObject;
+  /** As published in the JWKS; undefined for keys that are not (attackers). */
+  publicJwk: JWK | undefined;
+}
+
+function keyPair(
+  name: string,
+  type: 'rsa' | 'ec' | 'ed25519',
+  options: { bits?: number; curve?: string; alg?: string; kid?: string | null; published?: boolean },
+): TestKey {
+  const { privateKey, publicKey } =
+    type === 'rsa'
+      ? generateKeyPairSync('rsa', { modulusLength: options.bits ?? 2048 })
+      : type === 'ec'
+        ? generateKeyPairSync('ec', { namedCurve: options.curve! })
+        : generateKeyPairSync('ed25519');
+  const jwk = publicKey.export({ format: 'jwk' }) as JWK;
+  const kid = options.kid === undefined ? name : options.kid;
+  const publicJwk: JWK = {
+    ...jwk,
+    ...(kid !== null ? { kid } : {}),
+    ...(options.alg ? { alg: options.alg } : {}),
+    use: 'sig',
+  };
+  return { name, privateKey, publicJwk: options.published === false ? undefined : publicJwk };
+}
+
+/** The keys of a differential run: an IdP's published set plus keys nobody publishes. */
+export interface DifferentialKeys {
+  keys: TestKey[];
+  jwks: { keys: JWK[] };
+}
+
+export function differentialKeys(): DifferentialKeys {
+  const keys = [
+    keyPair('rsa', 'rsa', { alg: 'RS256' }),
+    keyPair('rsa-any', 'rsa', {}), // no alg: any RSA algorithm, RS* and PS*
+    keyPair('rsa-pss', 'rsa', { alg: 'PS384' }),
+    keyPair('rsa-short', 'rsa', { bits: 1024 }), // published, but below jose's 2048-bit floor
+    keyPair('rsa-3072', 'rsa', { bits: 3072, alg: 'RS512' }),
+    keyPair('p256', 'ec', { curve: 'P-256', alg: 'ES256' }),
+    keyPair('p384', 'ec', { curve: 'P-384' }),
+    keyPair('p521', 'ec', { curve: 'P-521', alg: 'ES512' }),
+    keyPair('ed', 'ed25519', {}), // EdDSA and Ed25519
+    // Two kid-less RSA keys: a token without kid matches both (the kid-less candidate path).
+    keyPair('kidless-1', 'rsa', { alg: 'RS256', kid: null }),
+    keyPair('kidless-2', 'rsa', { alg: 'RS256', kid: null }),
+    keyPair('attacker-rsa', 'rsa', { published: false }),
+    keyPair('attacker-p256', 'ec', { curve: 'P-256', published: false }),
+    keyPair('attacker-ed', 'ed25519', { published: false }),
+  ];
+  return { keys, jwks: { keys: keys.flatMap((k) => (k.publicJwk ? [k.publicJwk] : [])) } };
+}
+
+// --- the two checks ------------------------------------------------------------------------------
+
+export interface DifferentialContext {
+  keys: DifferentialKeys;
+  /** Signature checks per allowlist, per backend: [node:crypto, webcrypto]. */
+  checks(algorithms: readonly string[]): [SignatureCheck, SignatureCheck];
+}
+
+export function differentialContext(keys = differentialKeys()): DifferentialContext {
+  const node = jwsBackend('node:crypto');
+  const web = jwsBackend('webcrypto')!;
+  if (node === undefined) throw new Error('the node:crypto backend is not available in this runtime');
+  // One jose selection for both, as one verifier has one JwksSource.
+  const selector = createLocalJWKSet(keys.jwks);
+  const jwks = { getKey: selector };
+  const made = new Map<string, [SignatureCheck, SignatureCheck]>();
+  const make = (backend: JwsBackend, algorithms: readonly string[]) =>
+    new SignatureCheck({
+      jwks,
+      algorithms: [...algorithms],
+      secret: algorithms.some((a) => a.startsWith('HS')) ? SECRET : undefined,
+      backend,
+    });
+  return {
+    keys,
+    checks(algorithms) {
+      const id = algorithms.join(',');
+      let pair = made.get(id);
+      if (pair === undefined) made.set(id, (pair = [make(node, algorithms), make(web, algorithms)]));
+      return pair;
+    },
+  };
+}
+
+/** What one backend made of a token, through both entry points; compared as JSON. */
+export interface Outcome {
+  /** verifyJwt(): the accepted header and claims, or the refusal's reason. */
+  jwt: { header: unknown; payload: unknown } | { refused: string } | { threw: string };
+  /** verifySignature(): the payload bytes (base64url) and b64 flag, or the refusal's reason. */
+  signature: { payload: string; b64: boolean } | { refused: string };
+}
+
+export async function outcomeOf(check: SignatureCheck, token: string): Promise<Outcome> {
+  let jwt: Outcome['jwt'];
+  try {
+    // The verifier's callers check the shape first (the type says so); so does this one.
+    checkCanonicalSegments(token);
+    const { protectedHeader, payload } = await check.verifyJwt(token, RULES, NOW);
+    jwt = { header: protectedHeader, payload };
+  } catch (error) {
+    jwt = error instanceof AuthError ? { refused: error.reason } : { threw: describe(error) };
+  }
+  let signature: Outcome['signature'];
+  try {
+    const { payload, b64 } = await check.verifySignature(token);
+    signature = { payload: b64u(payload), b64 };
+  } catch (error) {
+    signature = { refused: toAuthError(error).reason };
+  }
+  return { jwt, signature };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.constructor.name}: ${error.message}` : String(error);
+}
+
+// --- signing ---------------------------------------------------------------------------------------
+
+const HASH_BYTES: Record<string, number> = { '256': 32, '384': 48, '512': 64 };
+export const CURVE_ORDER: Record<string, bigint> = {
+  'P-256': BigInt('0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551'),
+  'P-384': BigInt('0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973'),
+  'P-521': BigInt(
+    `0x01FF${'FFFFFFFF'.repeat(7)}FFFFFFFA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409`,
+  ),
+};
+
+/** How the signature is made: `saltLength` only for PSS (undefined = the hash length, as JWS requires). */
+interface SigningChoice {
+  as: string;
+  key: TestKey;
+  saltLength: number | undefined;
+}
+
+/**
+ * The signature bytes `key` makes over `input` for algorithm `as`, or undefined when that key
+ * cannot make one for it (an EC key asked for RS256): the case then gets random bytes.
+ */
+function signWith({ as, key, saltLength }: SigningChoice, input: string): Buffer | undefined {
+  const data = Buffer.from(input, 'latin1');
+  const bits = as.slice(-3);
+  const type = key.privateKey.asymmetricKeyType;
+  try {
+    if (as.startsWith('HS')) return createHmac(`sha${bits}`, SECRET).update(data).digest();
+    if (as.startsWith('RS') && type === 'rsa') return nodeSign(`sha${bits}`, data, key.privateKey);
+    if (as.startsWith('PS') && type === 'rsa')
+      return nodeSign(`sha${bits}`, data, {
+        key: key.privateKey,
+        padding: constants.RSA_PKCS1_PSS_PADDING,
+        saltLength: saltLength ?? HASH_BYTES[bits]!,
+      });
+    if (as.startsWith('ES') && type === 'ec')
+      return nodeSign(`sha${bits}`, data, { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
+    if ((as === 'EdDSA' || as === 'Ed25519') && type === 'ed25519') return nodeSign(null, data, key.privateKey);
+  } catch {
+    // e.g. a PSS salt too long for the modulus
+  }
+  return undefined;
+}
+
+function curveOf(key: TestKey): string | undefined {
+  const curve = key.privateKey.asymmetricKeyDetails?.namedCurve;
+  return { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' }[curve ?? ''];
+}
+
+// --- arbitraries ---------------------------------------------------------------------------------
+
+const ODD_ALGS = ['none', 'NONE', 'rs256', 'RS256 ', '', 'HS1', 'ML-DSA-44', 'A256GCM', 'dir'];
+const ODD_VALUES = [null, 0, 1, true, ['RS256'], { alg: 'RS256' }];
+
+const headerAlg = fc.oneof(
+  { weight: 12, arbitrary: fc.constantFrom(...ALL) },
+  { weight: 2, arbitrary: fc.constantFrom<unknown>(...ODD_ALGS) },
+  { weight: 1, arbitrary: fc.constantFrom<unknown>(...ODD_VALUES) },
+  { weight: 1, arbitrary: fc.constant<unknown>(undefined) },
+);
+
+const CRIT_VARIANTS: Array<Record<string, unknown>> = [
+  { crit: ['b64'], b64: true },
+  { crit: ['b64'], b64: false },
+  { crit: ['b64'] },
+  { crit: ['b64'], b64: 'false' },
+  { crit: ['b64', 'b64'], b64: true },
+  { crit: ['urn:example:ext'], 'urn:example:ext': 1 },
+  { crit: ['urn:example:absent'] },
+  { crit: ['alg'] },
+  { crit: [] },
+  { crit: 'b64', b64: true },
+  { crit: [1] },
+  { crit: [''] },
+  { crit: null },
+  { b64: false },
+  { b64: true },
+];
+
+/** Stands for "the kid of a key that fits the header's alg". */
+const FITTING = Symbol('fitting kid');
+const kidOf = (key: TestKey): string => (typeof key.publicJwk?.kid === 'string' ? key.publicJwk.kid : key.name);
+
+/** Whether jose's JWKS selection would pick `jwk` for `alg` (kty, crv, the JWK's own alg). */
+function fitsAlg(jwk: JWK | undefined, alg: string): boolean {
+  if (jwk === undefined) return false;
+  if (jwk.alg !== undefined && jwk.alg !== alg) return false;
+  if (/^(RS|PS)/.test(alg)) return jwk.kty === 'RSA';
+  if (alg === 'ES256') return jwk.crv === 'P-256';
+  if (alg === 'ES384') return jwk.crv === 'P-384';
+  if (alg === 'ES512') return jwk.crv === 'P-521';
+  return (alg === 'EdDSA' || alg === 'Ed25519') && jwk.crv === 'Ed25519';
+}
+
+/** The protected header as a value, and as the text (or raw bytes) that will be encoded. */
+const headerBytes = (keys: DifferentialKeys) =>
+  fc
+    .record({
+      alg: headerAlg,
+      kid: fc.oneof(
+        { weight: 8, arbitrary: fc.constant<unknown>(FITTING) },
+        { weight: 4, arbitrary: fc.constantFrom<unknown>(...keys.keys.map(kidOf)) },
+        { weight: 2, arbitrary: fc.constant<unknown>(undefined) },
+        { weight: 1, arbitrary: fc.constantFrom<unknown>('unknown', '', 123, null, ['rsa']) },
+      ),
+      fitting: fc.nat(),
+      typ: fc.constantFrom<unknown>(undefined, 'at+jwt', 'JWT', 7),
+      extra: fc.oneof(
+        { weight: 10, arbitrary: fc.constant<Record<string, unknown>>({}) },
+        { weight: 3, arbitrary: fc.constantFrom(...CRIT_VARIANTS) },
+        { weight: 1, arbitrary: fc.dictionary(fc.string({ maxLength: 5 }), fc.jsonValue({ maxDepth: 1 })) },
+      ),
+      form: fc.oneof(
+        { weight: 30, arbitrary: fc.constant('json' as const) },
+        { weight: 1, arbitrary: fc.constant('duplicate-alg' as const) },
+        { weight: 1, arbitrary: fc.constant('array' as const) },
+        { weight: 1, arbitrary: fc.constant('not-json' as const) },
+        { weight: 1, arbitrary: fc.constant('not-utf8' as const) },
+        { weight: 1, arbitrary: fc.constant('empty' as const) },
+      ),
+    })
+    .map(({ alg, kid, fitting, typ, extra, form }) => {
+      const header: Record<string, unknown> = { ...extra };
+      if (alg !== undefined) header.alg = alg;
+      if (kid === FITTING) {
+        // The kid of a published key jose would select for this alg (when there is one).
+        const fits = typeof alg === 'string' ? keys.keys.filter((k) => fitsAlg(k.publicJwk, alg)) : [];
+        const chosen = fits[fitting % Math.max(1, fits.length)];
+        if (chosen?.publicJwk?.kid !== undefined) header.kid = chosen.publicJwk.kid;
+      } else if (kid !== undefined) header.kid = kid;
+      if (typ !== undefined) header.typ = typ;
+      const text = JSON.stringify(header);
+      const bytes: Buffer =
+        form === 'duplicate-alg'
+          ? Buffer.from(`{"alg":"none",${text.slice(1)}`)
+          : form === 'array'
+            ? Buffer.from(`[${text}]`)
+            : form === 'not-json'
+              ? Buffer.from(text.slice(0, -1))
+              : form === 'not-utf8'
+                ? Buffer.concat([
+                    Buffer.from(text.slice(0, -1)),
+                    Buffer.from([0x2c, 0x22, 0xc3, 0x28, 0x22, 0x3a, 0x31, 0x7d]),
+                  ])
+                : form === 'empty'
+                  ? Buffer.alloc(0)
+                  : Buffer.from(text);
+      return { alg: typeof alg === 'string' ? alg : undefined, bytes };
+    });
+
+const claimsBytes = fc
+  .record({
+    form: fc.oneof(
+      { weight: 12, arbitrary: fc.constant('claims' as const) },
+      { weight: 1, arbitrary: fc.constant('array' as const) },
+      { weight: 1, arbitrary: fc.constant('string' as const) },
+      { weight: 1, arbitrary: fc.constant('not-utf8' as const) },
+      { weight: 1, arbitrary: fc.constant('noise' as const) },
+    ),
+    exp: fc.oneof(
+      { weight: 6, arbitrary: fc.constant<unknown>(NOW / 1000 + 600) },
+      { weight: 1, arbitrary: fc.constantFrom<unknown>(NOW / 1000 - 600, 'soon') },
+    ),
+    aud: fc.oneof(
+      { weight: 6, arbitrary: fc.constantFrom<unknown>(AUDIENCE, [AUDIENCE, 'x']) },
+      { weight: 1, arbitrary: fc.constant<unknown>('https://other.example') },
+    ),
+    extra: fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 }),
+    noise: fc.uint8Array({ maxLength: 40 }),
+  })
+  .map(({ form, exp, aud, extra, noise }) => {
+    const claims = { ...extra, iss: ISSUER, aud, sub: 'alice', iat: NOW / 1000 - 10, exp, jti: 'j' };
+    if (form === 'array') return Buffer.from(JSON.stringify([claims]));
+    if (form === 'string') return Buffer.from(JSON.stringify('claims'));
+    if (form === 'not-utf8')
+      return Buffer.concat([Buffer.from('{"sub":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
+    if (form === 'noise') return Buffer.from(noise);
+    return Buffer.from(JSON.stringify(claims));
+  });
+
+type SignatureMutation =
+  | { kind: 'none' }
+  | { kind: 'flip'; at: number; bit: number }
+  | { kind: 'truncate'; by: number }
+  | { kind: 'extend'; bytes: Uint8Array }
+  | { kind: 'prepend-zero' }
+  | { kind: 'zero-r' | 'zero-s' | 'zero-both' | 'r-is-n' | 'high-s' | 'der' }
+  | { kind: 'random'; bytes: Uint8Array }
+  | { kind: 'empty' };
+
+const signatureMutation: fc.Arbitrary<SignatureMutation> = fc.oneof(
+  { weight: 16, arbitrary: fc.constant({ kind: 'none' as const }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ kind: fc.constant('flip' as const), at: fc.nat(600), bit: fc.integer({ min: 0, max: 7 }) }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('truncate' as const), by: fc.integer({ min: 1, max: 3 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('extend' as const),
+      bytes: fc.uint8Array({ minLength: 1, maxLength: 2 }),
+    }),
+  },
+  { weight: 1, arbitrary: fc.constant({ kind: 'prepend-zero' as const }) },
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom(
+      ...(['zero-r', 'zero-s', 'zero-both', 'r-is-n', 'high-s', 'der'] as const).map((kind) => ({ kind })),
+    ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('random' as const), bytes: fc.uint8Array({ maxLength: 140 }) }),
+  },
+  { weight: 1, arbitrary: fc.constant({ kind: 'empty' as const }) },
+);
+
+function mutateSignature(signature: Buffer, mutation: SignatureMutation, curve: string | undefined): Buffer {
+  const half = signature.length / 2;
+  switch (mutation.kind) {
+    case 'none':
+      return signature;
+    case 'flip': {
+      if (signature.length === 0) return signature;
+      const out = Buffer.from(signature);
+      const at = mutation.at % out.length;
+      out[at] = out[at]! ^ (1 << mutation.bit);
+      return out;
+    }
+    case 'truncate':
+      return signature.subarray(0, Math.max(0, signature.length - mutation.by));
+    case 'extend':
+      return Buffer.concat([signature, mutation.bytes]);
+    case 'prepend-zero':
+      return Buffer.concat([Buffer.alloc(1), signature]);
+    case 'zero-r':
+      return Buffer.concat([Buffer.alloc(half), signature.subarray(half)]);
+    case 'zero-s':
+      return Buffer.concat([signature.subarray(0, half), Buffer.alloc(half)]);
+    case 'zero-both':
+      return Buffer.alloc(signature.length);
+    case 'r-is-n':
+    case 'high-s': {
+      const order = curve && CURVE_ORDER[curve];
+      if (!order || !Number.isInteger(half) || half === 0) return signature;
+      const s = BigInt(`0x${signature.subarray(half).toString('hex') || '0'}`);
+      const [r2, s2] =
+        mutation.kind === 'r-is-n'
+          ? [order, s]
+          : [BigInt(`0x${signature.subarray(0, half).toString('hex')}`), order - s];
+      const bytes = (v: bigint) =>
+        Buffer.from(
+          v
+            .toString(16)
+            .padStart(half * 2, '0')
+            .slice(-half * 2),
+          'hex',
+        );
+      return Buffer.concat([bytes(r2), bytes(s2)]);
+    }
+    case 'der': {
+      if (!Number.isInteger(half) || half === 0) return signature;
+      const integer = (bytes: Buffer) => {
+        let trimmed = bytes;
+        while (trimmed.length > 1 && trimmed[0] === 0 && !(trimmed[1]! & 0x80)) trimmed = trimmed.subarray(1);
+        if (trimmed[0]! & 0x80) trimmed = Buffer.concat([Buffer.alloc(1), trimmed]);
+        return Buffer.concat([Buffer.from([2, trimmed.length]), trimmed]);
+      };
+      const body = Buffer.concat([integer(signature.subarray(0, half)), integer(signature.subarray(half))]);
+      const head = body.length < 128 ? Buffer.from([0x30, body.length]) : Buffer.from([0x30, 0x81, body.length]);
+      return Buffer.concat([head, body]);
+    }
+    case 'random':
+      return Buffer.from(mutation.bytes);
+    case 'empty':
+      return Buffer.alloc(0);
+  }
+}
+
+type Respelling =
+  | { kind: 'none' }
+  | { kind: 'pad' | 'spare-bits' | 'plus-slash' | 'space' | 'newline'; segment: 0 | 1 | 2 }
+  | { kind: 'extra-segment' | 'drop-signature' | 'leading-dot' };
+
+const respelling: fc.Arbitrary<Respelling> = fc.oneof(
+  { weight: 30, arbitrary: fc.constant({ kind: 'none' as const }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constantFrom(
+        'pad' as const,
+        'spare-bits' as const,
+        'plus-slash' as const,
+        'space' as const,
+        'newline' as const,
+      ),
+      segment: fc.constantFrom(0 as const, 1 as const, 2 as const),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      ...(['extra-segment', 'drop-signature', 'leading-dot'] as const).map((kind) => ({ kind })),
+    ),
+  },
+);
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+function respell(token: string, how: Respelling): string {
+  const segments = token.split('.');
+  switch (how.kind) {
+    case 'none':
+      return token;
+    case 'extra-segment':
+      return `${token}.AAAA`;
+    case 'drop-signature':
+      return segments.slice(0, 2).join('.');
+    case 'leading-dot':
+      return `.${token}`;
+    default: {
+      const segment = segments[how.segment] ?? '';
+      let changed = segment;
+      if (how.kind === 'pad') changed = segment + '='.repeat((4 - (segment.length % 4)) % 4 || 1);
+      else if (how.kind === 'spare-bits') {
+        const spare = segment.length % 4;
+        if (spare === 2 || spare === 3) {
+          const last = ALPHABET.indexOf(segment.at(-1)!);
+          changed = segment.slice(0, -1) + ALPHABET[last ^ 1]!;
+        } else changed = `${segment}A`;
+      } else if (how.kind === 'plus-slash') changed = segment.replace(/-/g, '+').replace(/_/g, '/') || '+';
+      else if (how.kind === 'space') changed = `${segment.slice(0, 4)} ${segment.slice(4)}`;
+      else changed = `${segment.slice(0, 4)}\n${segment.slice(4)}`;
+      segments[how.segment] = changed;
+      return segments.join('.');
+    }
+  }
+}
+
+/** An allowlist: every algorithm, the asymmetric ones, or a random non-empty subset. */
+const allowlist = fc.oneof(
+  { weight: 3, arbitrary: fc.constant([...ALL] as string[]) },
+  { weight: 3, arbitrary: fc.constant([...ASYMMETRIC] as string[]) },
+  { weight: 2, arbitrary: fc.subarray([...ALL] as string[], { minLength: 1 }) },
+);
+
+export interface DifferentialCase {
+  token: string;
+  algorithms: string[];
+}
+
+/** Tokens as described in the file comment, with the allowlist they are checked against. */
+export function differentialCases(keys: DifferentialKeys): fc.Arbitrary<DifferentialCase> {
+  return fc
+    .record({
+      header: headerBytes(keys),
+      payload: claimsBytes,
+      // Usually the key the header's kid names (a genuine signature), else any key.
+      signer: fc.oneof(
+        { weight: 3, arbitrary: fc.constant<TestKey | undefined>(undefined) },
+        { weight: 1, arbitrary: fc.constantFrom<TestKey | undefined>(...keys.keys) },
+      ),
+      signAs: fc.oneof(
+        { weight: 4, arbitrary: fc.constant<string | undefined>(undefined) },
+        { weight: 1, arbitrary: fc.constantFrom<string | undefined>(...ALL) },
+      ),
+      saltLength: fc.oneof(
+        { weight: 4, arbitrary: fc.constant<number | undefined>(undefined) },
+        { weight: 1, arbitrary: fc.constantFrom<number | undefined>(0, 20, 31, 33, 47, 49, 63, 65, -2) },
+      ),
+      mutation: signatureMutation,
+      respelling,
+      algorithms: allowlist,
+      randomSignature: fc.uint8Array({ minLength: 0, maxLength: 80 }),
+    })
+    .map(({ header, payload, signer, signAs, saltLength, mutation, respelling: how, algorithms, randomSignature }) => {
+      const input = `${b64u(header.bytes)}.${b64u(payload)}`;
+      const named = keyNamedBy(keys, header.bytes);
+      const key = signer ?? named ?? keys.keys[0]!;
+      const as = signAs ?? header.alg ?? 'RS256';
+      const genuine = signWith({ as, key, saltLength }, input);
+      const signature = mutateSignature(genuine ?? Buffer.from(randomSignature), mutation, curveOf(key));
+      return { token: respell(`${input}.${b64u(signature)}`, how), algorithms };
+    });
+}
+
+/** The key whose kid the header names (by text: the header may not be JSON). */
+function keyNamedBy(keys: DifferentialKeys, header: Buffer): TestKey | undefined {
+  const kid = /"kid":"([^"]*)"/.exec(header.toString('latin1'))?.[1];
+  if (kid === undefined) return keys.keys.find((k) => k.name === 'kidless-1');
+  return keys.keys.find((k) => k.publicJwk?.kid === kid || k.name === kid);
+}
+
+// --- the property ----------------------------------------------------------------------------------
+
+export interface DifferentialTally {
+  cases: number;
+  /** Outcomes of the node:crypto side by first word + reason (`accepted`, `refused signature_invalid`, …). */
+  outcomes: Map<string, number>;
+  /** Accepted cases per header alg: proof the generator reaches every algorithm's success path. */
+  acceptedByAlg: Map<string, number>;
+}
+
+/**
+ * Runs `numRuns` generated cases through both backends; throws (fast-check's report: seed, path,
+ * shrunk counterexample) at the first disagreement.
+ */
+export async function propertyBackendsAgree(
+  ctx: DifferentialContext,
+  settings: { numRuns: number; seed: number | undefined },
+): Promise<DifferentialTally> {
+  const tally: DifferentialTally = { cases: 0, outcomes: new Map(), acceptedByAlg: new Map() };
+  await fc.assert(
+    fc.asyncProperty(differentialCases(ctx.keys), async ({ token, algorithms }) => {
+      const [node, web] = ctx.checks(algorithms);
+      const ours = await outcomeOf(node, token);
+      const jose = await outcomeOf(web, token);
+      if (JSON.stringify(ours) !== JSON.stringify(jose))
+        throw new Error(
+          `backends disagree on ${token} (allowlist ${algorithms.join(',')})\n` +
+            `  node:crypto ${JSON.stringify(ours)}\n  webcrypto   ${JSON.stringify(jose)}`,
+        );
+      tally.cases += 1;
+      const summary =
+        'refused' in ours.jwt ? `refused ${ours.jwt.refused}` : 'threw' in ours.jwt ? 'threw' : 'accepted';
+      tally.outcomes.set(summary, (tally.outcomes.get(summary) ?? 0) + 1);
+      if ('header' in ours.jwt) {
+        const alg = String((ours.jwt.header as { alg: unknown }).alg);
+        tally.acceptedByAlg.set(alg, (tally.acceptedByAlg.get(alg) ?? 0) + 1);
+      }
+    }),
+    {
+      numRuns: settings.numRuns,
+      ...(settings.seed !== undefined ? { seed: settings.seed } : {}),
+      interruptAfterTimeLimit: 15 * 60_000,
+      markInterruptAsFailure: false,
+    },
+  );
+  return tally;
+}
