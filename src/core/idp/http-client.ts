@@ -159,12 +159,22 @@ export async function sendRequest(url: string | URL, options: HttpRequestOptions
   return { status: response.status, headers: response.headers, text };
 }
 
-/** GETs a JSON document; anything but a 2xx JSON object is an {@link HttpRequestError}. */
+/**
+ * GETs a JSON document; anything but a 2xx JSON object is an {@link HttpRequestError}. A GET whose
+ * connection was closed under it (a kept-alive connection the IdP had just timed out: reset, or
+ * closed before answering) is sent once more at once: the request is idempotent, and the next
+ * attempt gets a fresh connection. Without this, an IdP's ordinary keep-alive expiry became a 503
+ * and a fetch backoff.
+ */
 export async function fetchJson(url: string | URL, options: HttpRequestOptions): Promise<Record<string, unknown>> {
-  const result = await sendRequest(url, {
-    ...options,
-    init: { method: 'GET', headers: { accept: 'application/json' } },
-  });
+  const get = { ...options, init: { method: 'GET', headers: { accept: 'application/json' } } };
+  let result: HttpResult;
+  try {
+    result = await sendRequest(url, get);
+  } catch (error) {
+    if (!(error instanceof HttpRequestError && error.kind === 'network' && closedUnderUs(error.cause))) throw error;
+    result = await sendRequest(url, get);
+  }
   const target = describeUrl(url);
   if (result.status < 200 || result.status >= 300) {
     throw new HttpRequestError('status', `${target} answered ${result.status}`, {
@@ -246,4 +256,22 @@ function describeUrl(url: string | URL): string {
   } catch {
     return 'the IdP';
   }
+}
+
+/** Socket errors that mean the connection was closed under the request, not that the host is down. */
+const CLOSED_CONNECTION_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+
+/**
+ * Whether a fetch failure is a connection closed under the request (undici's `UND_ERR_SOCKET`
+ * "other side closed", `ECONNRESET`, `EPIPE`), looked for along the `cause` chain (a few links:
+ * fetch wraps its errors).
+ */
+function closedUnderUs(error: unknown): boolean {
+  let current = error;
+  for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && CLOSED_CONNECTION_CODES.has(code)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
 }

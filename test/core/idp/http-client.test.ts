@@ -210,6 +210,38 @@ describe('fetchJson()', () => {
     expect(error.message).toBe(`${url} answered ${status}`);
   });
 
+  it('sends a GET once more when its connection was closed under it (a kept-alive connection the IdP timed out)', async () => {
+    let calls = 0;
+    const url = serve((req, res) => {
+      calls++;
+      // The first request's connection is closed without an answer, as an IdP closing an idle
+      // kept-alive connection does just as the request arrives: undici says "other side closed".
+      if (calls === 1) req.socket.destroy();
+      else sendJson(res, 200, { keys: [] });
+    });
+    await expect(fetchJson(url, options())).resolves.toEqual({ keys: [] });
+    expect(calls).toBe(2);
+  });
+
+  it('retries only once, and not an IdP that cannot be reached at all', async () => {
+    let calls = 0;
+    const url = serve((req) => {
+      calls++;
+      req.socket.destroy();
+    });
+    expect((await failure(fetchJson(url, options()))).kind).toBe('network');
+    expect(calls).toBe(2);
+    let refused = 0;
+    const counting: FetchLike = (input, init) => {
+      refused++;
+      return fetch(input, init);
+    };
+    // A port nothing listens on: ECONNREFUSED says the host is down, not that a connection closed.
+    const down = await failure(fetchJson('http://127.0.0.1:1/jwks', options({ fetch: counting })));
+    expect(down.kind).toBe('network');
+    expect(refused).toBe(1);
+  });
+
   it('carries the Retry-After of an error answer, in seconds', async () => {
     const url = serve((_req, res) => sendJson(res, 429, { error: 'slow_down' }, { 'retry-after': '20' }));
     expect(await failure(fetchJson(url, options()))).toMatchObject({ kind: 'status', status: 429, retryAfter: 20 });

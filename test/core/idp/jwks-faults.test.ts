@@ -132,7 +132,7 @@ describe('JWKS endpoint faults answer 503 (and nothing else is fetched)', () => 
         setImmediate(() => res.socket?.destroy());
       },
     ],
-  ])('%s', async (_name, route) => {
+  ])('%s', async (name, route) => {
     const idp = await startFakeIdp((base) => ({
       routes: {
         [OIDC]: serveJson({ issuer: base, jwks_uri: `${base}/keys` }),
@@ -144,7 +144,9 @@ describe('JWKS endpoint faults answer 503 (and nothing else is fetched)', () => 
     const verifier = verifierFor(idp, { clock });
     expectUnavailable(await refused(verifier.verify(await signRsa(idp, clock))));
     expect(idp.count('/real-keys')).toBe(0);
-    expect(idp.count('/keys')).toBe(1);
+    // A connection closed under the GET is sent once more at once (a kept-alive connection the
+    // IdP timed out, in the common case), then the fetch fails as one.
+    expect(idp.count('/keys')).toBe(name.startsWith('a connection') ? 2 : 1);
     expect(verifier.stats().jwks).toMatchObject({ fetches: 1, failures: 1, keys: 0 });
   });
 
@@ -494,13 +496,14 @@ describe('stale-if-error', () => {
       await refused(verifier.verify(await signRsa(idp, clock, 'rotated-during-outage'))),
     );
     expect(unknown.retryAfter).toBeGreaterThanOrEqual(1);
-    expect(idp.count('/keys')).toBe(2);
+    const refreshes = _name === 'a connection reset' ? 3 : 2; // a GET reset under it is sent twice
+    expect(idp.count('/keys')).toBe(refreshes);
     expect(verifier.stats().jwks).toMatchObject({ fetches: 2, failures: 1, keys: 1 });
 
     // Known keys keep working, and the failing endpoint is not hit again while backing off.
     await expect(verifier.verify(await signRsa(idp, clock))).resolves.toBeDefined();
     await expect(verifier.verify(await signRsa(idp, clock))).resolves.toBeDefined();
-    expect(idp.count('/keys')).toBe(2);
+    expect(idp.count('/keys')).toBe(refreshes);
 
     // Once it is healthy again, the next refresh picks it up.
     failing = false;
