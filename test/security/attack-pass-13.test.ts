@@ -8,7 +8,14 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { SignJWT } from 'jose';
-import { authErrorHandler, authGuard, createMemoryStore, createVerifier, type Verifier } from '../../src/index.js';
+import {
+  authErrorHandler,
+  authGuard,
+  createAuthenticator,
+  createMemoryStore,
+  createVerifier,
+  type Verifier,
+} from '../../src/index.js';
 import { dpopClient } from '../support/dpop.js';
 import { testClock } from '../support/idp.js';
 
@@ -77,5 +84,31 @@ describe('Express with `mtls` on (certificate read from the socket): a DPoP proo
     const stripped = await call(`${PUBLIC_URL}/notes`);
     expect(stripped.status).toBe(401);
     expect(stripped.challenge).toContain('invalid_dpop_proof');
+  });
+});
+
+describe("several issuers: a route's step-up is judged on the token's own issuer's clock and leeway", () => {
+  // The multi-issuer port handed the first issuer's time to every route: a lenient partner listed
+  // first (clockTolerance 300) stretched `maxAge` for a strict issuer's tokens by five minutes.
+  it('maxAge 60: a strict issuer’s token authenticated 200 s ago is refused, though the first issuer is lenient', async () => {
+    const clock = testClock(1_800_000_000_000);
+    const LENIENT = `${ISSUER}-lenient`;
+    const verifier = createVerifier({
+      issuers: [
+        { issuer: LENIENT, audience: AUD, algorithms: ['HS256'], secret: SECRET, clockTolerance: 300 },
+        { issuer: ISSUER, audience: AUD, algorithms: ['HS256'], secret: SECRET, clockTolerance: 0 },
+      ],
+      clock,
+      store: createMemoryStore({ clock }),
+    });
+    open.push(verifier);
+    const authenticate = createAuthenticator({ verifier, maxAge: 60 });
+    const authTime = Math.floor(clock() / 1000) - 200;
+    const strict = await sign(clock, { auth_time: authTime });
+    const lenient = await sign(clock, { auth_time: authTime }, LENIENT);
+    const strictAnswer = await authenticate({ headers: { authorization: `Bearer ${strict}` } });
+    expect(strictAnswer.ok ? 'admitted' : strictAnswer.error.code).toBe('insufficient_user_authentication');
+    // The lenient issuer's own leeway still applies to its own tokens.
+    expect((await authenticate({ headers: { authorization: `Bearer ${lenient}` } })).ok).toBe(true);
   });
 });
