@@ -5,9 +5,10 @@
  * attacker's odd `cnf` and claims need no IdP); proofs come from a jose DPoP client.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { createPrivateKey, generatePrimeSync, sign as nodeSign, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { SignJWT } from 'jose';
+import { base64url, calculateJwkThumbprint, type JWK, SignJWT } from 'jose';
 import {
   authErrorHandler,
   authGuard,
@@ -16,7 +17,7 @@ import {
   createVerifier,
   type Verifier,
 } from '../../src/index.js';
-import { dpopClient } from '../support/dpop.js';
+import { ath, dpopClient } from '../support/dpop.js';
 import { testClock } from '../support/idp.js';
 
 const SECRET = new TextEncoder().encode('a-shared-secret-of-at-least-32-bytes!!');
@@ -112,3 +113,75 @@ describe("several issuers: a route's step-up is judged on the token's own issuer
     expect((await authenticate({ headers: { authorization: `Bearer ${lenient}` } })).ok).toBe(true);
   });
 });
+
+describe('a DPoP proof key that costs a hundred signature checks: an RSA key with a huge public exponent', () => {
+  // RSA verification is cheap because `e` is small (65537). A client free to pick its proof key
+  // (the token endpoint binds whatever key signed the token request) could choose a ~2048-bit `e`:
+  // every request of its then costs a full modular exponentiation (1.4 ms for RSA-2048, 4.5 ms for
+  // RSA-3072, against ~60 µs; measured with WebCrypto on this machine). Refused, as Go and BoringSSL
+  // refuse exponents over 32 bits.
+  it('refuses it (401 invalid_dpop_proof) though the token is bound to it and the signature is good', async () => {
+    const clock = testClock(1_800_000_000_000);
+    const verifier = hmacVerifier(clock);
+    const { publicJwk, privateJwk } = rsaKeyWithHugeExponent(2048);
+    const jkt = await calculateJwkThumbprint(publicJwk);
+    const token = await sign(clock, { cnf: { jkt } });
+    const claims = {
+      htm: 'GET',
+      htu: `${PUBLIC_URL}/notes`,
+      iat: Math.floor(clock() / 1000),
+      jti: 'huge-e',
+      ath: ath(token),
+    };
+    const header = { alg: 'RS256', typ: 'dpop+jwt', jwk: publicJwk };
+    const input = `${base64url.encode(JSON.stringify(header))}.${base64url.encode(JSON.stringify(claims))}`;
+    const key = createPrivateKey({ key: privateJwk as never, format: 'jwk' });
+    const proof = `${input}.${nodeSign('sha256', Buffer.from(input), key).toString('base64url')}`;
+    const answer = await createAuthenticator({ verifier })({
+      method: 'GET',
+      url: '/notes',
+      headers: { authorization: `DPoP ${token}`, dpop: proof },
+    });
+    expect(answer.ok ? 'admitted' : [answer.error.code, answer.error.reason]).toEqual([
+      'invalid_dpop_proof',
+      'dpop_proof_malformed',
+    ]);
+  });
+});
+
+/** An RSA key pair whose public exponent is almost as long as its modulus (a small random `d`). */
+function rsaKeyWithHugeExponent(bits: number): { publicJwk: JWK; privateJwk: JWK } {
+  const big = (bytes: Uint8Array) => BigInt(`0x${Buffer.from(bytes).toString('hex')}`);
+  const bytes = (n: bigint) => {
+    const hex = n.toString(16);
+    return Buffer.from(hex.length % 2 === 0 ? hex : `0${hex}`, 'hex');
+  };
+  const b64 = (n: bigint) => bytes(n).toString('base64url');
+  const inverse = (a: bigint, m: bigint): bigint | undefined => {
+    let [r0, r1, x0, x1] = [((a % m) + m) % m, m, 1n, 0n];
+    while (r1 !== 0n) {
+      const q = r0 / r1;
+      [r0, r1, x0, x1] = [r1, r0 - q * r1, x1, x0 - q * x1];
+    }
+    return r0 === 1n ? ((x0 % m) + m) % m : undefined;
+  };
+  const p = big(new Uint8Array(generatePrimeSync(bits / 2)));
+  const q = big(new Uint8Array(generatePrimeSync(bits / 2)));
+  const phi = (p - 1n) * (q - 1n);
+  for (;;) {
+    const d = big(randomBytes(32)) | 1n;
+    const e = inverse(d, phi);
+    if (e === undefined || e.toString(2).length < bits - 16) continue;
+    const publicJwk: JWK = { e: b64(e), kty: 'RSA', n: b64(p * q) };
+    const privateJwk: JWK = {
+      ...publicJwk,
+      d: b64(d),
+      p: b64(p),
+      q: b64(q),
+      dp: b64(d % (p - 1n)),
+      dq: b64(d % (q - 1n)),
+      qi: b64(inverse(q, p)!),
+    };
+    return { publicJwk, privateJwk };
+  }
+}
