@@ -185,3 +185,33 @@ function rsaKeyWithHugeExponent(bits: number): { publicJwk: JWK; privateJwk: JWK
     return { publicJwk, privateJwk };
   }
 }
+
+describe('a DPoP replay record outlives the proof on every instance, not only on the one that claimed it', () => {
+  // The record lasted until the proof's end by the claiming instance's clock, plus one second. An
+  // instance whose clock lags by more than that still accepted the proof after the record expired:
+  // a replay there went through. The record now also covers `clockTolerance` (the clock
+  // disagreement the verifier already accepts).
+  it('instance B, 3 s behind A (clockTolerance 5): the proof A took is refused on B at the end of its window', async () => {
+    const real = testClock(1_800_000_000_000);
+    const lagging = Object.assign(() => real() - 3000, { advance: real.advance, set: real.set });
+    const store = createMemoryStore({ clock: real }); // one shared store, as Redis is: its own time
+    open.push(store);
+    const onA = createAuthenticator({ verifier: hmacVerifier(real, { store, clockTolerance: 5 }) });
+    const onB = createAuthenticator({ verifier: hmacVerifier(lagging, { store, clockTolerance: 5 }) });
+    const client = await dpopClient('ES256');
+    const token = await sign(real, { cnf: { jkt: client.jkt }, exp: Math.floor(real() / 1000) + 3600 });
+    const request = {
+      method: 'GET',
+      url: '/notes',
+      headers: {
+        authorization: `DPoP ${token}`,
+        dpop: await client.proof({ htu: `${PUBLIC_URL}/notes`, token, at: real() }),
+      },
+    };
+    expect((await onA(request)).ok).toBe(true);
+    // 300 s window + 5 s tolerance + 2 s: over on A's clock, still open on B's (3 s behind).
+    real.advance((300 + 5 + 2) * 1000);
+    const replay = await onB(request);
+    expect(replay.ok ? 'admitted' : replay.error.reason).toBe('dpop_proof_replayed');
+  });
+});

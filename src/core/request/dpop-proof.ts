@@ -83,7 +83,8 @@ export async function checkProof(input: ProofInput, checker: ProofChecker): Prom
   if (typeof ath !== 'string' || ath !== sha256(input.token)) refuse('dpop_ath_mismatch');
 
   // Fresh by a server nonce when nonces are in use, else by `iat`. The replay record lasts as
-  // long as the proof would be accepted.
+  // long as the proof would be accepted, by any instance whose clock is within `clockTolerance`
+  // of ours (one running behind accepts it that much longer), and a second more.
   let acceptedUntil: number;
   let rotate: string | undefined;
   const { nonces } = checker;
@@ -100,7 +101,8 @@ export async function checkProof(input: ProofInput, checker: ProofChecker): Prom
       refuse('dpop_proof_stale');
     acceptedUntil = issuedAt + settings.iatWindowMs + settings.clockToleranceMs;
   }
-  if (!(await checker.claimOnce(`dpop:${thumbprint}:${jti}`, acceptedUntil + 1000))) refuse('dpop_proof_replayed');
+  const recordUntil = acceptedUntil + settings.clockToleranceMs + 1000;
+  if (!(await checker.claimOnce(`dpop:${thumbprint}:${jti}`, recordUntil))) refuse('dpop_proof_replayed');
   return rotate;
 }
 
