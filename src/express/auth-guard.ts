@@ -167,6 +167,8 @@ function withPeerCertificate(req: GuardRequest): RequestLike {
   return {
     method: req.method,
     url: req.url,
+    // Express and Connect keep the path a mounted router stripped from `url`: a DPoP proof names it.
+    originalUrl: (req as { originalUrl?: string }).originalUrl,
     headers: req.headers,
     rawHeaders: req.rawHeaders,
     body: req.body,

@@ -25,10 +25,10 @@ export interface StepUpRequirements {
   maxAge: number | undefined;
 }
 
-/** The verifier's notion of now: epoch ms and a leeway in seconds. */
+/** An issuer's notion of now: epoch ms and a leeway in seconds. */
 export interface StepUpTime {
-  clock: () => number;
-  clockTolerance: number;
+  readonly clock: () => number;
+  readonly clockTolerance: number;
 }
 
 /** An `acr` value (RFC 6749 §3.3 NQCHAR, as in scopes): what `acr_values="…"` can carry unmangled. */
@@ -59,12 +59,20 @@ export function stepUpRequirements(acrValues: unknown, maxAge: unknown): StepUpR
   };
 }
 
-/** The request check for `requirements`, or `undefined` when the route has none. */
-export function stepUpCheck(requirements: StepUpRequirements, time: StepUpTime): RequestCheck | undefined {
+/**
+ * The request check for `requirements`, or `undefined` when the route has none. `times` is each
+ * issuer's clock and leeway (the verifier's port): a token's `auth_time` is judged on its own
+ * issuer's, never on another issuer's more lenient one.
+ */
+export function stepUpCheck(
+  requirements: StepUpRequirements,
+  times: ReadonlyMap<string, StepUpTime>,
+): RequestCheck | undefined {
   const { acrValues, maxAge } = requirements;
   if (acrValues === undefined && maxAge === undefined) return undefined;
   const accepted = new Set(acrValues);
   const challenge = { acrValues, maxAge };
+  const single = times.size === 1 ? [...times.values()][0] : undefined;
   return (auth: VerifiedToken) => {
     const payload = auth.payload as Readonly<Record<string, unknown>>;
     if (acrValues !== undefined) {
@@ -78,6 +86,10 @@ export function stepUpCheck(requirements: StepUpRequirements, time: StepUpTime):
       if (!Object.hasOwn(payload, 'auth_time')) throw new InsufficientUserAuthenticationError(challenge, recent);
       const authTime = payload.auth_time;
       if (typeof authTime !== 'number' || !Number.isFinite(authTime)) throw invalidToken('claim_invalid');
+      const { iss } = payload;
+      // A verified token names one of the verifier's issuers; anything else is refused, not guessed.
+      const time = single ?? (typeof iss === 'string' ? times.get(iss) : undefined);
+      if (time === undefined) throw invalidToken('issuer_mismatch');
       // Whole seconds, as jose compares `exp` and `iat`.
       const now = Math.floor(time.clock() / 1000);
       if (authTime > now + time.clockTolerance) throw invalidToken('claim_invalid');

@@ -387,8 +387,8 @@ class MultiIssuerVerifier implements Verifier {
           : Promise.reject(new TypeError(`revocable-jwt: unknown issuer ${issuer}`));
       },
       reportRejection: (error) => portOf(this.verifiers[0]!).reportRejection(error),
-      // Issuers share the top-level `clock` unless an entry brings its own: the first one's stands for all.
-      time: portOf(this.verifiers[0]!).time,
+      // Each issuer's own: an entry may bring its own `clock` and `clockTolerance`.
+      time: new Map(this.verifiers.flatMap((v) => [...portOf(v).time])),
       dpop: new Map(this.verifiers.flatMap((v) => [...portOf(v).dpop])),
     };
   }

@@ -28,6 +28,12 @@ export interface VerifiedIssuerJwt {
   acceptedUntil: number;
 }
 
+/** One issuer's notion of now: its verifier's clock (epoch ms) and leeway (seconds). */
+export interface IssuerTime {
+  readonly clock: () => number;
+  readonly clockTolerance: number;
+}
+
 export interface VerifierPort {
   /**
    * Verifies another kind of JWT signed by one of the verifier's issuers (same keys, algorithms
@@ -39,10 +45,11 @@ export interface VerifierPort {
   /** Request-level rejections (no token, malformed header, missing scope) reach the verifier's listeners. */
   reportRejection(error: AuthError): void;
   /**
-   * The verifier's clock (epoch ms) and leeway (seconds), for request checks that compare a token's
-   * instants with now (RFC 9470 `auth_time`): one notion of time for the verifier and the route.
+   * Each issuer's clock (epoch ms) and leeway (seconds), by issuer (one entry for a single-issuer
+   * verifier), for request checks that compare a token's instants with now (RFC 9470
+   * `auth_time`): a token is judged on the same time as the issuer's verifier judged it.
    */
-  readonly time: { readonly clock: () => number; readonly clockTolerance: number };
+  readonly time: ReadonlyMap<string, IssuerTime>;
   /** How each issuer checks DPoP proofs, by issuer (one entry for a single-issuer verifier). */
   readonly dpop: ReadonlyMap<string, DpopSettings>;
 }

@@ -132,7 +132,7 @@ class JwtVerifier implements Verifier {
       verifyIssuerJwt: this.whileOpen('a notification', issuerJwtVerifier(shared)),
       claimOnce: (key, until) => this.claimOnce(key, until),
       reportRejection: (error) => this.reportRejection(error),
-      time: Object.freeze({ clock, clockTolerance: options.clockTolerance }),
+      time: new Map([[issuer, Object.freeze({ clock, clockTolerance: options.clockTolerance })]]),
       dpop: new Map([[issuer, options.dpop]]),
     });
   }
