@@ -15,6 +15,8 @@ export interface LoadOptions {
   seconds: number;
   /** Authorization header per request: a fixed token, or a function for a different one each time. */
   token?: string | (() => string);
+  /** Headers built per request (e.g. a fresh DPoP proof), on top of `token`'s Authorization. */
+  headers?: () => Record<string, string>;
   /** The server's pid, to tell its CPU time apart from other processes'. */
   pid?: number;
 }
@@ -30,17 +32,23 @@ export interface LoadResult {
   steal: number;
   /** Cores' worth of CPU used by processes other than this one and the server (needs `pid`); approximate. */
   otherCores: number | undefined;
+  /** The server's CPU time per answered request, µs (needs `pid`). */
+  serverCpuUsPerRequest: number | undefined;
 }
 
 function run(options: LoadOptions, seconds: number, onLatency?: (ms: number) => void): Promise<autocannon.Result> {
-  const { token } = options;
+  const { token, headers } = options;
   const requests =
-    typeof token === 'function'
+    typeof token === 'function' || headers !== undefined
       ? [
           {
             setupRequest: (req: autocannon.Request) => ({
               ...req,
-              headers: { ...req.headers, authorization: `Bearer ${token()}` },
+              headers: {
+                ...req.headers,
+                ...(typeof token === 'function' ? { authorization: `Bearer ${token()}` } : {}),
+                ...headers?.(),
+              },
             }),
           },
         ]
@@ -85,5 +93,6 @@ export async function measure(options: LoadOptions): Promise<LoadResult> {
     cpu,
     steal: Math.max(0, ...Object.values(cpu).map((c) => c.steal)),
     otherCores: Number.isFinite(others) ? Math.max(0, others / elapsed) : undefined,
+    serverCpuUsPerRequest: Number.isFinite(server) ? (server * 1e6) / Math.max(1, result.requests.total) : undefined,
   };
 }
