@@ -93,7 +93,9 @@ export class StatusListCheck {
   readonly counters = { fetches: 0, failures: 0 };
 
   constructor(readonly options: StatusListCheckOptions) {
-    this.lists = new LRUCache({ max: options.settings.maxLists });
+    // A list dropped from the LRU also lets go of its array, so `maxLists` bounds the memory even
+    // while cached tokens still point at it (their next hit finds it undecided and reopens it).
+    this.lists = new LRUCache({ max: options.settings.maxLists, dispose: (holder) => holder.release() });
     this.issuerOrigin = new URL(options.issuer).origin;
   }
 
@@ -178,6 +180,8 @@ export class StatusListHolder {
   private usableUntil = 0;
   private pending: Promise<void> | undefined;
   private lastError: unknown;
+  /** Dropped from its verifier's lists: holds nothing, fetches nothing. */
+  private released = false;
   private readonly backoff: FailureBackoff;
 
   constructor(
@@ -216,6 +220,12 @@ export class StatusListHolder {
     if (!this.decides()) throw this.unavailable();
   }
 
+  /** Forgets the array (see the LRU's `dispose`); reads are UNDECIDED from now on. */
+  release(): void {
+    this.released = true;
+    this.statuses = undefined;
+  }
+
   /** The error for a list we cannot have: a misconfiguration stays one; anything else is a 503. */
   unavailable(): IdpUnavailableError | MisconfiguredError {
     if (this.lastError instanceof MisconfiguredError) return this.lastError;
@@ -232,7 +242,7 @@ export class StatusListHolder {
   }
 
   private refreshInBackground(): void {
-    if (this.pending === undefined && this.backoff.waitMs === 0) this.refresh();
+    if (this.pending === undefined && !this.released && this.backoff.waitMs === 0) this.refresh();
   }
 
   /** Starts the one fetch; `pending` never rejects (the failure is recorded for `unavailable()`). */
@@ -271,6 +281,7 @@ export class StatusListHolder {
           `it was issued before the one held (iat ${list.issuedAt} < ${this.issuedAt})`,
       );
     }
+    if (this.released) return;
     const { settings, clock } = this.check.options;
     const now = clock();
     const ttlMs = Math.min(settings.maxTtlMs, Math.max(settings.minTtlMs, list.ttlMs ?? settings.maxTtlMs));

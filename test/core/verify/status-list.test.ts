@@ -486,11 +486,17 @@ describe('fetching', () => {
     expect(verifier.stats().statusLists).toEqual({ lists: 2, fetches: 2, failures: 0 });
   });
 
-  it('keeps at most maxLists lists', async () => {
+  it('keeps at most maxLists lists; a cached token of a dropped list has it fetched again', async () => {
     const clock = testClock();
     const lists = [listOn(clock), listOn(clock), listOn(clock)];
     const verifier = verifierOn(clock, { statusList: { maxLists: 2 } });
-    for (const list of lists) await verifier.verify(await tokenIn(list, 0, clock));
+    const tokens = await Promise.all(lists.map((list) => tokenIn(list, 0, clock)));
+    for (const token of tokens) await verifier.verify(token);
+    expect(verifier.stats().statusLists.lists).toBe(2);
+    lists[0]!.setStatus(0, 1);
+    expect(verifier.peek(tokens[0]!)).toBeUndefined(); // its list was dropped, array and all
+    expect(await verdict(verifier.verify(tokens[0]!))).toBe('token_status_invalid');
+    expect(lists.map((list) => list.requests)).toEqual([2, 1, 1]);
     expect(verifier.stats().statusLists.lists).toBe(2);
   });
 });
