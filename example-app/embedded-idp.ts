@@ -1,14 +1,16 @@
 /**
  * A real OpenID Provider (oidc-provider) running in-process on 127.0.0.1: the example app's
  * default IdP and the IdP every test talks to. It issues RFC 9068 JWT access tokens through
- * client_credentials with resource indicators, and has working revocation and introspection.
+ * client_credentials with resource indicators, and has working revocation and introspection. It
+ * can also publish IETF Token Status Lists, signed with its own key (`statusList`).
  *
  * Signing keys are generated at start-up (nothing secret is checked in) and exposed, so tests can
  * also sign hand-crafted tokens with the IdP's genuine key.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair, type JWK } from 'jose';
+import { deflateSync } from 'node:zlib';
+import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import type Provider from 'oidc-provider';
 
 export interface EmbeddedIdpOptions {
@@ -35,6 +37,56 @@ export interface EmbeddedIdpOptions {
    * `x-test-client-cert` header (URL-encoded PEM), the way a TLS-terminating proxy would.
    */
   mtls?: boolean;
+  /**
+   * Publish a Token Status List (draft-ietf-oauth-status-list) at `<issuer>/statuslists/1`, and
+   * give every JWT access token issued through the token endpoint an entry in it
+   * (`status.status_list: { idx, uri }`). More lists: `createStatusList()`.
+   */
+  statusList?: boolean | StatusListPublishing;
+}
+
+/** How the embedded IdP publishes one Token Status List. */
+export interface StatusListPublishing {
+  /** Bits per token: 1, 2, 4 or 8. Default 2 (VALID, INVALID, SUSPENDED and one more). */
+  bits?: 1 | 2 | 4 | 8;
+  /** Entries in the list. Default 1024. */
+  size?: number;
+  /** The list's `ttl` claim in seconds; `null` leaves it out. Default 300. */
+  ttl?: number | null;
+  /** `exp - iat` of the Status List Token in seconds; `null` leaves `exp` out. Default 3600. */
+  lifetime?: number | null;
+  /** Epoch ms the list's `iat` is taken from (a test's clock). Default `Date.now`. */
+  clock?: () => number;
+}
+
+/**
+ * A Token Status List the embedded IdP publishes: a Status List Token signed with its active key,
+ * fresh on every request, at `uri`.
+ */
+export interface PublishedStatusList {
+  readonly uri: string;
+  readonly bits: 1 | 2 | 4 | 8;
+  readonly size: number;
+  /** Requests its endpoint has answered (the served list or a `serve()` answer). */
+  readonly requests: number;
+  /** The next unused index: what the next token issued with an entry in this list gets. */
+  allocate(): number;
+  /** Sets entry `index` to `status` (0 VALID, 1 INVALID, 2 SUSPENDED, 3 application-specific…). */
+  setStatus(index: number, status: number): void;
+  /** The Status List Token its endpoint serves now; `overrides` change the header or claims. */
+  token(overrides?: { header?: Record<string, unknown>; claims?: Record<string, unknown> }): Promise<string>;
+  /**
+   * Answers requests with `answer` instead of the list (an error status, a hostile or broken
+   * list), or with the list again after `serve(undefined)`. A function is called per request.
+   */
+  serve(answer: StatusListAnswer | (() => StatusListAnswer | Promise<StatusListAnswer>) | undefined): void;
+}
+
+/** What a published status list's endpoint answers instead of the list (see `serve`). */
+export interface StatusListAnswer {
+  status?: number;
+  body?: string | Uint8Array;
+  headers?: Record<string, string>;
 }
 
 /** The header the embedded IdP reads a token request's client certificate from (`mtls`). */
@@ -102,6 +154,10 @@ export interface EmbeddedIdp {
    * POSTs it to the client's back-channel logout URI, through oidc-provider's own feature.
    */
   backchannelLogout(sub: string, sid?: string): Promise<void>;
+  /** The status list issued access tokens get an entry in (`statusList` option), if any. */
+  readonly statusList: PublishedStatusList | undefined;
+  /** Publishes another Token Status List at `<issuer>/statuslists/<n>`, signed with this IdP's key. */
+  createStatusList(options?: StatusListPublishing): PublishedStatusList;
   /** Stops answering (connections refused) until `resume()`; for outage tests. */
   pause(): Promise<void>;
   resume(): Promise<void>;
@@ -168,6 +224,17 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions = {}): Promis
   let jwksRequests = 0;
   let paused = false;
   let backchannelLogoutUri = options.backchannelLogoutUri;
+  const statusLists = new Map<string, StatusListEndpoint>();
+  const createStatusList = (publishing: StatusListPublishing = {}): StatusListEndpoint => {
+    const path = `/statuslists/${statusLists.size + 1}`;
+    const list = publishStatusList(`${issuer}${path}`, publishing, () => keys[0]!);
+    statusLists.set(path, list);
+    return list;
+  };
+  const statusList =
+    options.statusList === undefined || options.statusList === false
+      ? undefined
+      : createStatusList(options.statusList === true ? {} : options.statusList);
 
   const build = (): Provider => {
     const provider = quietly(
@@ -200,6 +267,15 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions = {}): Promis
             AuthorizationCode: 60,
           },
           clientDefaults: { id_token_signed_response_alg: keys[0]!.alg },
+          // Each access token gets its own entry in the status list (draft-ietf-oauth-status-list §6.1).
+          ...(statusList
+            ? {
+                extraTokenClaims: (_ctx: unknown, token: { kind: string }) =>
+                  token.kind === 'AccessToken' || token.kind === 'ClientCredentials'
+                    ? { status: { status_list: { idx: statusList.allocate(), uri: statusList.uri } } }
+                    : undefined,
+              }
+            : {}),
           // Its SSRF guard refuses loopback receivers; ours are loopback by design (tests, example).
           fetch: (url: string, init: RequestInit & { dispatcher?: unknown }) => {
             delete init.dispatcher;
@@ -263,7 +339,9 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions = {}): Promis
       return;
     }
     if (req.url?.startsWith('/jwks')) jwksRequests++;
-    callback(req, res);
+    const list = statusLists.get((req.url ?? '').split('?')[0]!);
+    if (list) list.answer(req, res);
+    else callback(req, res);
   });
 
   const tokenRequest = async (
@@ -367,6 +445,8 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions = {}): Promis
         ),
       );
     },
+    statusList,
+    createStatusList,
     async pause() {
       paused = true;
       server.closeIdleConnections();
@@ -380,6 +460,78 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions = {}): Promis
     },
   };
   return idp;
+}
+
+interface StatusListEndpoint extends PublishedStatusList {
+  answer(req: IncomingMessage, res: ServerResponse): void;
+}
+
+/**
+ * One Token Status List (draft-ietf-oauth-status-list §4-5): `bits` per entry packed from the least
+ * significant bit of byte 0, ZLIB-compressed, base64url, in a JWT (`typ: statuslist+jwt`, `sub` =
+ * its URI) signed with the IdP's active key when it is requested.
+ */
+function publishStatusList(
+  uri: string,
+  publishing: StatusListPublishing,
+  signingKey: () => SigningKey,
+): StatusListEndpoint {
+  const { bits = 2, size = 1024, ttl = 300, lifetime = 3600, clock = Date.now } = publishing;
+  const bytes = new Uint8Array(Math.ceil((size * bits) / 8));
+  let next = 0;
+  let requests = 0;
+  let override: Parameters<PublishedStatusList['serve']>[0];
+  const token: PublishedStatusList['token'] = async ({ header = {}, claims = {} } = {}) => {
+    const key = signingKey();
+    const iat = Math.floor(clock() / 1000);
+    const lst = Buffer.from(deflateSync(bytes, { level: 9 })).toString('base64url');
+    return new SignJWT({
+      sub: uri,
+      iat,
+      ...(lifetime === null ? {} : { exp: iat + lifetime }),
+      ...(ttl === null ? {} : { ttl }),
+      status_list: { bits, lst },
+      ...claims,
+    })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'statuslist+jwt', ...header })
+      .sign(key.privateKey);
+  };
+  const send = (res: ServerResponse, answer: StatusListAnswer) => {
+    res.writeHead(answer.status ?? 200, { 'content-type': 'application/statuslist+jwt', ...answer.headers });
+    res.end(answer.body ?? '');
+  };
+  return {
+    uri,
+    bits,
+    size,
+    get requests() {
+      return requests;
+    },
+    allocate: () => {
+      if (next >= size) throw new Error(`status list ${uri} is full (${size} entries)`);
+      return next++;
+    },
+    setStatus(index, status) {
+      if (!Number.isInteger(index) || index < 0 || index >= size) throw new RangeError(`no entry ${index} in ${uri}`);
+      if (!Number.isInteger(status) || status < 0 || status >= 2 ** bits)
+        throw new RangeError(`status ${status} does not fit in ${bits} bits`);
+      const bit = index * bits;
+      const mask = ((1 << bits) - 1) << (bit % 8);
+      bytes[bit >> 3] = (bytes[bit >> 3]! & ~mask) | (status << (bit % 8));
+    },
+    token,
+    serve(answer) {
+      override = answer;
+    },
+    answer(_req, res) {
+      requests++;
+      const answer = override;
+      const pending = typeof answer === 'function' ? answer() : answer;
+      Promise.resolve(pending ?? token().then((body) => ({ body })))
+        .then((reply) => send(res, reply))
+        .catch((error: unknown) => send(res, { status: 500, body: String(error) }));
+    },
+  };
 }
 
 /** RFC 6749 §2.3.1: form-encode id and secret before base64, or special characters break. */

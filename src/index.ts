@@ -97,6 +97,8 @@ export { publicOrigin, type PublicOrigin } from './core/request/public-origin.js
 export type { DpopMode } from './core/request/dpop-check.js';
 export type { Challenge, ChallengeScheme } from './core/shared/challenge.js';
 export type { DpopOptions } from './core/verify/dpop-options.js';
+export type { StatusListOptions } from './core/verify/status-list-options.js';
+export type { StatusListStats } from './core/verify/status-list-check.js';
 export type { EndpointPolicy, ErrorBody, RouteAnswer } from './core/request/route-answer.js';
 export {
   createRevokeHandler,

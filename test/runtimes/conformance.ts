@@ -35,6 +35,11 @@ export interface ConformanceInput {
     securityEvent: Record<AppName, string>;
     /** One per app: a DPoP-bound token, a proof for GET /dpop and one for GET /dpop-nonce (no nonce). */
     dpop: Record<AppName, { token: string; proof: string; nonceProof: string }>;
+    /**
+     * Tokens with an entry in the IdP's Token Status List, which the runtime fetches, verifies and
+     * inflates (`DecompressionStream`): VALID, and INVALID (revoked by the IdP).
+     */
+    statusList: { valid: string; revoked: string };
   };
 }
 
@@ -147,6 +152,8 @@ export async function runConformance(input: ConformanceInput): Promise<Record<st
       out[`${name} DPoP proof`] = await call('/dpop', withProof(dpop.proof));
       out[`${name} DPoP replay`] = await call('/dpop', withProof(dpop.proof));
       out[`${name} DPoP without a nonce`] = await call('/dpop-nonce', withProof(dpop.nonceProof));
+      out[`${name} status list: valid`] = await call('/notes', bearer(tokens.statusList.valid));
+      out[`${name} status list: revoked by the IdP`] = await call('/notes', bearer(tokens.statusList.revoked));
     }
     // Both apps share the verifier: a token revoked through one is refused by the other.
     out['hono refuses what fetch revoked'] = await observe(

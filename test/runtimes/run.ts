@@ -122,6 +122,12 @@ async function perApp<T>(make: (name: AppName) => Promise<T>): Promise<Record<Ap
 /** The scenarios' tokens, fresh for each runtime (its logouts revoke some). */
 async function inputFor(idp: EmbeddedIdp, downIssuer: string): Promise<ConformanceInput> {
   const now = Date.now();
+  const list = idp.statusList!;
+  const entry = (status: number) => {
+    const idx = list.allocate();
+    list.setStatus(idx, status);
+    return { status: { status_list: { idx, uri: list.uri } } };
+  };
   const iat = Math.floor(now / 1000);
   const forger = { ...(await attackerKey()), kid: idp.keys[0]!.kid };
   return {
@@ -176,6 +182,10 @@ async function inputFor(idp: EmbeddedIdp, downIssuer: string): Promise<Conforman
           nonceProof: await key.proof({ htu: `${ORIGIN}/dpop-nonce`, token, at: now }),
         };
       }),
+      statusList: {
+        valid: await tokenAt(idp, now, { sub: 'listed', scope: 'notes:read', ...entry(0) }),
+        revoked: await tokenAt(idp, now, { sub: 'listed', scope: 'notes:read', ...entry(1) }),
+      },
     },
   };
 }
@@ -267,6 +277,8 @@ function expected(): Record<string, Observed> {
       }),
     };
     out[`${name} DPoP without a nonce`].headers['dpop-nonce'] = '<nonce>';
+    out[`${name} status list: valid`] = ok({ sub: 'listed', scope: 'notes:read' });
+    out[`${name} status list: revoked by the IdP`] = invalidToken('The access token has been revoked by its issuer');
   }
   out['hono refuses what fetch revoked'] = invalidToken('The access token has been revoked');
   return out;
@@ -293,7 +305,8 @@ async function main(): Promise<number> {
   }
   console.log(`runtimes ready in ${seconds(started)} s`);
   await bundle();
-  const idp = await startIdp();
+  // It publishes a Token Status List too: the status list scenarios' tokens have entries in it.
+  const idp = await startIdp({ statusList: true });
   const downIssuer = await closedPortIssuer();
   const want = expected();
   let failed = 0;

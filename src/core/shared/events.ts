@@ -8,16 +8,22 @@ import type { RejectionReason } from './errors.js';
 /**
  * Which use of the IdP the configuration broke: `keys` (discovery or JWKS: e.g. the metadata's
  * `issuer` differs from ours), `introspection` (e.g. the endpoint refuses our client) or
- * `revocation` (e.g. no usable revocation endpoint). The `source` of the `misconfigured` event.
+ * `revocation` (e.g. no usable revocation endpoint) or `status-list` (a token names a status list
+ * outside the allowed origins). The `source` of the `misconfigured` event.
  *
  * @example
  * ```ts
  * import type { MisconfigurationSource } from 'revocable-jwt';
- * const owners: Record<MisconfigurationSource, string> = { keys: 'platform', introspection: 'api', revocation: 'api' };
+ * const owners: Record<MisconfigurationSource, string> = {
+ *   keys: 'platform',
+ *   introspection: 'api',
+ *   revocation: 'api',
+ *   'status-list': 'platform',
+ * };
  * verifier.on('misconfigured', ({ source, message, issuer }) => log.error({ team: owners[source], issuer }, message));
  * ```
  */
-export type MisconfigurationSource = 'keys' | 'introspection' | 'revocation';
+export type MisconfigurationSource = 'keys' | 'introspection' | 'revocation' | 'status-list';
 
 /**
  * Every event a verifier emits, by name, with its payload: what `verifier.on(name, listener)`

@@ -61,6 +61,14 @@ export type RejectionReason =
   /** `mtls` on: the token is bound to a certificate other than the one presented. */
   | 'certificate_mismatch'
   | 'insufficient_user_authentication'
+  /** The issuer's Token Status List gives the token status INVALID (0x01): revoked. */
+  | 'token_status_invalid'
+  /** The issuer's Token Status List gives the token status SUSPENDED (0x02). */
+  | 'token_status_suspended'
+  /** The issuer's Token Status List gives the token a status other than VALID, INVALID or SUSPENDED. */
+  | 'token_status_unknown'
+  /** The token's status list index is past the end of the issuer's list: no status can be read. */
+  | 'token_status_out_of_range'
   | DpopRejectionReason
   | 'idp_unavailable'
   | 'store_unavailable'

@@ -1,7 +1,8 @@
 /**
  * How a token the cache does not have gets in: proven by the IdP's word (introspection) or by its
  * signature, then held to the checks every accepted token passes, however it was proven (claim
- * types, lifetime, revocation), frozen, and cached. The verifier's hit path reads what this writes.
+ * types, lifetime, its issuer's status list for a JWT, revocation), frozen, and cached. The
+ * verifier's hit path reads what this writes.
  */
 import type { RevocationList } from '../revoke/revocation-list.js';
 import { revocationKeysFor } from '../revoke/revocation-identity.js';
@@ -12,6 +13,7 @@ import type { IntrospectionVerifier } from './introspection-verifier.js';
 import type { ResolvedOptions } from './options.js';
 import type { RegisteredClaimRules } from './registered-claims.js';
 import type { SignatureCheck } from './signature.js';
+import type { StatusListCheck } from './status-list-check.js';
 import { checkClaimTypes, checkLifetime, expiresAt } from './token-claims.js';
 import { deepFreeze, type TokenCache } from './token-cache.js';
 import { checkShape, mediaType } from './token-shape.js';
@@ -36,6 +38,8 @@ export interface AdmissionOptions
   signature: Pick<SignatureCheck, 'verifyJwt'>;
   /** Present when `introspection` is configured. */
   introspection: Pick<IntrospectionVerifier, 'decides' | 'verify' | 'maxAgeMs'> | undefined;
+  /** Absent with `statusList: { mode: 'off' }`. */
+  statusLists: Pick<StatusListCheck, 'admit'> | undefined;
 }
 
 /** The verifier's miss path (see the file comment). */
@@ -73,17 +77,23 @@ export class Admission {
    * The checks every freshly verified token passes, then into the cache; the result is frozen
    * because every request presenting the token will share it.
    */
-  private admit(result: VerifiedToken, now: number, maxAgeMs?: number): VerifiedToken {
+  private async admit(result: VerifiedToken, now: number, maxAgeMs?: number): Promise<VerifiedToken> {
     const { payload } = result;
     checkClaimTypes(payload, now, this.options.clockTolerance, result.source === 'jwt' && this.requireClientId);
     checkLifetime(payload, now, result.source, this.options);
     const tooOldAt = this.tooOldAt(payload, now);
+    // The token is valid in itself first (draft-ietf-oauth-status-list §8.3); an introspection
+    // answer is the IdP's current word already, so only JWTs consult a status list.
+    const { statusLists } = this.options;
+    const status = statusLists !== undefined && result.source === 'jwt' ? await statusLists.admit(payload) : undefined;
     const keys = revocationKeysFor(result);
-    if (this.options.revocations.isRevoked(keys, payload.iat, now)) throw invalidToken('revoked');
+    // After waiting for a list, a revocation may have arrived meanwhile: check at the current time.
+    const checkedAt = status === undefined ? now : this.options.clock();
+    if (this.options.revocations.isRevoked(keys, payload.iat, checkedAt)) throw invalidToken('revoked');
     deepFreeze(result);
     // A cached entry stops being served when the token becomes too old, as it does at `exp`.
     const servedFor = tooOldAt === undefined ? maxAgeMs : Math.min(maxAgeMs ?? Infinity, tooOldAt - now);
-    this.options.cache.set(result, now, expiresAt(payload, this.options), keys, servedFor);
+    this.options.cache.set(result, now, expiresAt(payload, this.options), keys, servedFor, status);
     return result;
   }
 

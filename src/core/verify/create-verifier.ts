@@ -346,6 +346,11 @@ class MultiIssuerVerifier implements Verifier {
         fetchedAt: first.jwks.fetchedAt,
       },
       discovery: { fetches: sum((s) => s.discovery.fetches) },
+      statusLists: {
+        lists: sum((s) => s.statusLists.lists),
+        fetches: sum((s) => s.statusLists.fetches),
+        failures: sum((s) => s.statusLists.failures),
+      },
       // One store feeds every issuer's mirror, so the first one's revocation figures stand for all.
       revocation: {
         ...first.revocation,

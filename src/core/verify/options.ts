@@ -20,6 +20,7 @@ import {
 import { resolveStaticJwks } from '../idp/static-jwks.js';
 import { parseIssuerUrl, parseTrustedUrl } from '../idp/url-policy.js';
 import { type DpopSettings, resolveDpopSettings } from './dpop-options.js';
+import { resolveStatusListSettings, type StatusListSettings } from './status-list-options.js';
 
 export const ASYMMETRIC_ALGORITHMS = [
   'RS256',
@@ -65,6 +66,8 @@ export interface ResolvedOptions {
   introspection: ResolvedIntrospectionOptions | undefined;
   store: RevocationStore;
   dpop: DpopSettings;
+  /** Token Status List checks; undefined with `statusList: { mode: 'off' }`. */
+  statusList: StatusListSettings | undefined;
 }
 
 export type { ResolvedRevocationOptions } from '../revoke/revoker.js';
@@ -189,6 +192,7 @@ export function resolveVerifierOptions(
     introspection: resolveIntrospection(options.introspection, allowHttp, factory, path),
     store: resolveStore(options.store, clock),
     dpop: resolveDpopSettings(options.dpop, options.publicUrl, { clock, clockTolerance, factory, path }),
+    statusList: resolveStatusListSettings(options.statusList, { allowHttp, factory, path }),
   };
 }
 

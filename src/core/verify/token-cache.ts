@@ -21,6 +21,7 @@ import type { Revocation } from '../../stores/revocation-store.js';
 import type { KeyRemoval } from '../idp/jwks.js';
 import type { RevocationKeys } from '../revoke/revocation-identity.js';
 import type { VerifiedToken } from '../shared/verified-token.js';
+import type { StatusReference } from './status-list-check.js';
 
 export interface CachedToken {
   readonly result: VerifiedToken;
@@ -31,6 +32,8 @@ export interface CachedToken {
   readonly kid: string | undefined;
   /** Precomputed at verification so a hit consults the revocation list without hashing or building strings. */
   readonly keys: RevocationKeys;
+  /** Where its Token Status List entry is read on every hit, if it references one. */
+  readonly status: StatusReference | undefined;
 }
 type Entry = CachedToken;
 
@@ -117,12 +120,13 @@ export class TokenCache {
     expiresAt: number | undefined,
     keys: RevocationKeys,
     maxAgeMs = Infinity,
+    status?: StatusReference,
   ): void {
     if (!this.lru || !this.options) return;
     const ttlBound = now + Math.min(this.options.maxTtlMs, maxAgeMs);
     const validUntil = expiresAt === undefined ? ttlBound : Math.min(expiresAt, ttlBound);
     if (validUntil <= now) return;
-    this.lru.set(tokenIndex(result.token), { result, validUntil, expiresAt, kid: result.header.kid, keys });
+    this.lru.set(tokenIndex(result.token), { result, validUntil, expiresAt, kid: result.header.kid, keys, status });
   }
 
   delete(token: string): boolean {

@@ -8,6 +8,8 @@ import type { ClientAuthMethod, RevocationBodyFormat } from '../idp/revocation-c
 import type { StoreMirrorStats } from '../revoke/store-mirror.js';
 import type { TokenCacheStats } from './token-cache.js';
 import type { DpopOptions } from './dpop-options.js';
+import type { StatusListStats } from './status-list-check.js';
+import type { StatusListOptions } from './status-list-options.js';
 import { optionKeys } from '../shared/option-keys.js';
 import type { VerifiedToken } from '../shared/verified-token.js';
 
@@ -137,6 +139,11 @@ export interface VerifierOptions {
    * included; a token (or introspection answer) without `iat` is refused. Default: no limit.
    */
   maxTokenAge?: number;
+  /**
+   * IETF Token Status Lists: a JWT carrying `status.status_list` is refused unless the issuer's
+   * list gives it VALID (see {@link StatusListOptions}). Default `{ mode: 'when-present' }`.
+   */
+  statusList?: StatusListOptions;
 }
 
 /**
@@ -182,6 +189,7 @@ export const VERIFIER_OPTION_KEYS = optionKeys<VerifierOptions>({
   maxTokenAge: true,
   dpop: true,
   publicUrl: true,
+  statusList: true,
 });
 
 /**
@@ -320,6 +328,8 @@ export interface VerifierStats {
   jwks: JwksStats;
   /** Discovery documents fetched. */
   discovery: { fetches: number };
+  /** Token Status Lists: `lists` held, `fetches`, `failures`. */
+  statusLists: StatusListStats;
   /** This instance's mirror of the revocation store, the IdP outbox and the store's sync state. */
   revocation: {
     /** Entries in this instance's mirror of the store. */

@@ -10,7 +10,7 @@ import { StaticJwks } from '../idp/static-jwks.js';
 import type { OutboxRunResult } from '../revoke/outbox-worker.js';
 import { Revoker } from '../revoke/revoker.js';
 import { StoreMirror } from '../revoke/store-mirror.js';
-import { AuthError, StoreUnavailableError, VerifierClosedError } from '../shared/errors.js';
+import { AuthError, type RejectionReason, StoreUnavailableError, VerifierClosedError } from '../shared/errors.js';
 import { VerifierEvents, type VerifierEventName, type VerifierListener } from '../shared/events.js';
 import { MisconfigurationMonitor } from '../shared/misconfiguration.js';
 import { invalidToken } from '../shared/rejections.js';
@@ -21,6 +21,7 @@ import { issuerJwtVerifier } from './issuer-jwt.js';
 import { resolveVerifierOptions, type ResolvedOptions } from './options.js';
 import { OwnershipCheck } from './ownership-check.js';
 import { SignatureCheck } from './signature.js';
+import { StatusListCheck, statusRefusal, UNDECIDED } from './status-list-check.js';
 import { TokenCache, tokenIndex } from './token-cache.js';
 import { registerPort } from './verifier-port.js';
 import type {
@@ -34,8 +35,6 @@ import type {
 } from './types.js';
 
 const MAX_JWKS_BYTES = 512 * 1024;
-/** What the hit path returns for a cached token that has been revoked since. */
-const REVOKED = Symbol('revoked');
 const SWEEP_INTERVAL_MS = 60_000;
 
 /** A verifier for one issuer: see `createVerifier` in create-verifier.ts for the public entry. */
@@ -67,6 +66,8 @@ class JwtVerifier implements Verifier {
   private readonly misconfiguration: MisconfigurationMonitor;
   private readonly mirror: StoreMirror;
   private readonly revoker: Revoker;
+  /** Absent with `statusList: { mode: 'off' }`. */
+  private readonly statusLists: StatusListCheck | undefined;
   private readonly sweepTimer: NodeJS.Timeout;
   private closed = false;
 
@@ -120,7 +121,11 @@ class JwtVerifier implements Verifier {
     };
     const introspection =
       options.introspection && new IntrospectionVerifier({ ...shared, settings: options.introspection });
-    this.admission = new Admission({ ...shared, audience: options.audience, introspection });
+    this.statusLists =
+      options.statusList &&
+      new StatusListCheck({ ...shared, settings: options.statusList, staticKeys: options.staticKeys !== undefined });
+    const statusLists = this.statusLists;
+    this.admission = new Admission({ ...shared, audience: options.audience, introspection, statusLists });
     this.revoker = new Revoker({
       ...shared,
       identifier: new OwnershipCheck({ ...shared, introspection }),
@@ -144,20 +149,27 @@ class JwtVerifier implements Verifier {
     const now = this.options.clock();
     if (!this.mirror.accepts(now)) return undefined; // let verify() wait for the sync or report it
     const hit = this.lookup(token, now, false);
-    return hit === REVOKED ? undefined : hit;
+    return typeof hit === 'string' ? undefined : hit;
   }
 
   /**
-   * The cache-hit path shared by `peek()` and `verify()`: a cached, unexpired, unrevoked result,
-   * REVOKED for a cached token that has since been revoked (its entry is dropped), else undefined.
+   * The cache-hit path shared by `peek()` and `verify()`: a cached, unexpired, unrevoked result;
+   * the reason to refuse a cached token that has been revoked since (its entry is dropped) or
+   * whose status list now says otherwise than VALID (its entry stays: a suspension may be lifted);
+   * else undefined (also when its status list is due and a fresh one must be awaited).
    * No crypto, no I/O, nothing allocated but the event while someone listens.
    */
-  private lookup(token: string, now: number, countMiss: boolean): VerifiedToken | typeof REVOKED | undefined {
+  private lookup(token: string, now: number, countMiss: boolean): VerifiedToken | RejectionReason | undefined {
     const entry = this.cache.get(token, now, countMiss);
     if (entry === undefined) return undefined;
     if (this.mirror.list.isRevoked(entry.keys, entry.result.payload.iat, now)) {
       this.cache.delete(token);
-      return REVOKED;
+      return 'revoked';
+    }
+    const { status } = entry;
+    if (status !== undefined) {
+      const value = status.list.read(status.index, now);
+      if (value !== 0) return value === UNDECIDED ? undefined : statusRefusal(value);
     }
     if (this.events.listeningForVerified) this.emitVerified(entry.result, true);
     return entry.result;
@@ -195,7 +207,7 @@ class JwtVerifier implements Verifier {
   private verifyTrusted(token: string, now: number): Promise<VerifiedToken> {
     if (this.closed) return this.reject(closedMidway()); // while it waited for the store's sync
     const hit = this.lookup(token, now, true);
-    if (hit === REVOKED) return this.reject(invalidToken('revoked'));
+    if (typeof hit === 'string') return this.reject(invalidToken(hit));
     if (hit !== undefined) return Promise.resolve(hit);
     const index = tokenIndex(token);
     const running = this.inflight.get(index);
@@ -245,6 +257,7 @@ class JwtVerifier implements Verifier {
       cache: this.cache.stats(),
       jwks: this.jwks.stats(),
       discovery: { fetches: this.metadata.fetches },
+      statusLists: this.statusLists?.stats() ?? { lists: 0, fetches: 0, failures: 0 },
       revocation: {
         denylisted: size.tokens,
         subjectCutoffs: size.subjects,
