@@ -5,10 +5,29 @@
  */
 import { createRequire } from 'node:module';
 
-/** A query as node-postgres takes it: text, parameters, and rows as arrays for the bulk reads. */
+/**
+ * A query as node-postgres takes it, the one shape the store passes to `query()`: a `pg.Pool` or
+ * `pg.PoolClient` accepts it as it is.
+ *
+ * @example
+ * ```ts
+ * import pg from 'pg';
+ * import type { PostgresQuery } from 'revocable-jwt/postgres';
+ * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+ * const live: PostgresQuery = {
+ *   text: 'SELECT count(*) FROM revocable_jwt.revocations WHERE expires_at > $1',
+ *   values: [Date.now()],
+ *   rowMode: 'array',
+ * };
+ * const { rows } = await pool.query(live);
+ * ```
+ */
 export interface PostgresQuery {
+  /** The SQL, with `$1`, `$2`… placeholders. */
   text: string;
+  /** The placeholders' values. */
   values?: unknown[];
+  /** `'array'`: each row as an array of column values (the store's bulk reads), not an object. */
   rowMode?: 'array';
 }
 
