@@ -110,7 +110,7 @@ export async function checkOut(pool: PostgresPoolLike, timeoutMs: number): Promi
 }
 
 /** Creates a `pg.Pool` for `connectionString`; `pg` is an optional peer dependency, loaded only here. */
-export function createPool(connectionString: string, connectTimeoutMs: number): PostgresPoolLike {
+export function createPool(connectionString: string, commandTimeoutMs: number): PostgresPoolLike {
   let Pool: new (config: object) => PostgresPoolLike & { on(event: 'error', listener: () => void): unknown };
   try {
     const loaded = createRequire(import.meta.url)('pg') as { Pool?: unknown; default?: { Pool?: unknown } };
@@ -123,7 +123,9 @@ export function createPool(connectionString: string, connectTimeoutMs: number): 
   const pool = new Pool({
     connectionString,
     max: 10,
-    connectionTimeoutMillis: connectTimeoutMs,
+    connectionTimeoutMillis: commandTimeoutMs,
+    // A query that never answers (a black-holed link) closes its connection instead of holding it.
+    query_timeout: commandTimeoutMs,
     // Notice a peer that vanished without closing the connection (the heartbeat covers LISTEN).
     keepAlive: true,
     application_name: 'revocable-jwt',

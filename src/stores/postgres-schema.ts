@@ -4,7 +4,9 @@
  * - `revocations`: one row per revocation target (`revocationTarget()`), merged in place (the later
  *   cutoff and expiry win), with `txid`, the id of the transaction that last wrote it. Readers
  *   resync from it by transaction horizon (see postgres-sync.ts), so it needs no separate change log.
- * - `claims`: replay records (`claimOnce`), expiring on the database's clock.
+ *   Keyed by the SHA-256 of the target: a B-tree entry holds at most ~2700 bytes, and a subject id
+ *   may be as long as a token (16 KiB).
+ * - `claims`: replay records (`claimOnce`), by the SHA-256 of the key, expiring on the database's clock.
  * - `outbox`: IdP revocations waiting for delivery, leased by `due_at`.
  *
  * The migration only ever creates what is missing (`IF NOT EXISTS`), under a transaction-scoped
@@ -42,6 +44,9 @@ export function namesFor(schema: string): PostgresNames {
   };
 }
 
+/** The fixed-size key of a text (a target, a claim key), as SQL over `text`. */
+export const digestOf = (text: string) => `sha256(convert_to(${text}, 'UTF8'))`;
+
 /** The DDL, one statement per entry; each is a no-op when its object exists. */
 export function schemaStatements(names: PostgresNames): string[] {
   const { schema } = names;
@@ -49,7 +54,8 @@ export function schemaStatements(names: PostgresNames): string[] {
     `CREATE SCHEMA IF NOT EXISTS "${schema}"`,
     // cutoff: whole epoch seconds (0 for a token); expires_at: epoch ms; txid: the last writer.
     `CREATE TABLE IF NOT EXISTS ${names.revocations} (
-      target text PRIMARY KEY,
+      id bytea PRIMARY KEY,
+      target text NOT NULL,
       cutoff bigint NOT NULL,
       expires_at bigint NOT NULL,
       txid xid8 NOT NULL
@@ -57,7 +63,7 @@ export function schemaStatements(names: PostgresNames): string[] {
     `CREATE INDEX IF NOT EXISTS revocations_txid ON ${names.revocations} (txid)`,
     `CREATE INDEX IF NOT EXISTS revocations_expires_at ON ${names.revocations} (expires_at)`,
     `CREATE TABLE IF NOT EXISTS ${names.claims} (
-      key text PRIMARY KEY,
+      id bytea PRIMARY KEY,
       expires_at timestamptz NOT NULL
     )`,
     `CREATE INDEX IF NOT EXISTS claims_expires_at ON ${names.claims} (expires_at)`,

@@ -21,7 +21,7 @@ import { checkOut, createPool, withTimeout, type PostgresPoolLike } from './post
 import { PostgresListener } from './postgres-listener.js';
 import { mayHaveBeenLeftOut, parseNotification, type Notification } from './postgres-notification.js';
 import { postgresOutbox } from './postgres-outbox.js';
-import { isSchemaName, migrate, namesFor } from './postgres-schema.js';
+import { digestOf, isSchemaName, migrate, namesFor } from './postgres-schema.js';
 import { PostgresSync } from './postgres-sync.js';
 import { PostgresWriter } from './postgres-writer.js';
 import type {
@@ -56,7 +56,10 @@ export type { PostgresClientLike, PostgresPoolLike, PostgresQuery } from './post
 export interface PostgresStoreOptions {
   /** `postgres://…` URL; the store creates (and on close, ends) its own `pg.Pool` of up to 10 connections. */
   connectionString?: string;
-  /** A node-postgres `Pool` you own; the store keeps one of its connections for LISTEN and does not end it. */
+  /**
+   * A node-postgres `Pool` you own (of at least 2 connections): the store keeps one of them for
+   * LISTEN, and does not end the pool.
+   */
   pool?: PostgresPoolLike;
   /**
    * The schema of the store's tables (`revocations`, `claims`, `outbox`) and the name of its NOTIFY
@@ -437,9 +440,9 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresRevo
       await ready();
       const { rows } = await withTimeout(
         pool.query({
-          text: `INSERT INTO ${names.claims} AS c (key, expires_at)
-                 VALUES ($1, clock_timestamp() + $2 * interval '1 millisecond')
-                 ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at
+          text: `INSERT INTO ${names.claims} AS c (id, expires_at)
+                 VALUES (${digestOf('$1::text')}, clock_timestamp() + $2 * interval '1 millisecond')
+                 ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at
                  WHERE c.expires_at <= clock_timestamp()
                  RETURNING 1`,
           values: [key, Math.max(1, Math.ceil(ttlMs))],

@@ -9,7 +9,7 @@
  */
 import { withTimeout, type PostgresPoolLike } from './postgres-client.js';
 import { payloadTails } from './postgres-notification.js';
-import type { PostgresNames } from './postgres-schema.js';
+import { digestOf, type PostgresNames } from './postgres-schema.js';
 import { mergeRevocation, revocationTarget, type Revocation } from './revocation-store.js';
 
 const MAX_BATCH = 1_000;
@@ -40,10 +40,10 @@ export class PostgresWriter {
     // this statement's horizon (x) and transaction id (t), which only it knows.
     this.statement = `
       WITH written AS (
-        INSERT INTO ${names.revocations} AS r (target, cutoff, expires_at, txid)
-        SELECT target, cutoff, expires_at, pg_current_xact_id()
+        INSERT INTO ${names.revocations} AS r (id, target, cutoff, expires_at, txid)
+        SELECT ${digestOf('target')}, target, cutoff, expires_at, pg_current_xact_id()
         FROM unnest($2::text[], $3::int8[], $4::int8[]) AS i(target, cutoff, expires_at)
-        ON CONFLICT (target) DO UPDATE SET
+        ON CONFLICT (id) DO UPDATE SET
           cutoff = GREATEST(r.cutoff, EXCLUDED.cutoff),
           expires_at = GREATEST(r.expires_at, EXCLUDED.expires_at),
           txid = EXCLUDED.txid

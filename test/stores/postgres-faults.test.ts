@@ -20,7 +20,7 @@ import {
   type PostgresRevocationStore,
   type PostgresStoreOptions,
 } from '../../src/stores/postgres-store.js';
-import { startIdp, type EmbeddedIdp } from '../support/idp.js';
+import { issuedAt, startIdp, testClock, type EmbeddedIdp } from '../support/idp.js';
 import { DATABASE_URL, postgresAdmin } from '../support/postgres.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { waitFor } from '../support/wait-for.js';
@@ -55,8 +55,13 @@ function store(schema: string, options: Partial<PostgresStoreOptions> = {}): Pos
   return created;
 }
 
-function verifierOn(on: PostgresRevocationStore): Verifier {
-  const verifier = createVerifier({ issuer: idp.issuer, audience: idp.audience, store: on });
+function verifierOn(on: PostgresRevocationStore, clock?: () => number): Verifier {
+  const verifier = createVerifier({
+    issuer: idp.issuer,
+    audience: idp.audience,
+    store: on,
+    ...(clock ? { clock } : {}),
+  });
   cleanups.unshift(() => verifier.close()); // closed before its store
   return verifier;
 }
@@ -151,14 +156,18 @@ describe('the LISTEN connection lost', () => {
       maxStaleness: 0,
     });
     const statuses = statusesOf(b);
-    const [va, vb] = [verifierOn(a), verifierOn(b)];
-    await Promise.all([synced(va), synced(vb)]);
     const revoked = await idp.issueAccessToken();
+    // B's verifier on a test clock (anchored on the IdP's token): maxStaleness 0 must be past, not
+    // "within the same millisecond".
+    const clock = testClock(issuedAt(revoked));
+    const [va, vb] = [verifierOn(a), verifierOn(b, clock)];
+    await Promise.all([synced(va), synced(vb)]);
     expect(await outcome(vb.verify(revoked))).toBe('accepted');
 
     link.pause(); // nothing reaches B; its connections stay open
     await va.invalidate(revoked);
     await waitFor(() => statuses.at(-1) === 'disconnected', 'the heartbeat to give up', 3_000);
+    clock.advance(1);
     expect(await outcome(vb.verify(revoked))).toBe('store_unavailable');
 
     link.resume();
@@ -184,8 +193,8 @@ describe('cursor soundness', () => {
     try {
       await slow.query('BEGIN');
       const { rows } = await slow.query(
-        `INSERT INTO "${schema}".revocations (target, cutoff, expires_at, txid)
-         VALUES ('token:slow', 0, $1, pg_current_xact_id()) RETURNING txid::text`,
+        `INSERT INTO "${schema}".revocations (id, target, cutoff, expires_at, txid)
+         VALUES (sha256('token:slow'), 'token:slow', 0, $1, pg_current_xact_id()) RETURNING txid::text`,
         [Date.now() + 3_600_000],
       );
       const slowTxid = BigInt(rows[0].txid);

@@ -4,6 +4,7 @@
  * schema of its own. These tests never skip: CI starts PostgreSQL (see .ci/run).
  */
 import { afterAll, describe, expect, it } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Revocation, RevocationStore, StoreStatus } from '../../src/index.js';
 import {
@@ -90,7 +91,7 @@ describe('postgres store specifics', () => {
     }
   });
 
-  it('delivers a revocation too large for a NOTIFY payload by reading it from the table', async () => {
+  it('delivers a revocation too large for a NOTIFY payload (or a B-tree entry) by reading it from the table', async () => {
     const now = Date.now();
     const schema = admin.newSchema();
     const [writer, reader] = await Promise.all([connectedStore(() => now, schema), connectedStore(() => now, schema)]);
@@ -100,7 +101,7 @@ describe('postgres store specifics', () => {
       const huge: Revocation = {
         type: 'subject',
         issuer: 'i',
-        subject: `s${'é'.repeat(9_000)}`,
+        subject: `é${randomBytes(9_000).toString('base64')}`,
         cutoff: 5,
         expiresAt: now + 60_000,
       };
@@ -152,6 +153,10 @@ describe('postgres store specifics', () => {
         Array.from({ length: 30 }, (_, i) => stores[i % 3]!.claimOnce('logout:iss:jti-1', 60_000)),
       );
       expect(results.filter(Boolean)).toHaveLength(1);
+      // Keys of any length (a B-tree entry holds ~2700 bytes: the table keys by their SHA-256).
+      const long = randomBytes(6_000).toString('base64');
+      expect(await stores[0]!.claimOnce(long, 60_000)).toBe(true);
+      expect(await stores[1]!.claimOnce(long, 60_000)).toBe(false);
       expect(await stores[0]!.claimOnce('short', 1)).toBe(true);
       // The database's clock, like Redis PX: no injected clock reaches it, so this waits real milliseconds.
       await waitFor(() => stores[1]!.claimOnce('short', 60_000), 'the 1 ms claim to lapse');
