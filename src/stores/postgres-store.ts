@@ -151,7 +151,7 @@ export interface PostgresStoreStats {
   queuedWrites: number;
   /** Expired rows this instance's purges deleted. */
   purged: number;
-  /** The last database error (connection, read, purge), if any since the last success of that kind. */
+  /** The last database error the store met on its own (LISTEN connection, purge, read of a large revocation). */
   lastError: string | undefined;
 }
 
