@@ -18,6 +18,8 @@ const root = resolve(import.meta.dirname, '../..');
 const entry = join(root, 'dist/index.d.ts');
 /** The framework entry points (`revocable-jwt/fastify`, …) other than Express, whose names the root exports. */
 const frameworkEntries = ['fastify', 'koa', 'hono', 'fetch'].map((name) => join(root, `dist/${name}/index.d.ts`));
+/** The store entry points (`revocable-jwt/postgres`): documented like the root. */
+const storeEntries = [join(root, 'dist/stores/postgres-store.d.ts')];
 
 /**
  * Exported names that may still lack docs: empty, and meant to stay so. A name put here (while its
@@ -230,7 +232,7 @@ describe('the API documentation', () => {
   virtual.set(contextPath, CONTEXT);
   virtual.set(canaryExamplePath, CANARY_EXAMPLE);
   virtual.set(canaryDeclarationsPath, CANARY_DECLARATIONS);
-  const program = createProgram([entry, ...frameworkEntries], virtual);
+  const program = createProgram([entry, ...frameworkEntries, ...storeEntries], virtual);
   const elapsed = () => `${Math.round(performance.now() - started)} ms`;
 
   it('finds what it checks, and catches a broken example and every kind of gap', () => {
@@ -273,6 +275,13 @@ describe('the API documentation', () => {
     }));
     // Each entry exports the guard, the three routes and their option types at least.
     for (const { gaps } of found) expect(gaps.size).toBeGreaterThanOrEqual(8);
+    expect(found.flatMap(({ file, gaps }) => [...gaps.values()].flat().map((gap) => `${file}: ${gap}`))).toEqual([]);
+  });
+
+  it('documents every export of the store entry points (postgres) the same way', () => {
+    if (staleDist) throw new Error(staleDist);
+    const found = storeEntries.map((file) => ({ file: relative(root, file), gaps: documentationGaps(program, file) }));
+    for (const { gaps } of found) expect(gaps.size).toBeGreaterThanOrEqual(4);
     expect(found.flatMap(({ file, gaps }) => [...gaps.values()].flat().map((gap) => `${file}: ${gap}`))).toEqual([]);
   });
 });

@@ -57,15 +57,27 @@ describe('the packed package', () => {
   it.each([
     ['consumer.cjs', 'cjs'],
     ['consumer.mjs', 'esm'],
-  ])('loads from %s, with the /express and /fetch entry points, and verifies a real token', async (file, kind) => {
-    const token = await idp.issueAccessToken();
-    const { stdout, stderr } = await run(process.execPath, [file], {
-      cwd: workdir,
-      env: { PATH: process.env.PATH, ISSUER: idp.issuer, AUDIENCE: idp.audience, TOKEN: token },
-    });
-    const sub = idp.client.clientId;
-    // `express`: the subpath exports the very functions the root does; `fetch`: its guard admitted the token.
-    expect(JSON.parse(stdout)).toEqual({ kind, sub, guard: 'function', rejected: true, express: true, fetch: sub });
-    expect(stderr).not.toMatch(/Error/);
-  });
+  ])(
+    'loads from %s, with the /express, /fetch and /postgres entry points, and verifies a real token',
+    async (file, kind) => {
+      const token = await idp.issueAccessToken();
+      const { stdout, stderr } = await run(process.execPath, [file], {
+        cwd: workdir,
+        env: { PATH: process.env.PATH, ISSUER: idp.issuer, AUDIENCE: idp.audience, TOKEN: token },
+      });
+      const sub = idp.client.clientId;
+      // `express`: the subpath exports the very functions the root does; `fetch`: its guard admitted the token.
+      const postgres = 'revocable-jwt: createPostgresStore needs the optional peer dependency pg: npm install pg';
+      expect(JSON.parse(stdout)).toEqual({
+        kind,
+        sub,
+        guard: 'function',
+        rejected: true,
+        express: true,
+        fetch: sub,
+        postgres,
+      });
+      expect(stderr).not.toMatch(/Error/);
+    },
+  );
 });

@@ -1,11 +1,13 @@
 /**
  * One API instance as its own process, for the many-instances tests: the notes API's guard and
- * logout route over a verifier backed by the Redis store. Run with `node --import tsx`.
+ * logout route over a verifier backed by the Redis store, or by the PostgreSQL store when
+ * DATABASE_URL is set. Run with `node --import tsx`.
  *
- * Env: ISSUER, AUDIENCE, REDIS_URL, KEY_PREFIX, REVOCATION_ENDPOINT, CLIENT_ID, CLIENT_SECRET,
- * MAX_STALENESS (s), ON_STORE_UNAVAILABLE. Prints `{"port":n}` once listening.
+ * Env: ISSUER, AUDIENCE, REDIS_URL and KEY_PREFIX (or DATABASE_URL and PG_SCHEMA), REVOCATION_ENDPOINT,
+ * CLIENT_ID, CLIENT_SECRET, MAX_STALENESS (s), ON_STORE_UNAVAILABLE. Prints `{"port":n}` once listening.
  *
- * Test-only admin routes: /admin/invalidate-subject, /admin/retry, /admin/stats, and
+ * Test-only admin routes: /admin/invalidate-subject, /admin/retry, /admin/stats (the verifier's,
+ * with the store's own under `storeStats` when it has them), and
  * /admin/clock to move this process's clock forward (so retries and staleness need no sleeps).
  */
 import express from 'express';
@@ -17,6 +19,7 @@ import {
   createVerifier,
   revokeRoute,
 } from '../../src/index.js';
+import { createPostgresStore } from '../../src/stores/postgres-store.js';
 
 const env = (name: string) => {
   const value = process.env[name];
@@ -26,13 +29,15 @@ const env = (name: string) => {
 
 let offset = 0;
 const clock = () => Date.now() + offset;
-const store = createRedisStore({
-  url: env('REDIS_URL'),
-  keyPrefix: env('KEY_PREFIX'),
+const policy = {
   clock,
   maxStaleness: Number(process.env.MAX_STALENESS ?? 10),
   onStoreUnavailable: (process.env.ON_STORE_UNAVAILABLE as 'fail-closed' | 'fail-open' | undefined) ?? 'fail-closed',
-});
+};
+const postgres = process.env.DATABASE_URL
+  ? createPostgresStore({ connectionString: env('DATABASE_URL'), schema: env('PG_SCHEMA'), ...policy })
+  : undefined;
+const store = postgres ?? createRedisStore({ url: env('REDIS_URL'), keyPrefix: env('KEY_PREFIX'), ...policy });
 const verifier = createVerifier({
   issuer: env('ISSUER'),
   audience: env('AUDIENCE'),
@@ -65,7 +70,7 @@ app.post('/admin/retry', async (_req, res) => {
   res.json(await verifier.retryPending());
 });
 app.get('/admin/stats', (_req, res) => {
-  res.json(verifier.stats());
+  res.json({ ...verifier.stats(), ...(postgres ? { storeStats: postgres.stats() } : {}) });
 });
 app.post('/admin/clock', (req, res) => {
   offset += Number((req.body as { advance: number }).advance);

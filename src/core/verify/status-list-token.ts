@@ -7,12 +7,16 @@
  * client's: it is reported as an `HttpRequestError` (`invalid_body`, `too_large`) that the caller
  * turns into a 503, never as a 401 for the access token being checked.
  */
-import type { JWTVerifyOptions } from 'jose';
 import { HttpRequestError } from '../idp/http-client.js';
 import { decodeStatusList, isStatusBits, type StatusArray } from '../revoke/status-list.js';
 import { IdpUnavailableError, MisconfiguredError } from '../shared/errors.js';
+import { toAuthError } from '../shared/rejections.js';
 import { expAcceptedUntil } from '../shared/token-lifetime.js';
+import { decodeClaimsSet } from './registered-claims.js';
 import type { SignatureCheck } from './signature.js';
+import { mediaType } from './token-shape.js';
+
+const STATUS_LIST_TYP = mediaType('statuslist+jwt');
 
 /** A Status List Token we believe, decoded. Instants in epoch ms. */
 export interface VerifiedStatusList {
@@ -31,7 +35,7 @@ export interface StatusListTokenRules {
   clockTolerance: number;
   clock: () => number;
   maxListBytes: number;
-  signature: Pick<SignatureCheck, 'verifyJwt'>;
+  signature: Pick<SignatureCheck, 'verifySignature'>;
 }
 
 /**
@@ -49,21 +53,28 @@ export async function verifyStatusListToken(
     throw new HttpRequestError('invalid_body', `${target} is refused: ${why}`, { cause });
   };
   const now = rules.clock();
-  const options: JWTVerifyOptions = {
-    algorithms: rules.algorithms,
-    clockTolerance: rules.clockTolerance,
-    currentDate: new Date(now),
-    typ: 'statuslist+jwt',
-    subject: uri,
-    requiredClaims: ['sub', 'iat', 'status_list'],
-  };
   let payload: Record<string, unknown>;
   try {
-    payload = (await rules.signature.verifyJwt(jwt, options)).payload;
+    // The signature with the issuer's keys and algorithms (canonical base64url first), then the
+    // claims this list must carry, on the one parse.
+    const jws = await rules.signature.verifySignature(jwt);
+    if (mediaType(jws.protectedHeader.typ) !== STATUS_LIST_TYP)
+      return refuse('type_mismatch: its `typ` is not statuslist+jwt');
+    if (!jws.b64) return refuse('it uses an unencoded payload');
+    payload = decodeClaimsSet(jws.payload);
   } catch (error) {
     if (error instanceof IdpUnavailableError || error instanceof MisconfiguredError) throw error;
-    return refuse(`${(error as { reason?: string }).reason ?? 'not a valid JWT'}`, error);
+    if (error instanceof HttpRequestError) throw error;
+    return refuse(toAuthError(error).reason, error);
   }
+  for (const claim of ['sub', 'iat', 'status_list'])
+    if (!Object.hasOwn(payload, claim)) refuse(`claim_missing: it has no \`${claim}\``);
+  if (payload.sub !== uri) refuse('claim_invalid: its `sub` is not the URI it was fetched from');
+  const { exp, nbf } = payload;
+  if (exp !== undefined && (typeof exp !== 'number' || exp * 1000 <= now - rules.clockTolerance * 1000))
+    refuse('token_expired: it expired');
+  if (nbf !== undefined && (typeof nbf !== 'number' || nbf * 1000 > now + rules.clockTolerance * 1000))
+    refuse('token_not_yet_valid: it is not valid yet');
   const {
     iss,
     iat,
@@ -94,7 +105,6 @@ export async function verifyStatusListToken(
       cause: error,
     });
   }
-  const exp = (payload as { exp?: unknown }).exp;
   return {
     statuses,
     issuedAt: iat,
