@@ -41,8 +41,8 @@ try {
 
   step('ships dist (with the CLI), LICENSE, SECURITY.md and README; no sources, no maps', () => {
     const needed = ['package.json', 'README.md', 'LICENSE', 'SECURITY.md', 'dist/index.js', 'dist/index.d.ts'];
-    for (const entry of ['express', 'fastify', 'koa', 'hono', 'fetch'])
-      needed.push(`dist/${entry}${entry.includes('/') ? '' : '/index'}.js`);
+    for (const entry of ['express', 'fastify', 'koa', 'hono', 'fetch']) needed.push(`dist/${entry}/index.js`);
+    needed.push('dist/cli/main.js');
     const missing = needed.filter((file) => !files.includes(file));
     const unwanted = files.filter((file) => /^(src|test|bench|example-app)\/|\.map$/.test(file));
     if (missing.length > 0 || unwanted.length > 0)

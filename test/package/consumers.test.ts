@@ -118,4 +118,32 @@ describe('the packed package', () => {
     });
     expect(JSON.parse(stdout)).toEqual({ kind: 'cts-node16', sub: idp.client.clientId, rejected: true });
   });
+
+  it('runs its `revocable-jwt` executable: doctor passes against the IdP and explains a refused token', async () => {
+    const installed = join(workdir, 'node_modules/revocable-jwt');
+    const { bin } = JSON.parse(await readFile(join(installed, 'package.json'), 'utf8')) as {
+      bin: Record<string, string>;
+    };
+    const executable = join(installed, bin['revocable-jwt']!);
+    expect((await readFile(executable, 'utf8')).startsWith('#!/usr/bin/env node\n')).toBe(true);
+    const token = await idp.issueAccessToken();
+    const doctor = (audience: string) =>
+      new Promise<{ code: number | null; stdout: string }>((resolvePromise, reject) => {
+        const args = ['doctor', '--issuer', idp.issuer, '--audience', audience, '--token', '-', '--json'];
+        const child = execFile(process.execPath, [executable, ...args], { cwd: workdir }, (error, stdout) => {
+          if (error && typeof error.code !== 'number') reject(error);
+          else resolvePromise({ code: child.exitCode, stdout });
+        });
+        child.stdin!.end(token);
+      });
+    const good = await doctor(idp.audience);
+    expect(good.code).toBe(0);
+    expect(JSON.parse(good.stdout)).toMatchObject({ ok: true, issuer: idp.issuer });
+    const wrong = await doctor('https://another-api.example');
+    expect(wrong.code).toBe(1);
+    const verdict = (JSON.parse(wrong.stdout) as { checks: Array<{ id: string; data?: object }> }).checks.find(
+      (c) => c.id === 'token.verdict',
+    );
+    expect(verdict?.data).toMatchObject({ reason: 'audience_mismatch' });
+  });
 });
