@@ -1,3 +1,12 @@
+/**
+ * revocable-jwt: OAuth 2.0 resource-server middleware that verifies JWT access tokens locally and
+ * makes revocation work. The root exports the framework-free core (`createVerifier`,
+ * `createAuthenticator`, stores, receivers, errors) and the Express/Connect glue; the other
+ * frameworks have entry points of their own (`revocable-jwt/fastify`, `/koa`, `/hono`, `/fetch`).
+ *
+ * @packageDocumentation
+ * @module revocable-jwt
+ */
 export {
   createVerifier,
   type MultiIssuerOptions,

@@ -11,7 +11,7 @@ const src = resolve(import.meta.dirname, '../src');
 /** Top to bottom, as in src/README.md: a file may import only from its own folder or a lower layer. */
 const LAYERS = [
   ['index.ts'],
-  ['express', 'fastify', 'koa', 'hono', 'fetch', 'metrics'],
+  ['express', 'fastify', 'koa', 'hono', 'fetch', 'metrics', 'cli'],
   ['glue'],
   ['core/request'],
   ['core/receive'],

@@ -1,6 +1,8 @@
 /**
  * `revocable-jwt/express`: the guard (middleware → `req.auth`), the endpoints and the error
  * renderer for Express 4 and 5, Connect and bare `node:http`. The package root exports them too.
+ *
+ * @module revocable-jwt/express
  */
 export {
   type AuthGuardMiddleware,

@@ -1,6 +1,8 @@
 /**
  * `revocable-jwt/fetch`: the guard and the endpoints for Web-standard `Request`/`Response`
  * (Next.js route handlers, Cloudflare Workers, Deno, Bun, Node). Web-standard APIs only.
+ *
+ * @module revocable-jwt/fetch
  */
 export {
   type AuthGuardOptions,

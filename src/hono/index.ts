@@ -1,6 +1,8 @@
 /**
  * `revocable-jwt/hono`: the guard (middleware → `c.get('auth')`) and the endpoints for Hono.
  * Web-standard APIs only: runs wherever Hono runs.
+ *
+ * @module revocable-jwt/hono
  */
 export {
   type AuthEnv,

@@ -1,4 +1,8 @@
-/** `revocable-jwt/koa`: the guard (middleware → `ctx.state.auth`) and the endpoints for Koa. */
+/**
+ * `revocable-jwt/koa`: the guard (middleware → `ctx.state.auth`) and the endpoints for Koa.
+ *
+ * @module revocable-jwt/koa
+ */
 export {
   type AuthGuardMiddleware,
   type AuthGuardOptions,

@@ -10,22 +10,26 @@
  * Usage: node test/runtimes/install.mjs  → installs every runtime, says which were cached.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const CACHE = join(root, '.cache/runtimes');
 
-/** Each runtime: the folder it installs into, the package and its exact version, and the binary it brings. */
+/**
+ * Each runtime: the folder it installs into, the package and its exact version, the binary it
+ * brings, and the packages whose install scripts it needs (`scripts`: they fetch or place the
+ * platform binary), approved through npm's `allowScripts` in the folder's own package.json.
+ */
 export const RUNTIMES = [
   // The floor of `engines` (20.19: require(esm) without a flag); Node 20 is past end of life.
-  { name: 'node20', pkg: 'node', version: '20.19.0', bin: 'node' },
-  { name: 'node22', pkg: 'node', version: '22.23.3', bin: 'node' },
-  { name: 'node24', pkg: 'node', version: '24.21.0', bin: 'node' },
-  { name: 'bun', pkg: 'bun', version: '1.4.5', bin: 'bun' },
-  { name: 'deno', pkg: 'deno', version: '2.9.6', bin: 'deno' },
-  { name: 'workerd', pkg: 'miniflare', version: '4.20260730.0', bin: undefined },
+  { name: 'node20', pkg: 'node', version: '20.19.0', bin: 'node', scripts: ['node'] },
+  { name: 'node22', pkg: 'node', version: '22.23.3', bin: 'node', scripts: ['node'] },
+  { name: 'node24', pkg: 'node', version: '24.21.0', bin: 'node', scripts: ['node'] },
+  { name: 'bun', pkg: 'bun', version: '1.4.5', bin: 'bun', scripts: ['bun'] },
+  { name: 'deno', pkg: 'deno', version: '2.9.6', bin: 'deno', scripts: ['deno'] },
+  { name: 'workerd', pkg: 'miniflare', version: '4.20260730.0', bin: undefined, scripts: ['workerd'] },
 ];
 
 /**
@@ -62,6 +66,11 @@ export function install(runtime) {
   if (installed(runtime)) return false;
   const { prefix } = locate(runtime);
   mkdirSync(prefix, { recursive: true });
+  // npm 11 runs dependency install scripts with a notice, and a later npm not at all, unless
+  // `allowScripts` approves them (`--allow-scripts` is refused in a folder install): approve the
+  // ones this runtime needs, by name, here.
+  const allowScripts = Object.fromEntries(runtime.scripts.map((name) => [name, true]));
+  writeFileSync(join(prefix, 'package.json'), `${JSON.stringify({ private: true, allowScripts }, null, 2)}\n`);
   try {
     execFileSync(
       'npm',

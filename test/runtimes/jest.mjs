@@ -53,7 +53,11 @@ const require = createRequire(import.meta.url);
 const jest = join(dirname(require.resolve('jest/package.json')), require('jest/package.json').bin);
 const env = {
   ...process.env,
-  NODE_OPTIONS: [process.env.NODE_OPTIONS, '--experimental-vm-modules'].filter(Boolean).join(' '),
+  // Native ESM jest needs VM modules; their ExperimentalWarning (printed once per jest process) is
+  // expected, so that one warning type is silenced (--disable-warning: Node >= 20.11, every Node we run).
+  NODE_OPTIONS: [process.env.NODE_OPTIONS, '--experimental-vm-modules', '--disable-warning=ExperimentalWarning']
+    .filter(Boolean)
+    .join(' '),
   // A test that starts `node` by name (npm's own scripts, say) gets the same Node as jest.
   PATH: `${dirname(node)}${delimiter}${process.env.PATH ?? ''}`,
 };
