@@ -15,3 +15,4 @@ export { type BackchannelLogoutRouteOptions, backchannelLogoutRoute } from './ba
 export { type FetchMetadataRoute, protectedResourceMetadata } from './resource-metadata-route.js';
 export { type FetchRoute, type RevokeRouteOptions, revokeRoute } from './revoke-route.js';
 export { type SecurityEventRouteOptions, securityEventRoute } from './security-event-route.js';
+export type { WebRequest } from '../glue/web-request.js';

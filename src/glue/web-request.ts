@@ -7,7 +7,18 @@ import { mediaTypeOf, type RequestLike } from '../core/request/request-like.js';
 import type { RouteAnswer } from '../core/request/route-answer.js';
 import { bodyAlreadyRead, bodyFields, bodyTooLarge, bodyUnreadable, MAX_BODY_BYTES } from './body-fields.js';
 
-/** The shape of a WHATWG `Request` this glue reads (a Hono `c.req.raw` is one). */
+/**
+ * The part of a WHATWG `Request` the fetch adapter's routes read: a whole `Request` is one (so is
+ * a Hono `c.req.raw`); a test or a framework bridge may pass just these members.
+ *
+ * @example
+ * ```ts
+ * import { revokeRoute, type WebRequest } from 'revocable-jwt/fetch';
+ * const logout = revokeRoute({ verifier });
+ * const request: WebRequest = new Request('https://api.example.com/logout', { method: 'POST' });
+ * const response = await logout(request);
+ * ```
+ */
 export type WebRequest = Pick<Request, 'method' | 'url' | 'headers' | 'body' | 'bodyUsed'>;
 
 /** What a guard reads of a `Request`: a whole one, or just its method, URL and headers. */
