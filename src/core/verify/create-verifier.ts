@@ -390,6 +390,8 @@ class MultiIssuerVerifier implements Verifier {
       // Each issuer's own: an entry may bring its own `clock` and `clockTolerance`.
       time: new Map(this.verifiers.flatMap((v) => [...portOf(v).time])),
       dpop: new Map(this.verifiers.flatMap((v) => [...portOf(v).dpop])),
+      // The guards of a multi-issuer verifier share this one (they never see its issuers' own).
+      proofsClaimed: new WeakMap(),
     };
   }
 

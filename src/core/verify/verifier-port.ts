@@ -52,6 +52,13 @@ export interface VerifierPort {
   readonly time: ReadonlyMap<string, IssuerTime>;
   /** How each issuer checks DPoP proofs, by issuer (one entry for a single-issuer verifier). */
   readonly dpop: ReadonlyMap<string, DpopSettings>;
+  /**
+   * The DPoP proofs this verifier's guards claimed, by the request that presented them (its
+   * `RequestLike.identity`: the framework's own request object, never reused), so a second guard
+   * on the same request (an app-wide guard, then a route's) finds its proof claimed by the first
+   * instead of refusing it as a replay. Entries go with their request.
+   */
+  readonly proofsClaimed: WeakMap<object, Map<string, Promise<boolean>>>;
 }
 
 // One registry per process, shared by every copy of the library that may be loaded (as the

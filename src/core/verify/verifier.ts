@@ -134,6 +134,7 @@ class JwtVerifier implements Verifier {
       reportRejection: (error) => this.reportRejection(error),
       time: new Map([[issuer, Object.freeze({ clock, clockTolerance: options.clockTolerance })]]),
       dpop: new Map([[issuer, options.dpop]]),
+      proofsClaimed: new WeakMap(),
     });
   }
 

@@ -467,6 +467,71 @@ describe('revocation and the cache', () => {
     await expectRefused(authenticate(request), invalidProof('dpop_proof_replayed'));
   });
 
+  it('claims a proof once per request identity: a second guard on it admits the proof, a new request does not', async () => {
+    const verifier = verifierWith();
+    const [outer, inner] = [
+      createAuthenticator({ verifier }),
+      createAuthenticator({ verifier, scopes: ['notes:read'] }),
+    ];
+    const proof = await client.proof({ htu: HTU, token: bound, at: clock() });
+    const identity = {}; // what an adapter passes: the framework's own object for this request
+    expect(await outer(await dpopRequest(bound, proof, { identity }))).toMatchObject({ ok: true });
+    expect(await inner(await dpopRequest(bound, proof, { identity }))).toMatchObject({ ok: true });
+    // Another request (another identity, or none) presenting the same proof: a replay.
+    await expectRefused(inner(await dpopRequest(bound, proof, { identity: {} })), invalidProof('dpop_proof_replayed'));
+    await expectRefused(outer(await dpopRequest(bound, proof)), invalidProof('dpop_proof_replayed'));
+  });
+
+  it('on the same request identity, still claims another proof and still runs every other proof check', async () => {
+    const verifier = verifierWith();
+    const authenticate = createAuthenticator({ verifier });
+    const identity = {};
+    expect(await authenticate(await dpopRequest(bound, undefined, { identity }))).toMatchObject({ ok: true });
+    // A second proof on the same identity is claimed in the store: another request cannot reuse it.
+    const second = await client.proof({ htu: HTU, token: bound, at: clock() });
+    expect(await authenticate(await dpopRequest(bound, second, { identity }))).toMatchObject({ ok: true });
+    await expectRefused(
+      authenticate(await dpopRequest(bound, second, { identity: {} })),
+      invalidProof('dpop_proof_replayed'),
+    );
+    // The proof already claimed for this identity, checked against another URL, method or token.
+    const proof = await client.proof({ htu: HTU, token: bound, at: clock() });
+    expect(await authenticate(await dpopRequest(bound, proof, { identity }))).toMatchObject({ ok: true });
+    await expectRefused(
+      authenticate(await dpopRequest(bound, proof, { identity, url: '/other' })),
+      invalidProof('dpop_url_mismatch'),
+    );
+    await expectRefused(
+      authenticate(await dpopRequest(bound, proof, { identity, method: 'POST' })),
+      invalidProof('dpop_method_mismatch'),
+    );
+    const elsewhere = createAuthenticator({ verifier, origin: 'https://other.example.com' });
+    await expectRefused(elsewhere(await dpopRequest(bound, proof, { identity })), invalidProof('dpop_url_mismatch'));
+    clock.advance(400_000); // past iatWindow
+    try {
+      await expectRefused(
+        authenticate(await dpopRequest(bound, proof, { identity })),
+        invalidProof('dpop_proof_stale'),
+      );
+    } finally {
+      clock.advance(-400_000);
+    }
+  });
+
+  it('shares one claim between concurrent checks of one request, and never between two verifiers', async () => {
+    const verifier = verifierWith();
+    const authenticate = createAuthenticator({ verifier });
+    const identity = {};
+    const request = await dpopRequest(bound, undefined, { identity });
+    const answers = await Promise.all([authenticate(request), authenticate(request)]);
+    expect(answers).toMatchObject([{ ok: true }, { ok: true }]);
+    // Another verifier (its own store) claims for itself: the memory is per verifier.
+    const store = createMemoryStore({ clock });
+    const [a, b] = [verifierWith({ store }), verifierWith({ store })];
+    expect(await createAuthenticator({ verifier: a })(request)).toMatchObject({ ok: true });
+    await expectRefused(createAuthenticator({ verifier: b })(request), invalidProof('dpop_proof_replayed'));
+  });
+
   it('does not use up a jti when the proof is refused for another reason', async () => {
     const authenticate = createAuthenticator({ verifier: verifierWith() });
     const jti = randomUUID();
