@@ -673,6 +673,38 @@ describe('DPoP (RFC 9449), on every adapter', () => {
     );
   });
 
+  it('refuses a certificate-bound token on a route without mtls, unless its DPoP proof constrains it', async () => {
+    const certificateBound = await tokenAt(idp, clock(), { scope: 'notes:read', cnf: { 'x5t#S256': 'A'.repeat(43) } });
+    const description =
+      'The access token is bound to a client certificate, and this resource does not check client certificates';
+    await expectEvery('/notes', bearer(certificateBound), invalidToken(description));
+    await expectEvery(
+      '/dpop',
+      bearer(certificateBound),
+      refusal(
+        401,
+        `Bearer realm="api", error="invalid_token", error_description="${description}", DPoP realm="api", algs="${ALGS}"`,
+        { error: 'invalid_token', error_description: description },
+      ),
+    );
+    // Bound to the certificate and to the DPoP key, presented with its proof: DPoP constrains it.
+    const both = await tokenAt(idp, clock(), {
+      sub: 'dora',
+      scope: 'notes:read',
+      cnf: { 'x5t#S256': 'A'.repeat(43), jkt: key.jkt },
+    });
+    await expectEvery(
+      '/dpop',
+      async () => ({
+        headers: {
+          Authorization: `DPoP ${both}`,
+          DPoP: await key.proof({ htu: `${PUBLIC_URL}/dpop`, token: both, at: clock() }),
+        },
+      }),
+      admitted(),
+    );
+  });
+
   it('refuses a Bearer token where DPoP is required: 401 with a bare DPoP challenge', async () => {
     const token = await tokenAt(idp, clock(), { scope: 'notes:read' });
     await expectEvery(

@@ -85,7 +85,9 @@ export interface GuardSettings {
    * Certificate-bound tokens (RFC 8705): `true` admits a token only if its `cnf['x5t#S256']` is
    * the thumbprint of the client certificate of the TLS connection (unbound tokens refused);
    * {@link MtlsOptions} reads the certificate from a trusted proxy's header or admits unbound
-   * tokens too. Default `false`: nothing is read, a bound token passes as a bearer token.
+   * tokens too. Default `false`: no certificate is read, and a certificate-bound token is refused
+   * (401 `invalid_token`, `certificate_binding_unchecked`) unless it is also DPoP-bound and comes
+   * with its DPoP proof: a route that cannot check a token's binding does not take it.
    */
   mtls?: boolean | MtlsOptions;
   /**
@@ -417,11 +419,11 @@ export function buildAuthenticator(
   // What a verified token must also pass for this route, on every request (cache hits included),
   // in order (see GuardSettings): how the token is bound to its sender first (DPoP proof,
   // client certificate: whose token is it?), then what the token must say. A check throws an
-  // AuthError to refuse. The DPoP check always runs: in every mode a DPoP-bound token sent as
-  // Bearer is refused.
+  // AuthError to refuse. Both binding checks always run: in every mode a DPoP-bound token sent as
+  // Bearer is refused, and without `mtls` so is a certificate-bound one (nothing checks its binding).
   const checks: RequestCheck[] = [
     dpop.check,
-    mtls === undefined ? undefined : certificateBinding(mtls),
+    certificateBinding(mtls),
     claimCheck,
     stepUpCheck(stepUp, port.time),
     scopeCheck(scopes),
