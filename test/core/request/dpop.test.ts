@@ -607,17 +607,17 @@ describe('the store cannot record the claim', () => {
 
   it('a memory store full of live claims refuses new ones (503) rather than forget one', async () => {
     const store = createMemoryStore({ clock });
-    for (let i = 0; i < 100_000; i++) await store.claimOnce(`filler:${i}`, 600_000);
+    for (let i = 0; i < 100_000; i++) await store.claimOnce(`dpop:filler:${i}`, 600_000); // the DPoP proofs' cap
     const authenticate = createAuthenticator({ verifier: verifierWith({ store }) });
     await expectRefused(authenticate(await dpopRequest()), {
       status: 503,
       code: 'temporarily_unavailable',
       reason: 'store_unavailable',
     });
-    expect(await store.claimOnce('filler:0', 600_000)).toBe(false); // nothing was forgotten
+    expect(await store.claimOnce('dpop:filler:0', 600_000)).toBe(false); // nothing was forgotten
     clock.advance(601_000);
     try {
-      expect(await store.claimOnce('after', 1000)).toBe(true); // expired claims made room
+      expect(await store.claimOnce('dpop:after', 1000)).toBe(true); // expired claims made room
     } finally {
       clock.advance(-601_000);
     }
