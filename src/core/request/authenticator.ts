@@ -14,7 +14,7 @@ import { parseTrustedUrl } from '../idp/url-policy.js';
 import { bearerChallenge, type Challenge, challengeUsing } from '../shared/challenge.js';
 import { type AuthError, fitsChallenge } from '../shared/errors.js';
 import { optionKeys, rejectUnknownKeys } from '../shared/option-keys.js';
-import { toAuthError } from '../shared/rejections.js';
+import { invalidToken, toAuthError } from '../shared/rejections.js';
 import { buildVerifier } from '../verify/create-verifier.js';
 import { VERIFIER_OPTION_KEYS, type VerifiedToken, type Verifier, type VerifierOptions } from '../verify/types.js';
 import { portOf } from '../verify/verifier-port.js';
@@ -446,7 +446,12 @@ export function buildAuthenticator(
       return refuse(error, true, presented.scheme);
     }
     if (pending === undefined) return done();
-    return pending.then(done, (error: unknown) => refuse(error, true, presented.scheme));
+    // A check waited (a DPoP proof's claim: a store round trip), and a revocation may have been
+    // confirmed meanwhile: the token was found unrevoked before the wait, so look again (a
+    // synchronous look-up in this instance's list) before admitting it.
+    const settled = (): Authentication =>
+      port.revoked(auth) ? refuse(invalidToken('revoked'), true, presented.scheme) : done();
+    return pending.then(settled, (error: unknown) => refuse(error, true, presented.scheme));
   };
 
   const authenticate = (request: RequestLike): OptionalAuthentication | Promise<OptionalAuthentication> => {

@@ -416,6 +416,11 @@ class MultiIssuerVerifier implements Verifier {
           : Promise.reject(new TypeError(`revocable-jwt: unknown issuer ${issuer}`));
       },
       reportRejection: (error) => portOf(this.verifiers[0]!).reportRejection(error),
+      // The issuer that accepted the token knows its revocations; none of ours did: never admitted.
+      revoked: (auth) => {
+        const verifier = typeof auth.payload.iss === 'string' ? this.byIssuer.get(auth.payload.iss) : undefined;
+        return verifier === undefined || portOf(verifier).revoked(auth);
+      },
       // Each issuer's own: an entry may bring its own `clock` and `clockTolerance`.
       time: new Map(this.verifiers.flatMap((v) => [...portOf(v).time])),
       dpop: new Map(this.verifiers.flatMap((v) => [...portOf(v).dpop])),

@@ -8,7 +8,7 @@
 import type { JWSHeaderParameters } from 'jose';
 import type { AuthError } from '../shared/errors.js';
 import type { DpopSettings } from './dpop-options.js';
-import type { AccessTokenClaims, Verifier } from './types.js';
+import type { AccessTokenClaims, VerifiedToken, Verifier } from './types.js';
 
 /** How to verify an IdP-signed JWT that is not an access token (a logout token, a security event). */
 export interface IssuerJwtOptions {
@@ -44,6 +44,12 @@ export interface VerifierPort {
   claimOnce(key: string, until: number, issuer: string): Promise<boolean>;
   /** Request-level rejections (no token, malformed header, missing scope) reach the verifier's listeners. */
   reportRejection(error: AuthError): void;
+  /**
+   * Whether a token this verifier accepted is revoked now, in this instance's revocation list: a
+   * synchronous look-up (no I/O), for a request whose checks waited (a DPoP proof's store claim)
+   * after the token was found unrevoked. A token of no issuer of the verifier counts as revoked.
+   */
+  revoked(auth: VerifiedToken): boolean;
   /**
    * Each issuer's clock (epoch ms) and leeway (seconds), by issuer (one entry for a single-issuer
    * verifier), for request checks that compare a token's instants with now (RFC 9470

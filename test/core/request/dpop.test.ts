@@ -25,6 +25,8 @@ import {
 import { ath, dpopClient, type DpopClient, issueDpopToken, type ProofOptions } from '../../support/dpop.js';
 import { issuedAt, rawToken, startIdp, testClock, tokenAt, type EmbeddedIdp } from '../../support/idp.js';
 import { REDIS_URL, startPrivateRedis, type PrivateRedis } from '../../support/redis-server.js';
+import { scriptedStore } from '../../support/scripted-store.js';
+import { waitFor } from '../../support/wait-for.js';
 
 const PUBLIC_URL = 'https://api.example.com';
 const HTU = `${PUBLIC_URL}/notes`;
@@ -458,6 +460,38 @@ describe('revocation and the cache', () => {
     expect(verifier.peek(token)).toBeDefined();
     await verifier.invalidate(token);
     await expectRefused(authenticate(await request()), { status: 401, code: 'invalid_token', reason: 'revoked' });
+  });
+
+  it('refuses a request whose proof claim was in flight when another instance confirmed the revocation', async () => {
+    // Two instances sharing a store; A's claim of the proof waits in the store (one round trip)
+    // while B revokes the token and the store delivers it to A. Before: A admitted the request, its
+    // revocation check having run before the claim.
+    const store = scriptedStore({ onUnavailable: 'fail-closed', maxStalenessMs: 60_000 }, clock);
+    const [a, b] = [verifierWith({ store }), verifierWith({ store })];
+    store.connect();
+    const key = await dpopClient();
+    const token = await issueDpopToken(idp, key);
+    const request = async () => ({
+      method: 'GET',
+      url: '/notes',
+      headers: { authorization: `DPoP ${token}`, dpop: await key.proof({ htu: HTU, token, at: clock() }) },
+    });
+    const onA = createAuthenticator({ verifier: a });
+    expect(await onA(await request())).toMatchObject({ ok: true }); // A has the token cached
+    const release = store.holdClaims();
+    try {
+      const pending = onA(await request()); // a cache hit: not revoked yet; the proof's claim goes out
+      await waitFor(() => store.claimsHeld === 1, 'the claim in flight');
+      await b.invalidate(token); // confirmed: in the store, and delivered to A
+      expect(a.peek(token)).toBeUndefined();
+      release();
+      await expectRefused(pending, { status: 401, code: 'invalid_token', reason: 'revoked' });
+    } finally {
+      release();
+    }
+    // A proof claimed before a revocation that comes after the answer is not this check's business:
+    // the next request is refused as any revoked token is.
+    await expectRefused(onA(await request()), { status: 401, code: 'invalid_token', reason: 'revoked' });
   });
 
   it('never reuses a proof: the same proof twice is a replay, even with the token cached', async () => {
