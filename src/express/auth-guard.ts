@@ -148,11 +148,9 @@ export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
     next();
   };
 
-  // An IncomingMessage is a RequestLike as is: nothing to copy on the hit path, unless the
-  // certificate-bound token check needs the TLS connection's certificate beside it.
   const fromSocket = readsPeerCertificate(authenticate);
   const guard = (req: GuardRequest, res: ServerResponse, next: NextFunction): void => {
-    const answer = authenticate(fromSocket ? withPeerCertificate(req) : req);
+    const answer = authenticate(requestLikeOf(req, fromSocket));
     if ('ok' in answer) finish(req, res, next, answer);
     else answer.then((settled) => finish(req, res, next, settled));
   };
@@ -162,9 +160,15 @@ export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware {
   }) as AuthGuardMiddleware;
 }
 
-/** What the core reads of `req`, with the client certificate of its TLS connection. */
-function withPeerCertificate(req: GuardRequest): RequestLike {
-  return {
+/**
+ * What the core reads of `req`. An IncomingMessage is a RequestLike as is: nothing to copy on the
+ * hit path, unless the core needs what it does not carry: the client certificate of the TLS
+ * connection (`mtls`), or the request's identity, which only a DPoP proof's replay claim reads (so
+ * a second guard on the request does not take its proof for a replay).
+ */
+export function requestLikeOf(req: GuardRequest, withCertificate: boolean): RequestLike {
+  if (!withCertificate && req.headers.dpop === undefined) return req;
+  const like: RequestLike = {
     method: req.method,
     url: req.url,
     // Express and Connect keep the path a mounted router stripped from `url`: a DPoP proof names it.
@@ -172,6 +176,8 @@ function withPeerCertificate(req: GuardRequest): RequestLike {
     headers: req.headers,
     rawHeaders: req.rawHeaders,
     body: req.body,
-    clientCertificate: peerCertificateOf(req.socket),
+    identity: req,
   };
+  if (withCertificate) like.clientCertificate = peerCertificateOf(req.socket);
+  return like;
 }

@@ -9,6 +9,7 @@
  * Glue only: the checks and the answers are the core's (core/request/revoke-request.ts).
  */
 import { buildRevokeHandler, type RevokeRequestOptions } from '../core/request/revoke-request.js';
+import { requestLikeOf } from './auth-guard.js';
 import { postRoute } from './post-route.js';
 import { readRequestBody } from './request-body.js';
 
@@ -59,5 +60,5 @@ export type RevokeRouteOptions = RevokeRequestOptions;
  */
 export function revokeRoute(options: RevokeRouteOptions) {
   const revoke = buildRevokeHandler(options, 'revokeRoute');
-  return postRoute(revoke, async (req) => revoke(await readRequestBody(req), req));
+  return postRoute(revoke, async (req) => revoke(await readRequestBody(req), requestLikeOf(req, false)));
 }

@@ -93,6 +93,7 @@ export function authGuard(options: AuthGuardOptions): AuthGuardHook {
       rawHeaders: request.raw.rawHeaders,
       body: request.body,
       clientCertificate: fromSocket ? peerCertificateOf(request.raw.socket) : undefined,
+      identity: request.raw,
     });
     if ('ok' in answer) finish(request, reply, done, answer);
     else answer.then((settled) => finish(request, reply, done, settled));

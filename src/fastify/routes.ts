@@ -189,5 +189,6 @@ function isInvalidMediaType(error: unknown): boolean {
 }
 
 function requestLikeOf(request: FastifyRequest): RequestLike {
-  return { method: request.method, url: request.url, headers: request.headers, rawHeaders: request.raw.rawHeaders };
+  const { method, url, headers, raw } = request;
+  return { method, url, headers, rawHeaders: raw.rawHeaders, identity: raw };
 }

@@ -28,13 +28,19 @@ export type GuardedWebRequest = Pick<Request, 'method' | 'url' | 'headers'> &
 /**
  * What the core reads of `request`: method, headers, and the request target (path and query) of
  * its absolute URL, taken by string (a `new URL()` per request is not needed to find the path);
- * and `body`, a form body's text a guard read (see {@link formBodyToInspect}).
+ * `body`, a form body's text a guard read (see {@link formBodyToInspect}); and the `Request`
+ * itself as its identity (one object per HTTP request).
  */
 export function webRequestLike(
   request: Pick<Request, 'method' | 'url' | 'headers'>,
   body?: string | Record<string, unknown>,
 ): RequestLike {
-  const like: RequestLike = { method: request.method, url: requestTarget(request.url), headers: request.headers };
+  const like: RequestLike = {
+    method: request.method,
+    url: requestTarget(request.url),
+    headers: request.headers,
+    identity: request,
+  };
   if (body !== undefined) like.body = body;
   return like;
 }

@@ -123,7 +123,10 @@ export function authGuard(options: AuthGuardOptions): AuthGuardMiddleware<Option
   }) as AuthGuardMiddleware<OptionalAuthState>;
 }
 
-/** The request as the core reads it; `body` is what a body parser (koa-bodyparser, koa-body) left. */
+/**
+ * The request as the core reads it; `body` is what a body parser (koa-bodyparser, koa-body) left,
+ * the identity Node's request (Koa makes a new `ctx` per request around it).
+ */
 export function koaRequestLike(ctx: ParameterizedContext): RequestLike {
   return {
     method: ctx.method,
@@ -132,6 +135,7 @@ export function koaRequestLike(ctx: ParameterizedContext): RequestLike {
     headers: ctx.headers,
     rawHeaders: ctx.req.rawHeaders,
     body: parsedBodyOf(ctx),
+    identity: ctx.req,
   };
 }
 

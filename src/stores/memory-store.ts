@@ -33,8 +33,24 @@ export interface MemoryStoreOptions {
   clock?: () => number;
 }
 
-/** Most live replay records (logout tokens, security events, DPoP proofs) a memory store keeps. */
+/**
+ * Most live replay records a memory store keeps of each kind: DPoP proofs (`dpop:` keys), logout
+ * tokens (`bcl:`), security events (`set:`), and any other key. One cap per kind, so a busy DPoP
+ * API filling its proofs' cap cannot make back-channel logout fail.
+ */
 const MAX_CLAIMS = 100_000;
+/** The kinds of replay records by key prefix, as a refusal names them. */
+const CLAIM_KINDS: Readonly<Record<string, string>> = {
+  dpop: 'DPoP proof',
+  bcl: 'logout token',
+  set: 'security event',
+};
+
+/** The kind of a replay record: its key's prefix when it is one of {@link CLAIM_KINDS}, else `''` (any other). */
+function claimKind(key: string): string {
+  const prefix = key.slice(0, Math.max(0, key.indexOf(':')));
+  return Object.hasOwn(CLAIM_KINDS, prefix) ? prefix : '';
+}
 
 /** The keys createMemoryStore accepts (any other is refused): one line per option. */
 const MEMORY_STORE_OPTION_KEYS = optionKeys<MemoryStoreOptions>({ clock: true });
@@ -43,8 +59,9 @@ const MEMORY_STORE_OPTION_KEYS = optionKeys<MemoryStoreOptions>({ clock: true })
  * The default `RevocationStore`: revocations, replay records and the IdP outbox in this process's
  * memory. Verifiers that share one memory store see each other's revocations at once; a verifier
  * without a `store` option gets its own. Entries expire with the tokens they cover, so memory
- * stays bounded by live tokens (replay records: at most 100 000 live ones; past that a new claim
- * fails, so the request is answered 503, rather than a live record being forgotten).
+ * stays bounded by live tokens (replay records: at most 100 000 live ones of each kind, DPoP
+ * proofs, logout tokens, security events; past that a new claim of that kind fails, so the request
+ * is answered 503, rather than a live record being forgotten).
  *
  * Not shared between processes, and nothing survives a restart — including IdP revocations still
  * waiting in the outbox. For several instances, use {@link createRedisStore}.
@@ -74,10 +91,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): RevocationS
   const listeners = new Set<RevocationListener>();
   const pending = new Map<string, PendingRevocation & { leasedUntil: number }>();
   // Bounded, and never by forgetting a live claim (that would let its replay through): entries
-  // expire, and when the cap is full of live ones a new claim fails (the caller answers 503). Made
-  // on first use: lru-cache allocates its arrays up front (~3 MB at this size).
-  let claimed: LRUCache<string, true> | undefined;
-  let purgedAt = -Infinity;
+  // expire, and when a kind's cap is full of live ones a new claim of that kind fails (the caller
+  // answers 503). Each kind's made on first use: lru-cache allocates its arrays up front (~3 MB).
+  const claims = new Map<string, { claimed: LRUCache<string, true>; purgedAt: number }>();
 
   const identity = revocationTarget;
   const sweep = (now: number) => {
@@ -123,17 +139,30 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): RevocationS
       for (const listener of listeners) listener(revocation, meta);
     },
     async claimOnce(key, ttlMs) {
-      claimed ??= new LRUCache<string, true>({ max: MAX_CLAIMS, ttl: 60_000, ttlResolution: 0, perf: { now: clock } });
+      const kind = claimKind(key);
+      let records = claims.get(kind);
+      if (records === undefined) {
+        const claimed = new LRUCache<string, true>({
+          max: MAX_CLAIMS,
+          ttl: 60_000,
+          ttlResolution: 0,
+          perf: { now: clock },
+        });
+        records = { claimed, purgedAt: -Infinity };
+        claims.set(kind, records);
+      }
+      const { claimed } = records;
       if (claimed.has(key)) return false;
       if (claimed.size >= MAX_CLAIMS) {
         // A full scan, so at most once a second; until expired claims make room, claims fail.
-        if (clock() - purgedAt >= 1000) {
-          purgedAt = clock();
+        if (clock() - records.purgedAt >= 1000) {
+          records.purgedAt = clock();
           claimed.purgeStale();
         }
         if (claimed.size >= MAX_CLAIMS) {
+          const name = CLAIM_KINDS[kind] ?? 'other';
           throw new Error(
-            `revocable-jwt: the memory store holds ${MAX_CLAIMS} live replay records; ` +
+            `revocable-jwt: the memory store holds ${MAX_CLAIMS} live ${name} replay records; ` +
               'refusing to forget one (use a shared store such as Redis for this load)',
           );
         }

@@ -7,6 +7,7 @@
  */
 import { getRequestListener } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import connectFramework from 'connect';
 import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
@@ -22,6 +23,7 @@ import * as fetchAdapter from '../../src/fetch/index.js';
 import * as honoAdapter from '../../src/hono/index.js';
 import * as koaAdapter from '../../src/koa/index.js';
 import { createVerifier, MisconfiguredError, type VerifiedToken, type Verifier } from '../../src/index.js';
+import { dpopClient } from '../support/dpop.js';
 import { type EmbeddedIdp, startIdp, testClock, tokenAt } from '../support/idp.js';
 import { waitFor } from '../support/wait-for.js';
 import { HARNESSES, type RunningApp } from './harnesses.js';
@@ -397,6 +399,144 @@ describe('the same guard mounted twice on one route', () => {
       every({ status: 403, body: { error: 'insufficient_scope', error_description: expect.any(String) } }),
     );
     expect(Object.fromEntries(runs)).toEqual(every(2));
+  });
+});
+
+const PUBLIC_URL = 'https://api.example.com';
+
+/**
+ * Each stack guards GET /admin twice, as apps do: an app-wide guard admitting DPoP, then the
+ * route's own guard for the `admin` scope, both on one verifier (with a public URL, so both take
+ * DPoP). Express 5 and 4, Connect, node:http, Fastify, Koa, Hono and fetch.
+ */
+function stackedApps(dpopVerifier: Verifier): Record<string, () => Promise<string>> {
+  const outer = { verifier: dpopVerifier, dpop: 'allowed' } as const;
+  const inner = { verifier: dpopVerifier, scopes: ['admin'] };
+  const body = (auth: VerifiedToken | undefined) => ({ sub: auth?.payload.sub });
+  const expressStack = (framework: typeof express) => async () => {
+    const app = framework();
+    app.use(expressAdapter.authGuard(outer));
+    app.get('/admin', expressAdapter.authGuard(inner), (req, res) => {
+      res.json(body(req.auth));
+    });
+    app.use(expressAdapter.authErrorHandler());
+    return serve(app);
+  };
+  const writeJson = (res: import('node:http').ServerResponse, value: unknown) => {
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.end(JSON.stringify(value));
+  };
+  return {
+    'Express 5': expressStack(express),
+    'Express 4': expressStack(createRequire(import.meta.url)('express4') as typeof express),
+    Connect: async () => {
+      const connectApp = connectFramework();
+      connectApp.use(expressAdapter.authGuard(outer));
+      connectApp.use('/admin', expressAdapter.authGuard(inner));
+      connectApp.use('/admin', (req: expressAdapter.GuardRequest, res) => writeJson(res, body(req.auth)));
+      connectApp.use(expressAdapter.authErrorHandler());
+      return serve(connectApp as unknown as RequestListener);
+    },
+    'node:http': async () => {
+      const [first, second] = [expressAdapter.authGuard(outer), expressAdapter.authGuard(inner)];
+      return serve((req: expressAdapter.GuardRequest, res) => {
+        const fail = (error: unknown) => {
+          if (!expressAdapter.writeAuthError(res, error)) res.writeHead(500).end();
+        };
+        first(req, res, (error) => {
+          if (error !== undefined) return fail(error);
+          second(req, res, (again) => (again !== undefined ? fail(again) : writeJson(res, body(req.auth))));
+        });
+      });
+    },
+    Fastify: async () => {
+      const app = Fastify();
+      app.addHook('preHandler', fastifyAdapter.authGuard(outer));
+      app.get('/admin', { preHandler: fastifyAdapter.authGuard(inner) }, async (request) => body(request.auth));
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      closers.push(() => app.close());
+      return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    },
+    Koa: async () => {
+      const app = new Koa<koaAdapter.AuthState>();
+      app.use(koaAdapter.authGuard(outer));
+      app.use(koaAdapter.authGuard(inner));
+      app.use((ctx) => {
+        ctx.body = body(ctx.state.auth);
+      });
+      return serve(app.callback());
+    },
+    Hono: async () => {
+      const app = new Hono<honoAdapter.AuthEnv>();
+      app.use('*', honoAdapter.authGuard(outer));
+      app.get('/admin', honoAdapter.authGuard(inner), (c) => c.json(body(c.get('auth'))));
+      return serve(getRequestListener(app.fetch));
+    },
+    fetch: async () => {
+      const [first, second] = [fetchAdapter.authGuard(outer), fetchAdapter.authGuard(inner)];
+      return serve(
+        getRequestListener(async (request) => {
+          const auth = await first(request);
+          if (auth instanceof Response) return auth;
+          const admin = await second(request);
+          return admin instanceof Response ? admin : Response.json(body(admin));
+        }),
+      );
+    },
+  };
+}
+
+describe('an app-wide DPoP guard and a route guard on one request (DPoP proof claimed once per request)', () => {
+  it('admits the DPoP request on every stack; the same proof on a new request is a replay; the route guard still checks its scope', async () => {
+    const dpopVerifier = createVerifier({ issuer: idp.issuer, audience: idp.audience, clock, publicUrl: PUBLIC_URL });
+    closers.push(() => dpopVerifier.close());
+    const stacks = stackedApps(dpopVerifier);
+    const urls = new Map(
+      await Promise.all(Object.entries(stacks).map(async ([name, start]) => [name, await start()] as const)),
+    );
+    expect(urls.size).toBe(8);
+    const key = await dpopClient();
+    const sub = (name: string) => `stacked-${name.replace(/\W+/g, '-')}`;
+    const tokenOf = (name: string, scope: string) =>
+      tokenAt(idp, clock(), { sub: sub(name), scope, cnf: { jkt: key.jkt } });
+    const send = async (name: string, token: string, proof: string) => {
+      const head = ['GET /admin HTTP/1.1', `Authorization: DPoP ${token}`, `DPoP: ${proof}`];
+      const { status, body } = await rawRequest(urls.get(name)!, head);
+      return { status, body };
+    };
+    const each = async (answer: (name: string) => Promise<unknown>) =>
+      Object.fromEntries(await Promise.all([...urls.keys()].map(async (name) => [name, await answer(name)] as const)));
+    const every = (expected: (name: string) => unknown) =>
+      Object.fromEntries([...urls.keys()].map((name) => [name, expected(name)]));
+    const replayed = {
+      status: 401,
+      body: { error: 'invalid_dpop_proof', error_description: 'The DPoP proof has already been used' },
+    };
+
+    const proofs = new Map<string, [string, string]>();
+    for (const name of urls.keys()) {
+      const token = await tokenOf(name, 'admin');
+      proofs.set(name, [token, await key.proof({ htu: `${PUBLIC_URL}/admin`, token, at: clock() })]);
+    }
+    // Before: the route guard refused the proof the app-wide guard had just claimed (a replay).
+    expect(await each((name) => send(name, ...proofs.get(name)!))).toEqual(
+      every((name) => ({ status: 200, body: { sub: sub(name) } })),
+    ); // a miss for each token
+    expect(await each((name) => send(name, ...proofs.get(name)!))).toEqual(every(() => replayed)); // a new request
+    expect(
+      await each(async (name) => {
+        const [token] = proofs.get(name)!;
+        return send(name, token, await key.proof({ htu: `${PUBLIC_URL}/admin`, token, at: clock() }));
+      }),
+    ).toEqual(every((name) => ({ status: 200, body: { sub: sub(name) } }))); // a fresh proof: hits
+    expect(
+      await each(async (name) => {
+        const token = await tokenOf(name, 'notes:read');
+        return send(name, token, await key.proof({ htu: `${PUBLIC_URL}/admin`, token, at: clock() }));
+      }),
+    ).toEqual(
+      every(() => ({ status: 403, body: { error: 'insufficient_scope', error_description: expect.any(String) } })),
+    );
   });
 });
 

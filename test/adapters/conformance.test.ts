@@ -673,6 +673,101 @@ describe('DPoP (RFC 9449), on every adapter', () => {
     );
   });
 
+  it('refuses a certificate-bound token on a route without mtls, unless its DPoP proof constrains it', async () => {
+    const certificateBound = await tokenAt(idp, clock(), { scope: 'notes:read', cnf: { 'x5t#S256': 'A'.repeat(43) } });
+    const description =
+      'The access token is bound to a client certificate, and this resource does not check client certificates';
+    await expectEvery('/notes', bearer(certificateBound), invalidToken(description));
+    await expectEvery(
+      '/dpop',
+      bearer(certificateBound),
+      refusal(
+        401,
+        `Bearer realm="api", error="invalid_token", error_description="${description}", DPoP realm="api", algs="${ALGS}"`,
+        { error: 'invalid_token', error_description: description },
+      ),
+    );
+    // Bound to the certificate and to the DPoP key, presented with its proof: DPoP constrains it.
+    const both = await tokenAt(idp, clock(), {
+      sub: 'dora',
+      scope: 'notes:read',
+      cnf: { 'x5t#S256': 'A'.repeat(43), jkt: key.jkt },
+    });
+    await expectEvery(
+      '/dpop',
+      async () => ({
+        headers: {
+          Authorization: `DPoP ${both}`,
+          DPoP: await key.proof({ htu: `${PUBLIC_URL}/dpop`, token: both, at: clock() }),
+        },
+      }),
+      admitted(),
+    );
+  });
+
+  it('logs a DPoP caller out: token and proof checked as the guard checks them, then the token is refused', async () => {
+    const sub = (name: string) => `dpop-logout-${name.replace(/\W+/g, '-')}`;
+    const tokens = new Map(
+      await Promise.all(
+        names.map(
+          async (name) =>
+            [
+              name,
+              await tokenAt(idp, clock(), { sub: sub(name), scope: 'notes:read', cnf: { jkt: key.jkt } }),
+            ] as const,
+        ),
+      ),
+    );
+    const logout = async (name: string, proof: { htm?: string; htu?: string } = {}): Promise<RequestInit> => {
+      const token = tokens.get(name)!;
+      const dpop = await key.proof({ htm: 'POST', htu: `${PUBLIC_URL}/dpop-logout`, token, at: clock(), ...proof });
+      return { method: 'POST', headers: { Authorization: `DPoP ${token}`, DPoP: dpop } };
+    };
+    const dpopError = (code: string, description: string) =>
+      dpopRefusal(
+        401,
+        `Bearer realm="api", DPoP realm="api", algs="${ALGS}", error="${code}", error_description="${description}"`,
+        code,
+        description,
+      );
+    // A proof for another endpoint or method: refused as by the guard, and nothing is revoked.
+    await expectEvery(
+      '/dpop-logout',
+      (name) => logout(name, { htu: `${PUBLIC_URL}/dpop` }),
+      dpopError('invalid_dpop_proof', 'The DPoP proof htu is not the request URL'),
+    );
+    await expectEvery(
+      '/dpop-logout',
+      (name) => logout(name, { htm: 'GET' }),
+      dpopError('invalid_dpop_proof', 'The DPoP proof htm is not the request method'),
+    );
+    const guarded = async (name: string): Promise<RequestInit> => ({
+      headers: {
+        Authorization: `DPoP ${tokens.get(name)}`,
+        DPoP: await key.proof({ htu: `${PUBLIC_URL}/dpop`, token: tokens.get(name)!, at: clock() }),
+      },
+    });
+    await expectEvery('/dpop', guarded, (name) => ({
+      status: 200,
+      headers: {},
+      body: { sub: sub(name), scope: 'notes:read' },
+    }));
+    // Before: 401 "Bearer token required" (the DPoP scheme was not taken) and nothing revoked.
+    const inits = new Map(await Promise.all(names.map(async (name) => [name, await logout(name)] as const)));
+    await expectEvery('/dpop-logout', (name) => inits.get(name)!, {
+      status: 200,
+      headers: { 'cache-control': 'no-store' },
+      body: { revoked: true },
+    });
+    // Again with the same proof: the token is dead already (refused before its proof is looked at).
+    await expectEvery(
+      '/dpop-logout',
+      (name) => inits.get(name)!,
+      dpopError('invalid_token', 'The access token has been revoked'),
+    );
+    await expectEvery('/dpop', guarded, dpopError('invalid_token', 'The access token has been revoked'));
+  });
+
   it('refuses a Bearer token where DPoP is required: 401 with a bare DPoP challenge', async () => {
     const token = await tokenAt(idp, clock(), { scope: 'notes:read' });
     await expectEvery(

@@ -11,6 +11,7 @@
  *   GET /dpop    guard, scope notes:read, DPoP allowed (verifier with publicUrl), when the spec has one
  *   GET /dpop-nonce  guard, DPoP required, server nonces, when the spec has that verifier
  *   /logout, /backchannel-logout, /security-events: the library's endpoints (every method)
+ *   /dpop-logout  the logout endpoint on the DPoP verifier (DPoP callers), when the spec has one
  *   /.well-known/oauth-protected-resource: RFC 9728 metadata (every method)
  */
 import { getRequestListener } from '@hono/node-server';
@@ -139,6 +140,7 @@ function expressHarness(name: string, framework: typeof express): Harness {
       });
       app.all(metadata.path, metadata);
       app.all('/logout', revokeRoute({ verifier: spec.verifier }));
+      if (spec.dpopVerifier) app.all('/dpop-logout', revokeRoute({ verifier: spec.dpopVerifier }));
       app.all('/backchannel-logout', backchannelLogoutRoute({ verifier: spec.verifier, clientId: spec.clientId }));
       app.all('/security-events', securityEventRoute({ verifier: spec.verifier, audience: spec.eventAudience }));
       app.use(authErrorHandler());
@@ -169,6 +171,7 @@ const connectHarness: Harness = {
     });
     app.use(metadata.path, metadata);
     app.use('/logout', revokeRoute({ verifier: spec.verifier }));
+    if (spec.dpopVerifier) app.use('/dpop-logout', revokeRoute({ verifier: spec.dpopVerifier }));
     app.use('/backchannel-logout', backchannelLogoutRoute({ verifier: spec.verifier, clientId: spec.clientId }));
     app.use('/security-events', securityEventRoute({ verifier: spec.verifier, audience: spec.eventAudience }));
     app.use(authErrorHandler());
@@ -193,6 +196,7 @@ const nodeHttpHarness: Harness = {
       ['/backchannel-logout', backchannelLogoutRoute({ verifier: spec.verifier, clientId: spec.clientId })],
       ['/security-events', securityEventRoute({ verifier: spec.verifier, audience: spec.eventAudience })],
     ]);
+    if (spec.dpopVerifier) routes.set('/dpop-logout', revokeRoute({ verifier: spec.dpopVerifier }));
     return listen(
       createServer((req: expressAdapter.GuardRequest, res) => {
         const path = pathOf(req.url);
@@ -241,6 +245,7 @@ const fastifyHarness: Harness = {
     });
     app.register(metadata, { prefix: metadata.path });
     app.register(revokeRoute({ verifier: spec.verifier }), { prefix: '/logout' });
+    if (spec.dpopVerifier) app.register(revokeRoute({ verifier: spec.dpopVerifier }), { prefix: '/dpop-logout' });
     app.register(backchannelLogoutRoute({ verifier: spec.verifier, clientId: spec.clientId }), {
       prefix: '/backchannel-logout',
     });
@@ -279,6 +284,7 @@ const koaHarness: Harness = {
     const metadata = koaAdapter.protectedResourceMetadata({ ...(spec.metadata ?? METADATA), verifier: spec.verifier });
     routes.set(metadata.path, metadata);
     routes.set('/logout', revokeRoute({ verifier: spec.verifier }));
+    if (spec.dpopVerifier) routes.set('/dpop-logout', revokeRoute({ verifier: spec.dpopVerifier }));
     routes.set('/backchannel-logout', backchannelLogoutRoute({ verifier: spec.verifier, clientId: spec.clientId }));
     routes.set('/security-events', securityEventRoute({ verifier: spec.verifier, audience: spec.eventAudience }));
     app.use((ctx, next) => routes.get(ctx.path)?.(ctx, next) ?? next());
@@ -302,6 +308,7 @@ const honoHarness: Harness = {
     const metadata = honoAdapter.protectedResourceMetadata({ ...(spec.metadata ?? METADATA), verifier: spec.verifier });
     app.all(metadata.path, metadata);
     app.all('/logout', revokeRoute({ verifier: spec.verifier }));
+    if (spec.dpopVerifier) app.all('/dpop-logout', revokeRoute({ verifier: spec.dpopVerifier }));
     app.all('/backchannel-logout', backchannelLogoutRoute({ verifier: spec.verifier, clientId: spec.clientId }));
     app.all('/security-events', securityEventRoute({ verifier: spec.verifier, audience: spec.eventAudience }));
     return listen(createServer(getRequestListener(app.fetch)));
@@ -326,6 +333,7 @@ const fetchHarness: Harness = {
       ['/backchannel-logout', backchannelLogoutRoute({ verifier: spec.verifier, clientId: spec.clientId })],
       ['/security-events', securityEventRoute({ verifier: spec.verifier, audience: spec.eventAudience })],
     ]);
+    if (spec.dpopVerifier) routes.set('/dpop-logout', revokeRoute({ verifier: spec.dpopVerifier }));
     const handle = async (request: Request): Promise<Response> => {
       const path = new URL(request.url).pathname;
       const guard = guards.get(path);

@@ -8,7 +8,7 @@
  * trick, by plain `node:http` too. Routes:
  *   /bound    mtls: true (the connection's certificate)
  *   /proxied  mtls: { certificateHeader: 'x-client-cert' }, reached through a TLS-terminating proxy
- *   /open     no mtls (a bound token is a bearer token there)
+ *   /open     no mtls (a certificate-bound token is refused there: nothing checks its binding)
  */
 import { getRequestListener } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -279,8 +279,15 @@ describe.each(HARNESSES.map((h) => h.name))('%s over TLS', (name) => {
     expect(await response.json()).toEqual({ error: 'invalid_token', error_description: REQUIRED });
   });
 
-  it('admits the bound token as a bearer token where mtls is off (/open)', async () => {
-    expect(await get('/open', aliceToken)).toMatchObject({ status: 200, body: { sub: BOUND_CLIENT.clientId } });
+  it('refuses the bound token where mtls is off (/open): nothing there checks its binding', async () => {
+    // Before: admitted as a bearer token, so a stolen certificate-bound token worked on every such route.
+    for (const certificate of [undefined, alice]) {
+      expectRefused(
+        await get('/open', aliceToken, { certificate }),
+        'The access token is bound to a client certificate, and this resource does not check client certificates',
+      );
+    }
+    expect(await get('/open', unboundToken, { certificate: alice })).toMatchObject({ status: 200 });
   });
 
   describe('behind a TLS-terminating proxy (/proxied, certificateHeader)', () => {

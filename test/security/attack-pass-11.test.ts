@@ -75,7 +75,7 @@ describe('a closed verifier admits nothing, not even from the hit path', () => {
         issuer,
         audience: AUD,
         algorithms: ['HS256'],
-        secret: SECRET,
+        secret: issuer === ISSUER ? SECRET : new TextEncoder().encode('another issuer, another secret, 32 bytes+'),
       })),
       clock,
     });

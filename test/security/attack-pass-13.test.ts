@@ -45,11 +45,14 @@ function hmacVerifier(clock: ReturnType<typeof testClock>, options: Record<strin
   return verifier;
 }
 
+/** The secret of the other issuer some scenarios trust besides ISSUER: each issuer has its own. */
+const LENIENT_SECRET = new TextEncoder().encode('the lenient issuer has a secret of its own');
+
 function sign(clock: () => number, claims: Record<string, unknown> = {}, issuer = ISSUER): Promise<string> {
   const iat = Math.floor(clock() / 1000);
   return new SignJWT({ sub: 'alice', iss: issuer, aud: AUD, iat, exp: iat + 300, jti: `t-${iat}`, ...claims })
     .setProtectedHeader({ alg: 'HS256' })
-    .sign(SECRET);
+    .sign(issuer === ISSUER ? SECRET : LENIENT_SECRET);
 }
 
 async function listen(app: express.Express): Promise<string> {
@@ -96,7 +99,7 @@ describe("several issuers: a route's step-up is judged on the token's own issuer
     const LENIENT = `${ISSUER}-lenient`;
     const verifier = createVerifier({
       issuers: [
-        { issuer: LENIENT, audience: AUD, algorithms: ['HS256'], secret: SECRET, clockTolerance: 300 },
+        { issuer: LENIENT, audience: AUD, algorithms: ['HS256'], secret: LENIENT_SECRET, clockTolerance: 300 },
         { issuer: ISSUER, audience: AUD, algorithms: ['HS256'], secret: SECRET, clockTolerance: 0 },
       ],
       clock,

@@ -3,7 +3,7 @@
  * states without Redis: the real memory store underneath (so what is published is stored and
  * snapshotted), plus `watch` and an availability policy like a shared store's, and switches to
  * disconnect it (deliveries are then lost, as with a dropped subscription), refuse its writes,
- * hold its next snapshot at a gate, or restart it empty.
+ * hold its next snapshot or its replay claims at a gate, or restart it empty.
  */
 import {
   createMemoryStore,
@@ -24,6 +24,12 @@ export interface ScriptedStore extends RevocationStore {
   failSnapshots(error?: Error): void;
   /** Holds the next snapshot (read, not yet returned) until the returned function is called. */
   holdNextSnapshot(): () => void;
+  /**
+   * Holds every `claimOnce` (made, not yet answered: a round trip in flight) until the returned
+   * function is called; `claimsHeld` counts those waiting.
+   */
+  holdClaims(): () => void;
+  readonly claimsHeld: number;
   /** Another instance's write: stored, and delivered to this store's subscribers if connected. */
   publishElsewhere(revocation: Revocation): Promise<void>;
   /** Loses everything, as a store restarted without persistence (call it while disconnected). */
@@ -47,13 +53,24 @@ export function scriptedStore(policy: AvailabilityPolicy, clock: () => number): 
   let writeError: Error | undefined;
   let snapshotError: Error | undefined;
   let hold: Promise<void> | undefined;
+  let claimGate: Promise<void> | undefined;
+  let claimsHeld = 0;
   let snapshots = 0;
   return {
     availability: policy,
     get outbox() {
       return backing.outbox;
     },
-    claimOnce: (key, ttlMs) => backing.claimOnce(key, ttlMs),
+    async claimOnce(key, ttlMs) {
+      const claimed = await backing.claimOnce(key, ttlMs);
+      const gate = claimGate;
+      if (gate) {
+        claimsHeld++;
+        await gate;
+        claimsHeld--;
+      }
+      return claimed;
+    },
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
@@ -101,6 +118,17 @@ export function scriptedStore(policy: AvailabilityPolicy, clock: () => number): 
       let release!: () => void;
       hold = new Promise<void>((resolve) => (release = resolve));
       return release;
+    },
+    holdClaims() {
+      let release!: () => void;
+      claimGate = new Promise<void>((resolve) => (release = resolve));
+      return () => {
+        claimGate = undefined;
+        release();
+      };
+    },
+    get claimsHeld() {
+      return claimsHeld;
     },
     writes,
     get snapshots() {

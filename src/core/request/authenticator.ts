@@ -14,7 +14,7 @@ import { parseTrustedUrl } from '../idp/url-policy.js';
 import { bearerChallenge, type Challenge, challengeUsing } from '../shared/challenge.js';
 import { type AuthError, fitsChallenge } from '../shared/errors.js';
 import { optionKeys, rejectUnknownKeys } from '../shared/option-keys.js';
-import { toAuthError } from '../shared/rejections.js';
+import { invalidToken, toAuthError } from '../shared/rejections.js';
 import { buildVerifier } from '../verify/create-verifier.js';
 import { VERIFIER_OPTION_KEYS, type VerifiedToken, type Verifier, type VerifierOptions } from '../verify/types.js';
 import { portOf } from '../verify/verifier-port.js';
@@ -85,7 +85,9 @@ export interface GuardSettings {
    * Certificate-bound tokens (RFC 8705): `true` admits a token only if its `cnf['x5t#S256']` is
    * the thumbprint of the client certificate of the TLS connection (unbound tokens refused);
    * {@link MtlsOptions} reads the certificate from a trusted proxy's header or admits unbound
-   * tokens too. Default `false`: nothing is read, a bound token passes as a bearer token.
+   * tokens too. Default `false`: no certificate is read, and a certificate-bound token is refused
+   * (401 `invalid_token`, `certificate_binding_unchecked`) unless it is also DPoP-bound and comes
+   * with its DPoP proof: a route that cannot check a token's binding does not take it.
    */
   mtls?: boolean | MtlsOptions;
   /**
@@ -417,11 +419,11 @@ export function buildAuthenticator(
   // What a verified token must also pass for this route, on every request (cache hits included),
   // in order (see GuardSettings): how the token is bound to its sender first (DPoP proof,
   // client certificate: whose token is it?), then what the token must say. A check throws an
-  // AuthError to refuse. The DPoP check always runs: in every mode a DPoP-bound token sent as
-  // Bearer is refused.
+  // AuthError to refuse. Both binding checks always run: in every mode a DPoP-bound token sent as
+  // Bearer is refused, and without `mtls` so is a certificate-bound one (nothing checks its binding).
   const checks: RequestCheck[] = [
     dpop.check,
-    mtls === undefined ? undefined : certificateBinding(mtls),
+    certificateBinding(mtls),
     claimCheck,
     stepUpCheck(stepUp, port.time),
     scopeCheck(scopes),
@@ -444,7 +446,12 @@ export function buildAuthenticator(
       return refuse(error, true, presented.scheme);
     }
     if (pending === undefined) return done();
-    return pending.then(done, (error: unknown) => refuse(error, true, presented.scheme));
+    // A check waited (a DPoP proof's claim: a store round trip), and a revocation may have been
+    // confirmed meanwhile: the token was found unrevoked before the wait, so look again (a
+    // synchronous look-up in this instance's list) before admitting it.
+    const settled = (): Authentication =>
+      port.revoked(auth) ? refuse(invalidToken('revoked'), true, presented.scheme) : done();
+    return pending.then(settled, (error: unknown) => refuse(error, true, presented.scheme));
   };
 
   const authenticate = (request: RequestLike): OptionalAuthentication | Promise<OptionalAuthentication> => {

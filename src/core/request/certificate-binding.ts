@@ -9,8 +9,11 @@
  * `certificateHeader` is configured, that header alone, written by a trusted TLS-terminating proxy.
  * Never both: behind such a proxy the socket's certificate, if any, is the proxy's own.
  *
- * `mtls` off (the default) reads nothing: a bound token is then accepted as a bearer token, as
- * RFC 8705 §3 expects of a resource that does not check binding. Turn it on where binding must hold.
+ * `mtls` off (the default) reads no certificate, so it cannot check a certificate-bound token:
+ * such a token is refused (`certificate_binding_unchecked`), as a DPoP-bound token sent as Bearer
+ * is everywhere. RFC 8705 §3 lets a resource that does not check binding take it as a bearer token,
+ * but then a stolen certificate-bound token works on every such route. A token also DPoP-bound
+ * (`cnf.jkt`) and presented with its DPoP proof is constrained by that proof, and admitted.
  */
 import { LRUCache } from 'lru-cache';
 import { InvalidTokenError } from '../shared/errors.js';
@@ -101,8 +104,9 @@ export function mtlsSettings(option: unknown, factory: string): MtlsSettings | u
   return Object.freeze({ required, certificateHeader: certificateHeader?.toLowerCase() });
 }
 
-/** The check of a guard with `mtls` on: see the file's comment. */
-export function certificateBinding(settings: MtlsSettings): RequestCheck {
+/** The check of a guard with `mtls` on, or the refusal of bound tokens with it off: see the file's comment. */
+export function certificateBinding(settings: MtlsSettings | undefined): RequestCheck {
+  if (settings === undefined) return refuseUncheckedBinding;
   const { required, certificateHeader } = settings;
   const thumbprintOfRequest =
     certificateHeader === undefined
@@ -124,6 +128,18 @@ export function certificateBinding(settings: MtlsSettings): RequestCheck {
     if (thumbprint !== bound) throw new InvalidTokenError('certificate_mismatch');
   };
 }
+
+/**
+ * `mtls` off: a token carrying `cnf['x5t#S256']` is refused, unless it came under the DPoP scheme
+ * (the DPoP check, run first, admitted only a DPoP-bound token with its proof). Whatever else `cnf`
+ * holds is not this check's business: no certificate is read, no thumbprint compared.
+ */
+const refuseUncheckedBinding: RequestCheck = (auth, presented) => {
+  if (presented.scheme === 'DPoP') return;
+  const { cnf } = auth.payload as { cnf?: unknown };
+  if (typeof cnf === 'object' && cnf !== null && (cnf as Record<string, unknown>)['x5t#S256'] !== undefined)
+    throw new InvalidTokenError('certificate_binding_unchecked');
+};
 
 /**
  * The thumbprint of the certificate in a trusted proxy's header. A header value is a fresh string

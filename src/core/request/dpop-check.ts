@@ -74,6 +74,7 @@ export function dpopPolicy(mode: unknown, port: VerifierPort, origin: string | u
       nonces,
       keys,
       claimOnce: (key, until) => port.claimOnce(key, until, issuer),
+      proofsClaimed: port.proofsClaimed,
     });
   }
   if (unchecked !== undefined && (mode === 'allowed' || mode === 'required')) {
@@ -102,7 +103,8 @@ export function dpopPolicy(mode: unknown, port: VerifierPort, origin: string | u
     if (checker === undefined) throw new InvalidTokenError('dpop_key_mismatch');
     const htu = expectedHtu(checker.base, presented.request);
     if (htu === undefined) throw new InvalidRequestError('malformed_request', 'The request target is not a path');
-    const input = { proof: presented.proof!, token: presented.token, jkt, method: presented.request.method, htu };
+    const { method, identity } = presented.request;
+    const input = { proof: presented.proof!, token: presented.token, jkt, method, htu, identity };
     return checkProof(input, checker).then((nonce) => {
       if (nonce !== undefined) headers.set('DPoP-Nonce', nonce);
     });

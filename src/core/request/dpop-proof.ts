@@ -36,6 +36,8 @@ export interface ProofInput {
   readonly method: string | undefined;
   /** The normalised URI the proof's `htu` must name. */
   readonly htu: string;
+  /** The request's own object (`RequestLike.identity`), if the adapter gave one. */
+  readonly identity?: object | undefined;
 }
 
 /** How proofs are checked: the verifier's settings, its nonces, a key cache and the replay record. */
@@ -46,6 +48,8 @@ export interface ProofChecker {
   readonly keys: LRUCache<string, CryptoKey>;
   /** Records `key` until `until` (epoch ms) in the shared store: true the first time. */
   claimOnce(key: string, until: number): Promise<boolean>;
+  /** The claims already made, by request identity and proof (the verifier's, shared by its guards). */
+  readonly proofsClaimed: WeakMap<object, Map<string, Promise<boolean>>>;
 }
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
@@ -102,8 +106,26 @@ export async function checkProof(input: ProofInput, checker: ProofChecker): Prom
     acceptedUntil = issuedAt + settings.iatWindowMs + settings.clockToleranceMs;
   }
   const recordUntil = acceptedUntil + settings.clockToleranceMs + 1000;
-  if (!(await checker.claimOnce(`dpop:${thumbprint}:${jti}`, recordUntil))) refuse('dpop_proof_replayed');
+  if (!(await claimFor(input, checker, `dpop:${thumbprint}:${jti}`, recordUntil))) refuse('dpop_proof_replayed');
   return rotate;
+}
+
+/**
+ * The store's claim of `key`, made once per request: a proof presented again on the same request
+ * (`identity`: a second guard on the route) shares the first claim's answer, in flight or settled,
+ * so it is not its own replay. The same proof on another request, or another proof on this one,
+ * makes its own claim. Without an identity, every call claims.
+ */
+function claimFor(input: ProofInput, checker: ProofChecker, key: string, until: number): Promise<boolean> {
+  const { identity, proof } = input;
+  if (identity === undefined) return checker.claimOnce(key, until);
+  const claims = checker.proofsClaimed.get(identity) ?? new Map<string, Promise<boolean>>();
+  const known = claims.get(proof);
+  if (known !== undefined) return known;
+  const claim = checker.claimOnce(key, until);
+  claims.set(proof, claim);
+  checker.proofsClaimed.set(identity, claims);
+  return claim;
 }
 
 /** The proof's three segments, its protected header decoded (a JSON object); anything else is malformed. */

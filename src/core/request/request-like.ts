@@ -108,6 +108,14 @@ export interface RequestLike {
    * proxy's header, `mtls.certificateHeader`, and then only from there).
    */
   clientCertificate?: ClientCertificate;
+  /**
+   * The framework's own object for this HTTP request, one that is never reused for another
+   * (Node's `IncomingMessage`, a fetch `Request`): what tells two guards on one request from two
+   * requests. A DPoP proof claimed for it by one guard is admitted by the next guard on the same
+   * request (every other proof check still runs), instead of being refused as a replay; without
+   * it, each call claims its proof. The adapters set it; never pass an object you reuse.
+   */
+  identity?: object;
 }
 
 /**

@@ -37,7 +37,8 @@ export interface ProtectedResourceMetadataOptions {
   /**
    * This resource's identifier, served exactly as given (RFC 9728 §3.3: a client compares it with
    * the URL it fetched the document for): an https URL (http only on loopback, for development)
-   * without userinfo, query or fragment. Its path decides where the document is served.
+   * without userinfo, query or fragment. Its path decides where the document is served, so it
+   * holds only letters, digits, `-`, `.`, `_`, `~` and `/` (what every router matches literally).
    */
   resource: string;
   /** The verifier of this resource's guards: `authorization_servers` defaults to its issuers. */
@@ -151,6 +152,8 @@ const OPTION_KEYS = optionKeys<ProtectedResourceMetadataOptions>({
 });
 
 const WELL_KNOWN = '/.well-known/oauth-protected-resource';
+/** A URL path every router matches literally: RFC 3986 unreserved characters and `/`. */
+const ROUTABLE_PATH = /^[A-Za-z0-9\-._~/]*$/;
 const ALLOW = 'GET, HEAD, OPTIONS';
 /** RFC 6749 §3.3 scope token. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
@@ -165,7 +168,9 @@ const HEADER_LIST = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:[ \t]*,[ \t]*[!#$%&'*+\-.^_
  * by itself (pass them).
  *
  * @throws TypeError at construction: no `resource`, a `resource` that is not an https URL (http on
- * loopback) or carries userinfo, a query or a fragment, an unknown key, a malformed value.
+ * loopback) or carries userinfo, a query or a fragment, or whose path has a character other than
+ * letters, digits, `-`, `.`, `_`, `~` and `/` (it becomes a route path), an unknown key, a
+ * malformed value.
  *
  * @example
  * ```ts
@@ -193,6 +198,18 @@ export function createProtectedResourceMetadataHandler(
   const url = parseTrustedUrl(resource, 'resource', false);
   if (url.username !== '' || url.password !== '' || resource.includes('?') || resource.includes('#'))
     fail('`resource` must be a URL without userinfo, query or fragment (RFC 9728 §1.2)');
+  // The path becomes a route pattern (Express, Connect, Fastify, Hono): characters routers give a
+  // meaning (`:` `*` `(` `)` `+` `?` `!` `{`…) or decode before matching (`%`, so any non-ASCII or
+  // space) would throw at mount or never match. Only the unreserved characters and `/` mean
+  // themselves in every router; escaping per router and version was the alternative, refused
+  // because `path` is what users mount by hand.
+  if (!ROUTABLE_PATH.test(url.pathname)) {
+    fail(
+      `\`resource\`'s path (${url.pathname}) becomes the metadata route's path: use letters, digits, ` +
+        "'-', '.', '_', '~' and '/' only (routers read ':', '*', '(', ')', '+' and percent-encoded characters as " +
+        "patterns), e.g. 'https://api.example.com/mcp'",
+    );
+  }
   // §3.1: the well-known segment goes between the host and the path; a lone `/` path is dropped.
   const path = WELL_KNOWN + (url.pathname === '/' ? '' : url.pathname);
 

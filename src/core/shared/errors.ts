@@ -233,6 +233,8 @@ const TOKEN_DESCRIPTIONS: Partial<Record<RejectionReason, string>> = {
   certificate_required: 'The access token is bound to a client certificate, and none was presented',
   certificate_unreadable: 'The client certificate could not be read',
   certificate_mismatch: 'The access token is bound to another client certificate',
+  certificate_binding_unchecked:
+    'The access token is bound to a client certificate, and this resource does not check client certificates',
   dpop_bound_token: 'The access token is DPoP-bound: send it with the DPoP scheme and a DPoP proof',
   dpop_key_mismatch: 'The access token is not bound to the key of the DPoP proof',
 };

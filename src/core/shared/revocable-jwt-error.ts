@@ -60,6 +60,11 @@ export type RejectionReason =
   | 'certificate_unreadable'
   /** `mtls` on: the token is bound to a certificate other than the one presented. */
   | 'certificate_mismatch'
+  /**
+   * `mtls` off: the token is bound to a client certificate (`cnf['x5t#S256']`) this route does not
+   * check, and it is not presented with a DPoP proof that binds it instead.
+   */
+  | 'certificate_binding_unchecked'
   | 'insufficient_user_authentication'
   /** The issuer's Token Status List gives the token status INVALID (0x01): revoked. */
   | 'token_status_invalid'

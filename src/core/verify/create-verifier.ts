@@ -29,11 +29,14 @@ import { portOf, registerPort, type VerifierPort } from './verifier-port.js';
 
 /**
  * Options of `createVerifier()` for several issuers: every {@link VerifierOptions} key but
- * `issuer` and `audience` at the top level, as defaults each entry of `issuers` may override.
+ * `issuer`, `audience`, `jwks` and `secret` at the top level, as defaults each entry of `issuers`
+ * may override (keys and HMAC secrets are per entry only: shared, one issuer's could sign tokens
+ * naming another).
  * The top-level `store` serves every issuer that does not bring its own (without one, a memory
  * store the verifier makes and closes).
- * `issuer` or `audience` beside `issuers`, an empty list, an issuer listed twice or an unknown key
- * (at either level) throw a `TypeError` at construction.
+ * `issuer`, `audience`, `jwks` or `secret` beside `issuers`, an empty list, an issuer listed twice,
+ * two entries with the same `secret` or an unknown key (at either level) throw a `TypeError` at
+ * construction.
  *
  * @example
  * ```ts
@@ -49,7 +52,7 @@ import { portOf, registerPort, type VerifierPort } from './verifier-port.js';
  * const verifier = createVerifier(options);
  * ```
  */
-export interface MultiIssuerOptions extends Partial<Omit<VerifierOptions, 'issuer' | 'audience' | 'jwks'>> {
+export interface MultiIssuerOptions extends Partial<Omit<VerifierOptions, 'issuer' | 'audience' | 'jwks' | 'secret'>> {
   /**
    * One entry per trusted issuer: its `issuer` and `audience` (required), and any other verifier
    * option for it alone (its own discovery, JWKS, algorithms, cache, revocation). A token is
@@ -65,9 +68,9 @@ export interface MultiIssuerOptions extends Partial<Omit<VerifierOptions, 'issue
 const MULTI_ISSUER_OPTION_KEYS = optionKeys<MultiIssuerOptions>({
   issuers: true,
   ...(Object.fromEntries(
-    VERIFIER_OPTION_KEYS.filter((k) => k !== 'issuer' && k !== 'audience' && k !== 'jwks').map((k) => [k, true]),
+    VERIFIER_OPTION_KEYS.filter((k) => !['issuer', 'audience', 'jwks', 'secret'].includes(k)).map((k) => [k, true]),
   ) as {
-    [K in keyof Required<Omit<VerifierOptions, 'issuer' | 'audience' | 'jwks'>>]: true;
+    [K in keyof Required<Omit<VerifierOptions, 'issuer' | 'audience' | 'jwks' | 'secret'>>]: true;
   }),
 });
 
@@ -124,8 +127,9 @@ export type MultiIssuerVerifierApi = Omit<Verifier, 'stats'> & {
  * Does not: accept opaque tokens (they name no issuer, so none is routed: use a single-issuer
  * verifier for introspection), or guess where an opaque token goes on `revoke()` (pass `{ issuer }`).
  *
- * @throws TypeError at construction: `issuer`/`audience` beside `issuers`, an empty `issuers`, an
- * issuer listed twice, an unknown key, or any option an entry could not take on its own.
+ * @throws TypeError at construction: `issuer`/`audience`/`jwks`/`secret` beside `issuers`, an empty
+ * `issuers`, an issuer listed twice, two entries with the same `secret`, an unknown key, or any
+ * option an entry could not take on its own.
  *
  * @example
  * ```ts
@@ -205,12 +209,20 @@ function createMultiIssuerVerifier(options: MultiIssuerOptions, factory: string)
         'e.g. issuers: [{ issuer, audience, jwks: { keys: [...] } }, ...]',
     );
   }
+  if (Object.hasOwn(options, 'secret')) {
+    // For the same reason: one issuer's HMAC secret would sign tokens that name another issuer.
+    throw new TypeError(
+      `revocable-jwt: \`secret\` cannot be a default for every issuer in ${factory}: give each entry that uses HMAC ` +
+        "its own secret, e.g. issuers: [{ issuer, audience, algorithms: ['HS256'], secret }, ...]",
+    );
+  }
   rejectUnknownKeys(options, MULTI_ISSUER_OPTION_KEYS, factory);
   const { issuers: entries, ...defaults } = options;
   if (!Array.isArray(entries) || entries.length === 0) {
     throw new TypeError('revocable-jwt: `issuers` must be a non-empty array of { issuer, audience, ... }');
   }
   const seen = new Set<string>();
+  const secrets = new Map<string, number>();
   for (const [index, entry] of entries.entries()) {
     if (typeof entry !== 'object' || entry === null)
       throw new TypeError('revocable-jwt: every `issuers` entry must be an object');
@@ -218,6 +230,16 @@ function createMultiIssuerVerifier(options: MultiIssuerOptions, factory: string)
     if (seen.has(entry.issuer))
       throw new TypeError(`revocable-jwt: issuer ${JSON.stringify(entry.issuer)} is listed twice in \`issuers\``);
     seen.add(entry.issuer);
+    const secret = secretBytes(entry.secret);
+    if (secret === undefined) continue;
+    const first = secrets.get(secret);
+    if (first !== undefined) {
+      throw new TypeError(
+        `revocable-jwt: issuers[${first}] and issuers[${index}] have the same \`secret\` in ${factory}: either could ` +
+          "sign tokens naming the other; give each issuer's entry its own secret",
+      );
+    }
+    secrets.set(secret, index);
   }
   // One store for all, so replay protection and the outbox are shared; ours to close if we made it.
   const ownStore =
@@ -227,6 +249,13 @@ function createMultiIssuerVerifier(options: MultiIssuerOptions, factory: string)
     createSingleIssuerVerifier({ ...defaults, store, ...entry } as VerifierOptions, factory, `issuers[${index}].`),
   );
   return new MultiIssuerVerifier(verifiers, ownStore);
+}
+
+/** A `secret` option's bytes as a string, to compare entries (a string and its UTF-8 bytes are one secret). */
+function secretBytes(secret: unknown): string | undefined {
+  const bytes = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret;
+  if (!(bytes instanceof Uint8Array)) return undefined; // absent; anything else the entry's own checks refuse
+  return Array.from(bytes, (byte) => String.fromCharCode(byte)).join('');
 }
 
 class MultiIssuerVerifier implements Verifier {
@@ -392,9 +421,16 @@ class MultiIssuerVerifier implements Verifier {
           : Promise.reject(new TypeError(`revocable-jwt: unknown issuer ${issuer}`));
       },
       reportRejection: (error) => portOf(this.verifiers[0]!).reportRejection(error),
+      // The issuer that accepted the token knows its revocations; none of ours did: never admitted.
+      revoked: (auth) => {
+        const verifier = typeof auth.payload.iss === 'string' ? this.byIssuer.get(auth.payload.iss) : undefined;
+        return verifier === undefined || portOf(verifier).revoked(auth);
+      },
       // Each issuer's own: an entry may bring its own `clock` and `clockTolerance`.
       time: new Map(this.verifiers.flatMap((v) => [...portOf(v).time])),
       dpop: new Map(this.verifiers.flatMap((v) => [...portOf(v).dpop])),
+      // The guards of a multi-issuer verifier share this one (they never see its issuers' own).
+      proofsClaimed: new WeakMap(),
     };
   }
 

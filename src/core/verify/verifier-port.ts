@@ -8,7 +8,7 @@
 import type { JWSHeaderParameters } from 'jose';
 import type { AuthError } from '../shared/errors.js';
 import type { DpopSettings } from './dpop-options.js';
-import type { AccessTokenClaims, Verifier } from './types.js';
+import type { AccessTokenClaims, VerifiedToken, Verifier } from './types.js';
 
 /** How to verify an IdP-signed JWT that is not an access token (a logout token, a security event). */
 export interface IssuerJwtOptions {
@@ -45,6 +45,12 @@ export interface VerifierPort {
   /** Request-level rejections (no token, malformed header, missing scope) reach the verifier's listeners. */
   reportRejection(error: AuthError): void;
   /**
+   * Whether a token this verifier accepted is revoked now, in this instance's revocation list: a
+   * synchronous look-up (no I/O), for a request whose checks waited (a DPoP proof's store claim)
+   * after the token was found unrevoked. A token of no issuer of the verifier counts as revoked.
+   */
+  revoked(auth: VerifiedToken): boolean;
+  /**
    * Each issuer's clock (epoch ms) and leeway (seconds), by issuer (one entry for a single-issuer
    * verifier), for request checks that compare a token's instants with now (RFC 9470
    * `auth_time`): a token is judged on the same time as the issuer's verifier judged it.
@@ -52,6 +58,13 @@ export interface VerifierPort {
   readonly time: ReadonlyMap<string, IssuerTime>;
   /** How each issuer checks DPoP proofs, by issuer (one entry for a single-issuer verifier). */
   readonly dpop: ReadonlyMap<string, DpopSettings>;
+  /**
+   * The DPoP proofs this verifier's guards claimed, by the request that presented them (its
+   * `RequestLike.identity`: the framework's own request object, never reused), so a second guard
+   * on the same request (an app-wide guard, then a route's) finds its proof claimed by the first
+   * instead of refusing it as a replay. Entries go with their request.
+   */
+  readonly proofsClaimed: WeakMap<object, Map<string, Promise<boolean>>>;
 }
 
 // One registry per process, shared by every copy of the library that may be loaded (as the

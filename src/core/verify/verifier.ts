@@ -8,6 +8,7 @@ import { createEndpoints } from '../idp/endpoints.js';
 import { JwksSource } from '../idp/jwks.js';
 import { StaticJwks } from '../idp/static-jwks.js';
 import type { OutboxRunResult } from '../revoke/outbox-worker.js';
+import { revocationKeysFor } from '../revoke/revocation-identity.js';
 import { Revoker } from '../revoke/revoker.js';
 import { StoreMirror } from '../revoke/store-mirror.js';
 import { AuthError, type RejectionReason, StoreUnavailableError, VerifierClosedError } from '../shared/errors.js';
@@ -137,8 +138,11 @@ class JwtVerifier implements Verifier {
       verifyIssuerJwt: this.whileOpen('a notification', issuerJwtVerifier(shared)),
       claimOnce: (key, until) => this.claimOnce(key, until),
       reportRejection: (error) => this.reportRejection(error),
+      // As the hit path's look-up, with the token's keys derived again (the cache entry's may be gone).
+      revoked: (auth) => this.mirror.list.isRevoked(revocationKeysFor(auth), auth.payload.iat, clock()),
       time: new Map([[issuer, Object.freeze({ clock, clockTolerance: options.clockTolerance })]]),
       dpop: new Map([[issuer, options.dpop]]),
+      proofsClaimed: new WeakMap(),
     });
   }
 

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { createBackchannelLogoutHandler } from '../../../src/core/request/backchannel-logout-request.js';
 import {
+  createMemoryStore,
   createVerifier,
   IdpUnavailableError,
   InvalidRequestError,
@@ -51,6 +52,20 @@ describe('createBackchannelLogoutHandler', () => {
     const logout = createBackchannelLogoutHandler({ verifier, clientId: idp.client.clientId });
     expect(await logout({ logout_token: await logoutToken('bob') })).toEqual({ status: 200, headers: NO_STORE });
     await expect(verifier.verify(access)).rejects.toMatchObject({ reason: 'revoked' });
+  });
+
+  it('still answers 200 when DPoP proofs fill the memory store (their replay records have a cap of their own)', async () => {
+    // Before: DPoP proofs and logout tokens shared one cap of 100 000 live records, so a busy DPoP
+    // API (~330 requests/s over the 5-minute window) made every back-channel logout a 503.
+    const store = createMemoryStore();
+    const own = createVerifier({ issuer: idp.issuer, audience: idp.audience, store });
+    try {
+      for (let i = 0; i < 100_000; i++) await store.claimOnce(`dpop:jkt:${i}`, 600_000);
+      const logout = createBackchannelLogoutHandler({ verifier: own, clientId: idp.client.clientId });
+      expect(await logout({ logout_token: await logoutToken('carol') })).toEqual({ status: 200, headers: NO_STORE });
+    } finally {
+      await own.close();
+    }
   });
 
   it.each<[string, Record<string, unknown>, string]>([

@@ -16,6 +16,7 @@ import {
   type VerifierEventMap,
 } from '../../../src/index.js';
 import { createTestCa, type TestCertificate } from '../../support/certificates.js';
+import { dpopClient } from '../../support/dpop.js';
 import { type EmbeddedIdp, startIdp, testClock, tokenAt } from '../../support/idp.js';
 
 const clock = testClock();
@@ -180,14 +181,57 @@ describe('mtls: { required: false } (bound tokens checked, unbound ones admitted
 });
 
 describe('mtls off (the default)', () => {
-  it('reads no certificate: a bound token passes as a bearer token (RFC 8705 §3)', async () => {
+  it('refuses a certificate-bound token it cannot check, whatever certificate comes with it, on hits too', async () => {
+    // Before: admitted as a bearer token, so a stolen mTLS-bound token worked on every such route.
+    const description =
+      'The access token is bound to a client certificate, and this resource does not check client certificates';
+    for (const authenticate of [createAuthenticator({ verifier }), createAuthenticator({ verifier, mtls: false })]) {
+      expect(authenticate.mtls).toBeUndefined();
+      for (const clientCertificate of [undefined, alice.der, bob.der]) {
+        const refused = await refusal(
+          authenticate(request(aliceToken, { clientCertificate })),
+          'certificate_binding_unchecked',
+        );
+        expect(refused.status).toBe(401);
+        expect(refused.body).toEqual({ error: 'invalid_token', error_description: description });
+        expect(refused.headers['WWW-Authenticate']).toBe(
+          `Bearer realm="api", error="invalid_token", error_description="${description}"`,
+        );
+      }
+    }
+    expect(verifier.peek(aliceToken)).toBeDefined(); // the token is good: the route cannot check its binding
+  });
+
+  it('admits an unbound token, and one whose cnf holds another confirmation method', async () => {
     const authenticate = createAuthenticator({ verifier });
-    expect(authenticate.mtls).toBeUndefined();
-    expect(await answer(authenticate(request(aliceToken)))).toMatchObject({ ok: true });
-    expect(await answer(authenticate(request(aliceToken, { clientCertificate: bob.der })))).toMatchObject({ ok: true });
-    expect(await answer(createAuthenticator({ verifier, mtls: false })(request(aliceToken)))).toMatchObject({
-      ok: true,
-    });
+    expect(await answer(authenticate(request(unboundToken)))).toMatchObject({ ok: true });
+    const jwkBound = await tokenAt(idp, clock(), { cnf: { kid: 'a-key-id' } });
+    expect(await answer(authenticate(request(jwkBound)))).toMatchObject({ ok: true });
+  });
+
+  it('admits a token bound to both a certificate and a DPoP key when it comes with its DPoP proof', async () => {
+    const publicUrl = 'https://api.example.com';
+    const dpopVerifier = createVerifier({ issuer: idp.issuer, audience: idp.audience, clock, publicUrl });
+    try {
+      const key = await dpopClient();
+      const both = await tokenAt(idp, clock(), { cnf: { 'x5t#S256': alice.thumbprint, jkt: key.jkt } });
+      const authenticate = createAuthenticator({ verifier: dpopVerifier });
+      const dpopRequest = async (token: string): Promise<RequestLike> => ({
+        method: 'GET',
+        url: '/payments',
+        headers: {
+          authorization: `DPoP ${token}`,
+          dpop: await key.proof({ htu: `${publicUrl}/payments`, token, at: clock() }),
+        },
+      });
+      expect(await answer(authenticate(await dpopRequest(both)))).toMatchObject({ ok: true, auth: { token: both } });
+      // As Bearer it is refused: its DPoP binding is checked first.
+      await refusal(authenticate(request(both)), 'dpop_bound_token');
+      // A token bound to a certificate alone is no DPoP token: its DPoP proof binds nothing.
+      await refusal(authenticate(await dpopRequest(aliceToken)), 'dpop_key_mismatch');
+    } finally {
+      await dpopVerifier.close();
+    }
   });
 });
 

@@ -25,6 +25,8 @@ import {
 import { ath, dpopClient, type DpopClient, issueDpopToken, type ProofOptions } from '../../support/dpop.js';
 import { issuedAt, rawToken, startIdp, testClock, tokenAt, type EmbeddedIdp } from '../../support/idp.js';
 import { REDIS_URL, startPrivateRedis, type PrivateRedis } from '../../support/redis-server.js';
+import { scriptedStore } from '../../support/scripted-store.js';
+import { waitFor } from '../../support/wait-for.js';
 
 const PUBLIC_URL = 'https://api.example.com';
 const HTU = `${PUBLIC_URL}/notes`;
@@ -460,11 +462,108 @@ describe('revocation and the cache', () => {
     await expectRefused(authenticate(await request()), { status: 401, code: 'invalid_token', reason: 'revoked' });
   });
 
+  it('refuses a request whose proof claim was in flight when another instance confirmed the revocation', async () => {
+    // Two instances sharing a store; A's claim of the proof waits in the store (one round trip)
+    // while B revokes the token and the store delivers it to A. Before: A admitted the request, its
+    // revocation check having run before the claim.
+    const store = scriptedStore({ onUnavailable: 'fail-closed', maxStalenessMs: 60_000 }, clock);
+    const [a, b] = [verifierWith({ store }), verifierWith({ store })];
+    store.connect();
+    const key = await dpopClient();
+    const token = await issueDpopToken(idp, key);
+    const request = async () => ({
+      method: 'GET',
+      url: '/notes',
+      headers: { authorization: `DPoP ${token}`, dpop: await key.proof({ htu: HTU, token, at: clock() }) },
+    });
+    const onA = createAuthenticator({ verifier: a });
+    expect(await onA(await request())).toMatchObject({ ok: true }); // A has the token cached
+    const release = store.holdClaims();
+    try {
+      const pending = onA(await request()); // a cache hit: not revoked yet; the proof's claim goes out
+      await waitFor(() => store.claimsHeld === 1, 'the claim in flight');
+      await b.invalidate(token); // confirmed: in the store, and delivered to A
+      expect(a.peek(token)).toBeUndefined();
+      release();
+      await expectRefused(pending, { status: 401, code: 'invalid_token', reason: 'revoked' });
+    } finally {
+      release();
+    }
+    // A proof claimed before a revocation that comes after the answer is not this check's business:
+    // the next request is refused as any revoked token is.
+    await expectRefused(onA(await request()), { status: 401, code: 'invalid_token', reason: 'revoked' });
+  });
+
   it('never reuses a proof: the same proof twice is a replay, even with the token cached', async () => {
     const authenticate = createAuthenticator({ verifier: verifierWith() });
     const request = await dpopRequest();
     expect(await authenticate(request)).toMatchObject({ ok: true });
     await expectRefused(authenticate(request), invalidProof('dpop_proof_replayed'));
+  });
+
+  it('claims a proof once per request identity: a second guard on it admits the proof, a new request does not', async () => {
+    const verifier = verifierWith();
+    const [outer, inner] = [
+      createAuthenticator({ verifier }),
+      createAuthenticator({ verifier, scopes: ['notes:read'] }),
+    ];
+    const proof = await client.proof({ htu: HTU, token: bound, at: clock() });
+    const identity = {}; // what an adapter passes: the framework's own object for this request
+    expect(await outer(await dpopRequest(bound, proof, { identity }))).toMatchObject({ ok: true });
+    expect(await inner(await dpopRequest(bound, proof, { identity }))).toMatchObject({ ok: true });
+    // Another request (another identity, or none) presenting the same proof: a replay.
+    await expectRefused(inner(await dpopRequest(bound, proof, { identity: {} })), invalidProof('dpop_proof_replayed'));
+    await expectRefused(outer(await dpopRequest(bound, proof)), invalidProof('dpop_proof_replayed'));
+  });
+
+  it('on the same request identity, still claims another proof and still runs every other proof check', async () => {
+    const verifier = verifierWith();
+    const authenticate = createAuthenticator({ verifier });
+    const identity = {};
+    expect(await authenticate(await dpopRequest(bound, undefined, { identity }))).toMatchObject({ ok: true });
+    // A second proof on the same identity is claimed in the store: another request cannot reuse it.
+    const second = await client.proof({ htu: HTU, token: bound, at: clock() });
+    expect(await authenticate(await dpopRequest(bound, second, { identity }))).toMatchObject({ ok: true });
+    await expectRefused(
+      authenticate(await dpopRequest(bound, second, { identity: {} })),
+      invalidProof('dpop_proof_replayed'),
+    );
+    // The proof already claimed for this identity, checked against another URL, method or token.
+    const proof = await client.proof({ htu: HTU, token: bound, at: clock() });
+    expect(await authenticate(await dpopRequest(bound, proof, { identity }))).toMatchObject({ ok: true });
+    await expectRefused(
+      authenticate(await dpopRequest(bound, proof, { identity, url: '/other' })),
+      invalidProof('dpop_url_mismatch'),
+    );
+    await expectRefused(
+      authenticate(await dpopRequest(bound, proof, { identity, method: 'POST' })),
+      invalidProof('dpop_method_mismatch'),
+    );
+    const elsewhere = createAuthenticator({ verifier, origin: 'https://other.example.com' });
+    await expectRefused(elsewhere(await dpopRequest(bound, proof, { identity })), invalidProof('dpop_url_mismatch'));
+    clock.advance(400_000); // past iatWindow
+    try {
+      await expectRefused(
+        authenticate(await dpopRequest(bound, proof, { identity })),
+        invalidProof('dpop_proof_stale'),
+      );
+    } finally {
+      clock.advance(-400_000);
+    }
+  });
+
+  it('shares one claim between concurrent checks of one request, and never between two verifiers', async () => {
+    const verifier = verifierWith();
+    const authenticate = createAuthenticator({ verifier });
+    const identity = {};
+    const request = await dpopRequest(bound, undefined, { identity });
+    const answers = await Promise.all([authenticate(request), authenticate(request)]);
+    expect(answers).toMatchObject([{ ok: true }, { ok: true }]);
+    // Another verifier (its own store) claims for itself: the memory is per verifier.
+    const store = createMemoryStore({ clock });
+    const [a, b] = [verifierWith({ store }), verifierWith({ store })];
+    expect(await createAuthenticator({ verifier: a })(request)).toMatchObject({ ok: true });
+    await expectRefused(createAuthenticator({ verifier: b })(request), invalidProof('dpop_proof_replayed'));
   });
 
   it('does not use up a jti when the proof is refused for another reason', async () => {
@@ -542,17 +641,17 @@ describe('the store cannot record the claim', () => {
 
   it('a memory store full of live claims refuses new ones (503) rather than forget one', async () => {
     const store = createMemoryStore({ clock });
-    for (let i = 0; i < 100_000; i++) await store.claimOnce(`filler:${i}`, 600_000);
+    for (let i = 0; i < 100_000; i++) await store.claimOnce(`dpop:filler:${i}`, 600_000); // the DPoP proofs' cap
     const authenticate = createAuthenticator({ verifier: verifierWith({ store }) });
     await expectRefused(authenticate(await dpopRequest()), {
       status: 503,
       code: 'temporarily_unavailable',
       reason: 'store_unavailable',
     });
-    expect(await store.claimOnce('filler:0', 600_000)).toBe(false); // nothing was forgotten
+    expect(await store.claimOnce('dpop:filler:0', 600_000)).toBe(false); // nothing was forgotten
     clock.advance(601_000);
     try {
-      expect(await store.claimOnce('after', 1000)).toBe(true); // expired claims made room
+      expect(await store.claimOnce('dpop:after', 1000)).toBe(true); // expired claims made room
     } finally {
       clock.advance(-601_000);
     }

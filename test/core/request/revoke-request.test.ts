@@ -6,12 +6,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createRevokeHandler } from '../../../src/core/request/revoke-request.js';
 import {
+  createAuthenticator,
   createVerifier,
   InvalidRequestError,
   MisconfiguredError,
   type RequestLike,
   type Verifier,
 } from '../../../src/index.js';
+import { dpopClient, type DpopClient, issueDpopToken, type ProofOptions } from '../../support/dpop.js';
 import { startIdp, type EmbeddedIdp } from '../../support/idp.js';
 
 let idp: EmbeddedIdp;
@@ -107,6 +109,88 @@ describe('createRevokeHandler: answers', () => {
     expect(revoke.answerError(new MisconfiguredError('no revocation_endpoint'))).toBeUndefined();
     expect(revoke.answerError(new Error('a bug'))).toBeUndefined();
     expect(revoke.errorBody('server_error', 'x')).toEqual({ error: 'server_error', error_description: 'x' });
+  });
+});
+
+describe('createRevokeHandler: a caller presenting its token with DPoP (RFC 9449)', () => {
+  const PUBLIC_URL = 'https://api.example.com';
+  let dpopVerifier: Verifier;
+  let client: DpopClient;
+  beforeAll(async () => {
+    dpopVerifier = createVerifier({ issuer: idp.issuer, audience: idp.audience, publicUrl: PUBLIC_URL });
+    client = await dpopClient();
+  });
+  afterAll(() => dpopVerifier.close());
+
+  const dpopPost = async (token: string, proof: Partial<ProofOptions> = {}, extra: Partial<RequestLike> = {}) => ({
+    ...post(`DPoP ${token}`),
+    ...extra,
+    headers: {
+      authorization: `DPoP ${token}`,
+      dpop: await client.proof({ htm: 'POST', htu: `${PUBLIC_URL}/logout`, token, ...proof }),
+    },
+  });
+
+  it('revokes the DPoP-bound token of a caller with a valid proof (before: 401, the DPoP scheme not taken)', async () => {
+    const token = await issueDpopToken(idp, client);
+    const answer = await createRevokeHandler({ verifier: dpopVerifier })({}, await dpopPost(token));
+    expect(answer).toEqual({ status: 200, headers: { 'Cache-Control': 'no-store' }, body: { revoked: true } });
+    await expect(dpopVerifier.verify(token)).rejects.toMatchObject({ reason: 'revoked' });
+  });
+
+  it('refuses what the guard refuses, and revokes nothing: a bad proof, a stolen token, a replay', async () => {
+    const token = await issueDpopToken(idp, client);
+    const revoke = createRevokeHandler({ verifier: dpopVerifier, realm: 'notes' });
+    const bodyToken = await idp.issueAccessToken();
+    const thief = await dpopClient();
+    const stolen = {
+      ...post(`DPoP ${token}`),
+      headers: {
+        authorization: `DPoP ${token}`,
+        dpop: await thief.proof({ htm: 'POST', htu: `${PUBLIC_URL}/logout`, token }),
+      },
+    };
+    const used = await dpopPost(token);
+    expect(
+      await createAuthenticator({ verifier: dpopVerifier, origin: PUBLIC_URL })({ ...used, url: '/logout' }),
+    ).toMatchObject({ ok: true });
+    const proofError = (description: string) => ({ error: 'invalid_dpop_proof', error_description: description });
+    for (const [request, body] of [
+      [await dpopPost(token, { htu: `${PUBLIC_URL}/notes` }), proofError('The DPoP proof htu is not the request URL')],
+      [await dpopPost(token, { htm: 'GET' }), proofError('The DPoP proof htm is not the request method')],
+      [
+        stolen,
+        { error: 'invalid_token', error_description: 'The access token is not bound to the key of the DPoP proof' },
+      ],
+      [used, proofError('The DPoP proof has already been used')], // claimed by a guard, another request
+      [post(`DPoP ${token}`), proofError('The DPoP scheme needs a DPoP proof in a DPoP header')],
+    ] as const) {
+      // A body token beside it is not revoked either: the caller is refused first.
+      const answer = await revoke({ token: bodyToken }, request);
+      expect(answer.status).toBe(401);
+      expect(answer.body).toEqual(body);
+      expect(answer.headers['WWW-Authenticate']).toMatch(
+        new RegExp(`^Bearer realm="notes", DPoP realm="notes", algs="[^"]+", error="${body.error}"`),
+      );
+    }
+    await expect(dpopVerifier.verify(token)).resolves.toBeDefined();
+    await expect(dpopVerifier.verify(bodyToken)).resolves.toBeDefined();
+  });
+
+  it('shares the proof claim with a guard that ran on the same request (an app-wide guard before the route)', async () => {
+    const token = await issueDpopToken(idp, client);
+    const identity = {};
+    const request = await dpopPost(token, {}, { identity });
+    const guard = createAuthenticator({ verifier: dpopVerifier, dpop: 'allowed' });
+    expect(await guard(request)).toMatchObject({ ok: true });
+    const answer = await createRevokeHandler({ verifier: dpopVerifier })({}, request);
+    expect(answer).toMatchObject({ status: 200, body: { revoked: true } });
+  });
+
+  it('without a public URL the verifier takes no DPoP: 401 asking for a Bearer token, as before', async () => {
+    const token = await issueDpopToken(idp, client);
+    const answer = await createRevokeHandler({ verifier })({}, await dpopPost(token));
+    expect(answer).toMatchObject({ status: 401, headers: { 'WWW-Authenticate': 'Bearer realm="api"' } });
   });
 });
 

@@ -11,11 +11,11 @@ import { rawToken, testClock } from '../../support/idp.js';
 const SECRET = new TextEncoder().encode('a-shared-secret-of-at-least-32-bytes!!');
 const AUD = 'https://api.example';
 
-const hs256 = (claims: Record<string, unknown>, clock: () => number) => {
+const hs256 = (claims: Record<string, unknown>, clock: () => number, secret = SECRET) => {
   const iat = Math.floor(clock() / 1000);
   return new SignJWT({ sub: 'alice', aud: AUD, iat, exp: iat + 600, ...claims })
     .setProtectedHeader({ alg: 'HS256' })
-    .sign(SECRET);
+    .sign(secret);
 };
 
 const reason = (p: Promise<unknown>) =>
@@ -34,14 +34,18 @@ describe('denylist keys', () => {
   it('…and so do two issuers in one verifier: revoking one token leaves the other accepted', async () => {
     const clock = testClock();
     const [c, c9] = ['http://127.0.0.1:9/c', 'http://127.0.0.1:9/c:9'];
+    const secretC9 = new TextEncoder().encode('issuer c:9 has a secret of its own, 32+');
     const verifier = createVerifier({
       clock,
       store: createMemoryStore({ clock }),
-      issuers: [c, c9].map((issuer) => ({ issuer, audience: AUD, algorithms: ['HS256'], secret: SECRET })),
+      issuers: [
+        { issuer: c, audience: AUD, algorithms: ['HS256'], secret: SECRET },
+        { issuer: c9, audience: AUD, algorithms: ['HS256'], secret: secretC9 },
+      ],
     });
     try {
       const first = await hs256({ iss: c, jti: '9:k' }, clock);
-      const second = await hs256({ iss: c9, jti: 'k' }, clock);
+      const second = await hs256({ iss: c9, jti: 'k' }, clock, secretC9);
       await verifier.invalidate(first);
       expect(await reason(verifier.verify(first))).toBe('revoked');
       expect(await reason(verifier.verify(second))).toBe('accepted');

@@ -19,10 +19,9 @@ const multi = () =>
   createVerifier({
     clock,
     algorithms: ['HS256'],
-    secret: SECRET,
     issuers: [
-      { issuer: ISSUER, audience: 'api' },
-      { issuer: 'https://other.example/', audience: 'api' },
+      { issuer: ISSUER, audience: 'api', secret: SECRET },
+      { issuer: 'https://other.example/', audience: 'api', secret: 'another issuer, another secret, 32 bytes+' },
     ],
   });
 

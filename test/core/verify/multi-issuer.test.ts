@@ -5,9 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import express from 'express';
+import { SignJWT } from 'jose';
 import request from 'supertest';
 import { authGuard, createVerifier, InvalidTokenError, type FetchLike } from '../../../src/index.js';
-import { signToken, standardClaims, startIdp, type EmbeddedIdp } from '../../support/idp.js';
+import { signToken, standardClaims, startIdp, testClock, type EmbeddedIdp } from '../../support/idp.js';
 
 let east: EmbeddedIdp;
 let west: EmbeddedIdp;
@@ -177,5 +178,73 @@ describe('createVerifier({ issuers })', () => {
       }),
     ).toThrow(/twice/);
     expect(() => createVerifier({ issuers: [{ issuer: 'ftp://x', audience: 'a' }] })).toThrow(/https/);
+  });
+});
+
+describe('HMAC (shared-secret) issuers', () => {
+  const A = 'https://idp-a.example/';
+  const B = 'https://idp-b.example/';
+  const SECRET_A = 'issuer A signs with this secret, 32 bytes+';
+  const SECRET_B = 'issuer B signs with this secret, 32 bytes+';
+  const clock = testClock();
+  const hmac = (issuer: string, secret: string) =>
+    new SignJWT({ sub: 'alice', jti: `${issuer}-jti` })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer(issuer)
+      .setAudience('api')
+      .setIssuedAt(Math.floor(clock() / 1000))
+      .setExpirationTime(Math.floor(clock() / 1000) + 300)
+      .sign(new TextEncoder().encode(secret));
+
+  it('refuses a top-level secret: it would let one issuer sign tokens that name another', () => {
+    // Before: accepted, and a token naming B, signed by A with the one secret, was admitted as B's.
+    const issuers = [
+      { issuer: A, audience: 'api' },
+      { issuer: B, audience: 'api' },
+    ];
+    const message =
+      'revocable-jwt: `secret` cannot be a default for every issuer in createVerifier: give each entry that uses ' +
+      "HMAC its own secret, e.g. issuers: [{ issuer, audience, algorithms: ['HS256'], secret }, ...]";
+    expect(() => createVerifier({ algorithms: ['HS256'], secret: SECRET_A, issuers } as never)).toThrow(message);
+    expect(() => createVerifier({ secret: new TextEncoder().encode(SECRET_A), issuers } as never)).toThrow(TypeError);
+    expect(() => authGuard({ algorithms: ['HS256'], secret: SECRET_A, issuers } as never)).toThrow(
+      /`secret` cannot be a default for every issuer in authGuard/,
+    );
+  });
+
+  it('refuses the same secret in two entries, as a string or as its bytes', () => {
+    for (const second of [SECRET_A, new TextEncoder().encode(SECRET_A)]) {
+      expect(() =>
+        createVerifier({
+          algorithms: ['HS256'],
+          issuers: [
+            { issuer: A, audience: 'api', secret: SECRET_A },
+            { issuer: 'https://idp-c.example/', audience: 'api', algorithms: ['RS256'] },
+            { issuer: B, audience: 'api', secret: second },
+          ],
+        }),
+      ).toThrow(
+        'revocable-jwt: issuers[0] and issuers[2] have the same `secret` in createVerifier: either could sign ' +
+          "tokens naming the other; give each issuer's entry its own secret",
+      );
+    }
+  });
+
+  it("with a secret per entry, A's secret never vouches for a token naming B", async () => {
+    const verifier = createVerifier({
+      clock,
+      algorithms: ['HS256'],
+      issuers: [
+        { issuer: A, audience: 'api', secret: SECRET_A },
+        { issuer: B, audience: 'api', secret: SECRET_B },
+      ],
+    });
+    try {
+      expect(await reason(verifier.verify(await hmac(B, SECRET_A)))).toBe('signature_invalid');
+      expect(await reason(verifier.verify(await hmac(A, SECRET_A)))).toBe('accepted');
+      expect(await reason(verifier.verify(await hmac(B, SECRET_B)))).toBe('accepted');
+    } finally {
+      await verifier.close();
+    }
   });
 });

@@ -29,8 +29,7 @@ function hmacVerifier(issuers?: string[]): Verifier {
     ? createVerifier({
         clock,
         algorithms: ['HS256'],
-        secret: SECRET,
-        issuers: issuers.map((issuer) => ({ issuer, audience: 'api' })),
+        issuers: issuers.map((issuer, index) => ({ issuer, audience: 'api', secret: `${index}`.repeat(32) })),
       })
     : createVerifier({ issuer: ISSUER, audience: 'api', clock, algorithms: ['HS256'], secret: SECRET });
   verifiers.push(verifier);
