@@ -1,29 +1,33 @@
 /**
  * What a DPoP request (RFC 9449) costs on a cache hit, in process, next to a plain Bearer hit
  * (issue 13). The access token is cached; the proof never is: every DPoP request decodes its
- * proof, checks its signature with its own key (imported once per key: an LRU of 1 024), its
+ * proof, checks its signature with its own key (prepared once per key: an LRU of 1 024), its
  * htm/htu/ath/iat, and claims its `jti` once in the store — the memory store in this process, or
- * Redis (one `SET NX` round trip, shared by every instance).
+ * Redis (one `SET NX` round trip, shared by every instance). The signature goes through the access
+ * tokens' backend: on Node, node:crypto's one-shot `verify` on a KeyObject made from the JWK.
  *
  * Cases, interleaved in each round (the order rotates) and each compared with the Bearer hit of
  * its own round:
  *  - Bearer hit: the authenticator answering a cached unbound token synchronously (what the
  *    Express guard does on a hit);
- *  - DPoP hit, memory store / Redis store: one client key (its imported key cached);
+ *  - DPoP hit, memory store / Redis store: one client key (its prepared key cached);
  *  - DPoP hit, 2 000 clients, memory store: a key per client, more than the key cache holds, so
- *    every request imports its key again;
+ *    every request prepares its key again;
+ *  - with `--before <commit>`, the three DPoP cases again on that commit's src/ (loaded in this
+ *    process, so both trees share every round: the before/after comparison of one run);
  *  - Redis claimOnce alone: the store's `SET NX` round trip, awaited;
  *  - the proof's signature alone, three ways: WebCrypto's `subtle.verify` (what the proof check
- *    runs, on every runtime), jose's `jwtVerify` with the key imported (what it ran at first: it
- *    parses the JWS and its claims again), and node:crypto's one-shot `verify` on a KeyObject
- *    (synchronous, no thread-pool hop): what a Node-only fast path could still save.
+ *    runs off Node), jose's `jwtVerify` with the key imported (what it ran at first: it parses the
+ *    JWS and its claims again), and node:crypto's one-shot `verify` on a KeyObject (what it runs
+ *    on Node).
  * Every request is built before its timed batch (a fresh header string and a fresh proof, signed
- * with node:crypto): building is not counted. Time is the process's CPU time (`process.cpuUsage`)
- * and the wall clock; one request at a time, and 32 in flight (what a busy server has: Redis
- * answers the claims of concurrent requests from one connection, so their round trips overlap).
+ * with node:crypto): building is not counted. Time is the process's CPU time (`process.cpuUsage`,
+ * every thread: WebCrypto's work on the thread pool included) and the wall clock; one request at a
+ * time, and 32 in flight (what a busy server has: Redis answers the claims of concurrent requests
+ * from one connection, so their round trips overlap).
  *
- *   npm run bench:dpop -- [--rounds <n>] [--min-ms <ms>]   → bench/results/dpop-hit.json
- *   (REDIS_URL, default redis://127.0.0.1:6379)
+ *   npm run bench:dpop -- [--before <commit>] [--rounds <n>] [--min-ms <ms>]
+ *   → bench/results/dpop-hit.json (REDIS_URL, default redis://127.0.0.1:6379)
  */
 import {
   createHash,
@@ -35,18 +39,15 @@ import {
   sign,
   verify,
 } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
-import { resolve } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { type CryptoKey, calculateJwkThumbprint, importJWK, type JWK, jwtVerify } from 'jose';
 import { do_not_optimize } from 'mitata';
-import {
-  type Authentication,
-  createAuthenticator,
-  createRedisStore,
-  createVerifier,
-  type RequestLike,
-} from '../src/index.js';
+import * as current from '../src/index.js';
+import type { Authentication, RequestLike } from '../src/index.js';
 import { startJwksStub } from './lib/jwks-server.js';
 import { root } from './lib/processes.js';
 import { median, round } from './lib/stats.js';
@@ -57,6 +58,7 @@ const option = (name: string, fallback: string): string => {
   const at = args.indexOf(`--${name}`);
   return at === -1 ? fallback : (args[at + 1] ?? fallback);
 };
+const beforeCommit = args.includes('--before') ? option('before', '') : undefined;
 const rounds = Number(option('rounds', '8'));
 const minCpuUs = Number(option('min-ms', '300')) * 1e3;
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -103,16 +105,42 @@ const stub = await startJwksStub([signingKey.publicJwk]);
 const site = { issuer: stub.issuer, audience: 'notes-api' };
 // A 10 s window keeps the memory store's live claims (one per proof) far below its 100 000 cap.
 const dpopOptions = { ...site, publicUrl: PUBLIC_URL, dpop: { iatWindow: 10 }, cache: { max: 20_000 } };
-const memoryVerifier = createVerifier(dpopOptions);
-const redisStore = createRedisStore({
-  url: REDIS_URL,
-  keyPrefix: `rjwt-bench-dpop:${randomBytes(6).toString('hex')}:`,
-});
-const redisVerifier = createVerifier({ ...dpopOptions, store: redisStore });
 const scopes = ['notes:read'];
-const bearerAuth = createAuthenticator({ verifier: memoryVerifier, scopes });
-const memoryAuth = createAuthenticator({ verifier: memoryVerifier, scopes });
-const redisAuth = createAuthenticator({ verifier: redisVerifier, scopes });
+
+/** One tree's verifiers (memory and Redis store) and authenticators. */
+function side(library: typeof current) {
+  const memoryVerifier = library.createVerifier(dpopOptions);
+  const redisStore = library.createRedisStore({
+    url: REDIS_URL,
+    keyPrefix: `rjwt-bench-dpop:${randomBytes(6).toString('hex')}:`,
+  });
+  const redisVerifier = library.createVerifier({ ...dpopOptions, store: redisStore });
+  return {
+    memoryVerifier,
+    redisVerifier,
+    redisStore,
+    memoryAuth: library.createAuthenticator({ verifier: memoryVerifier, scopes }),
+    redisAuth: library.createAuthenticator({ verifier: redisVerifier, scopes }),
+    close: async () => {
+      await Promise.all([memoryVerifier.close(), redisVerifier.close()]);
+      await redisStore.close();
+    },
+  };
+}
+
+const repo = resolve(import.meta.dirname, '..');
+let beforeDir: string | undefined;
+let beforeLibrary: typeof current | undefined;
+if (beforeCommit !== undefined) {
+  beforeDir = mkdtempSync(join(tmpdir(), 'revocable-jwt-before-'));
+  execFileSync('sh', ['-c', `git -C "${repo}" archive "${beforeCommit}" src | tar -x -C "${beforeDir}"`]);
+  symlinkSync(join(repo, 'node_modules'), join(beforeDir, 'node_modules'));
+  beforeLibrary = (await import(pathToFileURL(join(beforeDir, 'src/index.ts')).href)) as typeof current;
+}
+const after = side(current);
+const before = beforeLibrary && side(beforeLibrary);
+const { memoryVerifier, redisStore } = after;
+const bearerAuth = current.createAuthenticator({ verifier: memoryVerifier, scopes });
 
 const bearerToken = mint(signingKey, accessClaims(site));
 const client = await proofKey();
@@ -146,29 +174,36 @@ const expectAdmitted = async (answer: Authentication | Promise<Authentication>, 
   if (!settled.ok) throw new Error(`${what} refused: ${settled.error.reason}`);
 };
 await expectAdmitted(bearerAuth(bearerRequest()), 'Bearer');
-await expectAdmitted(memoryAuth(dpopRequest(client, boundToken)), 'DPoP (memory)');
-await expectAdmitted(redisAuth(dpopRequest(client, boundToken)), 'DPoP (Redis)');
-for (const { token } of clients) await memoryVerifier.verify(token);
+for (const [name, tree] of Object.entries({ after, before })) {
+  if (tree === undefined) continue;
+  await expectAdmitted(tree.memoryAuth(dpopRequest(client, boundToken)), `DPoP (memory, ${name})`);
+  await expectAdmitted(tree.redisAuth(dpopRequest(client, boundToken)), `DPoP (Redis, ${name})`);
+  for (const { token } of clients) await tree.memoryVerifier.verify(token);
+}
 if (bearerAuth(bearerRequest()) instanceof Promise) throw new Error('the Bearer hit was not synchronous');
 
 interface Case {
   make: () => unknown;
   call: (input: never) => unknown;
 }
+const dpopCases = (tree: ReturnType<typeof side>, suffix: string): Record<string, Case> => ({
+  [`DPoP hit, memory store${suffix}`]: {
+    make: () => dpopRequest(client, boundToken),
+    call: (request: RequestLike) => tree.memoryAuth(request),
+  },
+  [`DPoP hit, Redis store${suffix}`]: {
+    make: () => dpopRequest(client, boundToken),
+    call: (request: RequestLike) => tree.redisAuth(request),
+  },
+  [`DPoP hit, 2 000 clients (key prepared each time), memory store${suffix}`]: {
+    make: manyClientsRequest,
+    call: (request: RequestLike) => tree.memoryAuth(request),
+  },
+});
 const cases: Record<string, Case> = {
   'Bearer hit': { make: bearerRequest, call: (request: RequestLike) => bearerAuth(request) },
-  'DPoP hit, memory store': {
-    make: () => dpopRequest(client, boundToken),
-    call: (request: RequestLike) => memoryAuth(request),
-  },
-  'DPoP hit, Redis store': {
-    make: () => dpopRequest(client, boundToken),
-    call: (request: RequestLike) => redisAuth(request),
-  },
-  'DPoP hit, 2 000 clients (key imported each time), memory store': {
-    make: manyClientsRequest,
-    call: (request: RequestLike) => memoryAuth(request),
-  },
+  ...dpopCases(after, ''),
+  ...(before === undefined ? {} : dpopCases(before, ` (before: ${beforeCommit})`)),
   'Redis claimOnce alone': {
     make: () => `claim:${randomUUID()}`,
     call: (key: string) => redisStore.claimOnce(key, 10_000),
@@ -272,6 +307,14 @@ for (const inFlight of [1, 32]) {
       const addedWallUs = spread(own.map((s, i) => s.wallNs - bearer[i]!.wallNs));
       perCase[name] = { cpuUs, wallUs, addedCpuUs, addedWallUs };
       line += `; over Bearer: +${addedCpuUs.median} CPU / +${addedWallUs.median} wall`;
+      // This tree against the before tree, round by round: the CPU time the change saves per request.
+      const twin = beforeCommit === undefined ? undefined : samples[`${name} (before: ${beforeCommit})`];
+      if (twin !== undefined) {
+        const savedCpuUs = spread(own.map((s, i) => twin[i]!.cpuNs - s.cpuNs));
+        const cpuRatio = round(median(own.map((s, i) => s.cpuNs / twin[i]!.cpuNs)), 3);
+        perCase[name] = { ...(perCase[name] as object), savedCpuUs, cpuRatio };
+        line += `; saved vs before: ${savedCpuUs.median} CPU (after/before ${cpuRatio})`;
+      }
     } else perCase[name] = { cpuUs, wallUs };
     console.log(line);
   }
@@ -281,6 +324,7 @@ for (const inFlight of [1, 32]) {
 const report = {
   date: new Date().toISOString(),
   node: process.version,
+  before: beforeCommit,
   rounds,
   batch: BATCH,
   minCpuMsPerSample: minCpuUs / 1e3,
@@ -295,6 +339,7 @@ const report = {
 };
 writeFileSync(resolve(root, 'bench/results/dpop-hit.json'), `${JSON.stringify(report, null, 2)}\n`);
 console.log(`\nload average (1 min) during the run: ${JSON.stringify(report.loadAverage1)}`);
-await Promise.all([memoryVerifier.close(), redisVerifier.close()]);
-await redisStore.close();
+await after.close();
+await before?.close();
 await stub.close();
+if (beforeDir !== undefined) rmSync(beforeDir, { recursive: true, force: true });

@@ -7,14 +7,12 @@
  * the key, and its `jti` claimed once in the store; the verified token may come from the cache,
  * the proof never does.
  */
-import type { CryptoKey } from 'jose';
-import { LRUCache } from 'lru-cache';
 import type { ChallengeScheme } from '../shared/challenge.js';
 import { InvalidRequestError, InvalidTokenError } from '../shared/errors.js';
 import type { VerifierPort } from '../verify/verifier-port.js';
 import { expectedHtu } from './dpop-htu.js';
 import { createNonceSource } from './dpop-nonce.js';
-import { checkProof, type ProofChecker } from './dpop-proof.js';
+import { checkProof, createProofKeyCache, type ProofChecker } from './dpop-proof.js';
 import type { RequestCheck } from './request-check.js';
 
 /**
@@ -58,7 +56,7 @@ export function dpopPolicy(mode: unknown, port: VerifierPort, origin: string | u
     );
   }
   const checkers = new Map<string, ProofChecker & { base: string }>();
-  const keys = new LRUCache<string, CryptoKey>({ max: 1024 });
+  const keys = createProofKeyCache();
   let unchecked: string | undefined;
   for (const [issuer, settings] of port.dpop) {
     const base = origin ?? settings.publicUrl;

@@ -6,9 +6,14 @@
  * or a jose error whose class says why (rejections.ts turns it into the client's reason).
  * test/security/backend-differential.test.ts (named attacks and generated tokens, 10⁵ of them in
  * `npm run fuzz`) and the attack corpus run under each (test/security/webcrypto/) hold them equal.
+ *
+ * The same choice checks the signatures of JWSs that carry their own key (a DPoP proof's `jwk`,
+ * RFC 9449): {@link JwsBackend.embeddedKey}, held equal by
+ * test/security/dpop-backend-differential.test.ts.
  */
 import type { FlattenedJWSInput, JWSHeaderParameters } from 'jose';
 import type { VerificationKey } from '../idp/jwks.js';
+import type { SegmentDecoder } from './compact-jws.js';
 import type { CanonicalJws } from './token-shape.js';
 import { nodeCryptoJws } from './node-crypto-jws.js';
 import { webCryptoJws } from './webcrypto-jws.js';
@@ -28,11 +33,30 @@ export interface VerifiedJws {
   b64: boolean;
 }
 
+/** A public JWK reduced to the members of its RFC 7638 thumbprint (EC, RSA or OKP; no private member). */
+export type PublicJwk = Readonly<Record<string, string>>;
+
+/**
+ * Checks a signature by one embedded key: `signingInput` is `<header>.<payload>` as sent (ASCII),
+ * `signature` its third segment, canonical base64url (the caller checked). False, never a throw,
+ * for a signature that does not hold; a promise where the runtime's crypto is asynchronous.
+ */
+export type EmbeddedKeyCheck = (signingInput: string, signature: string) => boolean | Promise<boolean>;
+
 /** One way of checking a compact JWS (see the file comment). */
 export interface JwsBackend {
   readonly name: JwsBackendName;
   /** The token's header and payload once its signature holds; `algorithms` is the allowlist. */
   verify(token: CanonicalJws, key: KeyResolver, algorithms: ReadonlySet<string>): Promise<VerifiedJws>;
+  /** The bytes of a canonical base64url segment (the caller checked it is one), the runtime's fastest way. */
+  readonly decode: SegmentDecoder;
+  /**
+   * The signature check of `jwk`, a key the JWS carries itself, for the asymmetric `alg`: the key
+   * imported once, bound to `alg` (its family and curve; RSA of 2048 bits or more). Rejects with
+   * a TypeError for a key that does not fit `alg`, or a key the runtime cannot import. The caller
+   * keeps the check (an LRU per key); what the key may be beyond that is the caller's policy.
+   */
+  embeddedKey(alg: string, jwk: PublicJwk): Promise<EmbeddedKeyCheck>;
 }
 
 export type JwsBackendName = 'node:crypto' | 'webcrypto';

@@ -2,7 +2,8 @@
  * The node:crypto signature backend: the token parsed once (compact-jws.ts), the key chosen by
  * the same resolver as the WebCrypto path, and one synchronous `crypto.verify` on a `KeyObject`
  * prepared once per key (node-crypto-keys.ts); what that saves per miss is measured by
- * bench/miss.ts (README, "The miss path").
+ * bench/miss.ts (README, "The miss path"). A key the JWS carries (a DPoP proof's `jwk`) is made a
+ * `KeyObject` from its JWK instead (node-crypto-keys.ts); bench/dpop-hit.ts measures that path.
  * Only on Node itself: node:crypto is reached through `process.getBuiltinModule` (no `node:*`
  * import, so edge bundles stay Web-standard). Bun and Deno offer a node:crypto too, but the
  * differential tests that hold this backend equal to jose's run on Node only, so they keep the
@@ -44,6 +45,7 @@ function createNodeCryptoJws(modules: { crypto: NodeCrypto; buffer: NodeBuffer }
   const decode = (segment: string) => bytes.from(segment, 'base64url');
   return {
     name: 'node:crypto',
+    decode,
     async verify(token, resolveKey, algorithms) {
       const jws = parseCompactJws(token, algorithms, decode);
       const key = await resolveKey(jws.header, jws.segments);
@@ -53,6 +55,10 @@ function createNodeCryptoJws(modules: { crypto: NodeCrypto; buffer: NodeBuffer }
       // An unencoded payload is its own bytes, as jose returns it.
       const payload = jws.b64 ? decode(jws.segments.payload) : bytes.from(jws.segments.payload, 'latin1');
       return { protectedHeader: jws.header, payload, b64: jws.b64 };
+    },
+    async embeddedKey(alg, jwk) {
+      const verify = keys.verifierForJwk(alg, jwk);
+      return (signingInput, signature) => verify(bytes.from(signingInput, 'latin1'), decode(signature));
     },
   };
 }

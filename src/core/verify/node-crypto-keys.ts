@@ -9,12 +9,18 @@
  *   EdDSA / Ed25519: Ed25519; HS*: HMAC over the configured secret, compared in constant time.
  * Prepared keys are cached per `CryptoKey` object: a JWKS refresh brings new `CryptoKey`s, so a
  * rotated-out key's entry is garbage with it.
+ *
+ * A key a JWS carries itself (a DPoP proof's `jwk`) becomes a `KeyObject` straight from its JWK
+ * (no WebCrypto import first: ~45 µs for a P-256 key instead of ~80), gets the same second look
+ * and the same signature parameters, and is not cached here (its caller keeps it per key, in a
+ * bounded LRU).
  */
 import type { CryptoKey } from 'jose';
 
 /** The part of node:crypto used here (reached through `process.getBuiltinModule`, never imported). */
 export interface NodeCrypto {
   KeyObject: { from(key: CryptoKey): NodeKeyObject };
+  createPublicKey(key: { key: Readonly<Record<string, string>>; format: 'jwk' }): NodeKeyObject;
   createSecretKey(key: Uint8Array): NodeKeyObject;
   createHmac(hash: string, key: NodeKeyObject): { update(data: Uint8Array): { digest(): Uint8Array } };
   timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean;
@@ -74,6 +80,24 @@ export class NodeCryptoKeys {
     const verify = HMAC[alg] !== undefined ? this.hmac(alg, key) : this.asymmetric(alg, key);
     this.prepared.set(key, { alg, verify });
     return verify;
+  }
+
+  /**
+   * The verifier for the asymmetric `alg` with a public JWK (a key the JWS carried itself). Throws
+   * a TypeError for a JWK node:crypto cannot import, or a key that does not fit `alg` (family,
+   * curve, RSA under 2048 bits).
+   */
+  verifierForJwk(alg: string, jwk: Readonly<Record<string, string>>): SignatureVerifier {
+    const spec = ASYMMETRIC[alg];
+    if (spec === undefined) throw new TypeError(`alg ${alg} is not supported for an embedded key`);
+    let keyObject: NodeKeyObject;
+    try {
+      keyObject = this.crypto.createPublicKey({ key: jwk, format: 'jwk' });
+    } catch (cause) {
+      throw new TypeError('the JWK is not a key node:crypto can import', { cause });
+    }
+    checkKeyObject(alg, spec, keyObject);
+    return this.verifier(spec, keyObject);
   }
 
   private hmac(alg: string, key: CryptoKey | Uint8Array): SignatureVerifier {

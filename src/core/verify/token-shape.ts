@@ -65,6 +65,17 @@ function hasCanonicalSegments(token: string, first: number, second: number): boo
 }
 
 const JWS_COMPACT = /^[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
+const BASE64URL_RUN = /[A-Za-z0-9_-]*/y;
+
+/**
+ * Whether `text` from `from` to `to` is one canonical base64url segment (the rule of
+ * {@link checkShape}), read in place: for a DPoP proof, whose refusals name the segment at fault.
+ */
+export function isCanonicalSegment(text: string, from: number, to: number): boolean {
+  BASE64URL_RUN.lastIndex = from;
+  return BASE64URL_RUN.test(text) && BASE64URL_RUN.lastIndex === to && hasCanonicalEnd(text, from, to);
+}
+
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
 /** Length and unused bits of one base64url segment (its alphabet is checked by the caller). */
