@@ -257,32 +257,39 @@ export class StoreMirror {
       const now = this.clock();
       const snapshot = await this.store.snapshot(now);
       if (epoch !== this.epoch || this.closed) return true; // a newer connect asks again; a disconnect waits for one
-      const inStore = new Map(snapshot.map((revocation) => [revocationTarget(revocation), revocation]));
-      for (const revocation of snapshot) this.applyLocally(revocation);
-      // Heal: whatever we know that the store lost (restart without persistence), or holds only in
-      // an older form (an earlier cutoff for the same subject), goes back, through the same
-      // retrying path as any other write; the store merges, so a later cutoff wins there too.
-      let healed = 0;
-      for (const revocation of this.list.entries(now)) {
-        const stored = inStore.get(revocationTarget(revocation));
-        if (stored === undefined || !covers(stored, revocation)) {
-          this.remember(revocation);
-          healed++;
-        }
-      }
-      this.fresh = true;
-      this.everSynced = true;
-      this.unavailableSince = undefined;
-      this.announced = false;
-      this.lastError = undefined;
-      this.resyncs++;
-      this.wake();
-      this.hooks.events.emit('store-resynced', { entries: snapshot.length, healed });
+      const inStore = new RevocationList(snapshot.length);
+      for (const revocation of snapshot) inStore.apply(revocation);
+      const healed = this.mergeSnapshot(inStore, now);
+      this.synced(snapshot.length, healed);
       return true;
     } catch (error) {
       this.lastError = describe(error);
       return false;
     }
+  }
+
+  /**
+   * Merges a store's complete snapshot into the mirror, and heals the store: whatever we know that
+   * it lost (a restart without persistence), or holds only in an older form (an earlier cutoff for
+   * the same subject), goes back through the same retrying path as any other write; the store
+   * merges, so a later cutoff wins there too. Returns how many revocations go back.
+   */
+  private mergeSnapshot(inStore: RevocationList, now: number): number {
+    const heal = this.list.notCoveredBy(inStore, now);
+    this.list.merge(inStore, (cutoff) => this.hooks.onApply(cutoff));
+    for (const revocation of heal) this.remember(revocation);
+    return heal.length;
+  }
+
+  private synced(entries: number, healed: number): void {
+    this.fresh = true;
+    this.everSynced = true;
+    this.unavailableSince = undefined;
+    this.announced = false;
+    this.lastError = undefined;
+    this.resyncs++;
+    this.wake();
+    this.hooks.events.emit('store-resynced', { entries, healed });
   }
 
   /** Writes every unpublished revocation: one first as a probe, then the rest together. */

@@ -16,6 +16,7 @@ import {
 } from '../../../src/index.js';
 import { StoreMirror } from '../../../src/core/revoke/store-mirror.js';
 import { VerifierEvents } from '../../../src/core/shared/events.js';
+import { digestKey, tokenDigestOf } from '../../../src/core/shared/token-digest.js';
 import { testClock } from '../../support/idp.js';
 import { scriptedStore, type ScriptedStore } from '../../support/scripted-store.js';
 
@@ -73,9 +74,13 @@ const subjectCut = (subject: string, cutoff: number): Revocation => ({
 });
 const tokenRevoked = (key: string): Revocation => ({ type: 'token', key, expiresAt: 2_000_000_000_000 });
 
+/** A revocation as the mirror's list lists it: a token by the digest of its key. */
+const asListed = (revocation: Revocation): Revocation =>
+  revocation.type === 'token' ? { ...revocation, key: digestKey(tokenDigestOf(revocation.key)) } : revocation;
+
 /** Whether the mirror's list holds a revocation for this target. */
 const holds = (mirror: StoreMirror, now: number, revocation: Revocation) =>
-  mirror.list.entries(now).some((entry) => JSON.stringify(entry) === JSON.stringify(revocation));
+  mirror.list.entries(now).some((entry) => JSON.stringify(entry) === JSON.stringify(asListed(revocation)));
 
 /** Settles `promise` and reports 'resolved', 'pending' or the rejection. */
 function track(promise: Promise<unknown>) {
