@@ -124,6 +124,11 @@ export class RevocationList {
     return dropped;
   }
 
+  /** Whether the list holds nothing at all (expired entries not yet swept count as something). */
+  get isEmpty(): boolean {
+    return this.tokens.size === 0 && this.cutoffs.size === 0;
+  }
+
   /** Bytes held by the token table's arrays. */
   get tokenBytes(): number {
     return this.tokens.bytes;
