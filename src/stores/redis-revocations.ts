@@ -7,17 +7,21 @@
  * SHA-256 of its key, see `core/shared/token-digest.ts`), a cutoff to the one picked by the digest
  * of its target. Per shard:
  *
- * - `:tokens`, a hash of 4096 buckets (by digest); a bucket is a string of records, one per token:
- *   16-byte digest, expiry (epoch ms, 48 bits), key length (16 bits), key (UTF-8; empty for a
- *   revocation known only by its digest). The compact snapshot: a cold start reads whole buckets
- *   (HSCAN) and loads digests without parsing keys. A write rewrites its bucket (~15 records at
- *   10^6 revocations), dropping expired records, and each write also cleans one more bucket in
- *   turn, so expired records leave even from buckets nobody writes.
+ * - `:tokens`, a hash of 16384 buckets (by digest); a bucket is a string of records, one per
+ *   token: 16-byte digest, expiry (epoch ms, 48 bits), key length (16 bits), key (UTF-8; empty for
+ *   a revocation known only by its digest). The compact snapshot: a cold start reads every
+ *   shard's buckets in one HVALS each, the 16 in parallel, and loads the digests without decoding
+ *   a key. A new token is appended to its bucket (~4 records at 10^6 revocations), the same token
+ *   again merged into its record (later expiry wins); each write also rewrites a few buckets in
+ *   turn without their expired records.
  * - `:cutoffs`, a hash of target → `cutoff|expiresAt` (subject, session, issuer-wide cutoffs).
  * - `:log`, the change log: a stream with one entry per write (a burst of revocations of this
- *   shard), numbered by the shard's sequence (`<seq>-0`, contiguous), holding the revocations
- *   (tokens by digest). Kept at least `retentionMs` (trimmed from the front, by a mark remembering
- *   the newest entry `retentionMs` ago) and at most `maxLogEntries` entries.
+ *   shard), numbered by the shard's sequence (`<seq>-0`, contiguous), holding the burst's tokens
+ *   (digest and expiry, 22 bytes each, binary) and cutoffs (JSON). Kept at least `retentionMs`
+ *   (trimmed from the front, by a mark remembering the newest entry `retentionMs` ago) and at most
+ *   `maxLogEntries` entries. We chose a stream over a sorted set by sequence: entries are
+ *   delta-encoded listpacks (a few bytes of overhead each, not a skiplist node), XRANGE from a
+ *   sequence number is direct, and trimming from the front is one XTRIM.
  * - `:meta`, a hash: `gen` (the incarnation: a random id made by the first write, so a shard lost
  *   with a Redis restart is told apart from its successor), `seq`, `floor` (entries up to here may
  *   have been trimmed), the trim mark and the sweep positions.
@@ -25,17 +29,20 @@
  * Every key of a shard expires once everything in it has (tokens and cutoffs at the latest
  * expiry written, log and meta `retentionMs` later), so an idle store leaves nothing behind.
  *
- * One script writes a burst (up to MAX_BATCH revocations of one shard): the records, one log
- * entry, and one PUBLISH on `<prefix>events` carrying the revocations, the shard, its epoch and
- * the entry's sequence number. The write and its broadcast are atomic: a subscriber never sees a
+ * One script writes a burst (up to MAX_BATCH revocations of one shard, the publishes of one tick):
+ * the records (one HMGET and one HSET for all its buckets), one log entry, and one PUBLISH on
+ * `<prefix>events` carrying the revocations (with their keys), the shard, its epoch and the
+ * entry's sequence number. The write and its broadcast are atomic: a subscriber never sees a
  * broadcast without the write, and no write goes unannounced (Redis refuses a script over
  * `maxmemory` at its first write, before anything is written).
  */
 import {
+  mergeRevocation,
   parseRevocation,
   revocationFromTarget,
   revocationTarget,
   type ChangePosition,
+  type CompactTokens,
   type CutoffRevocation,
   type DeliveryMeta,
   type Revocation,
@@ -47,16 +54,17 @@ import { digestKey, isDigestKey, TOKEN_DIGEST_BYTES, tokenDigestOf } from '../co
 /** The commands of an ioredis client (Redis or Cluster) this module uses. */
 export interface RedisCommands {
   eval(script: string, numKeys: number, ...args: Array<string | number | Buffer>): Promise<unknown>;
+  callBuffer(command: string, ...args: Array<string | number | Buffer>): Promise<unknown>;
   hmget(key: string, ...fields: string[]): Promise<Array<string | null>>;
-  hscanBuffer(key: string, cursor: string, countToken: 'COUNT', count: number): Promise<[Buffer, Buffer[]]>;
 }
 
 export const SHARDS = 16;
-const BUCKETS = 4096;
+/** Buckets per shard: ~4 records each at 10^6 revocations, so rewriting one on a write stays cheap. */
+const BUCKETS = 16384;
+/** Buckets each write cleans of expired records, in turn. */
+const SWEEP_BUCKETS = 4;
 /** Most revocations one script writes: ~2 ms of Redis time, so a burst never blocks Redis for long. */
 export const MAX_BATCH = 256;
-/** Buckets and cutoff fields one read asks for (HSCAN COUNT). */
-const SCAN_COUNT = 512;
 /** Log entries one read asks for (XRANGE COUNT). */
 const LOG_READ_COUNT = 1000;
 const RECORD_HEADER = TOKEN_DIGEST_BYTES + 8;
@@ -67,10 +75,10 @@ local tokens, cutoffs, log, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now = tonumber(ARGV[2])
 local retention = tonumber(ARGV[3])
 local maxLen = tonumber(ARGV[4])
+local latest = tonumber(ARGV[10])
 if redis.call('HSETNX', meta, 'gen', ARGV[1]) == 1 then
   redis.call('DEL', log)
 end
-local latest = 0
 -- A record's expiry and last byte; nil past a truncated record (the rest of the bucket is dropped).
 local function expiryAt(value, pos, len)
   if pos + 23 > len then return nil end
@@ -78,28 +86,37 @@ local function expiryAt(value, pos, len)
   if pos + 23 + kl > len then return nil end
   return hi * 4294967296 + lo, pos + 23 + kl
 end
-local function putToken(bucket, digest, expires, key)
-  local value = redis.call('HGET', tokens, bucket)
-  local out = {}
-  if value then
-    local pos, len = 1, #value
-    while pos <= len do
-      local e, stop = expiryAt(value, pos, len)
-      if not e then break end
-      if string.sub(value, pos, pos + 15) == digest then
-        if e > now then
-          if e > expires then expires = e end
-          if key == '' then key = string.sub(value, pos + 24, stop) end
-        end
-      elseif e > now then
+-- A bucket without its expired records, and with \`record\` (if any) merged into the one of its digest.
+local function rebuild(value, record)
+  local out, pos, len = {}, 1, #value
+  local digest, expires, key
+  if record then
+    digest, expires, key = string.sub(record, 1, 16), expiryAt(record, 1, #record), string.sub(record, 25)
+  end
+  while pos <= len do
+    local e, stop = expiryAt(value, pos, len)
+    if not e then break end
+    if e > now then
+      if digest and string.sub(value, pos, pos + 15) == digest then
+        if e > expires then expires = e end
+        if key == '' then key = string.sub(value, pos + 24, stop) end
+      else
         out[#out + 1] = string.sub(value, pos, stop)
       end
-      pos = stop + 1
     end
+    pos = stop + 1
   end
-  out[#out + 1] = digest .. struct.pack('>I2I4I2', math.floor(expires / 4294967296), expires % 4294967296, #key) .. key
-  redis.call('HSET', tokens, bucket, table.concat(out))
-  if expires > latest then latest = expires end
+  if digest then
+    local hi = math.floor(expires / 4294967296)
+    out[#out + 1] = digest .. struct.pack('>I2I4I2', hi, expires - hi * 4294967296, #key) .. key
+  end
+  return table.concat(out)
+end
+-- A new digest is appended as is (one string search); the same token again is merged.
+local function withRecord(value, record)
+  if not value then return record end
+  if string.find(value, string.sub(record, 1, 16), 1, true) then return rebuild(value, record) end
+  return value .. record
 end
 local function putCutoff(target, cutoff, expires)
   local current = redis.call('HGET', cutoffs, target)
@@ -113,36 +130,52 @@ local function putCutoff(target, cutoff, expires)
     end
   end
   redis.call('HSET', cutoffs, target, string.format('%.0f|%.0f', cutoff, expires))
-  if expires > latest then latest = expires end
 end
-local count = tonumber(ARGV[9])
-local i = 10
-local sawCutoff = false
-for _ = 1, count do
-  if ARGV[i] == 't' then
-    putToken(ARGV[i + 2], ARGV[i + 1], tonumber(ARGV[i + 3]), ARGV[i + 4])
-    i = i + 5
-  else
-    putCutoff(ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]))
-    sawCutoff = true
-    i = i + 4
+-- Every bucket the burst touches: read in one call, updated in order, written back in one call.
+local count = tonumber(ARGV[11])
+if count > 0 then
+  local fields = {}
+  for k = 1, count do fields[k] = ARGV[10 + 2 * k] end
+  local values = redis.call('HMGET', tokens, unpack(fields))
+  local updated, order = {}, {}
+  for k = 1, count do
+    local field = fields[k]
+    local value = updated[field]
+    if value == nil then
+      value = values[k]
+      order[#order + 1] = field
+    end
+    updated[field] = withRecord(value, ARGV[11 + 2 * k])
   end
+  local flat = {}
+  for _, field in ipairs(order) do
+    flat[#flat + 1] = field
+    flat[#flat + 1] = updated[field]
+  end
+  redis.call('HSET', tokens, unpack(flat))
 end
--- Clean one bucket per write in turn (expired records of buckets nobody writes to).
+local i = 12 + 2 * count
+local sawCutoff = i <= #ARGV
+while i <= #ARGV do
+  putCutoff(ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]))
+  i = i + 3
+end
+-- Clean ${SWEEP_BUCKETS} buckets per write in turn (the expired records of buckets nobody writes to).
 local at = tonumber(redis.call('HGET', meta, 'sweep') or '0')
-local bucket = string.format('%03x', at)
-local value = redis.call('HGET', tokens, bucket)
-if value then
-  local out, pos, len = {}, 1, #value
-  while pos <= len do
-    local e, stop = expiryAt(value, pos, len)
-    if not e then break end
-    if e > now then out[#out + 1] = string.sub(value, pos, stop) end
-    pos = stop + 1
+for _ = 1, ${SWEEP_BUCKETS} do
+  local bucket = string.format('%04x', at)
+  local value = redis.call('HGET', tokens, bucket)
+  if value then
+    local kept = rebuild(value, nil)
+    if kept == '' then
+      redis.call('HDEL', tokens, bucket)
+    elseif #kept < #value then
+      redis.call('HSET', tokens, bucket, kept)
+    end
   end
-  if #out == 0 then redis.call('HDEL', tokens, bucket) else redis.call('HSET', tokens, bucket, table.concat(out)) end
+  at = (at + 1) % ${BUCKETS}
 end
-redis.call('HSET', meta, 'sweep', (at + 1) % ${BUCKETS})
+redis.call('HSET', meta, 'sweep', at)
 if sawCutoff then
   local scan = redis.call('HSCAN', cutoffs, redis.call('HGET', meta, 'csweep') or '0', 'COUNT', 16)
   local fields = scan[2]
@@ -154,7 +187,11 @@ if sawCutoff then
 end
 -- The change log, trimmed by time (the mark: the newest entry retention ago) and by length.
 local seq = redis.call('HINCRBY', meta, 'seq', 1)
-redis.call('XADD', log, string.format('%d-0', seq), 'r', ARGV[8])
+if ARGV[9] == '' then
+  redis.call('XADD', log, string.format('%d-0', seq), 't', ARGV[8])
+else
+  redis.call('XADD', log, string.format('%d-0', seq), 't', ARGV[8], 'c', ARGV[9])
+end
 local markAt = tonumber(redis.call('HGET', meta, 'markAt') or '0')
 if markAt == 0 then
   redis.call('HSET', meta, 'markAt', now, 'markSeq', seq)
@@ -207,16 +244,22 @@ export interface RedisRevocationsOptions {
   maxLogEntries: number;
 }
 
-interface Pending {
-  args: Array<string | number | Buffer>;
-  log: string;
-  message: string;
+/** A burst of publishes to one shard, written by one script call; every publish of it shares one promise. */
+interface Batch {
+  /** Per token: its bucket field and record. */
+  tokens: Array<string | Buffer>;
+  /** Per cutoff: its target, cutoff and expiry. */
+  cutoffs: Array<string | number>;
+  /** The log's view of the cutoffs (JSON). */
+  logCutoffs: string[];
+  /** Each revocation as broadcast (JSON). */
+  messages: string[];
+  /** The latest expiry in the burst (ms). */
+  latest: number;
+  promise: Promise<void>;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
-
-/** One item of a message on the channel: a revocation, with who published it. */
-type Announced = Revocation & { origin?: string };
 
 export interface RedisRevocations {
   publish(revocation: Revocation, origin: string | undefined): Promise<void>;
@@ -226,6 +269,12 @@ export interface RedisRevocations {
   parseMessage(message: string): Array<[Revocation, DeliveryMeta]>;
 }
 
+/** The bucket field names, made once: a publish picks one without building a string. */
+const FIELDS = Array.from({ length: BUCKETS }, (_, i) => i.toString(16).padStart(4, '0'));
+
+/** Bytes a token takes in a log entry: its digest and expiry (the key stays out of the log). */
+const LOG_RECORD = TOKEN_DIGEST_BYTES + 6;
+
 export function redisRevocations(options: RedisRevocationsOptions): RedisRevocations {
   const { client, keyPrefix, channel, clock, timed } = options;
   const keysOf = (shard: number) => {
@@ -233,14 +282,41 @@ export function redisRevocations(options: RedisRevocationsOptions): RedisRevocat
     return [`${base}:tokens`, `${base}:cutoffs`, `${base}:log`, `${base}:meta`] as const;
   };
   const logName = (shard: number) => `s${shard}`;
-  const queues: Pending[][] = Array.from({ length: SHARDS }, () => []);
+  const batches: Array<Batch | undefined> = new Array(SHARDS).fill(undefined);
   let scheduled = false;
+  let lastOrigin: string | undefined;
+  let originJson = '';
+
+  const openBatch = (): Batch => {
+    const batch = { tokens: [], cutoffs: [], logCutoffs: [], messages: [], latest: 0 } as unknown as Batch;
+    batch.promise = new Promise<void>((resolve, reject) => {
+      batch.resolve = resolve;
+      batch.reject = reject;
+    });
+    return batch;
+  };
+
+  const batchOf = (shard: number): Batch => {
+    const open = batches[shard];
+    if (open !== undefined) return open;
+    const batch = openBatch();
+    batches[shard] = batch;
+    return batch;
+  };
 
   const flush = (shard: number) => {
-    const batch = queues[shard]!.splice(0, MAX_BATCH);
-    if (batch.length === 0) return;
+    const batch = batches[shard];
+    if (batch === undefined) return;
+    batches[shard] = undefined;
     const now = clock();
-    const args: Array<string | number | Buffer> = [
+    const tokenCount = batch.tokens.length / 2;
+    const logTokens = Buffer.allocUnsafe(tokenCount * LOG_RECORD);
+    for (let n = 0; n < tokenCount; n++)
+      (batch.tokens[2 * n + 1] as Buffer).copy(logTokens, n * LOG_RECORD, 0, LOG_RECORD);
+    const call = client.eval(
+      PUBLISH_SCRIPT,
+      4,
+      ...keysOf(shard),
       // The shard's epoch if this write is the first of its incarnation: fresh every time.
       crypto.randomUUID().replaceAll('-', ''),
       now,
@@ -248,24 +324,20 @@ export function redisRevocations(options: RedisRevocationsOptions): RedisRevocat
       options.maxLogEntries,
       channel,
       shard,
-      `"at":${now},"r":[${batch.map((p) => p.message).join(',')}]`,
-      `[${batch.map((p) => p.log).join(',')}]`,
-      batch.length,
-    ];
-    for (const pending of batch) for (const arg of pending.args) args.push(arg);
-    timed(client.eval(PUBLISH_SCRIPT, 4, ...keysOf(shard), ...args), 'publish').then(
-      () => {
-        for (const pending of batch) pending.resolve();
-      },
-      (error: unknown) => {
-        for (const pending of batch) pending.reject(error);
-      },
+      `"at":${now},"r":[${batch.messages.join(',')}]`,
+      logTokens,
+      batch.logCutoffs.length === 0 ? '' : `[${batch.logCutoffs.join(',')}]`,
+      batch.latest,
+      tokenCount,
+      ...batch.tokens,
+      ...batch.cutoffs,
     );
+    timed(call, 'publish').then(batch.resolve, batch.reject);
   };
 
   const flushAll = () => {
     scheduled = false;
-    for (let shard = 0; shard < SHARDS; shard++) while (queues[shard]!.length > 0) flush(shard);
+    for (let shard = 0; shard < SHARDS; shard++) flush(shard);
   };
 
   const changeLog: RevocationChangeLog = {
@@ -286,12 +358,14 @@ export function redisRevocations(options: RedisRevocationsOptions): RedisRevocat
       );
       if (changes.some((c) => c === undefined)) return completeRead(heads, now);
       const next: Record<string, ChangePosition> = {};
-      const revocations: Revocation[] = [];
+      const revocations: CutoffRevocation[] = [];
+      const blobs: Buffer[] = [];
       changes.forEach((change, shard) => {
         next[logName(shard)] = change!.position;
-        for (const revocation of change!.revocations) revocations.push(revocation);
+        for (const cutoff of change!.cutoffs) revocations.push(cutoff);
+        for (const blob of change!.tokens) blobs.push(blob);
       });
-      return { complete: false, revocations, cursor: next };
+      return { complete: false, revocations, tokens: tokensOfLog(blobs, now), cursor: next };
     },
   };
 
@@ -305,28 +379,33 @@ export function redisRevocations(options: RedisRevocationsOptions): RedisRevocat
     shard: number,
     from: ChangePosition,
     to: number,
-  ): Promise<{ position: ChangePosition; revocations: Revocation[] } | undefined> {
+  ): Promise<{ position: ChangePosition; tokens: Buffer[]; cutoffs: CutoffRevocation[] } | undefined> {
     const [, , log, meta] = keysOf(shard);
-    const revocations: Revocation[] = [];
+    const tokens: Buffer[] = [];
+    const cutoffs: CutoffRevocation[] = [];
     let epoch = from.epoch;
     let seq = from.seq;
     while (seq < to) {
       const answer = (await timed(
-        client.eval(READ_LOG_SCRIPT, 2, meta, log, epoch, seq, to, LOG_READ_COUNT),
+        client.callBuffer('EVAL', READ_LOG_SCRIPT, 2, meta, log, epoch, seq, to, LOG_READ_COUNT),
         'read',
-      )) as [string, string?, Array<[string, string[]]>?];
-      if (answer[0] !== 'ok') return undefined;
-      epoch = answer[1]!;
+      )) as [Buffer, Buffer?, Array<[Buffer, Buffer[]]>?];
+      if (answer[0].toString() !== 'ok') return undefined;
+      epoch = answer[1]!.toString();
       const entries = answer[2]!;
       if (entries.length === 0) return undefined; // the head said there was more
       for (const [id, fields] of entries) {
         // Contiguous numbers: anything else means entries in between were trimmed.
-        if (Number.parseInt(id, 10) !== seq + 1) return undefined;
+        if (Number.parseInt(id.toString(), 10) !== seq + 1) return undefined;
         seq++;
-        for (const revocation of parseLogEntry(fields)) revocations.push(revocation);
+        for (let f = 0; f + 1 < fields.length; f += 2) {
+          const name = fields[f]!.toString();
+          if (name === 't') tokens.push(fields[f + 1]!);
+          else if (name === 'c') for (const cutoff of parseCutoffs(fields[f + 1]!.toString())) cutoffs.push(cutoff);
+        }
       }
     }
-    return { position: { log: logName(shard), epoch, seq }, revocations };
+    return { position: { log: logName(shard), epoch, seq }, tokens, cutoffs };
   }
 
   /** Everything in force: every shard's position first, then its buckets and cutoffs. */
@@ -357,46 +436,67 @@ export function redisRevocations(options: RedisRevocationsOptions): RedisRevocat
     return { complete: true, revocations: cutoffs, tokens: { digests, expiresAt, count: n }, cursor };
   }
 
+  /**
+   * A shard's buckets (HVALS: one reply, the bucket names are not needed) and cutoffs. One call
+   * per shard, the 16 in parallel (on a Cluster, to every master at once); at 10^6 revocations a
+   * shard's reply is ~6 MB, which Redis serves in a few milliseconds.
+   */
   async function readShard(shard: number): Promise<{ buckets: Buffer[]; cutoffs: CutoffRevocation[] }> {
     const [tokens, cutoffKey] = keysOf(shard);
-    const buckets: Buffer[] = [];
+    const [buckets, flat] = (await Promise.all([
+      timed(client.callBuffer('HVALS', tokens), 'read'),
+      timed(client.callBuffer('HGETALL', cutoffKey), 'read'),
+    ])) as [Buffer[], Buffer[]];
     const cutoffs: CutoffRevocation[] = [];
-    await Promise.all([
-      scanHash(tokens, (_, value) => buckets.push(value)),
-      scanHash(cutoffKey, (field, value) => {
-        const cutoff = cutoffFrom(field.toString('utf8'), value.toString('utf8'));
-        if (cutoff) cutoffs.push(cutoff);
-      }),
-    ]);
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const cutoff = cutoffFrom(flat[i]!.toString('utf8'), flat[i + 1]!.toString('utf8'));
+      if (cutoff) cutoffs.push(cutoff);
+    }
     return { buckets, cutoffs };
-  }
-
-  async function scanHash(key: string, visit: (field: Buffer, value: Buffer) => void): Promise<void> {
-    let cursor = '0';
-    do {
-      const [next, flat] = await timed(client.hscanBuffer(key, cursor, 'COUNT', SCAN_COUNT), 'read');
-      cursor = next.toString();
-      for (let i = 0; i + 1 < flat.length; i += 2) visit(flat[i]!, flat[i + 1]!);
-    } while (cursor !== '0');
   }
 
   return {
     publish(revocation, origin) {
-      return new Promise<void>((resolve, reject) => {
-        const { shard, args, log } = encode(revocation);
-        const announced: Announced = origin === undefined ? revocation : { ...revocation, origin };
-        const queue = queues[shard]!;
-        queue.push({ args, log, message: JSON.stringify(announced), resolve, reject });
-        if (queue.length >= MAX_BATCH) flush(shard);
-        else if (!scheduled) {
-          scheduled = true;
-          queueMicrotask(flushAll);
-        }
-      });
+      const expiresAt = Math.ceil(revocation.expiresAt);
+      let shard: number;
+      if (origin !== lastOrigin) {
+        lastOrigin = origin;
+        originJson = origin === undefined ? '' : `,"origin":${JSON.stringify(origin)}`;
+      }
+      if (revocation.type === 'token') {
+        const { key } = revocation;
+        const digest = tokenDigestOf(key);
+        shard = digest[0]! % SHARDS;
+        const batch = batchOf(shard);
+        batch.tokens.push(FIELDS[(digest[1]! << 6) | (digest[2]! >> 2)]!, tokenRecord(digest, expiresAt, key));
+        const until = JSON.stringify(revocation.expiresAt);
+        batch.messages.push(`{"type":"token","key":${JSON.stringify(key)},"expiresAt":${until}${originJson}}`);
+        if (expiresAt > batch.latest) batch.latest = expiresAt;
+      } else {
+        const target = revocationTarget(revocation);
+        shard = tokenDigestOf(target)[0]! % SHARDS;
+        const batch = batchOf(shard);
+        batch.cutoffs.push(target, revocation.cutoff, expiresAt);
+        const json = JSON.stringify(revocation);
+        batch.logCutoffs.push(json);
+        batch.messages.push(originJson === '' ? json : `${json.slice(0, -1)}${originJson}}`);
+        if (expiresAt > batch.latest) batch.latest = expiresAt;
+      }
+      const batch = batches[shard]!;
+      if (batch.messages.length >= MAX_BATCH) flush(shard);
+      else if (!scheduled) {
+        scheduled = true;
+        queueMicrotask(flushAll);
+      }
+      return batch.promise;
     },
     async snapshot(now) {
       const shards = await Promise.all(Array.from({ length: SHARDS }, (_, shard) => readShard(shard)));
       const found = new Map<string, Revocation>();
+      const add = (revocation: Revocation) => {
+        const target = revocationTarget(revocation);
+        found.set(target, mergeRevocation(found.get(target), revocation));
+      };
       for (const shard of shards) {
         for (const bucket of shard.buckets) {
           for (let pos = 0, end = recordEnd(bucket, 0); end !== -1; pos = end, end = recordEnd(bucket, pos)) {
@@ -404,11 +504,10 @@ export function redisRevocations(options: RedisRevocationsOptions): RedisRevocat
             if (until <= now) continue;
             const key =
               end > pos + RECORD_HEADER ? bucket.toString('utf8', pos + RECORD_HEADER, end) : digestKey(bucket, pos);
-            const revocation: Revocation = { type: 'token', key, expiresAt: until };
-            found.set(revocationTarget(revocation), revocation);
+            add({ type: 'token', key, expiresAt: until });
           }
         }
-        for (const cutoff of shard.cutoffs) if (cutoff.expiresAt > now) found.set(revocationTarget(cutoff), cutoff);
+        for (const cutoff of shard.cutoffs) if (cutoff.expiresAt > now) add(cutoff);
       }
       return [...found.values()];
     },
@@ -444,40 +543,53 @@ export function redisRevocations(options: RedisRevocationsOptions): RedisRevocat
   };
 }
 
-/** The shard, script arguments and log entry of one revocation. */
-function encode(revocation: Revocation): { shard: number; args: Array<string | number | Buffer>; log: string } {
-  if (revocation.type === 'token') {
-    const digest = tokenDigestOf(revocation.key);
-    // A key known only by its digest, or too long to record, is kept as the digest alone.
-    const key = isDigestKey(revocation.key) || Buffer.byteLength(revocation.key) > MAX_KEY_BYTES ? '' : revocation.key;
-    const bucket = (((digest[1]! << 4) | (digest[2]! >> 4)) % BUCKETS).toString(16).padStart(3, '0');
-    const expiresAt = Math.ceil(revocation.expiresAt);
-    const log = JSON.stringify({ type: 'token', key: digestKey(digest), expiresAt });
-    return { shard: digest[0]! % SHARDS, args: ['t', Buffer.from(digest), bucket, expiresAt, key], log };
-  }
-  const target = revocationTarget(revocation);
-  const shard = tokenDigestOf(target)[0]! % SHARDS;
-  return {
-    shard,
-    args: ['c', target, revocation.cutoff, Math.ceil(revocation.expiresAt)],
-    log: JSON.stringify(revocation),
-  };
+/**
+ * A token's bucket record: digest, expiry (ms, 48 bits), key length and key. A key known only by
+ * its digest (`digest:` keys), or too long to record, is kept as the digest alone.
+ */
+function tokenRecord(digest: Uint8Array, expiresAt: number, key: string): Buffer {
+  const keyBytes = isDigestKey(key) ? 0 : Buffer.byteLength(key);
+  const length = keyBytes > MAX_KEY_BYTES ? 0 : keyBytes;
+  const record = Buffer.allocUnsafe(RECORD_HEADER + length);
+  record.set(digest.subarray(0, TOKEN_DIGEST_BYTES), 0);
+  const high = Math.floor(expiresAt / 2 ** 32);
+  record.writeUInt16BE(Math.min(high, 0xffff), 16);
+  record.writeUInt32BE(expiresAt - high * 2 ** 32, 18);
+  record.writeUInt16BE(length, 22);
+  if (length > 0) record.write(key, RECORD_HEADER, 'utf8');
+  return record;
 }
 
-function parseLogEntry(fields: string[]): Revocation[] {
-  const at = fields.indexOf('r');
-  if (at === -1) return [];
+/** Token revocations of log entries (digest and 48-bit expiry each) as compact tokens, those in force at `now`. */
+function tokensOfLog(blobs: Buffer[], now: number): CompactTokens {
+  let total = 0;
+  for (const blob of blobs) total += Math.floor(blob.length / LOG_RECORD);
+  const digests = new Uint8Array(total * TOKEN_DIGEST_BYTES);
+  const expiresAt = new Uint32Array(total);
+  let n = 0;
+  for (const blob of blobs) {
+    for (let pos = 0; pos + LOG_RECORD <= blob.length; pos += LOG_RECORD) {
+      const until = expiryOf(blob, pos);
+      if (until <= now) continue;
+      blob.copy(digests, n * TOKEN_DIGEST_BYTES, pos, pos + TOKEN_DIGEST_BYTES);
+      expiresAt[n++] = Math.ceil(until / 1000);
+    }
+  }
+  return { digests, expiresAt, count: n };
+}
+
+function parseCutoffs(json: string): CutoffRevocation[] {
   let items: unknown;
   try {
-    items = JSON.parse(fields[at + 1]!);
+    items = JSON.parse(json);
   } catch {
     return [];
   }
   if (!Array.isArray(items)) return [];
-  const out: Revocation[] = [];
+  const out: CutoffRevocation[] = [];
   for (const item of items) {
     const revocation = parseRevocation(item);
-    if (revocation) out.push(revocation);
+    if (revocation && revocation.type !== 'token') out.push(revocation);
   }
   return out;
 }

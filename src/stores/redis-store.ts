@@ -51,10 +51,13 @@ export interface RedisClientLike extends RedisCommands {
    * change log, and run the outbox.
    */
   eval(script: string, numKeys: number, ...args: Array<string | number | Buffer>): Promise<unknown>;
+  /**
+   * Commands with binary replies: `EVAL` reads the change log (its token entries are binary),
+   * `HVALS` and `HGETALL` the compact snapshot.
+   */
+  callBuffer(command: string, ...args: Array<string | number | Buffer>): Promise<unknown>;
   /** `HMGET`: where each shard's change log stands. */
   hmget(key: string, ...fields: string[]): Promise<Array<string | null>>;
-  /** `HSCAN … COUNT n` with binary replies: reads the compact snapshot. */
-  hscanBuffer(key: string, cursor: string, countToken: 'COUNT', count: number): Promise<[Buffer, Buffer[]]>;
   /** `HGET`: reads an outbox item. */
   hget(key: string, field: string): Promise<string | null>;
   /** `HLEN`: counts outbox items. */
@@ -332,7 +335,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisRevocationSto
   // Reported through status (an error before the first connect means it failed); ioredis reconnects by itself.
   subscriber.on('error', () => connected === undefined && setStatus('disconnected'));
   subscriber.on('message', (from: string, message: string) => {
-    if (from !== channel) return;
+    if (from !== channel || listeners.size === 0) return;
     for (const [revocation, meta] of revocations.parseMessage(message))
       for (const listener of listeners) listener(revocation, meta);
   });
@@ -388,9 +391,9 @@ export function createRedisStore(options: RedisStoreOptions): RedisRevocationSto
     availability: { onUnavailable, maxStalenessMs, syncTimeoutMs },
     outbox,
     changeLog: revocations.changeLog,
-    async publish(revocation, origin) {
-      if (revocation.expiresAt <= clock()) return; // already over: nothing to keep or announce
-      await revocations.publish(revocation, origin);
+    publish(revocation, origin) {
+      // Already over: nothing to keep or announce.
+      return revocation.expiresAt <= clock() ? Promise.resolve() : revocations.publish(revocation, origin);
     },
     async claimOnce(key, ttlMs) {
       const result = await timed(

@@ -77,7 +77,7 @@ describe('Redis Cluster: the change log and compact snapshot', () => {
       );
       const later = await store.changeLog.read(first.cursor, now);
       expect(later.complete).toBe(false);
-      expect(later.revocations).toHaveLength(3);
+      expect(later.tokens!.count).toBe(3);
     } finally {
       await store.close();
     }

@@ -84,7 +84,7 @@ function gate(): { promise: Promise<void>; open(): void } {
 
 /**
  * An instance whose Redis client the test watches and steers: through a proxy it can cut, with
- * counts of the reads it makes (HSCAN of the compact snapshot, change log reads), a gate that
+ * counts of the reads it makes (HVALS of the compact snapshot, change log reads), a gate that
  * holds its next resync (at the HMGET that starts every read), and a switch that drops the next
  * message its subscription receives.
  */
@@ -97,16 +97,12 @@ function steeredInstance(keyPrefix: string, proxy: TcpProxy, options: Partial<Re
   client.on('error', () => undefined);
   cleanups.push(() => client.disconnect());
   const counts = { snapshotScans: 0, logReads: 0 };
-  const hscanBuffer = client.hscanBuffer.bind(client);
-  client.hscanBuffer = ((...args: Parameters<Redis['hscanBuffer']>) => {
-    counts.snapshotScans++;
-    return hscanBuffer(...args);
-  }) as typeof client.hscanBuffer;
-  const evalScript = client.eval.bind(client);
-  client.eval = ((...args: Parameters<Redis['eval']>) => {
-    if (String(args[0]).includes('XRANGE')) counts.logReads++;
-    return evalScript(...args);
-  }) as typeof client.eval;
+  const callBuffer = client.callBuffer.bind(client);
+  client.callBuffer = ((...args: Parameters<Redis['callBuffer']>) => {
+    if (args[0] === 'HVALS') counts.snapshotScans++;
+    if (String(args[1]).includes('XRANGE')) counts.logReads++;
+    return callBuffer(...args);
+  }) as typeof client.callBuffer;
   let hold: Promise<void> | undefined;
   const hmget = client.hmget.bind(client);
   client.hmget = (async (...args: Parameters<Redis['hmget']>) => {
