@@ -84,6 +84,8 @@ const ALWAYS_AVAILABLE: AvailabilityPolicy = { onUnavailable: 'fail-open', maxSt
 /** How long verifications wait for a (re)sync when the policy does not say. */
 export const DEFAULT_SYNC_TIMEOUT_MS = 5_000;
 const RETRY_BASE_MS = 100;
+/** Unpublished revocations written at once (after the first, a probe). */
+const FLUSH_CHUNK = 2_048;
 const RETRY_MAX_MS = 2_000;
 
 export interface StoreMirrorHooks {
@@ -145,6 +147,7 @@ export class StoreMirror {
     this.cleanups.push(
       store.subscribe((revocation, meta) => {
         this.applyLocally(revocation);
+        if (this.unpublished.size > 0) this.delivered(revocation);
         if (meta.position !== undefined) this.follow(meta.position);
         if (meta.origin !== this.origin) {
           const lag = meta.publishedAt !== undefined ? Math.max(0, this.clock() - meta.publishedAt) : undefined;
@@ -436,7 +439,10 @@ export class StoreMirror {
   private mergeSnapshot(inStore: RevocationList, now: number): number {
     const heal = this.list.notCoveredBy(inStore, now);
     this.list.merge(inStore, (cutoff) => this.hooks.onApply(cutoff));
-    for (const revocation of heal) this.remember(revocation);
+    // From a random place in the list: instances that heal one store together start apart, and
+    // each drops what the others' deliveries show written.
+    const start = Math.floor(Math.random() * heal.length);
+    for (let i = 0; i < heal.length; i++) this.remember(heal[(start + i) % heal.length]!);
     return heal.length;
   }
 
@@ -452,12 +458,25 @@ export class StoreMirror {
   }
 
   /** Writes every unpublished revocation: one first as a probe, then the rest together. */
+  /**
+   * Writes every unpublished revocation: one first as a probe, then the rest in chunks. Between
+   * chunks, whatever another instance wrote meanwhile (its delivery reached us) has left
+   * `unpublished`: instances healing the same store together share the work.
+   */
   private async flush(): Promise<boolean> {
-    const [first, ...rest] = [...this.unpublished.entries()];
-    if (first === undefined) return true;
-    if (!(await this.send(first[0], first[1]))) return false;
-    const results = await Promise.all(rest.map(([target, revocation]) => this.send(target, revocation)));
-    return results.every(Boolean);
+    const first = this.unpublished.entries().next();
+    if (first.done) return true;
+    if (!(await this.send(first.value[0], first.value[1]))) return false;
+    while (this.unpublished.size > 0 && !this.closed) {
+      const chunk: Array<[string, Revocation]> = [];
+      for (const entry of this.unpublished) {
+        chunk.push(entry);
+        if (chunk.length === FLUSH_CHUNK) break;
+      }
+      const results = await Promise.all(chunk.map(([target, revocation]) => this.send(target, revocation)));
+      if (!results.every(Boolean)) return false;
+    }
+    return true;
   }
 
   private async send(target: string, revocation: Revocation): Promise<boolean> {
@@ -471,6 +490,13 @@ export class StoreMirror {
     if (this.unpublished.get(target) === revocation) this.unpublished.delete(target);
     if (this.unpublished.size === 0) this.lastError = undefined;
     return true;
+  }
+
+  /** A delivery is a write the store has: nothing of ours it covers needs writing any more. */
+  private delivered(revocation: Revocation): void {
+    const target = revocationTarget(revocation);
+    const waiting = this.unpublished.get(target);
+    if (waiting !== undefined && covers(revocation, waiting)) this.unpublished.delete(target);
   }
 
   private keep(revocation: Revocation, error: unknown): void {

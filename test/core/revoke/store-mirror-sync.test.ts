@@ -361,6 +361,25 @@ describe('writes the store refused', () => {
     expect(store.writes.length).toBe(landed); // nothing left to retry
   });
 
+  it('are not written again once the store delivers them from another instance (it has them)', async () => {
+    const { store, mirror } = setup();
+    await connected(store);
+    store.failWrites(new Error('OOM'));
+    const revocation = tokenRevoked('jti-1');
+    await mirror.publish(revocation).catch(() => undefined);
+    expect(mirror.stats().unpublished).toBe(1);
+    await store.publishElsewhere({ ...revocation, expiresAt: revocation.expiresAt + 1_000 }); // covers ours
+    expect(mirror.stats()).toMatchObject({ unpublished: 0, synced: true });
+    const attempts = store.writes.length;
+    await jest.advanceTimersByTimeAsync(10_000);
+    expect(store.writes.length).toBe(attempts); // no retry
+    await store.publishElsewhere(subjectCut('bob', 5)); // one that covers nothing of ours changes nothing
+    store.failWrites(new Error('OOM'));
+    await mirror.publish(subjectCut('alice', 9)).catch(() => undefined);
+    await store.publishElsewhere(subjectCut('alice', 8)); // an earlier cutoff does not cover ours
+    expect(mirror.stats().unpublished).toBe(1);
+  });
+
   it('are retried at once on reconnect, not at the next backoff step', async () => {
     const { store, mirror } = setup();
     await connected(store);
