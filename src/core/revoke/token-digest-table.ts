@@ -1,22 +1,26 @@
 /**
  * The token half of the revocation list, sized for millions of entries: 128-bit digests of
  * denylist keys (see `core/shared/token-digest.ts`) with an expiry in whole seconds, in an
- * open-addressing table (linear probing) over two typed arrays. 20 bytes a slot, at most 3/4 of
- * the slots used: 27 to 53 bytes per revocation, ~42 at 10^6 (2^21 slots), and no object per
- * entry for the garbage collector to trace. Lookups read a few adjacent words and allocate
- * nothing.
+ * open-addressing table (linear probing) over one typed array. A slot is five 32-bit words side
+ * by side (the digest's four, then the expiry), so a lookup reads one stretch of memory, mostly
+ * one cache line; 20 bytes a slot, at most 3/4 of the slots used: 27 to 53 bytes per revocation,
+ * ~42 at 10^6 (2^21 slots), and no object per entry for the garbage collector to trace. Lookups
+ * allocate nothing.
  *
  * An expiry is kept rounded up to the second (a revocation is never forgotten early, at worst
- * one second late); 0 marks an empty slot. Expired entries are refused as answers at once, and
- * leave the table through `sweep` (a bounded slice at a time, so a sweep never stalls the event
- * loop) or when the table is rebuilt to grow. Deletion shifts the following entries back (no
- * tombstones), so lookups stay short however many entries come and go.
+ * one second late), as an unsigned 32-bit number (until 2106) in a signed word; 0 marks an empty
+ * slot. Expired entries are refused as answers at once, and leave the table through `sweep` (a
+ * bounded slice at a time, so a sweep never stalls the event loop) or when the table is rebuilt
+ * to grow. Deletion shifts the following entries back (no tombstones), so lookups stay short
+ * however many entries come and go.
  */
 import { TOKEN_DIGEST_BYTES, wordAt } from '../shared/token-digest.js';
 
 const MIN_CAPACITY = 1 << 10;
 /** Most seconds a Uint32 holds (the year 2106). */
 const MAX_SECONDS = 0xffff_ffff;
+/** Words per slot: four of digest, one of expiry. */
+const SLOT = 5;
 
 /** Whole seconds covering `expiresAt` (epoch ms), rounded up: never earlier than asked. */
 export function expirySeconds(expiresAt: number): number {
@@ -24,10 +28,8 @@ export function expirySeconds(expiresAt: number): number {
 }
 
 export class TokenDigestTable {
-  /** Four int32 words per slot: the digest's bytes, little-endian. */
-  private words: Int32Array;
-  /** Expiry of each slot in epoch seconds; 0: the slot is empty. */
-  private expiry: Uint32Array;
+  /** SLOT words per slot: the digest's bytes as four little-endian words, then the expiry (epoch s, unsigned). */
+  private slots: Int32Array;
   private mask: number;
   private count = 0;
   private sweepAt = 0;
@@ -36,8 +38,7 @@ export class TokenDigestTable {
 
   constructor(expected = 0) {
     const capacity = capacityFor(expected);
-    this.words = new Int32Array(capacity * 4);
-    this.expiry = new Uint32Array(capacity);
+    this.slots = new Int32Array(capacity * SLOT);
     this.mask = capacity - 1;
   }
 
@@ -46,9 +47,9 @@ export class TokenDigestTable {
     return this.count;
   }
 
-  /** Bytes held by the table's arrays (for stats and benchmarks). */
+  /** Bytes held by the table's array (for stats and benchmarks). */
   get bytes(): number {
-    return this.words.byteLength + this.expiry.byteLength;
+    return this.slots.byteLength;
   }
 
   /** Whether the digest `d` (four words) is revoked at `now` (epoch ms). The hit path: no allocation. */
@@ -67,23 +68,23 @@ export class TokenDigestTable {
   add(d0: number, d1: number, d2: number, d3: number, seconds: number): boolean {
     if (seconds === 0) return false;
     if ((this.count + 1) * 4 > (this.mask + 1) * 3) this.rebuild(this.count + 1);
-    const { words, expiry, mask } = this;
+    const { slots, mask } = this;
     let i = d0 & mask;
     for (;;) {
-      const until = expiry[i]!;
+      const o = i * SLOT;
+      const until = slots[o + 4]! >>> 0;
       if (until === 0) {
-        const o = i << 2;
-        words[o] = d0;
-        words[o + 1] = d1;
-        words[o + 2] = d2;
-        words[o + 3] = d3;
-        expiry[i] = seconds;
+        slots[o] = d0;
+        slots[o + 1] = d1;
+        slots[o + 2] = d2;
+        slots[o + 3] = d3;
+        slots[o + 4] = seconds;
         this.count++;
         return true;
       }
-      if (this.matches(i, d0, d1, d2, d3)) {
+      if (slots[o] === d0 && slots[o + 1] === d1 && slots[o + 2] === d2 && slots[o + 3] === d3) {
         if (seconds <= until) return false;
-        expiry[i] = seconds;
+        slots[o + 4] = seconds;
         return true;
       }
       i = (i + 1) & mask;
@@ -95,25 +96,16 @@ export class TokenDigestTable {
     if ((this.count + count) * 4 > (this.mask + 1) * 3) this.rebuild(this.count + count);
     for (let n = 0; n < count; n++) {
       const o = n * TOKEN_DIGEST_BYTES;
-      this.add(
-        wordAt(digests, o),
-        wordAt(digests, o + 4),
-        wordAt(digests, o + 8),
-        wordAt(digests, o + 12),
-        seconds[n]!,
-      );
+      this.add(wordAt(digests, o), wordAt(digests, o + 4), wordAt(digests, o + 8), wordAt(digests, o + 12), seconds[n]!);
     }
   }
 
   /** Calls `visit` with every entry still in force at `now` (epoch ms). */
   forEach(now: number, visit: (d0: number, d1: number, d2: number, d3: number, seconds: number) => void): void {
-    const { words, expiry } = this;
-    for (let i = 0; i < expiry.length; i++) {
-      const until = expiry[i]!;
-      if (until !== 0 && until * 1000 > now) {
-        const o = i << 2;
-        visit(words[o]!, words[o + 1]!, words[o + 2]!, words[o + 3]!, until);
-      }
+    const { slots } = this;
+    for (let o = 0; o < slots.length; o += SLOT) {
+      const until = slots[o + 4]! >>> 0;
+      if (until !== 0 && until * 1000 > now) visit(slots[o]!, slots[o + 1]!, slots[o + 2]!, slots[o + 3]!, until);
     }
   }
 
@@ -128,7 +120,7 @@ export class TokenDigestTable {
     let removed = 0;
     let i = this.sweepAt;
     for (let seen = 0; seen < slots; ) {
-      const until = this.expiry[i]!;
+      const until = this.slots[i * SLOT + 4]! >>> 0;
       if (until !== 0 && until * 1000 <= now) {
         // The removal shifts a later entry into slot i: look at slot i again.
         this.removeAt(i);
@@ -147,60 +139,52 @@ export class TokenDigestTable {
     if (now > this.knownNow) this.knownNow = now;
   }
 
+  /** The expiry held in the slot of this digest, or 0 (its probe ended at an empty slot). */
   private find(d0: number, d1: number, d2: number, d3: number): number {
-    const { expiry, mask } = this;
+    const { slots, mask } = this;
     let i = d0 & mask;
     for (;;) {
-      const until = expiry[i]!;
-      if (until === 0 || this.matches(i, d0, d1, d2, d3)) return until;
+      const o = i * SLOT;
+      const until = slots[o + 4]! >>> 0;
+      if (until === 0) return 0;
+      if (slots[o] === d0 && slots[o + 1] === d1 && slots[o + 2] === d2 && slots[o + 3] === d3) return until;
       i = (i + 1) & mask;
     }
   }
 
-  private matches(i: number, d0: number, d1: number, d2: number, d3: number): boolean {
-    const { words } = this;
-    const o = i << 2;
-    return words[o] === d0 && words[o + 1] === d1 && words[o + 2] === d2 && words[o + 3] === d3;
-  }
-
   /** Backward-shift deletion: later entries of the same run move up, so no probe ever stops early. */
   private removeAt(hole: number): void {
-    const { words, expiry, mask } = this;
+    const { slots, mask } = this;
     let i = hole;
     let j = hole;
     for (;;) {
       j = (j + 1) & mask;
-      if (expiry[j] === 0) break;
-      const home = words[j << 2]! & mask;
+      if (slots[j * SLOT + 4] === 0) break;
+      const home = slots[j * SLOT]! & mask;
       // The entry at j may fill the hole at i unless its home lies cyclically in (i, j].
       const stays = i <= j ? home > i && home <= j : home > i || home <= j;
       if (stays) continue;
-      words.copyWithin(i << 2, j << 2, (j << 2) + 4);
-      expiry[i] = expiry[j]!;
+      slots.copyWithin(i * SLOT, j * SLOT, j * SLOT + SLOT);
       i = j;
     }
-    expiry[i] = 0;
+    slots[i * SLOT + 4] = 0;
     this.count--;
   }
 
-  /** Re-inserts every entry in force into arrays sized for `needed` entries. */
+  /** Re-inserts every entry in force into an array sized for `needed` entries. */
   private rebuild(needed: number): void {
-    const { words, expiry } = this;
+    const old = this.slots;
     const now = this.knownNow;
     let live = 0;
-    for (let i = 0; i < expiry.length; i++) if (expiry[i]! * 1000 > now) live++;
+    for (let o = 4; o < old.length; o += SLOT) if ((old[o]! >>> 0) * 1000 > now) live++;
     const capacity = capacityFor(Math.max(needed - this.count + live, 0));
-    this.words = new Int32Array(capacity * 4);
-    this.expiry = new Uint32Array(capacity);
+    this.slots = new Int32Array(capacity * SLOT);
     this.mask = capacity - 1;
     this.count = 0;
     this.sweepAt = 0;
-    for (let i = 0; i < expiry.length; i++) {
-      const until = expiry[i]!;
-      if (until * 1000 > now) {
-        const o = i << 2;
-        this.add(words[o]!, words[o + 1]!, words[o + 2]!, words[o + 3]!, until);
-      }
+    for (let o = 0; o < old.length; o += SLOT) {
+      const until = old[o + 4]! >>> 0;
+      if (until * 1000 > now) this.add(old[o]!, old[o + 1]!, old[o + 2]!, old[o + 3]!, until);
     }
   }
 }
