@@ -8,8 +8,10 @@
  *  2. cold start: a fresh verifier in a process of its own, from start until its mirror is synced,
  *     and its heap (incl. ArrayBuffers) per revocation after a full GC (3 runs);
  *  3. reconnect after missing 1, 10^3 and 10^5 revocations: an instance cut off through a TCP
- *     proxy, the revocations published meanwhile, time from the proxy's restore to its resync,
- *     what it read and the Redis CPU it took;
+ *     proxy, the revocations published meanwhile; from its subscription's return to its resync
+ *     (which waits for its command connection to come back too: ioredis retries each connection
+ *     on its own jittered schedule), what it read and the Redis CPU it took; and the same read of
+ *     the log again once connected, alone (best of 3);
  *  4. propagation with 10^N present: `invalidate()` on instance A (this process) until instance B
  *     (its own store and connections) refuses the token, p50/p99 over 300 revocations;
  *  5. the hit path with 10^N present: authGuard's cache hit (a fresh header string per call) on a
@@ -55,13 +57,15 @@ const SIZES = option('sizes', quick ? '10000,100000' : '100000,1000000')
   .split(',')
   .map(Number);
 const BEFORE = args.includes('--no-before') ? undefined : option('before', '35ae1b8');
-const HIT_ROUNDS = quick ? 4 : 8;
+const HIT_ROUNDS = quick ? 4 : 12;
 const HIT_MIN_CPU_US = (quick ? 150 : 300) * 1e3;
 const PROPAGATIONS = quick ? 100 : 300;
 const STORM_INSTANCES = 20;
 const LIFETIME_MS = 3_600_000;
 const site = { issuer: 'https://idp.bench.example/', audience: 'https://api.bench.example' };
 
+/** A full GC before a timed section, when run with --expose-gc (npm run bench:scale does). */
+const collectGarbage = () => (globalThis as { gc?: () => void }).gc?.();
 const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 const load = () => round(loadavg()[0]!, 2);
 
@@ -125,13 +129,13 @@ async function connected(store: RevocationStore): Promise<void> {
 }
 
 /** The source of an earlier commit, beside a link to our node_modules; removed at exit. */
-function extract(commit: string): { src: string; lib: Promise<Library>; remove(): void } {
+function extract(commit: string): { dir: string; src: string; lib: Promise<Library>; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'revocable-jwt-scale-'));
   execFileSync('sh', ['-c', `git -C "${root}" archive "${commit}" src | tar -x -C "${dir}"`]);
   symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
   const src = join(dir, 'src/index.ts');
   const lib = import(pathToFileURL(src).href) as Promise<Library>;
-  return { src, lib, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  return { dir, src, lib, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 interface Tree {
@@ -242,9 +246,57 @@ function hitPath(cases: Record<string, { lib: Library; verifier: Verifier }>, to
         minNs: round(Math.min(...samples[name]!), 1),
         // Each round measured every case back to back: the ratio to the baseline of its own round.
         ratioToEmpty: round(median(samples[name]!.map((ns, r) => ns / samples[baseline]![r]!)), 3),
+        rounds: samples[name]!.map((ns) => round(ns, 1)),
       },
     ]),
   );
+}
+
+interface ListLike {
+  apply(revocation: { type: 'token'; key: string; expiresAt: number }): unknown;
+  isRevoked(keys: unknown, iat: unknown, now: number): boolean;
+}
+
+/**
+ * The list check alone (what the hit path adds for revocations), this tree's compact table against
+ * the predecessor's map, each with `size` token revocations and empty, interleaved rounds of
+ * wall-clock ns per call for a token that is not revoked (the usual case).
+ */
+async function listCheck(size: number, beforeDir: string | undefined) {
+  const load = async (dir: string) =>
+    (await import(pathToFileURL(join(dir, 'src/core/revoke/revocation-list.ts')).href)) as {
+      RevocationList: new () => ListLike;
+    };
+  const lists: Record<string, ListLike> = {};
+  const make = (List: new () => ListLike, n: number) => {
+    const list = new List();
+    const expiresAt = Date.now() + LIFETIME_MS;
+    for (let i = 0; i < n; i++) list.apply({ type: 'token', key: `jti:x:${i}`, expiresAt });
+    return list;
+  };
+  const ours = await load(root);
+  lists.empty = make(ours.RevocationList, 0);
+  lists[`${size}`] = make(ours.RevocationList, size);
+  if (beforeDir !== undefined) {
+    const theirs = await load(beforeDir);
+    lists['empty, before'] = make(theirs.RevocationList, 0);
+    lists[`${size}, before`] = make(theirs.RevocationList, size);
+  }
+  const { revocationKeysFor } = await import('../src/core/revoke/revocation-identity.js');
+  const keys = revocationKeysFor({ token: 't', payload: { iss: site.issuer, jti: 'not-revoked' }, source: 'jwt' });
+  const now = Date.now();
+  const samples: Record<string, number[]> = Object.fromEntries(Object.keys(lists).map((n) => [n, []]));
+  for (let r = 0; r < 6; r++) {
+    for (const [name, list] of r % 2 === 0 ? Object.entries(lists) : Object.entries(lists).reverse()) {
+      let revoked = 0;
+      const calls = 5_000_000;
+      const start = process.hrtime.bigint();
+      for (let i = 0; i < calls; i++) if (list.isRevoked(keys, 1, now)) revoked++;
+      samples[name]!.push(Number(process.hrtime.bigint() - start) / calls);
+      if (revoked !== 0) throw new Error('a token that is not revoked was found revoked');
+    }
+  }
+  return Object.fromEntries(Object.entries(samples).map(([name, ns]) => [name, round(median(ns), 2)]));
 }
 
 /** invalidate() on A until B refuses the token (B's cache held it), for `count` tokens. */
@@ -275,9 +327,31 @@ async function propagation(a: Verifier, b: Verifier, key: BenchKey, count: numbe
 }
 
 /** An instance behind a proxy: cut off while `missed` revocations are published, then back. */
+/** Times each `changeLog.read` (its last duration in `lastReadMs`): what a resync costs, connections aside. */
+type Cursor = Parameters<current.RevocationChangeLog['read']>[0];
+type TimedStore = current.RedisRevocationStore & { lastReadMs: number; lastCursor: Cursor };
+function timedReads(store: current.RedisRevocationStore): TimedStore {
+  const timed: TimedStore = {
+    ...store,
+    lastReadMs: Number.NaN,
+    lastCursor: undefined,
+    changeLog: {
+      contiguous: store.changeLog.contiguous,
+      async read(cursor: Cursor, now: number) {
+        const start = performance.now();
+        const changes = await store.changeLog.read(cursor, now);
+        timed.lastReadMs = performance.now() - start;
+        timed.lastCursor = cursor;
+        return changes;
+      },
+    },
+  };
+  return timed;
+}
+
 async function reconnect(
   instance: Verifier,
-  store: RevocationStore,
+  store: TimedStore,
   proxy: TcpProxy,
   publisher: RevocationStore,
   admin: Redis,
@@ -302,11 +376,22 @@ async function reconnect(
   const redis = redisDelta(before, await redisStats(admin));
   instance.off('store-resynced', listener);
   stop();
-  // From the restore: the connection comes back (ioredis's jittered retry), then the resync reads.
+  // The same read again, connections up: what reading the missed changes takes by itself (best of 3).
+  let readAgainMs = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 3; i++) {
+    const again = performance.now();
+    const changes = await store.changeLog.read(store.lastCursor, Date.now());
+    readAgainMs = Math.min(readAgainMs, performance.now() - again);
+    if (changes.complete) throw new Error('a reconnect read everything');
+  }
+  // From the restore: the connections come back (ioredis's jittered retries, the subscription's
+  // and the commands' each on its own), then the resync reads (`readMs`: the change log read alone).
   return {
     missed,
     ms: round(ms, 1),
     resyncMs: round(ms - connectedMs, 1),
+    readMs: round(store.lastReadMs, 1),
+    readAgainMs: round(readAgainMs, 1),
     read: resynced!.entries,
     redisCpuMs: redis.cpuMs,
   };
@@ -404,20 +489,34 @@ async function main() {
         await publisher.close();
       }
       // Hit path and propagation with `size` present, this tree (and the one before, hit path only).
-      log(`${size}: hit path and propagation`);
+      log(`${size}: propagation`);
       const after = trees[0]!;
       const proxy = await startTcpProxy(redis.port);
-      const bStore = current.createRedisStore({
-        url: `redis://127.0.0.1:${proxy.port}`,
-        keyPrefix: after.prefix,
-        syncTimeout: 60,
-        commandTimeout: 60,
-      });
+      const bStore = timedReads(
+        current.createRedisStore({
+          url: `redis://127.0.0.1:${proxy.port}`,
+          keyPrefix: after.prefix,
+          syncTimeout: 60,
+          commandTimeout: 60,
+        }),
+      );
       const b = current.createVerifier({ ...site, jwks: { keys: [key.publicJwk] }, store: bStore });
       const aStore = current.createRedisStore({ url: redis.url, keyPrefix: after.prefix, commandTimeout: 60 });
       const a = current.createVerifier({ ...site, jwks: { keys: [key.publicJwk] }, store: aStore });
       const empty = current.createVerifier({ ...site, jwks: { keys: [key.publicJwk] } });
       await until(() => b.stats().revocation.store.synced && a.stats().revocation.store.synced, 'A and B to sync');
+      collectGarbage();
+      result.propagation = await propagation(a, b, key, PROPAGATIONS);
+      log(`${size}: reconnects`);
+      result.reconnect = [];
+      for (const missed of [1, 1_000, 100_000]) {
+        collectGarbage();
+        (result.reconnect as unknown[]).push(
+          await reconnect(b, bStore, proxy, aStore, admin, missed, `missed${missed}`),
+        );
+      }
+      // Last, as the predecessor's mirror (one Map entry per revocation) weighs on the heap.
+      log(`${size}: hit path`);
       const old = before ? await syncedVerifier(trees[1]!, redis.url, key) : undefined;
       const token = mint(key, accessClaims(site));
       for (const v of [b, empty, old?.verifier]) await v?.verify(token);
@@ -426,16 +525,12 @@ async function main() {
         [`${size} in the mirror`]: { lib: current, verifier: b },
       };
       if (old) cases[`${size} in the mirror, before`] = { lib: trees[1]!.lib, verifier: old.verifier };
+      collectGarbage();
       const cpuBefore = cpuSnapshot();
       result.hitPath = { load: load(), cases: hitPath(cases, token), cpu: cpuDelta(cpuBefore, cpuSnapshot()).cpu };
       await old?.close();
-      result.propagation = await propagation(a, b, key, PROPAGATIONS);
-      log(`${size}: reconnects`);
-      result.reconnect = [];
-      for (const missed of [1, 1_000, 100_000])
-        (result.reconnect as unknown[]).push(
-          await reconnect(b, bStore, proxy, aStore, admin, missed, `missed${missed}`),
-        );
+      collectGarbage();
+      result.listCheckNs = await listCheck(size, before?.dir);
       await Promise.all([a.close(), b.close(), empty.close()]);
       await Promise.all([aStore.close(), bStore.close()]);
       await proxy.close();
@@ -502,10 +597,13 @@ function report(output: {
     both((s) => s.coldStart.heapBytesPerRevocation),
   );
   for (const i of [0, 1, 2]) {
-    row(`reconnect after missing ${output.results[0]!.reconnect[i].missed}: resync ms (read; Redis CPU ms)`, (r) => {
-      const x = r.reconnect[i];
-      return `${x.resyncMs} (${x.read}; ${x.redisCpuMs})`;
-    });
+    row(
+      `reconnect after missing ${output.results[0]!.reconnect[i].missed}: the read alone ms (resync ms; Redis CPU ms)`,
+      (r) => {
+        const x = r.reconnect[i];
+        return `${x.readAgainMs} (${x.resyncMs}; ${x.redisCpuMs})`;
+      },
+    );
   }
   row(
     'propagation A invalidate() → B refuses, p50 / p99 (ms)',

@@ -96,7 +96,13 @@ export class TokenDigestTable {
     if ((this.count + count) * 4 > (this.mask + 1) * 3) this.rebuild(this.count + count);
     for (let n = 0; n < count; n++) {
       const o = n * TOKEN_DIGEST_BYTES;
-      this.add(wordAt(digests, o), wordAt(digests, o + 4), wordAt(digests, o + 8), wordAt(digests, o + 12), seconds[n]!);
+      this.add(
+        wordAt(digests, o),
+        wordAt(digests, o + 4),
+        wordAt(digests, o + 8),
+        wordAt(digests, o + 12),
+        seconds[n]!,
+      );
     }
   }
 
