@@ -26,7 +26,7 @@ import type {
   RevocationStore,
   StoreStatus,
 } from './revocation-store.js';
-import { redisRevocations, type RedisCommands } from './redis-revocations.js';
+import { redisRevocations } from './redis-revocations.js';
 import { durationMs, MAX_WAIT_SECONDS } from '../core/shared/duration-option.js';
 import { optionKeys, rejectUnknownKeys, rejectUnsetValue } from '../core/shared/option-keys.js';
 
@@ -45,7 +45,7 @@ import { optionKeys, rejectUnknownKeys, rejectUnsetValue } from '../core/shared/
  * const store = createRedisStore({ client }); // you own the client: the store does not quit it
  * ```
  */
-export interface RedisClientLike extends RedisCommands {
+export interface RedisClientLike {
   /**
    * `EVAL`: the Lua scripts that write a burst of revocations and PUBLISH it atomically, read the
    * change log, and run the outbox.
