@@ -52,11 +52,16 @@ export {
 } from './stores/redis-store.js';
 export type {
   AvailabilityPolicy,
+  ChangeCursor,
+  ChangePosition,
+  CompactTokens,
   DeliveryMeta,
   PendingRevocation,
   Revocation,
   StoreStatus,
   RevocationListener,
+  RevocationChangeLog,
+  RevocationChanges,
   RevocationOutbox,
   RevocationStore,
 } from './stores/revocation-store.js';

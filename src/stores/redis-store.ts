@@ -1,34 +1,32 @@
 /**
  * `createRedisStore()`: revocations shared by every instance through Redis.
  *
- * - Denylist entries and cutoffs are plain keys that expire on their own (`PX`): a denylist key
- *   lives until its token's `exp`, a cutoff until every token it covers has expired. Value `cutoff|expiresAt`
- *   (cutoff 0 for tokens), merged by a Lua script so concurrent writers keep the later cutoff and
- *   expiry; the same script PUBLISHes the revocation, so a write and its broadcast are atomic.
+ * - Revocations live in sixteen shards, each a compact snapshot (token digests and keys in
+ *   buckets, cutoffs in a hash) and a change log (a stream numbered by the shard's sequence); see
+ *   `redis-revocations.ts` for the layout. One Lua script writes a burst of revocations of a shard
+ *   and PUBLISHes them with their log position, so a write and its broadcast are atomic.
  * - Broadcast is pub/sub on `<prefix>events`. Pub/sub drops messages while a subscriber is
- *   disconnected; instead of relying on delivery, every (re)connect triggers a resync of each
- *   verifier's mirror from a SCAN of the keys (see StoreMirror). Streams would add replay, but the
- *   resync is needed anyway (Redis may restart empty), and pub/sub keeps the hot path to one
- *   PUBLISH.
+ *   disconnected: on every (re)connect a verifier's mirror reads the change log from its cursor
+ *   (only what it missed), or the compact snapshot when the log no longer reaches back that far
+ *   or the shard was lost (a Redis restarted empty). Deliveries carry their position, so a mirror
+ *   that misses one while connected notices and catches up.
  * - The IdP outbox is a hash of items plus a sorted set of due times; `claimDue` moves claimed
  *   items' due time forward by the lease in one script, so one instance gets each item.
  *
  * ioredis is an optional peer dependency, loaded only here. Any ioredis client works (single,
- * Sentinel, Cluster): pass `{ client }`; keys of one script share a hash tag where needed.
+ * Sentinel, Cluster): pass `{ client }`; keys of one script share a hash tag.
  */
 import { createRequire } from 'node:module';
-import {
-  parseRevocation,
-  revocationFromTarget,
-  revocationTarget,
-  type AvailabilityPolicy,
-  type PendingRevocation,
-  type Revocation,
-  type RevocationListener,
-  type RevocationOutbox,
-  type RevocationStore,
-  type StoreStatus,
+import type {
+  AvailabilityPolicy,
+  PendingRevocation,
+  RevocationChangeLog,
+  RevocationListener,
+  RevocationOutbox,
+  RevocationStore,
+  StoreStatus,
 } from './revocation-store.js';
+import { redisRevocations } from './redis-revocations.js';
 import { durationMs, MAX_WAIT_SECONDS } from '../core/shared/duration-option.js';
 import { optionKeys, rejectUnknownKeys, rejectUnsetValue } from '../core/shared/option-keys.js';
 
@@ -42,14 +40,24 @@ import { optionKeys, rejectUnknownKeys, rejectUnsetValue } from '../core/shared/
  * import { Cluster, Redis } from 'ioredis';
  * import { createRedisStore, type RedisClientLike } from 'revocable-jwt';
  * const client: RedisClientLike = process.env.REDIS_CLUSTER
- *   ? new Cluster([{ host: 'redis-1', port: 6379 }]) // snapshots SCAN every master
+ *   ? new Cluster([{ host: 'redis-1', port: 6379 }]) // the 16 shards spread over the masters
  *   : new Redis({ sentinels: [{ host: 'sentinel-1', port: 26379 }], name: 'mymaster' });
  * const store = createRedisStore({ client }); // you own the client: the store does not quit it
  * ```
  */
 export interface RedisClientLike {
-  /** `EVAL`: the Lua scripts that write a revocation and PUBLISH it atomically, and run the outbox. */
-  eval(script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
+  /**
+   * `EVAL`: the Lua scripts that write a burst of revocations and PUBLISH it atomically, read the
+   * change log, and run the outbox.
+   */
+  eval(script: string, numKeys: number, ...args: Array<string | number | Buffer>): Promise<unknown>;
+  /**
+   * Commands with binary replies: `EVAL` reads the change log (its token entries are binary),
+   * `HVALS` and `HGETALL` the compact snapshot.
+   */
+  callBuffer(command: string, ...args: Array<string | number | Buffer>): Promise<unknown>;
+  /** `HMGET`: where each shard's change log stands. */
+  hmget(key: string, ...fields: string[]): Promise<Array<string | null>>;
   /** `HGET`: reads an outbox item. */
   hget(key: string, field: string): Promise<string | null>;
   /** `HLEN`: counts outbox items. */
@@ -57,27 +65,12 @@ export interface RedisClientLike {
   /** Connection events (`error` is listened to on clients the store creates itself). */
   // biome-ignore lint/suspicious/noExplicitAny: ioredis types its listeners' arguments as any[]
   on(event: string, listener: (...args: any[]) => void): unknown;
-  /**
-   * `SCAN cursor MATCH <prefix>* COUNT 1000`: the snapshot a mirror (re)syncs from. Typed as that
-   * one call, so that ioredis's overloaded `scan` (Redis and Cluster) fits without a cast.
-   */
-  scan(
-    cursor: string,
-    matchToken: 'MATCH',
-    pattern: string,
-    countToken: 'COUNT',
-    count: number,
-  ): Promise<[string, string[]]>;
-  /** Batched `GET`s of the keys a scan found. */
-  pipeline(commands?: Array<Array<string | number>>): { exec(): Promise<Array<[Error | null, unknown]> | null> };
   /** A second connection for the pub/sub subscription (a subscribed connection runs no other command). */
   duplicate(): RedisSubscriberLike;
   /** Closes the connection; called on `close()` only for a client the store created from `url`. */
   quit(): Promise<unknown>;
   /** ioredis's connection state (`'ready'`, …). */
   status?: string;
-  /** Cluster only: the nodes, so a snapshot can SCAN every master. */
-  nodes?: (role?: 'master' | 'slave' | 'all') => RedisClientLike[];
 }
 
 /**
@@ -147,6 +140,12 @@ export interface RedisStoreOptions {
    * reconnect) before `fail-closed` answers 503, in seconds. Default 5, at most 60.
    */
   syncTimeout?: number;
+  /**
+   * How long the change log keeps a change, at least, in seconds (kept between this and twice
+   * this). Default 600. A mirror that reconnects within it reads only what it missed; later, the
+   * compact snapshot of everything. At most 86400.
+   */
+  changeLogRetention?: number;
   /** Current time in epoch ms (TTLs are computed from it). Default `Date.now`. */
   clock?: () => number;
 }
@@ -160,6 +159,7 @@ const REDIS_STORE_OPTION_KEYS = optionKeys<RedisStoreOptions>({
   maxStaleness: true,
   commandTimeout: true,
   syncTimeout: true,
+  changeLogRetention: true,
   clock: true,
 });
 
@@ -181,27 +181,11 @@ const REDIS_STORE_OPTION_KEYS = optionKeys<RedisStoreOptions>({
 export type RedisRevocationStore = RevocationStore & {
   /** The policy built from `onStoreUnavailable`, `maxStaleness` and `syncTimeout` (here in milliseconds). */
   readonly availability: AvailabilityPolicy;
+  /** The change log mirrors resync from (see {@link RevocationChangeLog}). */
+  readonly changeLog: RevocationChangeLog;
   /** The prefix of every key and of the `<prefix>events` channel. */
   readonly keyPrefix: string;
 };
-
-const PUBLISH_SCRIPT = `
-local cutoff = tonumber(ARGV[1])
-local expires = tonumber(ARGV[2])
-local ttl = tonumber(ARGV[3])
-local current = redis.call('GET', KEYS[1])
-if current then
-  local sep = string.find(current, '|', 1, true)
-  if sep then
-    local c = tonumber(string.sub(current, 1, sep - 1))
-    local e = tonumber(string.sub(current, sep + 1))
-    if c and c > cutoff then cutoff = c end
-    if e and e > expires then ttl = ttl + (e - expires); expires = e end
-  end
-end
-redis.call('SET', KEYS[1], string.format('%.0f|%.0f', cutoff, expires), 'PX', string.format('%.0f', ttl))
-redis.call('PUBLISH', ARGV[4], ARGV[5])
-return 1`;
 
 const ENQUEUE_SCRIPT = `
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then
@@ -235,17 +219,22 @@ redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 1`;
 
+/** Longest change log retention, in seconds (a day). */
+const MAX_RETENTION_SECONDS = 86_400;
+/** Most entries (bursts of revocations) a shard's change log keeps, whatever the retention. */
+const MAX_LOG_ENTRIES = 100_000;
+
 const fail = (message: string): never => {
   throw new TypeError(`revocable-jwt: createRedisStore: ${message}`);
 };
 
 /**
  * A `RevocationStore` in Redis, shared by every instance: a token revoked through one instance is
- * refused by all, while each still verifies locally (the hot path never asks Redis). Denylist
- * entries and cutoffs are keys that expire with the tokens they cover, written and PUBLISHed in
- * one Lua script; every instance keeps a mirror, resynced from a `SCAN` on start and after every
- * reconnect. Writes Redis does not take are retried in the background until they land. The IdP
- * outbox lives in Redis too, leased to one instance at a time.
+ * refused by all, while each still verifies locally (the hot path never asks Redis). Revocations
+ * expire with the tokens they cover; bursts of them are written and PUBLISHed in one Lua script
+ * per shard; every instance keeps a mirror, synced from a compact snapshot on start and from the
+ * change log (what it missed) after every reconnect. Writes Redis does not take are retried in the
+ * background until they land. The IdP outbox lives in Redis too, leased to one instance at a time.
  *
  * `{ url }` makes the store create (and on `close()` quit) its own ioredis client — ioredis is an
  * optional peer dependency, loaded only then; `{ client }` takes any ioredis client you own,
@@ -259,7 +248,8 @@ const fail = (message: string): never => {
  * @param options - `url` or `client`, and the outage policy (see {@link RedisStoreOptions}).
  * @returns The store; pass it to `createVerifier({ store })` and `close()` it after the verifiers.
  * @throws TypeError for bad options (both or neither of `url`/`client`, an empty `url`, a wait
- *   over 60 s, an unknown key); Error when `url` is given and ioredis is not installed.
+ *   over 60 s, a change log retention over a day, an unknown key); Error when `url` is given and
+ *   ioredis is not installed.
  *
  * @example
  * ```ts
@@ -291,6 +281,16 @@ export function createRedisStore(options: RedisStoreOptions): RedisRevocationSto
   const wait = { max: MAX_WAIT_SECONDS };
   const commandTimeoutMs = durationMs(options.commandTimeout, 'commandTimeout', { ...wait, default: 2 }, factory);
   const syncTimeoutMs = durationMs(options.syncTimeout, 'syncTimeout', { ...wait, default: 5 }, factory);
+  const retentionMs = durationMs(
+    options.changeLogRetention,
+    'changeLogRetention',
+    {
+      default: 600,
+      max: MAX_RETENTION_SECONDS,
+      tooLong: 'a mirror away for longer reads the compact snapshot, which is cheaper than so long a log',
+    },
+    factory,
+  );
   const clock = options.clock ?? Date.now;
 
   const owned = options.client === undefined;
@@ -335,21 +335,9 @@ export function createRedisStore(options: RedisStoreOptions): RedisRevocationSto
   // Reported through status (an error before the first connect means it failed); ioredis reconnects by itself.
   subscriber.on('error', () => connected === undefined && setStatus('disconnected'));
   subscriber.on('message', (from: string, message: string) => {
-    if (from !== channel) return;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(message);
-    } catch {
-      return;
-    }
-    const revocation = parseRevocation(parsed);
-    if (!revocation) return;
-    const { publishedAt, origin } = parsed as { publishedAt?: unknown; origin?: unknown };
-    const meta = {
-      ...(typeof publishedAt === 'number' ? { publishedAt } : {}),
-      ...(typeof origin === 'string' ? { origin } : {}),
-    };
-    for (const listener of listeners) listener(revocation, meta);
+    if (from !== channel || listeners.size === 0) return;
+    for (const [revocation, meta] of revocations.parseMessage(message))
+      for (const listener of listeners) listener(revocation, meta);
   });
   if (subscriber.status === 'ready')
     subscriber.subscribe(channel).then(
@@ -357,7 +345,15 @@ export function createRedisStore(options: RedisStoreOptions): RedisRevocationSto
       () => undefined,
     );
 
-  const keyOf = (revocation: Revocation) => `${keyPrefix}${revocationTarget(revocation)}`;
+  const revocations = redisRevocations({
+    client,
+    keyPrefix,
+    channel,
+    clock,
+    timed,
+    retentionMs,
+    maxLogEntries: MAX_LOG_ENTRIES,
+  });
 
   const outbox: RevocationOutbox = {
     async enqueue(item) {
@@ -394,23 +390,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisRevocationSto
     keyPrefix,
     availability: { onUnavailable, maxStalenessMs, syncTimeoutMs },
     outbox,
-    async publish(revocation, origin) {
-      const ttl = Math.ceil(revocation.expiresAt - clock());
-      if (ttl <= 0) return; // already over: nothing to keep or announce
-      const cutoff = revocation.type === 'token' ? 0 : revocation.cutoff;
-      await timed(
-        client.eval(
-          PUBLISH_SCRIPT,
-          1,
-          keyOf(revocation),
-          cutoff,
-          revocation.expiresAt,
-          ttl,
-          channel,
-          JSON.stringify({ ...revocation, publishedAt: clock(), ...(origin !== undefined ? { origin } : {}) }),
-        ),
-        'publish',
-      );
+    changeLog: revocations.changeLog,
+    publish(revocation, origin) {
+      // Already over: nothing to keep or announce.
+      return revocation.expiresAt <= clock() ? Promise.resolve() : revocations.publish(revocation, origin);
     },
     async claimOnce(key, ttlMs) {
       const result = await timed(
@@ -424,31 +407,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisRevocationSto
       );
       return result !== null;
     },
-    async snapshot(now) {
-      const found = new Map<string, Revocation>();
-      const nodes = typeof client.nodes === 'function' ? client.nodes('master') : [client];
-      for (const node of nodes) {
-        let cursor = '0';
-        do {
-          const [next, keys] = await timed(
-            node.scan(cursor, 'MATCH', `${escapeGlob(keyPrefix)}*`, 'COUNT', 1000),
-            'scan',
-          );
-          cursor = next;
-          const wanted = keys.filter(
-            (k) => !k.startsWith(`${keyPrefix}{outbox}`) && !k.startsWith(`${keyPrefix}seen:`) && k !== channel,
-          );
-          if (wanted.length === 0) continue;
-          const values = (await timed(node.pipeline(wanted.map((k) => ['get', k])).exec(), 'read')) ?? [];
-          wanted.forEach((key, i) => {
-            const [error, value] = values[i] ?? [new Error('missing'), null];
-            const revocation = error ? undefined : fromKey(key.slice(keyPrefix.length), value as string | null);
-            if (revocation && revocation.expiresAt > now) found.set(revocationTarget(revocation), revocation);
-          });
-        } while (cursor !== '0');
-      }
-      return [...found.values()];
-    },
+    snapshot: (now) => revocations.snapshot(now),
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
@@ -487,21 +446,9 @@ function connect(url: string): RedisClientLike {
   return new Redis(url, {
     // Fail commands fast while disconnected; the verifier's policy decides what that means.
     maxRetriesPerRequest: 1,
-    retryStrategy: (times: number) => Math.min(50 * 2 ** times, 2_000),
+    // Jittered (half to full delay): instances that lost Redis together do not come back in step.
+    retryStrategy: (times: number) => Math.round(Math.min(50 * 2 ** times, 2_000) * (0.5 + Math.random() / 2)),
     // close() after Redis died: ioredis would otherwise keep a 2 s timer (and the process) alive.
     disconnectTimeout: 0,
   });
-}
-
-function fromKey(name: string, value: string | null): Revocation | undefined {
-  if (!value) return undefined;
-  const [cutoffText, expiresText] = value.split('|');
-  const cutoff = Number(cutoffText);
-  const expiresAt = Number(expiresText);
-  if (!Number.isFinite(cutoff) || !Number.isFinite(expiresAt)) return undefined;
-  return revocationFromTarget(name, cutoff, expiresAt);
-}
-
-function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, '\\$&');
 }

@@ -47,7 +47,11 @@
  * ```
  */
 export type Revocation =
-  /** One token, by its denylist key (`jti`-based, or a SHA-256 of the token), until it expires. */
+  /**
+   * One token, by its denylist key (`jti`-based, or a SHA-256 of the token), until it expires. A key
+   * `digest:<32 lowercase hex digits>` names the token by the 128-bit digest of its key (see
+   * {@link CompactTokens}): what a mirror that keeps digests only writes back to heal a store.
+   */
   | { type: 'token'; key: string; expiresAt: number }
   /** Every token of `subject` (its `sub`) from `issuer` with `iat < cutoff + 1`. */
   | { type: 'subject'; issuer: string; subject: string; cutoff: number; expiresAt: number }
@@ -143,6 +147,12 @@ export interface DeliveryMeta {
   publishedAt?: number;
   /** The publisher's opaque id (see `publish`). */
   origin?: string;
+  /**
+   * Stores with a {@link RevocationChangeLog}: where this change sits in the log, so a mirror
+   * moves its cursor along with the deliveries (and notices one it missed). Every revocation of
+   * one logged change carries the same position.
+   */
+  position?: ChangePosition;
 }
 
 /**
@@ -242,8 +252,129 @@ export interface RevocationStore {
   claimOnce(key: string, ttlMs: number): Promise<boolean>;
   /** Shared stores only: the policy while unreachable. Absent: the store is always available. */
   readonly availability?: AvailabilityPolicy;
+  /**
+   * Optional: a log of changes, so that a mirror that reconnects reads what it missed instead of
+   * everything (see {@link RevocationChangeLog}). Absent: every (re)sync reads `snapshot()`.
+   */
+  readonly changeLog?: RevocationChangeLog;
   /** Releases connections and timers. */
   close(): Promise<void>;
+}
+
+/**
+ * Where one change sits in a store's {@link RevocationChangeLog}: the log it was written to (a
+ * store may keep several, e.g. one per shard), that log's incarnation (`epoch`: it changes when
+ * the store lost the log, e.g. a restart without persistence) and its sequence number there
+ * (from 1, increasing). A position `{ epoch: '', seq: 0 }` stands for a log that did not exist
+ * yet when it was read.
+ *
+ * @example
+ * ```ts
+ * import type { ChangePosition, DeliveryMeta } from 'revocable-jwt';
+ * const where = (meta: DeliveryMeta): string => {
+ *   const position: ChangePosition | undefined = meta.position;
+ *   return position ? `${position.log}#${position.seq}` : 'not logged';
+ * };
+ * ```
+ */
+export interface ChangePosition {
+  /** Which log of the store. */
+  readonly log: string;
+  /** The log's incarnation: a different epoch means the log was lost and started over. */
+  readonly epoch: string;
+  /** The change's sequence number in that log. */
+  readonly seq: number;
+}
+
+/**
+ * How far a mirror has read each log of a {@link RevocationChangeLog}: for every log, the position
+ * of the last change it holds. Opaque to anyone but the mirror and the store.
+ *
+ * @example
+ * ```ts
+ * import type { ChangeCursor } from 'revocable-jwt';
+ * const describeCursor = (cursor: ChangeCursor): string =>
+ *   Object.values(cursor).map((p) => `${p.log}@${p.seq}`).join(' ');
+ * ```
+ */
+export type ChangeCursor = Readonly<Record<string, ChangePosition>>;
+
+/**
+ * Token revocations in bulk, as a store with a compact snapshot hands them over: `count` 16-byte
+ * digests (the first 16 bytes of a SHA-256 of each denylist key, UTF-8) packed in `digests`, and
+ * each one's expiry in epoch seconds (rounded up) in `expiresAt`. A mirror loads them without
+ * making an object per revocation.
+ *
+ * @example
+ * ```ts
+ * import type { CompactTokens } from 'revocable-jwt';
+ * const live = (tokens: CompactTokens, nowSeconds: number): number =>
+ *   tokens.expiresAt.subarray(0, tokens.count).filter((until) => until > nowSeconds).length;
+ * ```
+ */
+export interface CompactTokens {
+  /** `count` digests of 16 bytes each, back to back. */
+  readonly digests: Uint8Array;
+  /** Each digest's expiry, in epoch seconds. */
+  readonly expiresAt: Uint32Array;
+  /** How many entries the arrays hold (they may be longer). */
+  readonly count: number;
+}
+
+/**
+ * What {@link RevocationChangeLog.read} found: either the changes after the cursor (`complete:
+ * false`), or everything in force (`complete: true`: no cursor, the log was trimmed past it, or the
+ * store lost it), with the cursor to read from next time. Token revocations may come as
+ * `digest:` keys in `revocations`, or in bulk in `tokens`.
+ *
+ * @example
+ * ```ts
+ * import { createRedisStore, type RevocationChanges } from 'revocable-jwt';
+ * const store = createRedisStore({ url: 'redis://127.0.0.1:6379' });
+ * const first: RevocationChanges = await store.changeLog.read(undefined, Date.now()); // everything
+ * const later = await store.changeLog.read(first.cursor, Date.now()); // only what changed since
+ * log.info({ complete: later.complete, changes: later.revocations.length }, 'caught up');
+ * ```
+ */
+export interface RevocationChanges {
+  /** True: everything in force at the time of the read, not just changes. */
+  readonly complete: boolean;
+  /** Revocations (cutoffs, and tokens by key or `digest:` key), in log order for changes. */
+  readonly revocations: readonly Revocation[];
+  /** Token revocations in bulk (complete reads of a store with a compact snapshot). */
+  readonly tokens?: CompactTokens;
+  /** Where the next read starts: the position of the last change this read covers, per log. */
+  readonly cursor: ChangeCursor;
+}
+
+/**
+ * Optional part of a {@link RevocationStore}: a log of changes that lets a mirror resync by reading
+ * only what it missed. Every `publish` is one logged change (or part of one, when a store writes a
+ * burst together) with a {@link ChangePosition}, which the store's deliveries carry in their
+ * {@link DeliveryMeta}. The store keeps the log for a while (trimming older changes), and answers a
+ * read from a cursor it trimmed, or a cursor from a lost epoch, with everything (`complete: true`).
+ *
+ * To implement one: positions of a log only go up, and deliveries of one log arrive in position
+ * order; `contiguous: true` promises that each change of a log takes the next number (a store that
+ * numbers with gaps, e.g. a database sequence, says false: a mirror then cannot tell a lost
+ * delivery, and follows deliveries as they come).
+ *
+ * @example
+ * ```ts
+ * import { createRedisStore, type RevocationChangeLog } from 'revocable-jwt';
+ * const store = createRedisStore({ url: 'redis://127.0.0.1:6379' });
+ * const changes: RevocationChangeLog = store.changeLog;
+ * let cursor = (await changes.read(undefined, Date.now())).cursor;
+ * // after a reconnect:
+ * const missed = await changes.read(cursor, Date.now());
+ * cursor = missed.cursor;
+ * ```
+ */
+export interface RevocationChangeLog {
+  /** Whether each change of a log takes the next sequence number (lost deliveries are then detectable). */
+  readonly contiguous: boolean;
+  /** The changes after `cursor`, or everything in force (no cursor, trimmed past it, or from a lost epoch). */
+  read(cursor: ChangeCursor | undefined, now: number): Promise<RevocationChanges>;
 }
 
 /**

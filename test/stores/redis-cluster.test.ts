@@ -4,11 +4,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import { Cluster } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import {
   createRedisStore,
   createVerifier,
   InvalidTokenError,
+  type RedisRevocationStore,
   type RevocationStore,
   type StoreStatus,
 } from '../../src/index.js';
@@ -44,6 +45,44 @@ async function clusterStore(
 }
 
 revocationStoreContract('redis store on a Redis Cluster', { create: (clock) => clusterStore(clock) });
+
+describe('Redis Cluster: the change log and compact snapshot', () => {
+  it('shards spread over the masters; a complete read gathers them all, a cursor read only what changed', async () => {
+    const now = Date.now();
+    const store = (await clusterStore(() => now)) as RedisRevocationStore;
+    const prefix = store.keyPrefix;
+    try {
+      await Promise.all(
+        Array.from({ length: 500 }, (_, i) =>
+          store.publish({ type: 'token', key: `jti:c:${i}`, expiresAt: now + 60_000 }),
+        ),
+      );
+      // Each master holds some of the shards (asked directly, node by node).
+      const holding = await Promise.all(
+        cluster.nodes.map(async ({ port }) => {
+          const node = new Redis({ port, host: '127.0.0.1' });
+          try {
+            return (await node.keys(`${prefix}*:tokens`)).length;
+          } finally {
+            node.disconnect();
+          }
+        }),
+      );
+      expect(holding.filter((n) => n > 0).length).toBe(cluster.nodes.length);
+      expect(holding.reduce((a, b) => a + b, 0)).toBe(16);
+      const first = await store.changeLog.read(undefined, now);
+      expect(first).toMatchObject({ complete: true, tokens: { count: 500 } });
+      await Promise.all(
+        [1, 2, 3].map((i) => store.publish({ type: 'token', key: `jti:d:${i}`, expiresAt: now + 60_000 })),
+      );
+      const later = await store.changeLog.read(first.cursor, now);
+      expect(later.complete).toBe(false);
+      expect(later.tokens!.count).toBe(3);
+    } finally {
+      await store.close();
+    }
+  }, 30_000);
+});
 
 describe('Redis Cluster: two verifiers sharing the store', () => {
   let idp: EmbeddedIdp;

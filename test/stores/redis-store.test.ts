@@ -42,14 +42,23 @@ async function connectedStore(
 revocationStoreContract('redis store', { create: (clock) => connectedStore(clock) as Promise<RevocationStore> });
 
 describe('redis store specifics', () => {
-  it('keeps denylist entries as keys that expire with the token (PX)', async () => {
+  it('keeps revocations in shards, no key per token; each shard key expires once what it holds has', async () => {
     const now = Date.now();
     const store = await connectedStore(() => now);
     try {
       await store.publish({ type: 'token', key: 'jti:iss:abc', expiresAt: now + 30_000 });
-      const ttl = await admin.pttl(`${store.keyPrefix}token:jti:iss:abc`);
+      const keys = (await admin.keys(`${store.keyPrefix}*`)).map((k) => k.slice(store.keyPrefix.length)).sort();
+      expect(keys).toEqual([
+        expect.stringMatching(/^\{s\d+\}:log$/),
+        expect.stringMatching(/^\{s\d+\}:meta$/),
+        expect.stringMatching(/^\{s\d+\}:tokens$/),
+      ]);
+      const shard = keys[0]!.slice(0, keys[0]!.indexOf(':'));
+      const ttl = await admin.pttl(`${store.keyPrefix}${shard}:tokens`);
       expect(ttl).toBeGreaterThan(25_000);
       expect(ttl).toBeLessThanOrEqual(30_000);
+      // The log and its meta outlive the last entry by the log's retention (default 600 s).
+      expect(await admin.pttl(`${store.keyPrefix}${shard}:log`)).toBeGreaterThan(625_000);
       await store.publish({
         type: 'subject',
         issuer: 'https://idp.example',
@@ -57,7 +66,9 @@ describe('redis store specifics', () => {
         cutoff: 100,
         expiresAt: now + 86_400_000,
       });
-      expect(await admin.pttl(`${store.keyPrefix}subject:https%3A%2F%2Fidp.example:alice`)).toBeGreaterThan(86_000_000);
+      const cutoffs = (await admin.keys(`${store.keyPrefix}*:cutoffs`))[0]!;
+      expect(await admin.hget(cutoffs, 'subject:https%3A%2F%2Fidp.example:alice')).toBe(`100|${now + 86_400_000}`);
+      expect(await admin.pttl(cutoffs)).toBeGreaterThan(86_000_000);
     } finally {
       await store.close();
     }
@@ -68,7 +79,7 @@ describe('redis store specifics', () => {
     const store = await connectedStore(() => now);
     try {
       await store.publish({ type: 'token', key: 'old', expiresAt: now - 1 });
-      expect(await admin.exists(`${store.keyPrefix}token:old`)).toBe(0);
+      expect(await admin.keys(`${store.keyPrefix}*`)).toEqual([]);
     } finally {
       await store.close();
     }
@@ -86,7 +97,9 @@ describe('redis store specifics', () => {
           ),
         ),
       );
-      expect(await admin.get(`${prefix}subject:i:bob`)).toBe(`32|${now + 60_002}`);
+      expect(await writers[0]!.snapshot(now)).toEqual([
+        { type: 'subject', issuer: 'i', subject: 'bob', cutoff: 32, expiresAt: now + 60_002 },
+      ]);
     } finally {
       await Promise.all(writers.map((s) => s.close()));
     }

@@ -22,11 +22,14 @@ import { decodeJwt } from 'jose';
 import type { CutoffRevocation } from '../../stores/revocation-store.js';
 import { invalidToken } from '../shared/rejections.js';
 import { sha256 } from '../shared/sha256.js';
+import { tokenDigestWords } from '../shared/token-digest.js';
 import type { AccessTokenClaims, VerifiedToken } from '../shared/verified-token.js';
 
-/** Where to look a verified token up; strings built once per token, reused on every hit. */
+/** Where to look a verified token up; built once per token, reused on every hit. */
 export interface RevocationKeys {
   denylist: string;
+  /** The denylist key's 128-bit digest as four words: what the compact token table compares. */
+  digest: Int32Array;
   all: string;
   subject: string | undefined;
   session: string | undefined;
@@ -40,8 +43,10 @@ export function revocationKeysFor(accepted: Pick<VerifiedToken, 'token' | 'paylo
   const { token, payload, source } = accepted;
   const iss = encodedIssuer(payload.iss ?? '');
   const sid = (payload as { sid?: unknown }).sid;
+  const denylist = denylistKey(token, iss, source === 'jwt' ? payload : undefined);
   return {
-    denylist: denylistKey(token, iss, source === 'jwt' ? payload : undefined),
+    denylist,
+    digest: tokenDigestWords(denylist),
     all: cutoffKey('all', iss, ''),
     subject: typeof payload.sub === 'string' ? cutoffKey('subject', iss, payload.sub) : undefined,
     session: typeof sid === 'string' ? cutoffKey('session', iss, sid) : undefined,

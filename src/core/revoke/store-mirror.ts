@@ -7,11 +7,18 @@
  * sync.
  *
  * Two directions, each with one path:
- * - Store → mirror. Deliveries are applied as they arrive. A resync (snapshot + merge) runs only
- *   once the store reports `connected`, which a shared store reports only after its subscription
- *   is active: whatever is published after the snapshot was read is then delivered, whatever was
- *   published before is in the snapshot, so nothing falls in between. Every reconnect does the
- *   same (a resync requested while one runs makes it run again).
+ * - Store → mirror. Deliveries are applied as they arrive. A resync runs only once the store
+ *   reports `connected`, which a shared store reports only after its subscription is active:
+ *   whatever is published after the resync's read is then delivered, whatever was published
+ *   before is in what it read, so nothing falls in between. Every reconnect does the same (a
+ *   resync requested while one runs makes it run again). What a resync reads:
+ *   - a store with a change log (`store.changeLog`): what changed after the mirror's cursor, the
+ *     position of the last change it holds in each log, which deliveries move along as they come;
+ *     everything (the store's compact snapshot) on the first sync, or when the store trimmed its
+ *     log past the cursor or lost a log. A delivery that skips a position (a lost message while
+ *     connected) or names a new epoch (the store lost that log) makes the mirror fall behind:
+ *     untrusted until it has read what it missed.
+ *   - any other store: its whole `snapshot()`.
  * - Mirror → store. `publish()` applies locally, then writes. A write that fails (Redis `OOM`, a
  *   timeout) is kept in `unpublished` and retried in the background (backoff with jitter, at once
  *   on reconnect) until it lands; writes are idempotent merges, so a late landing plus a retry is
@@ -19,16 +26,21 @@
  *   fine), so it never starts the staleness clock: only losing the subscription does.
  *
  * Trust (see {@link StoreMirror.accepts}): the mirror is trusted while fresh (subscribed and
- * resynced since the last connect). Cut off from the store after a sync, it stays trusted for
- * `maxStaleness` under `fail-closed` (the documented staleness window; for ever under
- * `fail-open`). Never synced, or reconnected and not resynced yet, it is not trusted:
- * verifications wait up to `syncTimeoutMs` for the sync, then (fail-closed) get 503.
+ * resynced since the last connect, and not behind). Cut off from the store after a sync, it stays
+ * trusted for `maxStaleness` under `fail-closed` (the documented staleness window; for ever under
+ * `fail-open`). Never synced, reconnected and not resynced yet, or behind: never trusted, whatever
+ * the policy (an empty or incomplete mirror would accept revoked tokens); verifications wait up
+ * to `syncTimeoutMs` for the sync, then get 503.
  */
 import {
   mergeRevocation,
   revocationTarget,
   type AvailabilityPolicy,
+  type ChangeCursor,
+  type ChangePosition,
   type Revocation,
+  type RevocationChangeLog,
+  type RevocationChanges,
   type RevocationStore,
 } from '../../stores/revocation-store.js';
 import { RevocationPendingError, StoreUnavailableError } from '../shared/errors.js';
@@ -72,6 +84,8 @@ const ALWAYS_AVAILABLE: AvailabilityPolicy = { onUnavailable: 'fail-open', maxSt
 /** How long verifications wait for a (re)sync when the policy does not say. */
 export const DEFAULT_SYNC_TIMEOUT_MS = 5_000;
 const RETRY_BASE_MS = 100;
+/** Unpublished revocations written at once (after the first, a probe). */
+const FLUSH_CHUNK = 2_048;
 const RETRY_MAX_MS = 2_000;
 
 export interface StoreMirrorHooks {
@@ -109,6 +123,16 @@ export class StoreMirror {
   private closed = false;
   /** Tags our publishes so their echo from the store is not counted as news. */
   private readonly origin = crypto.randomUUID();
+  /** The store's change log, if it has one. */
+  private readonly changeLog: RevocationChangeLog | undefined;
+  /** Per log, the position of the last change the mirror holds; undefined: read everything next. */
+  private cursor: Map<string, { epoch: string; seq: number }> | undefined;
+  /** Per log, positions delivered beyond the cursor (seq → epoch): expected while a read runs. */
+  private readonly ahead = new Map<string, Map<number, string>>();
+  /** A read of the change log is under way. */
+  private reading = false;
+  /** Bumped when the cursor is dropped (the store lost a log), so a read under way does not restore it. */
+  private cursorResets = 0;
 
   constructor(
     private readonly store: RevocationStore,
@@ -119,9 +143,12 @@ export class StoreMirror {
     this.syncTimeoutMs = this.policy.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS;
     this.connected = !store.watch;
     this.waitUntil = performance.now() + this.syncTimeoutMs;
+    this.changeLog = store.changeLog;
     this.cleanups.push(
       store.subscribe((revocation, meta) => {
         this.applyLocally(revocation);
+        if (this.unpublished.size > 0) this.delivered(revocation);
+        if (meta.position !== undefined) this.follow(meta.position);
         if (meta.origin !== this.origin) {
           const lag = meta.publishedAt !== undefined ? Math.max(0, this.clock() - meta.publishedAt) : undefined;
           this.hooks.events.emit('revoked', { type: revocation.type, source: 'store', lagMs: lag });
@@ -173,14 +200,15 @@ export class StoreMirror {
 
   /**
    * The slow path behind {@link accepts}: waits (bounded by the sync timeout, counted from the
-   * last (re)connect or from start) for a sync that is under way, then resolves if the mirror
-   * may be used, or rejects with StoreUnavailableError under `fail-closed`.
+   * last (re)connect, from start, or from falling behind) for a sync that is under way, then
+   * resolves if the mirror may be used, or rejects with StoreUnavailableError. `fail-open` does
+   * not make a mirror that never synced, or is behind, usable: only one cut off after a sync.
    */
   async whenTrusted(): Promise<void> {
     if (this.accepts(this.clock())) return;
     const waitMs = this.waitUntil - performance.now();
     if (waitMs > 0 && !this.closed && (this.connected || !this.everSynced)) await this.waitForFresh(waitMs);
-    if (this.accepts(this.clock()) || this.policy.onUnavailable === 'fail-open') return;
+    if (this.accepts(this.clock())) return;
     throw new StoreUnavailableError(Math.ceil(this.syncTimeoutMs / 1000));
   }
 
@@ -251,33 +279,150 @@ export class StoreMirror {
     else this.retryLater();
   }
 
-  private async resync(): Promise<boolean> {
+  private resync(): Promise<boolean> {
+    return this.changeLog === undefined ? this.resyncFromSnapshot() : this.resyncFromLog(this.changeLog);
+  }
+
+  /**
+   * Reads the change log from the cursor (everything, when there is no cursor or the store says
+   * so), applies it, and moves the cursor: to the read's end, or further if deliveries that came
+   * meanwhile follow on from it. Positions still ahead of the cursor after that were skipped by
+   * a lost delivery: the mirror stays behind and reads again.
+   */
+  private async resyncFromLog(changeLog: RevocationChangeLog): Promise<boolean> {
+    const epoch = this.epoch;
+    const resets = this.cursorResets;
+    this.reading = true;
+    try {
+      const now = this.clock();
+      const changes = await changeLog.read(this.cursor === undefined ? undefined : cursorOf(this.cursor), now);
+      if (epoch !== this.epoch || this.closed) return true; // a newer connect asks again; a disconnect waits for one
+      let healed = 0;
+      if (!changes.complete || this.list.isEmpty) this.applyChanges(changes);
+      else healed = this.mergeSnapshot(this.listOf(changes), now);
+      if (resets !== this.cursorResets) {
+        this.again = true; // the store lost a log while we read: read everything again
+        return true;
+      }
+      this.moveCursor(changes.cursor, changeLog.contiguous);
+      if (this.behindCursor()) {
+        this.again = true;
+        return true;
+      }
+      const entries = changes.revocations.length + (changes.tokens?.count ?? 0);
+      this.synced(entries, healed);
+      return true;
+    } catch (error) {
+      this.lastError = describe(error);
+      return false;
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  /** Applies what a read found straight to the mirror (changes, or everything into an empty mirror). */
+  private applyChanges(changes: RevocationChanges): void {
+    if (changes.tokens) this.list.applyTokens(changes.tokens.digests, changes.tokens.expiresAt, changes.tokens.count);
+    for (const revocation of changes.revocations) this.applyLocally(revocation);
+  }
+
+  /** What a complete read holds, as a list (sized for its tokens at once). */
+  private listOf(changes: RevocationChanges): RevocationList {
+    const list = new RevocationList(changes.tokens?.count ?? 0);
+    if (changes.tokens) list.applyTokens(changes.tokens.digests, changes.tokens.expiresAt, changes.tokens.count);
+    for (const revocation of changes.revocations) list.apply(revocation);
+    return list;
+  }
+
+  /**
+   * A delivery's position: moves the cursor on when it is the next change of its log (or any
+   * later one, for a store that numbers with gaps); a new epoch means the store lost that log
+   * (read everything again); a position past the next one means a delivery was lost, unless a
+   * read is under way (which covers it, or leaves it to the next).
+   */
+  private follow(position: ChangePosition): void {
+    const changeLog = this.changeLog;
+    if (changeLog === undefined || this.closed) return;
+    const at = this.cursor?.get(position.log);
+    if (at !== undefined && at.epoch !== '' && at.epoch !== position.epoch) {
+      this.cursor = undefined;
+      this.cursorResets++;
+      this.ahead.clear();
+      this.fallBehind();
+      return;
+    }
+    if (at !== undefined && position.seq <= at.seq) return;
+    if (at !== undefined && (position.seq === at.seq + 1 || !changeLog.contiguous)) {
+      at.epoch = position.epoch;
+      at.seq = position.seq;
+      this.drain(position.log, at);
+      return;
+    }
+    const pending = this.ahead.get(position.log) ?? new Map<number, string>();
+    this.ahead.set(position.log, pending);
+    pending.set(position.seq, position.epoch);
+    if (!this.reading && this.cursor !== undefined) this.fallBehind();
+  }
+
+  /** The read's cursor, or (same epoch) the live one where deliveries already went further. */
+  private moveCursor(read: ChangeCursor, contiguous: boolean): void {
+    const next = new Map<string, { epoch: string; seq: number }>();
+    for (const position of Object.values(read)) {
+      const live = this.cursor?.get(position.log);
+      const further = live !== undefined && live.epoch === position.epoch && live.seq > position.seq;
+      const at = further ? { ...live } : { epoch: position.epoch, seq: position.seq };
+      if (!contiguous) {
+        // Deliveries of such a store come in order and none is lost while connected: the newest counts.
+        for (const [seq, epoch] of this.ahead.get(position.log) ?? []) {
+          if ((epoch === at.epoch || at.epoch === '') && seq > at.seq) Object.assign(at, { epoch, seq });
+        }
+      }
+      next.set(position.log, at);
+      this.drain(position.log, at);
+    }
+    this.cursor = next;
+  }
+
+  /** Moves `at` over the delivered positions that follow on from it; forgets those it passed. */
+  private drain(log: string, at: { epoch: string; seq: number }): void {
+    const pending = this.ahead.get(log);
+    if (pending === undefined) return;
+    for (;;) {
+      const epoch = pending.get(at.seq + 1);
+      if (epoch === undefined || (at.epoch !== '' && epoch !== at.epoch)) break;
+      pending.delete(at.seq + 1);
+      at.epoch = epoch;
+      at.seq++;
+    }
+    for (const seq of pending.keys()) if (seq <= at.seq) pending.delete(seq);
+    if (pending.size === 0) this.ahead.delete(log);
+  }
+
+  /** Whether deliveries beyond the cursor remain that do not follow on from it (one was lost). */
+  private behindCursor(): boolean {
+    return this.ahead.size > 0;
+  }
+
+  /** A lost delivery or a lost log: not trusted until the mirror has read what it missed. */
+  private fallBehind(): void {
+    if (this.closed || !this.connected) return; // the next connect resyncs anyway
+    if (this.fresh) {
+      this.fresh = false;
+      this.waitUntil = performance.now() + this.syncTimeoutMs;
+    }
+    this.kick();
+  }
+
+  private async resyncFromSnapshot(): Promise<boolean> {
     const epoch = this.epoch;
     try {
       const now = this.clock();
       const snapshot = await this.store.snapshot(now);
       if (epoch !== this.epoch || this.closed) return true; // a newer connect asks again; a disconnect waits for one
-      const inStore = new Map(snapshot.map((revocation) => [revocationTarget(revocation), revocation]));
-      for (const revocation of snapshot) this.applyLocally(revocation);
-      // Heal: whatever we know that the store lost (restart without persistence), or holds only in
-      // an older form (an earlier cutoff for the same subject), goes back, through the same
-      // retrying path as any other write; the store merges, so a later cutoff wins there too.
-      let healed = 0;
-      for (const revocation of this.list.entries(now)) {
-        const stored = inStore.get(revocationTarget(revocation));
-        if (stored === undefined || !covers(stored, revocation)) {
-          this.remember(revocation);
-          healed++;
-        }
-      }
-      this.fresh = true;
-      this.everSynced = true;
-      this.unavailableSince = undefined;
-      this.announced = false;
-      this.lastError = undefined;
-      this.resyncs++;
-      this.wake();
-      this.hooks.events.emit('store-resynced', { entries: snapshot.length, healed });
+      const inStore = new RevocationList(snapshot.length);
+      for (const revocation of snapshot) inStore.apply(revocation);
+      const healed = this.mergeSnapshot(inStore, now);
+      this.synced(snapshot.length, healed);
       return true;
     } catch (error) {
       this.lastError = describe(error);
@@ -285,13 +430,53 @@ export class StoreMirror {
     }
   }
 
+  /**
+   * Merges a store's complete snapshot into the mirror, and heals the store: whatever we know that
+   * it lost (a restart without persistence), or holds only in an older form (an earlier cutoff for
+   * the same subject), goes back through the same retrying path as any other write; the store
+   * merges, so a later cutoff wins there too. Returns how many revocations go back.
+   */
+  private mergeSnapshot(inStore: RevocationList, now: number): number {
+    const heal = this.list.notCoveredBy(inStore, now);
+    this.list.merge(inStore, (cutoff) => this.hooks.onApply(cutoff));
+    // From a random place in the list: instances that heal one store together start apart, and
+    // each drops what the others' deliveries show written.
+    const start = Math.floor(Math.random() * heal.length);
+    for (let i = 0; i < heal.length; i++) this.remember(heal[(start + i) % heal.length]!);
+    return heal.length;
+  }
+
+  private synced(entries: number, healed: number): void {
+    this.fresh = true;
+    this.everSynced = true;
+    this.unavailableSince = undefined;
+    this.announced = false;
+    this.lastError = undefined;
+    this.resyncs++;
+    this.wake();
+    this.hooks.events.emit('store-resynced', { entries, healed });
+  }
+
   /** Writes every unpublished revocation: one first as a probe, then the rest together. */
+  /**
+   * Writes every unpublished revocation: one first as a probe, then the rest in chunks. Between
+   * chunks, whatever another instance wrote meanwhile (its delivery reached us) has left
+   * `unpublished`: instances healing the same store together share the work.
+   */
   private async flush(): Promise<boolean> {
-    const [first, ...rest] = [...this.unpublished.entries()];
-    if (first === undefined) return true;
-    if (!(await this.send(first[0], first[1]))) return false;
-    const results = await Promise.all(rest.map(([target, revocation]) => this.send(target, revocation)));
-    return results.every(Boolean);
+    const first = this.unpublished.entries().next();
+    if (first.done) return true;
+    if (!(await this.send(first.value[0], first.value[1]))) return false;
+    while (this.unpublished.size > 0 && !this.closed) {
+      const chunk: Array<[string, Revocation]> = [];
+      for (const entry of this.unpublished) {
+        chunk.push(entry);
+        if (chunk.length === FLUSH_CHUNK) break;
+      }
+      const results = await Promise.all(chunk.map(([target, revocation]) => this.send(target, revocation)));
+      if (!results.every(Boolean)) return false;
+    }
+    return true;
   }
 
   private async send(target: string, revocation: Revocation): Promise<boolean> {
@@ -305,6 +490,13 @@ export class StoreMirror {
     if (this.unpublished.get(target) === revocation) this.unpublished.delete(target);
     if (this.unpublished.size === 0) this.lastError = undefined;
     return true;
+  }
+
+  /** A delivery is a write the store has: nothing of ours it covers needs writing any more. */
+  private delivered(revocation: Revocation): void {
+    const target = revocationTarget(revocation);
+    const waiting = this.unpublished.get(target);
+    if (waiting !== undefined && covers(revocation, waiting)) this.unpublished.delete(target);
   }
 
   private keep(revocation: Revocation, error: unknown): void {
@@ -368,6 +560,12 @@ export class StoreMirror {
 function covers(a: Revocation, b: Revocation): boolean {
   if (a.type !== b.type || a.expiresAt < b.expiresAt) return false;
   return a.type === 'token' || a.cutoff >= (b as { cutoff: number }).cutoff;
+}
+
+function cursorOf(cursor: Map<string, { epoch: string; seq: number }>): ChangeCursor {
+  const out: Record<string, ChangePosition> = {};
+  for (const [log, { epoch, seq }] of cursor) out[log] = { log, epoch, seq };
+  return out;
 }
 
 function describe(error: unknown): string {

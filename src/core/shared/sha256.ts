@@ -10,8 +10,12 @@
 import { sha256 as pureSha256 } from '@noble/hashes/sha2.js';
 import { base64url } from 'jose';
 
+interface NativeHash {
+  digest(encoding: 'base64url'): string;
+  digest(): Uint8Array;
+}
 interface NativeCrypto {
-  createHash(algorithm: 'sha256'): { update(data: string | Uint8Array): { digest(encoding: 'base64url'): string } };
+  createHash(algorithm: 'sha256'): { update(data: string | Uint8Array): NativeHash };
 }
 interface MaybeNodeProcess {
   process?: { getBuiltinModule?: (id: string) => unknown };
@@ -39,3 +43,12 @@ export const sha256OfBytes: (bytes: Uint8Array) => string =
   native === undefined
     ? portableSha256OfBytes
     : (bytes) => native.createHash('sha256').update(bytes).digest('base64url');
+
+/** The pure-JS raw digest of a text, exported for the test that checks it against the native one. */
+export function portableSha256Bytes(text: string): Uint8Array {
+  return pureSha256(encoder.encode(text));
+}
+
+/** SHA-256 of `text` (UTF-8), the 32 raw bytes. */
+export const sha256Bytes: (text: string) => Uint8Array =
+  native === undefined ? portableSha256Bytes : (text) => native.createHash('sha256').update(text).digest();

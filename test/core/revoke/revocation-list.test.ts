@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { revocationKeysFor } from '../../../src/core/revoke/revocation-identity.js';
 import { RevocationList } from '../../../src/core/revoke/revocation-list.js';
+import { digestKey, tokenDigestOf } from '../../../src/core/shared/token-digest.js';
 
 const now = 1_800_000_000_000;
 const ISS = 'https://idp.example';
@@ -63,14 +64,14 @@ describe('RevocationList', () => {
     expect(list.isRevoked(keysOf({ sub: 'zed', iss: 'https://other.example' }), 280, now)).toBe(false);
   });
 
-  it('entries() lists what is in force, and only that', () => {
+  it('entries() lists what is in force, and only that; tokens by their digest', () => {
     const list = new RevocationList();
     list.apply({ type: 'token', key: 'old', expiresAt: now + 10 });
-    list.apply({ type: 'token', key: 'new', expiresAt: now + 1000 });
-    list.apply({ type: 'subject', issuer: ISS, subject: 'alice', cutoff: 5, expiresAt: now + 1000 });
-    expect(list.entries(now + 100)).toEqual([
-      { type: 'token', key: 'new', expiresAt: now + 1000 },
-      { type: 'subject', issuer: ISS, subject: 'alice', cutoff: 5, expiresAt: now + 1000 },
+    list.apply({ type: 'token', key: 'new', expiresAt: now + 2000 });
+    list.apply({ type: 'subject', issuer: ISS, subject: 'alice', cutoff: 5, expiresAt: now + 1500 });
+    expect(list.entries(now + 1000)).toEqual([
+      { type: 'token', key: digestKey(tokenDigestOf('new')), expiresAt: now + 2000 },
+      { type: 'subject', issuer: ISS, subject: 'alice', cutoff: 5, expiresAt: now + 1500 },
     ]);
   });
 });

@@ -16,6 +16,7 @@ import {
 } from '../../../src/index.js';
 import { StoreMirror } from '../../../src/core/revoke/store-mirror.js';
 import { VerifierEvents } from '../../../src/core/shared/events.js';
+import { digestKey, tokenDigestOf } from '../../../src/core/shared/token-digest.js';
 import { testClock } from '../../support/idp.js';
 import { scriptedStore, type ScriptedStore } from '../../support/scripted-store.js';
 
@@ -73,9 +74,13 @@ const subjectCut = (subject: string, cutoff: number): Revocation => ({
 });
 const tokenRevoked = (key: string): Revocation => ({ type: 'token', key, expiresAt: 2_000_000_000_000 });
 
+/** A revocation as the mirror's list lists it: a token by the digest of its key. */
+const asListed = (revocation: Revocation): Revocation =>
+  revocation.type === 'token' ? { ...revocation, key: digestKey(tokenDigestOf(revocation.key)) } : revocation;
+
 /** Whether the mirror's list holds a revocation for this target. */
 const holds = (mirror: StoreMirror, now: number, revocation: Revocation) =>
-  mirror.list.entries(now).some((entry) => JSON.stringify(entry) === JSON.stringify(revocation));
+  mirror.list.entries(now).some((entry) => JSON.stringify(entry) === JSON.stringify(asListed(revocation)));
 
 /** Settles `promise` and reports 'resolved', 'pending' or the rejection. */
 function track(promise: Promise<unknown>) {
@@ -116,11 +121,12 @@ describe('the trust gate', () => {
     expect(mirror.accepts(clock())).toBe(false); // never synced is never trusted, however long it has been
   });
 
-  it('never synced, fail-open: after the bounded wait, verifications go ahead on the empty mirror', async () => {
+  // fail-open is about a mirror cut off after a sync; an empty one would accept every revoked token.
+  it('never synced, fail-open: never trusted either; after the bounded wait, 503', async () => {
     const { mirror } = setup({ onUnavailable: 'fail-open' });
     const waiting = track(mirror.whenTrusted());
     await jest.advanceTimersByTimeAsync(SYNC_TIMEOUT);
-    expect(waiting.value).toBe('resolved');
+    expect(waiting.value).toBeInstanceOf(StoreUnavailableError);
     expect(mirror.stats().trusted).toBe(false);
   });
 
@@ -353,6 +359,25 @@ describe('writes the store refused', () => {
     const landed = store.writes.length;
     await jest.advanceTimersByTimeAsync(60_000);
     expect(store.writes.length).toBe(landed); // nothing left to retry
+  });
+
+  it('are not written again once the store delivers them from another instance (it has them)', async () => {
+    const { store, mirror } = setup();
+    await connected(store);
+    store.failWrites(new Error('OOM'));
+    const revocation = tokenRevoked('jti-1');
+    await mirror.publish(revocation).catch(() => undefined);
+    expect(mirror.stats().unpublished).toBe(1);
+    await store.publishElsewhere({ ...revocation, expiresAt: revocation.expiresAt + 1_000 }); // covers ours
+    expect(mirror.stats()).toMatchObject({ unpublished: 0, synced: true });
+    const attempts = store.writes.length;
+    await jest.advanceTimersByTimeAsync(10_000);
+    expect(store.writes.length).toBe(attempts); // no retry
+    await store.publishElsewhere(subjectCut('bob', 5)); // one that covers nothing of ours changes nothing
+    store.failWrites(new Error('OOM'));
+    await mirror.publish(subjectCut('alice', 9)).catch(() => undefined);
+    await store.publishElsewhere(subjectCut('alice', 8)); // an earlier cutoff does not cover ours
+    expect(mirror.stats().unpublished).toBe(1);
   });
 
   it('are retried at once on reconnect, not at the next backoff step', async () => {

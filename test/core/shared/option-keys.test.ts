@@ -156,7 +156,7 @@ describe('every factory refuses unknown option keys, naming the closest valid on
     [
       'createRedisStore (far from anything)',
       () => createRedisStore({ url: 'redis://127.0.0.1:1', password: 'x' } as never),
-      'unknown option `password` in createRedisStore; valid options: url, client, keyPrefix, onStoreUnavailable, maxStaleness, commandTimeout, syncTimeout, clock',
+      'unknown option `password` in createRedisStore; valid options: url, client, keyPrefix, onStoreUnavailable, maxStaleness, commandTimeout, syncTimeout, changeLogRetention, clock',
     ],
     [
       'createPrometheusMetrics',
