@@ -16,6 +16,7 @@
  */
 import { durationMs, MAX_WAIT_SECONDS } from '../core/shared/duration-option.js';
 import { optionKeys, rejectUnknownKeys, rejectUnsetValue } from '../core/shared/option-keys.js';
+import { sharedStorePolicy } from './shared-store-policy.js';
 import { unrefTimer } from '../core/shared/unref-timer.js';
 import { checkOut, createPool, withTimeout, type PostgresPoolLike } from './postgres-client.js';
 import { PostgresListener } from './postgres-listener.js';
@@ -252,14 +253,9 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresRevo
     );
   const autoMigrate = options.autoMigrate ?? true;
   if (typeof autoMigrate !== 'boolean') fail('`autoMigrate` must be true or false');
-  const onUnavailable = options.onStoreUnavailable ?? 'fail-closed';
-  if (onUnavailable !== 'fail-closed' && onUnavailable !== 'fail-open')
-    fail("`onStoreUnavailable` must be 'fail-closed' or 'fail-open'");
   const factory = 'createPostgresStore';
-  const maxStalenessMs = durationMs(options.maxStaleness, 'maxStaleness', { default: 10, allowZero: true }, factory);
+  const { availability, commandTimeoutMs } = sharedStorePolicy(options, factory);
   const wait = { max: MAX_WAIT_SECONDS };
-  const commandTimeoutMs = durationMs(options.commandTimeout, 'commandTimeout', { ...wait, default: 2 }, factory);
-  const syncTimeoutMs = durationMs(options.syncTimeout, 'syncTimeout', { ...wait, default: 5 }, factory);
   const heartbeatMs = durationMs(options.heartbeat, 'heartbeat', { ...wait, default: 5 }, factory);
   const purgeIntervalMs = durationMs(
     options.purgeInterval,
@@ -428,7 +424,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresRevo
 
   return {
     schema,
-    availability: { onUnavailable, maxStalenessMs, syncTimeoutMs },
+    availability,
     outbox,
     migrate: migrateOnce,
     purge,

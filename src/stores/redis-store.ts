@@ -27,8 +27,9 @@ import type {
   StoreStatus,
 } from './revocation-store.js';
 import { redisRevocations } from './redis-revocations.js';
-import { durationMs, MAX_WAIT_SECONDS } from '../core/shared/duration-option.js';
+import { durationMs } from '../core/shared/duration-option.js';
 import { optionKeys, rejectUnknownKeys, rejectUnsetValue } from '../core/shared/option-keys.js';
+import { sharedStorePolicy } from './shared-store-policy.js';
 
 /**
  * The part of an ioredis client (`Redis`, or `Cluster`) this store uses: what `{ client }` must
@@ -273,14 +274,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisRevocationSto
   if (options.client === undefined) rejectUnsetValue(options, 'url', 'createRedisStore');
   const keyPrefix = options.keyPrefix ?? 'revocable-jwt:';
   if (typeof keyPrefix !== 'string') fail('`keyPrefix` must be a string');
-  const onUnavailable = options.onStoreUnavailable ?? 'fail-closed';
-  if (onUnavailable !== 'fail-closed' && onUnavailable !== 'fail-open')
-    fail("`onStoreUnavailable` must be 'fail-closed' or 'fail-open'");
   const factory = 'createRedisStore';
-  const maxStalenessMs = durationMs(options.maxStaleness, 'maxStaleness', { default: 10, allowZero: true }, factory);
-  const wait = { max: MAX_WAIT_SECONDS };
-  const commandTimeoutMs = durationMs(options.commandTimeout, 'commandTimeout', { ...wait, default: 2 }, factory);
-  const syncTimeoutMs = durationMs(options.syncTimeout, 'syncTimeout', { ...wait, default: 5 }, factory);
+  const { availability, commandTimeoutMs } = sharedStorePolicy(options, factory);
   const retentionMs = durationMs(
     options.changeLogRetention,
     'changeLogRetention',
@@ -388,7 +383,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisRevocationSto
 
   return {
     keyPrefix,
-    availability: { onUnavailable, maxStalenessMs, syncTimeoutMs },
+    availability,
     outbox,
     changeLog: revocations.changeLog,
     publish(revocation, origin) {
