@@ -185,6 +185,44 @@ export const CURVE_ORDER: Record<string, bigint> = {
   ),
 };
 
+/**
+ * Edits of a genuine ECDSA signature (JWS `r || s`, `size` bytes each, on `curve`) and the answer
+ * each must get: every one refused as `refused` (zero `r` or `s`, `r = n`, DER, wrong lengths),
+ * but the high-S twin, which is a valid signature too (JWS does not require low S): `accepted`.
+ */
+export function ecdsaSignatureEdits(
+  curve: string,
+  size: number,
+  refused: string,
+  accepted: string,
+): Array<[string, (sig: Buffer) => Buffer, string]> {
+  const n = CURVE_ORDER[curve]!;
+  const int = (value: bigint) => Buffer.from(value.toString(16).padStart(2 * size, '0'), 'hex');
+  const big = (bytes: Buffer) => BigInt(`0x${bytes.toString('hex')}`);
+  const der = (sig: Buffer) => {
+    const integer = (bytes: Buffer) => {
+      let trimmed = bytes;
+      while (trimmed.length > 1 && trimmed[0] === 0 && !(trimmed[1]! & 0x80)) trimmed = trimmed.subarray(1);
+      if (trimmed[0]! & 0x80) trimmed = Buffer.concat([Buffer.alloc(1), trimmed]);
+      return Buffer.concat([Buffer.from([2, trimmed.length]), trimmed]);
+    };
+    const body = Buffer.concat([integer(sig.subarray(0, size)), integer(sig.subarray(size))]);
+    return Buffer.concat([Buffer.from(body.length < 128 ? [0x30, body.length] : [0x30, 0x81, body.length]), body]);
+  };
+  return [
+    ['r = 0', (sig) => Buffer.concat([Buffer.alloc(size), sig.subarray(size)]), refused],
+    ['s = 0', (sig) => Buffer.concat([sig.subarray(0, size), Buffer.alloc(size)]), refused],
+    ['r = s = 0', () => Buffer.alloc(2 * size), refused],
+    ['r = n', (sig) => Buffer.concat([int(n), sig.subarray(size)]), refused],
+    ['r = s = n', () => Buffer.concat([int(n), int(n)]), refused],
+    ['DER', der, refused],
+    ['one byte short', (sig) => sig.subarray(1), refused],
+    ['one byte long', (sig) => Buffer.concat([sig, Buffer.alloc(1)]), refused],
+    ['empty', () => Buffer.alloc(0), refused],
+    ['high S', (sig) => Buffer.concat([sig.subarray(0, size), int(n - big(sig.subarray(size)))]), accepted],
+  ];
+}
+
 /** How the signature is made: `saltLength` only for PSS (undefined = the hash length, as JWS requires). */
 interface SigningChoice {
   as: string;

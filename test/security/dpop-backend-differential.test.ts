@@ -24,7 +24,7 @@ import { DPOP_ALGORITHMS, type DpopSettings } from '../../src/core/verify/dpop-o
 import { type JwsBackend, jwsBackend } from '../../src/core/verify/jws-backend.js';
 import { AuthError } from '../../src/index.js';
 import { fuzzSettings } from './fuzz-properties.js';
-import { CURVE_ORDER } from './backend-differential.js';
+import { ecdsaSignatureEdits } from './backend-differential.js';
 import { b64u, nonCanonicalSpellings } from './helpers.js';
 
 const NOW = 1_800_000_000_000;
@@ -352,31 +352,7 @@ describe('named proofs: both backends give the same answer, and it is the right 
   ] as const)(
     '%s: zero r or s, r = n, DER, wrong length refused; the high-S twin admitted',
     async (alg, name, curve, size) => {
-      const n = CURVE_ORDER[curve]!;
-      const int = (value: bigint) => Buffer.from(value.toString(16).padStart(2 * size, '0'), 'hex');
-      const big = (bytes: Buffer) => BigInt(`0x${bytes.toString('hex')}`);
-      const der = (sig: Buffer) => {
-        const integer = (bytes: Buffer) => {
-          let trimmed = bytes;
-          while (trimmed.length > 1 && trimmed[0] === 0 && !(trimmed[1]! & 0x80)) trimmed = trimmed.subarray(1);
-          if (trimmed[0]! & 0x80) trimmed = Buffer.concat([Buffer.alloc(1), trimmed]);
-          return Buffer.concat([Buffer.from([2, trimmed.length]), trimmed]);
-        };
-        const body = Buffer.concat([integer(sig.subarray(0, size)), integer(sig.subarray(size))]);
-        return Buffer.concat([Buffer.from(body.length < 128 ? [0x30, body.length] : [0x30, 0x81, body.length]), body]);
-      };
-      const edits: Array<[string, (sig: Buffer) => Buffer, string]> = [
-        ['r = 0', (sig) => Buffer.concat([Buffer.alloc(size), sig.subarray(size)]), 'dpop_signature_invalid'],
-        ['s = 0', (sig) => Buffer.concat([sig.subarray(0, size), Buffer.alloc(size)]), 'dpop_signature_invalid'],
-        ['r = s = 0', () => Buffer.alloc(2 * size), 'dpop_signature_invalid'],
-        ['r = n', (sig) => Buffer.concat([int(n), sig.subarray(size)]), 'dpop_signature_invalid'],
-        ['r = s = n', () => Buffer.concat([int(n), int(n)]), 'dpop_signature_invalid'],
-        ['DER', der, 'dpop_signature_invalid'],
-        ['one byte short', (sig) => sig.subarray(1), 'dpop_signature_invalid'],
-        ['one byte long', (sig) => Buffer.concat([sig, Buffer.alloc(1)]), 'dpop_signature_invalid'],
-        ['empty', () => Buffer.alloc(0), 'dpop_signature_invalid'],
-        ['high S', (sig) => Buffer.concat([sig.subarray(0, size), int(n - big(sig.subarray(size)))]), 'admitted'],
-      ];
+      const edits = ecdsaSignatureEdits(curve, size, 'dpop_signature_invalid', 'admitted');
       for (const [edit, signature, expected] of edits)
         expect([edit, await answer(keys[name], { alg, signature })]).toEqual([edit, expected]);
     },
