@@ -226,6 +226,33 @@ describe('the code in the documentation', () => {
   });
 });
 
+describe("the oidc-provider recipe's token request (docs/idp-setup.md)", () => {
+  let idp: EmbeddedIdp;
+  beforeAll(async () => {
+    idp = await startIdp();
+  });
+  afterAll(async () => {
+    await idp?.close();
+  });
+
+  it("names the embedded IdP's client, and the request it shows gets a JWT access token for the audience", async () => {
+    const recipe = readFileSync(join(root, 'docs/idp-setup.md'), 'utf8');
+    const { clientId, clientSecret } = idp.client;
+    expect(recipe).toContain(`curl -s -u ${clientId}:${clientSecret} -d grant_type=client_credentials \\\n`);
+    expect(recipe).toContain('  -d scope=notes:read -d resource=$ISSUER/notes-api $ISSUER/token\n');
+    expect(idp.audience).toBe(`${idp.issuer}/notes-api`);
+    // The same request curl sends: Basic client authentication and a form body.
+    const response = await fetch(`${idp.issuer}/token`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${btoa(`${clientId}:${clientSecret}`)}` },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'notes:read', resource: idp.audience }),
+    });
+    const answer = (await response.json()) as { access_token: string; scope: string; token_type: string };
+    expect([response.status, answer.scope, answer.token_type]).toEqual([200, 'notes:read', 'Bearer']);
+    expect(answer.access_token.split('.')).toHaveLength(3);
+  });
+});
+
 describe("the README's quick start, run", () => {
   let idp: EmbeddedIdp;
   let workdir: string;
