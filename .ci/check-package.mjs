@@ -1,6 +1,7 @@
 // Checks the package a user would install: packs it the way `npm publish` does (`prepack` builds
 // dist/ first), then lints the tarball itself, not the work tree:
-//   - the files it ships (dist with the CLI, LICENSE, SECURITY.md, README; no sources, no source maps);
+//   - the files it ships (dist with the CLI, LICENSE, SECURITY.md, README and the docs/*.md it links;
+//     no sources, no source maps, not the generated API reference);
 //   - publint (package.json fields against the files: exports, bin, types);
 //   - Are the Types Wrong (attw) on every entry point, with the `esm-only` profile: the package is
 //     ESM-only by design, so the node10 and node16-CommonJS resolutions, which cannot load it without
@@ -39,12 +40,13 @@ try {
   const files = packed.files.map((file) => file.path);
   console.log(`check:package: ${packed.filename}, ${files.length} files, ${packed.size} bytes`);
 
-  step('ships dist (with the CLI), LICENSE, SECURITY.md and README; no sources, no maps', () => {
+  step('ships dist (with the CLI), LICENSE, SECURITY.md, README and docs/*.md; no sources, no maps', () => {
     const needed = ['package.json', 'README.md', 'LICENSE', 'SECURITY.md', 'dist/index.js', 'dist/index.d.ts'];
+    needed.push('docs/idp-setup.md', 'docs/verifying.md');
     for (const entry of ['express', 'fastify', 'koa', 'hono', 'fetch']) needed.push(`dist/${entry}/index.js`);
     needed.push('dist/cli/main.js');
     const missing = needed.filter((file) => !files.includes(file));
-    const unwanted = files.filter((file) => /^(src|test|bench|example-app)\/|\.map$/.test(file));
+    const unwanted = files.filter((file) => /^(src|test|bench|example-app|docs\/api)\/|\.map$/.test(file));
     if (missing.length > 0 || unwanted.length > 0)
       throw new Error(`missing: ${missing.join(', ') || 'none'}; should not ship: ${unwanted.join(', ') || 'none'}`);
   });

@@ -218,7 +218,7 @@ async function main(): Promise<void> {
   show(
     '',
     naiveAfter === 'ACCEPTED'
-      ? "the seeds' warning, demonstrated: local verification alone keeps a revoked token alive until exp"
+      ? "the IdPs' warning, demonstrated: local verification alone keeps a revoked token alive until exp"
       : '',
   );
   const revStats = verifier.stats().revocation;

@@ -71,7 +71,7 @@ export interface PostgresStoreOptions {
   /**
    * Create the schema and tables on first use (`CREATE … IF NOT EXISTS` under an advisory lock).
    * Default true. Set false when the application's role may not create tables: run `migrate()`
-   * once with a role that may (or the SQL in the README).
+   * once with a role that may.
    */
   autoMigrate?: boolean;
   /** Policy once PostgreSQL has been unreachable longer than `maxStaleness`. Default `'fail-closed'`. */

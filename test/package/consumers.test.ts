@@ -49,9 +49,15 @@ afterAll(async () => {
 });
 
 describe('the packed package', () => {
-  it('ships only dist, README, LICENSE, SECURITY.md and package.json', async () => {
+  it('ships only dist, the Markdown docs the README links, README, LICENSE, SECURITY.md and package.json', async () => {
     const files = await readdir(join(workdir, 'node_modules/revocable-jwt'));
-    expect(files.sort()).toEqual(['LICENSE', 'README.md', 'SECURITY.md', 'dist', 'package.json']);
+    expect(files.sort()).toEqual(['LICENSE', 'README.md', 'SECURITY.md', 'dist', 'docs', 'package.json']);
+    // The guides and references the README links to, and nothing else of docs/ (not the generated API pages).
+    const docs = await readdir(join(workdir, 'node_modules/revocable-jwt/docs'));
+    expect(docs.sort()).toEqual((await readdir(join(root, 'docs'))).filter((file) => file.endsWith('.md')).sort());
+    const readme = await readFile(join(workdir, 'node_modules/revocable-jwt/README.md'), 'utf8');
+    for (const [, linked] of readme.matchAll(/\]\((docs\/[^)#]+\.md)/g))
+      expect(existsSync(join(workdir, 'node_modules/revocable-jwt', linked!))).toBe(true);
     expect(existsSync(join(workdir, 'node_modules/revocable-jwt/dist/index.d.ts'))).toBe(true);
     // No maps: they would point at src/, which does not ship.
     const dist = await readdir(join(workdir, 'node_modules/revocable-jwt/dist'), { recursive: true });

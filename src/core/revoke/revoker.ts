@@ -1,5 +1,5 @@
 /**
- * Revocation as the seeds' warning asks for it: tell the IdP (RFC 7009) *and* stop accepting the
+ * Revocation as the IdPs' own warning asks for it: tell the IdP (RFC 7009) *and* stop accepting the
  * token locally. Local invalidation always comes first and never waits on the IdP; delivery to an
  * unreachable IdP is kept in the store's outbox and retried.
  *

@@ -41,7 +41,7 @@ afterAll(async () => {
 });
 
 describe('revoke()', () => {
-  it("kills a JWT access token locally even though the IdP cannot revoke it (the seeds' warning, fixed)", async () => {
+  it("kills a JWT access token locally even though the IdP cannot revoke it (the IdPs' warning, fixed)", async () => {
     const verifier = revokingVerifier();
     const token = await idp.issueAccessToken();
     await verifier.verify(token); // cached
