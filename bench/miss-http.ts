@@ -129,6 +129,8 @@ interface Window {
   eventLoop: EventLoop;
   load1: number;
   otherCores: number;
+  /** The server process's own CPU per answered request (from /proc): less sensitive to other load than rps. */
+  serverCpuUs: number;
 }
 
 async function bench(): Promise<void> {
@@ -189,6 +191,7 @@ async function bench(): Promise<void> {
           eventLoop,
           load1: round(loadavg()[0]!, 2),
           otherCores: round(result.otherCores ?? Number.NaN, 2),
+          serverCpuUs: round(result.serverCpuUsPerRequest ?? Number.NaN, 1),
         });
       }
       console.error(
@@ -205,6 +208,9 @@ async function bench(): Promise<void> {
           rps: Math.round(median(windows[kind].map((w) => w.rps))),
           addedServerUsPerRequest:
             kind === 'noop' ? 0 : round(median(perCycle(kind, (w, n) => 1e6 / w.rps - 1e6 / n.rps)), 1),
+          serverCpuUsPerRequest: round(median(windows[kind].map((w) => w.serverCpuUs)), 1),
+          addedServerCpuUsPerRequest:
+            kind === 'noop' ? 0 : round(median(perCycle(kind, (w, n) => w.serverCpuUs - n.serverCpuUs)), 1),
           latencyP50Ms: round(median(windows[kind].map((w) => w.p50Ms)), 2),
           latencyP99Ms: round(median(windows[kind].map((w) => w.p99Ms)), 2),
           eventLoopDelayP50Us: round(median(windows[kind].map((w) => w.eventLoop.p50Us)), 0),

@@ -76,8 +76,21 @@ type KeySelector = ReturnType<typeof createLocalJWKSet>;
 /** The public key object jose hands back (a WebCrypto CryptoKey). */
 export type VerificationKey = Awaited<ReturnType<KeySelector>>;
 
+/**
+ * At most this many (alg, kid) selections are remembered per key set; past it the memo starts
+ * over. Only selections that found a key are kept, so the bound is keys × allowed algorithms in
+ * practice, and made-up kids (which find none) never enter it.
+ */
+const MAX_REMEMBERED_SELECTIONS = 64;
+
 export class JwksSource {
   private selector: KeySelector | undefined;
+  /**
+   * The key jose selected for an (alg, kid) pair under the current set. Selection is a pure
+   * function of alg, kid and the set (kty, crv, use, key_ops, alg of each key): remembering it
+   * spares each miss jose's filtering pass and its allocations. Replaced with the set.
+   */
+  private selections = new Map<string, VerificationKey>();
   private fingerprints = new Map<string, string>();
   private kidlessFingerprints = new Set<string>();
   private keyCount = 0;
@@ -133,7 +146,20 @@ export class JwksSource {
   }
 
   private async select(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<VerificationKey> {
-    return await this.selector!(header, token);
+    // Not remembered: a JWS with an unprotected header (flattened form), which may name the kid
+    // too, and a kid that is not a string, which jose matches against no key.
+    const memo = token.header === undefined ? selectionKey(header) : undefined;
+    if (memo === undefined) return await this.selector!(header, token);
+    const selector = this.selector!;
+    const known = this.selections.get(memo);
+    if (known !== undefined) return known;
+    const key = await selector(header, token);
+    // The set may have been replaced while jose imported the key: remember it only for its own set.
+    if (this.selector === selector) {
+      if (this.selections.size >= MAX_REMEMBERED_SELECTIONS) this.selections.clear();
+      this.selections.set(memo, key);
+    }
+    return key;
   }
 
   /** First load: wait for it, but respect the failure backoff instead of hammering the IdP. */
@@ -201,6 +227,7 @@ export class JwksSource {
     for (const print of this.kidlessFingerprints) if (!kidless.has(print)) kidlessRemoved = true;
 
     this.selector = selector;
+    this.selections = new Map();
     this.fingerprints = fingerprints;
     this.kidlessFingerprints = kidless;
     this.keyCount = keys.length;
@@ -230,6 +257,16 @@ export function flatJwk(key: JWK): JWK {
       flat[name] = [...value];
   }
   return flat as JWK;
+}
+
+/**
+ * The memo key of a selection: alg, and kid when the header names one (a kid-less token matches
+ * by type); undefined for a header jose would judge otherwise (no string alg, a non-string kid).
+ */
+function selectionKey(header: JWSHeaderParameters): string | undefined {
+  if (typeof header.alg !== 'string') return undefined;
+  if (typeof header.kid === 'string') return `${header.alg}\u0000${header.kid}`;
+  return header.kid === undefined ? `${header.alg}\u0001` : undefined;
 }
 
 /** What identifies a key's material; a kid whose material changes counts as removed. */

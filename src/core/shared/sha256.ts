@@ -16,6 +16,11 @@ interface NativeHash {
 }
 interface NativeCrypto {
   createHash(algorithm: 'sha256'): { update(data: string | Uint8Array): NativeHash };
+  /** One-shot digest (Node ≥ 20.12): no Hash object per call, about twice as fast for short input. */
+  hash?: {
+    (algorithm: 'sha256', data: string | Uint8Array, encoding: 'base64url'): string;
+    (algorithm: 'sha256', data: string | Uint8Array, encoding: 'buffer'): Uint8Array;
+  };
 }
 interface MaybeNodeProcess {
   process?: { getBuiltinModule?: (id: string) => unknown };
@@ -23,6 +28,7 @@ interface MaybeNodeProcess {
 
 const native = (globalThis as MaybeNodeProcess).process?.getBuiltinModule?.('node:crypto') as NativeCrypto | undefined;
 const encoder = new TextEncoder();
+const oneShot = native?.hash;
 
 /** The pure-JS digest, exported for the test that checks it against the native one. */
 export function portableSha256(text: string): string {
@@ -31,7 +37,11 @@ export function portableSha256(text: string): string {
 
 /** SHA-256 of `text` (UTF-8), base64url without padding. */
 export const sha256: (text: string) => string =
-  native === undefined ? portableSha256 : (text) => native.createHash('sha256').update(text).digest('base64url');
+  native === undefined
+    ? portableSha256
+    : oneShot !== undefined
+      ? (text) => oneShot('sha256', text, 'base64url')
+      : (text) => native.createHash('sha256').update(text).digest('base64url');
 
 /** The pure-JS digest of bytes, exported for the test that checks it against the native one. */
 export function portableSha256OfBytes(bytes: Uint8Array): string {
@@ -51,4 +61,8 @@ export function portableSha256Bytes(text: string): Uint8Array {
 
 /** SHA-256 of `text` (UTF-8), the 32 raw bytes. */
 export const sha256Bytes: (text: string) => Uint8Array =
-  native === undefined ? portableSha256Bytes : (text) => native.createHash('sha256').update(text).digest();
+  native === undefined
+    ? portableSha256Bytes
+    : oneShot !== undefined
+      ? (text) => oneShot('sha256', text, 'buffer')
+      : (text) => native.createHash('sha256').update(text).digest();
