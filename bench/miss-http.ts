@@ -221,6 +221,19 @@ async function bench(): Promise<void> {
       ]),
     );
     const ratio = (a: Case, b: Case) => round(median(windows[a].map((w, i) => w.rps / windows[b][i]!.rps)), 3);
+    // The same comparison on the servers' own CPU per request, the middleware's part only (the
+    // no-op's CPU of the same cycle subtracted): b's added CPU ÷ a's, above 1 when a is cheaper.
+    const cpuRatio = (a: Case, b: Case) =>
+      round(
+        median(
+          windows[a].map(
+            (w, i) =>
+              (windows[b][i]!.serverCpuUs - windows.noop[i]!.serverCpuUs) /
+              (w.serverCpuUs - windows.noop[i]!.serverCpuUs),
+          ),
+        ),
+        3,
+      );
     const report = {
       alg,
       date: new Date().toISOString(),
@@ -233,6 +246,11 @@ async function bench(): Promise<void> {
         oursOverFastJwt: ratio('ours', 'fast-jwt'),
         oursOverJose: ratio('ours', 'jose'),
         oursOverOursWebCrypto: ratio('ours', 'ours-webcrypto'),
+        byAddedServerCpu: {
+          oursOverFastJwt: cpuRatio('ours', 'fast-jwt'),
+          oursOverJose: cpuRatio('ours', 'jose'),
+          oursOverOursWebCrypto: cpuRatio('ours', 'ours-webcrypto'),
+        },
       },
       machine: {
         load1: CASES.flatMap((k) => windows[k].map((w) => w.load1)),

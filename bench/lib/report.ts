@@ -30,6 +30,13 @@ export interface Comparison {
   denominator: string;
   ratios: number[];
   median: number;
+  /**
+   * The same ratio from the servers' own CPU time per request (denominator's ÷ numerator's, so
+   * above 1 means cheaper): unlike requests per second it does not move with the load generator's
+   * share of the machine or with an event loop left idle between requests.
+   */
+  cpuRatios: number[];
+  cpuMedian: number | undefined;
   /** Minimum median ratio, for target comparisons. */
   target?: number;
   pass?: boolean;
@@ -76,12 +83,21 @@ export function compare(
   if (!rounds.every((r) => r[numerator] && r[denominator])) return undefined;
   const ratios = rounds.map((r) => round(r[numerator]!.rps / r[denominator]!.rps, 3));
   const m = round(median(ratios), 3);
+  const cpuRatios = rounds
+    .map(
+      (r) =>
+        (r[denominator]!.serverCpuUsPerRequest ?? Number.NaN) / (r[numerator]!.serverCpuUsPerRequest ?? Number.NaN),
+    )
+    .filter((v) => Number.isFinite(v))
+    .map((v) => round(v, 3));
   return {
     label,
     numerator,
     denominator,
     ratios,
     median: m,
+    cpuRatios,
+    cpuMedian: cpuRatios.length === ratios.length ? round(median(cpuRatios), 3) : undefined,
     ...(target === undefined ? {} : { target, pass: m >= target }),
   };
 }
@@ -176,11 +192,15 @@ export function markdown(r: ReportInput): string {
     out.push('', '¹ measured again in at least one round because steal or other processes disturbed the first window.');
   if (r.skipped.length) out.push('', `Skipped: ${r.skipped.join('; ')}.`);
   out.push('');
-  out.push('| comparison (same round) | per round | median | target | result |');
-  out.push('| --- | --- | ---: | ---: | --- |');
+  out.push('| comparison (same round) | per round | median | by server CPU, median (rounds) | target | result |');
+  out.push('| --- | --- | ---: | --- | ---: | --- |');
   for (const c of r.comparisons) {
+    const cpu =
+      c.cpuMedian === undefined
+        ? '—'
+        : `${c.cpuMedian.toFixed(3)} (${c.cpuRatios.map((v) => v.toFixed(3)).join(', ')})`;
     out.push(
-      `| ${c.label} | ${c.ratios.map((v) => v.toFixed(3)).join(', ')} | ${c.median.toFixed(3)} | ${c.target === undefined ? '—' : `≥ ${c.target}`} | ${c.pass === undefined ? 'info' : c.pass ? 'PASS' : 'MISS'} |`,
+      `| ${c.label} | ${c.ratios.map((v) => v.toFixed(3)).join(', ')} | ${c.median.toFixed(3)} | ${cpu} | ${c.target === undefined ? '—' : `≥ ${c.target}`} | ${c.pass === undefined ? 'info' : c.pass ? 'PASS' : 'MISS'} |`,
     );
   }
   out.push('');
