@@ -173,6 +173,7 @@ export {
 export { HttpRequestError, type FetchLike, type HttpFailureKind, type HttpResult } from './core/idp/http-client.js';
 export type {
   AccessTokenClaims,
+  AudienceClaim,
   CacheOptions,
   IntrospectionOptions,
   IssuerScope,

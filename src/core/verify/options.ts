@@ -15,6 +15,7 @@ import {
   INTROSPECTION_OPTION_KEYS,
   REVOCATION_OPTION_KEYS,
   VERIFIER_OPTION_KEYS,
+  type AudienceClaim,
   type VerifierOptions,
 } from './types.js';
 import { resolveStaticJwks } from '../idp/static-jwks.js';
@@ -43,6 +44,8 @@ const IDP_TIMEOUT = { default: 5, max: MAX_WAIT_SECONDS };
 export interface ResolvedOptions {
   issuer: string;
   audience: string[];
+  /** The claim `audience` is matched against (`aud` unless configured). */
+  audienceClaim: AudienceClaim;
   jwksUri: URL | undefined;
   /** `jwks`: keys given, none fetched. */
   staticKeys: JWK[] | undefined;
@@ -97,6 +100,14 @@ export function resolveVerifierOptions(
   const audience = typeof options.audience === 'string' ? [options.audience] : options.audience;
   if (!Array.isArray(audience) || audience.length === 0 || audience.some((a) => typeof a !== 'string' || a === '')) {
     fail("`audience` is required: a non-empty string or array of strings, e.g. audience: 'https://api.example.com'");
+  }
+
+  const audienceClaim = options.audienceClaim ?? 'aud';
+  if (audienceClaim !== 'aud' && audienceClaim !== 'client_id') {
+    fail(
+      "`audienceClaim` must be 'aud' (the default) or 'client_id' (IdPs whose access tokens name the app client " +
+        'in client_id and carry no aud, e.g. Amazon Cognito)',
+    );
   }
 
   const jwksUri = options.jwksUri === undefined ? undefined : parseTrustedUrl(options.jwksUri, 'jwksUri', allowHttp);
@@ -168,6 +179,7 @@ export function resolveVerifierOptions(
   return {
     issuer: options.issuer,
     audience: [...audience],
+    audienceClaim,
     jwksUri,
     staticKeys: options.jwks === undefined ? undefined : resolveStaticJwks(options.jwks, algorithms, factory, path),
     algorithms: [...algorithms],

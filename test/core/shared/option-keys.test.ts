@@ -181,6 +181,7 @@ describe('every factory refuses unknown option keys, naming the closest valid on
     const full = createVerifier({
       issuer: ISSUER,
       audience: AUDIENCE,
+      audienceClaim: 'aud',
       jwksUri: 'https://idp.example.com/jwks',
       algorithms: ['RS256', 'HS256'],
       secret: 'x'.repeat(32),
