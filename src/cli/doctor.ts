@@ -68,6 +68,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
       fetch: http.fetch,
       clock,
       cache: false,
+      logger: false, // the doctor reports what it finds itself
       ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
       ...(options.clockTolerance === undefined ? {} : { clockTolerance: options.clockTolerance }),
       ...(options.typ === undefined ? {} : { typ: options.typ }),

@@ -10,6 +10,7 @@
 import { decodeJwt } from 'jose';
 import { createMemoryStore } from '../../stores/memory-store.js';
 import type { VerifierEventName, VerifierListener } from '../shared/events.js';
+import { resolveLogger } from '../shared/logger.js';
 import { optionKeys, rejectUnknownKeys } from '../shared/option-keys.js';
 import type { OutboxRunResult } from '../revoke/outbox-worker.js';
 import { invalidToken } from '../shared/rejections.js';
@@ -245,8 +246,15 @@ function createMultiIssuerVerifier(options: MultiIssuerOptions, factory: string)
   const ownStore =
     defaults.store === undefined ? createMemoryStore(defaults.clock ? { clock: defaults.clock } : {}) : undefined;
   const store = defaults.store ?? ownStore!;
+  // One log for every issuer without its own, so a problem they share (the store) is told once.
+  const shared = { log: resolveLogger(defaults.logger, factory) };
   const verifiers = entries.map((entry, index) =>
-    createSingleIssuerVerifier({ ...defaults, store, ...entry } as VerifierOptions, factory, `issuers[${index}].`),
+    createSingleIssuerVerifier(
+      { ...defaults, store, ...entry } as VerifierOptions,
+      factory,
+      `issuers[${index}].`,
+      Object.hasOwn(entry, 'logger') ? undefined : shared,
+    ),
   );
   return new MultiIssuerVerifier(verifiers, ownStore);
 }

@@ -9,6 +9,7 @@ import type { FetchLike } from '../idp/http-client.js';
 import type { ResolvedIntrospectionOptions } from '../idp/introspection.js';
 import type { ResolvedRevocationOptions } from '../revoke/revoker.js';
 import { durationMs, durationSeconds, MAX_WAIT_SECONDS } from '../shared/duration-option.js';
+import { resolveLogger, type VerifierLog } from '../shared/logger.js';
 import { rejectUnknownKeys, rejectUnsetValue } from '../shared/option-keys.js';
 import {
   CACHE_OPTION_KEYS,
@@ -71,6 +72,8 @@ export interface ResolvedOptions {
   dpop: DpopSettings;
   /** Token Status List checks; undefined with `statusList: { mode: 'off' }`. */
   statusList: StatusListSettings | undefined;
+  /** Where problems are told; undefined with `logger: false`. */
+  log: VerifierLog | undefined;
 }
 
 export type { ResolvedRevocationOptions } from '../revoke/revoker.js';
@@ -79,11 +82,15 @@ const fail = (message: string): never => {
   throw new TypeError(`revocable-jwt: ${message}`);
 };
 
-/** `factory` and `path` name the caller in messages (`authGuard`, `issuers[1].`). */
+/**
+ * `factory` and `path` name the caller in messages (`authGuard`, `issuers[1].`); `inherited` is the
+ * log of a multi-issuer verifier, for an entry without its own `logger`.
+ */
 export function resolveVerifierOptions(
   options: VerifierOptions,
   factory = 'createVerifier',
   path = '',
+  inherited?: { log: VerifierLog | undefined },
 ): ResolvedOptions {
   if (typeof options !== 'object' || options === null)
     fail('createVerifier needs an options object: { issuer, audience }');
@@ -205,6 +212,7 @@ export function resolveVerifierOptions(
     store: resolveStore(options.store, clock),
     dpop: resolveDpopSettings(options.dpop, options.publicUrl, { clock, clockTolerance, factory, path }),
     statusList: resolveStatusListSettings(options.statusList, { allowHttp, factory, path }),
+    log: inherited !== undefined ? inherited.log : resolveLogger(options.logger, factory, path),
   };
 }
 

@@ -2,6 +2,7 @@ import type { JWK } from 'jose';
 import type { RevocationStore } from '../../stores/revocation-store.js';
 import type { FetchLike } from '../idp/http-client.js';
 import type { VerifierEventName, VerifierListener } from '../shared/events.js';
+import type { VerifierLogger } from '../shared/logger.js';
 import type { JwksStats } from '../idp/jwks.js';
 import type { OutboxStats } from '../revoke/outbox-worker.js';
 import type { ClientAuthMethod, RevocationBodyFormat } from '../idp/revocation-client.js';
@@ -159,6 +160,14 @@ export interface VerifierOptions {
    * list gives it VALID (see {@link StatusListOptions}). Default `{ mode: 'when-present' }`.
    */
   statusList?: StatusListOptions;
+  /**
+   * Where the verifier tells what an operator must fix: `{ warn, error, debug }`, each optional
+   * (see {@link VerifierLogger}). Each distinct problem is told once (again only once it is over
+   * and comes back), never with a token or a secret. Default: `warn` and `error` lines through
+   * `console.warn`; `false`: nothing. With several issuers, a top-level `logger` serves every
+   * issuer that does not bring its own, and one problem they share (one store) is told once.
+   */
+  logger?: VerifierLogger | false;
 }
 
 /**
@@ -224,6 +233,7 @@ export const VERIFIER_OPTION_KEYS = optionKeys<VerifierOptions>({
   dpop: true,
   publicUrl: true,
   statusList: true,
+  logger: true,
 });
 
 /**
