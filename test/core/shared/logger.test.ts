@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jes
 import {
   createRedisStore,
   createVerifier,
+  type MultiIssuerOptions,
   type VerifierLogDetails,
   type VerifierLogger,
   type VerifierOptions,
@@ -99,7 +100,7 @@ afterAll(async () => {
   }
 });
 
-const make = (options: VerifierOptions) => closedLater(createVerifier(options));
+const make = (options: VerifierOptions | MultiIssuerOptions) => closedLater(createVerifier(options as VerifierOptions)); // either kind; only the options differ
 const attempt = (promise: Promise<unknown>) =>
   promise.then(
     () => 'accepted',
@@ -228,9 +229,10 @@ describe('the revocation endpoint rejecting our client', () => {
 
   it('is over once the IdP takes our client again, and told again when it comes back', async () => {
     let status = 401;
-    const endpoint = await startStubServer((_req, res) =>
-      status === 200 ? (res.writeHead(200), res.end()) : sendJson(res, status, { error: 'invalid_client' }),
-    );
+    const endpoint = await startStubServer((_req, res) => {
+      if (status === 200) res.writeHead(200).end();
+      else sendJson(res, status, { error: 'invalid_client' });
+    });
     cleanups.push(() => endpoint.close());
     const logger = recordingLogger();
     const verifier = make({
