@@ -160,7 +160,8 @@ export function createVerifier(options: MultiIssuerOptions): MultiIssuerVerifier
  * @throws TypeError at construction, saying what to change: a missing `issuer` or `audience`, an
  * unknown key (naming the closest valid one), `none` among `algorithms`, an HMAC algorithm
  * without a `secret` (32 bytes at least), a wait given in milliseconds (`timeout: 5000`), an
- * issuer URL with userinfo, a query or a fragment, a credential option present but empty.
+ * issuer URL with userinfo, a query or a fragment, a credential option present but empty, an
+ * `audienceClaim` other than `aud` or `client_id`, a `logger` whose members are not functions.
  *
  * @example
  * ```ts

@@ -366,6 +366,59 @@ describe('the JWKS', () => {
   });
 });
 
+describe('introspection', () => {
+  it('more unknown tokens than the budget: one warn line naming the option, not an IdP outage', async () => {
+    const endpoint = await startStubServer((_req, res) => sendJson(res, 200, { active: false }));
+    cleanups.push(() => endpoint.close());
+    const logger = recordingLogger();
+    const clientSecret = secret('introspection-client-secret-xyz');
+    const verifier = make({
+      issuer: idp.issuer,
+      audience: idp.audience,
+      introspection: { clientId: 'api', clientSecret, endpoint: `${endpoint.url}/introspect`, newTokenBudget: 2 },
+      logger,
+    });
+    const answers = [];
+    for (let i = 0; i < 10; i++)
+      answers.push(await attempt(verifier.verify(secret(`made-up-opaque-${i}-${Date.now()}`))));
+    expect(answers.filter((a) => a === 'idp_unavailable').length).toBeGreaterThan(0);
+    expect(logger.of('warn')).toEqual([
+      {
+        level: 'warn',
+        message:
+          'revocable-jwt: more unknown tokens to introspect than `introspection.newTokenBudget` allows ' +
+          `(issuer ${idp.issuer}): the surplus is answered 503; if they come from real clients, raise the budget`,
+        details: { kind: 'idp_unavailable', issuer: idp.issuer },
+      },
+    ]);
+  });
+
+  it('an endpoint refusing our client (401): one error line, without the secret', async () => {
+    const endpoint = await startStubServer((_req, res) => sendJson(res, 401, { error: 'invalid_client' }));
+    cleanups.push(() => endpoint.close());
+    const logger = recordingLogger();
+    const verifier = make({
+      issuer: idp.issuer,
+      audience: idp.audience,
+      introspection: {
+        clientId: 'api',
+        clientSecret: secret('wrong-introspection-secret'),
+        endpoint: `${endpoint.url}/x`,
+      },
+      logger,
+    });
+    for (let i = 0; i < 5; i++) await attempt(verifier.verify(secret(`opaque-${i}-${Date.now()}`)));
+    expect(logger.of('error').map((line) => [line.details.source, line.message])).toEqual([
+      [
+        'introspection',
+        'revocable-jwt: the introspection endpoint refused our client (401); check `introspection.clientId`, ' +
+          `\`clientSecret\` and \`authMethod\` (issuer ${idp.issuer}); tokens that need introspection are refused ` +
+          'with 500 until this is fixed',
+      ],
+    ]);
+  });
+});
+
 describe('a status list outside the allowed origins', () => {
   it('is one error line, whatever the number of tokens naming it', async () => {
     const logger = recordingLogger();
