@@ -18,7 +18,6 @@
  * `MisconfiguredError` messages, and from HTTP failures that name an endpoint's origin and path
  * only (and from IdP answers scrubbed of the token and our secret).
  */
-import type { RevocationStore } from '../../stores/revocation-store.js';
 import type { AuthError } from './errors.js';
 import type { MisconfigurationSource, VerifierEventMap, VerifierEvents } from './events.js';
 import { optionKeys, rejectUnknownKeys } from './option-keys.js';
@@ -109,7 +108,8 @@ const MAX_PROBLEMS = 1_000;
 /** What one issuer's verifier tells its log about itself. */
 export interface LogContext {
   issuer: string;
-  store: RevocationStore;
+  /** Its revocation store (a `RevocationStore`): an identity, and the outage policy the lines describe. */
+  store: { readonly availability?: { onUnavailable: 'fail-closed' | 'fail-open'; maxStalenessMs: number } };
   /** The allowed algorithms, named when a JWKS has no key for them. */
   algorithms: readonly string[];
   clock: () => number;
