@@ -18,6 +18,8 @@ const config: Config = {
   // Sources import './x.js' (NodeNext); map those to the .ts files under test.
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
+  // The verifier's default log lines (console.warn), provoked by the hundred on purpose: dropped.
+  setupFiles: ['<rootDir>/test/support/quiet-default-log.ts'],
   testTimeout: 20_000,
   maxWorkers: 2,
 };

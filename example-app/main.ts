@@ -6,7 +6,8 @@
  *   CLIENT_ID=... CLIENT_SECRET=... [SCOPE="notes:read notes:write"] npm start
  * or pass ACCESS_TOKEN=... instead of the client credentials.
  *
- * Flags: --serve keeps the API (and embedded IdP) running after the walkthrough; PORT sets its port;
+ * Flags: --serve keeps the API (and embedded IdP) running after the walkthrough and prints curl commands to
+ * try it (a token from the IdP, calls with it, the logout); PORT sets its port;
  * --framework express|fastify|hono picks which variant of the notes API serves it (default express:
  * app.ts; fastify-app.ts and hono-app.ts are the same API on the other adapters).
  */
@@ -16,7 +17,7 @@ import { getRequestListener } from '@hono/node-server';
 import { SignJWT, createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { createVerifier, type Verifier } from 'revocable-jwt';
 import { createNotesApp } from './app.js';
-import { startEmbeddedIdp, type EmbeddedIdp } from './embedded-idp.js';
+import { DEFAULT_CLIENT, startEmbeddedIdp, type EmbeddedIdp } from './embedded-idp.js';
 import { createFastifyNotesApp } from './fastify-app.js';
 import { createHonoNotesApp } from './hono-app.js';
 
@@ -24,7 +25,9 @@ const serve = process.argv.includes('--serve');
 const frameworks = ['express', 'fastify', 'hono'] as const;
 type Framework = (typeof frameworks)[number];
 const framework = frameworkFlag();
-const step = (n: number, text: string) => console.log(`\n[${n}] ${text}`);
+// Steps are numbered as they are shown: one the run cannot show (own IdP) takes no number.
+let shown = 0;
+const step = (text: string) => console.log(`\n[${++shown}] ${text}`);
 const show = (label: string, value: string) => console.log(`    ${label.padEnd(18)} ${value}`);
 const short = (token: string) => `${token.slice(0, 16)}…${token.slice(-8)} (${token.length} chars)`;
 
@@ -95,9 +98,48 @@ async function obtainToken(idp: EmbeddedIdp | undefined, issuer: string): Promis
   return json.access_token;
 }
 
-async function jwksUriOf(issuer: string): Promise<string> {
+async function metadataOf(issuer: string): Promise<{ jwks_uri: string; token_endpoint?: string }> {
   const url = new URL('.well-known/openid-configuration', issuer.endsWith('/') ? issuer : `${issuer}/`);
-  return ((await (await fetch(url)).json()) as { jwks_uri: string }).jwks_uri;
+  return (await (await fetch(url)).json()) as { jwks_uri: string; token_endpoint?: string };
+}
+
+/** A value as one shell word (POSIX single quotes), quoted only when it needs to be. */
+const sh = (value: string) => (/^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`);
+
+/**
+ * `--serve`: the commands to try the API by hand, runnable as printed (bash or zsh; test/example-app
+ * runs them). The token comes from the embedded IdP's token endpoint (client_credentials, the demo
+ * client's id and secret, `resource` = the API's audience, so it is a JWT the API verifies); with your
+ * own IdP, from the way step 2 got one.
+ */
+function curlCommands(base: string, idp: { tokenEndpoint: string; audience: string } | undefined): string[] {
+  const lines: string[] = [];
+  if (idp) {
+    const { clientId, clientSecret } = DEFAULT_CLIENT;
+    lines.push(
+      '# a token: client_credentials at the IdP; `resource` (RFC 8707) makes it a JWT for the notes API',
+      `TOKEN=$(curl -sS -u ${sh(`${clientId}:${clientSecret}`)} -d grant_type=client_credentials \\`,
+      `  --data-urlencode ${sh('scope=notes:read notes:write')} \\`,
+      `  --data-urlencode ${sh(`resource=${idp.audience}`)} ${sh(idp.tokenEndpoint)} \\`,
+      `  | node -pe ${sh('JSON.parse(require("fs").readFileSync(0, "utf8")).access_token')})`,
+    );
+  } else {
+    lines.push('# a token: an access token from your IdP for this API, as step 2 got one', "TOKEN='<access token>'");
+  }
+  // -i: the status line and headers (the challenge on a 401); -w: a newline after the body.
+  const curl = "curl -sS -i -w '\\n'";
+  // Double quotes: the shell puts the token in.
+  const bearer = '-H "Authorization: Bearer $TOKEN"';
+  const notes = sh(`${base}/notes`);
+  lines.push(
+    '# call the API with it',
+    `${curl} ${bearer} ${notes}`,
+    `${curl} ${bearer} -H ${sh('Content-Type: application/json')} -d ${sh('{"text":"from curl"}')} ${notes}`,
+    '# log out (revokes the token here and at the IdP), then the same call is refused: 401',
+    `${curl} -X POST ${bearer} ${sh(`${base}/logout`)}`,
+    `${curl} ${bearer} ${notes}`,
+  );
+  return lines;
 }
 
 async function main(): Promise<void> {
@@ -111,7 +153,7 @@ async function main(): Promise<void> {
   const audience = process.env.AUDIENCE ?? idp?.audience;
   if (!audience) throw new Error('with ISSUER set, AUDIENCE is required too');
 
-  step(1, idp ? 'Embedded IdP (oidc-provider) is up' : 'Using your IdP');
+  step(idp ? 'Embedded IdP (oidc-provider) is up' : 'Using your IdP');
   show('issuer', issuer);
   show('audience', audience);
 
@@ -134,13 +176,13 @@ async function main(): Promise<void> {
   server.on('request', await notesListener({ verifier, ...(clientId ? { clientId } : {}) }));
   show('notes API', `${base} (${framework})`);
 
-  step(2, 'An access token is issued (client_credentials)');
+  step('An access token is issued (client_credentials)');
   const token = await obtainToken(idp, issuer);
   const claims = decodeJwt(token);
   show('token', short(token));
   show('claims', JSON.stringify({ sub: claims.sub, scope: claims.scope, exp: claims.exp }));
 
-  step(3, 'The API accepts it, verifying locally against the IdP JWKS');
+  step('The API accepts it, verifying locally against the IdP JWKS');
   expectStatus((await call(base, 'POST', '/notes', token, { text: 'hello' })).status, 201, 'POST /notes');
   const listed = await call(base, 'GET', '/notes', token);
   expectStatus(listed.status, 200, 'GET /notes');
@@ -151,12 +193,12 @@ async function main(): Promise<void> {
     `cache hits ${stats.cache.hits}, misses ${stats.cache.misses}, JWKS fetches ${stats.jwks.fetches}`,
   );
 
-  step(4, 'No token: 401 with a bare challenge (RFC 6750 §3.1)');
+  step('No token: 401 with a bare challenge (RFC 6750 §3.1)');
   const missing = await call(base, 'GET', '/notes');
   expectStatus(missing.status, 401, 'GET /notes without token');
   show('WWW-Authenticate', missing.challenge);
 
-  step(5, 'A forged token (payload changed to grant more scope) is refused');
+  step('A forged token (payload changed to grant more scope) is refused');
   const [h, , s] = token.split('.');
   const forgedPayload = Buffer.from(JSON.stringify({ ...claims, scope: 'notes:read notes:write admin' })).toString(
     'base64url',
@@ -165,7 +207,7 @@ async function main(): Promise<void> {
   expectStatus(forged.status, 401, 'GET /notes with forged token');
   show('WWW-Authenticate', forged.challenge);
 
-  step(6, 'An expired token is refused');
+  step('An expired token is refused');
   if (idp) {
     const key = idp.keys[0]!;
     const now = Math.floor(Date.now() / 1000);
@@ -180,7 +222,7 @@ async function main(): Promise<void> {
     show('skipped', 'needs the embedded IdP (its key signs an already-expired token)');
   }
 
-  step(7, 'A token without the needed scope gets 403 insufficient_scope');
+  step('A token without the needed scope gets 403 insufficient_scope');
   if (idp) {
     const readOnly = await idp.issueAccessToken({ scope: 'notes:read' });
     const denied = await call(base, 'POST', '/notes', readOnly, { text: 'nope' });
@@ -190,9 +232,9 @@ async function main(): Promise<void> {
     show('skipped', 'needs the embedded IdP to issue a narrower token');
   }
 
-  step(8, 'Logout: POST /logout with the token (revokeRoute)');
+  step('Logout: POST /logout with the token (revokeRoute)');
   // What most APIs do today: verify locally with plain jose and nothing else.
-  const naiveKeys = createRemoteJWKSet(new URL(await jwksUriOf(issuer)));
+  const naiveKeys = createRemoteJWKSet(new URL((await metadataOf(issuer)).jwks_uri));
   const naive = async (t: string) =>
     jwtVerify(t, naiveKeys, { issuer, audience }).then(
       () => 'ACCEPTED',
@@ -209,7 +251,7 @@ async function main(): Promise<void> {
         'the local denylist is the revocation',
     );
 
-  step(9, 'The same token, right after logout');
+  step('The same token, right after logout');
   const after = await call(base, 'GET', '/notes', token);
   expectStatus(after.status, 401, 'GET /notes with the revoked token');
   show('WWW-Authenticate', after.challenge);
@@ -225,7 +267,7 @@ async function main(): Promise<void> {
   show('verifier stats', `denylisted ${revStats.denylisted}, IdP retries pending ${revStats.outbox.pending}`);
 
   if (idp) {
-    step(10, 'A refresh token revoked through /logout is dead at the IdP too');
+    step('A refresh token revoked through /logout is dead at the IdP too');
     const refresh = await idp.issueRefreshToken();
     show('introspection', JSON.stringify(await idp.introspect(refresh)));
     const fresh = await idp.issueAccessToken({ scope: 'notes:read' });
@@ -247,7 +289,7 @@ async function main(): Promise<void> {
       'GET /notes with the access token from that logout',
     );
 
-    step(11, "The IdP ends a user's session: back-channel logout (OpenID Connect)");
+    step("The IdP ends a user's session: back-channel logout (OpenID Connect)");
     const key = idp.keys[0]!;
     const now = Math.floor(Date.now() / 1000);
     const aliceToken = await new SignJWT({
@@ -271,7 +313,7 @@ async function main(): Promise<void> {
     show('WWW-Authenticate', afterLogout.challenge);
   }
 
-  step(12, 'Metrics (Prometheus) at GET /metrics');
+  step('Metrics (Prometheus) at GET /metrics');
   const metricsText = await (await fetch(`${base}/metrics`)).text();
   for (const line of metricsText.split('\n')) {
     if (/^revocable_jwt_(requests_total|revocations_total|cache_hit_ratio|jwks_fetches_total)/.test(line))
@@ -285,6 +327,11 @@ async function main(): Promise<void> {
   console.log(`\n${verdict}`);
   if (serve && failures === 0) {
     console.log(`\nServing until Ctrl-C: notes API ${base}${idp ? `, IdP ${idp.issuer}` : ''}`);
+    const tokenEndpoint = idp ? (await metadataOf(idp.issuer)).token_endpoint : undefined;
+    console.log('\nTry it with curl:');
+    for (const line of curlCommands(base, idp && tokenEndpoint ? { tokenEndpoint, audience } : undefined))
+      console.log(`  ${line}`);
+    console.log('\nCtrl-C stops the API and the IdP.');
     const stop = async () => {
       server.close();
       await verifier.close();

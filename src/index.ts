@@ -171,8 +171,10 @@ export {
   type RejectionReason,
 } from './core/shared/errors.js';
 export { HttpRequestError, type FetchLike, type HttpFailureKind, type HttpResult } from './core/idp/http-client.js';
+export type { VerifierLogDetails, VerifierLogger, VerifierLogKind } from './core/shared/logger.js';
 export type {
   AccessTokenClaims,
+  AudienceClaim,
   CacheOptions,
   IntrospectionOptions,
   IssuerScope,

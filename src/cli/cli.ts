@@ -26,6 +26,8 @@ given a token, why the verifier would accept or refuse it.
 Options:
   --issuer <url>           the issuer, exactly as you would configure it (required)
   --audience <aud>         your API's audience; repeat for several (required)
+  --audience-claim <claim> the claim holding the audience: aud (default) or client_id
+                           (Amazon Cognito access tokens, as the verifier's \`audienceClaim\`)
   --token <jwt>            a token to explain; "-" reads it from standard input
   --typ <typ>              require this typ header, e.g. at+jwt (as the verifier's \`typ\`)
   --clock-tolerance <s>    leeway on token times, in seconds (default 5)
@@ -68,6 +70,7 @@ function parse(argv: readonly string[]): (DoctorOptions & { json: boolean; color
     options: {
       issuer: { type: 'string' },
       audience: { type: 'string', multiple: true },
+      'audience-claim': { type: 'string' },
       token: { type: 'string' },
       typ: { type: 'string' },
       'clock-tolerance': { type: 'string' },
@@ -84,9 +87,13 @@ function parse(argv: readonly string[]): (DoctorOptions & { json: boolean; color
   if (values.issuer === undefined || values.issuer === '') throw new UsageError('--issuer is required');
   if (values.audience === undefined || values.audience.some((a) => a === ''))
     throw new UsageError('--audience is required');
+  const audienceClaim = values['audience-claim'];
+  if (audienceClaim !== undefined && audienceClaim !== 'aud' && audienceClaim !== 'client_id')
+    throw new UsageError('--audience-claim takes aud or client_id');
   return {
     issuer: values.issuer,
     audience: values.audience,
+    audienceClaim,
     token: values.token,
     typ: values.typ,
     timeout: seconds(values.timeout, '--timeout'),

@@ -5,6 +5,8 @@ export interface DoctorContext {
   /** `issuer` as the user would configure it (`--issuer`). */
   issuer: string;
   audience: string[];
+  /** The claim `audience` is matched against (`--audience-claim`, the verifier's `audienceClaim`). */
+  audienceClaim: 'aud' | 'client_id';
   /** `allowHttp` (`--allow-http`): plain http on non-loopback hosts. */
   allowHttp: boolean;
   /** Each request to the IdP, in ms (`--timeout`, seconds). */

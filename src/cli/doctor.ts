@@ -19,6 +19,8 @@ import { checkToken } from './token-check.js';
 export interface DoctorOptions {
   issuer: string;
   audience: string[];
+  /** The claim `audience` is matched against (the verifier's `audienceClaim`). Default `aud`. */
+  audienceClaim?: 'aud' | 'client_id' | undefined;
   /** A token to explain; never printed. */
   token?: string | undefined;
   /** Seconds per request to the IdP. Default 5 (the library's). */
@@ -40,6 +42,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const context: DoctorContext = {
     issuer: options.issuer,
     audience: options.audience,
+    audienceClaim: options.audienceClaim ?? 'aud',
     allowHttp: options.allowHttp === true,
     timeoutMs: (options.timeout ?? 5) * 1000,
     clockTolerance: options.clockTolerance ?? 5,
@@ -65,9 +68,11 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
       fetch: http.fetch,
       clock,
       cache: false,
+      logger: false, // the doctor reports what it finds itself
       ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
       ...(options.clockTolerance === undefined ? {} : { clockTolerance: options.clockTolerance }),
       ...(options.typ === undefined ? {} : { typ: options.typ }),
+      ...(options.audienceClaim === undefined ? {} : { audienceClaim: options.audienceClaim }),
       ...(options.allowHttp ? { allowHttp: true } : {}),
     });
   } catch (error) {

@@ -160,11 +160,21 @@ function issuerCheck(context: DoctorContext, claims: AccessTokenClaims): Check {
 function audienceCheck(context: DoctorContext, claims: AccessTokenClaims): Check {
   const { aud } = claims;
   const expected = context.audience.map((a) => JSON.stringify(a)).join(' or ');
+  const cognito = claims.token_use === 'access' && typeof claims.client_id === 'string';
+  if (claims.token_use !== undefined && claims.token_use !== 'access') {
+    return check('token.audience', 'fail', `token_use is ${JSON.stringify(claims.token_use)}: not an access token`, [
+      claims.token_use === 'id'
+        ? 'an Amazon Cognito ID token: send the access token instead (its client_id names the app client)'
+        : 'the verifier takes only tokens whose token_use, when present, is "access"',
+    ]);
+  }
+  if (context.audienceClaim === 'client_id') return clientIdAudienceCheck(context, claims, expected);
   if (aud === undefined) {
-    const cognito = claims.token_use === 'access' && typeof claims.client_id === 'string';
     return check('token.audience', 'fail', 'no aud claim: the verifier requires one', [
       cognito
-        ? 'an Amazon Cognito access token: it names the app client in client_id, not aud; see docs/idp-setup.md'
+        ? 'an Amazon Cognito access token: it names the app client in client_id, not aud: set ' +
+          "`audienceClaim: 'client_id'` with the app client ID(s) as `audience` (here: --audience-claim client_id); " +
+          'see docs/idp-setup.md'
         : 'ask the IdP for an access token for your API (an audience / resource indicator)',
     ]);
   }
@@ -180,6 +190,32 @@ function audienceCheck(context: DoctorContext, claims: AccessTokenClaims): Check
     );
   }
   return check('token.audience', 'fail', `aud ${JSON.stringify(aud)} does not contain ${expected}`, details);
+}
+
+/** `audienceClaim: 'client_id'`: the token's client_id must be one of the audiences; aud is not looked at. */
+function clientIdAudienceCheck(context: DoctorContext, claims: AccessTokenClaims, expected: string): Check {
+  const clientId: unknown = claims.client_id;
+  const ignored =
+    claims.aud === undefined ? [] : ['its aud is not looked at: with audienceClaim client_id, client_id decides'];
+  if (clientId === undefined) {
+    return check(
+      'token.audience',
+      'fail',
+      'no client_id claim: with audienceClaim client_id the verifier requires one',
+      [
+        claims.aud === undefined
+          ? 'is this an access token of the IdP the option is meant for (Amazon Cognito)?'
+          : "the token has aud: keep the default audienceClaim ('aud') for this IdP",
+      ],
+    );
+  }
+  if (typeof clientId !== 'string') return check('token.audience', 'fail', 'client_id is not a string');
+  if (context.audience.includes(clientId))
+    return check('token.audience', 'ok', `client_id ${JSON.stringify(clientId)} is ${expected}`, ignored);
+  return check('token.audience', 'fail', `client_id ${JSON.stringify(clientId)} is not ${expected}`, [
+    '`audience` lists the app client IDs whose tokens this API accepts: is the token of another app client?',
+    ...ignored,
+  ]);
 }
 
 function timeCheck(context: DoctorContext, claims: AccessTokenClaims): Check {

@@ -464,6 +464,58 @@ describe('doctor against broken IdPs', () => {
         summary: 'no aud claim: the verifier requires one',
       });
       expect(check('token.audience').details[0]).toMatch(/^an Amazon Cognito access token/);
+      expect(check('token.audience').details[0]).toContain("set `audienceClaim: 'client_id'`");
+      expect(check('token.audience').details[0]).toContain('--audience-claim client_id');
+      expect(check('token.verdict').data).toMatchObject({ reason: 'claim_missing' });
+
+      // Following the advice: the same token is accepted, judged by its client_id.
+      const advised = await doctor(fake.base, 'app-client', ['--token', cognito, '--audience-claim', 'client_id']);
+      expect(advised.check('token.audience')).toMatchObject({
+        status: 'ok',
+        summary: 'client_id "app-client" is "app-client"',
+      });
+      expect(advised.check('token.verdict').status).toBe('ok');
+      expect(advised.code).toBe(0);
+      // Another app client's token is refused, and the doctor says which claim decided.
+      const other = await doctor(fake.base, 'another-app', ['--token', cognito, '--audience-claim', 'client_id']);
+      expect(other.check('token.audience')).toMatchObject({
+        status: 'fail',
+        summary: 'client_id "app-client" is not "another-app"',
+      });
+      expect(other.check('token.verdict').data).toMatchObject({ reason: 'audience_mismatch' });
+    });
+
+    it('calls a Cognito ID token what it is, in either audience mode', async () => {
+      const fake = await idpWith();
+      const iat = Math.floor(Date.now() / 1000);
+      const idToken = await signJwt(
+        key,
+        {},
+        { sub: 'alice', aud: 'app-client', token_use: 'id', iss: fake.base, iat, exp: iat + 600 },
+      );
+      for (const extra of [[], ['--audience-claim', 'client_id']]) {
+        const { check, code } = await doctor(fake.base, 'app-client', ['--token', idToken, ...extra]);
+        expect(check('token.audience')).toMatchObject({
+          status: 'fail',
+          summary: 'token_use is "id": not an access token',
+        });
+        expect(check('token.audience').details[0]).toMatch(
+          /^an Amazon Cognito ID token: send the access token instead/,
+        );
+        expect(check('token.verdict').data).toMatchObject({ reason: 'type_mismatch' });
+        expect(code).toBe(1);
+      }
+    });
+
+    it('with --audience-claim client_id, says when a token has aud and no client_id', async () => {
+      const fake = await idpWith();
+      const rfc9068 = await signAccessToken(key, { alg: 'ES256', kid: 'k1' }, fake.base, now);
+      const { check } = await doctor(fake.base, FAKE_AUDIENCE, ['--token', rfc9068, '--audience-claim', 'client_id']);
+      expect(check('token.audience')).toMatchObject({
+        status: 'fail',
+        summary: 'no client_id claim: with audienceClaim client_id the verifier requires one',
+        details: ["the token has aud: keep the default audienceClaim ('aud') for this IdP"],
+      });
       expect(check('token.verdict').data).toMatchObject({ reason: 'claim_missing' });
     });
 
@@ -520,6 +572,11 @@ describe('the command line', () => {
     [['doctor', '--issuer', 'https://idp.example.com/'], 2, /--audience is required/],
     [['doctor', '--issuer', 'x', '--audience', 'a', '--bogus'], 2, /Unknown option '--bogus'/],
     [['doctor', '--issuer', 'x', '--audience', 'a', '--timeout', 'soon'], 2, /--timeout must be a number of seconds/],
+    [
+      ['doctor', '--issuer', 'x', '--audience', 'a', '--audience-claim', 'azp'],
+      2,
+      /--audience-claim takes aud or client_id/,
+    ],
     [['check', '--issuer', 'x'], 2, /unknown command "check"/],
   ])('%j exits %i', async (args, code, message) => {
     const run = await cli(args as string[]);

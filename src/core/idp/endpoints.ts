@@ -5,9 +5,9 @@
  *   - `jwks()`: a MisconfiguredError, and the unusable metadata document is forgotten (so a fixed
  *     one is picked up after the backoff); watched as the `keys` misconfiguration;
  *   - `revocation()`: a non-transient RevocationError around the MisconfiguredError (no retry fixes
- *     a configuration); watched as the `revocation` misconfiguration;
- *   - `introspection()`: a MisconfiguredError, not watched here: the introspection call itself can
- *     reveal a misconfiguration too (401/403), so its caller watches resolution and call together.
+ *     a configuration); not watched here: the revocation call itself can reveal a misconfiguration
+ *     too (the IdP rejecting our client), so the revoker watches resolution and call together;
+ *   - `introspection()`: a MisconfiguredError, not watched here either, for the same reason (401/403).
  */
 import { MisconfiguredError } from '../shared/errors.js';
 import type { MisconfigurationMonitor } from '../shared/misconfiguration.js';
@@ -27,7 +27,7 @@ export interface IdpEndpointsOptions {
   introspectionEndpoint: URL | undefined;
   /** Plain http allowed on non-loopback hosts (see url-policy.ts). */
   allowHttp: boolean;
-  /** Where a discovered endpoint that cannot work is reported (and cleared once one resolves). */
+  /** Where a discovered JWKS endpoint that cannot work is reported (and cleared once one resolves). */
   misconfiguration: MisconfigurationMonitor;
 }
 
@@ -114,9 +114,7 @@ export function createEndpoints(options: IdpEndpointsOptions): IdpEndpoints {
   return {
     jwks: () => (options.jwksUri ? Promise.resolve(options.jwksUri) : misconfiguration.watch('keys', discoveredJwks)),
     revocation: () =>
-      options.revocationEndpoint
-        ? Promise.resolve(options.revocationEndpoint)
-        : misconfiguration.watch('revocation', discoveredRevocation),
+      options.revocationEndpoint ? Promise.resolve(options.revocationEndpoint) : discoveredRevocation(),
     introspection: () =>
       options.introspectionEndpoint ? Promise.resolve(options.introspectionEndpoint) : discoveredIntrospection(),
   };

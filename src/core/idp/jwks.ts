@@ -42,6 +42,8 @@ export interface JwksSourceOptions {
   onKeysRemoved: (change: KeyRemoval) => void;
   /** Where `jwks-refreshed` is reported after every successful fetch. */
   events: VerifierEvents;
+  /** The verifier's allowed algorithms: `jwks-refreshed` counts the keys usable with them. */
+  algorithms: readonly string[];
 }
 
 /** Keys that left the set: by `kid`, and whether any key without a `kid` left. */
@@ -234,7 +236,11 @@ export class JwksSource {
     this.fetchedAt = this.options.now();
     if (removedKids.size > 0 || kidlessRemoved)
       this.options.onKeysRemoved({ kids: removedKids, kidless: kidlessRemoved });
-    this.options.events.emit('jwks-refreshed', { keys: keys.length, removedKids: [...removedKids] });
+    this.options.events.emit('jwks-refreshed', {
+      keys: keys.length,
+      usable: usableKeyCount(keys, this.options.algorithms),
+      removedKids: [...removedKids],
+    });
   }
 
   /** The error for a key we cannot have: a misconfiguration stays one while we back off. */
@@ -242,6 +248,33 @@ export class JwksSource {
     if (this.lastError instanceof MisconfiguredError) return this.lastError;
     return new IdpUnavailableError(description, Math.max(1, waitMs / 1000), { cause: this.lastError });
   }
+}
+
+/** Whether a token signed with `alg` could be verified by `key` (key type and curve). */
+export function algorithmFits(alg: string, key: Pick<JWK, 'kty' | 'crv'>): boolean {
+  if (/^(RS|PS)(256|384|512)$/.test(alg)) return key.kty === 'RSA';
+  if (alg === 'ES256') return key.kty === 'EC' && key.crv === 'P-256';
+  if (alg === 'ES384') return key.kty === 'EC' && key.crv === 'P-384';
+  if (alg === 'ES512') return key.kty === 'EC' && key.crv === 'P-521';
+  if (alg === 'EdDSA') return key.kty === 'OKP' && (key.crv === 'Ed25519' || key.crv === 'Ed448');
+  if (alg === 'Ed25519') return key.kty === 'OKP' && key.crv === 'Ed25519';
+  return false; // HMAC: only the configured `secret`, never a key from a set
+}
+
+/**
+ * Keys of `keys` that a token signed with one of `algorithms` could be verified by: a signing key
+ * (`use` absent or `sig`, `key_ops` absent or with `verify`) whose `alg`, if any, is allowed, or
+ * that fits an allowed algorithm by key type and curve.
+ */
+export function usableKeyCount(keys: readonly JWK[], algorithms: readonly string[]): number {
+  let usable = 0;
+  for (const key of keys) {
+    if (key.use !== undefined && key.use !== 'sig') continue;
+    if (Array.isArray(key.key_ops) && !key.key_ops.includes('verify')) continue;
+    const fits = typeof key.alg === 'string' ? [key.alg].filter((alg) => algorithms.includes(alg)) : algorithms;
+    if (fits.some((alg) => algorithmFits(alg, key))) usable++;
+  }
+  return usable;
 }
 
 /**

@@ -20,7 +20,7 @@ import {
 } from 'jose';
 import { MisconfiguredError } from '../shared/errors.js';
 import { rejectUnknownKeys } from '../shared/option-keys.js';
-import { flatJwk, type JwksStats, type VerificationKey } from './jwks.js';
+import { algorithmFits, flatJwk, type JwksStats, type VerificationKey } from './jwks.js';
 
 /** Members only a private (or symmetric) key has (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2). */
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
@@ -32,17 +32,6 @@ const MIN_RSA_MODULUS_CHARS = 342;
 const fail = (message: string): never => {
   throw new TypeError(`revocable-jwt: ${message}`);
 };
-
-/** Whether a token signed with `alg` could be verified by `key` (key type and curve). */
-export function algorithmFits(alg: string, key: Pick<JWK, 'kty' | 'crv'>): boolean {
-  if (/^(RS|PS)(256|384|512)$/.test(alg)) return key.kty === 'RSA';
-  if (alg === 'ES256') return key.kty === 'EC' && key.crv === 'P-256';
-  if (alg === 'ES384') return key.kty === 'EC' && key.crv === 'P-384';
-  if (alg === 'ES512') return key.kty === 'EC' && key.crv === 'P-521';
-  if (alg === 'EdDSA') return key.kty === 'OKP' && (key.crv === 'Ed25519' || key.crv === 'Ed448');
-  if (alg === 'Ed25519') return key.kty === 'OKP' && key.crv === 'Ed25519';
-  return false; // HMAC: only the configured `secret`, never a key from a set
-}
 
 /**
  * `jwks` as `createVerifier` got it, checked (see the file comment) and copied: the keys, or a

@@ -9,6 +9,7 @@
  */
 import type { PendingRevocation, Revocation, RevocationStore } from '../../stores/revocation-store.js';
 import { IdpUnavailableError, RevocationPendingError } from '../shared/errors.js';
+import { type MisconfigurationMonitor, misconfigurationMessage } from '../shared/misconfiguration.js';
 import type { IdpEndpoints } from '../idp/endpoints.js';
 import type { FetchLike } from '../idp/http-client.js';
 import { OutboxWorker, type OutboxRunResult } from './outbox-worker.js';
@@ -61,6 +62,8 @@ export interface RevokerOptions {
   endpoints: Pick<IdpEndpoints, 'revocation'>;
   fetch: FetchLike;
   signal: AbortSignal;
+  /** Where an endpoint that cannot work, or the IdP rejecting our client, is reported (and cleared once one works). */
+  misconfiguration: MisconfigurationMonitor;
 }
 
 export class Revoker {
@@ -223,7 +226,36 @@ export class Revoker {
     return this.options.mirror.publish(revocation);
   }
 
-  private async sendToIdp(token: string, tokenTypeHint: string | undefined, clientIdHint: string | undefined) {
+  /**
+   * One delivery to the IdP, endpoint resolution included, watched as the `revocation`
+   * misconfiguration: an endpoint that cannot work, or the IdP rejecting our client, is reported;
+   * any answer the IdP accepts clears it.
+   */
+  private sendToIdp(token: string, tokenTypeHint: string | undefined, clientIdHint: string | undefined) {
+    return this.options.misconfiguration.watch(
+      'revocation',
+      () => this.deliver(token, tokenTypeHint, clientIdHint),
+      (error) => misconfigurationMessage(error) ?? this.clientRejection(error),
+    );
+  }
+
+  /** What to fix when the IdP rejected our client (401 / `invalid_client`), or undefined for any other failure. */
+  private clientRejection(error: unknown): string | undefined {
+    if (!(error instanceof RevocationError) || error.reason !== 'revocation_client_rejected') return undefined;
+    const { authMethod } = this.options.revocation!.client;
+    const answer = [error.status, error.error].filter((part) => part !== undefined).join(' ');
+    const fix =
+      authMethod === 'none'
+        ? "the client sends no secret (`revocation.authMethod` is 'none'): if the IdP requires client " +
+          'authentication, set `revocation.clientId` and `revocation.clientSecret`'
+        : 'check `revocation.clientId`, `revocation.clientSecret` and `revocation.authMethod` ' + `(now ${authMethod})`;
+    return (
+      `revocable-jwt: the revocation endpoint rejected our client (${answer}): revocations are not delivered to ` +
+      `the IdP; ${fix}`
+    );
+  }
+
+  private async deliver(token: string, tokenTypeHint: string | undefined, clientIdHint: string | undefined) {
     const revocation = this.options.revocation!;
     let endpoint: URL;
     try {

@@ -8,8 +8,8 @@ import type { RejectionReason } from './errors.js';
 /**
  * Which use of the IdP the configuration broke: `keys` (discovery or JWKS: e.g. the metadata's
  * `issuer` differs from ours), `introspection` (e.g. the endpoint refuses our client) or
- * `revocation` (e.g. no usable revocation endpoint) or `status-list` (a token names a status list
- * outside the allowed origins). The `source` of the `misconfigured` event.
+ * `revocation` (no usable revocation endpoint, or the endpoint rejects our client) or `status-list`
+ * (a token names a status list outside the allowed origins). The `source` of the `misconfigured` event.
  *
  * @example
  * ```ts
@@ -49,16 +49,22 @@ export interface VerifierEventMap {
    * from another instance (`lagMs`: from its publication to now, when the store reports it).
    */
   revoked: { type: 'token' | 'subject' | 'session' | 'all'; source: 'local' | 'store'; lagMs: number | undefined };
-  /** A JWKS fetch succeeded. */
-  'jwks-refreshed': { keys: number; removedKids: string[] };
+  /**
+   * A JWKS fetch succeeded: `keys` in the set, how many of them are `usable` with the verifier's
+   * `algorithms` (0: every token will be refused), and the `kid`s that left the set.
+   */
+  'jwks-refreshed': { keys: number; usable: number; removedKids: string[] };
   /** The shared store became unreachable (the staleness clock starts). */
   'store-unavailable': { since: number };
   /** The mirror resynced with the store (on start and after every reconnect). */
   'store-resynced': { entries: number; healed: number };
   /**
    * The IdP's answers show this verifier's configuration cannot work (e.g. `issuer` differs from
-   * the metadata's, trailing slash included): affected requests get 500. Once per distinct cause;
-   * `message` says how to fix it; `issuer` is the (configured) issuer concerned. Log it; do not
+   * the metadata's, trailing slash included): affected requests get 500; with source `revocation`,
+   * `revoke()` and the logout route fail with 500, or, when the IdP rejects our client (401 /
+   * `invalid_client`), revocations are not delivered to it (`idp: 'rejected'`). Once per distinct
+   * cause, and again only if it changes, or comes back after being fixed; `message` says how to fix
+   * it; `issuer` is the (configured) issuer concerned. Log it (the `logger` option does); do not
    * show it to clients.
    */
   misconfigured: { source: MisconfigurationSource; message: string; issuer: string };

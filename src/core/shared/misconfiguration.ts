@@ -19,14 +19,22 @@ export class MisconfigurationMonitor {
     private readonly issuer: string,
   ) {}
 
-  /** Runs `work`, recording a misconfiguration it throws, or clearing the source's when it succeeds. */
-  async watch<T>(source: MisconfigurationSource, work: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `work`, recording a misconfiguration it throws, or clearing the source's when it succeeds.
+   * `explain` says what about an error is a misconfiguration (default: the MisconfiguredError in
+   * its cause chain); an error it explains nothing of leaves the source as it was.
+   */
+  async watch<T>(
+    source: MisconfigurationSource,
+    work: () => Promise<T>,
+    explain: (error: unknown) => string | undefined = misconfigurationMessage,
+  ): Promise<T> {
     let result: T;
     try {
       result = await work();
     } catch (error) {
-      const misconfiguration = findMisconfiguration(error);
-      if (misconfiguration !== undefined) this.report(source, misconfiguration.message);
+      const message = explain(error);
+      if (message !== undefined) this.report(source, message);
       throw error;
     }
     this.active.delete(source);
@@ -44,6 +52,11 @@ export class MisconfigurationMonitor {
     this.active.set(source, message);
     this.events.emit('misconfigured', { source, message, issuer: this.issuer });
   }
+}
+
+/** The message of the MisconfiguredError behind `error`, if any. */
+export function misconfigurationMessage(error: unknown): string | undefined {
+  return findMisconfiguration(error)?.message;
 }
 
 /** The MisconfiguredError behind `error` (itself, or the cause of a wrapping error), if any. */

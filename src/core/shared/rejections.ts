@@ -24,7 +24,10 @@ function reasonFor(error: unknown): RejectionReason {
       case 'iss':
         return 'issuer_mismatch';
       case 'aud':
+      case 'client_id': // the audience, with `audienceClaim: 'client_id'`
         return 'audience_mismatch';
+      case 'token_use': // a Cognito ID token where an access token belongs
+        return 'type_mismatch';
       case 'nbf':
         return 'token_not_yet_valid';
       case 'typ':

@@ -24,6 +24,7 @@ export interface AdmissionOptions
     ResolvedOptions,
     | 'issuer'
     | 'audience'
+    | 'audienceClaim'
     | 'requiredClaims'
     | 'typ'
     | 'clock'
@@ -53,6 +54,9 @@ export class Admission {
     this.jwtRules = {
       issuer: options.issuer,
       audience: options.audience,
+      audienceClaim: options.audienceClaim,
+      // An ID token (Cognito marks it `token_use: "id"`) is never an access token, in either audience mode.
+      tokenUse: 'access',
       clockTolerance: options.clockTolerance,
       requiredClaims: options.requiredClaims,
       ...(options.typ !== undefined ? { typ: options.typ } : {}),

@@ -10,6 +10,7 @@
 import { decodeJwt } from 'jose';
 import { createMemoryStore } from '../../stores/memory-store.js';
 import type { VerifierEventName, VerifierListener } from '../shared/events.js';
+import { resolveLogger } from '../shared/logger.js';
 import { optionKeys, rejectUnknownKeys } from '../shared/option-keys.js';
 import type { OutboxRunResult } from '../revoke/outbox-worker.js';
 import { invalidToken } from '../shared/rejections.js';
@@ -159,7 +160,8 @@ export function createVerifier(options: MultiIssuerOptions): MultiIssuerVerifier
  * @throws TypeError at construction, saying what to change: a missing `issuer` or `audience`, an
  * unknown key (naming the closest valid one), `none` among `algorithms`, an HMAC algorithm
  * without a `secret` (32 bytes at least), a wait given in milliseconds (`timeout: 5000`), an
- * issuer URL with userinfo, a query or a fragment, a credential option present but empty.
+ * issuer URL with userinfo, a query or a fragment, a credential option present but empty, an
+ * `audienceClaim` other than `aud` or `client_id`, a `logger` whose members are not functions.
  *
  * @example
  * ```ts
@@ -245,8 +247,15 @@ function createMultiIssuerVerifier(options: MultiIssuerOptions, factory: string)
   const ownStore =
     defaults.store === undefined ? createMemoryStore(defaults.clock ? { clock: defaults.clock } : {}) : undefined;
   const store = defaults.store ?? ownStore!;
+  // One log for every issuer without its own, so a problem they share (the store) is told once.
+  const shared = { log: resolveLogger(defaults.logger, factory) };
   const verifiers = entries.map((entry, index) =>
-    createSingleIssuerVerifier({ ...defaults, store, ...entry } as VerifierOptions, factory, `issuers[${index}].`),
+    createSingleIssuerVerifier(
+      { ...defaults, store, ...entry } as VerifierOptions,
+      factory,
+      `issuers[${index}].`,
+      Object.hasOwn(entry, 'logger') ? undefined : shared,
+    ),
   );
   return new MultiIssuerVerifier(verifiers, ownStore);
 }

@@ -9,12 +9,14 @@ import type { FetchLike } from '../idp/http-client.js';
 import type { ResolvedIntrospectionOptions } from '../idp/introspection.js';
 import type { ResolvedRevocationOptions } from '../revoke/revoker.js';
 import { durationMs, durationSeconds, MAX_WAIT_SECONDS } from '../shared/duration-option.js';
+import { resolveLogger, type VerifierLog } from '../shared/logger.js';
 import { rejectUnknownKeys, rejectUnsetValue } from '../shared/option-keys.js';
 import {
   CACHE_OPTION_KEYS,
   INTROSPECTION_OPTION_KEYS,
   REVOCATION_OPTION_KEYS,
   VERIFIER_OPTION_KEYS,
+  type AudienceClaim,
   type VerifierOptions,
 } from './types.js';
 import { resolveStaticJwks } from '../idp/static-jwks.js';
@@ -43,6 +45,8 @@ const IDP_TIMEOUT = { default: 5, max: MAX_WAIT_SECONDS };
 export interface ResolvedOptions {
   issuer: string;
   audience: string[];
+  /** The claim `audience` is matched against (`aud` unless configured). */
+  audienceClaim: AudienceClaim;
   jwksUri: URL | undefined;
   /** `jwks`: keys given, none fetched. */
   staticKeys: JWK[] | undefined;
@@ -68,6 +72,8 @@ export interface ResolvedOptions {
   dpop: DpopSettings;
   /** Token Status List checks; undefined with `statusList: { mode: 'off' }`. */
   statusList: StatusListSettings | undefined;
+  /** Where problems are told; undefined with `logger: false`. */
+  log: VerifierLog | undefined;
 }
 
 export type { ResolvedRevocationOptions } from '../revoke/revoker.js';
@@ -76,11 +82,15 @@ const fail = (message: string): never => {
   throw new TypeError(`revocable-jwt: ${message}`);
 };
 
-/** `factory` and `path` name the caller in messages (`authGuard`, `issuers[1].`). */
+/**
+ * `factory` and `path` name the caller in messages (`authGuard`, `issuers[1].`); `inherited` is the
+ * log of a multi-issuer verifier, for an entry without its own `logger`.
+ */
 export function resolveVerifierOptions(
   options: VerifierOptions,
   factory = 'createVerifier',
   path = '',
+  inherited?: { log: VerifierLog | undefined },
 ): ResolvedOptions {
   if (typeof options !== 'object' || options === null)
     fail('createVerifier needs an options object: { issuer, audience }');
@@ -97,6 +107,14 @@ export function resolveVerifierOptions(
   const audience = typeof options.audience === 'string' ? [options.audience] : options.audience;
   if (!Array.isArray(audience) || audience.length === 0 || audience.some((a) => typeof a !== 'string' || a === '')) {
     fail("`audience` is required: a non-empty string or array of strings, e.g. audience: 'https://api.example.com'");
+  }
+
+  const audienceClaim = options.audienceClaim ?? 'aud';
+  if (audienceClaim !== 'aud' && audienceClaim !== 'client_id') {
+    fail(
+      "`audienceClaim` must be 'aud' (the default) or 'client_id' (IdPs whose access tokens name the app client " +
+        'in client_id and carry no aud, e.g. Amazon Cognito)',
+    );
   }
 
   const jwksUri = options.jwksUri === undefined ? undefined : parseTrustedUrl(options.jwksUri, 'jwksUri', allowHttp);
@@ -168,6 +186,7 @@ export function resolveVerifierOptions(
   return {
     issuer: options.issuer,
     audience: [...audience],
+    audienceClaim,
     jwksUri,
     staticKeys: options.jwks === undefined ? undefined : resolveStaticJwks(options.jwks, algorithms, factory, path),
     algorithms: [...algorithms],
@@ -193,6 +212,7 @@ export function resolveVerifierOptions(
     store: resolveStore(options.store, clock),
     dpop: resolveDpopSettings(options.dpop, options.publicUrl, { clock, clockTolerance, factory, path }),
     statusList: resolveStatusListSettings(options.statusList, { allowHttp, factory, path }),
+    log: inherited !== undefined ? inherited.log : resolveLogger(options.logger, factory, path),
   };
 }
 

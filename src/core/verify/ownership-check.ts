@@ -12,6 +12,8 @@ import type { IdentifiedToken, TokenIdentifier } from '../revoke/revoker.js';
 import { IdpUnavailableError, MisconfiguredError } from '../shared/errors.js';
 import type { AccessTokenClaims, VerifiedToken } from '../shared/verified-token.js';
 import type { IntrospectionVerifier } from './introspection-verifier.js';
+import type { ResolvedOptions } from './options.js';
+import { hasAudience } from './registered-claims.js';
 import type { SignatureCheck } from './signature.js';
 import { expiresAt, type LifetimeLimits } from './token-claims.js';
 import type { TokenCache } from './token-cache.js';
@@ -20,6 +22,8 @@ import type { TokenCache } from './token-cache.js';
 export interface OwnershipCheckOptions extends LifetimeLimits {
   issuer: string;
   audience: readonly string[];
+  /** The claim `audience` is matched against, as verify() matches it. */
+  audienceClaim: ResolvedOptions['audienceClaim'];
   clock: () => number;
   maxTokenLength: number;
   /** Tokens verify() accepted: ours without asking anyone. */
@@ -63,7 +67,10 @@ export class OwnershipCheck implements TokenIdentifier {
     return deadline ?? this.options.clock() + this.options.maxTokenLifetimeMs;
   }
 
-  /** Signed by the issuer's keys, with our `iss` and one of our audiences; expiry aside. */
+  /**
+   * Signed by the issuer's keys, with our `iss` and one of our audiences (in the configured claim),
+   * and not an ID token; expiry aside.
+   */
   private async bySignature(token: string): Promise<Proven | undefined> {
     if (token.split('.').length !== 3) return undefined;
     let payload: AccessTokenClaims;
@@ -75,8 +82,11 @@ export class OwnershipCheck implements TokenIdentifier {
       return undefined;
     }
     if (typeof payload !== 'object' || payload === null || payload.iss !== this.options.issuer) return undefined;
-    const aud = typeof payload.aud === 'string' ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : [];
-    if (!aud.some((a) => this.options.audience.includes(a))) return undefined;
+    if (this.options.audienceClaim === 'client_id') {
+      if (typeof payload.client_id !== 'string' || !hasAudience(payload.client_id, this.options.audience))
+        return undefined;
+    } else if (!hasAudience(payload.aud, this.options.audience)) return undefined;
+    if (payload.token_use !== undefined && payload.token_use !== 'access') return undefined;
     if (payload.jti !== undefined && typeof payload.jti !== 'string') return undefined;
     return { token, payload, source: 'jwt' };
   }

@@ -13,6 +13,16 @@ import type { AccessTokenClaims } from '../shared/verified-token.js';
 export interface RegisteredClaimRules {
   issuer: string;
   audience: string | readonly string[];
+  /**
+   * The claim `audience` is matched against: `aud` (default; a member of the string or array) or
+   * `client_id` (a string equal to one of them; `aud` is then not looked at). Ours, not jose's.
+   */
+  audienceClaim?: 'aud' | 'client_id';
+  /**
+   * When set, a present `token_use` claim must equal it (Amazon Cognito marks ID tokens `id`,
+   * access tokens `access`); a token without one passes. Ours, not jose's.
+   */
+  tokenUse?: string;
   /** Seconds of leeway on `exp`, `nbf` and `iat`. */
   clockTolerance: number;
   /** Claims that must be present (any value). */
@@ -46,14 +56,28 @@ export function checkRegisteredClaims(
 ): void {
   if (rules.typ !== undefined && (typeof header.typ !== 'string' || mediaType(header.typ) !== mediaType(rules.typ)))
     fail('unexpected "typ" JWT header value', claims, 'typ', 'check_failed');
+  if (rules.tokenUse !== undefined && claims.token_use !== undefined) {
+    if (typeof claims.token_use !== 'string')
+      fail('"token_use" claim must be a string', claims, 'token_use', 'invalid');
+    if (claims.token_use !== rules.tokenUse)
+      fail('unexpected "token_use" claim value', claims, 'token_use', 'check_failed');
+  }
+  const audienceClaim = rules.audienceClaim ?? 'aud';
   // jose checks presence in this order: iss, aud, iat (maxTokenAge), then requiredClaims last to first.
   const required = [...(rules.requiredClaims ?? [])];
   if (rules.maxTokenAge !== undefined) required.push('iat');
-  required.push('aud', 'iss');
+  required.push(audienceClaim, 'iss');
   for (const claim of new Set(required.reverse()))
     if (!Object.hasOwn(claims, claim)) fail(`missing required "${claim}" claim`, claims, claim, 'missing');
   if (claims.iss !== rules.issuer) fail('unexpected "iss" claim value', claims, 'iss', 'check_failed');
-  if (!hasAudience(claims.aud, rules.audience)) fail('unexpected "aud" claim value', claims, 'aud', 'check_failed');
+  if (audienceClaim === 'client_id') {
+    // A string (RFC 9068 §2.2), one of ours; an array or any other type is refused, never searched.
+    if (typeof claims.client_id !== 'string')
+      fail('"client_id" claim must be a string', claims, 'client_id', 'invalid');
+    if (!hasAudience(claims.client_id, rules.audience))
+      fail('unexpected "client_id" claim value', claims, 'client_id', 'check_failed');
+  } else if (!hasAudience(claims.aud, rules.audience))
+    fail('unexpected "aud" claim value', claims, 'aud', 'check_failed');
 
   const tolerance = rules.clockTolerance;
   const seconds = Math.floor(now / 1000);
@@ -91,7 +115,7 @@ function numericDate(claims: AccessTokenClaims, claim: 'iat' | 'nbf' | 'exp', re
 }
 
 /** One of our audiences, as the `aud` string or a member of the `aud` array. */
-function hasAudience(aud: unknown, ours: string | readonly string[]): boolean {
+export function hasAudience(aud: unknown, ours: string | readonly string[]): boolean {
   const accepted = typeof ours === 'string' ? [ours] : ours;
   if (typeof aud === 'string') return accepted.includes(aud);
   return Array.isArray(aud) && accepted.some((a) => aud.includes(a));

@@ -2,6 +2,7 @@ import type { JWK } from 'jose';
 import type { RevocationStore } from '../../stores/revocation-store.js';
 import type { FetchLike } from '../idp/http-client.js';
 import type { VerifierEventName, VerifierListener } from '../shared/events.js';
+import type { VerifierLogger } from '../shared/logger.js';
 import type { JwksStats } from '../idp/jwks.js';
 import type { OutboxStats } from '../revoke/outbox-worker.js';
 import type { ClientAuthMethod, RevocationBodyFormat } from '../idp/revocation-client.js';
@@ -62,8 +63,23 @@ export const CACHE_OPTION_KEYS = optionKeys<CacheOptions>({ max: true, maxTtl: t
 export interface VerifierOptions {
   /** The IdP's issuer identifier; `iss` must equal it exactly. Required. */
   issuer: string;
-  /** Accepted audience(s); the token's `aud` must contain one. Required. */
+  /**
+   * Accepted audience(s); the token's `aud` must contain one (with `audienceClaim: 'client_id'`:
+   * its `client_id` must be one). Required.
+   */
   audience: string | string[];
+  /**
+   * Which claim `audience` is matched against: `'aud'` (default; RFC 9068 §2.2 requires it) or
+   * `'client_id'`, for IdPs whose access tokens carry no `aud` and name their app client in
+   * `client_id` instead (Amazon Cognito). With `'client_id'`, `audience` lists the app client IDs
+   * whose tokens this API accepts; the token's `client_id` must be a string equal to one of them,
+   * and its `aud`, if it has one, is not looked at: the configured claim alone decides. So use it
+   * only with such an IdP: where access tokens do carry `aud`, a client's tokens for every API it
+   * calls would pass. In either mode a token whose `token_use` claim is present and is not
+   * `"access"` (a Cognito ID token) is refused (`type_mismatch`). Applies to JWT access tokens;
+   * introspection answers keep their own rule (`aud`, or `introspection.allowMissingAudience`).
+   */
+  audienceClaim?: AudienceClaim;
   /** JWKS URL. Default: `jwks_uri` from the issuer's discovery metadata. */
   jwksUri?: string | URL;
   /** Accepted `alg` values. Default: the asymmetric JWS algorithms. `none` is never accepted. */
@@ -144,6 +160,14 @@ export interface VerifierOptions {
    * list gives it VALID (see {@link StatusListOptions}). Default `{ mode: 'when-present' }`.
    */
   statusList?: StatusListOptions;
+  /**
+   * Where the verifier tells what an operator must fix: `{ warn, error, debug }`, each optional
+   * (see {@link VerifierLogger}). Each distinct problem is told once (again only once it is over
+   * and comes back), never with a token or a secret. Default: `warn` and `error` lines through
+   * `console.warn`; `false`: nothing. With several issuers, a top-level `logger` serves every
+   * issuer that does not bring its own, and one problem they share (one store) is told once.
+   */
+  logger?: VerifierLogger | false;
 }
 
 /**
@@ -163,10 +187,29 @@ export interface StaticJwks {
   keys: JWK[];
 }
 
+/**
+ * The claim a JWT access token's audience is read from (`createVerifier({ audienceClaim })`):
+ * `'aud'` (RFC 9068, the default) or `'client_id'` (Amazon Cognito access tokens, which have no
+ * `aud`).
+ *
+ * @example
+ * ```ts
+ * import { createVerifier, type AudienceClaim } from 'revocable-jwt';
+ * const audienceClaim: AudienceClaim = 'client_id';
+ * const cognito = createVerifier({
+ *   issuer: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123',
+ *   audience: '1example23456789', // the app client ID(s) whose access tokens this API accepts
+ *   audienceClaim,
+ * });
+ * ```
+ */
+export type AudienceClaim = 'aud' | 'client_id';
+
 /** The keys `createVerifier` accepts (any other is refused): one line per option. */
 export const VERIFIER_OPTION_KEYS = optionKeys<VerifierOptions>({
   issuer: true,
   audience: true,
+  audienceClaim: true,
   jwksUri: true,
   algorithms: true,
   secret: true,
@@ -190,6 +233,7 @@ export const VERIFIER_OPTION_KEYS = optionKeys<VerifierOptions>({
   dpop: true,
   publicUrl: true,
   statusList: true,
+  logger: true,
 });
 
 /**
@@ -393,7 +437,10 @@ export interface Verifier {
   readonly issuer: string;
   /** Every issuer this verifier trusts. */
   readonly issuers: readonly string[];
-  /** The audiences a token's `aud` must contain one of. */
+  /**
+   * The audiences a token's `aud` must contain one of (with `audienceClaim: 'client_id'`: its
+   * `client_id` must be one of).
+   */
   readonly audience: readonly string[];
   /**
    * Verifies a JWT access token, resolving to its header and claims or rejecting with an `AuthError`

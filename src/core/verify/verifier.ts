@@ -13,6 +13,7 @@ import { Revoker } from '../revoke/revoker.js';
 import { StoreMirror } from '../revoke/store-mirror.js';
 import { AuthError, type RejectionReason, StoreUnavailableError, VerifierClosedError } from '../shared/errors.js';
 import { VerifierEvents, type VerifierEventName, type VerifierListener } from '../shared/events.js';
+import type { LogContext, VerifierLog } from '../shared/logger.js';
 import { MisconfigurationMonitor } from '../shared/misconfiguration.js';
 import { invalidToken } from '../shared/rejections.js';
 import { unrefTimer } from '../shared/unref-timer.js';
@@ -44,9 +45,17 @@ const MAX_JWKS_BYTES = 512 * 1024;
 const SWEEP_INTERVAL_MS = 1_000;
 const SWEEP_SLOTS = 1 << 16;
 
-/** A verifier for one issuer: see `createVerifier` in create-verifier.ts for the public entry. */
-export function createSingleIssuerVerifier(options: VerifierOptions, factory?: string, path?: string): Verifier {
-  return new JwtVerifier(resolveVerifierOptions(options, factory, path));
+/**
+ * A verifier for one issuer: see `createVerifier` in create-verifier.ts for the public entry.
+ * `inherited`: a multi-issuer verifier's log, for an entry without its own `logger`.
+ */
+export function createSingleIssuerVerifier(
+  options: VerifierOptions,
+  factory?: string,
+  path?: string,
+  inherited?: { log: VerifierLog | undefined },
+): Verifier {
+  return new JwtVerifier(resolveVerifierOptions(options, factory, path, inherited));
 }
 
 /** The refusal of a verification that close() ended (or found waiting for the store). */
@@ -76,6 +85,8 @@ class JwtVerifier implements Verifier {
   /** Absent with `statusList: { mode: 'off' }`. */
   private readonly statusLists: StatusListCheck | undefined;
   private readonly sweepTimer: NodeJS.Timeout;
+  /** What the log (if any) is told about this issuer. */
+  private readonly logContext: LogContext;
   private closed = false;
 
   constructor(private readonly options: ResolvedOptions) {
@@ -85,6 +96,9 @@ class JwtVerifier implements Verifier {
     this.issuers = Object.freeze([issuer]);
     this.audience = Object.freeze([...options.audience]);
     this.cache = new TokenCache(options.cache);
+    this.logContext = { issuer, store: options.store, algorithms: options.algorithms, clock };
+    // Listening before any collaborator can report anything.
+    options.log?.attach(this.events, this.logContext);
     this.misconfiguration = new MisconfigurationMonitor(this.events, issuer);
     this.metadata = createMetadataSource({ issuer, fetch, timeoutMs, now: clock, signal });
     const endpoints = createEndpoints({
@@ -109,6 +123,7 @@ class JwtVerifier implements Verifier {
           signal,
           onKeysRemoved: (change) => this.cache.evictSignedBy(change),
           events: this.events,
+          algorithms: options.algorithms,
         });
     this.mirror = new StoreMirror(options.store, clock, {
       onApply: (revocation) => this.cache.evictRevoked(revocation, issuer),
@@ -198,6 +213,8 @@ class JwtVerifier implements Verifier {
   /** For adapters: request-level rejections (no token, malformed header) reach the same listeners. */
   private reportRejection(error: AuthError): void {
     this.events.emit('rejected', { reason: error.reason, code: error.code, status: error.status });
+    // 5xx answers the log may have to explain (the event carries no message: it is for metrics).
+    if (error.status >= 500) this.options.log?.rejected(error, this.logContext);
   }
 
   verify(token: string): Promise<VerifiedToken> {

@@ -78,6 +78,16 @@ describe('every factory refuses unknown option keys, naming the closest valid on
       'unknown option `clockTolerence` in createVerifier; did you mean `clockTolerance`?',
     ],
     [
+      'createVerifier (logger, an object literal)',
+      () => createVerifier({ ...base, logger: { warning: () => undefined } } as never),
+      'unknown option `logger.warning` in createVerifier; valid options: logger.warn, logger.error, logger.debug',
+    ],
+    [
+      'createVerifier (audienceClaim)',
+      () => createVerifier({ ...base, audiencClaim: 'client_id' } as never),
+      'unknown option `audiencClaim` in createVerifier; did you mean `audienceClaim`?',
+    ],
+    [
       'createVerifier cache',
       () => createVerifier({ ...base, cache: { size: 10 } } as never),
       'unknown option `cache.size` in createVerifier; valid options: cache.max, cache.maxTtl',
@@ -181,6 +191,7 @@ describe('every factory refuses unknown option keys, naming the closest valid on
     const full = createVerifier({
       issuer: ISSUER,
       audience: AUDIENCE,
+      audienceClaim: 'aud',
       jwksUri: 'https://idp.example.com/jwks',
       algorithms: ['RS256', 'HS256'],
       secret: 'x'.repeat(32),
@@ -221,11 +232,14 @@ describe('every factory refuses unknown option keys, naming the closest valid on
       maxTokenAge: 3600,
       dpop: { algorithms: ['ES256'], iatWindow: 60, nonce: { secret: 'x'.repeat(32) } },
       publicUrl: 'https://api.example.com',
+      statusList: { mode: 'when-present' },
+      logger: { warn: () => undefined, error: () => undefined, debug: () => undefined },
     });
     const multi = createVerifier({
-      issuers: [base, { ...base, issuer: 'https://b.example.com/' }],
+      issuers: [base, { ...base, issuer: 'https://b.example.com/', logger: false }],
       clockTolerance: 2,
       fetch: forbiddenFetch,
+      logger: { error: () => undefined },
     });
     expect(() => authGuard({ verifier: full, scopes: ['a'], realm: 'r' })).not.toThrow();
     expect(() =>
