@@ -14,11 +14,14 @@
  *   before S, so it is visible in S (or rolled back): reading `txid >= H` and then setting
  *   H = xmin(S) keeps the invariant. Rows of transactions still running at S have ids >= xmin(S)
  *   and are read next time (or arrive by NOTIFY).
- * - A NOTIFY carries its writer's horizon W (xmin of the writer's snapshot) as its position.
- *   PostgreSQL delivers notifications in commit order, and every transaction below W committed
- *   before the writer did; so once a mirror has listened without a break since before a read's
- *   snapshot, receiving the writer's notification means it has every one of those transactions
- *   (from the read or from earlier notifications): H = W keeps the invariant. Positions are not
+ * - A NOTIFY carries its writer's horizon W as its position: the xmin of the writer's snapshot,
+ *   or the writer's own id + 1 when that xmin *is* its own id (nothing older was running).
+ *   PostgreSQL delivers notifications in commit order, and every transaction below the xmin
+ *   committed before the writer did; so once a mirror has listened without a break since before a
+ *   read's snapshot, receiving the writer's notification means it has every one of those
+ *   transactions (from the read or from earlier notifications), and the writer's own: H = W keeps
+ *   the invariant. (With writers running side by side, W is the oldest one's id: a reconnect then
+ *   reads those writes again, harmlessly, until a later notification moves H past them.) Positions are not
  *   contiguous (`contiguous: false`), so a mirror moves its cursor along deliveries only once it has
  *   read since its last connect (see StoreMirror): that is what makes a reconnect cost only what
  *   was missed, the cursor having kept moving while connected.

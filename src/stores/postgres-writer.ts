@@ -40,8 +40,11 @@ export class PostgresWriter {
   ) {
     // $1 channel; $2..$4 the rows, $6 their ids (a token's digest; null: the SHA-256 of the
     // target); $5 the payload tails. The database adds each payload's head: this statement's
-    // horizon (x), transaction id (t) and the table's epoch (e), which only it knows. A token named
-    // by its digest alone (`digest:` key, a mirror healing the store) keeps the key a row has.
+    // horizon (x), transaction id (t) and the table's epoch (e), which only it knows. The horizon
+    // is its snapshot's xmin (every transaction below it had finished), or its own id + 1 when that
+    // xmin is its own id (nothing older was running: a listener that hears this commit has every
+    // transaction up to it). A token named by its digest alone (`digest:` key, a mirror healing
+    // the store) keeps the key a row has.
     this.statement = `
       WITH written AS (
         INSERT INTO ${names.revocations} AS r (id, target, cutoff, expires_at, txid)
@@ -53,9 +56,12 @@ export class PostgresWriter {
           expires_at = GREATEST(r.expires_at, EXCLUDED.expires_at),
           txid = EXCLUDED.txid
         RETURNING 1
+      ), snap AS (
+        SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin, pg_current_xact_id() AS xid
       ), head AS (
-        SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS x, pg_current_xact_id()::text AS t,
-               ${epochOf(names)} AS e
+        SELECT CASE WHEN xmin = xid THEN (xid::text::numeric + 1)::text ELSE xmin::text END AS x,
+               xid::text AS t, ${epochOf(names)} AS e
+        FROM snap
       )
       SELECT (SELECT count(*) FROM written) AS written,
              count(pg_notify($1, '{"x":"' || head.x || '","t":"' || head.t || '","e":"' || head.e || '",' || tail))

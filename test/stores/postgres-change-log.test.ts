@@ -109,17 +109,15 @@ describe('the PostgreSQL change log', () => {
       expect(meta.position!.seq).toBeGreaterThanOrEqual(seqOf(start));
       expect(store.stats().horizon).toBe(String(meta.position!.seq));
 
-      // The writer's horizon is below its own transaction: a read from it finds that write.
-      const at = { revocations: meta.position! };
-      expect(keysOf(await store.changeLog.read(at, now))).toContain(byDigest('jti:one'));
-      // Once the next write is delivered, its position covers the first.
+      // With nothing older running, the position covers the writer's own transaction: a read from
+      // it finds nothing (a transaction open elsewhere may hold it back to the writer's own).
+      const { rows } = await admin.pool.query(`SELECT txid::text FROM "${store.schema}".revocations`);
+      expect(meta.position!.seq).toBeLessThanOrEqual(Number(rows[0].txid) + 1);
+      const after = await quiet(store, { revocations: meta.position! }, now);
       await store.publish(token('jti:two', now + 60_000));
+      expect(keysOf(await store.changeLog.read(after, now))).toEqual([byDigest('jti:two')]);
       await waitFor(() => seen.length === 2, 'the second delivery');
-      const next = seen[1]![1].position!;
-      expect(next.seq).toBeGreaterThanOrEqual(meta.position!.seq);
-      const after = await quiet(store, { revocations: next }, now);
-      await store.publish(token('jti:three', now + 60_000));
-      expect(keysOf(await store.changeLog.read(after, now))).toEqual([byDigest('jti:three')]);
+      expect(seen[1]![1].position!.seq).toBeGreaterThan(meta.position!.seq);
     } finally {
       await store.close();
     }

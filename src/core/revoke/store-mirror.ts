@@ -357,7 +357,9 @@ export class StoreMirror {
       return;
     }
     if (at !== undefined && position.seq <= at.seq) return;
-    if (at !== undefined && (position.seq === at.seq + 1 || (!changeLog.contiguous && this.fresh))) {
+    // Numbers with gaps say nothing by their distance (a position one past the cursor may still
+    // follow a change this mirror missed while away): only freshness lets such a delivery count.
+    if (at !== undefined && (changeLog.contiguous ? position.seq === at.seq + 1 : this.fresh)) {
       at.epoch = position.epoch;
       at.seq = position.seq;
       this.drain(position.log, at);

@@ -1,10 +1,11 @@
 /**
- * The store mirror on a change log whose positions have gaps (`contiguous: false`, as PostgreSQL's
- * transaction horizons), deterministically: a scripted log in this file numbers its changes 10, 20,
- * 30 …, delivers each with its position while connected (and loses it while not), and answers a
- * read from a cursor with the changes after it, or everything from a cursor of another epoch or
- * past its end. Timers are Jest's fake ones, the jitter pinned. The same mirror on the real
- * PostgreSQL store under faults is in test/stores/postgres-faults.test.ts.
+ * The store mirror on a change log whose positions have gaps (`contiguous: false`), modelled on the
+ * PostgreSQL store's, deterministically: a scripted log in this file gives each change an id (1, 2,
+ * 3 …, like transaction ids) and reads `id >= cursor` with the next id as the new cursor (a
+ * transaction horizon); a delivery carries its writer's horizon (its id + 1, or lower for a writer
+ * that ran beside an older one) while connected, and is lost while not; a cursor of another epoch
+ * or past the end gets everything. Timers are Jest's fake ones, the jitter pinned. The same mirror
+ * on the real PostgreSQL store under faults is in test/stores/postgres-faults.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { performance } from 'node:perf_hooks';
@@ -36,14 +37,14 @@ afterEach(() => {
 
 const revoked = (key: string): Revocation => ({ type: 'token', key, expiresAt: 2_000_000_000_000 });
 
-/** A shared store whose change log numbers with gaps, and switches to drive it. */
-function gappedStore(clock: () => number) {
+/** A shared store whose change log reads by horizon (as PostgreSQL's), and switches to drive it. */
+function horizonStore(clock: () => number) {
   const backing = createMemoryStore({ clock });
   const listeners = new Set<RevocationListener>();
   const watchers = new Set<(status: StoreStatus) => void>();
-  let log: Array<{ seq: number; revocation: Revocation }> = [];
+  let log: Array<{ id: number; revocation: Revocation }> = [];
   let epoch = 'e1';
-  let next = 10;
+  let nextId = 1;
   let connected = false;
   let readError: Error | undefined;
   let hold: Promise<void> | undefined;
@@ -52,17 +53,18 @@ function gappedStore(clock: () => number) {
     connected = status === 'connected';
     for (const watcher of [...watchers]) watcher(status);
   };
+  /** Writes a change; delivers it (if connected) with `horizon`, by default its id + 1. */
+  const write = (revocation: Revocation, horizon?: number) => {
+    const id = nextId++;
+    log.push({ id, revocation });
+    const meta = { position: { log: 't', epoch, seq: horizon ?? id + 1 } };
+    if (connected) for (const listener of [...listeners]) listener(revocation, meta);
+  };
   const store: RevocationStore = {
     availability: { onUnavailable: 'fail-closed', maxStalenessMs: 10_000, syncTimeoutMs: 2_000 },
     outbox: backing.outbox,
     claimOnce: (key, ttlMs) => backing.claimOnce(key, ttlMs),
-    async publish(revocation, origin) {
-      const seq = next;
-      next += 10;
-      log.push({ seq, revocation });
-      const meta = { ...(origin ? { origin } : {}), position: { log: 't', epoch, seq } };
-      if (connected) for (const listener of [...listeners]) listener(revocation, meta);
-    },
+    publish: async (revocation) => write(revocation),
     snapshot: async () => log.map((c) => c.revocation),
     subscribe(listener) {
       listeners.add(listener);
@@ -81,15 +83,11 @@ function gappedStore(clock: () => number) {
         hold = undefined;
         if (gate) await gate;
         const at = cursor?.t;
-        const end = log.at(-1)?.seq ?? 0;
-        const complete = at === undefined || at.epoch !== epoch || at.seq > end;
-        const changes = complete ? log : log.filter((c) => c.seq > at.seq);
+        const complete = at === undefined || at.epoch !== epoch || at.seq > nextId;
+        const changes = complete ? log : log.filter((c) => c.id >= at.seq);
         reads.push({ from: at?.seq, complete, changes: changes.length });
-        return {
-          complete,
-          revocations: changes.map((c) => c.revocation),
-          cursor: { t: { log: 't', epoch, seq: end } },
-        };
+        const position = { log: 't', epoch, seq: nextId };
+        return { complete, revocations: changes.map((c) => c.revocation), cursor: { t: position } };
       },
     },
     close: () => backing.close(),
@@ -97,6 +95,7 @@ function gappedStore(clock: () => number) {
   return {
     store,
     reads,
+    write,
     connect: () => announce('connected'),
     disconnect: () => announce('disconnected'),
     failReads: (error?: Error) => (readError = error),
@@ -105,18 +104,18 @@ function gappedStore(clock: () => number) {
       hold = new Promise<void>((resolve) => (release = resolve));
       return release;
     },
-    /** The log starts over (another history): a new epoch, numbers from `from`. */
+    /** The log starts over (another history): a new epoch, ids from `from`. */
     startOver(newEpoch: string, from: number) {
       log = [];
       epoch = newEpoch;
-      next = from;
+      nextId = from;
     },
   };
 }
 
 function setup() {
   const clock = testClock();
-  const scripted = gappedStore(clock);
+  const scripted = horizonStore(clock);
   const events = new VerifierEvents();
   const resynced: number[] = [];
   events.on('store-resynced', ({ entries }) => resynced.push(entries));
@@ -128,84 +127,82 @@ function setup() {
 
 describe('a change log with gaps', () => {
   it('deliveries move the cursor while fresh: a reconnect reads only what was missed while away', async () => {
-    const { store, reads, connect, disconnect, mirror, resynced, holds } = setup();
+    const { write, reads, connect, disconnect, mirror, resynced, holds } = setup();
     connect();
     await settle();
-    for (const key of ['a', 'b', 'c', 'd']) await store.publish(revoked(key));
+    for (const key of ['a', 'b', 'c', 'd']) write(revoked(key)); // ids 1 … 4, the last delivered at 5
     disconnect();
-    await store.publish(revoked('missed')); // seq 50, lost
+    write(revoked('missed')); // id 5, lost
     connect();
     await settle();
     expect(reads).toEqual([
       { from: undefined, complete: true, changes: 0 },
-      { from: 40, complete: false, changes: 1 },
+      { from: 5, complete: false, changes: 1 },
     ]);
     expect(resynced).toEqual([0, 1]);
     expect(holds('missed')).toBe(true);
     expect(mirror.stats().synced).toBe(true);
   });
 
-  it('a delivery after a reconnect, before the read that follows it, does not move the cursor past what was missed', async () => {
-    const { store, reads, connect, disconnect, failReads, mirror, holds } = setup();
+  it('a delivery after a reconnect, before the read that follows it, does not carry the cursor past what was missed', async () => {
+    const { write, reads, connect, disconnect, failReads, mirror, holds } = setup();
     connect();
     await settle();
-    await store.publish(revoked('seen')); // 10, delivered: the cursor follows
+    write(revoked('seen')); // id 1, delivered at 2: the cursor follows
     disconnect();
-    await store.publish(revoked('missed')); // 20, lost
+    write(revoked('missed')); // id 2, lost
     failReads(new Error('read timed out'));
     connect(); // the read fails; the next is 100 ms away
     await settle();
     expect(mirror.stats()).toMatchObject({ synced: false, lastError: 'read timed out' });
-    await store.publish(revoked('after')); // 30, delivered while the mirror is not fresh
+    // id 3, from a writer that ran beside an older one: its horizon is 3, one past the cursor,
+    // which says nothing about id 2.
+    write(revoked('after'), 3);
     failReads();
     await jest.advanceTimersByTimeAsync(100);
-    // Read from 10, where the mirror stood when it reconnected, not from 30: 'missed' is in it.
-    expect(reads.at(-1)).toEqual({ from: 10, complete: false, changes: 2 });
+    // Read from 2, where the mirror stood when it reconnected: 'missed' is in it.
+    expect(reads.at(-1)).toEqual({ from: 2, complete: false, changes: 2 });
     expect(holds('missed')).toBe(true);
     expect(mirror.stats().synced).toBe(true);
-    // And the cursor took the newest delivered position: the next read starts there.
-    disconnect();
-    connect();
-    await settle();
-    expect(reads.at(-1)).toEqual({ from: 30, complete: false, changes: 0 });
   });
 
   it('deliveries during a read wait beside the cursor; the read then takes the newest', async () => {
-    const { store, reads, connect, disconnect, holdNextRead, mirror } = setup();
+    const { write, reads, connect, disconnect, holdNextRead, mirror } = setup();
     connect();
     await settle();
-    await store.publish(revoked('a')); // 10
+    write(revoked('a')); // id 1, delivered at 2
     disconnect();
     const release = holdNextRead();
-    connect(); // reads from 10, ends at 10
+    connect(); // reads from 2
     await settle();
-    await store.publish(revoked('b')); // 20, delivered during the read
-    await store.publish(revoked('c')); // 30
-    release();
+    write(revoked('b'), 2); // id 2, delivered during the read (a writer beside an older one)
+    write(revoked('c')); // id 3, delivered at 4
+    release(); // the read sees ids 2 and 3, and ends at 4
     await settle();
     expect(mirror.stats().synced).toBe(true);
+    write(revoked('d'), 4); // id 4, delivered at 4 while fresh: the cursor stays
     disconnect();
     connect();
     await settle();
-    expect(reads.map((r) => r.from)).toEqual([undefined, 10, 30]);
+    expect(reads.map((r) => r.from)).toEqual([undefined, 2, 4]);
   });
 
   it('a position of a log that started over (another history) delivered during the first read: dropped, read once more, then trusted', async () => {
-    const { store, reads, connect, holdNextRead, startOver, mirror, holds } = setup();
-    for (const key of ['a', 'b', 'c']) await store.publish(revoked(key)); // e1: 10 … 30, before we connect
+    const { write, reads, connect, holdNextRead, startOver, mirror, holds } = setup();
+    for (const key of ['a', 'b', 'c']) write(revoked(key)); // e1: ids 1 … 3, before we connect
     const release = holdNextRead();
     connect(); // the first read, held
     await settle();
-    await store.publish(revoked('d')); // e1 40, delivered while there is no cursor yet
-    startOver('e2', 5); // the log is lost and starts over, lower
-    await store.publish(revoked('e')); // e2 5, delivered too
-    release(); // the read sees e2: everything, up to 5
+    write(revoked('d')); // e1 id 4, delivered at 5 while there is no cursor yet
+    startOver('e2', 2); // the log is lost and starts over, lower
+    write(revoked('e')); // e2 id 2, delivered at 3
+    release(); // the read sees e2: everything, up to 3
     await settle();
     await jest.advanceTimersByTimeAsync(0);
-    // e1's 40 cannot follow on from e2's 5: one more read (of nothing new), not a read for ever.
+    // e1's 5 cannot be compared with e2's 3: one more read (of nothing new), not a read for ever.
     expect(reads.map((r) => [r.from, r.complete])).toEqual([
       [undefined, true],
-      [5, false],
+      [3, false],
     ]);
     expect(mirror.stats().synced).toBe(true);
     for (const key of ['d', 'e']) expect(holds(key)).toBe(true);
