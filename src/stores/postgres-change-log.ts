@@ -113,16 +113,18 @@ export class PostgresChangeLog implements RevocationChangeLog {
       pg_relation_size('${table}'::regclass) / current_setting('block_size')::int8`;
     // Token rows have 16-byte ids (their digest); every other row (cutoffs) is keyed by a SHA-256.
     const record = `id || substring(int8send(LEAST((expires_at + 999) / 1000, 4294967295)) FROM 5)`;
+    // Expiry is a filter of the aggregates, not of the scan: whatever the table's statistics (none
+    // before its first ANALYZE), each query has one way in, a TID range or the txid index.
     const aggregates = (tokens: string) => `
-      SELECT encode(string_agg(${tokens}, ''::bytea) FILTER (WHERE length(id) = 16), 'base64'),
-             json_agg(json_build_array(target, cutoff, expires_at)) FILTER (WHERE length(id) <> 16)`;
-    const blocks = `${aggregates(record)} FROM ${table} WHERE expires_at > $1 AND ctid >= $2::tid`;
+      SELECT encode(string_agg(${tokens}, ''::bytea) FILTER (WHERE length(id) = 16 AND expires_at > $1), 'base64'),
+             json_agg(json_build_array(target, cutoff, expires_at)) FILTER (WHERE length(id) <> 16 AND expires_at > $1)`;
+    const blocks = `${aggregates(record)} FROM ${table} WHERE ctid >= $2::tid`;
     this.everything = [`${blocks} AND ctid < $3::tid`, blocks];
     // Ordered by txid and bounded, so a chunk ends on a transaction the next one starts from
     // (its rows are read twice: harmless, reads merge).
     this.since = `${aggregates('record')}, count(*), max(txid)::text FROM (
         SELECT ${record} AS record, id, target, cutoff, expires_at, txid FROM ${table}
-        WHERE txid >= $2::xid8 AND expires_at > $1 ORDER BY txid LIMIT ${CHANGES_PER_CHUNK}) AS changed`;
+        WHERE txid >= $2::xid8 ORDER BY txid LIMIT ${CHANGES_PER_CHUNK}) AS changed`;
   }
 
   /** Notes a position a notification carried (the newest one shows in `stats()`). */
