@@ -43,8 +43,8 @@ export class PostgresWriter {
     // horizon (x), transaction id (t) and the table's epoch (e), which only it knows. The horizon
     // is its snapshot's xmin (every transaction below it had finished), or its own id + 1 when that
     // xmin is its own id (nothing older was running: a listener that hears this commit has every
-    // transaction up to it). A token named by its digest alone (`digest:` key, a mirror healing
-    // the store) keeps the key a row has.
+    // transaction up to it) and $7 says every revocation is in the payloads. A token named by its
+    // digest alone (`digest:` key, a mirror healing the store) keeps the key a row has.
     this.statement = `
       WITH written AS (
         INSERT INTO ${names.revocations} AS r (id, target, cutoff, expires_at, txid)
@@ -59,7 +59,7 @@ export class PostgresWriter {
       ), snap AS (
         SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin, pg_current_xact_id() AS xid
       ), head AS (
-        SELECT CASE WHEN xmin = xid THEN (xid::text::numeric + 1)::text ELSE xmin::text END AS x,
+        SELECT CASE WHEN $7 AND xmin = xid THEN (xid::text::numeric + 1)::text ELSE xmin::text END AS x,
                xid::text AS t, ${epochOf(names)} AS e
         FROM snap
       )
@@ -125,8 +125,14 @@ export class PostgresWriter {
         expiries.push(Math.ceil(revocation.expiresAt));
       }
       const tails = payloadTails(batch, this.clock());
+      // A revocation left out of the payloads is read by the listeners afterwards: until they have
+      // it, no position may cover this transaction.
+      const coversItself = !tails.some((tail) => tail.endsWith('"more":1}'));
       await withTimeout(
-        this.pool.query({ text: this.statement, values: [this.channel, targets, cutoffs, expiries, tails, ids] }),
+        this.pool.query({
+          text: this.statement,
+          values: [this.channel, targets, cutoffs, expiries, tails, ids, coversItself],
+        }),
         this.commandTimeoutMs,
         'publish',
       );

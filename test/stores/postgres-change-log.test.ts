@@ -123,6 +123,29 @@ describe('the PostgreSQL change log', () => {
     }
   });
 
+  it('a revocation left out of the payloads (too large): no position covers its transaction until it is delivered', async () => {
+    const now = Date.now();
+    const store = await connectedStore(() => now);
+    const seen: Array<[Revocation, DeliveryMeta]> = [];
+    store.subscribe((revocation, meta) => seen.push([revocation, meta]));
+    try {
+      const start = await quiet(store, (await store.changeLog.read(undefined, now)).cursor, now);
+      const huge = { type: 'subject', issuer: 'i', subject: 'x'.repeat(9_000), cutoff: 5, expiresAt: now + 60_000 };
+      // One statement: the small one's notification comes first, the huge one is read afterwards.
+      await Promise.all([store.publish(token('jti:small', now + 60_000)), store.publish(huge as Revocation)]);
+      await waitFor(() => seen.length === 2, 'both deliveries');
+      const [[first, meta]] = seen;
+      expect(first).toEqual(token('jti:small', now + 60_000));
+      // Were this position past the transaction, a mirror cut off before the huge one arrived would
+      // resync from it and never read it.
+      const from = { revocations: meta.position ?? start.revocations! };
+      expect(keysOf(await store.changeLog.read(from, now))).toContain('subject');
+      expect(seen[1]![0]).toEqual(huge);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('a table that lost its history (TRUNCATE) is a new epoch: a cursor from before gets everything, and deliveries say so', async () => {
     const now = Date.now();
     const store = await connectedStore(() => now);
