@@ -15,7 +15,8 @@
  *   H = xmin(S) keeps the invariant. Rows of transactions still running at S have ids >= xmin(S)
  *   and are read next time (or arrive by NOTIFY).
  * - A NOTIFY carries its writer's horizon W as its position: the xmin of the writer's snapshot,
- *   or the writer's own id + 1 when that xmin *is* its own id (nothing older was running).
+ *   or the writer's own id + 1 when that xmin *is* its own id (nothing older was running) and
+ *   every revocation it wrote is in its payloads (one left out is read by the listeners after).
  *   PostgreSQL delivers notifications in commit order, and every transaction below the xmin
  *   committed before the writer did; so once a mirror has listened without a break since before a
  *   read's snapshot, receiving the writer's notification means it has every one of those
