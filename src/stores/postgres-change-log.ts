@@ -118,7 +118,8 @@ export class PostgresChangeLog implements RevocationChangeLog {
     // before its first ANALYZE), each query has one way in, a TID range or the txid index.
     const aggregates = (tokens: string) => `
       SELECT encode(string_agg(${tokens}, ''::bytea) FILTER (WHERE length(id) = 16 AND expires_at > $1), 'base64'),
-             json_agg(json_build_array(target, cutoff, expires_at)) FILTER (WHERE length(id) <> 16 AND expires_at > $1)`;
+             json_agg(json_build_array(target, cutoff, expires_at))
+               FILTER (WHERE length(id) <> 16 AND expires_at > $1)`;
     const blocks = `${aggregates(record)} FROM ${table} WHERE ctid >= $2::tid`;
     this.everything = [`${blocks} AND ctid < $3::tid`, blocks];
     // Ordered by txid and bounded, so a chunk ends on a transaction the next one starts from
