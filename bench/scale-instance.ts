@@ -6,14 +6,16 @@
  *               per revocation after a full GC; prints one JSON line.
  *   MODE=storm  INSTANCES verifiers, each with its own store and connections (through the parent's
  *               TCP proxy), start at once; prints {"event":"ready"} when all have synced, then
- *               {"event":"down"} once all lost Redis (the parent cuts the proxy), then
+ *               {"event":"down"} once all lost the store (the parent cuts the proxy), then
  *               {"event":"resynced"} once all have reconnected and resynced, and exits.
  *
- * Env: SRC (the src/index.ts to load: this tree's, or an earlier commit's), REDIS_URL, KEY_PREFIX,
- * ISSUER, AUDIENCE, JWK (the public key, JSON), INSTANCES.
+ * Env: SRC (the src/index.ts to load: this tree's, or an earlier commit's), STORE (`redis`, the
+ * default, or `postgres`), REDIS_URL and KEY_PREFIX, or DATABASE_URL and PG_SCHEMA, ISSUER,
+ * AUDIENCE, JWK (the public key, JSON), INSTANCES.
  */
 import { pathToFileURL } from 'node:url';
 import type * as Library from '../src/index.js';
+import type * as PostgresEntry from '../src/stores/postgres-store.js';
 
 const env = (name: string): string => {
   const value = process.env[name];
@@ -24,7 +26,30 @@ const lib = (await import(pathToFileURL(env('SRC')).href)) as typeof Library;
 const gc = (globalThis as { gc?: () => void }).gc;
 const print = (value: object) => process.stdout.write(`${JSON.stringify(value)}\n`);
 const site = { issuer: env('ISSUER'), audience: env('AUDIENCE'), jwks: { keys: [JSON.parse(env('JWK'))] } };
-const storeOptions = { url: env('REDIS_URL'), keyPrefix: env('KEY_PREFIX'), syncTimeout: 60, commandTimeout: 60 };
+const postgres = process.env.STORE === 'postgres';
+// The PostgreSQL store of the same tree (its own entry point), with pg loaded before any heap is
+// measured: the module is a fixed cost, not the revocations'.
+const pgEntry = postgres
+  ? ((await import(
+      pathToFileURL(env('SRC').replace(/index\.ts$/, 'stores/postgres-store.ts')).href
+    )) as typeof PostgresEntry)
+  : undefined;
+if (postgres) await import('pg');
+const createStore = (): Library.RevocationStore =>
+  pgEntry
+    ? pgEntry.createPostgresStore({
+        connectionString: env('DATABASE_URL'),
+        schema: env('PG_SCHEMA'),
+        purgeInterval: 0,
+        syncTimeout: 60,
+        commandTimeout: 60,
+      })
+    : lib.createRedisStore({
+        url: env('REDIS_URL'),
+        keyPrefix: env('KEY_PREFIX'),
+        syncTimeout: 60,
+        commandTimeout: 60,
+      });
 
 function settledHeap(): number {
   gc?.();
@@ -43,7 +68,7 @@ if (env('MODE') === 'cold') {
   const empty = lib.createVerifier({ ...site, store: lib.createMemoryStore() });
   const before = settledHeap();
   const start = performance.now();
-  const store = lib.createRedisStore(storeOptions);
+  const store = createStore();
   const verifier = lib.createVerifier({ ...site, store });
   await until(() => verifier.stats().revocation.store.synced);
   const syncMs = performance.now() - start;
@@ -59,7 +84,7 @@ if (env('MODE') === 'storm') {
   const count = Number(env('INSTANCES'));
   const start = performance.now();
   const instances = Array.from({ length: count }, () => {
-    const store = lib.createRedisStore(storeOptions);
+    const store = createStore();
     const verifier = lib.createVerifier({ ...site, store });
     const state = { store, verifier, down: false, back: false };
     store.watch!((status) => {

@@ -1,7 +1,8 @@
 /**
- * Revocation at scale (issue 15), on a private redis-server this benchmark starts on a free port
- * and stops at the end (nothing is left in a shared Redis). For 10^5 and 10^6 live token
- * revocations:
+ * Revocation at scale (issue 15), on Redis and PostgreSQL, for 10^5 and 10^6 live token
+ * revocations. Redis: a private redis-server this benchmark starts on a free port and stops at the
+ * end (nothing is left in a shared Redis). PostgreSQL: bench/scale-postgres.ts, in a database of
+ * its own on DATABASE_URL's server, dropped at the end. For Redis:
  *
  *  1. publish rate from one process (`store.publish`, 2048 in flight), and Redis memory and CPU
  *     per revocation;
@@ -24,50 +25,53 @@
  * With --before <commit> (default: the commit before this work), the same tree's predecessor is
  * measured in the same run on the same Redis for 1, 2 and 5 (its own key layout, under another
  * prefix): today's figures next to ours. The machine is shared: the load average and CPU steal
- * around each section are recorded, and the figures are indicative.
+ * around each section are recorded, and the figures are indicative. Results:
+ * bench/results/scale.json (Redis) and scale-postgres.json.
  *
- * Usage: npm run bench:scale [-- --quick] [--sizes 100000,1000000] [--before <commit> | --no-before]
+ * Usage: npm run bench:scale [-- --quick] [--sizes 100000,1000000] [--stores redis,postgres]
+ *          [--before <commit>] [--pg-before <commit>] [--no-before]
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
-import { do_not_optimize } from 'mitata';
 import * as current from '../src/index.js';
 import type { RevocationStore, Verifier } from '../src/index.js';
 import { startPrivateRedis, type PrivateRedis } from '../test/support/redis-server.js';
 import { startTcpProxy, type TcpProxy } from '../test/support/tcp-proxy.js';
-import { root, runScript } from './lib/processes.js';
-import { cpuDelta, cpuSnapshot, median, round, summarize } from './lib/stats.js';
+import { root } from './lib/processes.js';
+import {
+  coldStarts,
+  collectGarbage,
+  connected,
+  extract,
+  hitPath,
+  LIFETIME_MS,
+  load,
+  log,
+  NO_BEFORE,
+  option,
+  propagation,
+  PROPAGATIONS,
+  publishMany,
+  quick,
+  readAgainMs,
+  site,
+  SIZES,
+  STORES,
+  storm,
+  STORM_INSTANCES,
+  timedReads,
+  until,
+  type Library,
+  type TimedStore,
+} from './lib/scale.js';
+import { postgresScale } from './scale-postgres.js';
+import { cpuDelta, cpuSnapshot, median, round } from './lib/stats.js';
 import { accessClaims, generateKey, mint, type BenchKey } from './lib/tokens.js';
 
-type Library = typeof current;
-
-const args = process.argv.slice(2);
-const option = (name: string, fallback: string): string => {
-  const at = args.indexOf(`--${name}`);
-  return at === -1 ? fallback : (args[at + 1] ?? fallback);
-};
-const quick = args.includes('--quick');
-const SIZES = option('sizes', quick ? '10000,100000' : '100000,1000000')
-  .split(',')
-  .map(Number);
-const BEFORE = args.includes('--no-before') ? undefined : option('before', '35ae1b8');
-const HIT_ROUNDS = quick ? 4 : 12;
-const HIT_MIN_CPU_US = (quick ? 150 : 300) * 1e3;
-const PROPAGATIONS = quick ? 100 : 300;
-const STORM_INSTANCES = 20;
-const LIFETIME_MS = 3_600_000;
-const site = { issuer: 'https://idp.bench.example/', audience: 'https://api.bench.example' };
-
-/** A full GC before a timed section, when run with --expose-gc (npm run bench:scale does). */
-const collectGarbage = () => (globalThis as { gc?: () => void }).gc?.();
-const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
-const load = () => round(loadavg()[0]!, 2);
+const BEFORE = NO_BEFORE ? undefined : option('before', '35ae1b8');
 
 interface RedisStats {
   memory: number;
@@ -97,47 +101,6 @@ function redisDelta(before: RedisStats, after: RedisStats) {
   return { cpuMs: round((after.cpu - before.cpu) * 1000, 1), commands };
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 120_000): Promise<void> {
-  const start = performance.now();
-  while (!condition()) {
-    if (performance.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-}
-
-/** Publishes `count` token revocations through `store`, `inFlight` at a time; revocations per second. */
-async function publishMany(store: RevocationStore, count: number, tag: string, inFlight = 2048): Promise<number> {
-  const expiresAt = Date.now() + LIFETIME_MS;
-  let next = 0;
-  const start = performance.now();
-  await Promise.all(
-    Array.from({ length: inFlight }, async () => {
-      while (next < count) {
-        const i = next++;
-        await store.publish({ type: 'token', key: `jti:${encodeURIComponent(site.issuer)}:${tag}-${i}`, expiresAt });
-      }
-    }),
-  );
-  return count / ((performance.now() - start) / 1000);
-}
-
-async function connected(store: RevocationStore): Promise<void> {
-  let up = false;
-  const stop = store.watch!((status) => (up = status === 'connected'));
-  await until(() => up, 'the store to connect');
-  stop();
-}
-
-/** The source of an earlier commit, beside a link to our node_modules; removed at exit. */
-function extract(commit: string): { dir: string; src: string; lib: Promise<Library>; remove(): void } {
-  const dir = mkdtempSync(join(tmpdir(), 'revocable-jwt-scale-'));
-  execFileSync('sh', ['-c', `git -C "${root}" archive "${commit}" src | tar -x -C "${dir}"`]);
-  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
-  const src = join(dir, 'src/index.ts');
-  const lib = import(pathToFileURL(src).href) as Promise<Library>;
-  return { dir, src, lib, remove: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
 interface Tree {
   name: 'after' | 'before';
   src: string;
@@ -163,93 +126,9 @@ async function syncedVerifier(
   };
 }
 
-async function coldStarts(tree: Tree, redis: PrivateRedis, key: BenchKey, runs: number) {
-  const results: Array<{ syncMs: number; revocations: number; heapPerRevocation: number }> = [];
-  for (let run = 0; run < runs; run++) {
-    results.push(
-      await runScript('bench/scale-instance.ts', {
-        nodeFlags: ['--expose-gc'],
-        env: {
-          MODE: 'cold',
-          SRC: tree.src,
-          REDIS_URL: redis.url,
-          KEY_PREFIX: tree.prefix,
-          ISSUER: site.issuer,
-          AUDIENCE: site.audience,
-          JWK: JSON.stringify(key.publicJwk),
-        },
-      }),
-    );
-  }
-  return {
-    syncMs: round(median(results.map((r) => r.syncMs)), 0),
-    syncMsRuns: results.map((r) => round(r.syncMs, 0)),
-    heapBytesPerRevocation: round(median(results.map((r) => r.heapPerRevocation)), 1),
-    revocations: results[0]!.revocations,
-  };
-}
-
-/** CPU nanoseconds per call of `fn`, over batches until HIT_MIN_CPU_US of CPU time is spent (after a warm-up batch). */
-function cpuNsPerOp(fn: () => void): number {
-  const batch = 10_000;
-  for (let i = 0; i < batch; i++) fn();
-  let calls = 0;
-  const start = process.cpuUsage();
-  let spentUs = 0;
-  while (spentUs < HIT_MIN_CPU_US) {
-    for (let i = 0; i < batch; i++) fn();
-    calls += batch;
-    const used = process.cpuUsage(start);
-    spentUs = used.user + used.system;
-  }
-  return (spentUs * 1e3) / calls;
-}
-
-type Guard = (req: never, res: never, next: (err?: unknown) => void) => void;
-
-/** authGuard's cache hit on each verifier, interleaved rounds (order alternating), CPU ns per call. */
-function hitPath(cases: Record<string, { lib: Library; verifier: Verifier }>, token: string) {
-  const header = `Bearer ${token}`;
-  const fresh = (value: string): string => ` ${value}`.slice(1);
-  const request = () => ({
-    method: 'GET',
-    url: '/notes',
-    headers: { host: '127.0.0.1:3000', authorization: fresh(header) },
-    rawHeaders: ['Host', '127.0.0.1:3000', 'Authorization', header],
-  });
-  const next = (err?: unknown): void => {
-    if (err !== undefined) throw err;
-  };
-  const guards = Object.fromEntries(
-    Object.entries(cases).map(([name, { lib, verifier }]) => [name, lib.authGuard({ verifier }) as Guard]),
-  );
-  const names = Object.keys(guards);
-  const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-  for (let r = 0; r < HIT_ROUNDS; r++) {
-    for (const name of r % 2 === 0 ? names : [...names].reverse()) {
-      const guard = guards[name]!;
-      samples[name]!.push(
-        cpuNsPerOp(() => {
-          const req = request();
-          guard(req as never, {} as never, next);
-          do_not_optimize(req);
-        }),
-      );
-    }
-  }
-  const baseline = names[0]!;
-  return Object.fromEntries(
-    names.map((name) => [
-      name,
-      {
-        medianNs: round(median(samples[name]!), 1),
-        minNs: round(Math.min(...samples[name]!), 1),
-        // Each round measured every case back to back: the ratio to the baseline of its own round.
-        ratioToEmpty: round(median(samples[name]!.map((ns, r) => ns / samples[baseline]![r]!)), 3),
-        rounds: samples[name]!.map((ns) => round(ns, 1)),
-      },
-    ]),
-  );
+/** Cold starts of a fresh verifier on the Redis store of `tree`. */
+function redisColdStarts(tree: Tree, redis: PrivateRedis, key: BenchKey, runs: number) {
+  return coldStarts(tree.src, { REDIS_URL: redis.url, KEY_PREFIX: tree.prefix }, key, runs);
 }
 
 interface ListLike {
@@ -299,59 +178,12 @@ async function listCheck(size: number, beforeDir: string | undefined) {
   return Object.fromEntries(Object.entries(samples).map(([name, ns]) => [name, round(median(ns), 2)]));
 }
 
-/** invalidate() on A until B refuses the token (B's cache held it), for `count` tokens. */
-async function propagation(a: Verifier, b: Verifier, key: BenchKey, count: number) {
-  const seen: number[] = [];
-  const confirmed: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const token = mint(key, accessClaims(site));
-    await b.verify(token);
-    const start = performance.now();
-    let resolvedAt = Number.NaN;
-    const invalidated = a.invalidate(token).then(() => (resolvedAt = performance.now()));
-    while (b.peek(token) !== undefined) {
-      await new Promise((resolve) => setImmediate(resolve));
-      if (performance.now() - start > 5_000) throw new Error('B never saw the revocation');
-    }
-    seen.push(performance.now() - start);
-    await invalidated;
-    confirmed.push(resolvedAt - start);
-  }
-  const s = summarize(seen);
-  const c = summarize(confirmed);
-  return {
-    n: count,
-    bRefusesMs: { p50: round(s.p50, 3), p99: round(s.p99, 3), max: round(s.max, 3) },
-    invalidateResolvesMs: { p50: round(c.p50, 3), p99: round(c.p99, 3) },
-  };
-}
-
 /** An instance behind a proxy: cut off while `missed` revocations are published, then back. */
-/** Times each `changeLog.read` (its last duration in `lastReadMs`): what a resync costs, connections aside. */
-type Cursor = Parameters<current.RevocationChangeLog['read']>[0];
-type TimedStore = current.RedisRevocationStore & { lastReadMs: number; lastCursor: Cursor };
-function timedReads(store: current.RedisRevocationStore): TimedStore {
-  const timed: TimedStore = {
-    ...store,
-    lastReadMs: Number.NaN,
-    lastCursor: undefined,
-    changeLog: {
-      contiguous: store.changeLog.contiguous,
-      async read(cursor: Cursor, now: number) {
-        const start = performance.now();
-        const changes = await store.changeLog.read(cursor, now);
-        timed.lastReadMs = performance.now() - start;
-        timed.lastCursor = cursor;
-        return changes;
-      },
-    },
-  };
-  return timed;
-}
+type RedisTimedStore = TimedStore<current.RedisRevocationStore>;
 
 async function reconnect(
   instance: Verifier,
-  store: TimedStore,
+  store: RedisTimedStore,
   proxy: TcpProxy,
   publisher: RevocationStore,
   admin: Redis,
@@ -376,14 +208,6 @@ async function reconnect(
   const redis = redisDelta(before, await redisStats(admin));
   instance.off('store-resynced', listener);
   stop();
-  // The same read again, connections up: what reading the missed changes takes by itself (best of 3).
-  let readAgainMs = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < 3; i++) {
-    const again = performance.now();
-    const changes = await store.changeLog.read(store.lastCursor, Date.now());
-    readAgainMs = Math.min(readAgainMs, performance.now() - again);
-    if (changes.complete) throw new Error('a reconnect read everything');
-  }
   // From the restore: the connections come back (ioredis's jittered retries, the subscription's
   // and the commands' each on its own), then the resync reads (`readMs`: the change log read alone).
   return {
@@ -391,75 +215,40 @@ async function reconnect(
     ms: round(ms, 1),
     resyncMs: round(ms - connectedMs, 1),
     readMs: round(store.lastReadMs, 1),
-    readAgainMs: round(readAgainMs, 1),
+    readAgainMs: await readAgainMs(store),
     read: resynced!.entries,
     redisCpuMs: redis.cpuMs,
   };
 }
 
 /** 20 instances in one child process: a cold start together, then a reconnect together after missing 10^3. */
-async function storm(tree: Tree, redis: PrivateRedis, admin: Redis, publisher: RevocationStore, key: BenchKey) {
+async function redisStorm(tree: Tree, redis: PrivateRedis, admin: Redis, publisher: RevocationStore, key: BenchKey) {
   const proxy = await startTcpProxy(redis.port);
-  const child = spawn(process.execPath, ['--max-old-space-size=8192', '--import', 'tsx', 'bench/scale-instance.ts'], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH,
-      MODE: 'storm',
-      INSTANCES: String(STORM_INSTANCES),
-      SRC: tree.src,
-      REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
-      KEY_PREFIX: tree.prefix,
-      ISSUER: site.issuer,
-      AUDIENCE: site.audience,
-      JWK: JSON.stringify(key.publicJwk),
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const events: Array<{ event: string; ms?: number; at?: number }> = [];
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    try {
-      events.push(JSON.parse(line));
-    } catch {
-      /* other output */
-    }
-  });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
   try {
-    const coldBefore = await redisStats(admin);
-    await until(() => events.some((e) => e.event === 'ready'), 'the instances to sync', 600_000);
-    const cold = redisDelta(coldBefore, await redisStats(admin));
-    proxy.cut();
-    await until(() => events.some((e) => e.event === 'down'), 'the instances to lose Redis');
-    await publishMany(publisher, 1_000, 'storm');
-    const before = await redisStats(admin);
-    const restoredAt = Date.now();
-    proxy.restore();
-    await until(() => events.some((e) => e.event === 'resynced'), 'the instances to resync');
-    const back = redisDelta(before, await redisStats(admin));
-    await exited;
-    return {
-      instances: STORM_INSTANCES,
-      coldStart: {
-        wallMs: round(events.find((e) => e.event === 'ready')!.ms!, 0),
-        redisCpuMs: cold.cpuMs,
-        commands: cold.commands.slice(0, 4),
+    return await storm({
+      env: {
+        SRC: tree.src,
+        REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
+        KEY_PREFIX: tree.prefix,
+        JWK: JSON.stringify(key.publicJwk),
       },
-      reconnectAfterMissing1000: {
-        wallMs: events.find((e) => e.event === 'resynced')!.at! - restoredAt,
-        redisCpuMs: back.cpuMs,
-        commands: back.commands.slice(0, 4),
+      proxy,
+      publisher,
+      measure: () => redisStats(admin),
+      delta: (before, after) => {
+        const d = redisDelta(before, after);
+        return { redisCpuMs: d.cpuMs, commands: d.commands.slice(0, 4) };
       },
-    };
+    });
   } finally {
-    child.kill();
     await proxy.close();
   }
 }
 
-async function main() {
+/** The Redis half of the run: results in bench/results/scale.json. */
+async function redisScale(key: BenchKey) {
   const startedAt = Date.now();
   const cpuAtStart = cpuSnapshot();
-  const key = await generateKey('ES256');
   const redis = await startPrivateRedis();
   const admin = new Redis(redis.url);
   const before = BEFORE === undefined ? undefined : extract(BEFORE);
@@ -484,7 +273,7 @@ async function main() {
         section.redisBytesPerRevocation = Math.round((stats1.memory - stats0.memory) / size);
         section.redisCpuUsPerRevocation = round(((stats1.cpu - stats0.cpu) * 1e6) / size, 2);
         log(`  ${Math.round(rate)}/s; cold starts`);
-        section.coldStart = await coldStarts(tree, redis, key, 3);
+        section.coldStart = await redisColdStarts(tree, redis, key, 3);
         section.load = [...(section.load as number[]), load()];
         await publisher.close();
       }
@@ -537,7 +326,7 @@ async function main() {
       log(`${size}: ${STORM_INSTANCES} instances at once`);
       const publisher = current.createRedisStore({ url: redis.url, keyPrefix: after.prefix, commandTimeout: 60 });
       await connected(publisher);
-      result.storm = await storm(after, redis, admin, publisher, key);
+      result.storm = await redisStorm(after, redis, admin, publisher, key);
       await publisher.close();
       result.load = load();
     }
@@ -630,6 +419,12 @@ function report(output: {
   console.log(
     `\n${lines.join('\n')}\n\n${output.minutes} min; CPU busy ${output.cpu.cpu?.busy}, steal ${output.cpu.cpu?.steal}`,
   );
+}
+
+async function main() {
+  const key = await generateKey('ES256');
+  if (STORES.includes('redis')) await redisScale(key);
+  if (STORES.includes('postgres')) await postgresScale(key);
 }
 
 main().then(

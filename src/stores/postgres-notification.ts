@@ -2,15 +2,16 @@
  * What the PostgreSQL store sends with `NOTIFY`, and how a listener reads it back.
  *
  * A payload must stay under 8000 bytes, so one write (a batch of revocations) may send several
- * notifications: JSON objects `{"x","t","o","p","r":[…]}`. The database itself prefixes each with
- * `x`, the writer's snapshot horizon (every transaction with a smaller id had finished before the
- * write; see postgres-sync.ts), and `t`, the writer's transaction id. A revocation too large to fit
+ * notifications: JSON objects `{"x","t","e","o","p","r":[…]}`. The database itself prefixes each
+ * with `x`, the writer's snapshot horizon (every transaction with a smaller id had finished before
+ * the write: the change's position, see postgres-change-log.ts), `t`, the writer's transaction id,
+ * and `e`, the epoch of the table it wrote to. A revocation too large to fit
  * on its own (a subject id near the token size limit) is not sent: its notification says `"more":1`
  * and listeners read the rows of transaction `t` instead.
  */
 import { parseRevocation, type Revocation } from './revocation-store.js';
 
-/** Below PostgreSQL's 8000-byte payload limit, leaving room for the `{"x":…,"t":…,` prefix. */
+/** Below PostgreSQL's 8000-byte payload limit, leaving room for the `{"x":…,"t":…,"e":…,` prefix. */
 export const PAYLOAD_BUDGET = 7_800;
 
 /** What a listener learns from one notification. */
@@ -19,6 +20,8 @@ export interface Notification {
   horizon: bigint;
   /** The writer's transaction id (xid8). */
   txid: bigint;
+  /** The epoch of the table written to (see postgres-change-log.ts); absent from an earlier version's writers. */
+  epoch: string | undefined;
   origin: string | undefined;
   publishedAt: number | undefined;
   revocations: Revocation[];
@@ -47,7 +50,7 @@ export function mayHaveBeenLeftOut(revocation: Revocation): boolean {
 }
 
 /**
- * The payload tails of one write (the database adds the `{"x":…,"t":…,` head): revocations grouped
+ * The payload tails of one write (the database adds the `{"x":…,"t":…,"e":…,` head): revocations grouped
  * by origin, packed into as few notifications as fit the budget, with a `more` notification for each
  * origin that had an oversize revocation.
  */
@@ -89,6 +92,7 @@ export function payloadTails(items: ReadonlyArray<{ revocation: Revocation; orig
 }
 
 const XID = /^\d{1,20}$/;
+const EPOCH = /^\d{1,10}\.\d{1,10}$/;
 
 /** Reads a payload back; undefined for anything malformed (a stray NOTIFY on our channel). */
 export function parseNotification(payload: string | undefined): Notification | undefined {
@@ -100,7 +104,7 @@ export function parseNotification(payload: string | undefined): Notification | u
     return undefined;
   }
   if (typeof value !== 'object' || value === null) return undefined;
-  const { x, t, o, p, r, more } = value as Record<string, unknown>;
+  const { x, t, e, o, p, r, more } = value as Record<string, unknown>;
   if (typeof x !== 'string' || !XID.test(x) || typeof t !== 'string' || !XID.test(t)) return undefined;
   const revocations: Revocation[] = [];
   if (Array.isArray(r)) {
@@ -112,6 +116,7 @@ export function parseNotification(payload: string | undefined): Notification | u
   return {
     horizon: BigInt(x),
     txid: BigInt(t),
+    epoch: typeof e === 'string' && EPOCH.test(e) ? e : undefined,
     origin: typeof o === 'string' ? o : undefined,
     publishedAt: typeof p === 'number' && Number.isFinite(p) ? p : undefined,
     revocations,

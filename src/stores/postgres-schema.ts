@@ -2,10 +2,13 @@
  * The PostgreSQL store's tables, and the migration that creates them.
  *
  * - `revocations`: one row per revocation target (`revocationTarget()`), merged in place (the later
- *   cutoff and expiry win), with `txid`, the id of the transaction that last wrote it. Readers
- *   resync from it by transaction horizon (see postgres-sync.ts), so it needs no separate change log.
- *   Keyed by the SHA-256 of the target: a B-tree entry holds at most ~2700 bytes, and a subject id
- *   may be as long as a token (16 KiB).
+ *   cutoff and expiry win), with `txid`, the id of the transaction that last wrote it. It is the
+ *   store's change log too: readers resync from it by transaction horizon (see
+ *   postgres-change-log.ts). A token's row is keyed by its 16-byte digest (the first 16 bytes of a
+ *   SHA-256 of its key, as the verifiers' mirrors keep it: a complete read hands the ids over as
+ *   they are, and a `digest:` key a mirror heals the store with lands on the token's own row);
+ *   every other row by the 32-byte SHA-256 of its target: a B-tree entry holds at most ~2700
+ *   bytes, and a subject id may be as long as a token (16 KiB).
  * - `claims`: replay records (`claimOnce`), by the SHA-256 of the key, expiring on the database's clock.
  * - `outbox`: IdP revocations waiting for delivery, leased by `due_at`.
  *
@@ -52,7 +55,8 @@ export function schemaStatements(names: PostgresNames): string[] {
   const { schema } = names;
   return [
     `CREATE SCHEMA IF NOT EXISTS "${schema}"`,
-    // cutoff: whole epoch seconds (0 for a token); expires_at: epoch ms; txid: the last writer.
+    // id: a token's digest (16 bytes) or the SHA-256 of the target (32); cutoff: whole epoch seconds
+    // (0 for a token); expires_at: epoch ms; txid: the last writer.
     `CREATE TABLE IF NOT EXISTS ${names.revocations} (
       id bytea PRIMARY KEY,
       target text NOT NULL,

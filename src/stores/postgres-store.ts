@@ -6,10 +6,10 @@
  * - Revocations are rows of `<schema>.revocations`, one per target, merged in place; each write is
  *   one statement that upserts and `pg_notify`s, so storing and announcing are atomic
  *   (postgres-writer.ts). Concurrent publishes are grouped into one statement.
- * - Every instance LISTENs on one connection (postgres-listener.ts) and keeps a replica of the table
- *   (postgres-replica.ts) that `snapshot()` answers from after a catch-up read of only the rows
- *   written since its cursor, a transaction horizon (postgres-sync.ts): after a reconnect a mirror
- *   resyncs at the cost of what it missed; only the first read is full.
+ * - Every instance LISTENs on one connection (postgres-listener.ts). The table is the store's change
+ *   log (`store.changeLog`, postgres-change-log.ts): each verifier's mirror keeps a cursor, a
+ *   transaction horizon that deliveries move along, and after a reconnect reads only the rows
+ *   written since it; only its first read is complete. The store keeps no copy of the table.
  * - Replay records (`claimOnce`) are `INSERT … ON CONFLICT` on `<schema>.claims`, expiring on the
  *   database's clock; the IdP outbox is `<schema>.outbox`, claimed with `FOR UPDATE SKIP LOCKED`.
  * - Expired rows are deleted by a periodic, bounded purge that one instance at a time runs.
@@ -19,16 +19,18 @@ import { optionKeys, rejectUnknownKeys, rejectUnsetValue } from '../core/shared/
 import { sharedStorePolicy } from './shared-store-policy.js';
 import { unrefTimer } from '../core/shared/unref-timer.js';
 import { checkOut, createPool, withTimeout, type PostgresPoolLike } from './postgres-client.js';
+import { LOG, PostgresChangeLog } from './postgres-change-log.js';
 import { PostgresListener } from './postgres-listener.js';
 import { mayHaveBeenLeftOut, parseNotification, type Notification } from './postgres-notification.js';
 import { postgresOutbox } from './postgres-outbox.js';
 import { digestOf, isSchemaName, migrate, namesFor } from './postgres-schema.js';
-import { PostgresSync } from './postgres-sync.js';
 import { PostgresWriter } from './postgres-writer.js';
 import type {
   AvailabilityPolicy,
+  ChangePosition,
   DeliveryMeta,
   Revocation,
+  RevocationChangeLog,
   RevocationListener,
   RevocationStore,
   StoreStatus,
@@ -118,8 +120,8 @@ const POSTGRES_STORE_OPTION_KEYS = optionKeys<PostgresStoreOptions>({
 });
 
 /**
- * How a PostgreSQL store is doing, from `store.stats()`: its LISTEN connection, its sync cursor and
- * what its reads cost. For health checks and dashboards.
+ * How a PostgreSQL store is doing, from `store.stats()`: its LISTEN connection, the newest position
+ * of its change log and what reads cost. For health checks and dashboards.
  *
  * @example
  * ```ts
@@ -136,13 +138,18 @@ export interface PostgresStoreStats {
   listenerPid: number | undefined;
   /** How many times the LISTEN connection was established (first connect included). */
   connects: number;
-  /** The sync cursor: a transaction id horizon (xid8, as text); undefined before the first read. */
+  /**
+   * The newest position of the change log this store has handed out, by a read or a notification:
+   * a transaction id horizon (xid8, as text), where a mirror that follows the deliveries has its
+   * cursor; undefined before either.
+   */
   horizon: string | undefined;
-  /** Revocations in the store's replica (live, or expired and not swept yet). */
-  replicated: number;
-  /** Reads of the whole table: the first sync, and any after the server's history changed (a restore). */
+  /**
+   * Reads of everything: each mirror's first sync, any after the table lost its history (a new
+   * table, a TRUNCATE, a restore), and `snapshot()` calls.
+   */
   fullReads: number;
-  /** Reads of only what was written since the cursor: every sync after the first. */
+  /** Reads of only what was written since a mirror's cursor: every resync after a mirror's first. */
   incrementalReads: number;
   /** Rows those reads returned, together. */
   rowsRead: number;
@@ -158,7 +165,8 @@ export interface PostgresStoreStats {
 
 /**
  * The store {@link createPostgresStore} returns: a shared `RevocationStore` that reports connection
- * changes (`watch`), with an availability policy, `migrate()`, `purge()` and `stats()`.
+ * changes (`watch`) and keeps a change log (`changeLog`: mirrors resync by reading only what they
+ * missed), with an availability policy, `migrate()`, `purge()` and `stats()`.
  *
  * @example
  * ```ts
@@ -175,13 +183,19 @@ export interface PostgresStoreStats {
 export type PostgresRevocationStore = RevocationStore & {
   /** The policy built from `onStoreUnavailable`, `maxStaleness` and `syncTimeout` (here in milliseconds). */
   readonly availability: AvailabilityPolicy;
+  /**
+   * The `revocations` table read as a change log: what was written since a cursor (a transaction
+   * horizon), or everything when there is none or the table lost its history. Verifiers' mirrors
+   * use it; positions are not contiguous (`contiguous: false`).
+   */
+  readonly changeLog: RevocationChangeLog;
   /** The schema holding the store's tables. */
   readonly schema: string;
   /** Creates the schema and tables if they are missing (idempotent, safe to run from many instances at once). */
   migrate(): Promise<void>;
   /** Deletes expired rows now (bounded batches; skipped if another instance is purging); resolves to how many. */
   purge(): Promise<number>;
-  /** The LISTEN connection, the sync cursor and what reads cost (see {@link PostgresStoreStats}). */
+  /** The LISTEN connection, the change log's newest position and what reads cost (see {@link PostgresStoreStats}). */
   stats(): PostgresStoreStats;
 };
 
@@ -199,7 +213,9 @@ const fail = (message: string): never => {
  * instance is refused by all, while each still verifies locally (the hot path never queries the
  * database). Revocations are rows that a single statement writes and announces with `NOTIFY`;
  * every instance LISTENs, keeps a mirror, and after a reconnect reads only the rows written since
- * its cursor. Writes the database does not take are retried in the background until they land.
+ * its mirror's cursor (the table is the change log): a resync costs what was missed, in the
+ * database and in process. Writes the database does not take are retried in the background until
+ * they land.
  * Replay records and the IdP outbox live in the database too.
  *
  * `{ connectionString }` makes the store create (and on `close()` end) its own `pg.Pool` — `pg` is
@@ -306,6 +322,11 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresRevo
     for (const revocation of revocations) for (const listener of listeners) listener(revocation, meta);
   };
 
+  // Deliveries carry their writer's horizon as their position (mirrors move their cursor along),
+  // except while revocations left out of a payload are being read: no cursor moves past them
+  // before they are delivered.
+  let leftOut = 0;
+  let lastPosition: ChangePosition | undefined;
   const onNotification = (payload: string | undefined) => {
     const notification = parseNotification(payload);
     if (!notification) return; // not ours (a stray NOTIFY on the channel)
@@ -314,30 +335,35 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresRevo
       ...(notification.publishedAt !== undefined ? { publishedAt: notification.publishedAt } : {}),
       ...(notification.origin !== undefined ? { origin: notification.origin } : {}),
     };
+    if (notification.epoch !== undefined) {
+      lastPosition = { log: LOG, epoch: notification.epoch, seq: Number(notification.horizon) };
+      changeLog.saw(lastPosition);
+    }
     if (!notification.more) {
-      sync.observe(notification, notification.revocations);
-      deliver(notification.revocations, meta);
+      const position = leftOut === 0 ? lastPosition : undefined;
+      deliver(notification.revocations, position === undefined ? meta : { ...meta, position });
       return;
     }
     void fetchLeftOut(notification, meta);
   };
 
-  // Revocations too large for a payload: read them by the writer's transaction id. Until a read
-  // has covered them, notifications must not move the cursor past them.
+  // Revocations too large for a payload: read them by the writer's transaction id, then deliver
+  // them with the newest position heard (every notification before it has been delivered).
   const fetchLeftOut = async (notification: Notification, meta: DeliveryMeta) => {
-    sync.untrack();
+    leftOut++;
     let rows: Revocation[];
     try {
-      rows = (await sync.rowsOf(notification.txid)).filter(mayHaveBeenLeftOut);
+      rows = (await changeLog.rowsOf(notification.txid)).filter(mayHaveBeenLeftOut);
     } catch (error) {
+      leftOut--;
       // A delivery we cannot complete: drop the connection so that every mirror resyncs.
       noteError(error);
       listener.restart(error);
       return;
     }
-    for (const revocation of rows) sync.replica.apply(revocation);
-    deliver(rows, meta);
-    sync.catchUp().catch(noteError); // moves the cursor again
+    leftOut--;
+    const position = leftOut === 0 ? lastPosition : undefined;
+    deliver(rows, position === undefined ? meta : { ...meta, position });
   };
 
   const listener = new PostgresListener({
@@ -350,13 +376,12 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresRevo
     onStatus: setStatus,
     onError: noteError,
   });
-  const sync = new PostgresSync(pool, names, listener, commandTimeoutMs, clock);
+  const changeLog = new PostgresChangeLog(pool, names, commandTimeoutMs);
   const writer = new PostgresWriter(pool, names, ready, commandTimeoutMs, clock);
   const outbox = postgresOutbox(pool, names, ready, commandTimeoutMs);
 
   const purge = async (): Promise<number> => {
     await ready();
-    sync.replica.sweep(clock());
     let total = 0;
     for (let batch = 0; batch < PURGE_MAX_BATCHES; batch++) {
       const deleted = await purgeBatch();
@@ -450,8 +475,14 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresRevo
     },
     async snapshot(now) {
       await ready();
-      await sync.catchUp();
-      return sync.replica.entries(now);
+      return changeLog.snapshot(now);
+    },
+    changeLog: {
+      contiguous: changeLog.contiguous,
+      async read(cursor, now) {
+        await ready();
+        return changeLog.read(cursor, now);
+      },
     },
     subscribe(listener) {
       listeners.add(listener);
@@ -472,9 +503,8 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresRevo
         connected: listener.active,
         listenerPid: listener.pid,
         connects: listener.connects,
-        horizon: sync.horizon?.toString(),
-        replicated: sync.replica.size,
-        ...sync.counters,
+        horizon: changeLog.latest === undefined ? undefined : String(changeLog.latest.seq),
+        ...changeLog.counters,
         notifications,
         queuedWrites: writer.pending,
         purged,

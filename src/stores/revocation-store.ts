@@ -356,8 +356,10 @@ export interface RevocationChanges {
  *
  * To implement one: positions of a log only go up, and deliveries of one log arrive in position
  * order; `contiguous: true` promises that each change of a log takes the next number (a store that
- * numbers with gaps, e.g. a database sequence, says false: a mirror then cannot tell a lost
- * delivery, and follows deliveries as they come).
+ * numbers with gaps, e.g. a database's transaction ids, says false: a mirror then cannot tell a
+ * lost delivery, and follows deliveries as they come once it has read since its last connect). A
+ * delivered position then promises that every change before it was either delivered since the
+ * subscription became active or committed before that (a read started after it covers those).
  *
  * @example
  * ```ts

@@ -304,8 +304,8 @@ export class StoreMirror {
         this.again = true; // the store lost a log while we read: read everything again
         return true;
       }
-      this.moveCursor(changes.cursor, changeLog.contiguous);
-      if (this.behindCursor()) {
+      const again = this.moveCursor(changes.cursor, changeLog.contiguous);
+      if (again || this.behindCursor()) {
         this.again = true;
         return true;
       }
@@ -335,10 +335,15 @@ export class StoreMirror {
   }
 
   /**
-   * A delivery's position: moves the cursor on when it is the next change of its log (or any
-   * later one, for a store that numbers with gaps); a new epoch means the store lost that log
-   * (read everything again); a position past the next one means a delivery was lost, unless a
-   * read is under way (which covers it, or leaves it to the next).
+   * A delivery's position: moves the cursor on when it is the next change of its log (or, for a
+   * store that numbers with gaps, any later one once the mirror is fresh); a new epoch means the
+   * store lost that log (read everything again); a position past the next one means a delivery was
+   * lost, unless a read is under way (which covers it, or leaves it to the next).
+   *
+   * Why a log with gaps moves the cursor only while fresh: its positions cannot show a lost
+   * delivery, so a delivery proves the changes before it only to a mirror that has read since
+   * it last connected (what was committed before that read is in it, what came after was
+   * delivered). Until then, deliveries wait beside the cursor and the read takes the newest.
    */
   private follow(position: ChangePosition): void {
     const changeLog = this.changeLog;
@@ -352,7 +357,9 @@ export class StoreMirror {
       return;
     }
     if (at !== undefined && position.seq <= at.seq) return;
-    if (at !== undefined && (position.seq === at.seq + 1 || !changeLog.contiguous)) {
+    // Numbers with gaps say nothing by their distance (a position one past the cursor may still
+    // follow a change this mirror missed while away): only freshness lets such a delivery count.
+    if (at !== undefined && (changeLog.contiguous ? position.seq === at.seq + 1 : this.fresh)) {
       at.epoch = position.epoch;
       at.seq = position.seq;
       this.drain(position.log, at);
@@ -360,27 +367,45 @@ export class StoreMirror {
     }
     const pending = this.ahead.get(position.log) ?? new Map<number, string>();
     this.ahead.set(position.log, pending);
+    if (!changeLog.contiguous) {
+      // Only the newest of an epoch counts (see moveCursor): keep one.
+      for (const [seq, epoch] of pending) if (epoch === position.epoch && seq < position.seq) pending.delete(seq);
+    }
     pending.set(position.seq, position.epoch);
-    if (!this.reading && this.cursor !== undefined) this.fallBehind();
+    // A gap shows a lost delivery only where numbers are contiguous; elsewhere the next read takes it.
+    if (changeLog.contiguous && !this.reading && this.cursor !== undefined) this.fallBehind();
   }
 
-  /** The read's cursor, or (same epoch) the live one where deliveries already went further. */
-  private moveCursor(read: ChangeCursor, contiguous: boolean): void {
+  /**
+   * The read's cursor, or (same epoch) the live one where deliveries already went further. True
+   * when the read must be repeated: a store with gaps delivered positions of another epoch than
+   * the read's (its log started over before or after the read: the next read tells which).
+   */
+  private moveCursor(read: ChangeCursor, contiguous: boolean): boolean {
+    let again = false;
     const next = new Map<string, { epoch: string; seq: number }>();
     for (const position of Object.values(read)) {
       const live = this.cursor?.get(position.log);
       const further = live !== undefined && live.epoch === position.epoch && live.seq > position.seq;
       const at = further ? { ...live } : { epoch: position.epoch, seq: position.seq };
       if (!contiguous) {
-        // Deliveries of such a store come in order and none is lost while connected: the newest counts.
-        for (const [seq, epoch] of this.ahead.get(position.log) ?? []) {
+        // Deliveries of such a store come in order and none is lost while connected, and this read
+        // started after the last connect: the newest delivered counts.
+        const pending = this.ahead.get(position.log);
+        for (const [seq, epoch] of pending ?? []) {
           if ((epoch === at.epoch || at.epoch === '') && seq > at.seq) Object.assign(at, { epoch, seq });
+        }
+        for (const [seq, epoch] of pending ?? []) {
+          if (epoch === at.epoch) continue;
+          pending!.delete(seq);
+          again = true;
         }
       }
       next.set(position.log, at);
       this.drain(position.log, at);
     }
     this.cursor = next;
+    return again;
   }
 
   /** Moves `at` over the delivered positions that follow on from it; forgets those it passed. */
