@@ -117,5 +117,7 @@ export function validateIntrospection(
   }
   if (typeof payload.token_type === 'string' && /refresh/i.test(payload.token_type))
     throw invalidToken('type_mismatch');
+  // As for a JWT (registered-claims.ts): a token_use other than "access" (an ID token) never passes.
+  if (payload.token_use !== undefined && payload.token_use !== 'access') throw invalidToken('type_mismatch');
   return { ...payload, iss: expected.issuer };
 }
