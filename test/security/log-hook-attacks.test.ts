@@ -12,7 +12,7 @@ import {
   type VerifierOptions,
 } from '../../src/index.js';
 import { sendJson, type StubServer, startStubServer } from '../support/http.js';
-import { type EmbeddedIdp, startIdp } from '../support/idp.js';
+import { type EmbeddedIdp, startIdp, testClock } from '../support/idp.js';
 import { closedLater, closeVerifiers } from '../support/verifier-for.js';
 
 interface Line {
@@ -94,6 +94,65 @@ describe('an IdP answer that differs per request', () => {
       expect(line.message).not.toContain(CLIENT_SECRET);
       expect(line.message).not.toContain(Buffer.from(`api:${CLIENT_SECRET}`).toString('base64'));
       for (const token of tokens) expect(line.message).not.toContain(token);
+    }
+  });
+});
+
+describe('secrets in URLs and in IdP answers', () => {
+  // Operators put API keys in URLs (userinfo, a query), and IdPs echo requests in any answer: a
+  // line names an endpoint by origin and path only, and tells an answer's content never.
+  it('credentials and a query in the URLs we call, an IdP echoing our request: in no line', async () => {
+    const clock = testClock(Date.now());
+    const QUERY_SECRET = 'query-api-key-0123456789';
+    const PASSWORD = 'url-password-0123456789';
+    let introspectionAnswer: 'status' | 'echo' = 'status';
+    const idpStub = await startStubServer((req, res, body) => {
+      const path = new URL(req.url ?? '/', 'http://x').pathname;
+      if (path === '/.well-known/openid-configuration')
+        return sendJson(res, 200, { issuer: idpStub.url, jwks_uri: `${idpStub.url}/keys?key=${QUERY_SECRET}` });
+      if (path === '/introspect' && introspectionAnswer === 'echo') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return void res.end(`not json: ${body}`); // the request, token and all
+      }
+      sendJson(res, 503, { error: 'temporarily_unavailable', error_description: `you sent ${req.url}` });
+    });
+    servers.push(idpStub);
+    const { lines, logger } = recorder();
+    const withCredentials = idpStub.url.replace('://', `://operator:${PASSWORD}@`);
+    const verifiers = [
+      make({
+        issuer: idp.issuer,
+        audience: idp.audience,
+        jwksUri: `${withCredentials}/keys?key=${QUERY_SECRET}`,
+        logger,
+      }),
+      make({ issuer: idpStub.url, audience: 'api', logger }),
+      make({
+        issuer: idp.issuer,
+        audience: idp.audience,
+        clock,
+        introspection: {
+          clientId: 'api',
+          clientSecret: CLIENT_SECRET,
+          endpoint: `${idpStub.url}/introspect?key=${QUERY_SECRET}`,
+        },
+        logger,
+      }),
+    ];
+    const jwt = await idp.issueAccessToken({ scope: 'notes:read' });
+    const [configured, discovered, introspecting] = verifiers;
+    expect(await outcome(configured!.verify(jwt))).toBe('503 idp_unavailable');
+    expect(await outcome(discovered!.verify(jwt))).toBe('503 idp_unavailable');
+    const opaque = `opaque-secret-token-${'z'.repeat(30)}`;
+    expect(await outcome(introspecting!.verify(opaque))).toBe('503 idp_unavailable');
+    introspectionAnswer = 'echo';
+    clock.advance(60_000); // past the backoff: the endpoint answers 200 with an echo that is no JSON
+    expect(await outcome(introspecting!.verify(`${opaque}-2`))).toBe('503 idp_unavailable');
+    const told = lines.filter((line) => line.level !== 'debug');
+    expect(told).toHaveLength(4);
+    for (const line of told) {
+      for (const secret of [QUERY_SECRET, PASSWORD, CLIENT_SECRET, opaque, jwt, 'key=', 'operator'])
+        expect(line.message).not.toContain(secret);
     }
   });
 });

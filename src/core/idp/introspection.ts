@@ -54,7 +54,7 @@ export async function introspectToken(
   if (result.status !== 200) {
     const hinted = parseRetryAfter(result.headers.get('retry-after'));
     // The IdP's own words help whoever reads the log, minus anything of ours it echoes.
-    const said = readOAuthError(result.text, sentSecrets(token, config.client));
+    const said = readOAuthError(result.text, sentSecrets(token, config.client, endpoint));
     const what = said.error ? ` (${said.error}${said.error_description ? `: ${said.error_description}` : ''})` : '';
     const cause = new HttpRequestError('status', `introspection endpoint answered ${result.status}${what}`, {
       status: result.status,
