@@ -12,9 +12,17 @@ const REDACTED = '[redacted]';
 /** Shorter fragments are not cut: they would mangle ordinary words and carry too little to matter. */
 const MIN_FRAGMENT = 6;
 
-/** The secrets of one request: the token, and the client credentials the request carried. */
-export function sentSecrets(token: string | undefined, client: ClientAuthConfig | undefined): string[] {
+/**
+ * The secrets of one request: the token, the client credentials the request carried, and what the
+ * endpoint's URL may hold (a query's API key, userinfo), which an IdP echoing the request line
+ * would otherwise bring back into messages that name the endpoint by origin and path only.
+ */
+export function sentSecrets(token: string | undefined, client: ClientAuthConfig | undefined, endpoint?: URL): string[] {
   const secrets: string[] = [];
+  if (endpoint !== undefined) {
+    secrets.push(endpoint.username, endpoint.password, endpoint.search.slice(1));
+    for (const [name, value] of endpoint.searchParams) secrets.push(value, `${name}=${value}`);
+  }
   if (token) secrets.push(token, ...token.split('.').filter((part) => part.length >= 16));
   if (client?.clientSecret) {
     secrets.push(client.clientSecret);

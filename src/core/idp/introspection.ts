@@ -54,7 +54,7 @@ export async function introspectToken(
   if (result.status !== 200) {
     const hinted = parseRetryAfter(result.headers.get('retry-after'));
     // The IdP's own words help whoever reads the log, minus anything of ours it echoes.
-    const said = readOAuthError(result.text, sentSecrets(token, config.client));
+    const said = readOAuthError(result.text, sentSecrets(token, config.client, endpoint));
     const what = said.error ? ` (${said.error}${said.error_description ? `: ${said.error_description}` : ''})` : '';
     const cause = new HttpRequestError('status', `introspection endpoint answered ${result.status}${what}`, {
       status: result.status,
@@ -117,5 +117,7 @@ export function validateIntrospection(
   }
   if (typeof payload.token_type === 'string' && /refresh/i.test(payload.token_type))
     throw invalidToken('type_mismatch');
+  // As for a JWT (registered-claims.ts): a token_use other than "access" (an ID token) never passes.
+  if (payload.token_use !== undefined && payload.token_use !== 'access') throw invalidToken('type_mismatch');
   return { ...payload, iss: expected.issuer };
 }

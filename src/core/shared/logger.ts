@@ -8,11 +8,12 @@
  * a token that is accepted, and one comparison to that of a 401.
  *
  * "Once": every problem has a key (its kind, the issuer, and what it is about: the store, the
- * IdP's answer, the message). Its first occurrence is logged; later ones are not, until it is
- * over. It is over when the verifier sees it end (the store syncs again, a JWKS with usable keys
- * is fetched, a misconfiguration heals: the verifier then reports it again only if it comes back),
- * or after {@link QUIET_MS} without an occurrence, for problems whose end cannot be seen (an
- * introspection endpoint that failed, a 500). Then it is logged again when it comes back.
+ * endpoint and how it failed, the message; not the IdP's own words, which may change with every
+ * answer). Its first occurrence is logged; later ones are not, until it is over. It is over when
+ * the verifier sees it end (the store syncs again, a JWKS with usable keys is fetched, a
+ * misconfiguration heals: the verifier then reports it again only if it comes back), or after
+ * {@link QUIET_MS} without an occurrence, for problems whose end cannot be seen (an introspection
+ * endpoint that failed, a 500). Then it is logged again when it comes back.
  *
  * Lines never carry a token or a secret: they are built from our own text, from
  * `MisconfiguredError` messages, and from HTTP failures that name an endpoint's origin and path
@@ -34,7 +35,8 @@ import { RevocableJwtError } from './revocable-jwt-error.js';
  *
  * A plain object literal is checked key by key (a misspelt `warning` throws at construction); a
  * logger object of your logging library (console, winston) is used for its `warn`, `error` and
- * `debug` methods, called as methods. A throwing logger never affects a request.
+ * `debug` methods, called as methods. A throwing logger, or an async one whose promise rejects,
+ * never affects a request.
  *
  * @example
  * ```ts
@@ -181,7 +183,8 @@ export class VerifierLog {
     if (error.status < 500) return;
     if (error.reason === 'idp_unavailable') {
       const http = httpCause(error);
-      this.problem(`idp_unavailable|${context.issuer}|${error.description}|${http ?? ''}`, context, 'warn', {
+      const key = `idp_unavailable|${context.issuer}|${error.description}|${withoutIdpWords(http ?? '')}`;
+      this.problem(key, context, 'warn', {
         kind: 'idp_unavailable',
         message: unavailableLine(error.description, http, context.issuer),
       });
@@ -294,7 +297,10 @@ export class VerifierLog {
   private write(level: Level, message: string, details: VerifierLogDetails): void {
     try {
       // Called as a method: a library's logger may need its `this`.
-      this.logger[level]?.(message, details);
+      const written: unknown = this.logger[level]?.(message, details);
+      // An async logger whose sink fails must not leave an unhandled rejection (it ends the process).
+      if (typeof (written as PromiseLike<unknown> | undefined)?.then === 'function')
+        Promise.resolve(written).catch(() => undefined);
     } catch {
       // A broken logger must never turn into a refused request or a crash.
     }
@@ -320,6 +326,16 @@ function httpCause(error: unknown): string | undefined {
     if (current instanceof RevocableJwtError && current.reason.startsWith('http_')) return current.message;
   }
   return undefined;
+}
+
+/**
+ * An HTTP failure's message without the IdP's own words, which follow the endpoint in parentheses
+ * (introspection's `error` and `error_description`): they may differ on every answer (a trace id,
+ * an echo of the request), so they are shown but are no part of which problem it is.
+ */
+function withoutIdpWords(message: string): string {
+  const words = message.indexOf(' (');
+  return words === -1 ? message : message.slice(0, words);
 }
 
 /** The line for requests answered 503 because something of the IdP's could not be had. */

@@ -76,8 +76,9 @@ export interface VerifierOptions {
    * and its `aud`, if it has one, is not looked at: the configured claim alone decides. So use it
    * only with such an IdP: where access tokens do carry `aud`, a client's tokens for every API it
    * calls would pass. In either mode a token whose `token_use` claim is present and is not
-   * `"access"` (a Cognito ID token) is refused (`type_mismatch`). Applies to JWT access tokens;
-   * introspection answers keep their own rule (`aud`, or `introspection.allowMissingAudience`).
+   * `"access"` (a Cognito ID token) is refused (`type_mismatch`), an introspection answer that says
+   * so too. Applies to JWT access tokens; introspection answers keep their own audience rule (`aud`,
+   * or `introspection.allowMissingAudience`).
    */
   audienceClaim?: AudienceClaim;
   /** JWKS URL. Default: `jwks_uri` from the issuer's discovery metadata. */

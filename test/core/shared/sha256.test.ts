@@ -5,9 +5,18 @@
 import { describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import { portableSha256, portableSha256OfBytes, sha256, sha256OfBytes } from '../../../src/core/shared/sha256.js';
+import {
+  portableSha256,
+  portableSha256Bytes,
+  portableSha256OfBytes,
+  sha256,
+  sha256Bytes,
+  sha256OfBytes,
+} from '../../../src/core/shared/sha256.js';
 
 const reference = (text: string) => createHash('sha256').update(text).digest('base64url');
+/** Any UTF-16 code unit, lone surrogates included (a `sub` or `jti` may carry one: JSON's \ud800). */
+const codeUnits = fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((unit) => String.fromCharCode(unit)) });
 
 describe('sha256', () => {
   it('is the RFC 6234 digest, base64url', () => {
@@ -23,6 +32,34 @@ describe('sha256', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  // Revocation keys are these digests: stored in Redis and PostgreSQL, compared across instances
+  // and versions. Whatever computes them (the one-shot crypto.hash, a Hash object, the pure-JS
+  // fallback) must give the digests of the UTF-8 bytes, a lone surrogate as U+FFFD, as before.
+  it('the same digests, text and raw bytes, for any UTF-16 string, lone surrogates included', () => {
+    fc.assert(
+      fc.property(codeUnits, (text) => {
+        const bytes = createHash('sha256').update(text).digest();
+        expect(sha256(text)).toBe(bytes.toString('base64url'));
+        expect(portableSha256(text)).toBe(bytes.toString('base64url'));
+        expect(Buffer.from(sha256Bytes(text)).equals(bytes)).toBe(true);
+        expect(Buffer.from(portableSha256Bytes(text)).equals(bytes)).toBe(true);
+      }),
+      { numRuns: 1000 },
+    );
+    // Pinned: the digests every released version stored (a lone surrogate hashes as U+FFFD).
+    const pinned: Array<[string, string]> = [
+      ['\ud800', 'g9VEzMIjwFfSv4DT8qMpgsMsPA244mdIINpQZHg_sJc'],
+      ['a\udc00b', 'BQh4Ezku_Bb-j_RIkgxjKOU6-GXfOUGUNmWdn_2pD3s'],
+      ['jws:\udfff\ud800', 'OF-MuyOibtQVbjaeGvLm3Et8t8Xz1K6n5VQ6GKZ5MpQ'],
+      ['\ud83d\ude00', '8EQ6NCxe9UeDoRG1G6Vsk45HTDIyTZDDpgycjjo34tk'],
+      ['é', 'SplVfkAzw1Od4utlRyAXytX5VX96BiWgnxw_biumnEw'],
+    ];
+    for (const [text, digest] of pinned) {
+      expect(sha256(text)).toBe(digest);
+      expect(Buffer.from(sha256Bytes(text)).toString('base64url')).toBe(digest);
+    }
   });
 });
 
