@@ -1,6 +1,7 @@
 /**
- * Who checks a JWS signature: node:crypto's one-shot `verify` where Node is the runtime, jose's
- * WebCrypto path everywhere else (workerd, Deno, Bun, browsers). Both take the same token, the
+ * Who checks a JWS signature: node:crypto's one-shot `verify` on the runtimes whose node:crypto
+ * the differential tests hold equal to jose's ({@link NODE_CRYPTO_RUNTIMES}), jose's WebCrypto
+ * path everywhere else (workerd, browsers, and any runtime not proven). Both take the same token, the
  * same key resolver (the issuer's JWKS through jose's key selection, or the configured HMAC
  * secret) and the same allowlist, and answer alike: the protected header and the payload bytes,
  * or a jose error whose class says why (rejections.ts turns it into the client's reason).
@@ -15,6 +16,7 @@ import type { FlattenedJWSInput, JWSHeaderParameters } from 'jose';
 import type { VerificationKey } from '../idp/jwks.js';
 import type { SegmentDecoder } from './compact-jws.js';
 import type { CanonicalJws } from './token-shape.js';
+import { type JsRuntime, jsRuntime } from './js-runtime.js';
 import { nodeCryptoJws } from './node-crypto-jws.js';
 import { webCryptoJws } from './webcrypto-jws.js';
 
@@ -61,14 +63,24 @@ export interface JwsBackend {
 
 export type JwsBackendName = 'node:crypto' | 'webcrypto';
 
+/**
+ * The runtimes that check signatures with their node:crypto: those on which the whole
+ * differential corpus (named attacks and generated tokens, access tokens and DPoP proofs) gets
+ * the same answers from both backends. Node's is run by jest (test/security/backend-differential*,
+ * dpop-backend-differential) and on every pinned Node by `npm run test:runtimes`
+ * (test/runtimes/differential-entry.ts), which runs it on Bun and Deno too.
+ */
+export const NODE_CRYPTO_RUNTIMES: ReadonlySet<JsRuntime> = new Set<JsRuntime>(['node']);
+
+const chosen = NODE_CRYPTO_RUNTIMES.has(jsRuntime()) ? nodeCryptoJws : undefined;
 let forced: JwsBackend | undefined;
 
-/** The backend a new verifier uses: node:crypto where it runs, else WebCrypto (or what a test forced). */
+/** The backend a new verifier uses: node:crypto on the runtimes above, else WebCrypto (or what a test forced). */
 export function defaultJwsBackend(): JwsBackend {
-  return forced ?? nodeCryptoJws ?? webCryptoJws;
+  return forced ?? chosen ?? webCryptoJws;
 }
 
-/** The backend by name, for tests that compare them; undefined when node:crypto is absent. */
+/** The backend by name, for tests that compare them; undefined where the runtime has no node:crypto. */
 export function jwsBackend(name: JwsBackendName): JwsBackend | undefined {
   return name === 'webcrypto' ? webCryptoJws : nodeCryptoJws;
 }
