@@ -13,6 +13,7 @@ import {
   type DifferentialContext,
   differentialContext,
   HMAC,
+  isOffCurveEcJwk,
   outcomeOf,
   propertyBackendsAgree,
   type TestKey,
@@ -31,6 +32,20 @@ describe('the backends', () => {
   it('node:crypto is available on Node and is what a new verifier uses', () => {
     expect(jwsBackend('node:crypto')?.name).toBe('node:crypto');
     expect(defaultJwsBackend().name).toBe('node:crypto');
+  });
+});
+
+describe('the known deviations the runtime differential may pin', () => {
+  it('tells an EC key moved off its curve from genuine keys of every curve (Deno’s WebCrypto imports it)', () => {
+    for (const name of ['p256', 'p384', 'p521', 'attacker-p256', 'rsa', 'ed'])
+      expect([name, isOffCurveEcJwk(key(name).publicJwk ?? key(name).privateKey.export({ format: 'jwk' }))]).toEqual([
+        name,
+        false,
+      ]);
+    expect(isOffCurveEcJwk(key('p256-off-curve').publicJwk)).toBe(true);
+    // Not a well-formed key at all (a short coordinate): not this deviation.
+    const { x, ...rest } = key('p256-off-curve').publicJwk!;
+    expect(isOffCurveEcJwk({ ...rest, x: x!.slice(2) })).toBe(false);
   });
 });
 
