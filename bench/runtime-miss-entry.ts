@@ -52,6 +52,8 @@ export interface RuntimeMissOutput {
   version: string;
   defaultBackend: string;
   samples: Record<string, Record<string, number[]>>;
+  /** CPU seconds this process used (every thread), or null where the runtime cannot tell. */
+  cpuSeconds: number | null;
 }
 
 type Op = (index: number) => unknown;
@@ -165,11 +167,18 @@ for (let r = 0; r < input.rounds; r++) {
 }
 for (const [, verifier] of verifiers) await verifier.close();
 
-const versions = (globalThis as { process?: { versions?: Record<string, string> } }).process?.versions ?? {};
+const runtimeProcess = (
+  globalThis as {
+    process?: { versions?: Record<string, string>; cpuUsage?: () => { user: number; system: number } };
+  }
+).process;
+const versions = runtimeProcess?.versions ?? {};
+const usage = runtimeProcess?.cpuUsage?.();
 const output: RuntimeMissOutput = {
   runtime: jsRuntime(),
   version: versions.bun ?? versions.deno ?? versions.node ?? 'unknown',
   defaultBackend: defaultJwsBackend().name,
   samples,
+  cpuSeconds: usage === undefined ? null : (usage.user + usage.system) / 1e6,
 };
 console.log(JSON.stringify(output));

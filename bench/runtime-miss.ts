@@ -113,6 +113,8 @@ interface RunRecord {
   load1: [number, number];
   /** Busy share of core 1 during the run (other processes; the driver idles), and steal on both cores. */
   otherCore: number;
+  /** Share of core 0 other processes took during the run (its busy time less the runtime's own CPU). */
+  othersOnCore0: number | null;
   steal: number;
 }
 
@@ -166,20 +168,25 @@ async function main() {
           env: { ...process.env, DENO_DIR: join(CACHE, 'deno-dir'), DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' },
         });
         const delta = cpuDelta(before, cpuSnapshot());
+        const elapsed = (performance.now() - started) / 1000;
         const output = JSON.parse(stdout.trim().split('\n').at(-1)!) as RuntimeMissOutput;
         outputs.set(target.label, [...(outputs.get(target.label) ?? []), output]);
         const record: RunRecord = {
           pass,
           runtime: target.label,
-          seconds: round((performance.now() - started) / 1000, 1),
+          seconds: round(elapsed, 1),
           load1: [round(load, 2), round(loadavg()[0]!, 2)],
           otherCore: delta.cpu1?.busy ?? NaN,
+          othersOnCore0:
+            output.cpuSeconds === null
+              ? null
+              : round(Math.max(0, (delta.cpu0?.busy ?? NaN) - output.cpuSeconds / elapsed), 3),
           steal: Math.max(delta.cpu0?.steal ?? 0, delta.cpu1?.steal ?? 0),
         };
         runs.push(record);
         log(
           `pass ${pass + 1}/${PASSES} ${target.label}: ${record.seconds} s, load ${record.load1.join('→')}, ` +
-            `core 1 busy ${record.otherCore}, steal ${record.steal}`,
+            `others on core 0 ${record.othersOnCore0}, core 1 busy ${record.otherCore}, steal ${record.steal}`,
         );
       }
     }
@@ -222,9 +229,11 @@ async function main() {
   }
   const loads = runs.flatMap((r) => r.load1);
   const others = runs.map((r) => r.otherCore);
+  const core0 = runs.flatMap((r) => (r.othersOnCore0 === null ? [] : [r.othersOnCore0]));
   const md = [
-    `Machine: load average ${Math.min(...loads)}–${Math.max(...loads)}, core 1 (other processes) ` +
-      `${Math.min(...others)}–${Math.max(...others)} busy, steal ≤ ${Math.max(...runs.map((r) => r.steal))}; ` +
+    `Machine: load average ${Math.min(...loads)}–${Math.max(...loads)}, other processes on core 0 ` +
+      `${Math.min(...core0)}–${Math.max(...core0)} of it, core 1 ${Math.min(...others)}–${Math.max(...others)} busy, ` +
+      `steal ≤ ${Math.max(...runs.map((r) => r.steal))}; ` +
       `${PASSES} passes × ${ROUNDS} rounds, ${POOL} tokens / proofs per case and round.`,
     '',
     '| runtime | alg | case | node:crypto µs | WebCrypto µs | node:crypto speed-up | crypto.verify floor µs |',
