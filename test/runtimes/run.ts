@@ -1,10 +1,19 @@
 /**
  * `npm run test:runtimes`: the fetch and Hono adapters on Node 20 (the engines floor), 22 and 24,
- * Bun, Deno and workerd. Installs the runtimes (install.mjs, cached in .cache/runtimes), bundles
- * the conformance scenarios with the built package (dist/), jose, lru-cache and Hono into one ESM
- * file per entry (so no runtime resolves node_modules), starts the embedded IdP on 127.0.0.1,
- * closes a port for an issuer that is down, mints the tokens (logout tokens and SETs too), runs
- * the bundle on each runtime and compares every answer with the one expected here. Exits 1 on any difference. Run `npm run build` first (the npm script does).
+ * Bun, Deno and workerd (without and with `nodejs_compat`). Installs the runtimes (install.mjs,
+ * cached in .cache/runtimes), bundles the conformance scenarios with the built package (dist/),
+ * jose, lru-cache and Hono into one ESM file per entry (so no runtime resolves node_modules),
+ * starts the embedded IdP on 127.0.0.1, closes a port for an issuer that is down, mints the tokens
+ * (logout tokens and SETs too), runs the bundle on each runtime and compares every answer with
+ * the one expected here, the signature backend the runtime uses included.
+ *
+ * Then the signature backends' differential corpus (differential-entry.ts: named attacks,
+ * generated tokens and mutated DPoP proofs, node:crypto against WebCrypto) on every runtime that
+ * has a node:crypto: each Node, Bun and Deno. Every case must get the same answer from both, the
+ * answer due, bar the deviations pinned per runtime below (which must show, so a runtime that
+ * changes is noticed). DIFFERENTIAL_TOKENS / DIFFERENTIAL_PROOFS / FUZZ_SEED change the run.
+ *
+ * Exits 1 on any difference. Run `npm run build` first (the npm script does).
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -15,9 +24,11 @@ import { isDeepStrictEqual, promisify } from 'node:util';
 import { type BuildOptions, build } from 'esbuild';
 import { SignJWT } from 'jose';
 import { CREDENTIAL_CHANGE } from '../../src/index.js';
+import type { KnownDeviation } from '../security/backend-differential.js';
 import { dpopClient } from '../support/dpop.js';
 import { attackerKey, type EmbeddedIdp, signToken, standardClaims, startIdp, tokenAt } from '../support/idp.js';
 import { APP_NAMES, type AppName, type ConformanceInput, ORIGIN, type Observed } from './conformance.js';
+import type { CorpusReport, DifferentialInput, DifferentialReport } from './differential-entry.js';
 // @ts-expect-error: a plain .mjs script without types
 import { CACHE, install, locate, RUNTIMES } from './install.mjs';
 
@@ -33,34 +44,74 @@ interface RuntimeSpec {
   bin?: string;
 }
 
-/** How each runtime runs the bundle (`cli`: the command entry; `worker`: the Worker entry). */
+/** How each runtime runs a bundle (`cli`: a command entry; `worker`: the Worker entry). */
 interface Target {
   label: string;
+  /** The conformance run, given its input. */
   command: (input: string) => [string, string[]];
+  /** The signature backend a verifier uses there (jws-backend.ts). */
+  backend: 'node:crypto' | 'webcrypto';
+  /**
+   * Where the runtime has a node:crypto: how it runs the differential bundle, the runtime it must
+   * say it is (js-runtime.ts), and the deviations pinned for it (dpop-differential.ts).
+   */
+  differential:
+    | { command: (input: string) => [string, string[]]; runtime: string; tolerated: KnownDeviation[] }
+    | { skipped: string };
 }
-
-/** workerd runs without nodejs_compat: the fetch and Hono code path needs no Node API. */
-const WORKERD_FLAGS: string[] = [];
 
 function targets(): Target[] {
   const cli = join(bundles, 'cli.mjs');
   const worker = join(bundles, 'worker.mjs');
+  const differential = join(bundles, 'differential.mjs');
   const bin = (name: string) => locate((RUNTIMES as RuntimeSpec[]).find((r) => r.name === name)).bin as string;
   const version = (name: string) => (RUNTIMES as RuntimeSpec[]).find((r) => r.name === name)!.version;
   const workerd = locate((RUNTIMES as RuntimeSpec[]).find((r) => r.name === 'workerd')).prefix as string;
+  const node = (name: string): Target => ({
+    label: `Node ${version(name)}`,
+    command: (input) => [bin(name), [cli, input]],
+    backend: 'node:crypto',
+    differential: { command: (input) => [bin(name), [differential, input]], runtime: 'node', tolerated: [] },
+  });
+  const deno = (file: string, input: string, ...allow: string[]): [string, string[]] => [
+    bin('deno'),
+    ['run', '--no-prompt', ...allow, file, input],
+  ];
+  // workerd: the fetch and Hono code path needs no Node API, so it runs without nodejs_compat;
+  // with it, workerd offers a node:crypto and says it is Node 22, and must still use WebCrypto.
+  const workerdTarget = (flags: string[]): Target => ({
+    label: `workerd (miniflare ${version('workerd')}${flags.length > 0 ? `, ${flags.join(', ')}` : ''})`,
+    command: (input) => [bin('node24'), [join(here, 'miniflare-host.mjs'), workerd, worker, input, ...flags]],
+    backend: 'webcrypto',
+    differential: {
+      skipped:
+        flags.length === 0
+          ? 'no node:crypto here (WebCrypto is its only backend)'
+          : 'its node:crypto is never chosen (verifiers use WebCrypto: checked above)',
+    },
+  });
   return [
-    { label: `Node ${version('node20')}`, command: (input) => [bin('node20'), [cli, input]] },
-    { label: `Node ${version('node22')}`, command: (input) => [bin('node22'), [cli, input]] },
-    { label: `Node ${version('node24')}`, command: (input) => [bin('node24'), [cli, input]] },
-    { label: `Bun ${version('bun')}`, command: (input) => [bin('bun'), [cli, input]] },
+    node('node20'),
+    node('node22'),
+    node('node24'),
+    {
+      label: `Bun ${version('bun')}`,
+      command: (input) => [bin('bun'), [cli, input]],
+      backend: 'node:crypto',
+      differential: { command: (input) => [bin('bun'), [differential, input]], runtime: 'bun', tolerated: [] },
+    },
     {
       label: `Deno ${version('deno')}`,
-      command: (input) => [bin('deno'), ['run', '--no-prompt', '--allow-net=127.0.0.1', cli, input]],
+      command: (input) => deno(cli, input, '--allow-net=127.0.0.1'),
+      backend: 'webcrypto',
+      differential: {
+        command: (input) => deno(differential, input),
+        runtime: 'deno',
+        tolerated: ['webcrypto-imports-off-curve-ec-keys'],
+      },
     },
-    {
-      label: `workerd (miniflare ${version('workerd')})`,
-      command: (input) => [bin('node24'), [join(here, 'miniflare-host.mjs'), workerd, worker, input, ...WORKERD_FLAGS]],
-    },
+    workerdTarget([]),
+    workerdTarget(['nodejs_compat']),
   ];
 }
 
@@ -85,6 +136,12 @@ async function bundle(): Promise<void> {
     entryPoints: [join(here, 'worker-entry.ts')],
     outfile: join(bundles, 'worker.mjs'),
     conditions: ['workerd', 'worker', 'browser'],
+  });
+  // The differential corpus from the sources: the signature backends are internal to the package.
+  await build({
+    ...common,
+    entryPoints: [join(here, 'differential-entry.ts')],
+    outfile: join(bundles, 'differential.mjs'),
   });
   for (const file of ['cli.mjs', 'worker.mjs']) {
     const source = readFileSync(join(bundles, file), 'utf8');
@@ -210,9 +267,9 @@ const invalidRequest = (description: string) =>
     error: 'invalid_request',
     error_description: description,
   });
-/** The answers every runtime must give, exactly. */
-function expected(): Record<string, Observed> {
-  const out: Record<string, Observed> = {};
+/** The answers every runtime must give, exactly (but the signature backend, which is the target's). */
+function expected(backend: Target['backend']): Record<string, Observed> {
+  const out: Record<string, Observed> = { 'signature backend': { status: 200, headers: {}, body: backend } };
   for (const name of APP_NAMES) {
     const ok = (body: unknown): Observed => ({ status: 200, headers: {}, body });
     out[`${name} valid token`] = ok({ sub: 'alice', scope: 'notes:read' });
@@ -297,6 +354,79 @@ function differences(got: Record<string, Observed>, want: Record<string, Observe
   );
 }
 
+const count = (name: string, fallback: number) => {
+  const value = Number(process.env[name]);
+  return Number.isInteger(value) && value > 0 ? value : fallback;
+};
+
+/** What is wrong with one half of a differential report (nothing when it held). */
+function corpusProblems(what: string, report: CorpusReport, runs: number, tolerated: KnownDeviation[]): string[] {
+  const problems = report.namedFailures.map((failure) => `${what}, named: ${failure}`);
+  if (report.generatedFailure !== undefined) problems.push(`${what}, generated:\n${report.generatedFailure}`);
+  else if (report.generated !== runs) problems.push(`${what}: ${report.generated} of ${runs} generated cases ran`);
+  if (report.unreached.length > 0) problems.push(`${what}: the generator never reached ${report.unreached.join(', ')}`);
+  const seen = Object.keys(report.deviations).sort();
+  const pinned = [...tolerated].sort();
+  if (!isDeepStrictEqual(seen, pinned))
+    problems.push(`${what}: deviations seen ${JSON.stringify(seen)}, pinned ${JSON.stringify(pinned)}`);
+  return problems;
+}
+
+/** The differential corpus on each runtime that has node:crypto; the number of runtimes where it failed. */
+async function runDifferential(): Promise<number> {
+  const input: DifferentialInput = {
+    tokens: count('DIFFERENTIAL_TOKENS', 3_000),
+    proofs: count('DIFFERENTIAL_PROOFS', 1_000),
+    seed: count('FUZZ_SEED', 20_261_201),
+    tolerated: [],
+  };
+  let failed = 0;
+  for (const target of targets()) {
+    const { differential } = target;
+    if ('skipped' in differential) {
+      console.log(`-    ${target.label}: no differential run: ${differential.skipped}`);
+      continue;
+    }
+    const [file, args] = differential.command(JSON.stringify({ ...input, tolerated: differential.tolerated }));
+    try {
+      const { stdout } = await run(file, args, { timeout: 600_000, maxBuffer: 16 * 1024 * 1024, env: runtimeEnv() });
+      const report = JSON.parse(stdout.trim().split('\n').at(-1)!) as DifferentialReport;
+      const problems = [
+        ...(report.runtime === differential.runtime ? [] : [`runs as ${report.runtime}, not ${differential.runtime}`]),
+        ...(report.defaultBackend === target.backend
+          ? []
+          : [`verifiers use ${report.defaultBackend}, not ${target.backend}`]),
+        ...corpusProblems('access tokens', report.accessTokens, input.tokens, differential.tolerated),
+        ...corpusProblems('DPoP proofs', report.dpopProofs, input.proofs, differential.tolerated),
+      ];
+      const { accessTokens: at, dpopProofs: dp } = report;
+      const deviations = Object.entries(at.deviations)
+        .map(([name, n]) => `${name} ×${n} (tokens)`)
+        .concat(Object.entries(dp.deviations).map(([name, n]) => `${name} ×${n} (proofs)`));
+      const summary =
+        `${at.named} named attacks + ${at.generated} tokens, ${dp.named} named proofs + ${dp.generated} proofs` +
+        `${deviations.length > 0 ? `; pinned: ${deviations.join(', ')}` : ''} (${report.seconds} s)`;
+      if (problems.length > 0) {
+        failed++;
+        console.log(`FAIL ${target.label}: ${summary}\n  ${problems.join('\n  ')}`);
+      } else console.log(`ok   ${target.label}: backends agree on ${summary}; verifiers use ${report.defaultBackend}`);
+    } catch (error) {
+      failed++;
+      const { stderr, code, signal } = error as { stderr?: string; code?: number; signal?: string };
+      console.log(`FAIL ${target.label}: exit ${code ?? signal}\n${(stderr ?? String(error)).slice(0, 4000)}`);
+    }
+  }
+  return failed;
+}
+
+/** The environment the runtimes run in: Deno's cache in .cache, no update check, no colours. */
+const runtimeEnv = () => ({
+  ...process.env,
+  DENO_DIR: join(CACHE, 'deno-dir'),
+  DENO_NO_UPDATE_CHECK: '1',
+  NO_COLOR: '1',
+});
+
 async function main(): Promise<number> {
   const seconds = (from: number) => ((performance.now() - from) / 1000).toFixed(1);
   const started = performance.now();
@@ -308,18 +438,14 @@ async function main(): Promise<number> {
   // It publishes a Token Status List too: the status list scenarios' tokens have entries in it.
   const idp = await startIdp({ statusList: true });
   const downIssuer = await closedPortIssuer();
-  const want = expected();
   let failed = 0;
   try {
     for (const target of targets()) {
+      const want = expected(target.backend);
       const from = performance.now();
       const [file, args] = target.command(JSON.stringify(await inputFor(idp, downIssuer)));
       try {
-        const { stdout } = await run(file, args, {
-          timeout: 60_000,
-          maxBuffer: 16 * 1024 * 1024,
-          env: { ...process.env, DENO_DIR: join(CACHE, 'deno-dir'), DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' },
-        });
+        const { stdout } = await run(file, args, { timeout: 60_000, maxBuffer: 16 * 1024 * 1024, env: runtimeEnv() });
         const got = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, Observed>;
         const diff = differences(got, want);
         if (diff.length > 0) {
@@ -338,7 +464,8 @@ async function main(): Promise<number> {
   } finally {
     await idp.close();
   }
-  console.log(`test:runtimes ${failed === 0 ? 'passed' : `failed on ${failed} runtime(s)`} in ${seconds(started)} s`);
+  failed += await runDifferential();
+  console.log(`test:runtimes ${failed === 0 ? 'passed' : `failed (${failed} run(s))`} in ${seconds(started)} s`);
   return failed === 0 ? 0 : 1;
 }
 

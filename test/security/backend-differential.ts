@@ -13,10 +13,22 @@
  * ECDSA r or s zeroed, r = n, the high-S twin, DER instead of r‖s, random bytes), and whole tokens
  * re-spelled (padding, spare bits, `+/`, whitespace, segments added or lost).
  *
- * Shared by test/security/backend-differential.test.ts (bounded, CI) and
- * test/security/fuzz-long.ts (`npm run fuzz`, ≥ 10⁵ cases). No @jest/globals here.
+ * Named attacks ({@link ACCESS_TOKEN_ATTACKS}) come first, each with the answer both must give.
+ *
+ * Shared by test/security/backend-differential.test.ts (bounded, CI), test/security/fuzz-long.ts
+ * (`npm run fuzz`, ≥ 10⁵ cases) and test/runtimes/differential-entry.ts (the same corpus on every
+ * pinned Node, Bun and Deno). Runtime-neutral: no @jest/globals, no Node-only I/O, node:crypto and
+ * node:buffer imported by name.
  */
-import { constants, createHmac, generateKeyPairSync, sign as nodeSign, type KeyObject } from 'node:crypto';
+import { Buffer } from 'node:buffer';
+import {
+  constants,
+  createHmac,
+  createPublicKey,
+  generateKeyPairSync,
+  sign as nodeSign,
+  type KeyObject,
+} from 'node:crypto';
 import fc from 'fast-check';
 import { createLocalJWKSet, type JWK } from 'jose';
 import { AuthError } from '../../src/index.js';
@@ -25,7 +37,7 @@ import type { RegisteredClaimRules } from '../../src/core/verify/registered-clai
 import { SignatureCheck } from '../../src/core/verify/signature.js';
 import { checkCanonicalSegments } from '../../src/core/verify/token-shape.js';
 import { toAuthError } from '../../src/core/shared/rejections.js';
-import { b64u } from './helpers.js';
+import { b64u } from './encoding.js';
 
 export const ASYMMETRIC = [
   'RS256',
@@ -62,7 +74,15 @@ export interface TestKey {
 function keyPair(
   name: string,
   type: 'rsa' | 'ec' | 'ed25519',
-  options: { bits?: number; curve?: string; alg?: string; kid?: string | null; published?: boolean },
+  options: {
+    bits?: number;
+    curve?: string;
+    alg?: string;
+    kid?: string | null;
+    published?: boolean;
+    /** Published with its point moved off the curve (the last bit of `y` flipped): a broken JWKS. */
+    offCurve?: boolean;
+  },
 ): TestKey {
   const { privateKey, publicKey } =
     type === 'rsa'
@@ -71,6 +91,11 @@ function keyPair(
         ? generateKeyPairSync('ec', { namedCurve: options.curve! })
         : generateKeyPairSync('ed25519');
   const jwk = publicKey.export({ format: 'jwk' }) as JWK;
+  if (options.offCurve) {
+    const y = Buffer.from(jwk.y!, 'base64url');
+    y[y.length - 1]! ^= 1;
+    jwk.y = b64u(y);
+  }
   const kid = options.kid === undefined ? name : options.kid;
   const publicJwk: JWK = {
     ...jwk,
@@ -98,6 +123,9 @@ export function differentialKeys(): DifferentialKeys {
     keyPair('p384', 'ec', { curve: 'P-384' }),
     keyPair('p521', 'ec', { curve: 'P-521', alg: 'ES512' }),
     keyPair('ed', 'ed25519', {}), // EdDSA and Ed25519
+    // Off its curve: Node's and Bun's WebCrypto refuse to import it, Deno's imports it (and then
+    // cannot use it); either way no token verifies with it.
+    keyPair('p256-off-curve', 'ec', { curve: 'P-256', alg: 'ES256', offCurve: true }),
     // Two kid-less RSA keys: a token without kid matches both (the kid-less candidate path).
     keyPair('kidless-1', 'rsa', { alg: 'RS256', kid: null }),
     keyPair('kidless-2', 'rsa', { alg: 'RS256', kid: null }),
@@ -259,6 +287,427 @@ function signWith({ as, key, saltLength }: SigningChoice, input: string): Buffer
 function curveOf(key: TestKey): string | undefined {
   const curve = key.privateKey.asymmetricKeyDetails?.namedCurve;
   return { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' }[curve ?? ''];
+}
+
+// --- known deviations ------------------------------------------------------------------------------
+
+/**
+ * A way one runtime's backends are known to answer apart, each recognised exactly (never "any
+ * disagreement"): the runtime differential (test/runtimes/run.ts) tolerates, counts and requires
+ * the ones it pins for a runtime, so a runtime that changes shows up. Jest pins none.
+ *
+ * `webcrypto-imports-off-curve-ec-keys`: the WebCrypto of Deno 2.9 imports an EC public key whose
+ * point is not on its curve (Node's and Bun's WebCrypto refuse it, as the WebCrypto spec requires;
+ * so does every node:crypto, Deno's included) and only fails when it verifies with it. A token
+ * whose key is such a JWKS key is refused as `signature_invalid` by WebCrypto there and as
+ * `malformed_token` by node:crypto (the answer due); a DPoP proof carrying such a jwk as
+ * `dpop_signature_invalid` and `dpop_proof_malformed` (due). Refused either way; only the reason
+ * differs.
+ */
+export type KnownDeviation = 'webcrypto-imports-off-curve-ec-keys';
+
+/** The curves' field primes and `b` (y² = x³ − 3x + b), to tell a point off its curve. */
+const CURVES: Record<string, { p: bigint; b: bigint; bytes: number }> = {
+  'P-256': {
+    p: (1n << 256n) - (1n << 224n) + (1n << 192n) + (1n << 96n) - 1n,
+    b: BigInt('0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b'),
+    bytes: 32,
+  },
+  'P-384': {
+    p: (1n << 384n) - (1n << 128n) - (1n << 96n) + (1n << 32n) - 1n,
+    b: BigInt('0xb3312fa7e23ee7e4988e056be3f82d19181d9c6efe8141120314088f5013875ac656398d8a2ed19d2a85c8edd3ec2aef'),
+    bytes: 48,
+  },
+  'P-521': {
+    p: (1n << 521n) - 1n,
+    b: BigInt(
+      `0x0051953eb9618e1c9a1f929a21a0b68540eea2da725b99b315f3b8b489918ef109e156193951ec7e937b1652c0bd3bb1bf07` +
+        '3573df883d2c34f1ef451fd46b503f00',
+    ),
+    bytes: 66,
+  },
+};
+
+/** Whether `jwk` is a well-formed EC public key (canonical, full-size coordinates) whose point is off its curve. */
+export function isOffCurveEcJwk(jwk: unknown): boolean {
+  const { kty, crv, x, y } = (typeof jwk === 'object' && jwk !== null ? jwk : {}) as Record<string, unknown>;
+  const curve = typeof crv === 'string' ? CURVES[crv] : undefined;
+  if (kty !== 'EC' || curve === undefined || typeof x !== 'string' || typeof y !== 'string') return false;
+  const [bx, by] = [Buffer.from(x, 'base64url'), Buffer.from(y, 'base64url')];
+  if (b64u(bx) !== x || b64u(by) !== y || bx.length !== curve.bytes || by.length !== curve.bytes) return false;
+  const [px, py] = [BigInt(`0x${bx.toString('hex')}`), BigInt(`0x${by.toString('hex')}`)];
+  const mod = (v: bigint) => ((v % curve.p) + curve.p) % curve.p;
+  return px < curve.p && py < curve.p && mod(py * py) !== mod(px * px * px - 3n * px + curve.b);
+}
+
+/**
+ * Whether jose's selection may hand `token` an off-curve key of `keys`: a published key that fits
+ * the header's `alg` and is the one its `kid` names (or any such key, for a token without `kid`).
+ */
+function mayUseOffCurveKey(keys: DifferentialKeys, token: string): boolean {
+  let header: { alg?: unknown; kid?: unknown };
+  try {
+    header = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8'));
+  } catch {
+    return false;
+  }
+  const { alg, kid } = header;
+  if (typeof alg !== 'string') return false;
+  return keys.jwks.keys.some(
+    (jwk) => fitsAlg(jwk, alg) && (kid === undefined || jwk.kid === kid) && isOffCurveEcJwk(jwk),
+  );
+}
+
+/** The known deviation this access-token disagreement is, if it is exactly one of `tolerated`. */
+function accessTokenDeviation(
+  tolerated: readonly KnownDeviation[],
+  keys: DifferentialKeys,
+  token: string,
+  nodeCrypto: Outcome,
+  webCrypto: Outcome,
+): KnownDeviation | undefined {
+  const refused = (outcome: Outcome, reason: string) =>
+    'refused' in outcome.jwt &&
+    outcome.jwt.refused === reason &&
+    'refused' in outcome.signature &&
+    outcome.signature.refused === reason;
+  if (
+    tolerated.includes('webcrypto-imports-off-curve-ec-keys') &&
+    refused(nodeCrypto, 'malformed_token') &&
+    refused(webCrypto, 'signature_invalid') &&
+    mayUseOffCurveKey(keys, token)
+  )
+    return 'webcrypto-imports-off-curve-ec-keys';
+  return undefined;
+}
+
+// --- named attacks ---------------------------------------------------------------------------------
+
+const CLAIMS = { iss: ISSUER, aud: AUDIENCE, sub: 'alice', jti: 'j1', iat: NOW / 1000 - 10, exp: NOW / 1000 + 600 };
+
+interface SignedTokenOptions {
+  /** What the signature is made as (default: the header's alg). */
+  as?: string;
+  /** PSS only (default: the hash length). */
+  saltLength?: number;
+  /** Edits the signature's bytes. */
+  signature?: (bytes: Buffer) => Buffer;
+  /** The payload's text (default: valid claims). */
+  payload?: string;
+}
+
+/** A token with this header, signed over its exact text by `signer` as `as` (default: header.alg). */
+export function signedToken(
+  header: Record<string, unknown>,
+  signer: TestKey | 'secret' | Uint8Array,
+  options: SignedTokenOptions = {},
+): string {
+  const input = `${b64u(JSON.stringify(header))}.${b64u(options.payload ?? JSON.stringify(CLAIMS))}`;
+  const as = options.as ?? (header.alg as string);
+  const bits = as.slice(-3);
+  const data = Buffer.from(input);
+  let signature: Buffer;
+  if (signer === 'secret' || signer instanceof Uint8Array)
+    signature = createHmac(`sha${bits}`, signer === 'secret' ? SECRET : signer)
+      .update(data)
+      .digest();
+  else if (as.startsWith('RS')) signature = nodeSign(`sha${bits}`, data, signer.privateKey);
+  else if (as.startsWith('PS'))
+    signature = nodeSign(`sha${bits}`, data, {
+      key: signer.privateKey,
+      padding: constants.RSA_PKCS1_PSS_PADDING,
+      saltLength: options.saltLength ?? Number(bits) / 8,
+    });
+  else if (as.startsWith('ES'))
+    signature = nodeSign(`sha${bits}`, data, { key: signer.privateKey, dsaEncoding: 'ieee-p1363' });
+  else signature = nodeSign(null, data, signer.privateKey);
+  return `${input}.${b64u(options.signature?.(signature) ?? signature)}`;
+}
+
+/** One named attack: the token, the allowlist (default: the asymmetric algorithms) and the answer due. */
+export interface NamedAttack {
+  name: string;
+  token: string;
+  algorithms?: readonly string[];
+  /** `accepted`, or the reason of the refusal. */
+  expected: string;
+}
+
+/** Named attacks on one theme (a jest test each); `key` finds a differential key by name. */
+export interface NamedAttackGroup {
+  title: string;
+  cases(key: (name: string) => TestKey): NamedAttack[];
+}
+
+/** `accepted`, the refusal's reason, or what was thrown (never expected). */
+export function verdictOf(outcome: Outcome): string {
+  return 'refused' in outcome.jwt ? outcome.jwt.refused : 'header' in outcome.jwt ? 'accepted' : outcome.jwt.threw;
+}
+
+const ecdsaGroup = (alg: string, kid: string, curve: string, size: number): NamedAttackGroup => ({
+  title: `${alg}: zero r or s, r = n, DER, wrong length are refused; the high-S twin verifies in both`,
+  cases: (key) =>
+    ecdsaSignatureEdits(curve, size, 'signature_invalid', 'accepted').map(([name, edit, expected]) => ({
+      name,
+      token: signedToken({ alg, kid }, key(kid), { signature: edit }),
+      expected,
+    })),
+});
+
+/** Attacks with the answer both backends must give (the jest suite runs one test per group). */
+export const ACCESS_TOKEN_ATTACKS: NamedAttackGroup[] = [
+  {
+    title: 'genuine tokens of every algorithm family are accepted',
+    cases: (key) => [
+      ...(
+        [
+          ['RS256', 'rsa'],
+          ['RS512', 'rsa-3072'],
+          ['PS256', 'rsa-any'],
+          ['PS384', 'rsa-pss'],
+          ['ES256', 'p256'],
+          ['ES384', 'p384'],
+          ['ES512', 'p521'],
+          ['EdDSA', 'ed'],
+          ['Ed25519', 'ed'],
+        ] as const
+      ).map(([alg, kid]) => ({
+        name: `${alg} (${kid})`,
+        token: signedToken({ alg, kid }, key(kid)),
+        expected: 'accepted',
+      })),
+      { name: 'HS256', token: signedToken({ alg: 'HS256' }, 'secret'), algorithms: ['HS256'], expected: 'accepted' },
+    ],
+  },
+  {
+    title: 'alg none (any case) and algorithms outside the allowlist are refused',
+    cases: (key) => [
+      ...['none', 'None', 'NONE'].map((alg) => ({
+        name: alg,
+        token: signedToken({ alg: 'RS256', kid: 'rsa' }, key('rsa')).replace(/^[^.]+/, b64u(`{"alg":"${alg}"}`)),
+        expected: 'algorithm_not_allowed',
+      })),
+      {
+        name: 'RS256 against an ES256 allowlist',
+        token: signedToken({ alg: 'RS256', kid: 'rsa' }, key('rsa')),
+        algorithms: ['ES256'],
+        expected: 'algorithm_not_allowed',
+      },
+    ],
+  },
+  {
+    title: 'HMAC keyed with the public key: not allowed, or (HS allowed) only the configured secret verifies',
+    cases: (key) => {
+      const pem = createPublicKey(key('rsa').privateKey).export({ type: 'spki', format: 'pem' }) as string;
+      const confused = signedToken({ alg: 'HS256', kid: 'rsa' }, new TextEncoder().encode(pem));
+      return [
+        { name: 'HS256 not allowed', token: confused, expected: 'algorithm_not_allowed' },
+        { name: 'HS256 allowed', token: confused, algorithms: ['RS256', 'HS256'], expected: 'signature_invalid' },
+      ];
+    },
+  },
+  {
+    title: 'swapped algorithms, wrong curves and wrong key types find no key',
+    cases: (key) =>
+      (
+        [
+          ['PS256 under an RS256 JWK', 'PS256', 'rsa', 'rsa'],
+          ['ES384 on a P-256 kid', 'ES384', 'p256', 'p384'],
+          ['ES256 on an RSA kid', 'ES256', 'rsa', 'p256'],
+          ['EdDSA on a P-256 kid', 'EdDSA', 'p256', 'ed'],
+          ['RS256 on an Ed25519 kid', 'RS256', 'ed', 'rsa'],
+        ] as const
+      ).map(([name, alg, kid, signer]) => ({
+        name,
+        token: signedToken({ alg, kid }, key(signer)),
+        expected: 'key_not_found',
+      })),
+  },
+  {
+    title: 'an EC key the JWKS publishes off its curve verifies nothing',
+    cases: (key) => [
+      {
+        name: 'ES256 by the key whose public point was moved',
+        token: signedToken({ alg: 'ES256', kid: 'p256-off-curve' }, key('p256-off-curve')),
+        expected: 'malformed_token',
+      },
+    ],
+  },
+  {
+    title: 'an RSA key under 2048 bits is refused even though the JWKS publishes it',
+    cases: (key) =>
+      ['RS256', 'PS256'].map((alg) => ({
+        name: alg,
+        token: signedToken({ alg, kid: 'rsa-short' }, key('rsa-short')),
+        expected: 'malformed_token',
+      })),
+  },
+  {
+    title: 'RSA-PSS: only salt length = hash length verifies',
+    cases: (key) => [
+      ...[0, 20, 47, 49, constants.RSA_PSS_SALTLEN_MAX_SIGN].map((saltLength) => ({
+        name: `salt ${saltLength}`,
+        token: signedToken({ alg: 'PS384', kid: 'rsa-pss' }, key('rsa-pss'), { saltLength }),
+        expected: 'signature_invalid',
+      })),
+      {
+        name: 'salt 48',
+        token: signedToken({ alg: 'PS384', kid: 'rsa-pss' }, key('rsa-pss'), { saltLength: 48 }),
+        expected: 'accepted',
+      },
+    ],
+  },
+  {
+    title: 'RS signature under a PS header (and back) over the same RSA key fails',
+    cases: (key) => [
+      {
+        name: 'RS256 signature, PS256 header',
+        token: signedToken({ alg: 'PS256', kid: 'rsa-any' }, key('rsa-any'), { as: 'RS256' }),
+        expected: 'signature_invalid',
+      },
+      {
+        name: 'PS256 signature, RS256 header',
+        token: signedToken({ alg: 'RS256', kid: 'rsa-any' }, key('rsa-any'), { as: 'PS256' }),
+        expected: 'signature_invalid',
+      },
+    ],
+  },
+  ecdsaGroup('ES256', 'p256', 'P-256', 32),
+  ecdsaGroup('ES384', 'p384', 'P-384', 48),
+  ecdsaGroup('ES512', 'p521', 'P-521', 66),
+  {
+    title: 'Ed25519: a signature over another message, or with a bit flipped, fails',
+    cases: (key) => {
+      const other = signedToken({ alg: 'EdDSA', kid: 'ed' }, key('ed'), { payload: '{"sub":"mallory"}' }).split(
+        '.',
+      )[2]!;
+      const genuine = signedToken({ alg: 'EdDSA', kid: 'ed' }, key('ed'));
+      return [
+        { name: 'another message', token: genuine.replace(/[^.]+$/, other), expected: 'signature_invalid' },
+        {
+          name: 'bit flipped',
+          token: signedToken({ alg: 'EdDSA', kid: 'ed' }, key('ed'), {
+            signature: (sig) => Buffer.from(sig.map((b, i) => (i === 63 ? b ^ 0x80 : b))),
+          }),
+          expected: 'signature_invalid',
+        },
+      ];
+    },
+  },
+  {
+    title: 'crit and b64: unknown extensions unsupported, malformed crit and unencoded payloads refused',
+    cases: (key) =>
+      (
+        [
+          ['unknown extension', { crit: ['urn:x'], 'urn:x': 1 }, 'unsupported_token'],
+          ['b64 false', { crit: ['b64'], b64: false }, 'malformed_token'],
+          ['empty crit', { crit: [] }, 'malformed_token'],
+          ['b64 missing', { crit: ['b64'] }, 'malformed_token'],
+          ['b64 true', { crit: ['b64'], b64: true }, 'accepted'],
+          ['b64 false, not critical (ignored)', { b64: false }, 'accepted'],
+        ] as const
+      ).map(([name, extra, expected]) => ({
+        name,
+        token: signedToken({ alg: 'RS256', kid: 'rsa', ...extra }, key('rsa')),
+        expected,
+      })),
+  },
+  {
+    title: 'non-canonical base64url spellings of a genuine token are refused, in every segment',
+    cases: (key) => {
+      const segments = signedToken({ alg: 'ES256', kid: 'p256' }, key('p256')).split('.');
+      return segments.flatMap((segment, index) =>
+        [`${segment}=`, `${segment}==`, ` ${segment}`, segment.replace(/-/g, '+').replace(/_/g, '/')]
+          .filter((variant) => variant !== segment)
+          .map((variant) => ({
+            name: `segment ${index}: ${JSON.stringify(variant.slice(-3))}`,
+            token: segments.map((s, i) => (i === index ? variant : s)).join('.'),
+            expected: 'malformed_token',
+          })),
+      );
+    },
+  },
+  {
+    title: 'a token without kid is tried against the first two keys that fit its alg, in JWKS order',
+    // RS256 fits rsa, rsa-any, rsa-short, kidless-1, kidless-2 (in that order): only the first two
+    // are tried. ES256 fits p256 and the off-curve key after it. ES512 fits one key: no candidates
+    // to try, the one key decides.
+    cases: (key) =>
+      (
+        [
+          ['RS256', 'rsa', 'accepted'],
+          ['RS256', 'rsa-any', 'accepted'],
+          ['RS256', 'kidless-2', 'signature_invalid'],
+          ['RS256', 'attacker-rsa', 'signature_invalid'],
+          ['ES256', 'p256', 'accepted'],
+          ['ES512', 'p521', 'accepted'],
+        ] as const
+      ).map(([alg, signer, expected]) => ({
+        name: `${alg} by ${signer}`,
+        token: signedToken({ alg }, key(signer)),
+        expected,
+      })),
+  },
+  {
+    title: 'a token signed by a key nobody publishes, under a published kid, fails its signature',
+    cases: (key) =>
+      (
+        [
+          ['RS256', 'rsa', 'attacker-rsa'],
+          ['ES256', 'p256', 'attacker-p256'],
+          ['EdDSA', 'ed', 'attacker-ed'],
+        ] as const
+      ).map(([alg, kid, signer]) => ({
+        name: `${alg} by ${signer}`,
+        token: signedToken({ alg, kid }, key(signer)),
+        expected: 'signature_invalid',
+      })),
+  },
+];
+
+/** A named attack the backends disagree on, or agree on with the wrong answer. */
+export interface NamedAttackFailure {
+  group: string;
+  name: string;
+  expected: string;
+  nodeCrypto: string;
+  webCrypto: string;
+}
+
+/**
+ * Every named attack through both backends; the failures (none when both give every answer due).
+ * A disagreement that is one of the `tolerated` deviations, node:crypto giving the answer due, is
+ * counted in `deviations` instead.
+ */
+export async function checkNamedAttacks(
+  ctx: DifferentialContext,
+  tolerated: readonly KnownDeviation[] = [],
+): Promise<{ cases: number; failures: NamedAttackFailure[]; deviations: Map<KnownDeviation, number> }> {
+  const key = (name: string) => ctx.keys.keys.find((k) => k.name === name)!;
+  const failures: NamedAttackFailure[] = [];
+  const deviations = new Map<KnownDeviation, number>();
+  let cases = 0;
+  for (const group of ACCESS_TOKEN_ATTACKS) {
+    for (const attack of group.cases(key)) {
+      cases += 1;
+      const [node, web] = ctx.checks(attack.algorithms ?? ASYMMETRIC);
+      const ours = await outcomeOf(node, attack.token);
+      const theirs = await outcomeOf(web, attack.token);
+      const agree = JSON.stringify(ours) === JSON.stringify(theirs);
+      const deviation = agree ? undefined : accessTokenDeviation(tolerated, ctx.keys, attack.token, ours, theirs);
+      if (deviation !== undefined && verdictOf(ours) === attack.expected)
+        deviations.set(deviation, (deviations.get(deviation) ?? 0) + 1);
+      else if (!agree || verdictOf(ours) !== attack.expected)
+        failures.push({
+          group: group.title,
+          name: attack.name,
+          expected: attack.expected,
+          nodeCrypto: JSON.stringify(ours),
+          webCrypto: JSON.stringify(theirs),
+        });
+    }
+  }
+  return { cases, failures, deviations };
 }
 
 // --- arbitraries ---------------------------------------------------------------------------------
@@ -614,23 +1063,31 @@ export interface DifferentialTally {
   outcomes: Map<string, number>;
   /** Accepted cases per header alg: proof the generator reaches every algorithm's success path. */
   acceptedByAlg: Map<string, number>;
+  /** Disagreements that were one of the tolerated deviations. */
+  deviations: Map<KnownDeviation, number>;
 }
 
 /**
  * Runs `numRuns` generated cases through both backends; throws (fast-check's report: seed, path,
- * shrunk counterexample) at the first disagreement.
+ * shrunk counterexample) at the first disagreement that is not one of `tolerated`.
  */
 export async function propertyBackendsAgree(
   ctx: DifferentialContext,
   settings: { numRuns: number; seed: number | undefined },
+  tolerated: readonly KnownDeviation[] = [],
 ): Promise<DifferentialTally> {
-  const tally: DifferentialTally = { cases: 0, outcomes: new Map(), acceptedByAlg: new Map() };
+  const tally: DifferentialTally = { cases: 0, outcomes: new Map(), acceptedByAlg: new Map(), deviations: new Map() };
   await fc.assert(
     fc.asyncProperty(differentialCases(ctx.keys), async ({ token, algorithms }) => {
       const [node, web] = ctx.checks(algorithms);
       const ours = await outcomeOf(node, token);
       const jose = await outcomeOf(web, token);
-      if (JSON.stringify(ours) !== JSON.stringify(jose))
+      const deviation =
+        JSON.stringify(ours) === JSON.stringify(jose)
+          ? undefined
+          : accessTokenDeviation(tolerated, ctx.keys, token, ours, jose);
+      if (deviation !== undefined) tally.deviations.set(deviation, (tally.deviations.get(deviation) ?? 0) + 1);
+      else if (JSON.stringify(ours) !== JSON.stringify(jose))
         throw new Error(
           `backends disagree on ${token} (allowlist ${algorithms.join(',')})\n` +
             `  node:crypto ${JSON.stringify(ours)}\n  webcrypto   ${JSON.stringify(jose)}`,

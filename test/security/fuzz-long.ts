@@ -5,14 +5,16 @@
  *   FUZZ_RUNS=200000 node --import tsx test/security/fuzz-long.ts
  *   FUZZ_SEED=123456 FUZZ_RUNS=1 node --import tsx test/security/fuzz-long.ts   # replay a seed
  *
- * Then the node:crypto and WebCrypto signature backends on at least 10⁵ generated tokens
- * (backend-differential.ts).
+ * Then the node:crypto and WebCrypto signature backends on at least 10⁵ generated access tokens
+ * (backend-differential.ts) and at least 10⁵ mutated DPoP proofs (dpop-differential.ts): FUZZ_RUNS
+ * above 10⁵ raises both.
  *
  * Exits 1 when a property that must hold fails (fast-check prints the seed, path and shrunk
  * counterexample). The strict "only byte-identical tokens verify" property is known to fail
  * (see fuzz.test.ts); it is run last and reported, and only flagged if it unexpectedly passes.
  */
 import { differentialContext, propertyBackendsAgree } from './backend-differential.js';
+import { DPOP_ANSWERS_REACHED, dpopDifferentialContext, propertyDpopBackendsAgree } from './dpop-differential.js';
 import {
   fuzzSettings,
   propertyGarbageIsRejectedTyped,
@@ -65,6 +67,8 @@ try {
   try {
     const tally = await propertyBackendsAgree(differentialContext(), { ...settings, numRuns: differentialRuns });
     const accepted = tally.outcomes.get('accepted') ?? 0;
+    // Interrupted (fast-check's time limit) is not passed.
+    if (tally.cases !== differentialRuns) throw new Error(`${tally.cases} of ${differentialRuns} tokens ran`);
     console.log(
       `  ok    node:crypto and WebCrypto backends agree on ${tally.cases} generated tokens ` +
         `(${accepted} accepted, ${tally.acceptedByAlg.size} algorithms; ${((performance.now() - started) / 1000).toFixed(1)} s)`,
@@ -72,6 +76,27 @@ try {
   } catch (error) {
     failed += 1;
     console.log(`  FAIL  signature backends disagree\n${error instanceof Error ? error.message : String(error)}`);
+  }
+  // The DPoP proof check on both backends: at least 10⁵ mutated proofs too.
+  const proofsStarted = performance.now();
+  try {
+    const tally = await propertyDpopBackendsAgree(dpopDifferentialContext(), {
+      ...settings,
+      numRuns: differentialRuns,
+    });
+    const unreached = DPOP_ANSWERS_REACHED.filter((answer) => !tally.answers.has(answer));
+    if (tally.cases !== differentialRuns || unreached.length > 0)
+      throw new Error(
+        `${tally.cases} of ${differentialRuns} proofs ran; never reached: ${unreached.join(', ') || '-'}`,
+      );
+    const answers = [...tally.answers].map(([answer, n]) => `${n} ${answer}`).join(', ');
+    console.log(
+      `  ok    node:crypto and WebCrypto DPoP proof checks agree on ${tally.cases} mutated proofs ` +
+        `(${answers}; ${((performance.now() - proofsStarted) / 1000).toFixed(1)} s)`,
+    );
+  } catch (error) {
+    failed += 1;
+    console.log(`  FAIL  DPoP proof checks disagree\n${error instanceof Error ? error.message : String(error)}`);
   }
 } finally {
   await ctx.close();

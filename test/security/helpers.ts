@@ -20,8 +20,9 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import { connect as tcpConnect, type AddressInfo } from 'node:net';
 import type { JWK } from 'jose';
 import { AuthError } from '../../src/index.js';
+import { b64u } from './encoding.js';
 
-export const b64u = (input: string | Uint8Array): string => Buffer.from(input).toString('base64url');
+export { b64u } from './encoding.js';
 export const json = (value: unknown): string => JSON.stringify(value);
 
 /** The private key of an IdP signing key (or any private JWK) as a node KeyObject. */
@@ -167,25 +168,9 @@ export function ecDerSignature(alg: 'ES256' | 'ES384', signature: string): strin
   return Buffer.concat([header, body]).toString('base64url');
 }
 
-// --- base64url variants ---------------------------------------------------------------------
+// --- base64url variants: encoding.ts (runtime-neutral, shared with the runtime differential) ---
 
-/**
- * Other spellings of the same base64url segment that a lenient decoder maps to the same bytes:
- * a non-canonical last character (its unused low bits set) and `=` padding. Empty when the
- * segment has no spare bits and needs no padding.
- */
-export function nonCanonicalSpellings(segment: string): string[] {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-  const out: string[] = [];
-  const remainder = segment.length % 4;
-  if (remainder === 2 || remainder === 3) {
-    out.push(segment + '='.repeat(4 - remainder));
-    // The lowest bit of the last character is always one of its unused (spare) bits here.
-    const last = alphabet.indexOf(segment.at(-1)!);
-    out.push(segment.slice(0, -1) + alphabet[last ^ 1]!);
-  }
-  return out;
-}
+export { nonCanonicalSpellings } from './encoding.js';
 
 // --- assertions without jest ------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 /**
  * Import first in a test file to run that file's verifiers on the WebCrypto signature backend
- * (jose's `compactVerify`, what runs off Node) instead of node:crypto; DPoP proofs' own keys too
- * (jose's `importJWK` and `crypto.subtle.verify`). Jest gives every test file its own module
+ * (jose's `compactVerify`, what runs on Deno and workerd) instead of node:crypto; DPoP proofs'
+ * own keys too (jose's `importJWK` and `crypto.subtle.verify`). Jest gives every test file its own module
  * registry, so this reaches that file's verifiers only. It counts the checks the WebCrypto path
  * made and refuses, after the file's tests, a run that never used it.
  */

@@ -4,7 +4,7 @@
  * across every instance sharing the store) last, so a proof refused for any other reason never
  * uses up its `jti`. Every failure is an `AuthError` (401, or 503 when the store cannot answer):
  * never a 500, never a pass. The signature is checked by the access tokens' backend (node:crypto
- * on Node, WebCrypto elsewhere: verify/jws-backend.ts), with the proof's key prepared once.
+ * on Node and Bun, WebCrypto elsewhere: verify/jws-backend.ts), with the proof's key prepared once.
  *
  * Not checked here: the access token itself (the verifier did that, or its cache vouches for it),
  * how many `DPoP` headers came (the header reader), what the route requires.
@@ -61,8 +61,8 @@ export interface ProofChecker {
   /** Prepared proof keys (bounded): see {@link createProofKeyCache}. */
   readonly keys: ProofKeyCache;
   /**
-   * Who checks signatures: by default the access tokens' backend (node:crypto on Node, WebCrypto
-   * elsewhere: verify/jws-backend.ts); the differential tests pass each.
+   * Who checks signatures: by default the access tokens' backend (node:crypto on Node and Bun,
+   * WebCrypto elsewhere: verify/jws-backend.ts); the differential tests pass each.
    */
   readonly backend?: JwsBackend;
   /** Records `key` until `until` (epoch ms) in the shared store: true the first time. */

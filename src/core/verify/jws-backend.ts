@@ -1,6 +1,8 @@
 /**
- * Who checks a JWS signature: node:crypto's one-shot `verify` where Node is the runtime, jose's
- * WebCrypto path everywhere else (workerd, Deno, Bun, browsers). Both take the same token, the
+ * Who checks a JWS signature: node:crypto's one-shot `verify` on the runtimes whose node:crypto
+ * the differential tests hold equal to jose's and is the faster there ({@link NODE_CRYPTO_RUNTIMES}:
+ * Node and Bun), jose's WebCrypto path everywhere else (Deno, workerd, browsers, any runtime not
+ * measured). Both take the same token, the
  * same key resolver (the issuer's JWKS through jose's key selection, or the configured HMAC
  * secret) and the same allowlist, and answer alike: the protected header and the payload bytes,
  * or a jose error whose class says why (rejections.ts turns it into the client's reason).
@@ -15,6 +17,7 @@ import type { FlattenedJWSInput, JWSHeaderParameters } from 'jose';
 import type { VerificationKey } from '../idp/jwks.js';
 import type { SegmentDecoder } from './compact-jws.js';
 import type { CanonicalJws } from './token-shape.js';
+import { type JsRuntime, jsRuntime } from './js-runtime.js';
 import { nodeCryptoJws } from './node-crypto-jws.js';
 import { webCryptoJws } from './webcrypto-jws.js';
 
@@ -61,14 +64,26 @@ export interface JwsBackend {
 
 export type JwsBackendName = 'node:crypto' | 'webcrypto';
 
+/**
+ * The runtimes that check signatures with their node:crypto: those on which the whole
+ * differential corpus (named attacks and generated tokens, access tokens and DPoP proofs) gets
+ * the answers due from node:crypto, the same as from WebCrypto, and where node:crypto is the
+ * faster (bench/runtime-miss.ts). jest runs the corpus on Node (test/security/backend-differential*,
+ * dpop-backend-differential); `npm run test:runtimes` on every pinned Node, Bun and Deno
+ * (test/runtimes/differential-entry.ts). Deno is not here: its node:crypto gives the answers due
+ * but verifies ES256 about twice as slowly as its WebCrypto, and RS256 no faster.
+ */
+export const NODE_CRYPTO_RUNTIMES: ReadonlySet<JsRuntime> = new Set<JsRuntime>(['node', 'bun']);
+
+const chosen = NODE_CRYPTO_RUNTIMES.has(jsRuntime()) ? nodeCryptoJws : undefined;
 let forced: JwsBackend | undefined;
 
-/** The backend a new verifier uses: node:crypto where it runs, else WebCrypto (or what a test forced). */
+/** The backend a new verifier uses: node:crypto on the runtimes above, else WebCrypto (or what a test forced). */
 export function defaultJwsBackend(): JwsBackend {
-  return forced ?? nodeCryptoJws ?? webCryptoJws;
+  return forced ?? chosen ?? webCryptoJws;
 }
 
-/** The backend by name, for tests that compare them; undefined when node:crypto is absent. */
+/** The backend by name, for tests that compare them; undefined where the runtime has no node:crypto. */
 export function jwsBackend(name: JwsBackendName): JwsBackend | undefined {
   return name === 'webcrypto' ? webCryptoJws : nodeCryptoJws;
 }

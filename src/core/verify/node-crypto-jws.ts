@@ -4,10 +4,10 @@
  * prepared once per key (node-crypto-keys.ts); what that saves per miss is measured by
  * bench/miss.ts (README, "The miss path"). A key the JWS carries (a DPoP proof's `jwk`) is made a
  * `KeyObject` from its JWK instead (node-crypto-keys.ts); bench/dpop-hit.ts measures that path.
- * Only on Node itself: node:crypto is reached through `process.getBuiltinModule` (no `node:*`
- * import, so edge bundles stay Web-standard). Bun and Deno offer a node:crypto too, but the
- * differential tests that hold this backend equal to jose's run on Node only, so they keep the
- * WebCrypto path.
+ * Available wherever `process.getBuiltinModule` offers node:crypto and node:buffer (Node, Bun,
+ * Deno; no `node:*` import, so edge bundles stay Web-standard). Whether a runtime *uses* it is
+ * jws-backend.ts's choice: where the differential tests hold it equal to jose's and it is the
+ * faster (Node and Bun).
  */
 import { errors as jose } from 'jose';
 import { parseCompactJws } from './compact-jws.js';
@@ -23,16 +23,11 @@ interface NodeBuffer {
   Buffer: { from(text: string, encoding: 'base64url' | 'latin1'): Uint8Array };
 }
 interface MaybeNodeProcess {
-  process?: {
-    versions?: Record<string, string | undefined>;
-    getBuiltinModule?: (id: string) => unknown;
-  };
+  process?: { getBuiltinModule?: (id: string) => unknown };
 }
 
 function nodeModules(): { crypto: NodeCrypto; buffer: NodeBuffer } | undefined {
   const runtime = (globalThis as MaybeNodeProcess).process;
-  const versions = runtime?.versions;
-  if (typeof versions?.node !== 'string' || versions.bun !== undefined || versions.deno !== undefined) return;
   const crypto = runtime?.getBuiltinModule?.('node:crypto') as NodeCrypto | undefined;
   const buffer = runtime?.getBuiltinModule?.('node:buffer') as NodeBuffer | undefined;
   if (typeof crypto?.KeyObject?.from !== 'function' || typeof buffer?.Buffer?.from !== 'function') return;
@@ -65,5 +60,5 @@ function createNodeCryptoJws(modules: { crypto: NodeCrypto; buffer: NodeBuffer }
 
 const modules = nodeModules();
 
-/** The backend, or undefined where Node is not the runtime. */
+/** The backend, or undefined where the runtime offers no node:crypto (workerd, browsers). */
 export const nodeCryptoJws: JwsBackend | undefined = modules && createNodeCryptoJws(modules);

@@ -2,7 +2,7 @@
  * Key selection and signature checks: which key may have signed a token (HMAC only from the
  * configured secret, everything else only from the issuer's JWKS), what happens when a token
  * without `kid` matches several keys, and who checks the signature (jws-backend.ts: node:crypto
- * on Node, jose's WebCrypto elsewhere). Both uses (verify() and identify()) go through here, so a
+ * on Node and Bun, jose's WebCrypto elsewhere). Both uses (verify() and identify()) go through here, so a
  * token is never accepted by one and refused by the other for its signature.
  */
 import { errors as joseErrors, type JWTHeaderParameters } from 'jose';

@@ -1,6 +1,7 @@
 /**
  * The WebCrypto signature backend: jose's `compactVerify`, as the verifier used everywhere before
- * node:crypto was added, and still where Node is not the runtime (workerd, Deno, Bun, browsers).
+ * node:crypto was added, and still wherever jws-backend.ts does not choose node:crypto (Deno,
+ * workerd, browsers).
  * A key the JWS carries itself (a DPoP proof's `jwk`) is imported by jose's `importJWK`, which
  * binds it to the algorithm, and checked with `crypto.subtle.verify`.
  */
