@@ -249,14 +249,14 @@ function createMultiIssuerVerifier(options: MultiIssuerOptions, factory: string)
   const store = defaults.store ?? ownStore!;
   // One log for every issuer without its own, so a problem they share (the store) is told once.
   const shared = { log: resolveLogger(defaults.logger, factory) };
-  const verifiers = entries.map((entry, index) =>
-    createSingleIssuerVerifier(
-      { ...defaults, store, ...entry } as VerifierOptions,
-      factory,
-      `issuers[${index}].`,
-      Object.hasOwn(entry, 'logger') ? undefined : shared,
-    ),
-  );
+  const verifiers = entries.map((entry, index) => {
+    // An entry's `logger: undefined` (a spread config) is no logger of its own: it must neither
+    // bring back the console under a top-level `logger: false` nor split the shared log.
+    const ownLogger = (entry as { logger?: unknown }).logger !== undefined;
+    const options = { ...defaults, store, ...entry } as VerifierOptions;
+    if (!ownLogger) options.logger = defaults.logger;
+    return createSingleIssuerVerifier(options, factory, `issuers[${index}].`, ownLogger ? undefined : shared);
+  });
   return new MultiIssuerVerifier(verifiers, ownStore);
 }
 

@@ -614,6 +614,26 @@ describe('several issuers', () => {
   });
 });
 
+describe('several issuers, an entry saying `logger: undefined`', () => {
+  it('keeps the top-level `logger: false` (no console line) and the shared log', async () => {
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    cleanups.push(() => warn.mockRestore());
+    const entry = { issuer: `${idp.issuer}/`, audience: idp.audience, logger: undefined };
+    const silent = make({ logger: false, issuers: [entry] });
+    const signed = secret(await signToken(standardClaims(idp, { iss: `${idp.issuer}/` }), idp.keys[0]!));
+    expect(await attempt(silent.verify(signed))).toBe('misconfigured');
+    expect(warn).not.toHaveBeenCalled();
+
+    const logger = recordingLogger();
+    const shared = make({ logger, issuers: [entry] });
+    expect(await attempt(shared.verify(signed))).toBe('misconfigured');
+    expect(logger.of('error').map((line) => line.details)).toEqual([
+      { kind: 'misconfigured', issuer: `${idp.issuer}/`, source: 'keys' },
+    ]);
+    expect(warn).not.toHaveBeenCalled();
+  });
+});
+
 describe('the option is checked at construction', () => {
   const base = { issuer: 'https://idp.example.com/', audience: 'api' };
   it.each<[string, unknown, RegExp]>([
