@@ -67,9 +67,22 @@ export interface DifferentialReport {
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error)).slice(0, 4000);
 
-async function accessTokens(input: DifferentialInput): Promise<CorpusReport> {
-  const ctx = differentialContext();
-  const named = await checkNamedAttacks(ctx, input.tolerated);
+/** What a half of the corpus hands {@link corpusReport}: its named cases' verdicts… */
+interface NamedRun {
+  cases: number;
+  failures: Array<{ group: string; name: string; expected: string; nodeCrypto: string; webCrypto: string }>;
+  deviations: Map<string, number>;
+}
+/** …and its generated cases' tally: answers reached, deviations tolerated, what was never reached. */
+interface GeneratedRun {
+  cases: number;
+  answers: Map<string, number>;
+  deviations: Map<string, number>;
+  unreached: string[];
+}
+
+/** One half's report: the named cases, then the generated ones (a disagreement there is reported, not thrown). */
+async function corpusReport(named: NamedRun, generate: () => Promise<GeneratedRun>): Promise<CorpusReport> {
   const report: CorpusReport = {
     named: named.cases,
     namedFailures: named.failures.map(
@@ -81,49 +94,40 @@ async function accessTokens(input: DifferentialInput): Promise<CorpusReport> {
     unreached: [],
     deviations: {},
   };
+  const deviations = new Map(named.deviations);
   try {
-    const tally = await propertyBackendsAgree(ctx, { numRuns: input.tokens, seed: input.seed }, input.tolerated);
+    const tally = await generate();
     report.generated = tally.cases;
-    report.answers = Object.fromEntries(tally.outcomes);
-    for (const [deviation, n] of tally.deviations)
-      named.deviations.set(deviation, (named.deviations.get(deviation) ?? 0) + n);
-    for (const alg of [...ASYMMETRIC, ...HMAC])
-      if (!tally.acceptedByAlg.has(alg)) report.unreached.push(`accepted ${alg}`);
-    for (const refusal of ['signature_invalid', 'key_not_found', 'algorithm_not_allowed', 'malformed_token'])
-      if (!tally.outcomes.has(`refused ${refusal}`)) report.unreached.push(`refused ${refusal}`);
+    report.answers = Object.fromEntries(tally.answers);
+    report.unreached = tally.unreached;
+    for (const [deviation, n] of tally.deviations) deviations.set(deviation, (deviations.get(deviation) ?? 0) + n);
   } catch (error) {
     report.generatedFailure = message(error);
   }
-  report.deviations = Object.fromEntries(named.deviations);
+  report.deviations = Object.fromEntries(deviations);
   return report;
+}
+
+async function accessTokens(input: DifferentialInput): Promise<CorpusReport> {
+  const ctx = differentialContext();
+  return corpusReport(await checkNamedAttacks(ctx, input.tolerated), async () => {
+    const tally = await propertyBackendsAgree(ctx, { numRuns: input.tokens, seed: input.seed }, input.tolerated);
+    const unreached = [...ASYMMETRIC, ...HMAC]
+      .filter((alg) => !tally.acceptedByAlg.has(alg))
+      .map((a) => `accepted ${a}`);
+    for (const refusal of ['signature_invalid', 'key_not_found', 'algorithm_not_allowed', 'malformed_token'])
+      if (!tally.outcomes.has(`refused ${refusal}`)) unreached.push(`refused ${refusal}`);
+    return { cases: tally.cases, answers: tally.outcomes, deviations: tally.deviations, unreached };
+  });
 }
 
 async function dpopProofs(input: DifferentialInput): Promise<CorpusReport> {
   const ctx = dpopDifferentialContext();
-  const named = await checkNamedProofs(ctx, input.tolerated);
-  const report: CorpusReport = {
-    named: named.cases,
-    namedFailures: named.failures.map(
-      (f) => `${f.group} / ${f.name}: expected ${f.expected}; node:crypto ${f.nodeCrypto}; webcrypto ${f.webCrypto}`,
-    ),
-    generated: 0,
-    generatedFailure: undefined,
-    answers: {},
-    unreached: [],
-    deviations: {},
-  };
-  try {
+  return corpusReport(await checkNamedProofs(ctx, input.tolerated), async () => {
     const tally = await propertyDpopBackendsAgree(ctx, { numRuns: input.proofs, seed: input.seed }, input.tolerated);
-    report.generated = tally.cases;
-    report.answers = Object.fromEntries(tally.answers);
-    for (const [deviation, count] of tally.deviations)
-      named.deviations.set(deviation, (named.deviations.get(deviation) ?? 0) + count);
-    report.unreached = DPOP_ANSWERS_REACHED.filter((answer) => !tally.answers.has(answer));
-  } catch (error) {
-    report.generatedFailure = message(error);
-  }
-  report.deviations = Object.fromEntries(named.deviations);
-  return report;
+    const unreached = DPOP_ANSWERS_REACHED.filter((answer) => !tally.answers.has(answer));
+    return { cases: tally.cases, answers: tally.answers, deviations: tally.deviations, unreached };
+  });
 }
 
 const started = performance.now();
