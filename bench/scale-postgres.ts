@@ -60,6 +60,7 @@ import {
   type Library,
   type TimedStore,
 } from './lib/scale.js';
+import { type ScaleRun, scaleTable } from './lib/scale-table.js';
 import { cpuDelta, cpuSnapshot, round } from './lib/stats.js';
 import { accessClaims, mint, type BenchKey } from './lib/tokens.js';
 
@@ -309,17 +310,8 @@ export async function postgresScale(key: BenchKey): Promise<void> {
   report(output);
 }
 
-type Result = Record<string, any>;
-
-function report(output: { results: Result[]; minutes: number; cpu: Record<string, { busy: number; steal: number }> }) {
-  const lines = [
-    `| PostgreSQL | ${output.results.map((r) => `${r.size} live`).join(' | ')} |`,
-    `|---|${output.results.map(() => '---:').join('|')}|`,
-  ];
-  const row = (label: string, cell: (r: Result) => string) =>
-    lines.push(`| ${label} | ${output.results.map((r) => cell(r)).join(' | ')} |`);
-  const both = (path: (s: Result) => unknown) => (r: Result) =>
-    r.before ? `${path(r.after)} (before: ${path(r.before)})` : String(path(r.after));
+function report(output: ScaleRun) {
+  const { row, both, sharedRows, finish } = scaleTable('PostgreSQL', output);
   row(
     'publish rate, one process (/s)',
     both((s) => s.publishPerSecond),
@@ -349,25 +341,6 @@ function report(output: { results: Result[]; minutes: number; cpu: Record<string
       return y ? `${after} (before: resync ${y.resyncMs}; handed ${y.handed}; ${y.databaseCpuMs})` : after;
     });
   }
-  row(
-    'propagation A invalidate() → B refuses, p50 / p99 (ms)',
-    (r) => `${r.propagation.bRefusesMs.p50} / ${r.propagation.bRefusesMs.p99}`,
-  );
-  row('authGuard hit, empty mirror (ns)', (r) => String(r.hitPath.cases['empty mirror'].medianNs));
-  row('authGuard hit, N in the mirror (ns, ratio)', (r) => {
-    const c = r.hitPath.cases[`${r.size} in the mirror`];
-    return `${c.medianNs} (${c.ratioToEmpty})`;
-  });
-  row(
-    `${STORM_INSTANCES} instances cold-start at once: wall ms (DB CPU ms)`,
-    (r) => `${r.storm.coldStart.wallMs} (${r.storm.coldStart.databaseCpuMs})`,
-  );
-  row(
-    `${STORM_INSTANCES} instances reconnect at once, missed 10^3: wall ms (DB CPU ms)`,
-    (r) => `${r.storm.reconnectAfterMissing1000.wallMs} (${r.storm.reconnectAfterMissing1000.databaseCpuMs})`,
-  );
-  row('load average (1 min) during', (r) => `${r.after.load.join('–')}, ${r.load}`);
-  console.log(
-    `\n${lines.join('\n')}\n\n${output.minutes} min; CPU busy ${output.cpu.cpu?.busy}, steal ${output.cpu.cpu?.steal}`,
-  );
+  sharedRows();
+  finish(STORM_INSTANCES, 'databaseCpuMs', 'DB');
 }

@@ -68,6 +68,7 @@ import {
   type TimedStore,
 } from './lib/scale.js';
 import { postgresScale } from './scale-postgres.js';
+import { type ScaleRun, scaleTable } from './lib/scale-table.js';
 import { cpuDelta, cpuSnapshot, median, round } from './lib/stats.js';
 import { accessClaims, generateKey, mint, type BenchKey } from './lib/tokens.js';
 
@@ -352,19 +353,8 @@ async function redisScale(key: BenchKey) {
   report(output);
 }
 
-function report(output: {
-  results: Record<string, any>[];
-  minutes: number;
-  cpu: Record<string, { busy: number; steal: number }>;
-}) {
-  const lines = [
-    '| | ' + output.results.map((r) => `${r.size} live`).join(' | ') + ' |',
-    '|---|' + output.results.map(() => '---:').join('|') + '|',
-  ];
-  const row = (label: string, cell: (r: Record<string, any>) => string) =>
-    lines.push(`| ${label} | ${output.results.map((r) => cell(r)).join(' | ')} |`);
-  const both = (path: (s: Record<string, any>) => unknown) => (r: Record<string, any>) =>
-    r.before ? `${path(r.after)} (before: ${path(r.before)})` : String(path(r.after));
+function report(output: ScaleRun) {
+  const { row, both, sharedRows, finish } = scaleTable('', output);
   row(
     'publish rate, one process (/s)',
     both((s) => s.publishPerSecond),
@@ -394,31 +384,12 @@ function report(output: {
       },
     );
   }
-  row(
-    'propagation A invalidate() → B refuses, p50 / p99 (ms)',
-    (r) => `${r.propagation.bRefusesMs.p50} / ${r.propagation.bRefusesMs.p99}`,
-  );
-  row('authGuard hit, empty mirror (ns)', (r) => String(r.hitPath.cases['empty mirror'].medianNs));
-  row('authGuard hit, N in the mirror (ns, ratio)', (r) => {
-    const c = r.hitPath.cases[`${r.size} in the mirror`];
-    return `${c.medianNs} (${c.ratioToEmpty})`;
-  });
+  sharedRows();
   row('authGuard hit, N in the mirror, before (ns, ratio)', (r) => {
     const c = r.hitPath.cases[`${r.size} in the mirror, before`];
     return c ? `${c.medianNs} (${c.ratioToEmpty})` : '–';
   });
-  row(
-    `${STORM_INSTANCES} instances cold-start at once: wall ms (Redis CPU ms)`,
-    (r) => `${r.storm.coldStart.wallMs} (${r.storm.coldStart.redisCpuMs})`,
-  );
-  row(
-    `${STORM_INSTANCES} instances reconnect at once, missed 10^3: wall ms (Redis CPU ms)`,
-    (r) => `${r.storm.reconnectAfterMissing1000.wallMs} (${r.storm.reconnectAfterMissing1000.redisCpuMs})`,
-  );
-  row('load average (1 min) during', (r) => `${r.after.load.join('–')}, ${r.load}`);
-  console.log(
-    `\n${lines.join('\n')}\n\n${output.minutes} min; CPU busy ${output.cpu.cpu?.busy}, steal ${output.cpu.cpu?.steal}`,
-  );
+  finish(STORM_INSTANCES, 'redisCpuMs', 'Redis');
 }
 
 async function main() {
