@@ -12,9 +12,9 @@
  */
 import { afterAll, describe, expect, it } from '@jest/globals';
 import type { ChangeCursor, DeliveryMeta, Revocation, RevocationChanges, StoreStatus } from '../../src/index.js';
-import { digestKey, tokenDigestOf } from '../../src/core/shared/token-digest.js';
 import { createPostgresStore, type PostgresRevocationStore } from '../../src/stores/postgres-store.js';
 import { DATABASE_URL, postgresAdmin } from '../support/postgres.js';
+import { byDigest, listed, token } from '../support/change-log.js';
 import { waitFor } from '../support/wait-for.js';
 
 const admin = postgresAdmin();
@@ -29,15 +29,6 @@ async function connectedStore(clock: () => number, schema = admin.newSchema()): 
   return store;
 }
 
-const token = (key: string, expiresAt: number): Revocation => ({ type: 'token', key, expiresAt });
-const byDigest = (key: string) => digestKey(tokenDigestOf(key));
-/** What a read found, as revocations (its bulk tokens by their digest, expiry in whole seconds). */
-function listed(changes: RevocationChanges): Revocation[] {
-  const tokens: Revocation[] = [];
-  for (let i = 0; i < (changes.tokens?.count ?? 0); i++)
-    tokens.push(token(digestKey(changes.tokens!.digests, i * 16), changes.tokens!.expiresAt[i]! * 1000));
-  return [...changes.revocations, ...tokens];
-}
 const keysOf = (changes: RevocationChanges) => listed(changes).map((r) => (r.type === 'token' ? r.key : r.type));
 const seqOf = (cursor: ChangeCursor) => cursor.revocations!.seq;
 

@@ -13,11 +13,11 @@ import {
   type RedisRevocationStore,
   type RedisStoreOptions,
   type Revocation,
-  type RevocationChanges,
   type StoreStatus,
 } from '../../src/index.js';
 import { digestKey, tokenDigestOf } from '../../src/core/shared/token-digest.js';
 import { REDIS_URL } from '../support/redis-server.js';
+import { byDigest, listed, token } from '../support/change-log.js';
 import { waitFor } from '../support/wait-for.js';
 
 const admin = new Redis(REDIS_URL);
@@ -57,15 +57,6 @@ function keysInEveryShard(tag: string, perShard = 1): string[] {
     }
   }
   return keys;
-}
-const token = (key: string, expiresAt: number): Revocation => ({ type: 'token', key, expiresAt });
-const byDigest = (key: string) => digestKey(tokenDigestOf(key));
-/** What a read found, as revocations (its bulk tokens by their digest). */
-function listed(changes: RevocationChanges): Revocation[] {
-  const tokens: Revocation[] = [];
-  for (let i = 0; i < (changes.tokens?.count ?? 0); i++)
-    tokens.push(token(digestKey(changes.tokens!.digests, i * 16), changes.tokens!.expiresAt[i]! * 1000));
-  return [...changes.revocations, ...tokens];
 }
 const seqOf = (cursor: ChangeCursor) => Object.values(cursor).reduce((sum, p) => sum + p.seq, 0);
 
