@@ -1,6 +1,6 @@
 /**
- * The issuer's signing keys. jose's `createLocalJWKSet` does key selection (kid, alg/kty/crv,
- * use, key_ops) and import; this file decides *when* to fetch:
+ * The issuer's signing keys. Key selection and import are jose's, remembered per set
+ * (key-selection.ts); this file decides *when* to fetch:
  *   - lazily, on the first token that needs a key;
  *   - again when a token names a `kid` we do not have, at most once per cooldown window, with
  *     concurrent callers sharing one request;
@@ -8,18 +8,13 @@
  *   - never in a loop while the endpoint fails: known keys keep working (stale-if-error) and a
  *     token that needs an unknown key gets a 503, not a 401.
  */
-import {
-  createLocalJWKSet,
-  errors as joseErrors,
-  type JSONWebKeySet,
-  type JWK,
-  type FlattenedJWSInput,
-  type JWSHeaderParameters,
-} from 'jose';
+import { errors as joseErrors, type FlattenedJWSInput, type JWK, type JWSHeaderParameters } from 'jose';
 import { FailureBackoff } from '../shared/backoff.js';
 import { IdpUnavailableError, MisconfiguredError } from '../shared/errors.js';
 import type { VerifierEvents } from '../shared/events.js';
+import type { MaybePromise } from '../shared/maybe-promise.js';
 import type { IdpEndpoints } from './endpoints.js';
+import { KeySelection, type VerificationKey } from './key-selection.js';
 import { fetchJson, HttpRequestError, type FetchLike } from './http-client.js';
 
 export interface JwksSourceOptions {
@@ -74,25 +69,11 @@ export interface JwksStats {
   fetchedAt: number | undefined;
 }
 
-type KeySelector = ReturnType<typeof createLocalJWKSet>;
-/** The public key object jose hands back (a WebCrypto CryptoKey). */
-export type VerificationKey = Awaited<ReturnType<KeySelector>>;
-
-/**
- * At most this many (alg, kid) selections are remembered per key set; past it the memo starts
- * over. Only selections that found a key are kept, so the bound is keys × allowed algorithms in
- * practice, and made-up kids (which find none) never enter it.
- */
-const MAX_REMEMBERED_SELECTIONS = 64;
+export type { VerificationKey };
 
 export class JwksSource {
-  private selector: KeySelector | undefined;
-  /**
-   * The key jose selected for an (alg, kid) pair under the current set. Selection is a pure
-   * function of alg, kid and the set (kty, crv, use, key_ops, alg of each key): remembering it
-   * spares each miss jose's filtering pass and its allocations. Replaced with the set.
-   */
-  private selections = new Map<string, VerificationKey>();
+  /** The current set's selection; replaced with the set. */
+  private keys: KeySelection | undefined;
   private fingerprints = new Map<string, string>();
   private kidlessFingerprints = new Set<string>();
   private keyCount = 0;
@@ -108,9 +89,23 @@ export class JwksSource {
     this.backoff = new FailureBackoff(1_000, Math.max(options.cooldownMs, 1_000), options.now);
   }
 
-  /** A jose key-resolver function: the key that must have signed a token with this header. */
-  readonly getKey = async (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<VerificationKey> => {
-    if (!this.selector) await this.load();
+  /**
+   * A jose key resolver: the key that must have signed a token with this header. A selection
+   * remembered for the current set is handed over at once (no promise: the miss path stays
+   * synchronous); anything else (first load, a kid not seen yet, a selection to make) is a promise.
+   */
+  readonly getKey = (header: JWSHeaderParameters, token: FlattenedJWSInput): MaybePromise<VerificationKey> => {
+    const known = this.keys?.known(header, token);
+    if (known === undefined) return this.fetchOrSelect(header, token);
+    if (this.options.now() - (this.fetchedAt ?? 0) >= this.options.maxAgeMs) this.refreshInBackground();
+    return known;
+  };
+
+  private readonly fetchOrSelect = async (
+    header: JWSHeaderParameters,
+    token: FlattenedJWSInput,
+  ): Promise<VerificationKey> => {
+    if (!this.keys) await this.load();
     else if (this.options.now() - (this.fetchedAt ?? 0) >= this.options.maxAgeMs) this.refreshInBackground();
 
     try {
@@ -147,21 +142,8 @@ export class JwksSource {
     return { fetches: this.fetches, failures: this.failures, keys: this.keyCount, fetchedAt: this.fetchedAt };
   }
 
-  private async select(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<VerificationKey> {
-    // Not remembered: a JWS with an unprotected header (flattened form), which may name the kid
-    // too, and a kid that is not a string, which jose matches against no key.
-    const memo = token.header === undefined ? selectionKey(header) : undefined;
-    if (memo === undefined) return await this.selector!(header, token);
-    const selector = this.selector!;
-    const known = this.selections.get(memo);
-    if (known !== undefined) return known;
-    const key = await selector(header, token);
-    // The set may have been replaced while jose imported the key: remember it only for its own set.
-    if (this.selector === selector) {
-      if (this.selections.size >= MAX_REMEMBERED_SELECTIONS) this.selections.clear();
-      this.selections.set(memo, key);
-    }
-    return key;
+  private select(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<VerificationKey> {
+    return this.keys!.select(header, token);
   }
 
   /** First load: wait for it, but respect the failure backoff instead of hammering the IdP. */
@@ -176,7 +158,7 @@ export class JwksSource {
       if (error instanceof IdpUnavailableError || error instanceof MisconfiguredError) throw error;
       throw this.unavailable('The signing keys of the identity provider cannot be fetched');
     }
-    if (!this.selector) throw this.unavailable('The signing keys of the identity provider cannot be fetched');
+    if (!this.keys) throw this.unavailable('The signing keys of the identity provider cannot be fetched');
   }
 
   private refreshInBackground(): void {
@@ -214,7 +196,7 @@ export class JwksSource {
           typeof key === 'object' && key !== null && !Array.isArray(key) && (key as JWK).kty !== 'oct',
       )
       .map(flatJwk);
-    const selector = createLocalJWKSet({ keys } as JSONWebKeySet);
+    const selection = new KeySelection(keys);
 
     const fingerprints = new Map<string, string>();
     const kidless = new Set<string>();
@@ -228,8 +210,7 @@ export class JwksSource {
     let kidlessRemoved = false;
     for (const print of this.kidlessFingerprints) if (!kidless.has(print)) kidlessRemoved = true;
 
-    this.selector = selector;
-    this.selections = new Map();
+    this.keys = selection;
     this.fingerprints = fingerprints;
     this.kidlessFingerprints = kidless;
     this.keyCount = keys.length;
@@ -290,16 +271,6 @@ export function flatJwk(key: JWK): JWK {
       flat[name] = [...value];
   }
   return flat as JWK;
-}
-
-/**
- * The memo key of a selection: alg, and kid when the header names one (a kid-less token matches
- * by type); undefined for a header jose would judge otherwise (no string alg, a non-string kid).
- */
-function selectionKey(header: JWSHeaderParameters): string | undefined {
-  if (typeof header.alg !== 'string') return undefined;
-  if (typeof header.kid === 'string') return `${header.alg}\u0000${header.kid}`;
-  return header.kid === undefined ? `${header.alg}\u0001` : undefined;
 }
 
 /** What identifies a key's material; a kid whose material changes counts as removed. */

@@ -10,17 +10,12 @@
  * allowed algorithm. A key that still fails to import (malformed numbers) is our configuration's
  * fault: a `MisconfiguredError` (500), never a 401 blaming the token.
  */
-import {
-  createLocalJWKSet,
-  errors as joseErrors,
-  type FlattenedJWSInput,
-  type JSONWebKeySet,
-  type JWK,
-  type JWSHeaderParameters,
-} from 'jose';
+import { errors as joseErrors, type FlattenedJWSInput, type JWK, type JWSHeaderParameters } from 'jose';
 import { MisconfiguredError } from '../shared/errors.js';
+import type { MaybePromise } from '../shared/maybe-promise.js';
 import { rejectUnknownKeys } from '../shared/option-keys.js';
-import { algorithmFits, flatJwk, type JwksStats, type VerificationKey } from './jwks.js';
+import { algorithmFits, flatJwk, type JwksStats } from './jwks.js';
+import { KeySelection, type VerificationKey } from './key-selection.js';
 
 /** Members only a private (or symmetric) key has (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2). */
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
@@ -118,21 +113,27 @@ function curveOf(jwk: Record<string, unknown>): string {
 
 /** The configured keys, served like a fetched JWKS that never changes. */
 export class StaticJwks {
-  private readonly selector: ReturnType<typeof createLocalJWKSet>;
+  private readonly keys: KeySelection;
   private readonly count: number;
 
   constructor(
     keys: JWK[],
     private readonly since: number,
   ) {
-    this.selector = createLocalJWKSet({ keys } as JSONWebKeySet);
+    this.keys = new KeySelection(keys);
     this.count = keys.length;
   }
 
-  /** A jose key resolver: the configured key that must have signed a token with this header. */
-  readonly getKey = async (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<VerificationKey> => {
+  /**
+   * A jose key resolver: the configured key that must have signed a token with this header; at
+   * once when selected before (key-selection.ts), else a promise.
+   */
+  readonly getKey = (header: JWSHeaderParameters, token: FlattenedJWSInput): MaybePromise<VerificationKey> =>
+    this.keys.known(header, token) ?? this.select(header, token);
+
+  private readonly select = async (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<VerificationKey> => {
     try {
-      return await this.selector(header, token);
+      return await this.keys.select(header, token);
     } catch (error) {
       // No such kid, or several kid-less candidates (signature.ts tries them): the token's business.
       if (error instanceof joseErrors.JWKSNoMatchingKey || error instanceof joseErrors.JWKSMultipleMatchingKeys)

@@ -13,6 +13,7 @@
 import { parseTrustedUrl } from '../idp/url-policy.js';
 import { bearerChallenge, type Challenge, challengeUsing } from '../shared/challenge.js';
 import { type AuthError, fitsChallenge } from '../shared/errors.js';
+import { isPromise, type MaybePromise } from '../shared/maybe-promise.js';
 import { optionKeys, rejectUnknownKeys } from '../shared/option-keys.js';
 import { invalidToken, toAuthError } from '../shared/rejections.js';
 import { buildVerifier } from '../verify/create-verifier.js';
@@ -485,7 +486,15 @@ export function buildAuthenticator(
     } catch (error) {
       return refuse(error, true, presented.scheme);
     }
-    return verifier.verify(token).then(
+    // A miss that needs no I/O is answered synchronously too (see VerifierPort.verifyNow).
+    let verified: MaybePromise<VerifiedToken>;
+    try {
+      verified = port.verifyNow === undefined ? verifier.verify(token) : port.verifyNow(token);
+    } catch (error) {
+      return refuse(error, false, presented.scheme); // the verifier reported it
+    }
+    if (!isPromise(verified)) return admit(verified, presented);
+    return verified.then(
       (auth) => admit(auth, presented),
       (error: unknown) => refuse(error, false, presented.scheme),
     );

@@ -6,6 +6,7 @@
  */
 import type { RevocationList } from '../revoke/revocation-list.js';
 import { revocationKeysFor } from '../revoke/revocation-identity.js';
+import { isPromise, type MaybePromise, thenMaybe } from '../shared/maybe-promise.js';
 import { invalidToken } from '../shared/rejections.js';
 import { maxAgeAcceptedUntil } from '../shared/token-lifetime.js';
 import type { VerifiedToken } from '../shared/verified-token.js';
@@ -13,7 +14,7 @@ import type { IntrospectionVerifier } from './introspection-verifier.js';
 import type { ResolvedOptions } from './options.js';
 import type { RegisteredClaimRules } from './registered-claims.js';
 import type { SignatureCheck } from './signature.js';
-import type { StatusListCheck } from './status-list-check.js';
+import type { StatusListCheck, StatusReference } from './status-list-check.js';
 import { checkClaimTypes, checkLifetime, expiresAt } from './token-claims.js';
 import { deepFreeze, type TokenCache } from './token-cache.js';
 import { checkShape, mediaType } from './token-shape.js';
@@ -64,24 +65,28 @@ export class Admission {
     this.requireClientId = mediaType(options.typ) === 'at+jwt';
   }
 
-  /** Verifies and caches a token the cache does not have; rejects with an AuthError. */
-  async verify(token: string): Promise<VerifiedToken> {
+  /**
+   * Verifies and caches a token the cache does not have; throws or rejects with an AuthError.
+   * Synchronous when nothing needs I/O: a JWT whose key is at hand on the node:crypto backend,
+   * without a status list reference to fetch (see maybe-promise.ts).
+   */
+  verify(token: string): MaybePromise<VerifiedToken> {
     const { introspection } = this.options;
     if (introspection?.decides(token) === true) {
-      const { result, now } = await introspection.verify(token);
-      return this.admit(result, now, introspection.maxAgeMs);
+      return introspection.verify(token).then(({ result, now }) => this.admit(result, now, introspection.maxAgeMs));
     }
     checkShape(token, this.options.maxTokenLength);
     const now = this.options.clock();
-    const verified = await this.options.signature.verifyJwt(token, this.jwtRules, now);
-    return this.admit({ token, header: verified.protectedHeader, payload: verified.payload, source: 'jwt' }, now);
+    return thenMaybe(this.options.signature.verifyJwt(token, this.jwtRules, now), (verified) =>
+      this.admit({ token, header: verified.protectedHeader, payload: verified.payload, source: 'jwt' }, now),
+    );
   }
 
   /**
    * The checks every freshly verified token passes, then into the cache; the result is frozen
    * because every request presenting the token will share it.
    */
-  private async admit(result: VerifiedToken, now: number, maxAgeMs?: number): Promise<VerifiedToken> {
+  private admit(result: VerifiedToken, now: number, maxAgeMs?: number): MaybePromise<VerifiedToken> {
     const { payload } = result;
     checkClaimTypes(payload, now, this.options.clockTolerance, result.source === 'jwt' && this.requireClientId);
     checkLifetime(payload, now, result.source, this.options);
@@ -89,10 +94,23 @@ export class Admission {
     // The token is valid in itself first (draft-ietf-oauth-status-list §8.3); an introspection
     // answer is the IdP's current word already, so only JWTs consult a status list.
     const { statusLists } = this.options;
-    const status = statusLists !== undefined && result.source === 'jwt' ? await statusLists.admit(payload) : undefined;
-    const keys = revocationKeysFor(result);
+    const status = statusLists !== undefined && result.source === 'jwt' ? statusLists.admit(payload) : undefined;
+    if (!isPromise(status)) return this.accept(result, now, now, tooOldAt, maxAgeMs, status);
     // After waiting for a list, a revocation may have arrived meanwhile: check at the current time.
-    const checkedAt = status === undefined ? now : this.options.clock();
+    return status.then((listed) => this.accept(result, now, this.options.clock(), tooOldAt, maxAgeMs, listed));
+  }
+
+  /** Not revoked at `checkedAt`: frozen and cached (admit's last step). */
+  private accept(
+    result: VerifiedToken,
+    now: number,
+    checkedAt: number,
+    tooOldAt: number | undefined,
+    maxAgeMs: number | undefined,
+    status: StatusReference | undefined,
+  ): VerifiedToken {
+    const { payload } = result;
+    const keys = revocationKeysFor(result);
     if (this.options.revocations.isRevoked(keys, payload.iat, checkedAt)) throw invalidToken('revoked');
     deepFreeze(result);
     // A cached entry stops being served when the token becomes too old, as it does at `exp`.

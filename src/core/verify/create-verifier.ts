@@ -11,6 +11,7 @@ import { decodeJwt } from 'jose';
 import { createMemoryStore } from '../../stores/memory-store.js';
 import type { VerifierEventName, VerifierListener } from '../shared/events.js';
 import { resolveLogger } from '../shared/logger.js';
+import { isPromise, type MaybePromise } from '../shared/maybe-promise.js';
 import { optionKeys, rejectUnknownKeys } from '../shared/option-keys.js';
 import type { OutboxRunResult } from '../revoke/outbox-worker.js';
 import { invalidToken } from '../shared/rejections.js';
@@ -294,19 +295,30 @@ class MultiIssuerVerifier implements Verifier {
   }
 
   verify(token: string): Promise<VerifiedToken> {
+    try {
+      const outcome = this.verifyNow(token);
+      return isPromise(outcome) ? outcome : Promise.resolve(outcome);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** The port's `verifyNow`: routed to the token's issuer, answered as that issuer's verifier answers. */
+  private verifyNow(token: string): MaybePromise<VerifiedToken> {
     // Before routing: a closed verifier refuses every token alike, routable or not.
-    if (this.closed) return Promise.reject(new VerifierClosedError());
+    if (this.closed) throw new VerifierClosedError();
     const hit = this.peek(token);
-    if (hit !== undefined) return Promise.resolve(hit);
+    if (hit !== undefined) return hit;
     const verifier = this.route(token);
     if (!verifier) {
       const error = invalidToken(
         typeof token === 'string' && token.split('.').length === 3 ? 'issuer_mismatch' : 'malformed_token',
       );
       portOf(this.verifiers[0]!).reportRejection(error);
-      return Promise.reject(error);
+      throw error;
     }
-    return verifier.verify(token);
+    const port = portOf(verifier);
+    return port.verifyNow === undefined ? verifier.verify(token) : port.verifyNow(token);
   }
 
   /**
@@ -430,6 +442,7 @@ class MultiIssuerVerifier implements Verifier {
           : Promise.reject(new TypeError(`revocable-jwt: unknown issuer ${issuer}`));
       },
       reportRejection: (error) => portOf(this.verifiers[0]!).reportRejection(error),
+      verifyNow: (token) => this.verifyNow(token),
       // The issuer that accepted the token knows its revocations; none of ours did: never admitted.
       revoked: (auth) => {
         const verifier = typeof auth.payload.iss === 'string' ? this.byIssuer.get(auth.payload.iss) : undefined;

@@ -15,17 +15,22 @@
  */
 import type { FlattenedJWSInput, JWSHeaderParameters } from 'jose';
 import type { VerificationKey } from '../idp/jwks.js';
+import type { MaybePromise } from '../shared/maybe-promise.js';
 import type { SegmentDecoder } from './compact-jws.js';
 import type { CanonicalJws } from './token-shape.js';
 import { type JsRuntime, jsRuntime } from './js-runtime.js';
 import { nodeCryptoJws } from './node-crypto-jws.js';
 import { webCryptoJws } from './webcrypto-jws.js';
 
-/** A jose key resolver: the key that must have signed a token with this header. */
+/**
+ * A jose key resolver: the key that must have signed a token with this header; the key itself
+ * when it is at hand (imported before, or the HMAC secret), a promise when it must be fetched or
+ * imported first.
+ */
 export type KeyResolver = (
   header: JWSHeaderParameters,
   jws: FlattenedJWSInput,
-) => Promise<VerificationKey | Uint8Array>;
+) => MaybePromise<VerificationKey | Uint8Array>;
 
 /** A JWS whose signature holds. */
 export interface VerifiedJws {
@@ -49,8 +54,13 @@ export type EmbeddedKeyCheck = (signingInput: string, signature: string) => bool
 /** One way of checking a compact JWS (see the file comment). */
 export interface JwsBackend {
   readonly name: JwsBackendName;
-  /** The token's header and payload once its signature holds; `algorithms` is the allowlist. */
-  verify(token: CanonicalJws, key: KeyResolver, algorithms: ReadonlySet<string>): Promise<VerifiedJws>;
+  /**
+   * The token's header and payload once its signature holds; `algorithms` is the allowlist. A
+   * refusal is thrown (a jose error, or what the key resolver threw) or rejects. node:crypto
+   * answers synchronously when the resolver hands the key over at once; WebCrypto always with a
+   * promise.
+   */
+  verify(token: CanonicalJws, key: KeyResolver, algorithms: ReadonlySet<string>): MaybePromise<VerifiedJws>;
   /** The bytes of a canonical base64url segment (the caller checked it is one), the runtime's fastest way. */
   readonly decode: SegmentDecoder;
   /**

@@ -10,8 +10,10 @@
  * faster (Node and Bun).
  */
 import { errors as jose } from 'jose';
-import { parseCompactJws } from './compact-jws.js';
-import type { JwsBackend } from './jws-backend.js';
+import type { VerificationKey } from '../idp/jwks.js';
+import { thenMaybe } from '../shared/maybe-promise.js';
+import { type ParsedJws, parseCompactJws } from './compact-jws.js';
+import type { JwsBackend, VerifiedJws } from './jws-backend.js';
 import { type NodeCrypto, NodeCryptoKeys } from './node-crypto-keys.js';
 
 /**
@@ -38,18 +40,20 @@ function createNodeCryptoJws(modules: { crypto: NodeCrypto; buffer: NodeBuffer }
   const bytes = modules.buffer.Buffer;
   const keys = new NodeCryptoKeys(modules.crypto);
   const decode = (segment: string) => bytes.from(segment, 'base64url');
+  const checked = (jws: ParsedJws, key: VerificationKey | Uint8Array): VerifiedJws => {
+    const verify = keys.verifierFor(jws.alg, key);
+    if (!verify(bytes.from(jws.signingInput, 'latin1'), jws.signature)) throw new jose.JWSSignatureVerificationFailed();
+    // An unencoded payload is its own bytes, as jose returns it.
+    const payload = jws.b64 ? decode(jws.segments.payload) : bytes.from(jws.segments.payload, 'latin1');
+    return { protectedHeader: jws.header, payload, b64: jws.b64 };
+  };
   return {
     name: 'node:crypto',
     decode,
-    async verify(token, resolveKey, algorithms) {
+    // Synchronous when the key is at hand: parsing, the key and the one-shot verify need no promise.
+    verify(token, resolveKey, algorithms) {
       const jws = parseCompactJws(token, algorithms, decode);
-      const key = await resolveKey(jws.header, jws.segments);
-      const verify = keys.verifierFor(jws.alg, key);
-      if (!verify(bytes.from(jws.signingInput, 'latin1'), jws.signature))
-        throw new jose.JWSSignatureVerificationFailed();
-      // An unencoded payload is its own bytes, as jose returns it.
-      const payload = jws.b64 ? decode(jws.segments.payload) : bytes.from(jws.segments.payload, 'latin1');
-      return { protectedHeader: jws.header, payload, b64: jws.b64 };
+      return thenMaybe(resolveKey(jws.header, jws.segments), (key) => checked(jws, key));
     },
     async embeddedKey(alg, jwk) {
       const verify = keys.verifierForJwk(alg, jwk);

@@ -7,6 +7,7 @@
  */
 import { errors as joseErrors, type JWTHeaderParameters } from 'jose';
 import type { JwksSource, VerificationKey } from '../idp/jwks.js';
+import { isPromise, type MaybePromise, thenMaybe } from '../shared/maybe-promise.js';
 import { toAuthError } from '../shared/rejections.js';
 import type { AccessTokenClaims } from '../shared/verified-token.js';
 import { defaultJwsBackend, type JwsBackend, type KeyResolver, type VerifiedJws } from './jws-backend.js';
@@ -51,17 +52,21 @@ export class SignatureCheck {
 
   /**
    * The signature, then the claims set held to `rules` at `now` (epoch ms): what jose's jwtVerify
-   * checked, on one parse (registered-claims.ts). `token` passed checkShape. Rejects with an AuthError.
+   * checked, on one parse (registered-claims.ts). `token` passed checkShape. Throws or rejects with
+   * an AuthError; answers at once when the key is at hand and the backend is node:crypto.
    */
-  async verifyJwt(token: CanonicalJws, rules: RegisteredClaimRules, now: number): Promise<VerifiedJwt> {
-    try {
-      const jws = await this.verified(token);
+  verifyJwt(token: CanonicalJws, rules: RegisteredClaimRules, now: number): MaybePromise<VerifiedJwt> {
+    const claims = (jws: VerifiedJws): VerifiedJwt => {
       if (!jws.b64) throw new joseErrors.JWTInvalid('JWTs MUST NOT use unencoded payload');
       const payload = decodeClaimsSet(jws.payload);
       checkRegisteredClaims(jws.protectedHeader, payload, rules, now);
       return { protectedHeader: jws.protectedHeader as JWTHeaderParameters, payload };
+    };
+    try {
+      const verified = thenMaybe(this.verified(token), claims);
+      return isPromise(verified) ? verified.catch(rethrowAsAuthError) : verified;
     } catch (error) {
-      throw toAuthError(error);
+      return rethrowAsAuthError(error);
     }
   }
 
@@ -76,7 +81,7 @@ export class SignatureCheck {
     return this.verified(token);
   }
 
-  private verified(token: CanonicalJws): Promise<VerifiedJws> {
+  private verified(token: CanonicalJws): MaybePromise<VerifiedJws> {
     return this.withKeys((key) => this.backend.verify(token, key, this.algorithms));
   }
 
@@ -84,23 +89,31 @@ export class SignatureCheck {
   private readonly keyFor: KeyResolver = (header, jws) => {
     if ((HMAC_ALGORITHMS as readonly string[]).includes(header.alg ?? '')) {
       // Reaching here means the algorithm passed the allowlist, so the secret exists.
-      return Promise.resolve(this.options.secret!);
+      return this.options.secret!;
     }
     return this.options.jwks.getKey(header, jws);
   };
 
   /**
    * Runs `attempt` with our key resolver; when a token without `kid` matches several keys, with
-   * each candidate in turn (see {@link firstVerifying}).
+   * each candidate in turn (see {@link firstVerifying}). Synchronous as far as `attempt` is.
    */
-  private async withKeys<T>(attempt: (key: KeyResolver) => Promise<T>): Promise<T> {
-    try {
-      return await attempt(this.keyFor);
-    } catch (error) {
+  private withKeys<T>(attempt: (key: KeyResolver) => MaybePromise<T>): MaybePromise<T> {
+    const candidates = (error: unknown): Promise<T> => {
       if (!(error instanceof joseErrors.JWKSMultipleMatchingKeys)) throw error;
-      return firstVerifying(error, (key) => attempt(() => Promise.resolve(key)));
+      return firstVerifying(error, async (key) => attempt(() => key));
+    };
+    try {
+      const outcome = attempt(this.keyFor);
+      return isPromise(outcome) ? outcome.catch(candidates) : outcome;
+    } catch (error) {
+      return candidates(error);
     }
   }
+}
+
+function rethrowAsAuthError(error: unknown): never {
+  throw toAuthError(error);
 }
 
 /**

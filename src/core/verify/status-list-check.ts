@@ -27,6 +27,7 @@ import { parseTrustedUrl } from '../idp/url-policy.js';
 import { OUT_OF_RANGE, type StatusArray, statusAt, TOKEN_STATUS } from '../revoke/status-list.js';
 import { FailureBackoff } from '../shared/backoff.js';
 import { IdpUnavailableError, MisconfiguredError, type RejectionReason } from '../shared/errors.js';
+import type { MaybePromise } from '../shared/maybe-promise.js';
 import type { MisconfigurationMonitor } from '../shared/misconfiguration.js';
 import { invalidToken } from '../shared/rejections.js';
 import type { AccessTokenClaims } from '../shared/verified-token.js';
@@ -104,14 +105,19 @@ export class StatusListCheck {
    * status list reference (refused first with `mode: 'required'`), else its reference, once its
    * list says VALID. Rejects with InvalidTokenError (a status other than VALID, an index past the
    * end, a malformed `status` claim), IdpUnavailableError (no list to be had) or MisconfiguredError
-   * (a list URL outside the allowed origins).
+   * (a list URL outside the allowed origins). A token without a reference is answered at once
+   * (undefined, or the throw of `mode: 'required'`): only a list is worth a promise.
    */
-  async admit(payload: AccessTokenClaims): Promise<StatusReference | undefined> {
+  admit(payload: AccessTokenClaims): MaybePromise<StatusReference | undefined> {
     const claim = statusClaim(payload);
     if (claim === undefined) {
       if (this.options.settings.required) throw invalidToken('claim_missing');
       return undefined;
     }
+    return this.admitListed(claim);
+  }
+
+  private async admitListed(claim: { uri: string; index: number }): Promise<StatusReference> {
     const list = await this.holderFor(claim.uri);
     await list.settle();
     const status = list.read(claim.index, this.options.clock());

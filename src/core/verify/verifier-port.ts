@@ -7,6 +7,7 @@
  */
 import type { JWSHeaderParameters } from 'jose';
 import type { AuthError } from '../shared/errors.js';
+import type { MaybePromise } from '../shared/maybe-promise.js';
 import type { DpopSettings } from './dpop-options.js';
 import type { AccessTokenClaims, VerifiedToken, Verifier } from './types.js';
 
@@ -44,6 +45,14 @@ export interface VerifierPort {
   claimOnce(key: string, until: number, issuer: string): Promise<boolean>;
   /** Request-level rejections (no token, malformed header, missing scope) reach the verifier's listeners. */
   reportRejection(error: AuthError): void;
+  /**
+   * `verify()` without a promise where none is needed: a cache hit, or a miss that needs no I/O
+   * (its key imported before, the node:crypto backend, no introspection or status list to ask),
+   * is answered at once, a refusal thrown (and reported to the listeners as `verify()` reports
+   * it); anything else as a promise, as `verify()` would answer it. Optional: a port registered by
+   * an older copy of the library has none (use `verify()`).
+   */
+  verifyNow?(token: string): MaybePromise<VerifiedToken>;
   /**
    * Whether a token this verifier accepted is revoked now, in this instance's revocation list: a
    * synchronous look-up (no I/O), for a request whose checks waited (a DPoP proof's store claim)

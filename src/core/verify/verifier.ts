@@ -14,6 +14,7 @@ import { StoreMirror } from '../revoke/store-mirror.js';
 import { AuthError, type RejectionReason, StoreUnavailableError, VerifierClosedError } from '../shared/errors.js';
 import { VerifierEvents, type VerifierEventName, type VerifierListener } from '../shared/events.js';
 import type { LogContext, VerifierLog } from '../shared/logger.js';
+import { isPromise, type MaybePromise } from '../shared/maybe-promise.js';
 import { MisconfigurationMonitor } from '../shared/misconfiguration.js';
 import { invalidToken } from '../shared/rejections.js';
 import { unrefTimer } from '../shared/unref-timer.js';
@@ -159,6 +160,7 @@ class JwtVerifier implements Verifier {
       verifyIssuerJwt: this.whileOpen('a notification', issuerJwtVerifier(shared)),
       claimOnce: (key, until) => this.claimOnce(key, until),
       reportRejection: (error) => this.reportRejection(error),
+      verifyNow: (token) => this.verifyNow(token),
       // As the hit path's look-up, with the token's keys derived again (the cache entry's may be gone).
       revoked: (auth) => this.mirror.list.isRevoked(revocationKeysFor(auth), auth.payload.iat, clock()),
       time: new Map([[issuer, Object.freeze({ clock, clockTolerance: options.clockTolerance })]]),
@@ -218,8 +220,22 @@ class JwtVerifier implements Verifier {
   }
 
   verify(token: string): Promise<VerifiedToken> {
-    if (this.closed) return Promise.reject(new VerifierClosedError());
-    if (typeof token !== 'string') return Promise.reject(invalidToken('malformed_token'));
+    try {
+      const outcome = this.verifyNow(token);
+      return isPromise(outcome) ? outcome : Promise.resolve(outcome);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * verify() without a promise where none is needed (the port's `verifyNow`): a cache hit, and a
+   * miss that needs no I/O (see Admission.verify), are answered at once, a refusal thrown (and
+   * reported, as verify() reports it); anything else as verify() answers it.
+   */
+  private verifyNow(token: string): MaybePromise<VerifiedToken> {
+    if (this.closed) throw new VerifierClosedError();
+    if (typeof token !== 'string') throw invalidToken('malformed_token');
     const now = this.options.clock();
     // An unsynced or stale mirror is not trusted: wait (bounded) for its sync, or refuse.
     if (!this.mirror.accepts(now)) {
@@ -231,16 +247,26 @@ class JwtVerifier implements Verifier {
     return this.verifyTrusted(token, now);
   }
 
-  private verifyTrusted(token: string, now: number): Promise<VerifiedToken> {
-    if (this.closed) return this.reject(closedMidway()); // while it waited for the store's sync
+  private verifyTrusted(token: string, now: number): MaybePromise<VerifiedToken> {
+    if (this.closed) throw this.reported(closedMidway()); // while it waited for the store's sync
     const hit = this.lookup(token, now, true);
-    if (typeof hit === 'string') return this.reject(invalidToken(hit));
-    if (hit !== undefined) return Promise.resolve(hit);
+    if (typeof hit === 'string') throw this.reported(invalidToken(hit));
+    if (hit !== undefined) return hit;
     const index = tokenIndex(token);
     const running = this.inflight.get(index);
     if (running !== undefined && running.token === token) return running.promise;
-    const verification = this.admission
-      .verify(token)
+    let admitted: MaybePromise<VerifiedToken>;
+    try {
+      admitted = this.admission.verify(token);
+    } catch (error) {
+      throw this.reported(error);
+    }
+    if (!isPromise(admitted)) {
+      // Verified without waiting for anything: no other verification of it can be in flight.
+      if (this.events.listeningForVerified) this.emitVerified(admitted, false);
+      return admitted;
+    }
+    const verification = admitted
       .then(
         (result) => {
           // close() landed meanwhile: a closed verifier hears no revocations, so it vouches for
@@ -268,8 +294,13 @@ class JwtVerifier implements Verifier {
   }
 
   private reject(error: unknown): Promise<never> {
+    return Promise.reject(this.reported(error));
+  }
+
+  /** `error`, reported to the listeners first when it is a refusal of the token. */
+  private reported(error: unknown): unknown {
     if (error instanceof AuthError) this.reportRejection(error);
-    return Promise.reject(error);
+    return error;
   }
 
   private emitVerified(result: VerifiedToken, cached: boolean): void {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import express from 'express';
-import { SignJWT } from 'jose';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import request from 'supertest';
 import { createVerifier, revokeRoute, type Verifier, VerifierClosedError } from '../../../src/index.js';
 import { testClock } from '../../support/idp.js';
@@ -71,18 +71,52 @@ describe.each([
   });
 });
 
+/**
+ * A verifier whose issuer's keys are fetched through `release`: until it is called, a
+ * verification waits for the JWKS (a verification with its key at hand ends before verify()
+ * returns, so only one that waits for I/O can be in flight when close() lands).
+ */
+async function waitingForKeys(several: boolean) {
+  const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const fetch = async () => {
+    await released;
+    return Response.json({ keys: [jwk] });
+  };
+  const issuer = { issuer: ISSUER, audience: 'api', jwksUri: 'https://idp.example/jwks' };
+  const verifier = several
+    ? createVerifier({
+        clock,
+        fetch,
+        issuers: [issuer, { issuer: 'https://other.example/', audience: 'api', jwksUri: 'https://other.example/jwks' }],
+      })
+    : createVerifier({ ...issuer, clock, fetch });
+  const jwt = await new SignJWT({ sub: 'alice', jti: 'jti-1' })
+    .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+    .setIssuer(ISSUER)
+    .setAudience('api')
+    .setIssuedAt(Math.floor(clock() / 1000))
+    .setExpirationTime(Math.floor(clock() / 1000) + 300)
+    .sign(privateKey);
+  return { verifier, jwt, release };
+}
+
 describe.each([
-  ['one issuer', single],
-  ['several issuers', multi],
-] as const)('%s, closed while a verification is in flight', (_label, make) => {
+  ['one issuer', false],
+  ['several issuers', true],
+] as const)('%s, closed while a verification is in flight', (_label, several) => {
   it('that verification refuses with VerifierClosedError, not with the token it was proving', async () => {
-    const verifier = make();
-    const jwt = await token();
+    const { verifier, jwt, release } = await waitingForKeys(several);
     const inFlight = verifier.verify(jwt).then(
       () => 'admitted',
       (e: unknown) => e,
-    ); // the HMAC check is asynchronous: close() lands before it ends
+    ); // waiting for the JWKS
     await verifier.close();
+    release();
     const error = await inFlight;
     expect(error).toBeInstanceOf(VerifierClosedError);
     expect(error).toMatchObject({
@@ -90,5 +124,13 @@ describe.each([
       status: 500,
       message: 'revocable-jwt: close() called while the token was being verified',
     });
+  });
+
+  it('the same verification, let finish before close(), is admitted', async () => {
+    const { verifier, jwt, release } = await waitingForKeys(several);
+    const inFlight = verifier.verify(jwt);
+    release();
+    await expect(inFlight).resolves.toMatchObject({ payload: { sub: 'alice' } });
+    await verifier.close();
   });
 });
