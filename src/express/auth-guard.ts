@@ -90,7 +90,8 @@ export type GuardRequest = IncomingMessage & {
 
 /**
  * The middleware {@link authGuard} returns: `(req, res, next)`, calling `next()` with `req.auth`
- * set, or `next(err)` with an `AuthError`. It answers a cached token synchronously.
+ * set, or `next(err)` with an `AuthError`. It answers a cached token synchronously, and a new one
+ * whose check needs no I/O (its signing key already imported, on Node and Bun).
  *
  * @example
  * ```ts

@@ -2,7 +2,8 @@
  * The request step, framework-free: read the bearer token (RFC 6750), ask the verifier, check
  * what the route requires (claims, step-up, scopes), and answer. A token already verified is
  * answered synchronously (no promise, no microtask), so an adapter's hit path costs a cache
- * look-up; anything else is answered by a promise. A refusal carries the status, the
+ * look-up; so is a new token whose check needs no I/O (its key imported before, on node:crypto,
+ * without introspection or a status list to ask); anything else is answered by a promise. A refusal carries the status, the
  * `WWW-Authenticate` challenge under this authenticator's realm, the JSON body, and the
  * `AuthError` itself (a copy when its realm differs: one rejection may be shared by concurrent
  * requests, so it is never mutated).
@@ -237,7 +238,7 @@ export interface Anonymous {
  * const authenticate = createAuthenticator({ verifier });
  * const { pathname, search } = new URL(request.url);
  * const answer = authenticate({ method: request.method, url: pathname + search, headers: request.headers });
- * const done: Authentication = 'ok' in answer ? answer : await answer; // a promise only on a cache miss
+ * const done: Authentication = 'ok' in answer ? answer : await answer; // a promise only when it must wait
  * ```
  */
 export type Authentication = Admitted | Refused;
@@ -257,7 +258,8 @@ export type Authentication = Admitted | Refused;
 export type OptionalAuthentication = Authentication | Anonymous;
 
 /**
- * The authenticate step: answers synchronously on a cache hit, with a promise otherwise. Never
+ * The authenticate step: answers synchronously on a cache hit and on a miss that needs no I/O,
+ * with a promise otherwise (keys to fetch, the IdP or a status list to ask, a DPoP replay check). Never
  * throws, and its promise never rejects: every failure is a {@link Refused}.
  *
  * @example
@@ -332,7 +334,7 @@ const ANONYMOUS: Anonymous = Object.freeze({ ok: true, auth: undefined });
  * async function handle(request: Request): Promise<Response> {
  *   const { pathname, search } = new URL(request.url);
  *   const answer = authenticate({ method: request.method, url: pathname + search, headers: request.headers });
- *   const done = 'ok' in answer ? answer : await answer; // synchronous on a cache hit
+ *   const done = 'ok' in answer ? answer : await answer; // synchronous unless it must wait
  *   if (!done.ok) return Response.json(done.body, { status: done.status, headers: done.headers });
  *   return Response.json({ user: done.auth.payload.sub });
  * }
