@@ -3,10 +3,10 @@
  * what the route requires (claims, step-up, scopes), and answer. A token already verified is
  * answered synchronously (no promise, no microtask), so an adapter's hit path costs a cache
  * look-up; so is a new token whose check needs no I/O (its key imported before, on node:crypto,
- * without introspection or a status list to ask); anything else is answered by a promise. A refusal carries the status, the
- * `WWW-Authenticate` challenge under this authenticator's realm, the JSON body, and the
- * `AuthError` itself (a copy when its realm differs: one rejection may be shared by concurrent
- * requests, so it is never mutated).
+ * without introspection or a status list to ask); anything else is answered by a promise. A
+ * refusal carries the status, the `WWW-Authenticate` challenge under this authenticator's realm,
+ * the JSON body, and the `AuthError` itself (a copy when its realm differs: one rejection may be
+ * shared by concurrent requests, so it is never mutated).
  *
  * Adapters (authGuard, and those for other frameworks) read their request into a
  * {@link RequestLike}, call the authenticator, and write its answer.
