@@ -3,7 +3,7 @@
  * or a careless integrator would write against the framework-free API. Each names the hole it probes.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { SignJWT } from 'jose';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import {
   type Authentication,
   createAuthenticator,
@@ -53,39 +53,54 @@ async function outcome(answer: Authentication | Promise<Authentication>) {
     : { ok: false, status: settled.status, reason: settled.error.reason };
 }
 
-describe('a closed verifier admits nothing, not even from the hit path', () => {
-  it('a verification in flight at close() does not leave a token that peek() (and so authenticate) accepts', async () => {
-    const clock = testClock(1_800_000_000_000);
-    const verifier = hmacVerifier(clock);
-    const token = await sign(clock, 'alice');
-    // The signature check is asynchronous: close() lands while it runs, and it finishes afterwards.
-    const inFlight = verifier.verify(token).catch(() => undefined);
-    await verifier.close();
-    await inFlight;
-    // The closed verifier no longer hears revocations (its mirror is closed): it must not vouch for anything.
-    expect(verifier.peek(token)).toBeUndefined();
-    const answer = createAuthenticator({ verifier })({ headers: { authorization: `Bearer ${token}` } });
-    expect(await outcome(answer)).toEqual({ ok: false, status: 500, reason: 'verifier_closed' });
+/**
+ * A verifier (one issuer, or two) whose RS256 keys are fetched through a gate: until `release()`,
+ * a verification waits for the JWKS, so it is still in flight when close() lands. (An HMAC check,
+ * or any whose key is at hand, ends before verify() returns: nothing would be in flight.)
+ */
+async function gatedVerifier(clock: ReturnType<typeof testClock>, several: boolean) {
+  const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
   });
+  const fetch = async () => {
+    await released;
+    return Response.json({ keys: [jwk] });
+  };
+  const entry = (issuer: string) => ({ issuer, audience: AUD, jwksUri: `${issuer}/jwks` });
+  const verifier = several
+    ? createVerifier({ issuers: [entry(ISSUER), entry(OTHER_ISSUER)], clock, fetch })
+    : createVerifier({ ...entry(ISSUER), clock, fetch, store: createMemoryStore({ clock }) });
+  open.push(verifier);
+  const iat = Math.floor(clock() / 1000);
+  const token = await new SignJWT({ sub: 'alice', iss: ISSUER, aud: AUD, iat, exp: iat + 300, jti: `alice-${iat}` })
+    .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+    .sign(privateKey);
+  return { verifier, token, release };
+}
 
-  it('the same through several issuers', async () => {
-    const clock = testClock(1_800_000_000_000);
-    const verifier = createVerifier({
-      issuers: [ISSUER, OTHER_ISSUER].map((issuer) => ({
-        issuer,
-        audience: AUD,
-        algorithms: ['HS256'],
-        secret: issuer === ISSUER ? SECRET : new TextEncoder().encode('another issuer, another secret, 32 bytes+'),
-      })),
-      clock,
-    });
-    open.push(verifier);
-    const token = await sign(clock, 'alice');
-    const inFlight = verifier.verify(token).catch(() => undefined);
-    await verifier.close();
-    await inFlight;
-    expect(verifier.peek(token)).toBeUndefined();
-  });
+describe('a closed verifier admits nothing, not even from the hit path', () => {
+  it.each([
+    ['one issuer', false],
+    ['several issuers', true],
+  ])(
+    '%s: a verification in flight at close() leaves no token that peek() (and so authenticate) accepts',
+    async (_label, several) => {
+      const clock = testClock(1_800_000_000_000);
+      const { verifier, token, release } = await gatedVerifier(clock, several);
+      // Waiting for the keys: close() lands while it runs, and it finishes (caches) afterwards.
+      const inFlight = verifier.verify(token).catch(() => undefined);
+      await verifier.close();
+      release();
+      await inFlight;
+      // The closed verifier no longer hears revocations (its mirror is closed): it must not vouch for anything.
+      expect(verifier.peek(token)).toBeUndefined();
+      const answer = createAuthenticator({ verifier })({ headers: { authorization: `Bearer ${token}` } });
+      expect(await outcome(answer)).toEqual({ ok: false, status: 500, reason: 'verifier_closed' });
+    },
+  );
 });
 
 describe('Authorization sent twice in a plain record (two casings) is refused, not resolved by picking one', () => {
