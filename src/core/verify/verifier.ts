@@ -254,7 +254,7 @@ class JwtVerifier implements Verifier {
     if (hit !== undefined) return hit;
     const index = tokenIndex(token);
     const running = this.inflight.get(index);
-    if (running !== undefined && running.token === token) return running.promise;
+    if (running !== undefined && running.token === token) return this.joined(running.promise);
     let admitted: MaybePromise<VerifiedToken>;
     try {
       admitted = this.admission.verify(token);
@@ -282,6 +282,18 @@ class JwtVerifier implements Verifier {
       });
     if (running === undefined) this.inflight.set(index, { token, promise: verification });
     return verification;
+  }
+
+  /**
+   * A verification in flight, for a caller that came after it began: its revocation check ran
+   * at admission, so a revocation applied since (before this call, maybe) is checked again.
+   */
+  private joined(running: Promise<VerifiedToken>): Promise<VerifiedToken> {
+    return running.then((result) =>
+      this.mirror.list.isRevoked(revocationKeysFor(result), result.payload.iat, this.options.clock())
+        ? this.reject(invalidToken('revoked'))
+        : result,
+    );
   }
 
   /** Replay records for logout tokens and SETs. A store failure is a 503 (the IdP retries). */
