@@ -307,7 +307,8 @@ class MultiIssuerVerifier implements Verifier {
   private verifyNow(token: string): MaybePromise<VerifiedToken> {
     // Before routing: a closed verifier refuses every token alike, routable or not.
     if (this.closed) throw new VerifierClosedError();
-    const hit = this.peek(token);
+    // Not a string (an absent header or field): no cache to look in, and refused below as malformed.
+    const hit = typeof token === 'string' ? this.peek(token) : undefined;
     if (hit !== undefined) return hit;
     const verifier = this.route(token);
     if (!verifier) {

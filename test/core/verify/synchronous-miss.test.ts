@@ -146,4 +146,23 @@ describe('several issuers', () => {
     expect(isPromise(unknown)).toBe(false);
     expect(unknown).toMatchObject({ ok: false, status: 401 });
   });
+
+  it('verify() of something that is not a string refuses it as malformed (401), as one issuer does', async () => {
+    const verifier = closedLater(
+      createVerifier({
+        clock,
+        issuers: [
+          { issuer: ISSUER, audience: 'api', jwks: { keys: [jwk] } },
+          { issuer: 'https://other.example/', audience: 'api', jwks: { keys: [jwk] } },
+        ],
+      }),
+    );
+    // From a header or a body field that was absent: the client's doing, not a server error.
+    for (const notAString of [undefined, null, 42, {}]) {
+      await expect(verifier.verify(notAString as unknown as string)).rejects.toMatchObject({
+        reason: 'malformed_token',
+        status: 401,
+      });
+    }
+  });
 });
