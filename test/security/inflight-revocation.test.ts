@@ -70,3 +70,20 @@ describe('a verification in flight, and a revocation that lands after its admiss
     await expect(verifier.verify(token)).rejects.toMatchObject({ reason: 'revoked' });
   });
 });
+
+describe('a verification in flight, and close() after its admission', () => {
+  it('a verify() that joined it is refused with VerifierClosedError, not handed the answer', async () => {
+    const { verifier, token, release } = await waitingForKeys();
+    verifier.on('verified', ({ cached }) => {
+      if (!cached) void verifier.close(); // after the shared verification's admission, before the joiner's turn
+    });
+    const first = verifier.verify(token);
+    const joined = verifier.verify(token).then(
+      () => 'admitted',
+      (error: { reason?: string }) => error.reason,
+    );
+    release();
+    await first.catch(() => undefined); // it ended before close(): either answer is fair
+    expect(await joined).toBe('verifier_closed');
+  });
+});

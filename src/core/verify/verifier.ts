@@ -286,14 +286,17 @@ class JwtVerifier implements Verifier {
 
   /**
    * A verification in flight, for a caller that came after it began: its revocation check ran
-   * at admission, so a revocation applied since (before this call, maybe) is checked again.
+   * at admission, so a revocation applied since (before this call, maybe) is checked again, and a
+   * verifier closed since vouches for nothing.
    */
   private joined(running: Promise<VerifiedToken>): Promise<VerifiedToken> {
-    return running.then((result) =>
-      this.mirror.list.isRevoked(revocationKeysFor(result), result.payload.iat, this.options.clock())
+    return running.then((result) => {
+      // close() may land between the shared verification's end and this caller's turn.
+      if (this.closed) return this.reject(closedMidway());
+      return this.mirror.list.isRevoked(revocationKeysFor(result), result.payload.iat, this.options.clock())
         ? this.reject(invalidToken('revoked'))
-        : result,
-    );
+        : result;
+    });
   }
 
   /** Replay records for logout tokens and SETs. A store failure is a 503 (the IdP retries). */
