@@ -13,7 +13,7 @@
  * anyone who would craft such a key. There are no false negatives: a revoked key always has its
  * digest in the table.
  */
-import { sha256Bytes } from './sha256.js';
+import { bytesOfBinary, sha256Binary } from './sha256.js';
 
 /** Bytes in a token digest. */
 export const TOKEN_DIGEST_BYTES = 16;
@@ -32,7 +32,7 @@ export function tokenDigestOf(key: string): Uint8Array {
     for (let i = 0; i < TOKEN_DIGEST_BYTES; i++) bytes[i] = Number.parseInt(key.slice(7 + 2 * i, 9 + 2 * i), 16);
     return bytes;
   }
-  return sha256Bytes(key).subarray(0, TOKEN_DIGEST_BYTES);
+  return bytesOfBinary(sha256Binary(key), TOKEN_DIGEST_BYTES);
 }
 
 /** The `digest:` key naming the 16 bytes of `digests` at `offset`. */
@@ -48,9 +48,22 @@ const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'
  * computed once per token, when it is verified, and kept with its cache entry.
  */
 export function tokenDigestWords(key: string): Int32Array {
-  const bytes = tokenDigestOf(key);
   const words = new Int32Array(4);
-  for (let i = 0; i < 4; i++) words[i] = wordAt(bytes, 4 * i);
+  if (isDigestKey(key)) {
+    const bytes = tokenDigestOf(key);
+    for (let i = 0; i < 4; i++) words[i] = wordAt(bytes, 4 * i);
+    return words;
+  }
+  // Straight from the digest's characters: no byte array in between (a miss computes this).
+  const digest = sha256Binary(key);
+  for (let i = 0; i < 4; i++) {
+    const at = 4 * i;
+    words[i] =
+      digest.charCodeAt(at) |
+      (digest.charCodeAt(at + 1) << 8) |
+      (digest.charCodeAt(at + 2) << 16) |
+      (digest.charCodeAt(at + 3) << 24);
+  }
   return words;
 }
 

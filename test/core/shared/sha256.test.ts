@@ -5,11 +5,14 @@
 import { describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
+import { tokenDigestOf, tokenDigestWords, wordAt } from '../../../src/core/shared/token-digest.js';
 import {
   portableSha256,
+  portableSha256Binary,
   portableSha256Bytes,
   portableSha256OfBytes,
   sha256,
+  sha256Binary,
   sha256Bytes,
   sha256OfBytes,
 } from '../../../src/core/shared/sha256.js';
@@ -45,6 +48,8 @@ describe('sha256', () => {
         expect(portableSha256(text)).toBe(bytes.toString('base64url'));
         expect(Buffer.from(sha256Bytes(text)).equals(bytes)).toBe(true);
         expect(Buffer.from(portableSha256Bytes(text)).equals(bytes)).toBe(true);
+        expect(sha256Binary(text)).toBe(bytes.toString('latin1'));
+        expect(portableSha256Binary(text)).toBe(bytes.toString('latin1'));
       }),
       { numRuns: 1000 },
     );
@@ -74,5 +79,22 @@ describe('sha256OfBytes', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('token digests', () => {
+  // What the compact mirror compares: the words a miss computes straight from the digest's
+  // characters must be the words of the stored 16-byte digest, for any key.
+  it('the words of a key are the little-endian words of its 16-byte digest', () => {
+    fc.assert(
+      fc.property(codeUnits, (key) => {
+        const bytes = createHash('sha256').update(key).digest().subarray(0, 16);
+        expect(Buffer.from(tokenDigestOf(key)).equals(bytes)).toBe(true);
+        expect([...tokenDigestWords(key)]).toEqual([0, 4, 8, 12].map((at) => wordAt(bytes, at)));
+      }),
+      { numRuns: 1000 },
+    );
+    const named = `digest:${'00ff7f80'.repeat(4)}`;
+    expect([...tokenDigestWords(named)]).toEqual([0x807fff00 | 0, 0x807fff00 | 0, 0x807fff00 | 0, 0x807fff00 | 0]);
   });
 });
