@@ -6,6 +6,7 @@
  */
 import type { RevocationList } from '../revoke/revocation-list.js';
 import { revocationKeysFor } from '../revoke/revocation-identity.js';
+import { deepFreeze } from '../shared/deep-freeze.js';
 import { isPromise, type MaybePromise, thenMaybe } from '../shared/maybe-promise.js';
 import { invalidToken } from '../shared/rejections.js';
 import { maxAgeAcceptedUntil } from '../shared/token-lifetime.js';
@@ -16,7 +17,7 @@ import type { RegisteredClaimRules } from './registered-claims.js';
 import type { SignatureCheck } from './signature.js';
 import type { StatusListCheck, StatusReference } from './status-list-check.js';
 import { checkClaimTypes, checkLifetime, expiresAt } from './token-claims.js';
-import { deepFreeze, type TokenCache } from './token-cache.js';
+import type { TokenCache } from './token-cache.js';
 import { checkShape, mediaType } from './token-shape.js';
 
 /** The verifier's rules for access tokens, and the collaborators admission uses. */

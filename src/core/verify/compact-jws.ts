@@ -11,6 +11,7 @@
  * `decode` may be any exact decoder.
  */
 import { errors as jose, type JWSHeaderParameters } from 'jose';
+import { deepFreeze } from '../shared/deep-freeze.js';
 import type { CanonicalJws } from './token-shape.js';
 
 /** A base64url segment's bytes (the segment is canonical: see the file comment). */
@@ -46,8 +47,7 @@ export function parseCompactJws(
     payload: token.slice(first + 1, second),
     signature: token.slice(second + 1),
   };
-  const header = parseHeader(decode(segments.protected));
-  const b64 = criticalB64(header);
+  const { header, b64 } = headerOf(segments.protected, decode);
   const { alg } = header;
   if (typeof alg !== 'string' || alg === '')
     throw new jose.JWSInvalid('JWS "alg" (Algorithm) Header Parameter missing or invalid');
@@ -60,6 +60,27 @@ export function parseCompactJws(
     signature: decode(segments.signature),
     b64,
   };
+}
+
+/**
+ * Headers parsed before, by their segment. An IdP signs its tokens with a few headers (one per
+ * `alg`, `kid` and `typ`), so a miss decodes and parses its header once per header, not once per
+ * token. Parsing is a pure function of the segment and only headers that passed are kept, so a
+ * remembered one gets the answer a fresh parse would; each is frozen, as every token that carries
+ * it shares it. Bounded: past the bound the memo starts over (a flood of made-up headers costs
+ * speed, never an answer).
+ */
+const rememberedHeaders = new Map<string, { header: JWSHeaderParameters; b64: boolean }>();
+const MAX_REMEMBERED_HEADERS = 32;
+
+function headerOf(segment: string, decode: SegmentDecoder): { header: JWSHeaderParameters; b64: boolean } {
+  const known = rememberedHeaders.get(segment);
+  if (known !== undefined) return known;
+  const header = parseHeader(decode(segment));
+  const parsed = { header: deepFreeze(header), b64: criticalB64(header) };
+  if (rememberedHeaders.size >= MAX_REMEMBERED_HEADERS) rememberedHeaders.clear();
+  rememberedHeaders.set(segment, parsed);
+  return parsed;
 }
 
 function parseHeader(bytes: Uint8Array): JWSHeaderParameters {

@@ -173,15 +173,3 @@ export class TokenCache {
     };
   }
 }
-
-/**
- * Freezes a verified result and everything in it: every request presenting the token shares it
- * (from the cache, or from the verification in flight), so none may change what the others see.
- */
-export function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const member of Object.values(value)) deepFreeze(member);
-  }
-  return value;
-}
