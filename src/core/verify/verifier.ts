@@ -172,7 +172,8 @@ class JwtVerifier implements Verifier {
   peek(token: string): VerifiedToken | undefined {
     // A verification in flight at close() may still fill the cache; a closed verifier hears no
     // revocations any more (its mirror is closed), so it vouches for nothing.
-    if (this.closed) return undefined;
+    // Not a string (an absent header or field in a caller's code): nothing cached, as for any unknown token.
+    if (this.closed || typeof token !== 'string') return undefined;
     const now = this.options.clock();
     if (!this.mirror.accepts(now)) return undefined; // let verify() wait for the sync or report it
     const hit = this.lookup(token, now, false);

@@ -125,6 +125,28 @@ describe.each(keySources)('with %s', (_label, keys) => {
   });
 });
 
+it.each([
+  ['one issuer', () => verifierWith({ jwks: { keys: [jwk] } })],
+  [
+    'several issuers',
+    () =>
+      closedLater(
+        createVerifier({
+          clock,
+          issuers: [
+            { issuer: ISSUER, audience: 'api', jwks: { keys: [jwk] } },
+            { issuer: 'https://other.example/', audience: 'api', jwks: { keys: [jwk] } },
+          ],
+        }),
+      ),
+  ],
+])('%s: peek() of something that is not a string finds nothing, and throws nothing', async (_label, make) => {
+  const verifier = make();
+  await verifier.verify(await token());
+  for (const value of [undefined, null, 42, {}, ['a.b.c']])
+    expect(verifier.peek(value as unknown as string)).toBeUndefined();
+});
+
 describe('several issuers', () => {
   it('a miss is answered at once by the issuer the token names, and refused at once for another', async () => {
     const verifier = closedLater(
