@@ -3,7 +3,7 @@
  * or a careless integrator would write against the framework-free API. Each names the hole it probes.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { SignJWT } from 'jose';
 import {
   type Authentication,
   createAuthenticator,
@@ -13,6 +13,7 @@ import {
   createVerifier,
   type Verifier,
 } from '../../src/index.js';
+import { gatedJwks } from '../support/gated-jwks.js';
 import { testClock } from '../support/idp.js';
 
 const SECRET = new TextEncoder().encode('a-shared-secret-of-at-least-32-bytes!!');
@@ -59,25 +60,14 @@ async function outcome(answer: Authentication | Promise<Authentication>) {
  * or any whose key is at hand, ends before verify() returns: nothing would be in flight.)
  */
 async function gatedVerifier(clock: ReturnType<typeof testClock>, several: boolean) {
-  const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  const fetch = async () => {
-    await released;
-    return Response.json({ keys: [jwk] });
-  };
+  const { fetch, release, sign } = await gatedJwks();
   const entry = (issuer: string) => ({ issuer, audience: AUD, jwksUri: `${issuer}/jwks` });
   const verifier = several
     ? createVerifier({ issuers: [entry(ISSUER), entry(OTHER_ISSUER)], clock, fetch })
     : createVerifier({ ...entry(ISSUER), clock, fetch, store: createMemoryStore({ clock }) });
   open.push(verifier);
   const iat = Math.floor(clock() / 1000);
-  const token = await new SignJWT({ sub: 'alice', iss: ISSUER, aud: AUD, iat, exp: iat + 300, jti: `alice-${iat}` })
-    .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
-    .sign(privateKey);
+  const token = await sign({ sub: 'alice', iss: ISSUER, aud: AUD, iat, exp: iat + 300, jti: `alice-${iat}` });
   return { verifier, token, release };
 }
 

@@ -7,8 +7,8 @@
  * deterministically.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { createVerifier, type Verifier } from '../../src/index.js';
+import { gatedJwks } from '../support/gated-jwks.js';
 import { testClock } from '../support/idp.js';
 import { closedLater, closeVerifiers } from '../support/verifier-for.js';
 
@@ -19,27 +19,12 @@ afterEach(closeVerifiers);
 
 /** A verifier whose JWKS answers only once `release()` is called, and a token it will wait for. */
 async function waitingForKeys(): Promise<{ verifier: Verifier; token: string; release: () => void }> {
-  const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  const fetch = async () => {
-    await released;
-    return Response.json({ keys: [jwk] });
-  };
+  const { fetch, release, sign } = await gatedJwks();
   const verifier = closedLater(
     createVerifier({ issuer: ISSUER, audience: 'api', jwksUri: `${ISSUER}jwks`, clock, fetch }),
   );
   const iat = Math.floor(clock() / 1000);
-  const token = await new SignJWT({ sub: 'alice', jti: 'inflight-1' })
-    .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
-    .setIssuer(ISSUER)
-    .setAudience('api')
-    .setIssuedAt(iat)
-    .setExpirationTime(iat + 300)
-    .sign(privateKey);
+  const token = await sign({ sub: 'alice', jti: 'inflight-1', iss: ISSUER, aud: 'api', iat, exp: iat + 300 });
   return { verifier, token, release };
 }
 

@@ -5,9 +5,10 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import express from 'express';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { SignJWT } from 'jose';
 import request from 'supertest';
 import { createVerifier, revokeRoute, type Verifier, VerifierClosedError } from '../../../src/index.js';
+import { gatedJwks } from '../../support/gated-jwks.js';
 import { testClock } from '../../support/idp.js';
 
 const ISSUER = 'https://idp.example/';
@@ -77,16 +78,7 @@ describe.each([
  * returns, so only one that waits for I/O can be in flight when close() lands).
  */
 async function waitingForKeys(several: boolean) {
-  const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  const fetch = async () => {
-    await released;
-    return Response.json({ keys: [jwk] });
-  };
+  const { fetch, release, sign } = await gatedJwks();
   const issuer = { issuer: ISSUER, audience: 'api', jwksUri: 'https://idp.example/jwks' };
   const verifier = several
     ? createVerifier({
@@ -95,13 +87,8 @@ async function waitingForKeys(several: boolean) {
         issuers: [issuer, { issuer: 'https://other.example/', audience: 'api', jwksUri: 'https://other.example/jwks' }],
       })
     : createVerifier({ ...issuer, clock, fetch });
-  const jwt = await new SignJWT({ sub: 'alice', jti: 'jti-1' })
-    .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
-    .setIssuer(ISSUER)
-    .setAudience('api')
-    .setIssuedAt(Math.floor(clock() / 1000))
-    .setExpirationTime(Math.floor(clock() / 1000) + 300)
-    .sign(privateKey);
+  const iat = Math.floor(clock() / 1000);
+  const jwt = await sign({ sub: 'alice', jti: 'jti-1', iss: ISSUER, aud: 'api', iat, exp: iat + 300 });
   return { verifier, jwt, release };
 }
 
