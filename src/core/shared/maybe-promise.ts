@@ -16,6 +16,16 @@ export function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
   return value instanceof Promise || typeof (value as { then?: unknown } | undefined)?.then === 'function';
 }
 
+/** What `run` gives, as a promise: a value resolved, a throw rejected (an API that never throws synchronously). */
+export function promiseOf<T>(run: () => MaybePromise<T>): Promise<T> {
+  try {
+    const outcome = run();
+    return isPromise(outcome) ? outcome : Promise.resolve(outcome);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
 /** `next` applied to `value`: at once to a value, once settled to a promise (a throw in `next` then rejects). */
 export function thenMaybe<T, R>(value: MaybePromise<T>, next: (value: T) => MaybePromise<R>): MaybePromise<R> {
   return isPromise(value) ? value.then(next) : next(value);

@@ -11,7 +11,7 @@ import { decodeJwt } from 'jose';
 import { createMemoryStore } from '../../stores/memory-store.js';
 import type { VerifierEventName, VerifierListener } from '../shared/events.js';
 import { resolveLogger } from '../shared/logger.js';
-import { isPromise, type MaybePromise } from '../shared/maybe-promise.js';
+import { type MaybePromise, promiseOf } from '../shared/maybe-promise.js';
 import { optionKeys, rejectUnknownKeys } from '../shared/option-keys.js';
 import type { OutboxRunResult } from '../revoke/outbox-worker.js';
 import { invalidToken } from '../shared/rejections.js';
@@ -295,20 +295,14 @@ class MultiIssuerVerifier implements Verifier {
   }
 
   verify(token: string): Promise<VerifiedToken> {
-    try {
-      const outcome = this.verifyNow(token);
-      return isPromise(outcome) ? outcome : Promise.resolve(outcome);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return promiseOf(() => this.verifyNow(token));
   }
 
   /** The port's `verifyNow`: routed to the token's issuer, answered as that issuer's verifier answers. */
   private verifyNow(token: string): MaybePromise<VerifiedToken> {
     // Before routing: a closed verifier refuses every token alike, routable or not.
     if (this.closed) throw new VerifierClosedError();
-    // Not a string (an absent header or field): no cache to look in, and refused below as malformed.
-    const hit = typeof token === 'string' ? this.peek(token) : undefined;
+    const hit = this.peek(token); // nothing for a non-string: refused below as malformed
     if (hit !== undefined) return hit;
     const verifier = this.route(token);
     if (!verifier) {

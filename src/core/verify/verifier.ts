@@ -14,7 +14,7 @@ import { StoreMirror } from '../revoke/store-mirror.js';
 import { AuthError, type RejectionReason, StoreUnavailableError, VerifierClosedError } from '../shared/errors.js';
 import { VerifierEvents, type VerifierEventName, type VerifierListener } from '../shared/events.js';
 import type { LogContext, VerifierLog } from '../shared/logger.js';
-import { isPromise, type MaybePromise } from '../shared/maybe-promise.js';
+import { isPromise, type MaybePromise, promiseOf } from '../shared/maybe-promise.js';
 import { MisconfigurationMonitor } from '../shared/misconfiguration.js';
 import { invalidToken } from '../shared/rejections.js';
 import { unrefTimer } from '../shared/unref-timer.js';
@@ -221,12 +221,7 @@ class JwtVerifier implements Verifier {
   }
 
   verify(token: string): Promise<VerifiedToken> {
-    try {
-      const outcome = this.verifyNow(token);
-      return isPromise(outcome) ? outcome : Promise.resolve(outcome);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return promiseOf(() => this.verifyNow(token));
   }
 
   /**
