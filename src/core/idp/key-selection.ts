@@ -27,6 +27,13 @@ const MAX_REMEMBERED_SELECTIONS = 64;
 export class KeySelection {
   private readonly selector: KeySelector;
   private readonly remembered = new Map<string, VerificationKey>();
+  /**
+   * The same answers by header object, for frozen headers: compact-jws.ts hands every token with
+   * one header segment the same frozen object, so a miss finds its key by identity instead of
+   * building and hashing an `alg`/`kid` string (a kid is often 43 characters). Frozen, so the
+   * `alg` and `kid` it was chosen by cannot change under it; weak, so it holds no header alive.
+   */
+  private byHeader = new WeakMap<JWSHeaderParameters, VerificationKey>();
 
   constructor(keys: readonly JWK[]) {
     this.selector = createLocalJWKSet({ keys } as JSONWebKeySet);
@@ -34,8 +41,14 @@ export class KeySelection {
 
   /** The key remembered for this header, if any. */
   known(header: JWSHeaderParameters, token: FlattenedJWSInput): VerificationKey | undefined {
-    const memo = token.header === undefined ? selectionKey(header) : undefined;
-    return memo === undefined ? undefined : this.remembered.get(memo);
+    if (token.header !== undefined) return undefined;
+    const frozen = Object.isFrozen(header);
+    const same = frozen ? this.byHeader.get(header) : undefined;
+    if (same !== undefined) return same;
+    const memo = selectionKey(header);
+    const key = memo === undefined ? undefined : this.remembered.get(memo);
+    if (key !== undefined && frozen) this.byHeader.set(header, key);
+    return key;
   }
 
   /** jose's selection (rejects as jose does: no matching key, several kid-less ones), remembered. */
@@ -47,7 +60,10 @@ export class KeySelection {
     const known = this.remembered.get(memo);
     if (known !== undefined) return known;
     const key = await this.selector(header, token);
-    if (this.remembered.size >= MAX_REMEMBERED_SELECTIONS) this.remembered.clear();
+    if (this.remembered.size >= MAX_REMEMBERED_SELECTIONS) {
+      this.remembered.clear();
+      this.byHeader = new WeakMap();
+    }
     this.remembered.set(memo, key);
     return key;
   }

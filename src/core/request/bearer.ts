@@ -9,6 +9,7 @@
 import { InvalidDpopProofError, InvalidRequestError, UnauthorizedError } from '../shared/errors.js';
 import type { DpopMode } from './dpop-check.js';
 import { MAX_PROOF_LENGTH } from './dpop-proof.js';
+import { hasJwsAlphabet } from '../verify/token-shape.js';
 import { headerOf, type HeaderValue, isHeadersLike, type RequestLike } from './request-like.js';
 
 /** b64token (RFC 6750 §2.1): the only characters a bearer token may contain. */
@@ -152,7 +153,9 @@ export function readDpopProof(req: RequestLike): string {
  * `rawHeaders` shows them apart): worded as the repeat it is, so every adapter answers it alike.
  */
 export function assertB64Token(token: string, scheme: 'Bearer' | 'DPoP' = 'Bearer'): void {
-  if (B64TOKEN.test(token)) return;
+  // A JWS's alphabet is a subset of b64token's; checked first, the verifier's shape check
+  // finds the answer remembered (token-shape.ts) instead of scanning the token a second time.
+  if (hasJwsAlphabet(token) || B64TOKEN.test(token)) return;
   if (joinedRepeat(token)) throw new InvalidRequestError('multiple_tokens', 'Send exactly one Authorization header');
   throw new InvalidRequestError('malformed_request', `Malformed ${scheme} token`);
 }

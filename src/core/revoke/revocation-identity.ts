@@ -27,12 +27,34 @@ import type { AccessTokenClaims, VerifiedToken } from '../shared/verified-token.
 
 /** Where to look a verified token up; built once per token, reused on every hit. */
 export interface RevocationKeys {
-  denylist: string;
+  readonly denylist: string;
   /** The denylist key's 128-bit digest as four words: what the compact token table compares. */
-  digest: Int32Array;
-  all: string;
-  subject: string | undefined;
-  session: string | undefined;
+  readonly digest: Int32Array;
+  readonly all: string;
+  readonly subject: string | undefined;
+  readonly session: string | undefined;
+}
+
+/**
+ * The keys of one token. The digest (a SHA-256) is taken when first read: the revocation list
+ * reads it only while it holds token revocations (revocation-list.ts), so a miss on an instance
+ * with none pays no hash, and an entry cached before the first one arrives gets its digest on its
+ * next check. Once taken it is kept: the hit path hashes nothing.
+ */
+class TokenRevocationKeys implements RevocationKeys {
+  #digest: Int32Array | undefined;
+
+  constructor(
+    readonly denylist: string,
+    readonly all: string,
+    readonly subject: string | undefined,
+    readonly session: string | undefined,
+  ) {}
+
+  get digest(): Int32Array {
+    this.#digest ??= tokenDigestWords(this.denylist);
+    return this.#digest;
+  }
 }
 
 /**
@@ -43,14 +65,12 @@ export function revocationKeysFor(accepted: Pick<VerifiedToken, 'token' | 'paylo
   const { token, payload, source } = accepted;
   const iss = encodedIssuer(payload.iss ?? '');
   const sid = (payload as { sid?: unknown }).sid;
-  const denylist = denylistKey(token, iss, source === 'jwt' ? payload : undefined);
-  return {
-    denylist,
-    digest: tokenDigestWords(denylist),
-    all: cutoffKey('all', iss, ''),
-    subject: typeof payload.sub === 'string' ? cutoffKey('subject', iss, payload.sub) : undefined,
-    session: typeof sid === 'string' ? cutoffKey('session', iss, sid) : undefined,
-  };
+  return new TokenRevocationKeys(
+    denylistKey(token, iss, source === 'jwt' ? payload : undefined),
+    cutoffKey('all', iss, ''),
+    typeof payload.sub === 'string' ? cutoffKey('subject', iss, payload.sub) : undefined,
+    typeof sid === 'string' ? cutoffKey('session', iss, sid) : undefined,
+  );
 }
 
 /**
@@ -92,9 +112,13 @@ function cutoffKey(type: CutoffRevocation['type'], encodedIssuer: string, id: st
  * share a key): a token naming one is refused like any malformed claim.
  */
 function encodedComponent(value: string): string {
+  // Most ids (base64url jtis, UUIDs) are encoded as they are: one scan instead of two.
+  if (URI_UNRESERVED.test(value)) return value;
   if (LONE_SURROGATE.test(value)) throw invalidToken('claim_invalid');
   return encodeURIComponent(value);
 }
+/** What encodeURIComponent leaves as it is. */
+const URI_UNRESERVED = /^[A-Za-z0-9\-_.!~*'()]*$/;
 const LONE_SURROGATE = /\p{Surrogate}/u;
 
 /** A verifier sees one issuer over and over: remember its last encoding (saves ~4 encodes per token). */

@@ -103,7 +103,8 @@ export class RevocationList {
       if (keys.subject !== undefined && this.cutoffApplies(keys.subject, iat, now)) return true;
       if (keys.session !== undefined && this.cutoffApplies(keys.session, iat, now)) return true;
     }
-    return this.tokens.has(keys.digest, now);
+    // Read only when there is something to find: a token's digest is taken on first read.
+    return this.tokens.size !== 0 && this.tokens.has(keys.digest, now);
   }
 
   /** Whether the token with this denylist key is revoked at `now` (cutoffs aside). Hashes the key. */

@@ -162,6 +162,17 @@ describe('RevocationList with digests', () => {
     expect(list.isRevoked(keysOf('abd'), 1, T0)).toBe(false);
   });
 
+  it('keys checked while nothing was revoked find a token revocation that arrives later (the digest is taken on first need)', () => {
+    const list = new RevocationList();
+    // What a cache entry holds: keys made and checked on a miss, when the list held no token revocation.
+    const cached = keysOf('abc');
+    expect(list.isRevoked(cached, 1, T0)).toBe(false);
+    list.apply({ type: 'token', key: digestKey(tokenDigestOf(keysOf('abc').denylist)), expiresAt: T0 + 5_000 });
+    expect(list.isRevoked(cached, 1, T0)).toBe(true);
+    expect(list.isRevoked(keysOf('abd'), 1, T0)).toBe(false);
+    expect(cached.digest).toEqual(tokenDigestWords(cached.denylist));
+  });
+
   it('a key that only looks like a digest (upper case, wrong length) is hashed like any other', () => {
     const digest = digestKey(tokenDigestOf('k'));
     expect(tokenDigestOf(digest.toUpperCase())).not.toEqual(tokenDigestOf('k'));
