@@ -9,6 +9,8 @@
  * Cases, interleaved in every round (the order rotates, so drift and warm-up hit all alike), each
  * compared with the others *of its own round*; the medians of those per-round ratios are reported:
  *   ours (node:crypto)   createVerifier({ cache: false }), the default backend on Node
+ *   ours, revocations held  the same with HELD token revocations in its list: a miss then also takes
+ *                        the SHA-256 its revocation is looked up by (skipped while the list holds none)
  *   ours (WebCrypto)     the same verifier on jose's WebCrypto backend (what runs off Node)
  *   jose jwtVerify       bare jose over createLocalJWKSet, the JWKS ours uses too
  *   fast-jwt, no cache   fast-jwt's verifier with `cache: false`, its key a function over get-jwks (as
@@ -44,6 +46,7 @@ const option = (name: string, fallback: number): number => {
 const ROUNDS = option('rounds', 12);
 const POOL = option('pool', 400);
 const IN_FLIGHT = 16;
+const HELD = 1_000;
 const ALGS: SigningAlg[] = ['RS256', 'ES256', 'EdDSA'];
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const CLOCKS = ['cpu', 'wall'] as const;
@@ -165,6 +168,9 @@ async function main() {
   log(`${3 * POOL} tokens minted in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
   const node = createVerifier({ ...site, cache: false });
+  // Other tokens of the same issuer, invalidated: the pools' tokens stay valid, the list is not empty.
+  const held = createVerifier({ ...site, cache: false });
+  for (let i = 0; i < HELD; i++) await held.invalidate(mint(keys.ES256!, accessClaims(site)));
   forceJwsBackendForTests(jwsBackend('webcrypto'));
   const web = createVerifier({ ...site, cache: false });
   forceJwsBackendForTests(undefined);
@@ -173,6 +179,7 @@ async function main() {
   const fastFixed = await fastFixedFor();
   const casesFor = (alg: SigningAlg): Case[] => [
     { name: 'ours (node:crypto)', verify: (t) => node.verify(t) },
+    { name: 'ours, revocations held', verify: (t) => held.verify(t) },
     { name: 'ours (WebCrypto)', verify: (t) => web.verify(t) },
     { name: 'jose jwtVerify', verify: (t) => jwtVerify(t, localJwks, site) },
     { name: 'fast-jwt, no cache', verify: fast },
@@ -253,10 +260,12 @@ async function main() {
           webCryptoOverJose: round(ratio(alg, m.name, 'jose jwtVerify', 'ours (WebCrypto)'), 3),
           // Cost ratio: how many floors one of our verifications costs.
           oursPerFloor: round(ratio(alg, m.name, 'ours (node:crypto)', 'crypto.verify floor'), 2),
+          // What holding token revocations adds to a miss (cost, >1: slower).
+          heldPerOurs: round(ratio(alg, m.name, 'ours, revocations held', 'ours (node:crypto)'), 3),
         };
         ((results[clock] ??= {}) as Record<string, unknown>)[`${alg}, ${m.name}`] = summary;
         rows.push(
-          `| ${alg}, ${m.name} | ${medians['ours (node:crypto)']} | ${medians['ours (WebCrypto)']} | ${medians['jose jwtVerify']} | ${medians['fast-jwt, no cache']} | ${medians['fast-jwt, fixed key']} | ${medians['crypto.verify floor']} | ${summary.oursOverFastJwt}× | ${summary.oursOverJose}× | ${summary.webCryptoOverJose}× | ${summary.oursPerFloor}× |`,
+          `| ${alg}, ${m.name} | ${medians['ours (node:crypto)']} | ${medians['ours, revocations held']} | ${medians['ours (WebCrypto)']} | ${medians['jose jwtVerify']} | ${medians['fast-jwt, no cache']} | ${medians['fast-jwt, fixed key']} | ${medians['crypto.verify floor']} | ${summary.oursOverFastJwt}× | ${summary.oursOverJose}× | ${summary.webCryptoOverJose}× | ${summary.oursPerFloor}× | ${summary.heldPerOurs}× |`,
         );
       }
     }
@@ -264,8 +273,8 @@ async function main() {
       [
         `${clock === 'cpu' ? 'CPU time of the process' : 'Wall-clock time'}, µs per verification (medians of ${ROUNDS} rounds, ${POOL} tokens per case and round):`,
         '',
-        '| case | ours (node:crypto) | ours (WebCrypto) | jose jwtVerify | fast-jwt, no cache (JWKS key fn) | fast-jwt, fixed key | crypto.verify floor | ours vs fast-jwt fixed key (speed) | ours vs jose (speed) | ours WebCrypto vs jose (speed) | ours / floor (cost) |',
-        '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+        `| case | ours (node:crypto) | ours, ${HELD} revocations held | ours (WebCrypto) | jose jwtVerify | fast-jwt, no cache (JWKS key fn) | fast-jwt, fixed key | crypto.verify floor | ours vs fast-jwt fixed key (speed) | ours vs jose (speed) | ours WebCrypto vs jose (speed) | ours / floor (cost) | held / ours (cost) |`,
+        '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
         ...rows,
       ].join('\n'),
     );
@@ -298,6 +307,7 @@ async function main() {
   await writeFile(join(root, 'bench/results/miss.json'), `${JSON.stringify(report, null, 2)}\n`);
   process.stdout.write(`${md}\n`);
   await node.close();
+  await held.close();
   await web.close();
   await server.close();
 }
