@@ -15,6 +15,7 @@ import {
 } from '../../src/index.js';
 import { gatedJwks } from '../support/gated-jwks.js';
 import { testClock } from '../support/idp.js';
+import { createHmacVerifier } from '../support/hmac-verifier.js';
 
 const SECRET = new TextEncoder().encode('a-shared-secret-of-at-least-32-bytes!!');
 const AUD = 'https://api.example';
@@ -27,14 +28,7 @@ afterEach(async () => {
 });
 
 function hmacVerifier(clock: ReturnType<typeof testClock>): Verifier {
-  const verifier = createVerifier({
-    issuer: ISSUER,
-    audience: AUD,
-    algorithms: ['HS256'],
-    secret: SECRET,
-    clock,
-    store: createMemoryStore({ clock }),
-  });
+  const { verifier } = createHmacVerifier({ issuer: ISSUER, audience: AUD, secret: SECRET }, clock);
   open.push(verifier);
   return verifier;
 }

@@ -19,6 +19,7 @@ import {
 } from '../../src/index.js';
 import { ath, dpopClient } from '../support/dpop.js';
 import { testClock } from '../support/idp.js';
+import { createHmacVerifier } from '../support/hmac-verifier.js';
 
 const SECRET = new TextEncoder().encode('a-shared-secret-of-at-least-32-bytes!!');
 const AUD = 'https://api.example';
@@ -31,13 +32,7 @@ afterEach(async () => {
 });
 
 function hmacVerifier(clock: ReturnType<typeof testClock>, options: Record<string, unknown> = {}): Verifier {
-  const verifier = createVerifier({
-    issuer: ISSUER,
-    audience: AUD,
-    algorithms: ['HS256'],
-    secret: SECRET,
-    clock,
-    store: createMemoryStore({ clock }),
+  const { verifier } = createHmacVerifier({ issuer: ISSUER, audience: AUD, secret: SECRET }, clock, {
     publicUrl: PUBLIC_URL,
     ...options,
   });

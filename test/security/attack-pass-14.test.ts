@@ -15,8 +15,9 @@ import { RevocationList } from '../../src/core/revoke/revocation-list.js';
 import { digestKey, tokenDigestOf, tokenDigestWords } from '../../src/core/shared/token-digest.js';
 import { type NodeCrypto, NodeCryptoKeys } from '../../src/core/verify/node-crypto-keys.js';
 import { checkShape, hasJwsAlphabet } from '../../src/core/verify/token-shape.js';
-import { createMemoryStore, createVerifier, type Verifier } from '../../src/index.js';
+import type { Verifier } from '../../src/index.js';
 import { testClock } from '../support/idp.js';
+import { createHmacVerifier } from '../support/hmac-verifier.js';
 
 const SECRET = new TextEncoder().encode('a-shared-secret-of-at-least-32-bytes!!');
 const AUD = 'https://api.example';
@@ -29,17 +30,9 @@ afterEach(async () => {
 });
 
 function hmacVerifier(clock: ReturnType<typeof testClock>) {
-  const store = createMemoryStore({ clock });
-  const verifier = createVerifier({
-    issuer: ISSUER,
-    audience: AUD,
-    algorithms: ['HS256'],
-    secret: SECRET,
-    clock,
-    store,
-  });
-  open.push(verifier);
-  return { verifier, store };
+  const made = createHmacVerifier({ issuer: ISSUER, audience: AUD, secret: SECRET }, clock);
+  open.push(made.verifier);
+  return made;
 }
 
 function sign(clock: () => number, claims: Record<string, unknown>): Promise<string> {

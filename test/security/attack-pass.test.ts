@@ -4,11 +4,12 @@
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { SignJWT } from 'jose';
-import { createMemoryStore, createVerifier, InvalidTokenError, type Verifier } from '../../src/index.js';
+import { createMemoryStore, InvalidTokenError, type Verifier } from '../../src/index.js';
 import request from 'supertest';
 import { revokeRoute } from '../../src/index.js';
 import { startStubServer, sendJson, type StubServer } from '../support/http.js';
 import { testClock } from '../support/idp.js';
+import { createHmacVerifier } from '../support/hmac-verifier.js';
 
 const SECRET = new TextEncoder().encode('a-shared-secret-of-at-least-32-bytes!!');
 const AUD = 'https://api.example';
@@ -27,13 +28,7 @@ afterEach(async () => {
 });
 
 function hmacVerifier(clock: ReturnType<typeof testClock>, extra: Record<string, unknown> = {}): Verifier {
-  const verifier = createVerifier({
-    issuer: ISSUER,
-    audience: AUD,
-    algorithms: ['HS256'],
-    secret: SECRET,
-    clock,
-    store: createMemoryStore({ clock }),
+  const { verifier } = createHmacVerifier({ issuer: ISSUER, audience: AUD, secret: SECRET }, clock, {
     maxTokenLifetime: LIFETIME,
     ...extra,
   });
