@@ -50,6 +50,19 @@ function verifierWith(keys: Partial<VerifierOptions>): Verifier {
   return closedLater(createVerifier({ issuer: ISSUER, audience: 'api', clock, ...keys }));
 }
 
+/** ISSUER and another, both with the configured key: a several-issuer verifier. */
+function twoIssuers(): Verifier {
+  return closedLater(
+    createVerifier({
+      clock,
+      issuers: [
+        { issuer: ISSUER, audience: 'api', jwks: { keys: [jwk] } },
+        { issuer: 'https://other.example/', audience: 'api', jwks: { keys: [jwk] } },
+      ],
+    }),
+  );
+}
+
 const request = (jwt: string) => ({ method: 'GET', url: '/', headers: { authorization: `Bearer ${jwt}` } });
 const isPromise = (value: unknown): value is Promise<unknown> => value instanceof Promise;
 
@@ -127,19 +140,7 @@ describe.each(keySources)('with %s', (_label, keys) => {
 
 it.each([
   ['one issuer', () => verifierWith({ jwks: { keys: [jwk] } })],
-  [
-    'several issuers',
-    () =>
-      closedLater(
-        createVerifier({
-          clock,
-          issuers: [
-            { issuer: ISSUER, audience: 'api', jwks: { keys: [jwk] } },
-            { issuer: 'https://other.example/', audience: 'api', jwks: { keys: [jwk] } },
-          ],
-        }),
-      ),
-  ],
+  ['several issuers', twoIssuers],
 ])('%s: peek() of something that is not a string finds nothing, and throws nothing', async (_label, make) => {
   const verifier = make();
   await verifier.verify(await token());
@@ -149,15 +150,7 @@ it.each([
 
 describe('several issuers', () => {
   it('a miss is answered at once by the issuer the token names, and refused at once for another', async () => {
-    const verifier = closedLater(
-      createVerifier({
-        clock,
-        issuers: [
-          { issuer: ISSUER, audience: 'api', jwks: { keys: [jwk] } },
-          { issuer: 'https://other.example/', audience: 'api', jwks: { keys: [jwk] } },
-        ],
-      }),
-    );
+    const verifier = twoIssuers();
     const authenticate = createAuthenticator({ verifier });
     await authenticate(request(await token()));
     expect(authenticate(request(await token({ sub: 'dave' })))).toMatchObject({
@@ -170,15 +163,7 @@ describe('several issuers', () => {
   });
 
   it('verify() of something that is not a string refuses it as malformed (401), as one issuer does', async () => {
-    const verifier = closedLater(
-      createVerifier({
-        clock,
-        issuers: [
-          { issuer: ISSUER, audience: 'api', jwks: { keys: [jwk] } },
-          { issuer: 'https://other.example/', audience: 'api', jwks: { keys: [jwk] } },
-        ],
-      }),
-    );
+    const verifier = twoIssuers();
     // From a header or a body field that was absent: the client's doing, not a server error.
     for (const notAString of [undefined, null, 42, {}]) {
       await expect(verifier.verify(notAString as unknown as string)).rejects.toMatchObject({
